@@ -1,0 +1,291 @@
+//! One launcher per WGSL kernel. Each returns a [`Dispatch`] (pipeline + bind group + grid) that is
+//! built once per plan and encoded every iteration; parameter structs mirror the WGSL uniforms.
+//! Buffer shapes are documented in the header of each `shaders/*.wgsl` file.
+
+use crate::gpu::{grid_elems, grid_tiles, Dispatch, Gpu};
+use bytemuck::{Pod, Zeroable};
+use wgpu::Buffer;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct ConvParams {
+    cin: u32,
+    cout: u32,
+    h: u32,
+    w: u32,
+    tiles_n: u32,
+    _pad: [u32; 3],
+}
+
+/// Shape of a 3×3 convolution (stride 1, padding 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    /// Input channels.
+    pub cin: usize,
+    /// Output channels.
+    pub cout: usize,
+    /// Height in pixels.
+    pub h: usize,
+    /// Width in pixels.
+    pub w: usize,
+}
+
+fn conv_dispatch(gpu: &Gpu, backward: bool, label: String, s: ConvShape, bufs: [&Buffer; 5]) -> Dispatch {
+    let hw = (s.h * s.w) as u32;
+    let tiles_n = hw.div_ceil(64);
+    let params = ConvParams { cin: s.cin as u32, cout: s.cout as u32, h: s.h as u32, w: s.w as u32, tiles_n, _pad: [0; 3] };
+    let kernel = if backward { &gpu.kernels.conv_backward } else { &gpu.kernels.conv_forward };
+    let flops = 2.0 * 9.0 * (s.cin * s.cout * s.h * s.w) as f64;
+    kernel.dispatch(gpu, label, &params, &bufs, grid_tiles(tiles_n, (s.cout as u32).div_ceil(64)), flops)
+}
+
+/// Forward convolution with fused bias and ReLU: `out [cout][h][w] = relu(W ⊛ input + bias)`.
+/// `weight` is `[cin·9][cout]` ([`crate::ConvWeights::forward_gemm`]), `bias` `[cout]`, `input` `[cin][h][w]`.
+pub fn conv_forward(gpu: &Gpu, label: String, s: ConvShape, input: &Buffer, weight: &Buffer, bias: &Buffer, out: &Buffer) -> Dispatch {
+    conv_dispatch(gpu, false, label, s, [input, weight, bias, input, out])
+}
+
+/// Input gradient of a conv+ReLU layer: `din [cin][h][w] = W' ⊛ (dout · [act > 0])`, where `s` is
+/// the FORWARD shape, `dout` and `act` are `[cout][h][w]` (gradient w.r.t. and value of the layer's
+/// ReLU output) and `weight_t` is [`crate::ConvWeights::backward_gemm`] (`[cout·9][cin]`).
+pub fn conv_backward(gpu: &Gpu, label: String, s: ConvShape, dout: &Buffer, act: &Buffer, weight_t: &Buffer, din: &Buffer) -> Dispatch {
+    let t = ConvShape { cin: s.cout, cout: s.cin, h: s.h, w: s.w };
+    conv_dispatch(gpu, true, label, t, [dout, weight_t, weight_t, act, din])
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct PoolParams {
+    c: u32,
+    h: u32,
+    w: u32,
+    _pad: u32,
+}
+
+/// 2×2 stride-2 pooling: `out [c][h/2][w/2]` from `input [c][h][w]` (max, or average if `avg`).
+pub fn pool_forward(gpu: &Gpu, label: String, avg: bool, c: usize, h: usize, w: usize, input: &Buffer, out: &Buffer) -> Dispatch {
+    let k = if avg { &gpu.kernels.pool_avg_forward } else { &gpu.kernels.pool_max_forward };
+    let n = c * (h / 2) * (w / 2);
+    k.dispatch(gpu, label, &PoolParams { c: c as u32, h: h as u32, w: w as u32, _pad: 0 }, &[input, out], grid_elems(n), 4.0 * n as f64)
+}
+
+/// Pooling backward: `din [c][h][w]` (every element written) from `dout [c][h/2][w/2]`, using the
+/// forward `input [c][h][w]` to route max-pool gradients.
+pub fn pool_backward(gpu: &Gpu, label: String, avg: bool, c: usize, h: usize, w: usize, input: &Buffer, dout: &Buffer, din: &Buffer) -> Dispatch {
+    let k = if avg { &gpu.kernels.pool_avg_backward } else { &gpu.kernels.pool_max_backward };
+    let n = c * h * w;
+    k.dispatch(gpu, label, &PoolParams { c: c as u32, h: h as u32, w: w as u32, _pad: 0 }, &[input, din, dout], grid_elems(n), 4.0 * n as f64)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct GramParams {
+    c: u32,
+    n: u32,
+    chunk: u32,
+    splits: u32,
+    scale: f32,
+    loss_offset: u32,
+    _pad: [u32; 2],
+}
+
+/// How a Gram matrix of `c` channels over `n` pixels is split over K (pixels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GramSplit {
+    /// Channels C.
+    pub c: usize,
+    /// Pixels N.
+    pub n: usize,
+    /// Number of K splits (partial Grams).
+    pub splits: usize,
+    /// Pixels per split (multiple of 16).
+    pub chunk: usize,
+}
+
+impl GramSplit {
+    /// Chooses the split so each partial covers ≥ 1024 pixels and the partial buffer stays small
+    /// (≤ 4 Mi floats, at most 64 splits).
+    pub fn new(c: usize, n: usize) -> GramSplit {
+        let by_k = n.div_ceil(1024);
+        let by_mem = ((4usize << 20) / (c * c)).max(1);
+        let splits = by_k.min(by_mem).clamp(1, 64);
+        let chunk = n.div_ceil(splits).next_multiple_of(16);
+        let splits = n.div_ceil(chunk);
+        GramSplit { c, n, splits, chunk }
+    }
+
+    /// Floats in the partial-Gram buffer.
+    pub fn partial_len(&self) -> usize {
+        self.splits * self.c * self.c
+    }
+
+    fn params(&self, loss_offset: usize) -> GramParams {
+        GramParams {
+            c: self.c as u32,
+            n: self.n as u32,
+            chunk: self.chunk as u32,
+            splits: self.splits as u32,
+            scale: 1.0 / (self.c as f32 * self.n as f32),
+            loss_offset: loss_offset as u32,
+            _pad: [0; 2],
+        }
+    }
+}
+
+/// Split-K Gram partials: `partial [splits][c][c]` from `feat [c][n]`.
+pub fn gram_partial(gpu: &Gpu, label: String, g: GramSplit, feat: &Buffer, partial: &Buffer) -> Dispatch {
+    let t = (g.c as u32).div_ceil(64);
+    gpu.kernels.gram_partial.dispatch(gpu, label, &g.params(0), &[feat, partial], [t, t, g.splits as u32], 2.0 * (g.c * g.c * g.n) as f64)
+}
+
+/// `gram [c][c] = Σ partial / (c·n)` — the finished Gram matrix (style targets).
+pub fn gram_finish(gpu: &Gpu, label: String, g: GramSplit, partial: &Buffer, gram: &Buffer) -> Dispatch {
+    let n = g.c * g.c;
+    gpu.kernels.gram_finish.dispatch(gpu, label, &g.params(0), &[partial, gram], grid_elems(n), (n * g.splits) as f64)
+}
+
+/// `diff = Σ partial / (c·n) − target` (all `[c][c]`), and one partial Σ diff² per workgroup into
+/// `loss_part[loss_offset ..]`. Returns the dispatch and the number of partial sums it writes.
+pub fn style_diff(gpu: &Gpu, label: String, g: GramSplit, partial: &Buffer, target: &Buffer, diff: &Buffer, loss_part: &Buffer, loss_offset: usize) -> (Dispatch, usize) {
+    let n = g.c * g.c;
+    let groups = grid_elems(n);
+    let d = gpu.kernels.style_diff.dispatch(gpu, label, &g.params(loss_offset), &[partial, diff, target, loss_part], groups, (n * g.splits) as f64);
+    (d, (groups[0] * groups[1]) as usize)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct StyleGradParams {
+    c: u32,
+    n: u32,
+    tiles_n: u32,
+    accumulate: u32,
+    coef: f32,
+    _pad: [u32; 3],
+}
+
+/// `grad [c][n] (+)= coef · diff · feat` with `diff [c][c]` symmetric; adds to `grad` if
+/// `accumulate`, otherwise overwrites it.
+pub fn style_grad(gpu: &Gpu, label: String, c: usize, n: usize, coef: f32, accumulate: bool, feat: &Buffer, diff: &Buffer, grad: &Buffer) -> Dispatch {
+    let tiles_n = (n as u32).div_ceil(64);
+    let params = StyleGradParams { c: c as u32, n: n as u32, tiles_n, accumulate: accumulate as u32, coef, _pad: [0; 3] };
+    gpu.kernels.style_grad.dispatch(gpu, label, &params, &[feat, grad, diff], grid_tiles(tiles_n, (c as u32).div_ceil(64)), 2.0 * (c * c * n) as f64)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct ElemParams {
+    n: u32,
+    h: u32,
+    w: u32,
+    loss_offset: u32,
+    coef: f32,
+    _pad: [u32; 3],
+}
+
+/// Content loss at one layer: `grad += coef·(feat − target)` over `n` elements and one partial
+/// Σ (feat − target)² per workgroup into `loss_part[loss_offset ..]`. Returns the dispatch and the
+/// number of partial sums.
+pub fn content_loss(gpu: &Gpu, label: String, n: usize, coef: f32, feat: &Buffer, target: &Buffer, grad: &Buffer, loss_part: &Buffer, loss_offset: usize) -> (Dispatch, usize) {
+    let groups = grid_elems(n);
+    let p = ElemParams { n: n as u32, h: 0, w: 0, loss_offset: loss_offset as u32, coef, _pad: [0; 3] };
+    let d = gpu.kernels.content_loss.dispatch(gpu, label, &p, &[feat, grad, target, loss_part], groups, 3.0 * n as f64);
+    (d, (groups[0] * groups[1]) as usize)
+}
+
+/// Total variation of `img [c][h][w]`: `grad += coef·∂TV/∂img` (TV = Σ squared forward
+/// differences, ∂ halved) and per-workgroup partial sums of TV into `loss_part[loss_offset ..]`.
+/// Returns the dispatch and the number of partial sums.
+pub fn tv_loss(gpu: &Gpu, label: String, c: usize, h: usize, w: usize, coef: f32, img: &Buffer, grad: &Buffer, loss_part: &Buffer, loss_offset: usize) -> (Dispatch, usize) {
+    let n = c * h * w;
+    let groups = grid_elems(n);
+    let p = ElemParams { n: n as u32, h: h as u32, w: w as u32, loss_offset: loss_offset as u32, coef, _pad: [0; 3] };
+    let d = gpu.kernels.tv_loss.dispatch(gpu, label, &p, &[img, grad, loss_part], groups, 8.0 * n as f64);
+    (d, (groups[0] * groups[1]) as usize)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct ReduceParams {
+    offset: u32,
+    count: u32,
+    slot: u32,
+    scale: f32,
+}
+
+/// `losses[slot] = scale · Σ loss_part[offset .. offset + count]` (one workgroup).
+pub fn reduce(gpu: &Gpu, label: String, offset: usize, count: usize, slot: usize, scale: f32, loss_part: &Buffer, losses: &Buffer) -> Dispatch {
+    let p = ReduceParams { offset: offset as u32, count: count as u32, slot: slot as u32, scale };
+    gpu.kernels.reduce.dispatch(gpu, label, &p, &[loss_part, losses], [1, 1, 1], count as f64)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct FinalParams {
+    alpha: f32,
+    beta: f32,
+    tau: f32,
+    _pad: f32,
+    layer_w: [f32; 8],
+}
+
+/// Combines the raw loss slots 0..6 of `losses` into slots 8..11 (content, weighted style, tv, total).
+pub fn finalize(gpu: &Gpu, alpha: f32, beta: f32, tau: f32, layer_w: [f32; 5], losses: &Buffer) -> Dispatch {
+    let mut w = [0.0; 8];
+    w[..5].copy_from_slice(&layer_w);
+    gpu.kernels.finalize.dispatch(gpu, "finalize", &FinalParams { alpha, beta, tau, _pad: 0.0, layer_w: w }, &[losses], [1, 1, 1], 10.0)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct AdamParams {
+    n: u32,
+    hw: u32,
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    _pad: [u32; 2],
+}
+
+/// Adam hyper-parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamConfig {
+    /// Learning rate, in pixel units (0..255 scale).
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+}
+
+fn adam_params(cfg: AdamConfig, hw: usize) -> AdamParams {
+    AdamParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, _pad: [0; 2] }
+}
+
+/// Advances the step counter in `state [4]` and its bias corrections (one invocation).
+pub fn adam_tick(gpu: &Gpu, cfg: AdamConfig, hw: usize, state: &Buffer) -> Dispatch {
+    gpu.kernels.adam_tick.dispatch(gpu, "adam tick", &adam_params(cfg, hw), &[state], [1, 1, 1], 4.0)
+}
+
+/// One Adam update of `x [3][hw]` from `grad`, with moments `m`, `v` and `state` from
+/// [`adam_tick`]; the result is clamped to the valid pixel range of each channel.
+pub fn adam_step(gpu: &Gpu, cfg: AdamConfig, hw: usize, grad: &Buffer, x: &Buffer, m: &Buffer, v: &Buffer, state: &Buffer) -> Dispatch {
+    gpu.kernels.adam_step.dispatch(gpu, "adam", &adam_params(cfg, hw), &[grad, x, m, v, state], grid_elems(3 * hw), 12.0 * 3.0 * hw as f64)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct ImageParams {
+    hw: u32,
+    _pad: [u32; 3],
+}
+
+/// RGBA8 pixels `rgba [hw]` (u32, R in the low byte) → network input `img [3][hw]` (BGR, minus mean).
+pub fn preprocess(gpu: &Gpu, hw: usize, rgba: &Buffer, img: &Buffer) -> Dispatch {
+    gpu.kernels.preprocess.dispatch(gpu, "preprocess", &ImageParams { hw: hw as u32, _pad: [0; 3] }, &[rgba, img], grid_elems(hw), 6.0 * hw as f64)
+}
+
+/// Network-space `img [3][hw]` → RGBA8 `rgba [hw]`, rounded and clamped, alpha 255.
+pub fn postprocess(gpu: &Gpu, hw: usize, img: &Buffer, rgba: &Buffer) -> Dispatch {
+    gpu.kernels.postprocess.dispatch(gpu, "postprocess", &ImageParams { hw: hw as u32, _pad: [0; 3] }, &[img, rgba], grid_elems(hw), 6.0 * hw as f64)
+}

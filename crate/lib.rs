@@ -1,0 +1,14 @@
+//! stylize — neural style transfer (Gatys, Ecker & Bethge, CVPR 2016) on the GPU through WebGPU.
+//!
+//! Every GPU kernel is hand-written WGSL in `shaders/`; `kernels` has one launcher per kernel,
+//! `vgg` plans the network once per image size, and `session` runs the optimisation. The same code
+//! runs natively (wgpu on Vulkan/Metal/DX12) and in the browser (WebGPU). See ARCHITECTURE.md.
+
+pub mod error;
+pub mod gpu;
+pub mod kernels;
+pub mod weights;
+
+pub use error::{Error, Result};
+pub use gpu::{Gpu, GpuOptions};
+pub use weights::{ConvWeights, VggWeights};

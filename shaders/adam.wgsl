@@ -1,0 +1,59 @@
+// adam.wgsl — Adam on the image being optimised, then projection onto the valid pixel range.
+//
+// The image lives in pre-processed space (planar BGR, 0..255 scale, minus the VGG mean), so after each
+// update channel c is clamped to [−mean_c, 255 − mean_c].
+//
+// Entry points and bindings:
+//   adam_tick — one invocation, run once per iteration before adam_step:
+//     state.t += 1; state.c1 = 1/(1 − β1^t); state.c2 = 1/(1 − β2^t)    (bias corrections on the GPU,
+//     so several iterations can be encoded in one submission without CPU involvement)
+//     0 p: AdamParams   5 state: array<f32> [4] = (t, c1, c2, unused)
+//   adam_step — per element i of x [3][h][w]:
+//     m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²;  x −= lr·(m·c1)/(sqrt(v·c2) + ε);  clamp
+//     0 p: AdamParams  1 grad: [3][h][w]  2 x: [3][h][w]  3 m: [3][h][w]  4 v: [3][h][w]  5 state: [4]
+//     256-wide workgroups, 2-D grid: index = x + y · (num_workgroups.x · 256).
+
+struct AdamParams {
+    n: u32,       // 3·h·w
+    hw: u32,
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+const MEAN_BGR = array<f32, 3>(103.939, 116.779, 123.68);
+
+@group(0) @binding(0) var<uniform> p: AdamParams;
+@group(0) @binding(1) var<storage, read> grad: array<f32>;
+@group(0) @binding(2) var<storage, read_write> x: array<f32>;
+@group(0) @binding(3) var<storage, read_write> m: array<f32>;
+@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+@group(0) @binding(5) var<storage, read_write> state: array<f32>;
+
+@compute @workgroup_size(1)
+fn adam_tick() {
+    let t = state[0] + 1.0;
+    state[0] = t;
+    state[1] = 1.0 / (1.0 - pow(p.beta1, t));
+    state[2] = 1.0 / (1.0 - pow(p.beta2, t));
+}
+
+@compute @workgroup_size(256)
+fn adam_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    if (i >= p.n) {
+        return;
+    }
+    let g = grad[i];
+    let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
+    let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    let step = p.lr * (mi * state[1]) / (sqrt(vi * state[2]) + p.eps);
+    let c = min(i / p.hw, 2u);
+    let mean = MEAN_BGR[c];
+    x[i] = clamp(x[i] - step, -mean, 255.0 - mean);
+}

@@ -1,0 +1,237 @@
+// gram.wgsl — Gram matrices and the style loss with its gradient.
+//
+// For a feature map F ∈ R^{C×N} (N = h·w, row-major [c][n]):
+//   G = F·Fᵀ / (C·N)                       (C×C, symmetric)
+//   style loss  L = mean over C² of (G − A)²        (A: the style image's Gram)
+//   dL/dF       = 4/(C³·N) · (G − A)·F     (uses the symmetry of G − A)
+//
+// Entry points and bindings (one pipeline each):
+//   gram_partial — split-K Gram: partial[s] = F[:, chunk s]·F[:, chunk s]ᵀ
+//     0 p: uniform GramParams   1 feat: array<f32> [C][N]   2 partial: array<f32> [splits][C][C]
+//     16×16 workgroup → 64×64 tile of G, 4×4 per invocation; dispatch (ceil(C/64), ceil(C/64), splits).
+//   gram_finish — G[i] = scale · Σ_s partial[s][i]          (computes the style targets A)
+//     0 p   1 partial: [splits][C][C]   2 gram: array<f32> [C][C]        dispatch 2-D, 256 wide
+//   style_diff — D = scale · Σ_s partial[s] − A; D written; Σ D² per workgroup → loss_part
+//     0 p   1 partial: [splits][C][C]   2 diff: array<f32> [C][C]   3 target: array<f32> [C][C]
+//     4 loss_part: array<f32> [..]  (written at loss_offset + linear workgroup index)
+//   style_grad — grad[c][n] = (accumulate ? grad[c][n] : 0) + coef · Σ_k D[c][k]·F[k][n]
+//     0 p: uniform StyleGradParams   1 feat: [C][N]   2 grad: array<f32> [C][N]   3 diff: [C][C]
+//     16×16 workgroup → 64 (c) × 64 (n) tile; dispatch x·z = ceil(N/64) (z folds), y = ceil(C/64).
+
+struct GramParams {
+    c: u32,
+    n: u32,
+    chunk: u32,        // pixels per split (multiple of 16)
+    splits: u32,
+    scale: f32,        // 1 / (C·N)
+    loss_offset: u32,  // style_diff: first slot in loss_part
+    _pad0: u32,
+    _pad1: u32,
+}
+
+struct StyleGradParams {
+    c: u32,
+    n: u32,
+    tiles_n: u32,
+    accumulate: u32,
+    coef: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+const BK: u32 = 16u;
+
+var<workgroup> a_tile: array<vec4<f32>, 256>; // [BK][64/4]
+var<workgroup> b_tile: array<vec4<f32>, 256>; // [BK][64/4]
+var<workgroup> red: array<f32, 256>;
+
+// ---------------------------------------------------------------- gram_partial
+@group(0) @binding(0) var<uniform> gp: GramParams;
+@group(0) @binding(1) var<storage, read> feat: array<f32>;
+@group(0) @binding(2) var<storage, read_write> partial_out: array<f32>;
+
+fn feat_at(c: u32, n: u32, n_end: u32) -> f32 {
+    if (c < gp.c && n < n_end) {
+        return feat[c * gp.n + n];
+    }
+    return 0.0;
+}
+
+@compute @workgroup_size(16, 16)
+fn gram_partial(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let i0 = wid.y * 64u;
+    let j0 = wid.x * 64u;
+    let s = wid.z;
+    let n_begin = s * gp.chunk;
+    let n_end = min(gp.n, n_begin + gp.chunk);
+    let tid = lid.y * 16u + lid.x;
+    let lk = tid / 16u;
+    let l4 = (tid % 16u) * 4u;
+
+    var acc: array<vec4<f32>, 4>;
+    for (var i = 0u; i < 4u; i++) {
+        acc[i] = vec4<f32>(0.0);
+    }
+    for (var k0 = n_begin; k0 < n_end; k0 += BK) {
+        let k = k0 + lk;
+        var av = vec4<f32>(0.0);
+        var bv = vec4<f32>(0.0);
+        for (var j = 0u; j < 4u; j++) {
+            av[j] = feat_at(i0 + l4 + j, k, n_end);
+            bv[j] = feat_at(j0 + l4 + j, k, n_end);
+        }
+        a_tile[lk * 16u + l4 / 4u] = av;
+        b_tile[lk * 16u + l4 / 4u] = bv;
+        workgroupBarrier();
+        for (var kk = 0u; kk < BK; kk++) {
+            let a = a_tile[kk * 16u + lid.y];
+            let b = b_tile[kk * 16u + lid.x];
+            acc[0] += a.x * b;
+            acc[1] += a.y * b;
+            acc[2] += a.z * b;
+            acc[3] += a.w * b;
+        }
+        workgroupBarrier();
+    }
+    let cc = gp.c * gp.c;
+    for (var i = 0u; i < 4u; i++) {
+        let row = i0 + lid.y * 4u + i;
+        if (row >= gp.c) {
+            continue;
+        }
+        for (var j = 0u; j < 4u; j++) {
+            let col = j0 + lid.x * 4u + j;
+            if (col < gp.c) {
+                partial_out[s * cc + row * gp.c + col] = acc[i][j];
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- gram_finish / style_diff
+@group(0) @binding(1) var<storage, read> partial_in: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gram_out: array<f32>;
+@group(0) @binding(3) var<storage, read> target_gram: array<f32>;
+@group(0) @binding(4) var<storage, read_write> loss_part: array<f32>;
+
+fn summed_gram(i: u32) -> f32 {
+    let cc = gp.c * gp.c;
+    var g = 0.0;
+    for (var s = 0u; s < gp.splits; s++) {
+        g += partial_in[s * cc + i];
+    }
+    return g * gp.scale;
+}
+
+@compute @workgroup_size(256)
+fn gram_finish(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    if (i < gp.c * gp.c) {
+        gram_out[i] = summed_gram(i);
+    }
+}
+
+@compute @workgroup_size(256)
+fn style_diff(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    var sq = 0.0;
+    if (i < gp.c * gp.c) {
+        let d = summed_gram(i) - target_gram[i];
+        gram_out[i] = d;
+        sq = d * d;
+    }
+    red[li] = sq;
+    workgroupBarrier();
+    for (var stride = 128u; stride > 0u; stride >>= 1u) {
+        if (li < stride) {
+            red[li] += red[li + stride];
+        }
+        workgroupBarrier();
+    }
+    if (li == 0u) {
+        loss_part[gp.loss_offset + wid.x + wid.y * nwg.x] = red[0];
+    }
+}
+
+// ---------------------------------------------------------------- style_grad
+@group(0) @binding(0) var<uniform> sg: StyleGradParams;
+@group(0) @binding(2) var<storage, read_write> grad: array<f32>;
+@group(0) @binding(3) var<storage, read> diff: array<f32>;
+
+@compute @workgroup_size(16, 16)
+fn style_grad(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let tile_n = wid.x + wid.z * nwg.x;
+    if (tile_n >= sg.tiles_n) {
+        return;
+    }
+    let m0 = wid.y * 64u;
+    let n0 = tile_n * 64u;
+    let c = sg.c;
+    let tid = lid.y * 16u + lid.x;
+    let lk = tid / 16u;
+    let l4 = (tid % 16u) * 4u;
+
+    var acc: array<vec4<f32>, 4>;
+    for (var i = 0u; i < 4u; i++) {
+        acc[i] = vec4<f32>(0.0);
+    }
+    for (var k0 = 0u; k0 < c; k0 += BK) {
+        let k = k0 + lk;
+        var av = vec4<f32>(0.0);
+        var bv = vec4<f32>(0.0);
+        if (k < c) {
+            for (var j = 0u; j < 4u; j++) {
+                let m = m0 + l4 + j;
+                if (m < c) {
+                    av[j] = diff[k * c + m]; // D[m][k] = D[k][m]
+                }
+                let n = n0 + l4 + j;
+                if (n < sg.n) {
+                    bv[j] = feat[k * sg.n + n];
+                }
+            }
+        }
+        a_tile[lk * 16u + l4 / 4u] = av;
+        b_tile[lk * 16u + l4 / 4u] = bv;
+        workgroupBarrier();
+        for (var kk = 0u; kk < BK; kk++) {
+            let a = a_tile[kk * 16u + lid.y];
+            let b = b_tile[kk * 16u + lid.x];
+            acc[0] += a.x * b;
+            acc[1] += a.y * b;
+            acc[2] += a.z * b;
+            acc[3] += a.w * b;
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < 4u; i++) {
+        let m = m0 + lid.y * 4u + i;
+        if (m >= c) {
+            continue;
+        }
+        for (var j = 0u; j < 4u; j++) {
+            let n = n0 + lid.x * 4u + j;
+            if (n < sg.n) {
+                let idx = m * sg.n + n;
+                var v = sg.coef * acc[i][j];
+                if (sg.accumulate != 0u) {
+                    v += grad[idx];
+                }
+                grad[idx] = v;
+            }
+        }
+    }
+}

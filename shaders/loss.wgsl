@@ -1,0 +1,158 @@
+// loss.wgsl — content and total-variation losses with their gradients, and the loss reductions.
+//
+// Loss values are reduced in two stages without float atomics: each loss kernel writes one partial
+// sum per workgroup into loss_part[loss_offset + linear workgroup index]; `reduce` (one workgroup)
+// sums a range of partials into one slot of `losses`; `finalize` (one invocation) combines the slots.
+//
+// losses layout (f32 × 16): 0 content, 1..5 style per layer (relu1_1..relu5_1), 6 tv — raw means;
+//   8 content, 9 style = Σ_l w_l·style_l, 10 tv, 11 total = α·content + β·style + τ·tv.
+//
+// Entry points and bindings:
+//   content_loss — d = F − P; grad += coef·d (coef = α·2/n); Σ d² per workgroup
+//     0 p: ElemParams  1 feat: [n]  2 grad: [n] (accumulated)  3 target: [n]  4 loss_part
+//   tv_loss — on the pre-processed image x [c][h][w]:
+//     loss = Σ (x[y+1,x]−x[y,x])² + (x[y,x+1]−x[y,x])² (per workgroup partials),
+//     grad += coef·∂loss/∂x (coef = τ·2/(3·h·w); ∂ of the sum above / 2)
+//     0 p: ElemParams  1 img: [c][h][w]  2 grad: [c][h][w] (accumulated)  4 loss_part
+//   reduce — losses[slot] = scale · Σ loss_part[offset .. offset+count]     (dispatch (1,1,1))
+//     0 r: ReduceParams  1 part_in: [..]  2 losses: [16]
+//   finalize — slots 8..11 from 0..6                                        (dispatch (1,1,1))
+//     0 f: FinalParams  2 losses: [16]
+// Element-wise passes use 256-wide workgroups on a 2-D grid: index = x + y · (num_workgroups.x · 256).
+
+struct ElemParams {
+    n: u32,          // element count (content: C·h·w; tv: c·h·w)
+    h: u32,
+    w: u32,
+    loss_offset: u32,
+    coef: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+struct ReduceParams {
+    offset: u32,
+    count: u32,
+    slot: u32,
+    scale: f32,
+}
+
+struct FinalParams {
+    alpha: f32,
+    beta: f32,
+    tau: f32,
+    _pad: f32,
+    layer_w: vec4<f32>,   // w_1..w_4
+    layer_w5: vec4<f32>,  // x = w_5
+}
+
+var<workgroup> red: array<f32, 256>;
+
+fn workgroup_sum(li: u32, v: f32) -> f32 {
+    red[li] = v;
+    workgroupBarrier();
+    for (var stride = 128u; stride > 0u; stride >>= 1u) {
+        if (li < stride) {
+            red[li] += red[li + stride];
+        }
+        workgroupBarrier();
+    }
+    return red[0];
+}
+
+@group(0) @binding(0) var<uniform> p: ElemParams;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> grad: array<f32>;
+@group(0) @binding(3) var<storage, read> target_feat: array<f32>;
+@group(0) @binding(4) var<storage, read_write> loss_part: array<f32>;
+
+@compute @workgroup_size(256)
+fn content_loss(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    var sq = 0.0;
+    if (i < p.n) {
+        let d = src[i] - target_feat[i];
+        grad[i] += p.coef * d;
+        sq = d * d;
+    }
+    let total = workgroup_sum(li, sq);
+    if (li == 0u) {
+        loss_part[p.loss_offset + wid.x + wid.y * nwg.x] = total;
+    }
+}
+
+@compute @workgroup_size(256)
+fn tv_loss(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    var sq = 0.0;
+    if (i < p.n) {
+        let hw = p.h * p.w;
+        let r = i % hw;
+        let y = r / p.w;
+        let x = r - y * p.w;
+        let v = src[i];
+        var g = 0.0;
+        if (y + 1u < p.h) {
+            let d = src[i + p.w] - v;
+            sq += d * d;
+            g -= d;
+        }
+        if (x + 1u < p.w) {
+            let d = src[i + 1u] - v;
+            sq += d * d;
+            g -= d;
+        }
+        if (y > 0u) {
+            g += v - src[i - p.w];
+        }
+        if (x > 0u) {
+            g += v - src[i - 1u];
+        }
+        grad[i] += p.coef * g;
+    }
+    let total = workgroup_sum(li, sq);
+    if (li == 0u) {
+        loss_part[p.loss_offset + wid.x + wid.y * nwg.x] = total;
+    }
+}
+
+@group(0) @binding(0) var<uniform> r: ReduceParams;
+@group(0) @binding(1) var<storage, read> part_in: array<f32>;
+@group(0) @binding(2) var<storage, read_write> losses: array<f32>;
+
+@compute @workgroup_size(256)
+fn reduce(@builtin(local_invocation_index) li: u32) {
+    var s = 0.0;
+    for (var i = li; i < r.count; i += 256u) {
+        s += part_in[r.offset + i];
+    }
+    let total = workgroup_sum(li, s);
+    if (li == 0u) {
+        losses[r.slot] = total * r.scale;
+    }
+}
+
+@group(0) @binding(0) var<uniform> f: FinalParams;
+
+@compute @workgroup_size(1)
+fn finalize() {
+    let content = losses[0];
+    let style = f.layer_w.x * losses[1] + f.layer_w.y * losses[2] + f.layer_w.z * losses[3]
+        + f.layer_w.w * losses[4] + f.layer_w5.x * losses[5];
+    let tv = losses[6];
+    losses[8] = content;
+    losses[9] = style;
+    losses[10] = tv;
+    losses[11] = f.alpha * content + f.beta * style + f.tau * tv;
+}
