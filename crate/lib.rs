@@ -12,3 +12,9 @@ pub mod weights;
 pub use error::{Error, Result};
 pub use gpu::{Gpu, GpuOptions};
 pub use weights::{ConvWeights, VggWeights};
+pub mod session;
+pub mod vgg;
+
+pub use session::{Init, Losses, Session, Settings};
+pub use vgg::{Engine, Pooling};
+pub mod reference;

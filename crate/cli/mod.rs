@@ -1,0 +1,270 @@
+//! Command-line front end: argument parsing, file I/O, progress display, trace and benchmark.
+
+mod bench;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use stylize::{Engine, Error, Gpu, GpuOptions, Init, Pooling, Session, Settings, VggWeights};
+
+/// Neural style transfer (Gatys et al.) on the GPU: repaints CONTENT in the style of STYLE.
+#[derive(Parser)]
+#[command(version, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the GPU adapter, its limits and features.
+    Info,
+    /// Time one iteration at a size: whole step and each layer's forward and backward.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum InitArg {
+    Content,
+    Noise,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PoolArg {
+    Max,
+    Avg,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The photo to repaint (PNG, JPEG, WebP, GIF, BMP).
+    #[arg(required = true)]
+    content: Option<PathBuf>,
+    /// The painting whose style to use.
+    #[arg(required = true)]
+    style: Option<PathBuf>,
+    /// Output image (.png or .jpg).
+    #[arg(short, long, required = true)]
+    output: Option<PathBuf>,
+    /// Longer side of the output, in pixels.
+    #[arg(long, default_value_t = Settings::default().size)]
+    size: u32,
+    /// Optimisation steps.
+    #[arg(long, default_value_t = Settings::default().iterations)]
+    iterations: u32,
+    /// α, weight of the content loss.
+    #[arg(long, default_value_t = Settings::default().content_weight)]
+    content_weight: f32,
+    /// β, weight of the style loss.
+    #[arg(long, default_value_t = Settings::default().style_weight)]
+    style_weight: f32,
+    /// τ, weight of the total-variation loss.
+    #[arg(long, default_value_t = Settings::default().tv_weight)]
+    tv_weight: f32,
+    /// Weights of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 in the style loss.
+    #[arg(long, value_delimiter = ',', num_args = 5, default_value = "1,0.75,0.2,0.2,0.2")]
+    style_layer_weights: Vec<f32>,
+    /// Adam learning rate, in pixel units (0..255).
+    #[arg(long, default_value_t = Settings::default().lr)]
+    lr: f32,
+    /// Starting image.
+    #[arg(long, value_enum, default_value = "content")]
+    init: InitArg,
+    /// Seed for --init noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Pooling between VGG blocks.
+    #[arg(long, value_enum, default_value = "max")]
+    pooling: PoolArg,
+    /// Style image scale relative to the output size.
+    #[arg(long, default_value_t = 1.0)]
+    style_scale: f32,
+    /// VGG19 weights (safetensors). Default: $STYLIZE_WEIGHTS, else assets/vgg19-conv-f16.safetensors.
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Also save the image every N iterations (OUT-NNNN.png).
+    #[arg(long)]
+    save_every: Option<u32>,
+    /// Write losses as JSON lines (iteration, content, style, tv, total, elapsed_ms).
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Read the losses back every N iterations (progress and trace).
+    #[arg(long, default_value_t = 10)]
+    report_every: u32,
+}
+
+/// Runs the CLI; every failure becomes one line on stderr and exit code 1.
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Info) => {
+            let gpu = pollster::block_on(Gpu::new(&GpuOptions::default()))?;
+            println!("{}", gpu.describe());
+            Ok(())
+        }
+        Some(Command::Bench(args)) => bench::run(args),
+        None => run(cli.run),
+    }
+}
+
+/// Finds the weights file: the flag, $STYLIZE_WEIGHTS, ./assets, or assets/ beside the repository
+/// the binary was built in.
+pub fn weights_path(flag: Option<PathBuf>) -> PathBuf {
+    if let Some(p) = flag.or_else(|| std::env::var_os("STYLIZE_WEIGHTS").map(PathBuf::from)) {
+        return p;
+    }
+    let local = PathBuf::from("assets/vgg19-conv-f16.safetensors");
+    if local.exists() {
+        return local;
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/vgg19-conv-f16.safetensors");
+    if built.exists() {
+        built
+    } else {
+        local
+    }
+}
+
+fn load_image(path: &Path) -> Result<image::RgbaImage, Error> {
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| Error::Image(format!("cannot open {}: {e}", path.display())))?
+        .with_guessed_format()
+        .map_err(|e| Error::Image(format!("cannot read {}: {e}", path.display())))?;
+    let img = reader.decode().map_err(|e| Error::Image(format!("cannot decode {}: {e}", path.display())))?;
+    Ok(img.to_rgba8())
+}
+
+fn check_output(path: &Path) -> Result<(), Error> {
+    let ext = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
+    if !matches!(ext.as_deref(), Some("png" | "jpg" | "jpeg")) {
+        return Err(Error::Io(format!("output {}: use a .png or .jpg file name", path.display())));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let probe = dir.join(format!(".stylize-write-check-{}", std::process::id()));
+    std::fs::File::create(&probe).map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))?;
+    let _ = std::fs::remove_file(&probe);
+    if path.is_dir() {
+        return Err(Error::Io(format!("cannot write {}: it is a directory", path.display())));
+    }
+    Ok(())
+}
+
+fn save(img: &image::RgbaImage, path: &Path) -> Result<(), Error> {
+    let is_png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    let r = if is_png { img.save(path) } else { image::DynamicImage::ImageRgba8(img.clone()).to_rgb8().save(path) };
+    r.map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))
+}
+
+fn run(a: RunArgs) -> anyhow::Result<()> {
+    let (content_path, style_path, out) = (a.content.unwrap(), a.style.unwrap(), a.output.unwrap());
+    let settings = Settings {
+        size: a.size,
+        iterations: a.iterations,
+        content_weight: a.content_weight,
+        style_weight: a.style_weight,
+        tv_weight: a.tv_weight,
+        style_layer_weights: a.style_layer_weights.try_into().map_err(|_| Error::Settings("--style-layer-weights needs 5 values".into()))?,
+        lr: a.lr,
+        init: match a.init {
+            InitArg::Content => Init::Content,
+            InitArg::Noise => Init::Noise,
+        },
+        seed: a.seed,
+        pooling: match a.pooling {
+            PoolArg::Max => Pooling::Max,
+            PoolArg::Avg => Pooling::Avg,
+        },
+        style_scale: a.style_scale,
+    };
+    settings.validate()?;
+    if a.report_every == 0 || a.save_every == Some(0) {
+        return Err(Error::Settings("--report-every and --save-every must be at least 1".into()).into());
+    }
+    check_output(&out)?;
+    let content = load_image(&content_path)?;
+    let style = load_image(&style_path)?;
+    stylize::session::sizes(content.width(), content.height(), style.width(), style.height(), &settings)?;
+    let weights = VggWeights::load(&weights_path(a.weights))?;
+    let mut trace = match &a.trace {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| Error::Io(format!("cannot write {}: {e}", p.display())))?,
+        )),
+        None => None,
+    };
+
+    let gpu = pollster::block_on(Gpu::new(&GpuOptions::default()))?;
+    let engine = Engine::new(gpu, &weights)?;
+    let mut session = Session::new(engine, &content, &style, &settings)?;
+    let (w, h) = session.size();
+    let bar = ProgressBar::new(settings.iterations as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} it  {per_sec}  ETA {eta}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.println(format!("{w}×{h} px, {} iterations on {}", settings.iterations, session.engine().gpu.adapter_info.name));
+    let start = Instant::now();
+    let mut record = |l: stylize::Losses, bar: &ProgressBar| -> anyhow::Result<()> {
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        bar.set_message(format!("content {:.3e}  style {:.3e}  tv {:.3e}  total {:.3e}", l.content, l.style, l.tv, l.total));
+        if let Some(t) = trace.as_mut() {
+            let line = serde_json::json!({
+                "iteration": l.iteration, "content": l.content, "style": l.style, "tv": l.tv,
+                "total": l.total, "elapsed_ms": (ms * 10.0).round() / 10.0,
+            });
+            writeln!(t, "{line}").map_err(|e| Error::Io(format!("writing the trace: {e}")))?;
+        }
+        Ok(())
+    };
+    // Chunks end at t = 1, 1 + r, 1 + 2r, ... so the losses read after each (those of the image
+    // before the chunk's last update) belong to iterations 0, r, 2r, ...
+    let n = settings.iterations;
+    while session.iteration() < n {
+        let t = session.iteration();
+        let mut next = if t == 0 { 1 } else { ((t - 1) / a.report_every + 1) * a.report_every + 1 };
+        if let Some(s) = a.save_every {
+            next = next.min((t / s + 1) * s);
+        }
+        let next = next.min(n);
+        session.step(next - t, false)?;
+        bar.set_position(next as u64);
+        if (next - 1) % a.report_every == 0 {
+            record(pollster::block_on(session.losses())?, &bar)?;
+        }
+        if let Some(s) = a.save_every {
+            if next % s == 0 && next < n {
+                let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("out");
+                let ext = out.extension().and_then(|s| s.to_str()).unwrap_or("png");
+                let p = out.with_file_name(format!("{stem}-{next:04}.{ext}"));
+                save(&pollster::block_on(session.image())?, &p)?;
+            }
+        }
+    }
+    session.evaluate()?;
+    let last = pollster::block_on(session.losses())?;
+    record(last, &bar)?;
+    let img = pollster::block_on(session.image())?;
+    save(&img, &out)?;
+    bar.finish();
+    if let Some(mut t) = trace {
+        t.flush().map_err(|e| Error::Io(format!("writing the trace: {e}")))?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "wrote {} ({w}×{h}) in {:.1} s, {:.2} it/s; final losses: content {:.4e}, style {:.4e}, tv {:.4e}, total {:.4e}",
+        out.display(),
+        secs,
+        n as f64 / secs,
+        last.content,
+        last.style,
+        last.tv,
+        last.total
+    );
+    Ok(())
+}

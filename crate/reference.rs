@@ -1,0 +1,283 @@
+//! Plain-Rust CPU references for every GPU kernel and for the whole loss, in f64. They define what
+//! the WGSL kernels must compute; tests compare the two on random data. Layouts match the kernels:
+//! activations `[c][h][w]`, conv weights OIHW `[cout][cin][3][3]`.
+
+use crate::session::MEAN_BGR;
+use crate::vgg::{layer_shapes, Pooling, CONTENT_LAYER, STYLE_LAYERS};
+use crate::weights::VggWeights;
+
+/// relu(conv3x3(input) + bias), zero padding 1. `input [cin][h][w]` → `[cout][h][w]`.
+pub fn conv_forward(input: &[f64], cin: usize, cout: usize, h: usize, w: usize, weight: &[f32], bias: &[f32]) -> Vec<f64> {
+    let mut out = vec![0.0; cout * h * w];
+    for o in 0..cout {
+        for y in 0..h {
+            for x in 0..w {
+                let mut s = bias[o] as f64;
+                for i in 0..cin {
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            let (yy, xx) = (y as isize + ky as isize - 1, x as isize + kx as isize - 1);
+                            if yy < 0 || xx < 0 || yy >= h as isize || xx >= w as isize {
+                                continue;
+                            }
+                            s += weight[((o * cin + i) * 3 + ky) * 3 + kx] as f64 * input[(i * h + yy as usize) * w + xx as usize];
+                        }
+                    }
+                }
+                out[(o * h + y) * w + x] = s.max(0.0);
+            }
+        }
+    }
+    out
+}
+
+/// Gradient w.r.t. a conv+ReLU layer's input from the gradient `dout [cout][h][w]` w.r.t. its ReLU
+/// output `act`: `din[i][y][x] = Σ_o,ky,kx W[o][i][ky][kx] · dout'[o][y−ky+1][x−kx+1]`,
+/// `dout' = dout · [act > 0]`.
+pub fn conv_backward(dout: &[f64], act: &[f64], cin: usize, cout: usize, h: usize, w: usize, weight: &[f32]) -> Vec<f64> {
+    let mut din = vec![0.0; cin * h * w];
+    for o in 0..cout {
+        for y in 0..h {
+            for x in 0..w {
+                let idx = (o * h + y) * w + x;
+                if act[idx] <= 0.0 {
+                    continue;
+                }
+                let g = dout[idx];
+                for i in 0..cin {
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            let (yy, xx) = (y as isize + ky as isize - 1, x as isize + kx as isize - 1);
+                            if yy < 0 || xx < 0 || yy >= h as isize || xx >= w as isize {
+                                continue;
+                            }
+                            din[(i * h + yy as usize) * w + xx as usize] += weight[((o * cin + i) * 3 + ky) * 3 + kx] as f64 * g;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    din
+}
+
+/// 2×2 stride-2 pooling, floor size. Max pooling picks the first maximum in (0,0),(0,1),(1,0),(1,1).
+pub fn pool_forward(input: &[f64], c: usize, h: usize, w: usize, avg: bool) -> Vec<f64> {
+    let (oh, ow) = (h / 2, w / 2);
+    let mut out = vec![0.0; c * oh * ow];
+    for ch in 0..c {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let v = window(input, ch, h, w, oy, ox);
+                out[(ch * oh + oy) * ow + ox] = if avg { v.iter().sum::<f64>() / 4.0 } else { v[argmax(&v)] };
+            }
+        }
+    }
+    out
+}
+
+fn window(input: &[f64], ch: usize, h: usize, w: usize, oy: usize, ox: usize) -> [f64; 4] {
+    let b = (ch * h + 2 * oy) * w + 2 * ox;
+    [input[b], input[b + 1], input[b + w], input[b + w + 1]]
+}
+
+fn argmax(v: &[f64; 4]) -> usize {
+    let mut best = 0;
+    for i in 1..4 {
+        if v[i] > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Pooling backward: gradient w.r.t. `input [c][h][w]` from `dout [c][h/2][w/2]`.
+pub fn pool_backward(input: &[f64], dout: &[f64], c: usize, h: usize, w: usize, avg: bool) -> Vec<f64> {
+    let (oh, ow) = (h / 2, w / 2);
+    let mut din = vec![0.0; c * h * w];
+    for ch in 0..c {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let g = dout[(ch * oh + oy) * ow + ox];
+                let b = (ch * h + 2 * oy) * w + 2 * ox;
+                let pos = [b, b + 1, b + w, b + w + 1];
+                if avg {
+                    for p in pos {
+                        din[p] = g / 4.0;
+                    }
+                } else {
+                    din[pos[argmax(&window(input, ch, h, w, oy, ox))]] = g;
+                }
+            }
+        }
+    }
+    din
+}
+
+/// G = F·Fᵀ / (C·N) for `feat [c][n]`.
+pub fn gram(feat: &[f64], c: usize, n: usize) -> Vec<f64> {
+    let mut g = vec![0.0; c * c];
+    for i in 0..c {
+        for j in 0..c {
+            let s: f64 = (0..n).map(|p| feat[i * n + p] * feat[j * n + p]).sum();
+            g[i * c + j] = s / (c * n) as f64;
+        }
+    }
+    g
+}
+
+/// Style loss mean((G − A)²) and its gradient w.r.t. `feat` (unweighted).
+pub fn style_loss(feat: &[f64], target: &[f64], c: usize, n: usize) -> (f64, Vec<f64>) {
+    let g = gram(feat, c, n);
+    let d: Vec<f64> = g.iter().zip(target).map(|(a, b)| a - b).collect();
+    let loss = d.iter().map(|v| v * v).sum::<f64>() / (c * c) as f64;
+    let coef = 4.0 / ((c as f64).powi(3) * n as f64);
+    let mut grad = vec![0.0; c * n];
+    for i in 0..c {
+        for p in 0..n {
+            grad[i * n + p] = coef * (0..c).map(|k| d[i * c + k] * feat[k * n + p]).sum::<f64>();
+        }
+    }
+    (loss, grad)
+}
+
+/// Content loss mean((F − P)²) and its gradient.
+pub fn content_loss(feat: &[f64], target: &[f64]) -> (f64, Vec<f64>) {
+    let n = feat.len() as f64;
+    let loss = feat.iter().zip(target).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / n;
+    (loss, feat.iter().zip(target).map(|(a, b)| 2.0 * (a - b) / n).collect())
+}
+
+/// TV loss Σ((x[y+1,x]−x[y,x])² + (x[y,x+1]−x[y,x])²) / (c·h·w) and its gradient.
+pub fn tv_loss(img: &[f64], c: usize, h: usize, w: usize) -> (f64, Vec<f64>) {
+    let n = (c * h * w) as f64;
+    let mut loss = 0.0;
+    let mut grad = vec![0.0; img.len()];
+    for ch in 0..c {
+        for y in 0..h {
+            for x in 0..w {
+                let i = (ch * h + y) * w + x;
+                if y + 1 < h {
+                    let d = img[i + w] - img[i];
+                    loss += d * d;
+                    grad[i + w] += 2.0 * d / n;
+                    grad[i] -= 2.0 * d / n;
+                }
+                if x + 1 < w {
+                    let d = img[i + 1] - img[i];
+                    loss += d * d;
+                    grad[i + 1] += 2.0 * d / n;
+                    grad[i] -= 2.0 * d / n;
+                }
+            }
+        }
+    }
+    (loss / n, grad)
+}
+
+/// One Adam step at step count `t` (1-based) with clamping to the valid pixel range; updates in place.
+#[allow(clippy::too_many_arguments)]
+pub fn adam_step(x: &mut [f64], m: &mut [f64], v: &mut [f64], grad: &[f64], hw: usize, t: i32, lr: f64, b1: f64, b2: f64, eps: f64) {
+    for i in 0..x.len() {
+        m[i] = b1 * m[i] + (1.0 - b1) * grad[i];
+        v[i] = b2 * v[i] + (1.0 - b2) * grad[i] * grad[i];
+        let mh = m[i] / (1.0 - b1.powi(t));
+        let vh = v[i] / (1.0 - b2.powi(t));
+        let mean = MEAN_BGR[(i / hw).min(2)] as f64;
+        x[i] = (x[i] - lr * mh / (vh.sqrt() + eps)).clamp(-mean, 255.0 - mean);
+    }
+}
+
+/// RGBA8 → planar BGR minus mean.
+pub fn preprocess(rgba: &[u8]) -> Vec<f64> {
+    let hw = rgba.len() / 4;
+    let mut out = vec![0.0; 3 * hw];
+    for p in 0..hw {
+        for c in 0..3 {
+            out[c * hw + p] = rgba[p * 4 + 2 - c] as f64 - MEAN_BGR[c] as f64;
+        }
+    }
+    out
+}
+
+/// Planar BGR minus mean → RGBA8 (rounded half up, clamped, alpha 255).
+pub fn postprocess(img: &[f64]) -> Vec<u8> {
+    let hw = img.len() / 3;
+    let mut out = vec![255u8; 4 * hw];
+    for p in 0..hw {
+        for c in 0..3 {
+            out[p * 4 + 2 - c] = (img[c * hw + p] + MEAN_BGR[c] as f64 + 0.5).floor().clamp(0.0, 255.0) as u8;
+        }
+    }
+    out
+}
+
+/// Every layer's output (relu1_1 … relu5_1, pools included) for `input [3][h][w]`.
+pub fn forward(weights: &VggWeights, input: &[f64], w: usize, h: usize, pooling: Pooling) -> Vec<Vec<f64>> {
+    let channels: Vec<(usize, usize)> = weights.convs.iter().map(|c| (c.cin, c.cout)).collect();
+    let mut acts: Vec<Vec<f64>> = Vec::new();
+    for l in layer_shapes(w, h, &channels) {
+        let src = acts.last().map(|v| v.as_slice()).unwrap_or(input);
+        let (c, lh, lw) = l.input;
+        let out = match l.conv {
+            Some(k) => {
+                let cw = &weights.convs[k];
+                conv_forward(src, c, cw.cout, lh, lw, &cw.weight, &cw.bias)
+            }
+            None => pool_forward(src, c, lh, lw, pooling == Pooling::Avg),
+        };
+        acts.push(out);
+    }
+    acts
+}
+
+/// Loss terms of an image, exactly as the GPU defines them (content, Σ w_l style_l, tv).
+pub struct RefLosses {
+    pub content: f64,
+    pub style: f64,
+    pub tv: f64,
+}
+
+/// Loss targets: relu4_2 of the content image and the style Grams.
+pub struct RefTargets {
+    pub content: Vec<f64>,
+    pub grams: Vec<Vec<f64>>,
+}
+
+/// Computes the targets from a content image and a style image (`[3][h][w]` each, network space).
+pub fn targets(weights: &VggWeights, content: &[f64], cw: usize, ch: usize, style: &[f64], sw: usize, sh: usize, pooling: Pooling) -> RefTargets {
+    let channels: Vec<(usize, usize)> = weights.convs.iter().map(|c| (c.cin, c.cout)).collect();
+    let cl = layer_shapes(cw, ch, &channels);
+    let ca = forward(weights, content, cw, ch, pooling);
+    let ci = cl.iter().position(|l| l.name == CONTENT_LAYER).unwrap();
+    let sl = layer_shapes(sw, sh, &channels);
+    let sa = forward(weights, style, sw, sh, pooling);
+    let grams = STYLE_LAYERS
+        .iter()
+        .map(|name| {
+            let i = sl.iter().position(|l| l.name == *name).unwrap();
+            let (c, h, w) = sl[i].output;
+            gram(&sa[i], c, h * w)
+        })
+        .collect();
+    RefTargets { content: ca[ci].clone(), grams }
+}
+
+/// The loss terms of image `x [3][h][w]` against `targets`.
+pub fn losses(weights: &VggWeights, x: &[f64], w: usize, h: usize, t: &RefTargets, layer_w: [f32; 5], pooling: Pooling) -> RefLosses {
+    let channels: Vec<(usize, usize)> = weights.convs.iter().map(|c| (c.cin, c.cout)).collect();
+    let ls = layer_shapes(w, h, &channels);
+    let acts = forward(weights, x, w, h, pooling);
+    let ci = ls.iter().position(|l| l.name == CONTENT_LAYER).unwrap();
+    let content = content_loss(&acts[ci], &t.content).0;
+    let mut style = 0.0;
+    for (k, name) in STYLE_LAYERS.iter().enumerate() {
+        let i = ls.iter().position(|l| l.name == *name).unwrap();
+        let (c, lh, lw) = ls[i].output;
+        let g = gram(&acts[i], c, lh * lw);
+        let d: f64 = g.iter().zip(&t.grams[k]).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / (c * c) as f64;
+        style += layer_w[k] as f64 * d;
+    }
+    let tv = tv_loss(x, 3, h, w).0;
+    RefLosses { content, style, tv }
+}

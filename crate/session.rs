@@ -1,0 +1,417 @@
+//! A style-transfer session: settings → targets computed once → `step(n)` → losses and the current
+//! image. The iteration is a fixed list of dispatches built once; `step(n)` encodes it n times into
+//! one command buffer, so the GPU never waits for the CPU inside the loop.
+
+use crate::error::{Error, Result};
+use crate::gpu::Dispatch;
+use crate::kernels::{self, AdamConfig, ConvShape, GramSplit};
+use crate::vgg::{check_plan, fit_size, Engine, Network, Pooling, CONTENT_LAYER, STYLE_LAYERS};
+use image::RgbaImage;
+use std::rc::Rc;
+
+/// VGG mean in B, G, R order (0..255 scale).
+pub const MEAN_BGR: [f32; 3] = [103.939, 116.779, 123.68];
+
+/// How the image being optimised starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Init {
+    /// The content photo.
+    #[default]
+    Content,
+    /// Uniform white noise over 0..255 (seeded).
+    Noise,
+}
+
+/// Everything that defines a run. `Default` is the tuned recipe (see README.md, "Defaults").
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// Longer side of the output in pixels (16..=4096).
+    pub size: u32,
+    /// Number of optimisation steps.
+    pub iterations: u32,
+    /// α: weight of the content loss (mean squared error of relu4_2 features).
+    pub content_weight: f32,
+    /// β: weight of the style loss (Σ_l w_l · mean squared error of Gram matrices).
+    pub style_weight: f32,
+    /// τ: weight of the total-variation loss (on the 0..255-scale image).
+    pub tv_weight: f32,
+    /// w_l for relu1_1, relu2_1, relu3_1, relu4_1, relu5_1.
+    pub style_layer_weights: [f32; 5],
+    /// Adam learning rate in pixel units (0..255 scale).
+    pub lr: f32,
+    /// Starting image.
+    pub init: Init,
+    /// Seed for the noise initialisation.
+    pub seed: u64,
+    /// Pooling between blocks.
+    pub pooling: Pooling,
+    /// The style image is resized so its longer side is `size × style_scale`.
+    pub style_scale: f32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            size: 256,
+            iterations: 500,
+            content_weight: 1.0,
+            style_weight: 30.0,
+            tv_weight: 20.0,
+            style_layer_weights: [1.0, 0.75, 0.2, 0.2, 0.2],
+            lr: 4.0,
+            init: Init::Content,
+            seed: 0,
+            pooling: Pooling::Max,
+            style_scale: 1.0,
+        }
+    }
+}
+
+impl Settings {
+    /// Checks ranges; returns [`Error::Settings`] naming the first bad value.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Settings(m));
+        if !(16..=4096).contains(&self.size) {
+            return bad(format!("size {} is out of range: use 16 to 4096 pixels", self.size));
+        }
+        if self.iterations > 1_000_000 {
+            return bad(format!("{} iterations is absurd; use at most 1,000,000", self.iterations));
+        }
+        for (name, v) in [("content weight", self.content_weight), ("style weight", self.style_weight), ("tv weight", self.tv_weight)] {
+            if !v.is_finite() || v < 0.0 {
+                return bad(format!("{name} must be a finite number ≥ 0, got {v}"));
+            }
+        }
+        if self.style_layer_weights.iter().any(|w| !w.is_finite() || *w < 0.0) {
+            return bad("style layer weights must be finite numbers ≥ 0".into());
+        }
+        if !self.lr.is_finite() || self.lr <= 0.0 {
+            return bad(format!("learning rate must be > 0, got {}", self.lr));
+        }
+        if !self.style_scale.is_finite() || !(0.1..=4.0).contains(&self.style_scale) {
+            return bad(format!("style scale must be between 0.1 and 4, got {}", self.style_scale));
+        }
+        Ok(())
+    }
+}
+
+/// Loss values of one iterate, as defined in README.md.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Losses {
+    /// Iterations applied to the image these losses were measured on (0 = the initial image).
+    pub iteration: u32,
+    /// mean (F − P)² at relu4_2.
+    pub content: f32,
+    /// Σ_l w_l · mean (G_l − A_l)².
+    pub style: f32,
+    /// Σ squared neighbour differences / (3·H·W).
+    pub tv: f32,
+    /// α·content + β·style + τ·tv.
+    pub total: f32,
+}
+
+/// Output size for a content image of `w`×`h` at `settings.size`, and the style size for a style
+/// image of `sw`×`sh`. Fails if a side would be under 16 px (relu5_1 needs 16).
+pub fn sizes(w: u32, h: u32, sw: u32, sh: u32, settings: &Settings) -> Result<((u32, u32), (u32, u32))> {
+    let content = fit_size(w, h, settings.size);
+    let style_size = ((settings.size as f32 * settings.style_scale).round() as u32).max(16);
+    let style = fit_size(sw, sh, style_size);
+    for (what, (a, b)) in [("content", content), ("style", style)] {
+        if a.min(b) < 16 {
+            return Err(Error::Settings(format!(
+                "the {what} image becomes {a}×{b} px; both sides must be at least 16 px (raise the size or use a less elongated image)"
+            )));
+        }
+    }
+    Ok((content, style))
+}
+
+const LOSS_SLOTS: usize = 16;
+
+/// A running optimisation. See the module docs.
+pub struct Session {
+    engine: Rc<Engine>,
+    settings: Settings,
+    width: usize,
+    height: usize,
+    net: Network,
+    x: wgpu::Buffer,
+    losses: wgpu::Buffer,
+    rgba: wgpu::Buffer,
+    iteration_ops: Vec<Dispatch>,
+    adam_ops: Vec<Dispatch>,
+    display_op: Dispatch,
+    iteration: u32,
+    evaluated_at: Option<u32>,
+    _keep: Vec<wgpu::Buffer>,
+}
+
+impl Session {
+    /// Resizes the images (Lanczos3, aspect kept), checks the buffer plan against the device
+    /// limits, creates every buffer and dispatch, and submits the one-time work: the content
+    /// target (relu4_2 of the content photo), the style targets (Grams of the style image at its
+    /// own size) and the initial image. Nothing is read back.
+    pub fn new(engine: Rc<Engine>, content: &RgbaImage, style: &RgbaImage, settings: &Settings) -> Result<Session> {
+        settings.validate()?;
+        let gpu = &engine.gpu;
+        let ((w, h), (sw, sh)) = sizes(content.width(), content.height(), style.width(), style.height(), settings)?;
+        let (w, h, sw, sh) = (w as usize, h as usize, sw as usize, sh as usize);
+        check_plan(w, h, (sw, sh), &engine.channels(), gpu.max_storage_bytes())?;
+        gpu.check()?;
+        let hw = w * h;
+        let content_px = resize(content, w, h);
+        let style_px = resize(style, sw, sh);
+
+        let x = gpu.storage("image", 12 * hw as u64);
+        let m = gpu.storage("adam m", 12 * hw as u64);
+        let v = gpu.storage("adam v", 12 * hw as u64);
+        let state = gpu.storage("adam state", 16);
+        let grad_x = gpu.storage("image gradient", 12 * hw as u64);
+        let rgba = gpu.storage("display rgba", 4 * hw as u64);
+        let losses = gpu.storage("losses", 4 * LOSS_SLOTS as u64);
+        let net = Network::new(&engine, &x, w, h, settings.pooling, "");
+        let largest = net.layers.iter().map(|l| l.out_len()).max().unwrap_or(1);
+        let ping = [gpu.storage("gradient ping", 4 * largest as u64), gpu.storage("gradient pong", 4 * largest as u64)];
+        let content_idx = net.index(CONTENT_LAYER);
+        let content_target = gpu.storage("content target", 4 * net.layers[content_idx].out_len() as u64);
+
+        // ---- one-time work: targets.
+        let style_in = gpu.storage("style image", 12 * (sw * sh) as u64);
+        let style_net = Network::new(&engine, &style_in, sw, sh, settings.pooling, "style ");
+        let upload_c = gpu.storage_init("content rgba", bytemuck::cast_slice::<u8, u32>(content_px.as_raw()));
+        let upload_s = gpu.storage_init("style rgba", bytemuck::cast_slice::<u8, u32>(style_px.as_raw()));
+        let mut once = vec![kernels::preprocess(gpu, hw, &upload_c, &x), kernels::preprocess(gpu, sw * sh, &upload_s, &style_in)];
+        once.extend(net.forward.iter().cloned());
+        once.extend(style_net.forward.iter().cloned());
+        let mut targets = Vec::new();
+        let mut keep_tmp = Vec::new();
+        for name in STYLE_LAYERS {
+            let i = style_net.index(name);
+            let l = &style_net.layers[i];
+            let split = GramSplit::new(l.output.0, l.output.1 * l.output.2);
+            let partial = gpu.storage(&format!("style gram partials {name}"), 4 * split.partial_len() as u64);
+            let target = gpu.storage(&format!("style target {name}"), 4 * (split.c * split.c) as u64);
+            once.push(kernels::gram_partial(gpu, format!("{name} style gram"), split, &style_net.acts[i], &partial));
+            once.push(kernels::gram_finish(gpu, format!("{name} style gram"), split, &partial, &target));
+            keep_tmp.push(partial);
+            targets.push(target);
+        }
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for d in &once {
+                d.encode(&mut pass);
+            }
+        }
+        enc.copy_buffer_to_buffer(&net.acts[content_idx], 0, &content_target, 0, content_target.size());
+        gpu.queue.submit([enc.finish()]);
+        if settings.init == Init::Noise {
+            use rand::{RngExt, SeedableRng};
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(settings.seed);
+            let noise: Vec<f32> = (0..3 * hw).map(|i| rng.random::<f32>() * 255.0 - MEAN_BGR[i / hw]).collect();
+            gpu.queue.write_buffer(&x, 0, bytemuck::cast_slice(&noise));
+        }
+        drop((once, style_net, style_in, upload_c, upload_s, keep_tmp));
+
+        // ---- the iteration: forward, losses and backward interleaved, TV, reductions, Adam.
+        let s = settings;
+        let mut ops: Vec<Dispatch> = net.forward.clone();
+        let mut part_len = 0usize; // running offset into loss_part
+        let mut reduces: Vec<(usize, usize, usize, f32)> = Vec::new(); // (offset, count, slot, scale)
+        let loss_part_len = estimate_partials(&net);
+        let loss_part = gpu.storage("loss partials", 4 * loss_part_len as u64);
+        let mut keep = vec![m.clone(), v.clone(), state.clone(), grad_x.clone(), ping[0].clone(), ping[1].clone(), content_target.clone(), loss_part.clone()];
+        let mut cur = 0usize; // ping-pong buffer holding the gradient w.r.t. the current layer's output
+        let mut first = true;
+        for i in (0..net.layers.len()).rev() {
+            let l = net.layers[i].clone();
+            let (c, lh, lw) = l.output;
+            let n = lh * lw;
+            if let Some(si) = STYLE_LAYERS.iter().position(|&nm| nm == l.name) {
+                let split = GramSplit::new(c, n);
+                let partial = gpu.storage(&format!("gram partials {}", l.name), 4 * split.partial_len() as u64);
+                let diff = gpu.storage(&format!("gram diff {}", l.name), 4 * (c * c) as u64);
+                ops.push(kernels::gram_partial(gpu, format!("{} gram", l.name), split, &net.acts[i], &partial));
+                let (d, count) = kernels::style_diff(gpu, format!("{} gram", l.name), split, &partial, &targets[si], &diff, &loss_part, part_len);
+                ops.push(d);
+                reduces.push((part_len, count, 1 + si, 1.0 / (c * c) as f32));
+                part_len += count;
+                let coef = s.style_weight * s.style_layer_weights[si] * 4.0 / ((c as f32).powi(3) * n as f32);
+                ops.push(kernels::style_grad(gpu, format!("{} style grad", l.name), c, n, coef, !first, &net.acts[i], &diff, &ping[cur]));
+                first = false;
+                keep.extend([partial, diff]);
+            }
+            if l.name == CONTENT_LAYER {
+                let len = l.out_len();
+                let coef = s.content_weight * 2.0 / len as f32;
+                assert!(!first, "the content layer lies below relu5_1");
+                let (d, count) = kernels::content_loss(gpu, format!("{} content", l.name), len, coef, &net.acts[i], &content_target, &ping[cur], &loss_part, part_len);
+                ops.push(d);
+                reduces.push((part_len, count, 0, 1.0 / len as f32));
+                part_len += count;
+            }
+            let dst = if i == 0 { &grad_x } else { &ping[1 - cur] };
+            let (ci, ih, iw) = l.input;
+            match l.conv {
+                Some(k) => {
+                    let shape = ConvShape { cin: ci, cout: c, h: ih, w: iw };
+                    ops.push(kernels::conv_backward(gpu, format!("{} bwd", l.name), shape, &ping[cur], &net.acts[i], &engine.convs[k].backward, dst));
+                }
+                None => {
+                    let src = &net.acts[i - 1];
+                    ops.push(kernels::pool_backward(gpu, format!("{} bwd", l.name), s.pooling == Pooling::Avg, ci, ih, iw, src, &ping[cur], dst));
+                }
+            }
+            cur = 1 - cur;
+        }
+        let tv_coef = s.tv_weight * 2.0 / (3 * hw) as f32;
+        let (d, count) = kernels::tv_loss(gpu, "tv".into(), 3, h, w, tv_coef, &x, &grad_x, &loss_part, part_len);
+        ops.push(d);
+        reduces.push((part_len, count, 6, 1.0 / (3 * hw) as f32));
+        part_len += count;
+        assert!(part_len <= loss_part_len);
+        for (offset, count, slot, scale) in reduces {
+            ops.push(kernels::reduce(gpu, format!("reduce {slot}"), offset, count, slot, scale, &loss_part, &losses));
+        }
+        ops.push(kernels::finalize(gpu, s.content_weight, s.style_weight, s.tv_weight, s.style_layer_weights, &losses));
+        let adam = AdamConfig { lr: s.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+        let adam_ops = vec![kernels::adam_tick(gpu, adam, hw, &state), kernels::adam_step(gpu, adam, hw, &grad_x, &x, &m, &v, &state)];
+        let display_op = kernels::postprocess(gpu, hw, &x, &rgba);
+        keep.extend(targets);
+        gpu.check()?;
+        Ok(Session {
+            engine: engine.clone(),
+            settings: settings.clone(),
+            width: w,
+            height: h,
+            net,
+            x,
+            losses,
+            rgba,
+            iteration_ops: ops,
+            adam_ops,
+            display_op,
+            iteration: 0,
+            evaluated_at: None,
+            _keep: keep,
+        })
+    }
+
+    /// Output width and height in pixels.
+    pub fn size(&self) -> (u32, u32) {
+        (self.width as u32, self.height as u32)
+    }
+
+    /// The settings the session runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Iterations applied so far.
+    pub fn iteration(&self) -> u32 {
+        self.iteration
+    }
+
+    /// The engine the session runs on.
+    pub fn engine(&self) -> &Rc<Engine> {
+        &self.engine
+    }
+
+    /// The dispatches of one iteration, in order (forward, losses and backward, reductions, Adam).
+    pub fn iteration_dispatches(&self) -> impl Iterator<Item = &Dispatch> {
+        self.iteration_ops.iter().chain(self.adam_ops.iter())
+    }
+
+    /// Encodes `n` iterations into one command buffer, then refreshes the display buffer
+    /// ([`Self::rgba_buffer`]) if `render`, and submits. Returns immediately (nothing waits for the
+    /// GPU); fails only if the device reported an error or was lost.
+    pub fn step(&mut self, n: u32, render: bool) -> Result<()> {
+        let gpu = &self.engine.gpu;
+        gpu.check()?;
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for _ in 0..n {
+                for d in self.iteration_dispatches() {
+                    d.encode(&mut pass);
+                }
+            }
+            if render {
+                self.display_op.encode(&mut pass);
+            }
+        }
+        gpu.queue.submit([enc.finish()]);
+        self.iteration += n;
+        Ok(())
+    }
+
+    /// Computes the losses of the current image without updating it (one forward and backward).
+    pub fn evaluate(&mut self) -> Result<()> {
+        let gpu = &self.engine.gpu;
+        gpu.check()?;
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for d in &self.iteration_ops {
+                d.encode(&mut pass);
+            }
+        }
+        gpu.queue.submit([enc.finish()]);
+        self.evaluated_at = Some(self.iteration);
+        Ok(())
+    }
+
+    /// Reads back the losses last computed on the GPU: those of the image before the last step's
+    /// update (`iteration` = [`Self::iteration`] − 1), or of the current image after
+    /// [`Self::evaluate`]. Fails with [`Error::NotFinite`] if the total is NaN or infinite.
+    pub async fn losses(&self) -> Result<Losses> {
+        let v = self.engine.gpu.read_f32(&self.losses, 8, 4).await?;
+        let iteration = self.evaluated_at.filter(|&e| e == self.iteration).unwrap_or(self.iteration.saturating_sub(1));
+        let l = Losses { iteration, content: v[0], style: v[1], tv: v[2], total: v[3] };
+        if !l.total.is_finite() {
+            return Err(Error::NotFinite(format!("{}", l.total), l.iteration));
+        }
+        Ok(l)
+    }
+
+    /// Converts the current image to RGBA8 on the GPU and reads it back (`width × height × 4` bytes).
+    pub async fn image(&self) -> Result<RgbaImage> {
+        let gpu = &self.engine.gpu;
+        gpu.run(&[&self.display_op]);
+        let bytes = gpu.read_bytes(&self.rgba, 0, self.rgba.size()).await?;
+        RgbaImage::from_raw(self.width as u32, self.height as u32, bytes).ok_or_else(|| Error::Gpu("readback size mismatch".into()))
+    }
+
+    /// The display buffer: `width × height` u32 RGBA8 pixels (R in the low byte), refreshed by
+    /// `step(n, true)` and [`Self::image`]. Usable as a storage buffer to draw the preview.
+    pub fn rgba_buffer(&self) -> &wgpu::Buffer {
+        &self.rgba
+    }
+
+    /// The image being optimised, `[3][h][w]` f32 in network space (BGR, minus mean).
+    pub fn image_buffer(&self) -> &wgpu::Buffer {
+        &self.x
+    }
+
+    /// The network activations (one buffer per layer), for tests and tools.
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+}
+
+/// Resizes to exactly `w`×`h` with Lanczos3 (no-op if already that size).
+pub fn resize(img: &RgbaImage, w: usize, h: usize) -> RgbaImage {
+    if img.width() as usize == w && img.height() as usize == h {
+        return img.clone();
+    }
+    image::imageops::resize(img, w as u32, h as u32, image::imageops::FilterType::Lanczos3)
+}
+
+/// Upper bound on loss partial sums for a network: one per 256 elements of every loss input.
+fn estimate_partials(net: &Network) -> usize {
+    let mut n = (3 * net.width * net.height).div_ceil(256) + 1;
+    for l in &net.layers {
+        n += l.out_len().div_ceil(256) + (l.output.0 * l.output.0).div_ceil(256) + 2;
+    }
+    n
+}
