@@ -1,0 +1,81 @@
+//! Shared test helpers: one GPU device per test binary (lavapipe in CI), deterministic random
+//! data, NaN-filled output buffers, and error statistics for GPU-vs-reference comparisons.
+#![allow(dead_code)]
+
+use rand::{RngExt, SeedableRng};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use stylize::gpu::{Dispatch, Gpu};
+
+/// The device shared by every test of a binary. Panics (failing the test) without an adapter:
+/// CI installs lavapipe, so a missing GPU is a setup error, never a skip.
+pub fn gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| {
+        pollster::block_on(Gpu::new(&Default::default())).expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)")
+    })
+}
+
+/// Deterministic uniform values in [lo, hi).
+pub fn random(n: usize, lo: f32, hi: f32, seed: u64) -> Vec<f32> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| lo + (hi - lo) * rng.random::<f32>()).collect()
+}
+
+pub fn to_f64(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| x as f64).collect()
+}
+
+/// A storage buffer of `n` f32 NaNs, so any element a kernel fails to write shows up.
+pub fn nan_buffer(gpu: &Gpu, n: usize) -> wgpu::Buffer {
+    gpu.storage_init("nan", &vec![f32::NAN; n])
+}
+
+/// Runs the dispatches in one pass, reads `len` f32 from `out`, and fails the test on any GPU error.
+pub fn run_read(gpu: &Gpu, ds: &[&Dispatch], out: &wgpu::Buffer, len: usize) -> Vec<f32> {
+    gpu.run(ds);
+    let v = pollster::block_on(gpu.read_f32(out, 0, len)).expect("readback");
+    gpu.check().expect("no GPU validation error");
+    v
+}
+
+/// Asserts |gpu − reference| ≤ atol + rtol·|reference| elementwise (NaN fails), printing error stats.
+pub fn assert_close(what: &str, gpu: &[f32], reference: &[f64], atol: f64, rtol: f64) {
+    assert_eq!(gpu.len(), reference.len(), "{what}: length");
+    let mut max_abs: f64 = 0.0;
+    let mut max_rel: f64 = 0.0;
+    let mut worst = None;
+    for (i, (&g, &r)) in gpu.iter().zip(reference).enumerate() {
+        let g = g as f64;
+        let err = (g - r).abs();
+        if !(err <= atol + rtol * r.abs()) && worst.is_none() {
+            worst = Some((i, g, r));
+        }
+        if err.is_finite() {
+            max_abs = max_abs.max(err);
+            if r.abs() > atol {
+                max_rel = max_rel.max(err / r.abs());
+            }
+        }
+    }
+    eprintln!("{what}: n={} max_abs_err={max_abs:.3e} max_rel_err={max_rel:.3e} (atol {atol:.0e}, rtol {rtol:.0e})", gpu.len());
+    if let Some((i, g, r)) = worst {
+        panic!("{what}: element {i}: gpu {g} vs reference {r} (atol {atol}, rtol {rtol})");
+    }
+}
+
+/// Path inside ../shared (the project's read-only data for tests).
+pub fn shared(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared").join(rel)
+}
+
+/// The real VGG19 weights: ../shared's f32 copy, or the provisioned assets file.
+pub fn real_weights_path() -> PathBuf {
+    let s = shared("weights/vgg19-conv-f32.safetensors");
+    if s.exists() {
+        return s;
+    }
+    let a = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/vgg19-conv-f16.safetensors");
+    assert!(a.exists(), "no VGG19 weights: run tools/fetch-weights (or provide ../shared/weights)");
+    a
+}

@@ -1,0 +1,228 @@
+//! Every WGSL kernel against its plain-Rust f64 reference (stylize::reference) on lavapipe, with
+//! random data, shapes that are not multiples of the tile sizes, and NaN-filled outputs.
+//! Tolerances: f32 kernels vs f64 references — atol/rtol stated per test (sums of K products of
+//! O(1) values carry ~1e-6·√K relative error).
+
+mod common;
+use common::*;
+use stylize::kernels::{self, AdamConfig, ConvShape, GramSplit};
+use stylize::reference as cpu;
+use stylize::ConvWeights;
+
+fn conv_case(cin: usize, cout: usize, h: usize, w: usize, seed: u64) {
+    let gpu = gpu();
+    let cw = ConvWeights {
+        name: "test",
+        cin,
+        cout,
+        weight: random(cout * cin * 9, -0.5, 0.5, seed),
+        bias: random(cout, -0.5, 0.5, seed + 1),
+    };
+    let input = random(cin * h * w, -1.0, 1.0, seed + 2);
+    let s = ConvShape { cin, cout, h, w };
+    let (x, wf, b) = (gpu.storage_init("x", &input), gpu.storage_init("w", &cw.forward_gemm()), gpu.storage_init("b", &cw.bias));
+    let out = nan_buffer(gpu, cout * h * w);
+    let got = run_read(gpu, &[&kernels::conv_forward(gpu, "t".into(), s, &x, &wf, &b, &out)], &out, cout * h * w);
+    let want = cpu::conv_forward(&to_f64(&input), cin, cout, h, w, &cw.weight, &cw.bias);
+    assert_close(&format!("conv forward {cin}->{cout} {h}x{w}"), &got, &want, 1e-4, 1e-4);
+
+    // Backward: gradient w.r.t. the input through the ReLU mask of `want`.
+    let dout = random(cout * h * w, -1.0, 1.0, seed + 3);
+    let act: Vec<f32> = want.iter().map(|&v| v as f32).collect();
+    let (d, a, wb) = (gpu.storage_init("dout", &dout), gpu.storage_init("act", &act), gpu.storage_init("wb", &cw.backward_gemm()));
+    let din = nan_buffer(gpu, cin * h * w);
+    let got = run_read(gpu, &[&kernels::conv_backward(gpu, "t".into(), s, &d, &a, &wb, &din)], &din, cin * h * w);
+    let want = cpu::conv_backward(&to_f64(&dout), &to_f64(&act), cin, cout, h, w, &cw.weight);
+    assert_close(&format!("conv backward {cin}->{cout} {h}x{w}"), &got, &want, 1e-4, 1e-4);
+}
+
+#[test]
+fn conv_odd_shapes() {
+    conv_case(3, 5, 7, 9, 10); // conv1_1-like, tiny
+    conv_case(5, 70, 9, 13, 20); // two M tiles, two N tiles
+    conv_case(19, 3, 11, 8, 30); // K not a multiple of 16
+}
+
+#[test]
+fn conv_wide_image_spans_many_tiles() {
+    conv_case(4, 6, 5, 67, 40);
+}
+
+#[test]
+fn pool_forward_and_backward() {
+    let gpu = gpu();
+    for (c, h, w, avg) in [(3, 7, 9, false), (5, 8, 6, true), (2, 9, 5, true), (4, 6, 11, false)] {
+        let mut input = random(c * h * w, -1.0, 1.0, 7 + c as u64);
+        if !avg {
+            input[1] = input[0]; // a tie: first maximum wins
+        }
+        let x = gpu.storage_init("x", &input);
+        let n_out = c * (h / 2) * (w / 2);
+        let out = nan_buffer(gpu, n_out);
+        let got = run_read(gpu, &[&kernels::pool_forward(gpu, "t".into(), avg, c, h, w, &x, &out)], &out, n_out);
+        let want = cpu::pool_forward(&to_f64(&input), c, h, w, avg);
+        assert_close(&format!("pool fwd avg={avg} {c}x{h}x{w}"), &got, &want, 1e-6, 1e-6);
+
+        let dout = random(n_out, -1.0, 1.0, 99);
+        let d = gpu.storage_init("dout", &dout);
+        let din = nan_buffer(gpu, c * h * w);
+        let got = run_read(gpu, &[&kernels::pool_backward(gpu, "t".into(), avg, c, h, w, &x, &d, &din)], &din, c * h * w);
+        let want = cpu::pool_backward(&to_f64(&input), &to_f64(&dout), c, h, w, avg);
+        assert_close(&format!("pool bwd avg={avg} {c}x{h}x{w}"), &got, &want, 1e-6, 1e-6);
+    }
+}
+
+#[test]
+fn gram_and_style_loss_gradient() {
+    let gpu = gpu();
+    for (c, n, seed) in [(5, 37, 1), (70, 3001, 2), (3, 1200, 3)] {
+        let feat = random(c * n, 0.0, 2.0, seed);
+        // Style targets are Grams, hence symmetric; the gradient kernel relies on it.
+        let r = random(c * c, 0.0, 1.0, seed + 10);
+        let target: Vec<f32> = (0..c * c).map(|i| 0.5 * (r[i] + r[(i % c) * c + i / c])).collect();
+        let split = GramSplit::new(c, n);
+        let f = gpu.storage_init("f", &feat);
+        let partial = nan_buffer(gpu, split.partial_len());
+        let gram = nan_buffer(gpu, c * c);
+        let got = run_read(
+            gpu,
+            &[&kernels::gram_partial(gpu, "t".into(), split, &f, &partial), &kernels::gram_finish(gpu, "t".into(), split, &partial, &gram)],
+            &gram,
+            c * c,
+        );
+        let want = cpu::gram(&to_f64(&feat), c, n);
+        assert_close(&format!("gram c={c} n={n} splits={}", split.splits), &got, &want, 1e-5, 1e-4);
+
+        // style_diff + reduce (loss) and style_grad (gradient), both accumulate modes.
+        let t = gpu.storage_init("target", &target);
+        let diff = nan_buffer(gpu, c * c);
+        let part = nan_buffer(gpu, 1024);
+        let losses = nan_buffer(gpu, 16);
+        let (sd, count) = kernels::style_diff(gpu, "t".into(), split, &partial, &t, &diff, &part, 3);
+        let red = kernels::reduce(gpu, "t".into(), 3, count, 2, 1.0 / (c * c) as f32, &part, &losses);
+        let got = run_read(gpu, &[&sd, &red], &losses, 16);
+        let (loss, grad) = cpu::style_loss(&to_f64(&feat), &to_f64(&target), c, n);
+        assert_close("style loss", &got[2..3], &[loss], 1e-6, 1e-4);
+
+        let coef = 0.37f32;
+        let g = nan_buffer(gpu, c * n);
+        let got = run_read(gpu, &[&kernels::style_grad(gpu, "t".into(), c, n, coef, false, &f, &diff, &g)], &g, c * n);
+        let want: Vec<f64> = grad.iter().map(|v| v * coef as f64 * ((c as f64).powi(3) * n as f64) / 4.0).collect();
+        assert_close(&format!("style grad c={c} n={n}"), &got, &want, 1e-5, 1e-4);
+        let base = random(c * n, -1.0, 1.0, 5);
+        let g = gpu.storage_init("g", &base);
+        let got = run_read(gpu, &[&kernels::style_grad(gpu, "t".into(), c, n, coef, true, &f, &diff, &g)], &g, c * n);
+        let want: Vec<f64> = want.iter().zip(&base).map(|(a, &b)| a + b as f64).collect();
+        assert_close("style grad accumulate", &got, &want, 1e-5, 1e-4);
+    }
+}
+
+#[test]
+fn content_and_tv_losses() {
+    let gpu = gpu();
+    let n = 3 * 1000 + 7;
+    let feat = random(n, 0.0, 3.0, 1);
+    let target = random(n, 0.0, 3.0, 2);
+    let base = random(n, -1.0, 1.0, 3);
+    let (f, t, g) = (gpu.storage_init("f", &feat), gpu.storage_init("t", &target), gpu.storage_init("g", &base));
+    let part = nan_buffer(gpu, 64);
+    let losses = nan_buffer(gpu, 16);
+    let coef = 0.5f32;
+    let (d, count) = kernels::content_loss(gpu, "t".into(), n, coef, &f, &t, &g, &part, 0);
+    let r = kernels::reduce(gpu, "t".into(), 0, count, 0, 1.0 / n as f32, &part, &losses);
+    let got_loss = run_read(gpu, &[&d, &r], &losses, 1);
+    let got_grad = pollster::block_on(gpu.read_f32(&g, 0, n)).unwrap();
+    let (loss, grad) = cpu::content_loss(&to_f64(&feat), &to_f64(&target));
+    assert_close("content loss", &got_loss, &[loss], 1e-6, 1e-5);
+    let want: Vec<f64> = grad.iter().zip(&base).map(|(gr, &b)| b as f64 + coef as f64 * gr * n as f64 / 2.0).collect();
+    assert_close("content grad", &got_grad, &want, 1e-5, 1e-5);
+
+    let (h, w) = (13, 21);
+    let img = random(3 * h * w, -100.0, 100.0, 4);
+    let base = random(3 * h * w, -1.0, 1.0, 5);
+    let (x, g) = (gpu.storage_init("x", &img), gpu.storage_init("g", &base));
+    let losses = nan_buffer(gpu, 16);
+    let (d, count) = kernels::tv_loss(gpu, "t".into(), 3, h, w, 1.0, &x, &g, &part, 5);
+    let r = kernels::reduce(gpu, "t".into(), 5, count, 6, 1.0 / (3 * h * w) as f32, &part, &losses);
+    let got_loss = run_read(gpu, &[&d, &r], &losses, 7);
+    let got_grad = pollster::block_on(gpu.read_f32(&g, 0, 3 * h * w)).unwrap();
+    let (loss, grad) = cpu::tv_loss(&to_f64(&img), 3, h, w);
+    assert_close("tv loss", &got_loss[6..7], &[loss], 1e-3, 1e-5);
+    // The kernel's coef multiplies half the derivative of the raw sum: coef·∂Σ/2 = coef·grad·n/2.
+    let want: Vec<f64> = grad.iter().zip(&base).map(|(gr, &b)| b as f64 + gr * (3 * h * w) as f64 / 2.0).collect();
+    assert_close("tv grad", &got_grad, &want, 1e-3, 1e-5);
+}
+
+#[test]
+fn reduce_many_partials_and_finalize() {
+    let gpu = gpu();
+    let parts = random(5000, 0.0, 1.0, 8);
+    let p = gpu.storage_init("p", &parts);
+    let losses = gpu.storage_init("l", &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, f32::NAN, f32::NAN, f32::NAN, f32::NAN, f32::NAN, 0.0, 0.0, 0.0, 0.0]);
+    let r = kernels::reduce(gpu, "t".into(), 17, 4001, 3, 0.5, &p, &losses);
+    let f = kernels::finalize(gpu, 2.0, 3.0, 5.0, [1.0, 0.75, 0.2, 0.2, 0.2], &losses);
+    let got = run_read(gpu, &[&r, &f], &losses, 12);
+    let s: f64 = parts[17..17 + 4001].iter().map(|&v| v as f64).sum::<f64>() * 0.5;
+    assert_close("reduce", &got[3..4], &[s], 1e-3, 1e-5);
+    let style = 2.0 + 0.75 * 3.0 + 0.2 * (s + 5.0 + 6.0);
+    assert_close("finalize", &got[8..12], &[1.0, style, 7.0, 2.0 + 3.0 * style + 5.0 * 7.0], 1e-3, 1e-5);
+}
+
+#[test]
+fn adam_three_steps_with_clamp() {
+    let gpu = gpu();
+    let hw = 300 + 1;
+    let x0 = random(3 * hw, -120.0, 150.0, 1);
+    let cfg = AdamConfig { lr: 4.0, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+    let (x, m, v, state) = (gpu.storage_init("x", &x0), gpu.storage(&"m", 12 * hw as u64), gpu.storage("v", 12 * hw as u64), gpu.storage("s", 16));
+    let (mut rx, mut rm, mut rv) = (to_f64(&x0), vec![0.0; 3 * hw], vec![0.0; 3 * hw]);
+    for t in 1..=3 {
+        let grad = random(3 * hw, -2.0, 2.0, 10 + t as u64);
+        let g = gpu.storage_init("g", &grad);
+        let got = run_read(gpu, &[&kernels::adam_tick(gpu, cfg, hw, &state), &kernels::adam_step(gpu, cfg, hw, &g, &x, &m, &v, &state)], &x, 3 * hw);
+        cpu::adam_step(&mut rx, &mut rm, &mut rv, &to_f64(&grad), hw, t, 4.0, 0.9, 0.999, 1e-8);
+        assert_close(&format!("adam step {t}"), &got, &rx, 1e-3, 1e-5);
+    }
+}
+
+#[test]
+fn preprocess_and_postprocess() {
+    let gpu = gpu();
+    let hw = 517;
+    let rgba: Vec<u8> = random(4 * hw, 0.0, 256.0, 3).iter().map(|&v| v as u8).collect();
+    let src = gpu.storage_init("rgba", bytemuck::cast_slice::<u8, u32>(&rgba));
+    let img = nan_buffer(gpu, 3 * hw);
+    let got = run_read(gpu, &[&kernels::preprocess(gpu, hw, &src, &img)], &img, 3 * hw);
+    assert_close("preprocess", &got, &cpu::preprocess(&rgba), 1e-4, 0.0);
+
+    let net = random(3 * hw, -140.0, 160.0, 4); // includes out-of-range values: clamped
+    let n = gpu.storage_init("n", &net);
+    let out = gpu.storage_init("out", &vec![0xdead_beefu32; hw]);
+    gpu.run(&[&kernels::postprocess(gpu, hw, &n, &out)]);
+    let got = pollster::block_on(gpu.read_bytes(&out, 0, 4 * hw as u64)).unwrap();
+    let want = cpu::postprocess(&to_f64(&net));
+    assert_eq!(got, want, "postprocess bytes");
+    // Round trip of exact pixels.
+    let back = gpu.storage_init("out2", &vec![0u32; hw]);
+    gpu.run(&[&kernels::postprocess(gpu, hw, &img, &back)]);
+    let got = pollster::block_on(gpu.read_bytes(&back, 0, 4 * hw as u64)).unwrap();
+    let mut opaque = rgba.clone();
+    opaque.iter_mut().skip(3).step_by(4).for_each(|a| *a = 255);
+    assert_eq!(got, opaque, "rgba → network → rgba is the identity (alpha set to 255)");
+    gpu.check().unwrap();
+}
+
+#[test]
+fn large_elementwise_dispatch_uses_two_dimensions() {
+    // 65,535 × 256 elements is the 1-D limit; go past it to exercise the y fold.
+    let gpu = gpu();
+    let n_groups = 65_535 + 100;
+    assert!(stylize::gpu::grid_1d(n_groups)[1] > 1);
+    let hw = n_groups as usize * 256 / 3;
+    let rgba = vec![0x00ff_8040u32; hw];
+    let src = gpu.storage_init("rgba", &rgba);
+    let img = nan_buffer(gpu, 3 * hw);
+    let got = run_read(gpu, &[&kernels::preprocess(gpu, hw, &src, &img)], &img, 3 * hw);
+    assert!(got[..hw].iter().all(|&v| v == 255.0 - 103.939), "every B written");
+    assert!(got[2 * hw..].iter().all(|&v| (v - (64.0 - 123.68)).abs() < 1e-4), "every R written");
+}
