@@ -136,6 +136,7 @@ pub struct Session {
     height: usize,
     net: Network,
     x: wgpu::Buffer,
+    grad_x: wgpu::Buffer,
     losses: wgpu::Buffer,
     rgba: wgpu::Buffer,
     iteration_ops: Vec<Dispatch>,
@@ -220,7 +221,7 @@ impl Session {
         let mut reduces: Vec<(usize, usize, usize, f32)> = Vec::new(); // (offset, count, slot, scale)
         let loss_part_len = estimate_partials(&net);
         let loss_part = gpu.storage("loss partials", 4 * loss_part_len as u64);
-        let mut keep = vec![m.clone(), v.clone(), state.clone(), grad_x.clone(), ping[0].clone(), ping[1].clone(), content_target.clone(), loss_part.clone()];
+        let mut keep = vec![m.clone(), v.clone(), state.clone(), ping[0].clone(), ping[1].clone(), content_target.clone(), loss_part.clone()];
         let mut cur = 0usize; // ping-pong buffer holding the gradient w.r.t. the current layer's output
         let mut first = true;
         for i in (0..net.layers.len()).rev() {
@@ -286,6 +287,7 @@ impl Session {
             height: h,
             net,
             x,
+            grad_x,
             losses,
             rgba,
             iteration_ops: ops,
@@ -391,6 +393,11 @@ impl Session {
     /// The image being optimised, `[3][h][w]` f32 in network space (BGR, minus mean).
     pub fn image_buffer(&self) -> &wgpu::Buffer {
         &self.x
+    }
+
+    /// Gradient of the total loss w.r.t. the image, `[3][h][w]`, as of the last step or evaluation.
+    pub fn gradient_buffer(&self) -> &wgpu::Buffer {
+        &self.grad_x
     }
 
     /// The network activations (one buffer per layer), for tests and tools.

@@ -1,0 +1,79 @@
+//! Forward pass with the real VGG19 weights against ../shared/weights/golden_64x64.json (computed in
+//! float64 from the f32 weights). Tolerances: relative 1e-5 on sums (3e-4 with the f16 weights file, whose rounding is not a GPU error) (f32 accumulation
+//! over up to 4,608 products per output, 13 layers deep), 1e-4 (1e-3) on the fraction of positive
+//! activations (values within rounding of 0 may flip), and 10·rel·(layer mean) + 1e-4·|v| on samples.
+
+mod common;
+use common::*;
+use stylize::vgg::{Engine, Network, Pooling};
+use stylize::VggWeights;
+
+fn check_file(path: &std::path::Path, f16: bool) {
+    let golden: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(shared("weights/golden_64x64.json")).unwrap()).unwrap();
+    let weights = VggWeights::load(path).expect("weights load");
+    let gpu = pollster::block_on(stylize::Gpu::new(&Default::default())).unwrap();
+    let engine = Engine::new(gpu, &weights).unwrap();
+    let gpu = &engine.gpu;
+    let (h, w) = (64usize, 64usize);
+    let mean = stylize::session::MEAN_BGR;
+    let mut x = vec![0f32; 3 * h * w];
+    for c in 0..3 {
+        for y in 0..h {
+            for xx in 0..w {
+                x[(c * h + y) * w + xx] = ((y * 7 + xx * 13 + c * 29) % 256) as f32 - mean[c];
+            }
+        }
+    }
+    let input = gpu.storage_init("x", &x);
+    let net = Network::new(&engine, &input, w, h, Pooling::Max, "");
+    // NaN-fill every activation so an unwritten element fails.
+    for (l, a) in net.layers.iter().zip(&net.acts) {
+        gpu.queue.write_buffer(a, 0, bytemuck::cast_slice(&vec![f32::NAN; l.out_len()]));
+    }
+    let refs: Vec<&stylize::gpu::Dispatch> = net.forward.iter().collect();
+    gpu.run(&refs);
+    let (rel, frac_tol) = if f16 { (3e-4, 1e-3) } else { (1e-5, 1e-4) };
+    let mut checked = 0;
+    for (l, a) in net.layers.iter().zip(&net.acts) {
+        let Some(g) = golden["layers"].get(&l.name) else { continue };
+        let (c, lh, lw) = l.output;
+        assert_eq!(g["shape_hwc"], serde_json::json!([lh, lw, c]), "{} shape", l.name);
+        let v = pollster::block_on(gpu.read_f32(a, 0, l.out_len())).unwrap();
+        assert!(v.iter().all(|x| x.is_finite()), "{}: every element written", l.name);
+        let sum: f64 = v.iter().map(|&x| x as f64).sum();
+        let frac = v.iter().filter(|&&x| x > 0.0).count() as f64 / v.len() as f64;
+        let gsum = g["sum"].as_f64().unwrap();
+        let gmean = g["mean"].as_f64().unwrap();
+        let at = |y: usize, x: usize, ch: usize| v[(ch * lh + y) * lw + x] as f64;
+        let samples = [
+            (at(0, 0, 0), g["sample_[0,0,0]"].as_f64().unwrap()),
+            (at(lh / 2, lw / 2, c / 2), g["sample_[h/2,w/2,c/2]"].as_f64().unwrap()),
+            (at(lh - 1, lw - 1, c - 1), g["sample_[h-1,w-1,c-1]"].as_f64().unwrap()),
+        ];
+        let sum_err = (sum - gsum).abs() / gsum.abs();
+        let frac_err = (frac - g["frac_positive"].as_f64().unwrap()).abs();
+        let sample_err = samples.iter().map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        eprintln!("{} ({}): sum rel err {sum_err:.2e}, mean rel err {:.2e}, frac_positive abs err {frac_err:.2e}, max sample abs err {sample_err:.3e} (layer mean {gmean:.1})",
+            l.name, if f16 { "f16" } else { "f32" }, ((sum / v.len() as f64) - gmean).abs() / gmean);
+        assert!(sum_err < rel, "{}: sum {sum} vs golden {gsum}", l.name);
+        assert!(frac_err < frac_tol, "{}: frac_positive {frac}", l.name);
+        for (a, b) in samples {
+            assert!((a - b).abs() <= 10.0 * rel * gmean + 1e-4 * b.abs(), "{}: sample {a} vs golden {b}", l.name);
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 13, "all 13 golden layers compared");
+    gpu.check().unwrap();
+}
+
+#[test]
+fn forward_matches_golden_f32() {
+    check_file(&real_weights_path(), !real_weights_path().to_string_lossy().contains("f32"));
+}
+
+#[test]
+fn forward_matches_golden_f16_weights() {
+    let p = shared("weights/vgg19-conv-f16.safetensors");
+    let p = if p.exists() { p } else { std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/vgg19-conv-f16.safetensors") };
+    check_file(&p, true);
+}

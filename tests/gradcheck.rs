@@ -1,0 +1,99 @@
+//! The whole loss gradient w.r.t. the image, as computed on the GPU by the session (forward,
+//! losses, every backward kernel), against central finite differences of the f64 CPU reference
+//! loss — for the content, style and TV terms separately. Tiny random weights (8 channels, the
+//! VGG19 layer structure) and a 20×18 image keep it fast; max and avg pooling both.
+//!
+//! Tolerance: |g_gpu − g_fd| ≤ 1e-4 · max|g_fd| + 1e-4 · |g_fd| on 24 random pixels per term.
+//! (f32 GPU arithmetic vs f64 differences with step 1e-3 in pixel units; ReLU/max kinks are rare
+//! at that step.)
+
+mod common;
+use common::*;
+use rand::{RngExt, SeedableRng};
+use stylize::reference as cpu;
+use stylize::{Engine, Init, Pooling, Session, Settings, VggWeights};
+
+fn check(alpha: f32, beta: f32, tau: f32, pooling: Pooling, what: &str) {
+    let weights = VggWeights::random(8, 11);
+    let gpu = pollster::block_on(stylize::Gpu::new(&Default::default())).unwrap();
+    let engine = Engine::new(gpu, &weights).unwrap();
+    let (w, h) = (20usize, 18usize);
+    let content = image::RgbaImage::from_fn(w as u32, h as u32, |x, y| image::Rgba([(x * 11 + y * 3) as u8, (y * 13) as u8, (x * y) as u8, 255]));
+    let style = image::RgbaImage::from_fn(16, 19, |x, y| image::Rgba([(x * 40) as u8, (y * 9 + x) as u8, (200 - y * 5) as u8, 255]));
+    let settings = Settings {
+        size: 20,
+        content_weight: alpha,
+        style_weight: beta,
+        tv_weight: tau,
+        init: Init::Noise, // at the content image the content gradient is exactly zero
+        seed: 5,
+        pooling,
+        ..Settings::default()
+    };
+    let mut s = Session::new(engine.clone(), &content, &style, &settings).unwrap();
+    assert_eq!(s.size(), (w as u32, h as u32));
+    s.evaluate().unwrap();
+    let gpu = &engine.gpu;
+    let grad = pollster::block_on(gpu.read_f32(s.gradient_buffer(), 0, 3 * w * h)).unwrap();
+    let x = to_f64(&pollster::block_on(gpu.read_f32(s.image_buffer(), 0, 3 * w * h)).unwrap());
+    let gpu_losses = pollster::block_on(s.losses()).unwrap();
+    gpu.check().unwrap();
+
+    let c_in = cpu::preprocess(content.as_raw());
+    // The session resizes the style image so its longer side matches the output's.
+    let (_, (sw, sh)) = stylize::session::sizes(w as u32, h as u32, 16, 19, &settings).unwrap();
+    let style_resized = stylize::session::resize(&style, sw as usize, sh as usize);
+    let s_in = cpu::preprocess(style_resized.as_raw());
+    let targets = cpu::targets(&weights, &c_in, w, h, &s_in, sw as usize, sh as usize, pooling);
+    let total = |x: &[f64]| {
+        let l = cpu::losses(&weights, x, w, h, &targets, settings.style_layer_weights, pooling);
+        alpha as f64 * l.content + beta as f64 * l.style + tau as f64 * l.tv
+    };
+    let l0 = cpu::losses(&weights, &x, w, h, &targets, settings.style_layer_weights, pooling);
+    eprintln!("{what}: GPU losses {gpu_losses:?}; CPU content {:.6e} style {:.6e} tv {:.6e}", l0.content, l0.style, l0.tv);
+    let rel = |a: f32, b: f64| (a as f64 - b).abs() / b.abs().max(1e-12);
+    assert!(rel(gpu_losses.total, total(&x)) < 1e-4, "{what}: GPU total {} vs CPU {}", gpu_losses.total, total(&x));
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let step = 1e-3;
+    let mut fd = Vec::new();
+    let mut idx = Vec::new();
+    for _ in 0..24 {
+        let i = rng.random_range(0..x.len());
+        let mut xp = x.clone();
+        xp[i] += step;
+        let mut xm = x.clone();
+        xm[i] -= step;
+        fd.push((total(&xp) - total(&xm)) / (2.0 * step));
+        idx.push(i);
+    }
+    let scale = fd.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(scale > 0.0, "{what}: the gradient is not trivially zero");
+    let mut worst: f64 = 0.0;
+    for (k, &i) in idx.iter().enumerate() {
+        let err = (grad[i] as f64 - fd[k]).abs();
+        worst = worst.max(err / scale);
+        assert!(err <= 1e-4 * scale + 1e-4 * fd[k].abs(), "{what}: pixel {i}: GPU {} vs finite difference {}", grad[i], fd[k]);
+    }
+    eprintln!("{what}: max |g_gpu − g_fd| / max|g_fd| = {worst:.2e} over {} pixels (max|g| {scale:.3e})", idx.len());
+}
+
+#[test]
+fn content_gradient_matches_finite_differences() {
+    check(1.0, 0.0, 0.0, Pooling::Max, "content");
+}
+
+#[test]
+fn style_gradient_matches_finite_differences() {
+    check(0.0, 1.0, 0.0, Pooling::Max, "style");
+}
+
+#[test]
+fn tv_gradient_matches_finite_differences() {
+    check(0.0, 0.0, 1.0, Pooling::Max, "tv");
+}
+
+#[test]
+fn full_gradient_avg_pooling_matches_finite_differences() {
+    check(1.0, 30.0, 20.0, Pooling::Avg, "all terms, avg pooling");
+}
