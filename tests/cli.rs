@@ -1,0 +1,143 @@
+//! The `stylize` command as a user runs it: a real run with real weights (32 px, 20 iterations) and
+//! every kind of bad input, which must give one clear line on stderr and a non-zero exit, never a
+//! panic.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stylize"));
+    c.env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    c
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn real_run_lowers_the_loss_and_writes_png_and_trace() {
+    let dir = out_dir("real_run");
+    let out = dir.join("cat.png");
+    let trace = dir.join("trace.jsonl");
+    let st = bin()
+        .args([shared("images/chelsea.png"), shared("images/starry_night.jpg")])
+        .arg("-o")
+        .arg(&out)
+        .args(["--size", "32", "--iterations", "20", "--report-every", "5", "--save-every", "10"])
+        .arg("--weights")
+        .arg(real_weights_path())
+        .arg("--trace")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&st.stderr);
+    assert!(st.status.success(), "stylize failed: {stderr}");
+    let img = image::open(&out).unwrap();
+    // chelsea.png is 451×300: longer side 32 → 32×21.
+    assert_eq!((img.width(), img.height()), (32, 21));
+    assert!(dir.join("cat-0010.png").exists(), "--save-every wrote the intermediate image");
+
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&trace).unwrap().lines().map(|l| serde_json::from_str(l).expect("each trace line is JSON")).collect();
+    let iters: Vec<u64> = lines.iter().map(|l| l["iteration"].as_u64().unwrap()).collect();
+    assert_eq!(iters, vec![0, 5, 10, 15, 20], "iteration 0, every 5, and the last");
+    let mut last_ms = -1.0;
+    for l in &lines {
+        for k in ["content", "style", "tv", "total"] {
+            assert!(l[k].as_f64().unwrap().is_finite(), "{k} finite");
+        }
+        let ms = l["elapsed_ms"].as_f64().unwrap();
+        assert!(ms >= last_ms, "elapsed_ms is non-decreasing");
+        last_ms = ms;
+        assert_eq!(l.as_object().unwrap().len(), 6, "exactly the six keys");
+    }
+    let first = lines[0]["total"].as_f64().unwrap();
+    let last = lines.last().unwrap()["total"].as_f64().unwrap();
+    eprintln!("total loss {first:.4e} → {last:.4e} ({:.1}%) in 20 iterations", 100.0 * last / first);
+    assert!(last < 0.5 * first, "the total loss falls substantially: {first} → {last}");
+    assert_eq!(lines[0]["content"].as_f64().unwrap(), 0.0, "init = content: zero content loss at iteration 0");
+}
+
+/// Runs stylize with `args` and asserts a one-line error containing `needle`.
+fn fails_with(args: &[&std::ffi::OsStr], needle: &str) {
+    let st = bin().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&st.stderr);
+    assert!(!st.status.success(), "expected failure for {args:?}");
+    assert!(!stderr.contains("panicked"), "no panic: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() == 1 || lines[0].starts_with("error:") && lines.len() <= 3, "a short error, got: {stderr}");
+    assert!(stderr.contains(needle), "error for {args:?} mentions {needle:?}: {stderr}");
+    eprintln!("{}", lines[0]);
+}
+
+fn os<S: AsRef<std::ffi::OsStr> + ?Sized>(s: &S) -> &std::ffi::OsStr {
+    s.as_ref()
+}
+
+#[test]
+fn bad_inputs_give_one_clear_error() {
+    let dir = out_dir("bad_inputs");
+    let good = shared("images/chelsea.png");
+    let style = shared("images/the_scream.jpg");
+    let weights = real_weights_path();
+    let out = dir.join("o.png");
+    let w = |p: &Path| -> Vec<std::ffi::OsString> { vec!["--weights".into(), p.as_os_str().into()] };
+
+    let text = dir.join("notes.png");
+    std::fs::write(&text, "this is not an image").unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    let truncated = dir.join("truncated.png");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    let garbage = dir.join("garbage.jpg");
+    std::fs::write(&garbage, (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>()).unwrap();
+    let thin = dir.join("thin.png");
+    image::RgbaImage::new(300, 5).save(&thin).unwrap();
+
+    let run = |content: &Path, extra: &[&std::ffi::OsStr], needle: &str| {
+        let mut a: Vec<&std::ffi::OsStr> = vec![content.as_os_str(), style.as_os_str(), os("-o"), out.as_os_str()];
+        a.extend_from_slice(extra);
+        let ww = w(&weights);
+        let mut a2 = a.clone();
+        if !extra.contains(&os("--weights")) {
+            a2.extend(ww.iter().map(|s| s.as_os_str()));
+        }
+        fails_with(&a2, needle);
+    };
+    run(&dir.join("missing.png"), &[], "cannot open");
+    run(&text, &[], "cannot decode");
+    run(&truncated, &[], "cannot decode");
+    run(&garbage, &[], "cannot decode");
+    run(&thin, &[os("--size"), os("64")], "at least 16 px");
+    run(&good, &[os("--size"), os("0")], "size 0 is out of range");
+    run(&good, &[os("--size"), os("100000")], "size 100000 is out of range");
+    run(&good, &[os("--lr=-1")], "learning rate");
+    // Past the device's per-buffer limit (lavapipe: 128 MiB per storage binding): a clear error
+    // naming the buffer and the largest size that fits, before anything is allocated.
+    run(&good, &[os("--size"), os("2048"), os("--iterations"), os("1")], "too large for this GPU");
+    run(&good, &[os("--iterations"), os("abc")], "invalid value");
+
+    let not_st = dir.join("weights.safetensors");
+    std::fs::write(&not_st, "definitely not weights").unwrap();
+    run(&good, &[os("--weights"), not_st.as_os_str()], "not a valid safetensors file");
+    let wbytes = std::fs::read(&weights).unwrap();
+    let trunc_w = dir.join("truncated.safetensors");
+    std::fs::write(&trunc_w, &wbytes[..wbytes.len() / 2]).unwrap();
+    run(&good, &[os("--weights"), trunc_w.as_os_str()], "not a valid safetensors file");
+    let wrong = dir.join("wrong.safetensors");
+    let t = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &[0u8; 8]).unwrap();
+    safetensors::serialize_to_file([("fc6.weight", t)], None, &wrong).unwrap();
+    run(&good, &[os("--weights"), wrong.as_os_str()], "conv1_1.weight` is missing");
+    run(&good, &[os("--weights"), dir.join("nope.safetensors").as_os_str()], "cannot read");
+
+    // Unwritable output: a missing directory, and a directory as the file.
+    let args_missing = [good.as_os_str(), style.as_os_str(), os("-o"), os("/nonexistent-dir/out.png")];
+    fails_with(&args_missing, "cannot write");
+    let args_dir = [good.as_os_str(), style.as_os_str(), os("-o"), dir.as_os_str()];
+    fails_with(&args_dir, "use a .png or .jpg");
+}
