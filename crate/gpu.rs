@@ -122,6 +122,9 @@ pub const SHADERS: [(&str, &str); 6] = [
 
 /// The device, its queue and everything made once per device.
 pub struct Gpu {
+    /// The instance the adapter came from (surfaces for the preview are made from it).
+    pub instance: wgpu::Instance,
+    pub adapter: wgpu::Adapter,
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     /// Adapter name, backend, type and driver.
@@ -224,6 +227,8 @@ impl Gpu {
         }
         let kernels = Kernels::new(&device);
         Ok(Gpu {
+            instance,
+            adapter: adapter.clone(),
             device,
             queue,
             adapter_info: adapter.get_info(),

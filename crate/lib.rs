@@ -7,6 +7,7 @@
 pub mod error;
 pub mod gpu;
 pub mod kernels;
+pub mod preview;
 pub mod weights;
 
 pub use error::{Error, Result};

@@ -13,7 +13,8 @@ use std::rc::Rc;
 pub const MEAN_BGR: [f32; 3] = [103.939, 116.779, 123.68];
 
 /// How the image being optimised starts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Init {
     /// The content photo.
     #[default]
@@ -23,7 +24,8 @@ pub enum Init {
 }
 
 /// Everything that defines a run. `Default` is the tuned recipe (see README.md, "Defaults").
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Longer side of the output in pixels (16..=4096).
     pub size: u32,
@@ -366,22 +368,45 @@ impl Session {
     /// Reads back the losses last computed on the GPU: those of the image before the last step's
     /// update (`iteration` = [`Self::iteration`] − 1), or of the current image after
     /// [`Self::evaluate`]. Fails with [`Error::NotFinite`] if the total is NaN or infinite.
-    pub async fn losses(&self) -> Result<Losses> {
-        let v = self.engine.gpu.read_f32(&self.losses, 8, 4).await?;
+    /// The returned future owns what it needs, so the session can keep stepping while it runs.
+    pub fn losses(&self) -> impl std::future::Future<Output = Result<Losses>> + 'static {
+        let engine = self.engine.clone();
+        let buffer = self.losses.clone();
         let iteration = self.evaluated_at.filter(|&e| e == self.iteration).unwrap_or(self.iteration.saturating_sub(1));
-        let l = Losses { iteration, content: v[0], style: v[1], tv: v[2], total: v[3] };
-        if !l.total.is_finite() {
-            return Err(Error::NotFinite(format!("{}", l.total), l.iteration));
+        async move {
+            let v = engine.gpu.read_f32(&buffer, 8, 4).await?;
+            let l = Losses { iteration, content: v[0], style: v[1], tv: v[2], total: v[3] };
+            if !l.total.is_finite() {
+                return Err(Error::NotFinite(format!("{}", l.total), l.iteration));
+            }
+            Ok(l)
         }
-        Ok(l)
     }
 
     /// Converts the current image to RGBA8 on the GPU and reads it back (`width × height × 4` bytes).
-    pub async fn image(&self) -> Result<RgbaImage> {
+    /// The returned future owns what it needs, so the session can keep stepping while it runs.
+    pub fn image(&self) -> impl std::future::Future<Output = Result<RgbaImage>> + 'static {
+        self.engine.gpu.run(&[&self.display_op]);
+        let engine = self.engine.clone();
+        let buffer = self.rgba.clone();
+        let (w, h) = (self.width as u32, self.height as u32);
+        async move {
+            let bytes = engine.gpu.read_bytes(&buffer, 0, buffer.size()).await?;
+            RgbaImage::from_raw(w, h, bytes).ok_or_else(|| Error::Gpu("readback size mismatch".into()))
+        }
+    }
+
+    /// Replaces the image being optimised with `img` (resized to the session's size if needed) and
+    /// sets the iteration counter, e.g. to resume in a new session after a device loss (where
+    /// Adam's moments start from zero).
+    pub fn set_image(&mut self, img: &RgbaImage, iteration: u32) -> Result<()> {
         let gpu = &self.engine.gpu;
-        gpu.run(&[&self.display_op]);
-        let bytes = gpu.read_bytes(&self.rgba, 0, self.rgba.size()).await?;
-        RgbaImage::from_raw(self.width as u32, self.height as u32, bytes).ok_or_else(|| Error::Gpu("readback size mismatch".into()))
+        gpu.check()?;
+        let px = resize(img, self.width, self.height);
+        let upload = gpu.storage_init("resume rgba", bytemuck::cast_slice::<u8, u32>(px.as_raw()));
+        gpu.run(&[&kernels::preprocess(gpu, self.width * self.height, &upload, &self.x)]);
+        self.iteration = iteration;
+        Ok(())
     }
 
     /// The display buffer: `width × height` u32 RGBA8 pixels (R in the low byte), refreshed by

@@ -14,7 +14,8 @@ pub const STYLE_LAYERS: [&str; 5] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1",
 pub const CONTENT_LAYER: &str = "relu4_2";
 
 /// 2×2 pooling kind used between blocks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Pooling {
     /// Max pooling (the network as trained).
     #[default]

@@ -218,7 +218,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
                 "iteration": l.iteration, "content": l.content, "style": l.style, "tv": l.tv,
                 "total": l.total, "elapsed_ms": (ms * 10.0).round() / 10.0,
             });
-            writeln!(t, "{line}").map_err(|e| Error::Io(format!("writing the trace: {e}")))?;
+            writeln!(t, "{line}").and_then(|_| t.flush()).map_err(|e| Error::Io(format!("writing the trace: {e}")))?;
         }
         Ok(())
     };
