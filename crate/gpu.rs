@@ -269,7 +269,7 @@ impl Gpu {
 
     /// Largest storage buffer (bytes) a plan may create: the smaller of the binding and buffer limits.
     pub fn max_storage_bytes(&self) -> u64 {
-        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
     }
 
     /// Returns the first GPU error or device loss seen since the device was created, if any.

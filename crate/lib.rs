@@ -19,3 +19,6 @@ pub mod vgg;
 pub use session::{Init, Losses, Session, Settings};
 pub use vgg::{Engine, Pooling};
 pub mod reference;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;

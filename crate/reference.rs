@@ -2,6 +2,8 @@
 //! the WGSL kernels must compute; tests compare the two on random data. Layouts match the kernels:
 //! activations `[c][h][w]`, conv weights OIHW `[cout][cin][3][3]`.
 
+#![allow(clippy::too_many_arguments)]
+
 use crate::session::MEAN_BGR;
 use crate::vgg::{layer_shapes, Pooling, CONTENT_LAYER, STYLE_LAYERS};
 use crate::weights::VggWeights;

@@ -174,7 +174,7 @@ fn adam_three_steps_with_clamp() {
     let hw = 300 + 1;
     let x0 = random(3 * hw, -120.0, 150.0, 1);
     let cfg = AdamConfig { lr: 4.0, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
-    let (x, m, v, state) = (gpu.storage_init("x", &x0), gpu.storage(&"m", 12 * hw as u64), gpu.storage("v", 12 * hw as u64), gpu.storage("s", 16));
+    let (x, m, v, state) = (gpu.storage_init("x", &x0), gpu.storage("m", 12 * hw as u64), gpu.storage("v", 12 * hw as u64), gpu.storage("s", 16));
     let (mut rx, mut rm, mut rv) = (to_f64(&x0), vec![0.0; 3 * hw], vec![0.0; 3 * hw]);
     for t in 1..=3 {
         let grad = random(3 * hw, -2.0, 2.0, 10 + t as u64);

@@ -48,7 +48,7 @@ pub fn assert_close(what: &str, gpu: &[f32], reference: &[f64], atol: f64, rtol:
     for (i, (&g, &r)) in gpu.iter().zip(reference).enumerate() {
         let g = g as f64;
         let err = (g - r).abs();
-        if !(err <= atol + rtol * r.abs()) && worst.is_none() {
+        if (err.is_nan() || err > atol + rtol * r.abs()) && worst.is_none() {
             worst = Some((i, g, r));
         }
         if err.is_finite() {

@@ -1,0 +1,264 @@
+//! Browser bindings (wasm32 only): a thin wasm-bindgen layer over [`Engine`] and [`Session`].
+//! No DOM logic lives here beyond taking the preview canvas; the page (www/) owns the UI.
+//! Every error reaches JavaScript as an `Error` whose `name` is the [`Error`] variant
+//! (`Weights`, `Image`, `TooLarge` with a `fits` field, `DeviceLost`, `NotFinite`, ...).
+
+use crate::preview::{Preview, PreviewSource};
+use crate::session::sizes;
+use crate::vgg::{buffer_plan, check_plan};
+use crate::{Engine, Error, Gpu, GpuOptions, Session, Settings, VggWeights};
+use js_sys::{Promise, Reflect, Uint8Array};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+#[wasm_bindgen(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+fn js_error(e: Error) -> JsValue {
+    let err = js_sys::Error::new(&e.to_string());
+    let name = match &e {
+        Error::NoAdapter(_) => "NoAdapter",
+        Error::Device(_) => "Device",
+        Error::Weights(_) => "Weights",
+        Error::Image(_) => "Image",
+        Error::Settings(_) => "Settings",
+        Error::TooLarge { .. } => "TooLarge",
+        Error::Gpu(_) => "Gpu",
+        Error::DeviceLost(_) => "DeviceLost",
+        Error::NotFinite(..) => "NotFinite",
+        Error::Io(_) => "Io",
+    };
+    err.set_name(name);
+    if let Error::TooLarge { fits, .. } = &e {
+        let _ = Reflect::set(&err, &"fits".into(), &JsValue::from(*fits));
+    }
+    err.into()
+}
+
+fn to_js<T: serde::Serialize>(v: &T) -> JsValue {
+    js_sys::JSON::parse(&serde_json::to_string(v).expect("serialisable")).expect("valid JSON")
+}
+
+fn settings_from(v: &JsValue) -> Result<Settings, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(Settings::default());
+    }
+    let s: String = js_sys::JSON::stringify(v).map_err(|_| js_error(Error::Settings("settings are not JSON".into())))?.into();
+    serde_json::from_str(&s).map_err(|e| js_error(Error::Settings(e.to_string())))
+}
+
+fn rgba(bytes: &[u8], w: u32, h: u32, what: &str) -> Result<image::RgbaImage, JsValue> {
+    image::RgbaImage::from_raw(w, h, bytes.to_vec())
+        .ok_or_else(|| js_error(Error::Image(format!("{what}: {} bytes is not {w}×{h} RGBA", bytes.len()))))
+}
+
+/// The engine on this page's GPU: weights uploaded once, sessions started from it.
+#[wasm_bindgen]
+pub struct Stylizer {
+    engine: Rc<Engine>,
+}
+
+#[wasm_bindgen]
+impl Stylizer {
+    /// Validates the weights (safetensors bytes), opens the WebGPU device and uploads them.
+    /// Rejects with `Weights` before touching the GPU if the file is wrong.
+    pub async fn create(weights: Vec<u8>) -> Result<Stylizer, JsValue> {
+        let w = VggWeights::from_safetensors(&weights).map_err(js_error)?;
+        drop(weights);
+        let gpu = Gpu::new(&GpuOptions::default()).await.map_err(js_error)?;
+        let engine = Engine::new(gpu, &w).map_err(js_error)?;
+        Ok(Stylizer { engine })
+    }
+
+    /// The tuned default settings, as a plain object.
+    #[wasm_bindgen(js_name = defaultSettings)]
+    pub fn default_settings() -> JsValue {
+        to_js(&Settings::default())
+    }
+
+    /// Adapter description (name, limits, features).
+    pub fn adapter(&self) -> String {
+        self.engine.gpu.describe()
+    }
+
+    /// The memory plan for these image sizes and settings:
+    /// `{width, height, styleWidth, styleHeight, totalBytes, largestBytes, limitBytes, fits, maxSize}`
+    /// (`maxSize`: the largest output size that fits when `fits` is false).
+    pub fn plan(&self, cw: u32, ch: u32, sw: u32, sh: u32, settings: JsValue) -> Result<JsValue, JsValue> {
+        let s = settings_from(&settings)?;
+        s.validate().map_err(js_error)?;
+        let ((w, h), (sw, sh)) = sizes(cw, ch, sw, sh, &s).map_err(js_error)?;
+        let ch_ = self.engine.channels();
+        let plan = buffer_plan(w as usize, h as usize, (sw as usize, sh as usize), &ch_);
+        let limit = self.engine.gpu.max_storage_bytes();
+        let (fits, max_size) = match check_plan(w as usize, h as usize, (sw as usize, sh as usize), &ch_, limit) {
+            Ok(_) => (true, s.size),
+            Err(Error::TooLarge { fits, .. }) => (false, fits),
+            Err(e) => return Err(js_error(e)),
+        };
+        Ok(to_js(&serde_json::json!({
+            "width": w, "height": h, "styleWidth": sw, "styleHeight": sh,
+            "totalBytes": plan.iter().map(|b| b.1).sum::<u64>(),
+            "largestBytes": plan.iter().map(|b| b.1).max().unwrap_or(0),
+            "limitBytes": limit, "fits": fits, "maxSize": max_size,
+        })))
+    }
+
+    /// Starts a session: resizes the images, computes the targets on the GPU and, if `canvas` is
+    /// given, sizes it to the output and draws the live preview into it (WebGPU canvas).
+    /// `content`/`style` are RGBA8 bytes of `cw×ch` / `sw×sh`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        &self,
+        content: &[u8],
+        cw: u32,
+        ch: u32,
+        style: &[u8],
+        sw: u32,
+        sh: u32,
+        settings: JsValue,
+        canvas: Option<web_sys::HtmlCanvasElement>,
+    ) -> Result<Job, JsValue> {
+        let s = settings_from(&settings)?;
+        let c = rgba(content, cw, ch, "content")?;
+        let st = rgba(style, sw, sh, "style")?;
+        let session = Session::new(self.engine.clone(), &c, &st, &s).map_err(js_error)?;
+        let view = match canvas {
+            Some(canvas) => Some(View::new(&self.engine, &session, canvas)?),
+            None => None,
+        };
+        Ok(Job { session, view })
+    }
+}
+
+struct View {
+    surface: wgpu::Surface<'static>,
+    config: wgpu::SurfaceConfiguration,
+    preview: Preview,
+    source: PreviewSource,
+}
+
+impl View {
+    fn new(engine: &Engine, session: &Session, canvas: web_sys::HtmlCanvasElement) -> Result<View, JsValue> {
+        let gpu = &engine.gpu;
+        let (w, h) = session.size();
+        canvas.set_width(w);
+        canvas.set_height(h);
+        let surface = gpu
+            .instance
+            .create_surface(wgpu::SurfaceTarget::Canvas(canvas))
+            .map_err(|e| js_error(Error::Gpu(format!("cannot draw on the canvas: {e}"))))?;
+        let mut config = surface
+            .get_default_config(&gpu.adapter, w, h)
+            .ok_or_else(|| js_error(Error::Gpu("the canvas does not support this adapter".into())))?;
+        let caps = surface.get_capabilities(&gpu.adapter);
+        if let Some(f) = caps.formats.iter().find(|f| !f.is_srgb()) {
+            config.format = *f;
+        }
+        config.view_formats.clear();
+        surface.configure(&gpu.device, &config);
+        let preview = Preview::new(gpu, config.format);
+        let source = preview.source(gpu, session.rgba_buffer(), w, h);
+        Ok(View { surface, config, preview, source })
+    }
+
+    fn draw(&self, gpu: &Gpu) {
+        let frame = match self.surface.get_current_texture() {
+            wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
+            wgpu::CurrentSurfaceTexture::Outdated | wgpu::CurrentSurfaceTexture::Lost => {
+                self.surface.configure(&gpu.device, &self.config);
+                return;
+            }
+            _ => return,
+        };
+        let view = frame.texture.create_view(&Default::default());
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        self.preview.draw(&mut enc, &view, &self.source);
+        gpu.queue.submit([enc.finish()]);
+        gpu.queue.present(frame);
+    }
+}
+
+/// A running optimisation.
+#[wasm_bindgen]
+pub struct Job {
+    session: Session,
+    view: Option<View>,
+}
+
+#[wasm_bindgen]
+impl Job {
+    /// Submits `n` iterations (one command buffer) and, if `render`, refreshes the preview canvas.
+    /// Returns at once; use `done()` to pace submissions.
+    pub fn step(&mut self, n: u32, render: bool) -> Result<(), JsValue> {
+        self.session.step(n, render).map_err(js_error)?;
+        if render {
+            if let Some(v) = &self.view {
+                v.draw(&self.session.engine().gpu);
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves when the GPU has finished all work submitted so far (rejects on device loss).
+    pub fn done(&self) -> Promise {
+        let engine = self.session.engine().clone();
+        let (tx, rx) = futures_channel::oneshot::channel::<()>();
+        engine.gpu.queue.on_submitted_work_done(move || {
+            let _ = tx.send(());
+        });
+        future_to_promise(async move {
+            let r = rx.await;
+            engine.gpu.check().map_err(js_error)?;
+            r.map_err(|_| js_error(Error::DeviceLost("the GPU stopped responding".into())))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Resolves to `{iteration, content, style, tv, total}` of the last computed iterate; rejects
+    /// with `NotFinite` if the loss became NaN.
+    pub fn losses(&self) -> Promise {
+        let f = self.session.losses();
+        future_to_promise(async move { Ok(to_js(&f.await.map_err(js_error)?)) })
+    }
+
+    /// Resolves to the current image as RGBA8 bytes (`width × height × 4`).
+    pub fn image(&self) -> Promise {
+        let f = self.session.image();
+        future_to_promise(async move { Ok(Uint8Array::from(f.await.map_err(js_error)?.as_raw().as_slice()).into()) })
+    }
+
+    /// Replaces the image being optimised (RGBA8 `w×h`) and sets the iteration count — to resume
+    /// from the last good image after a device loss.
+    #[wasm_bindgen(js_name = setImage)]
+    pub fn set_image(&mut self, rgba_bytes: &[u8], w: u32, h: u32, iteration: u32) -> Result<(), JsValue> {
+        let img = rgba(rgba_bytes, w, h, "resume image")?;
+        self.session.set_image(&img, iteration).map_err(js_error)?;
+        if let Some(v) = &self.view {
+            self.session.step(0, true).map_err(js_error)?;
+            v.draw(&self.session.engine().gpu);
+        }
+        Ok(())
+    }
+
+    /// Output width in pixels.
+    #[wasm_bindgen(getter)]
+    pub fn width(&self) -> u32 {
+        self.session.size().0
+    }
+
+    /// Output height in pixels.
+    #[wasm_bindgen(getter)]
+    pub fn height(&self) -> u32 {
+        self.session.size().1
+    }
+
+    /// Iterations submitted so far.
+    #[wasm_bindgen(getter)]
+    pub fn iteration(&self) -> u32 {
+        self.session.iteration()
+    }
+}
