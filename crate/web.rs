@@ -79,6 +79,12 @@ impl Stylizer {
         to_js(&Settings::default())
     }
 
+    /// Destroys the device, exactly as a device loss would (for testing recovery).
+    #[wasm_bindgen(js_name = loseDevice)]
+    pub fn lose_device(&self) {
+        self.engine.gpu.device.destroy();
+    }
+
     /// Adapter description (name, limits, features).
     pub fn adapter(&self) -> String {
         self.engine.gpu.describe()

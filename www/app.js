@@ -1,0 +1,333 @@
+// app.js — the stylize page: pickers, settings, run controls, preview, loss plot, download.
+// A thin shell over stylize-api.js; all GPU work happens in the wasm engine.
+
+import { StyleTransfer, decodeImage, loadWasm, webgpuStatus, rgbaToPng } from './stylize-api.js';
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  status: $('status'), error: $('error'), errorText: $('error-text'), errorFix: $('error-fix'),
+  weightsProgress: $('weights-progress'), go: $('go'), pause: $('pause'), resume: $('resume'), stop: $('stop'),
+  progress: $('progress'), progressText: $('progress-text'), preview: $('preview'), before: $('before'),
+  comparePos: $('compare-pos'), plot: $('lossplot'), download: $('download'), memory: $('memory'),
+  form: $('settings'), weightsFile: $('weights-file'), weightsStatus: $('weights-status'),
+};
+const state = { st: null, images: { content: null, style: null }, urls: { content: null, style: null }, defaults: null, result: null };
+window.__stylize = state; // for tests and the curious
+
+function setStatus(text) { ui.status.textContent = text; }
+
+function showError(err, fix) {
+  console.warn(err);
+  ui.errorText.textContent = err.message || String(err);
+  ui.error.hidden = false;
+  ui.error.dataset.kind = err.name || 'Error';
+  if (fix) {
+    ui.errorFix.textContent = fix.label;
+    ui.errorFix.onclick = () => { hideError(); fix.run(); };
+    ui.errorFix.hidden = false;
+  } else {
+    ui.errorFix.hidden = true;
+  }
+}
+function hideError() { ui.error.hidden = true; }
+$('error-dismiss').addEventListener('click', hideError);
+
+// ---------------------------------------------------------------- settings
+const fields = {
+  size: $('size'), iterations: $('iterations'), content_weight: $('content-weight'), tv_weight: $('tv-weight'),
+  init: $('init'), seed: $('seed'), lr: $('lr'), pooling: $('pooling'),
+};
+function fillSettings(s) {
+  for (const [k, el] of Object.entries(fields)) el.value = s[k];
+  $('strength').value = Math.log10(s.style_weight).toFixed(2);
+  document.querySelectorAll('.layer-w').forEach((el, i) => (el.value = s.style_layer_weights[i]));
+  updateLabels();
+}
+function readSettings() {
+  const num = (el) => Number(el.value);
+  return {
+    ...state.defaults,
+    size: num(fields.size), iterations: Math.round(num(fields.iterations)),
+    content_weight: num(fields.content_weight), tv_weight: num(fields.tv_weight),
+    style_weight: Number((10 ** Number($('strength').value)).toPrecision(3)),
+    init: fields.init.value, seed: Math.round(num(fields.seed)), lr: num(fields.lr), pooling: fields.pooling.value,
+    style_layer_weights: Array.from(document.querySelectorAll('.layer-w'), num),
+  };
+}
+function fmtBytes(b) { return b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : `${(b / 2 ** 20).toFixed(0)} MiB`; }
+function updateLabels() {
+  $('strength-out').textContent = `β = ${(10 ** Number($('strength').value)).toPrecision(3)}`;
+  $('size-out').textContent = `${fields.size.value} px`;
+  updateMemory();
+}
+function updateMemory() {
+  const { content, style } = state.images;
+  if (!state.st || !content || !style) { ui.memory.textContent = ''; return; }
+  try {
+    const p = state.st.plan(content, style, readSettings());
+    ui.memory.textContent = `${p.width}×${p.height} px output; needs ${fmtBytes(p.totalBytes)} of GPU memory, largest buffer ${fmtBytes(p.largestBytes)} (this GPU allows ${fmtBytes(p.limitBytes)} per buffer).`;
+    ui.memory.classList.toggle('warn', !p.fits);
+    if (!p.fits) ui.memory.textContent += ` Too large: the largest size that fits is about ${p.maxSize} px.`;
+  } catch (e) {
+    ui.memory.textContent = e.message;
+    ui.memory.classList.add('warn');
+  }
+}
+ui.form.addEventListener('input', updateLabels);
+$('reset').addEventListener('click', () => fillSettings(state.defaults));
+
+// ---------------------------------------------------------------- image pickers
+async function setImage(kind, source, label) {
+  const picker = $(`${kind}-picker`);
+  try {
+    const img = await decodeImage(source);
+    state.images[kind] = img;
+    const url = source instanceof Blob ? URL.createObjectURL(source) : source;
+    if (state.urls[kind]?.startsWith('blob:')) URL.revokeObjectURL(state.urls[kind]);
+    state.urls[kind] = url;
+    const thumb = picker.querySelector('.thumb');
+    thumb.src = url;
+    thumb.alt = `Selected ${kind === 'content' ? 'photo' : 'painting'}: ${label}`;
+    picker.classList.add('has-image');
+    if (kind === 'content') ui.before.src = url;
+    updateMemory();
+    updateButtons();
+  } catch (e) {
+    showError(e); // the previous image stays selected
+  }
+}
+for (const kind of ['content', 'style']) {
+  const picker = $(`${kind}-picker`);
+  const input = picker.querySelector('input[type=file]');
+  input.addEventListener('change', () => { if (input.files[0]) setImage(kind, input.files[0], input.files[0].name); input.value = ''; });
+  const drop = picker.querySelector('.drop');
+  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    const f = [...e.dataTransfer.files].find((f) => f.type.startsWith('image/')) || e.dataTransfer.files[0];
+    if (f) setImage(kind, f, f.name);
+  });
+  picker.addEventListener('focusin', () => (state.pasteTarget = kind));
+}
+document.addEventListener('paste', (e) => {
+  const item = [...(e.clipboardData?.items || [])].find((i) => i.type.startsWith('image/'));
+  if (!item) return;
+  e.preventDefault();
+  setImage(state.pasteTarget || 'content', item.getAsFile(), 'pasted image');
+});
+
+async function loadSamples() {
+  const r = await fetch('samples/index.json');
+  if (!r.ok) throw new Error('sample index missing');
+  const idx = await r.json();
+  for (const [kind, list] of [['content', idx.photos], ['style', idx.styles]]) {
+    const box = $(`${kind}-picker`).querySelector('.samples');
+    for (const name of list) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'sample';
+      const img = document.createElement('img');
+      img.src = `samples/${name}`;
+      img.alt = '';
+      b.append(img);
+      b.title = b.ariaLabel = `Use sample ${name.replace(/\.\w+$/, '').replace(/_/g, ' ')}`;
+      b.addEventListener('click', () => setImage(kind, `samples/${name}`, name));
+      box.append(b);
+    }
+  }
+  await Promise.all([setImage('content', `samples/${idx.photos[0]}`, idx.photos[0]), setImage('style', `samples/${idx.styles[0]}`, idx.styles[0])]);
+}
+
+// ---------------------------------------------------------------- running
+function updateButtons() {
+  const s = state.st?.state;
+  const busy = s === 'running' || s === 'paused';
+  ui.go.disabled = !state.st || busy || !state.images.content || !state.images.style;
+  ui.pause.disabled = s !== 'running';
+  ui.resume.disabled = s !== 'paused';
+  ui.stop.disabled = !busy;
+  ui.download.disabled = !state.result;
+  ui.comparePos.disabled = !state.result;
+  ui.form.classList.toggle('busy', busy);
+}
+
+function fmtTime(s) {
+  if (s == null || !isFinite(s)) return '–';
+  return s >= 60 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`;
+}
+
+function drawPlot() {
+  const c = ui.plot, ctx = c.getContext('2d');
+  const h = state.st?.history || [];
+  ctx.clearRect(0, 0, c.width, c.height);
+  ctx.font = '11px system-ui, sans-serif';
+  if (h.length < 1) return;
+  const series = [['total', '#222'], ['content', '#1f77b4'], ['style', '#d62728']];
+  const s = state.st.settings;
+  const val = (l, k) => (k === 'content' ? l.content * s.content_weight : k === 'style' ? l.style * s.style_weight : l.total);
+  const vals = h.flatMap((l) => series.map(([k]) => val(l, k))).filter((v) => v > 0);
+  if (!vals.length) return;
+  const lo = Math.log10(Math.min(...vals)), hi = Math.log10(Math.max(...vals)) + 1e-9;
+  const maxIt = Math.max(1, s.iterations);
+  const X = (it) => 40 + (c.width - 50) * (it / maxIt);
+  const Y = (v) => c.height - 18 - (c.height - 30) * ((Math.log10(v) - lo) / (hi - lo || 1));
+  ctx.strokeStyle = '#ccc';
+  ctx.strokeRect(40, 12, c.width - 50, c.height - 30);
+  ctx.fillStyle = '#555';
+  ctx.fillText(`1e${hi.toFixed(1)}`, 2, 18);
+  ctx.fillText(`1e${lo.toFixed(1)}`, 2, c.height - 18);
+  ctx.fillText(`iteration ${h.at(-1).iteration}`, c.width - 110, c.height - 4);
+  series.forEach(([k, color], i) => {
+    ctx.strokeStyle = ctx.fillStyle = color;
+    ctx.beginPath();
+    let first = true;
+    for (const l of h) {
+      const v = val(l, k);
+      if (!(v > 0)) continue;
+      first ? ctx.moveTo(X(l.iteration), Y(v)) : ctx.lineTo(X(l.iteration), Y(v));
+      first = false;
+    }
+    ctx.stroke();
+    ctx.fillText(k === 'total' ? 'total' : `${k} × weight`, 50 + i * 110, 10);
+  });
+}
+
+async function runOrResume(recover) {
+  hideError();
+  const st = state.st;
+  const settings = readSettings();
+  if (!recover) {
+    try {
+      const p = st.plan(state.images.content, state.images.style, settings);
+      if (!p.fits) {
+        showError(Object.assign(new Error(`${settings.size} px needs a ${fmtBytes(p.largestBytes)} buffer but this GPU allows ${fmtBytes(p.limitBytes)}.`), { name: 'TooLarge' }),
+          { label: `Use ${p.maxSize} px`, run: () => { fields.size.value = p.maxSize; updateLabels(); runOrResume(false); } });
+        return;
+      }
+    } catch (e) { showError(e); return; }
+    state.result = null;
+  }
+  ui.before.hidden = true;
+  ui.comparePos.value = 0;
+  const started = performance.now();
+  const onProgress = (e) => {
+    const { iteration, iterations, itPerSec, etaSeconds } = e.detail;
+    ui.progress.max = iterations;
+    ui.progress.value = iteration;
+    ui.progressText.textContent = `Iteration ${iteration} / ${iterations} · ${itPerSec.toFixed(2)} it/s · ETA ${fmtTime(etaSeconds)}`;
+  };
+  const onLosses = () => drawPlot();
+  st.addEventListener('progress', onProgress);
+  st.addEventListener('losses', onLosses);
+  setStatus('Stylizing…');
+  const p = recover ? st.recover() : st.run({ content: state.images.content, style: state.images.style, settings, canvas: ui.preview });
+  updateButtons();
+  try {
+    const r = await p;
+    state.result = r;
+    const secs = (performance.now() - started) / 1000;
+    setStatus(`${r.stopped ? 'Stopped' : 'Done'} after ${r.iteration} iterations in ${fmtTime(secs)} — ${r.width}×${r.height} px.`);
+    ui.before.hidden = false;
+  } catch (e) {
+    state.result = st.lastGood ? { width: st.lastGood.width, height: st.lastGood.height, iteration: st.lastGood.iteration } : null;
+    if (e.name === 'DeviceLost' || e.name === 'Gpu') {
+      setStatus('The GPU stopped working.');
+      showError(e, st.lastGood ? { label: `Resume from iteration ${st.lastGood.iteration}`, run: () => runOrResume(true) } : null);
+    } else if (e.name === 'NotFinite') {
+      setStatus('Stopped: the optimisation diverged.');
+      showError(e);
+    } else {
+      setStatus('Stopped by an error.');
+      showError(e);
+    }
+  } finally {
+    st.removeEventListener('progress', onProgress);
+    st.removeEventListener('losses', onLosses);
+    drawPlot();
+    updateButtons();
+  }
+}
+
+ui.form.addEventListener('submit', (e) => { e.preventDefault(); runOrResume(false); });
+ui.pause.addEventListener('click', () => { state.st.pause(); setStatus('Paused.'); updateButtons(); });
+ui.resume.addEventListener('click', () => { state.st.resume(); setStatus('Stylizing…'); updateButtons(); });
+ui.stop.addEventListener('click', () => { state.st.stop(); updateButtons(); });
+ui.comparePos.addEventListener('input', () => {
+  ui.before.style.clipPath = `inset(0 ${100 - Number(ui.comparePos.value)}% 0 0)`;
+});
+ui.download.addEventListener('click', async () => {
+  try {
+    const blob = await rgbaToPng(await state.st.image());
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = 'stylized.png';
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  } catch (e) { showError(e); }
+});
+
+// ---------------------------------------------------------------- weights
+async function startEngine(weights) {
+  const st = await StyleTransfer.create({
+    weights,
+    onWeightsProgress: (got, total, cached) => {
+      ui.weightsProgress.hidden = false;
+      ui.weightsProgress.max = total || got;
+      ui.weightsProgress.value = got;
+      setStatus(`${cached ? 'Loading cached' : 'Downloading'} model weights… ${(got / 2 ** 20).toFixed(1)}${total ? ` / ${(total / 2 ** 20).toFixed(1)}` : ''} MB`);
+    },
+  });
+  ui.weightsProgress.hidden = true;
+  return st;
+}
+ui.weightsFile.addEventListener('change', async () => {
+  const f = ui.weightsFile.files[0];
+  if (!f) return;
+  ui.weightsFile.value = '';
+  const busy = state.st && (state.st.state === 'running' || state.st.state === 'paused');
+  if (busy) { showError(new Error('Stop the current run before changing the weights.')); return; }
+  setStatus(`Loading weights from ${f.name}…`);
+  try {
+    const st = await startEngine(new Uint8Array(await f.arrayBuffer()));
+    state.st = st;
+    ui.weightsStatus.textContent = `Using local weights: ${f.name}.`;
+    setStatus(`Ready — local weights ${f.name} on ${st.adapter.split('\n')[0].replace('adapter: ', '')}.`);
+  } catch (e) {
+    setStatus(state.st ? 'Ready (kept the previous weights).' : 'No weights loaded.');
+    showError(e);
+  }
+  updateMemory();
+  updateButtons();
+});
+
+// ---------------------------------------------------------------- start-up
+async function main() {
+  state.defaults = null;
+  const gpu = await webgpuStatus();
+  if (!gpu.ok) {
+    setStatus('This browser cannot run stylize.');
+    showError(Object.assign(new Error(gpu.message), { name: 'NoWebGPU' }));
+    document.body.classList.add('no-webgpu');
+    return;
+  }
+  setStatus('Loading…');
+  try {
+    await loadWasm();
+    state.defaults = StyleTransfer.defaults();
+    fillSettings({ ...state.defaults, size: 256 });
+    const samples = loadSamples().catch((e) => showError(new Error(`Could not load the sample images: ${e.message}`)));
+    state.st = await startEngine();
+    await samples;
+    setStatus(`Ready on ${state.st.adapter.split('\n')[0].replace('adapter: ', '')}.`);
+  } catch (e) {
+    setStatus('Not ready.');
+    showError(e, e.name === 'Weights' ? { label: 'Choose a local weights file', run: () => ui.weightsFile.click() } : null);
+  }
+  updateMemory();
+  updateButtons();
+}
+main();

@@ -1,0 +1,300 @@
+// stylize-api.js — the JavaScript API of stylize, on which the page and the <style-transfer>
+// element are built. Everything runs in this browser on WebGPU; nothing is uploaded.
+//
+//   import { StyleTransfer, decodeImage, webgpuStatus } from './stylize-api.js';
+//   const st = await StyleTransfer.create({ onWeightsProgress: (got, total) => ... });
+//   st.addEventListener('progress', e => console.log(e.detail));   // {iteration, iterations, itPerSec, etaSeconds}
+//   st.addEventListener('losses', e => ...);                      // {iteration, content, style, tv, total}
+//   const result = await st.run({ content: await decodeImage(file), style: await decodeImage(url),
+//                                 settings: { size: 256, iterations: 300 }, canvas });
+//   const png = await st.pngBlob();
+//
+// Errors are Error objects whose `name` says what failed: 'NoWebGPU', 'Weights', 'Image',
+// 'Settings', 'TooLarge' (with `fits`, the largest size that fits), 'DeviceLost', 'NotFinite', 'Gpu'.
+
+import init, { Stylizer } from './stylize.js';
+
+const BASE = new URL('.', import.meta.url);
+/** SHA-256 of weights/vgg19-conv-f16.safetensors as made by tools/fetch-weights. */
+export const WEIGHTS_SHA256 = 'ad22996da9b58db06c0386c46129cf600f18e545feb000d616cea0a807368b07';
+export const WEIGHTS_URL = new URL('weights/vgg19-conv-f16.safetensors', BASE).href;
+const CACHE = 'stylize-weights-v1';
+
+let wasm;
+/** Loads the wasm module once. */
+export function loadWasm() {
+  wasm ??= init({ module_or_path: new URL('stylize_bg.wasm', BASE) });
+  return wasm;
+}
+
+export function namedError(name, message, extra = {}) {
+  const e = new Error(message);
+  e.name = name;
+  return Object.assign(e, extra);
+}
+
+/** Whether this browser can run stylize: resolves to {ok, message}. */
+export async function webgpuStatus() {
+  const help = 'stylize needs WebGPU: use Chrome or Edge 113 or newer, Safari 26 or newer, or Firefox 141 or newer on Windows, with hardware acceleration enabled.';
+  if (!('gpu' in navigator)) return { ok: false, message: `This browser does not offer WebGPU. ${help}` };
+  try {
+    const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) return { ok: false, message: `WebGPU is present but no GPU adapter is available (it may be disabled or blocklisted). ${help}` };
+  } catch (e) {
+    return { ok: false, message: `WebGPU failed to start: ${e.message}. ${help}` };
+  }
+  return { ok: true, message: 'WebGPU is available.' };
+}
+
+/** Hex SHA-256 of bytes. */
+export async function sha256Hex(bytes) {
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Downloads the weights from this site with progress, or takes them from Cache Storage (second
+ * visit, offline), and checks their SHA-256 before use. onProgress(receivedBytes, totalBytes, fromCache).
+ */
+export async function fetchWeights({ url = WEIGHTS_URL, onProgress = () => {} } = {}) {
+  const cache = 'caches' in self ? await caches.open(CACHE).catch(() => null) : null;
+  let resp = cache ? await cache.match(url) : undefined;
+  const fromCache = !!resp;
+  if (!resp) {
+    try {
+      resp = await fetch(url);
+    } catch (e) {
+      throw namedError('Weights', `Could not download the weights (${e.message}). Check your connection or use a local weights file.`);
+    }
+    if (!resp.ok) throw namedError('Weights', `Could not download the weights: HTTP ${resp.status} for ${url}.`);
+  }
+  const total = Number(resp.headers.get('content-length')) || 0;
+  const reader = resp.body.getReader();
+  const chunks = [];
+  let got = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    got += value.length;
+    onProgress(got, total, fromCache);
+  }
+  const bytes = new Uint8Array(got);
+  let off = 0;
+  for (const c of chunks) { bytes.set(c, off); off += c.length; }
+  const hash = await sha256Hex(bytes);
+  if (hash !== WEIGHTS_SHA256) {
+    if (cache) await cache.delete(url);
+    throw namedError('Weights', `The downloaded weights are corrupt (SHA-256 ${hash.slice(0, 12)}… instead of ${WEIGHTS_SHA256.slice(0, 12)}…). Reload to download them again.`);
+  }
+  if (cache && !fromCache) {
+    await cache.put(url, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } })).catch(() => {});
+  }
+  return bytes;
+}
+
+/**
+ * Decodes an image (File/Blob or URL) honouring EXIF orientation, scaled down so its longer side is
+ * at most maxSide. Resolves to {data: Uint8Array RGBA, width, height}; rejects with name 'Image'.
+ */
+export async function decodeImage(source, maxSide = 2048) {
+  let blob = source;
+  if (!(source instanceof Blob)) {
+    const r = await fetch(source).catch((e) => { throw namedError('Image', `Could not load ${source}: ${e.message}`); });
+    if (!r.ok) throw namedError('Image', `Could not load ${source}: HTTP ${r.status}`);
+    blob = await r.blob();
+  }
+  let bmp;
+  try {
+    bmp = await createImageBitmap(blob, { imageOrientation: 'from-image' });
+  } catch {
+    const what = source instanceof File ? `"${source.name}"` : 'this file';
+    throw namedError('Image', `Could not read ${what}: it is not an image this browser can decode (PNG, JPEG, WebP, GIF, AVIF).`);
+  }
+  const scale = Math.min(1, maxSide / Math.max(bmp.width, bmp.height));
+  const width = Math.max(1, Math.round(bmp.width * scale));
+  const height = Math.max(1, Math.round(bmp.height * scale));
+  const canvas = new OffscreenCanvas(width, height);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.imageSmoothingQuality = 'high';
+  ctx.drawImage(bmp, 0, 0, width, height);
+  bmp.close();
+  const data = new Uint8Array(ctx.getImageData(0, 0, width, height).data.buffer);
+  return { data, width, height };
+}
+
+/** Encodes RGBA bytes as a PNG Blob. */
+export async function rgbaToPng({ data, width, height }) {
+  const canvas = new OffscreenCanvas(width, height);
+  canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(data.buffer, data.byteOffset, data.byteLength), width, height), 0, 0);
+  return canvas.convertToBlob({ type: 'image/png' });
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+/** A style-transfer engine on this page's GPU. Events: progress, losses, done, error. */
+export class StyleTransfer extends EventTarget {
+  /**
+   * Loads wasm and weights (given bytes, or fetched with integrity check and caching) and opens
+   * the GPU. Rejects with name 'NoWebGPU', 'Weights' or 'Device'.
+   */
+  static async create({ weights, onWeightsProgress } = {}) {
+    const status = await webgpuStatus();
+    if (!status.ok) throw namedError('NoWebGPU', status.message);
+    await loadWasm();
+    const bytes = weights ?? (await fetchWeights({ onProgress: onWeightsProgress }));
+    const st = new StyleTransfer();
+    st.stylizer = await Stylizer.create(bytes);
+    st.weights = bytes;
+    return st;
+  }
+
+  constructor() {
+    super();
+    this.state = 'idle'; // idle | running | paused | done | failed
+    this.history = [];
+    this.lastGood = null;
+  }
+
+  /** The engine's default settings (a plain object). */
+  static defaults() {
+    return Stylizer.defaultSettings();
+  }
+
+  get adapter() {
+    return this.stylizer.adapter();
+  }
+
+  /** Memory plan for content/style (decoded images) at settings: see Stylizer.plan. */
+  plan(content, style, settings) {
+    return this.stylizer.plan(content.width, content.height, style.width, style.height, settings);
+  }
+
+  #emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  /**
+   * Runs the optimisation, drawing the live preview into `canvas` (a WebGPU canvas) if given.
+   * Resolves to {width, height, iteration, stopped} when finished or stopped; rejects on errors
+   * (the last good image stays available through image()).
+   */
+  async run({ content, style, settings = {}, canvas = null }) {
+    if (this.state === 'running' || this.state === 'paused') throw namedError('Busy', 'A run is already in progress.');
+    this.settings = { ...StyleTransfer.defaults(), ...settings };
+    this.inputs = { content, style, canvas };
+    this.history = [];
+    this.lastGood = null;
+    this.job = this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.settings, canvas);
+    return this.#loop();
+  }
+
+  async #loop() {
+    const n = this.settings.iterations;
+    const job = this.job;
+    this.state = 'running';
+    this.stopped = false;
+    let batch = 1;
+    let inflight = null;
+    let lastLossAt = -1;
+    let lastSaveAt = job.iteration;
+    const rateStart = { t: performance.now(), it: job.iteration };
+    try {
+      while (job.iteration < n && !this.stopped) {
+        if (this.state === 'paused') {
+          await new Promise((r) => (this.resumeGate = r));
+          rateStart.t = performance.now();
+          rateStart.it = job.iteration;
+          continue;
+        }
+        const k = Math.min(batch, n - job.iteration);
+        const t = performance.now();
+        job.step(k, true);
+        const done = job.done();
+        if (inflight) await inflight;
+        inflight = done;
+        const it = job.iteration;
+        const elapsed = (performance.now() - rateStart.t) / 1000;
+        const itPerSec = elapsed > 0 ? (it - rateStart.it) / elapsed : 0;
+        // Aim for ~100 ms of GPU work per batch so the page stays responsive.
+        const msPerIt = (performance.now() - t) / k;
+        batch = Math.max(1, Math.min(20, Math.round(100 / Math.max(msPerIt, 1))));
+        if (it - 1 - lastLossAt >= 10 || lastLossAt < 0 || it >= n) {
+          const l = await job.losses();
+          lastLossAt = l.iteration;
+          this.history.push(l);
+          this.#emit('losses', l);
+        }
+        if (it - lastSaveAt >= 25 || it >= n) {
+          this.lastGood = { data: await job.image(), width: job.width, height: job.height, iteration: it };
+          lastSaveAt = it;
+        }
+        this.#emit('progress', { iteration: it, iterations: n, itPerSec, etaSeconds: itPerSec > 0 ? (n - it) / itPerSec : null });
+        await tick();
+      }
+      if (inflight) await inflight;
+      this.lastGood = { data: await job.image(), width: job.width, height: job.height, iteration: job.iteration };
+      this.state = 'done';
+      const result = { width: job.width, height: job.height, iteration: job.iteration, stopped: this.stopped };
+      this.#emit('done', result);
+      return result;
+    } catch (e) {
+      this.state = 'failed';
+      this.#emit('error', e);
+      throw e;
+    }
+  }
+
+  /** Pauses after the batch in flight. */
+  pause() {
+    if (this.state === 'running') this.state = 'paused';
+  }
+
+  /** Resumes a paused run. */
+  resume() {
+    if (this.state === 'paused') {
+      this.state = 'running';
+      this.resumeGate?.();
+    }
+  }
+
+  /** Ends the run after the batch in flight; the current image is the result. */
+  stop() {
+    this.stopped = true;
+    this.resume();
+  }
+
+  /**
+   * After a device loss (or other GPU failure): opens a new device, restores the last good image
+   * and continues the run to its planned iteration count.
+   */
+  async recover() {
+    if (!this.lastGood) throw namedError('Gpu', 'There is no image to resume from.');
+    this.stylizer = await Stylizer.create(this.weights);
+    const { content, style, canvas } = this.inputs;
+    this.job = this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.settings, canvas);
+    this.job.setImage(this.lastGood.data, this.lastGood.width, this.lastGood.height, this.lastGood.iteration);
+    return this.#loop();
+  }
+
+  /** The current image, or the last good one after a failure: {data, width, height}. */
+  async image() {
+    if (this.state !== 'failed' && this.job) {
+      try {
+        return { data: await this.job.image(), width: this.job.width, height: this.job.height };
+      } catch { /* fall back to the last good image */ }
+    }
+    if (this.lastGood) return this.lastGood;
+    throw namedError('Gpu', 'No image yet.');
+  }
+
+  /** The current image as a PNG Blob. */
+  async pngBlob() {
+    return rgbaToPng(await this.image());
+  }
+
+  /** Test hook: destroys the GPU device, as a driver reset or the browser reclaiming the GPU would. */
+  simulateDeviceLoss() {
+    this.stylizer.loseDevice();
+  }
+}
