@@ -245,12 +245,14 @@ impl Gpu {
     pub fn describe(&self) -> String {
         let i = &self.adapter_info;
         let l = &self.limits;
+        // Browsers do not reveal adapter names.
+        let name = if i.name.is_empty() { "WebGPU adapter".to_string() } else { i.name.clone() };
         format!(
             "adapter: {} ({:?}, {:?})\ndriver: {} {}\nlimits: max_buffer_size {} B, max_storage_buffer_binding_size {} B, \
              max_storage_buffers_per_shader_stage {}, max_compute_workgroup_storage_size {} B, \
              max_compute_invocations_per_workgroup {}, max_compute_workgroups_per_dimension {}\n\
              adapter offers: max_buffer_size {} B, max_storage_buffer_binding_size {} B\nfeatures: {:?}",
-            i.name,
+            name,
             i.backend,
             i.device_type,
             i.driver,

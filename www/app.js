@@ -39,7 +39,7 @@ const fields = {
 };
 function fillSettings(s) {
   for (const [k, el] of Object.entries(fields)) el.value = s[k];
-  $('strength').value = Math.log10(s.style_weight).toFixed(2);
+  $('strength').value = Math.log10(s.style_weight);
   document.querySelectorAll('.layer-w').forEach((el, i) => (el.value = s.style_layer_weights[i]));
   updateLabels();
 }

@@ -40,10 +40,11 @@ export async function webgpuStatus() {
   try {
     const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) return { ok: false, message: `WebGPU is present but no GPU adapter is available (it may be disabled or blocklisted). ${help}` };
+    const fallback = !!(adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter);
+    return { ok: true, fallback, message: fallback ? 'WebGPU runs on a software adapter (slow).' : 'WebGPU is available.' };
   } catch (e) {
     return { ok: false, message: `WebGPU failed to start: ${e.message}. ${help}` };
   }
-  return { ok: true, message: 'WebGPU is available.' };
 }
 
 /** Hex SHA-256 of bytes. */
@@ -144,6 +145,10 @@ export class StyleTransfer extends EventTarget {
     await loadWasm();
     const bytes = weights ?? (await fetchWeights({ onProgress: onWeightsProgress }));
     const st = new StyleTransfer();
+    // The live preview is drawn by the GPU into a WebGPU canvas. Software adapters (SwiftShader,
+    // as in headless test browsers) cannot always present WebGPU canvases, so there the preview
+    // is a 2D canvas fed by a small readback after each batch instead.
+    st.previewMode = new URLSearchParams(location.search).get('preview') ?? (status.fallback ? '2d' : 'webgpu');
     st.stylizer = await Stylizer.create(bytes);
     st.weights = bytes;
     return st;
@@ -185,8 +190,23 @@ export class StyleTransfer extends EventTarget {
     this.inputs = { content, style, canvas };
     this.history = [];
     this.lastGood = null;
-    this.job = this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.settings, canvas);
+    this.job = this.#start();
     return this.#loop();
+  }
+
+  #start() {
+    const { content, style, canvas } = this.inputs;
+    const gpuCanvas = this.previewMode === 'webgpu' ? canvas : null;
+    return this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.settings, gpuCanvas);
+  }
+
+  async #draw2d() {
+    const canvas = this.inputs.canvas;
+    if (!canvas || this.previewMode === 'webgpu') return;
+    const { job } = this;
+    const data = await job.image();
+    if (canvas.width !== job.width || canvas.height !== job.height) Object.assign(canvas, { width: job.width, height: job.height });
+    canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(data.buffer), job.width, job.height), 0, 0);
   }
 
   async #loop() {
@@ -195,9 +215,10 @@ export class StyleTransfer extends EventTarget {
     this.state = 'running';
     this.stopped = false;
     let batch = 1;
-    let inflight = null;
+    let inflight = job.done(); // the targets computed by start()
+    let overlap = false;
     let lastLossAt = -1;
-    let lastSaveAt = job.iteration;
+    let lastSaveAt = -Infinity;
     const rateStart = { t: performance.now(), it: job.iteration };
     try {
       while (job.iteration < n && !this.stopped) {
@@ -207,24 +228,32 @@ export class StyleTransfer extends EventTarget {
           rateStart.it = job.iteration;
           continue;
         }
+        // Submit one batch of k iterations. On fast GPUs the next batch is queued while this one
+        // runs (two in flight); when a batch takes long (slow or software adapters) we wait for it
+        // first, so the GPU never holds more than one long batch (browsers reset devices whose
+        // queue stays busy for many seconds).
+        if (!overlap && inflight) { await inflight; inflight = null; }
         const k = Math.min(batch, n - job.iteration);
         const t = performance.now();
         job.step(k, true);
         const done = job.done();
         if (inflight) await inflight;
         inflight = done;
+        if (!overlap) { await inflight; inflight = null; }
         const it = job.iteration;
         const elapsed = (performance.now() - rateStart.t) / 1000;
         const itPerSec = elapsed > 0 ? (it - rateStart.it) / elapsed : 0;
         // Aim for ~100 ms of GPU work per batch so the page stays responsive.
         const msPerIt = (performance.now() - t) / k;
         batch = Math.max(1, Math.min(20, Math.round(100 / Math.max(msPerIt, 1))));
+        overlap = msPerIt * batch < 250;
         if (it - 1 - lastLossAt >= 10 || lastLossAt < 0 || it >= n) {
           const l = await job.losses();
           lastLossAt = l.iteration;
           this.history.push(l);
           this.#emit('losses', l);
         }
+        await this.#draw2d();
         if (it - lastSaveAt >= 25 || it >= n) {
           this.lastGood = { data: await job.image(), width: job.width, height: job.height, iteration: it };
           lastSaveAt = it;
@@ -271,8 +300,7 @@ export class StyleTransfer extends EventTarget {
   async recover() {
     if (!this.lastGood) throw namedError('Gpu', 'There is no image to resume from.');
     this.stylizer = await Stylizer.create(this.weights);
-    const { content, style, canvas } = this.inputs;
-    this.job = this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.settings, canvas);
+    this.job = this.#start();
     this.job.setImage(this.lastGood.data, this.lastGood.width, this.lastGood.height, this.lastGood.iteration);
     return this.#loop();
   }

@@ -1,0 +1,143 @@
+// End-to-end tests of the web app in headless Chromium on its software WebGPU adapter
+// (SwiftShader): tiny images (32 px) and a few iterations, since SwiftShader runs at ~0.4 GFLOP/s.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { serve, browser, openPage, setValue, pngSize, OUT } from './harness.mjs';
+
+let srv, b;
+before(async () => { srv = await serve(); b = await browser(); });
+after(async () => { await b?.close(); await srv?.close(); });
+
+const status = (page) => page.textContent('#status');
+async function ready(page) {
+  await page.waitForFunction(() => /^(Ready|Not ready|This browser)/.test(document.getElementById('status').textContent), null, { timeout: 180_000 });
+  assert.match(await status(page), /^Ready/, `app ready (error: ${await page.textContent('#error-text')})`);
+}
+async function small(page, iterations) {
+  await setValue(page, '#size', 32);
+  await setValue(page, '#iterations', iterations);
+}
+const iteration = (page) => page.evaluate(() => window.__stylize.st.job?.iteration ?? 0);
+
+test('a run at 32 px: progress, falling loss, live preview, PNG download; no console errors, no external requests', async () => {
+  const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  assert.ok(await page.evaluate(() => window.__stylize.images.content && window.__stylize.images.style), 'sample images loaded');
+  assert.match(await page.textContent('#memory'), /needs .* of GPU memory/);
+  await small(page, 6);
+  const blank = await page.locator('#preview').screenshot();
+  const t0 = Date.now();
+  await page.click('#go');
+  await page.waitForFunction(() => document.getElementById('progress').value >= 1, null, { timeout: 120_000 });
+  const mid = await page.locator('#preview').screenshot();
+  await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+  const secs = (Date.now() - t0) / 1000;
+  assert.equal(await page.$eval('#progress', (p) => p.value), 6);
+  assert.match(await page.textContent('#progress-text'), /Iteration 6 \/ 6/);
+  const history = await page.evaluate(() => window.__stylize.st.history);
+  assert.ok(history.length >= 2, 'losses were read back');
+  assert.equal(history[0].iteration, 0);
+  assert.ok(history.at(-1).total < history[0].total, `loss falls: ${history[0].total} → ${history.at(-1).total}`);
+  const done = await page.locator('#preview').screenshot();
+  assert.notDeepEqual(done, blank, 'the preview canvas shows the image');
+  assert.notDeepEqual(done, mid, 'the preview changes as the run progresses');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  const file = path.join(OUT, 'stylized-32.png');
+  await dl.saveAs(file);
+  assert.deepEqual(pngSize(fs.readFileSync(file)), { width: 32, height: 21 }, 'chelsea 451×300 → 32×21');
+  await setValue(page, '#compare-pos', 50);
+  await page.screenshot({ path: path.join(OUT, 'e2e-finished-run.png'), fullPage: true });
+  console.log(`# e2e: 6 iterations at 32×21 in ${secs.toFixed(1)} s (${(secs / 6).toFixed(2)} s/iteration incl. readbacks); screenshot ${path.join(OUT, 'e2e-finished-run.png')}`);
+  assert.deepEqual(log.errors, [], 'no console errors');
+  assert.deepEqual(log.external, [], 'no request leaves 127.0.0.1');
+  await context.close();
+});
+
+test('pause, resume and stop', async () => {
+  const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  await small(page, 200);
+  await page.click('#go');
+  await page.waitForFunction(() => (window.__stylize.st.job?.iteration ?? 0) >= 2, null, { timeout: 120_000 });
+  await page.click('#pause');
+  await page.waitForFunction(() => window.__stylize.st.state === 'paused');
+  await page.waitForTimeout(1500);
+  const i1 = await iteration(page);
+  await page.waitForTimeout(3000);
+  assert.equal(await iteration(page), i1, 'no progress while paused');
+  assert.ok(await page.isEnabled('#resume'));
+  await page.click('#resume');
+  await page.waitForFunction((i) => window.__stylize.st.job.iteration > i, i1, { timeout: 120_000 });
+  await page.click('#stop');
+  await page.waitForFunction(() => /^Stopped after/.test(document.getElementById('status').textContent), null, { timeout: 120_000 });
+  assert.ok(await page.isEnabled('#download'), 'the stopped image can be downloaded');
+  assert.ok(await page.isEnabled('#go'), 'ready for another run');
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+test('a corrupt image and a corrupt weights file give clear errors and keep the app usable', async () => {
+  const { page, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  const before = await page.evaluate(() => window.__stylize.images.content.width);
+  await page.setInputFiles('#content-picker input[type=file]', { name: 'broken.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not really a jpeg') });
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await page.textContent('#error-text'), /Could not read "broken.jpg": it is not an image/);
+  assert.equal(await page.evaluate(() => window.__stylize.images.content.width), before, 'the previous photo stays');
+  assert.ok(await page.isEnabled('#go'));
+  await page.click('#error-dismiss');
+
+  await page.setInputFiles('#weights-file', { name: 'weights.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.alloc(4096, 7) });
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await page.textContent('#error-text'), /weights: not a valid safetensors file/);
+  assert.match(await status(page), /kept the previous weights/);
+  assert.ok(await page.isEnabled('#go'), 'still usable with the previous weights');
+  await context.close();
+});
+
+test('device loss mid-run: the error offers to resume from the last image, and resuming finishes the run', async () => {
+  const { page, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  await small(page, 8);
+  await page.click('#go');
+  await page.waitForFunction(() => window.__stylize.st.lastGood && window.__stylize.st.job.iteration >= 3, null, { timeout: 180_000 });
+  await page.evaluate(() => window.__stylize.st.simulateDeviceLoss());
+  await page.waitForSelector('#error:not([hidden])', { timeout: 120_000 });
+  assert.match(await page.textContent('#error-text'), /device was lost/i);
+  assert.match(await page.textContent('#error-fix'), /Resume from iteration \d+/);
+  assert.ok(await page.isEnabled('#download'), 'the last good image can still be downloaded');
+  await page.click('#error-fix');
+  await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+  assert.equal(await iteration(page), 8);
+  await context.close();
+});
+
+test('the embed example runs <style-transfer> and fires its events', async () => {
+  const { page, log, context } = await openPage(b, `${srv.url}/embed-example.html?size=32&iterations=4`);
+  await page.waitForFunction(() => (window.__embedEvents || []).some((e) => e.type === 'done' || e.type === 'error'), null, { timeout: 300_000 });
+  const events = await page.evaluate(() => window.__embedEvents);
+  const err = events.find((e) => e.type === 'error');
+  assert.equal(err, undefined, `no error: ${JSON.stringify(err)}`);
+  assert.ok(events.filter((e) => e.type === 'progress').length >= 1, 'progress events');
+  assert.ok(events.some((e) => e.type === 'losses'), 'losses events');
+  const done = events.find((e) => e.type === 'done').detail;
+  assert.deepEqual([done.width, done.height, done.iteration], [32, 21, 4]);
+  assert.deepEqual(log.errors, []);
+  assert.deepEqual(log.external, []);
+  await context.close();
+});
+
+test('without WebGPU the page explains what is needed instead of failing', async () => {
+  const nogpu = await browser({ webgpu: false });
+  try {
+    const { page, log } = await openPage(nogpu, `${srv.url}/index.html`);
+    await page.waitForFunction(() => /^(This browser|Ready|Not ready)/.test(document.getElementById('status').textContent), null, { timeout: 60_000 });
+    assert.match(await status(page), /cannot run stylize/);
+    assert.match(await page.textContent('#error-text'), /WebGPU.*Chrome or Edge 113/);
+    assert.deepEqual(log.errors.filter((e) => e.startsWith('pageerror')), [], 'no uncaught exception');
+  } finally {
+    await nogpu.close();
+  }
+});

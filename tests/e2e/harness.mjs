@@ -1,0 +1,73 @@
+// Shared e2e harness: a static server for dist/ on 127.0.0.1 that records every request, and
+// Debian's Chromium driven by playwright-core with the software WebGPU adapter (SwiftShader).
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+export const DIST = path.join(ROOT, 'dist');
+export const OUT = path.join(ROOT, 'test-output');
+fs.mkdirSync(OUT, { recursive: true });
+
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm',
+  '.json': 'application/json', '.png': 'image/png', '.jpg': 'image/jpeg', '.safetensors': 'application/octet-stream' };
+
+/** Serves dist/ on 127.0.0.1 (random port). Returns {url, requests, close}. */
+export async function serve(dir = DIST) {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    requests.push(req.url);
+    const p = path.join(dir, decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    if (!p.startsWith(dir) || !fs.existsSync(p) || fs.statSync(p).isDirectory()) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    const body = fs.readFileSync(p);
+    res.writeHead(200, { 'content-type': TYPES[path.extname(p)] || 'application/octet-stream', 'content-length': body.length });
+    res.end(body);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, requests, close: () => new Promise((r) => server.close(r)) };
+}
+
+export const FLAGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--disable-quic', '--no-first-run', '--disable-default-apps'];
+
+/** Launches Chromium (WebGPU on unless webgpu=false). */
+export async function browser({ webgpu = true } = {}) {
+  // playwright gives every launch a fresh temporary profile (user data dir).
+  const args = [...FLAGS];
+  if (webgpu) args.push('--enable-unsafe-webgpu');
+  return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args });
+}
+
+/** A page that records console errors, page errors and requests leaving 127.0.0.1. */
+export async function openPage(b, url) {
+  const context = await b.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const log = { errors: [], external: [], console: [] };
+  page.on('console', (m) => {
+    log.console.push(`${m.type()}: ${m.text()}`);
+    if (m.type() === 'error') log.errors.push(m.text());
+  });
+  page.on('pageerror', (e) => log.errors.push(`pageerror: ${e.message}`));
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (!['blob:', 'data:'].includes(u.protocol) && u.hostname !== '127.0.0.1') log.external.push(r.url());
+  });
+  await page.goto(url);
+  return { page, log, context };
+}
+
+/** Sets a range/number input's value and fires `input`. */
+export async function setValue(page, selector, value) {
+  await page.$eval(selector, (el, v) => { el.value = v; el.dispatchEvent(new Event('input', { bubbles: true })); }, String(value));
+}
+
+/** Reads PNG width/height from its IHDR; throws if the signature is wrong. */
+export function pngSize(buf) {
+  const sig = [137, 80, 78, 71, 13, 10, 26, 10];
+  if (!sig.every((b, i) => buf[i] === b)) throw new Error('not a PNG');
+  return { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) };
+}
