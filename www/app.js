@@ -190,6 +190,10 @@ function drawPlot() {
       first = false;
     }
     ctx.stroke();
+    for (const l of h) {
+      const v = val(l, k);
+      if (v > 0) ctx.fillRect(X(l.iteration) - 1.5, Y(v) - 1.5, 3, 3);
+    }
     ctx.fillText(k === 'total' ? 'total' : `${k} × weight`, 50 + i * 110, 10);
   });
 }
