@@ -4,6 +4,7 @@
 //! `vgg` plans the network once per image size, and `session` runs the optimisation. The same code
 //! runs natively (wgpu on Vulkan/Metal/DX12) and in the browser (WebGPU). See ARCHITECTURE.md.
 
+pub mod bench;
 pub mod error;
 pub mod gpu;
 pub mod kernels;

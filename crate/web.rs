@@ -79,6 +79,17 @@ impl Stylizer {
         to_js(&Settings::default())
     }
 
+    /// Benchmark: GPU time of one 3×3 conv (`backward`: the input gradient) on random data,
+    /// `reps` times in one pass. Resolves to ms per conv, or null without timestamp queries.
+    #[wasm_bindgen(js_name = benchConv)]
+    pub fn bench_conv(&self, h: usize, w: usize, cin: usize, cout: usize, backward: bool, reps: u32) -> Promise {
+        let shape = crate::kernels::ConvShape { cin, cout, h, w };
+        match crate::bench::time_conv(self.engine.clone(), shape, backward, reps) {
+            Some(f) => future_to_promise(async move { Ok(JsValue::from(f.await.map_err(js_error)?)) }),
+            None => Promise::resolve(&JsValue::NULL),
+        }
+    }
+
     /// Destroys the device, exactly as a device loss would (for testing recovery).
     #[wasm_bindgen(js_name = loseDevice)]
     pub fn lose_device(&self) {
@@ -248,6 +259,24 @@ impl Job {
             v.draw(&self.session.engine().gpu);
         }
         Ok(())
+    }
+
+    /// Benchmark: runs one iteration with every dispatch timed by GPU timestamps. Resolves to
+    /// `{layers: [{label, ms, flops}], dispatches, flops, peakBytes}` or null without timestamps.
+    pub fn profile(&self) -> Promise {
+        let engine = self.session.engine().clone();
+        let dispatches: Vec<_> = self.session.iteration_dispatches().cloned().collect();
+        let n = dispatches.len();
+        let flops: f64 = dispatches.iter().map(|d| d.flops).sum();
+        let (w, h) = self.session.size();
+        let peak = crate::bench::peak_bytes(&engine, w as usize, h as usize, (w as usize, h as usize));
+        match crate::bench::time_layers(engine, dispatches) {
+            Some(f) => future_to_promise(async move {
+                let layers = f.await.map_err(js_error)?;
+                Ok(to_js(&serde_json::json!({ "layers": layers, "dispatches": n, "flops": flops, "peakBytes": peak })))
+            }),
+            None => Promise::resolve(&JsValue::NULL),
+        }
     }
 
     /// Output width in pixels.

@@ -1,10 +1,11 @@
-//! `stylize bench`: times whole iterations (wall clock over many, one submit each) and every
-//! dispatch of one iteration (GPU timestamp queries when the adapter has them, otherwise one
-//! submit and wait per dispatch), and prints ms and GFLOP/s per layer.
+//! `stylize bench`: whole iterations timed by wall clock (one submit each, waited), every dispatch
+//! of one iteration timed with GPU timestamp queries (or, without them, one submit and wait per
+//! dispatch), plus the 3×3 conv microbenchmark (1×128×128×64→64, the tfjs comparison case).
 
 use clap::Args;
-use std::collections::BTreeMap;
 use std::time::Instant;
+use stylize::bench::{peak_bytes, time_conv, time_layers, LayerTime};
+use stylize::kernels::ConvShape;
 use stylize::{Engine, Gpu, GpuOptions, Session, Settings, VggWeights};
 
 #[derive(Args)]
@@ -18,6 +19,9 @@ pub struct BenchArgs {
     /// Weights file; default: random weights of the VGG19 shapes (same cost).
     #[arg(long)]
     weights: Option<std::path::PathBuf>,
+    /// Also time one conv 3×3, 128×128, 64→64 forward and input-gradient (repetitions).
+    #[arg(long, default_value_t = 0)]
+    conv_reps: u32,
 }
 
 fn pattern(size: u32, k: u32) -> image::RgbaImage {
@@ -30,7 +34,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         None => VggWeights::random(512, 1),
     };
     let gpu = pollster::block_on(Gpu::new(&GpuOptions::default()))?;
-    println!("{}", gpu.adapter_info.name);
+    println!("{} ({:?})", gpu.adapter_info.name, gpu.adapter_info.backend);
     let engine = Engine::new(gpu, &weights)?;
     let settings = Settings { size: a.size, iterations: a.iterations, ..Settings::default() };
     let mut session = Session::new(engine.clone(), &pattern(a.size, 1), &pattern(a.size, 3), &settings)?;
@@ -40,73 +44,66 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let t0 = Instant::now();
     for _ in 0..a.iterations {
         session.step(1, false)?;
+        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
     }
-    pollster::block_on(session.losses())?;
     let per_iter = t0.elapsed().as_secs_f64() * 1e3 / a.iterations.max(1) as f64;
     let dispatches: Vec<_> = session.iteration_dispatches().cloned().collect();
     let total_flops: f64 = dispatches.iter().map(|d| d.flops).sum();
 
-    // Per-dispatch times, ms.
-    let times: Vec<f64> = if gpu.has_timestamps() {
-        let n = dispatches.len() as u32;
-        let qs = gpu.device.create_query_set(&wgpu::QuerySetDescriptor { label: Some("bench"), ty: wgpu::QueryType::Timestamp, count: 2 * n });
-        let resolve = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("timestamps"),
-            size: 16 * n as u64,
-            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        let mut enc = gpu.device.create_command_encoder(&Default::default());
-        for (i, d) in dispatches.iter().enumerate() {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(&d.label),
-                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
-                    query_set: &qs,
-                    beginning_of_pass_write_index: Some(2 * i as u32),
-                    end_of_pass_write_index: Some(2 * i as u32 + 1),
-                }),
-            });
-            d.encode(&mut pass);
-        }
-        enc.resolve_query_set(&qs, 0..2 * n, &resolve, 0);
-        gpu.queue.submit([enc.finish()]);
-        let raw = pollster::block_on(gpu.read_bytes(&resolve, 0, 16 * n as u64))?;
-        let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&raw);
-        let period = gpu.queue.get_timestamp_period() as f64;
-        (0..n as usize).map(|i| ticks[2 * i + 1].saturating_sub(ticks[2 * i]) as f64 * period / 1e6).collect()
-    } else {
-        dispatches
-            .iter()
-            .map(|d| {
+    let (layers, how): (Vec<LayerTime>, &str) = match time_layers(engine.clone(), dispatches.clone()) {
+        Some(f) => (pollster::block_on(f)?, "GPU timestamp queries"),
+        None => {
+            let mut layers: Vec<LayerTime> = Vec::new();
+            for d in &dispatches {
                 let t = Instant::now();
                 gpu.run(&[d]);
                 let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
-                t.elapsed().as_secs_f64() * 1e3
-            })
-            .collect()
+                let ms = t.elapsed().as_secs_f64() * 1e3;
+                match layers.iter_mut().find(|l| l.label == d.label) {
+                    Some(l) => {
+                        l.ms += ms;
+                        l.flops += d.flops;
+                    }
+                    None => layers.push(LayerTime { label: d.label.clone(), ms, flops: d.flops }),
+                }
+            }
+            (layers, "wall clock, one submit per dispatch")
+        }
     };
     let (w, h) = session.size();
-    println!("size {w}×{h}: {per_iter:.1} ms/iteration (wall, mean of {}), {:.1} GFLOP per iteration, {:.2} GFLOP/s; {} dispatches and 1 submit per iteration",
-        a.iterations, total_flops / 1e9, total_flops / per_iter / 1e6, dispatches.len());
-    println!("timing per dispatch: {}", if gpu.has_timestamps() { "GPU timestamp queries" } else { "wall clock, one submit per dispatch" });
-    // Group by label (layer and direction), keep network order.
-    let mut order: Vec<String> = Vec::new();
-    let mut agg: BTreeMap<String, (f64, f64)> = BTreeMap::new();
-    for (d, t) in dispatches.iter().zip(&times) {
-        let e = agg.entry(d.label.clone()).or_insert_with(|| {
-            order.push(d.label.clone());
-            (0.0, 0.0)
-        });
-        e.0 += t;
-        e.1 += d.flops;
-    }
+    println!(
+        "size {w}×{h}: {per_iter:.1} ms/iteration (wall, mean of {}), {:.2} GFLOP/iteration, {:.2} GFLOP/s; \
+         {} dispatches and 1 submit per iteration; peak GPU memory {:.1} MiB",
+        a.iterations,
+        total_flops / 1e9,
+        total_flops / per_iter / 1e6,
+        dispatches.len(),
+        peak_bytes(&engine, w as usize, h as usize, (w as usize, h as usize)) as f64 / (1 << 20) as f64
+    );
+    println!("per layer: {how}");
     println!("{:<22} {:>10} {:>10} {:>9}", "layer", "ms", "GFLOP", "GFLOP/s");
     let mut sum = 0.0;
-    for label in &order {
-        let (t, f) = agg[label];
-        sum += t;
-        println!("{:<22} {:>10.3} {:>10.4} {:>9.2}", label, t, f / 1e9, if t > 0.0 { f / t / 1e6 } else { 0.0 });
+    for l in &layers {
+        sum += l.ms;
+        println!("{:<22} {:>10.3} {:>10.4} {:>9.2}", l.label, l.ms, l.flops / 1e9, if l.ms > 0.0 { l.flops / l.ms / 1e6 } else { 0.0 });
     }
     println!("{:<22} {:>10.3} {:>10.4} {:>9.2}", "sum of dispatches", sum, total_flops / 1e9, total_flops / sum / 1e6);
+
+    if a.conv_reps > 0 {
+        let shape = ConvShape { cin: 64, cout: 64, h: 128, w: 128 };
+        let flops = 2.0 * 9.0 * (64 * 64 * 128 * 128) as f64;
+        for backward in [false, true] {
+            let ms = match time_conv(engine.clone(), shape, backward, a.conv_reps) {
+                Some(f) => pollster::block_on(f)?,
+                None => anyhow::bail!("the conv microbenchmark needs timestamp queries"),
+            };
+            println!(
+                "conv 3×3 128×128 64→64 {}: {ms:.2} ms, {:.2} GFLOP/s (mean of {})",
+                if backward { "input gradient" } else { "forward" },
+                flops / ms / 1e6,
+                a.conv_reps
+            );
+        }
+    }
     Ok(())
 }

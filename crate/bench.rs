@@ -1,0 +1,124 @@
+//! GPU-side timing shared by the native `stylize bench` and the browser benchmark page: every
+//! dispatch of an iteration timed with timestamp queries, grouped by layer, and single-kernel
+//! timings for the conv microbenchmark.
+
+use crate::error::{Error, Result};
+use crate::gpu::{Dispatch, Gpu};
+use crate::kernels::{self, ConvShape};
+use std::future::Future;
+use std::rc::Rc;
+
+/// Time and work of one layer (all dispatches with the same label).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LayerTime {
+    /// e.g. `relu3_2 fwd`, `relu3_2 bwd`, `relu3_1 gram`.
+    pub label: String,
+    /// GPU time in milliseconds.
+    pub ms: f64,
+    /// Floating-point operations (multiply-adds count 2).
+    pub flops: f64,
+}
+
+/// Runs each dispatch once, in order, in its own compute pass bracketed by timestamps, and
+/// resolves to per-layer GPU times (labels in first-seen order). Returns `None` when the device
+/// has no timestamp queries.
+pub fn time_layers(gpu: Rc<crate::Engine>, dispatches: Vec<Dispatch>) -> Option<impl Future<Output = Result<Vec<LayerTime>>>> {
+    let pending = submit_timed(&gpu.gpu, &dispatches, 1)?;
+    Some(async move {
+        let times = pending.resolve(&gpu.gpu).await?;
+        let mut layers: Vec<LayerTime> = Vec::new();
+        for (d, ms) in dispatches.iter().zip(times) {
+            match layers.iter_mut().find(|l| l.label == d.label) {
+                Some(l) => {
+                    l.ms += ms;
+                    l.flops += d.flops;
+                }
+                None => layers.push(LayerTime { label: d.label.clone(), ms, flops: d.flops }),
+            }
+        }
+        Ok(layers)
+    })
+}
+
+/// Times one 3×3 conv (forward with bias+ReLU, or the input gradient through the ReLU mask) on
+/// random data: `reps` dispatches in one pass between two timestamps. Resolves to ms per conv;
+/// `None` without timestamp queries.
+pub fn time_conv(engine: Rc<crate::Engine>, shape: ConvShape, backward: bool, reps: u32) -> Option<impl Future<Output = Result<f64>>> {
+    let gpu = &engine.gpu;
+    let ConvShape { cin, cout, h, w } = shape;
+    let fill = |n: usize, k: u32| -> Vec<f32> { (0..n).map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(k) % 1000) as f32 / 1000.0 - 0.3).collect() };
+    let input = gpu.storage_init("bench in", &fill(cin.max(cout) * h * w, 1));
+    let weight = gpu.storage_init("bench w", &fill(cin * cout * 9, 2));
+    let bias = gpu.storage_init("bench b", &fill(cout, 3));
+    let act = gpu.storage_init("bench act", &fill(cout * h * w, 4));
+    let out = gpu.storage("bench out", 4 * (cin.max(cout) * h * w) as u64);
+    let d = if backward {
+        kernels::conv_backward(gpu, "conv bwd".into(), shape, &act, &act, &weight, &out)
+    } else {
+        kernels::conv_forward(gpu, "conv fwd".into(), shape, &input, &weight, &bias, &out)
+    };
+    let pending = submit_timed(gpu, std::slice::from_ref(&d), reps)?;
+    let engine = engine.clone();
+    Some(async move {
+        let t = pending.resolve(&engine.gpu).await?;
+        drop((input, weight, bias, act, out));
+        Ok(t[0] / reps as f64)
+    })
+}
+
+struct Pending {
+    resolve: wgpu::Buffer,
+    n: usize,
+}
+
+impl Pending {
+    async fn resolve(self, gpu: &Gpu) -> Result<Vec<f64>> {
+        let raw = gpu.read_bytes(&self.resolve, 0, 16 * self.n as u64).await?;
+        let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&raw);
+        let period = gpu.queue.get_timestamp_period() as f64;
+        let ms: Vec<f64> = (0..self.n).map(|i| ticks[2 * i + 1].saturating_sub(ticks[2 * i]) as f64 * period / 1e6).collect();
+        if ms.iter().all(|&v| v == 0.0) {
+            return Err(Error::Gpu("timestamp queries returned no time".into()));
+        }
+        Ok(ms)
+    }
+}
+
+/// One compute pass per dispatch (each repeated `reps` times), timestamps at pass begin and end.
+fn submit_timed(gpu: &Gpu, dispatches: &[Dispatch], reps: u32) -> Option<Pending> {
+    if !gpu.has_timestamps() || dispatches.is_empty() {
+        return None;
+    }
+    let n = dispatches.len() as u32;
+    let qs = gpu.device.create_query_set(&wgpu::QuerySetDescriptor { label: Some("bench"), ty: wgpu::QueryType::Timestamp, count: 2 * n });
+    let resolve = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("timestamps"),
+        size: 16 * n as u64,
+        usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    });
+    let mut enc = gpu.device.create_command_encoder(&Default::default());
+    for (i, d) in dispatches.iter().enumerate() {
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(&d.label),
+            timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                query_set: &qs,
+                beginning_of_pass_write_index: Some(2 * i as u32),
+                end_of_pass_write_index: Some(2 * i as u32 + 1),
+            }),
+        });
+        for _ in 0..reps {
+            d.encode(&mut pass);
+        }
+    }
+    enc.resolve_query_set(&qs, 0..2 * n, &resolve, 0);
+    gpu.queue.submit([enc.finish()]);
+    Some(Pending { resolve, n: dispatches.len() })
+}
+
+/// Bytes of every buffer a session creates at this size (the static plan; the style network is
+/// freed after the targets) plus the weights in both GEMM layouts: the peak GPU memory of a run.
+pub fn peak_bytes(engine: &crate::Engine, w: usize, h: usize, style: (usize, usize)) -> u64 {
+    let weights: u64 = engine.convs.iter().map(|c| (2 * c.cin * c.cout * 9 + c.cout) as u64 * 4).sum();
+    weights + crate::vgg::buffer_plan(w, h, style, &engine.channels()).iter().map(|b| b.1).sum::<u64>()
+}
