@@ -5,6 +5,17 @@
 #![allow(clippy::too_many_arguments)] // launchers take every buffer they bind
 
 use crate::gpu::{grid_elems, grid_tiles, Dispatch, Gpu};
+
+/// Most workgroups of a reducing element-wise pass (grid-stride loop; one partial sum each).
+pub const MAX_REDUCE_GROUPS: u32 = 64;
+
+/// Grid for a reducing pass over `n` elements: `[min(⌈n/256⌉, MAX_REDUCE_GROUPS), 1, 1]`.
+/// Panics if its partial sums would not fit in `loss_part` from `offset` (a planning bug).
+fn grid_reduce(n: usize, loss_part: &Buffer, offset: usize) -> [u32; 3] {
+    let groups = (n as u32).div_ceil(256).clamp(1, MAX_REDUCE_GROUPS);
+    assert!((offset + groups as usize) * 4 <= loss_part.size() as usize, "loss partials overflow their buffer");
+    [groups, 1, 1]
+}
 use bytemuck::{Pod, Zeroable};
 use wgpu::Buffer;
 
@@ -150,7 +161,7 @@ pub fn gram_finish(gpu: &Gpu, label: String, g: GramSplit, partial: &Buffer, gra
 /// `loss_part[loss_offset ..]`. Returns the dispatch and the number of partial sums it writes.
 pub fn style_diff(gpu: &Gpu, label: String, g: GramSplit, partial: &Buffer, target: &Buffer, diff: &Buffer, loss_part: &Buffer, loss_offset: usize) -> (Dispatch, usize) {
     let n = g.c * g.c;
-    let groups = grid_elems(n);
+    let groups = grid_reduce(n, loss_part, loss_offset);
     let d = gpu.kernels.style_diff.dispatch(gpu, label, &g.params(loss_offset), &[partial, diff, target, loss_part], groups, (n * g.splits) as f64);
     (d, (groups[0] * groups[1]) as usize)
 }
@@ -189,7 +200,7 @@ struct ElemParams {
 /// Σ (feat − target)² per workgroup into `loss_part[loss_offset ..]`. Returns the dispatch and the
 /// number of partial sums.
 pub fn content_loss(gpu: &Gpu, label: String, n: usize, coef: f32, feat: &Buffer, target: &Buffer, grad: &Buffer, loss_part: &Buffer, loss_offset: usize) -> (Dispatch, usize) {
-    let groups = grid_elems(n);
+    let groups = grid_reduce(n, loss_part, loss_offset);
     let p = ElemParams { n: n as u32, h: 0, w: 0, loss_offset: loss_offset as u32, coef, _pad: [0; 3] };
     let d = gpu.kernels.content_loss.dispatch(gpu, label, &p, &[feat, grad, target, loss_part], groups, 3.0 * n as f64);
     (d, (groups[0] * groups[1]) as usize)
@@ -200,7 +211,7 @@ pub fn content_loss(gpu: &Gpu, label: String, n: usize, coef: f32, feat: &Buffer
 /// Returns the dispatch and the number of partial sums.
 pub fn tv_loss(gpu: &Gpu, label: String, c: usize, h: usize, w: usize, coef: f32, img: &Buffer, grad: &Buffer, loss_part: &Buffer, loss_offset: usize) -> (Dispatch, usize) {
     let n = c * h * w;
-    let groups = grid_elems(n);
+    let groups = grid_reduce(n, loss_part, loss_offset);
     let p = ElemParams { n: n as u32, h: h as u32, w: w as u32, loss_offset: loss_offset as u32, coef, _pad: [0; 3] };
     let d = gpu.kernels.tv_loss.dispatch(gpu, label, &p, &[img, grad, loss_part], groups, 8.0 * n as f64);
     (d, (groups[0] * groups[1]) as usize)

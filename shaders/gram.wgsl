@@ -13,7 +13,8 @@
 //     0 p   1 partial: [splits][C][C]   2 gram: array<f32> [C][C]        dispatch 2-D, 256 wide
 //   style_diff — D = scale · Σ_s partial[s] − A; D written; Σ D² per workgroup → loss_part
 //     0 p   1 partial: [splits][C][C]   2 diff: array<f32> [C][C]   3 target: array<f32> [C][C]
-//     4 loss_part: array<f32> [..]  (written at loss_offset + linear workgroup index)
+//     4 loss_part: array<f32> [..]  (written at loss_offset + workgroup index)
+//     dispatch (min(⌈C²/256⌉, 64), 1, 1), grid-stride loop (few workgroups: cheap reductions)
 //   style_grad — grad[c][n] = (accumulate ? grad[c][n] : 0) + coef · Σ_k D[c][k]·F[k][n]
 //     0 p: uniform StyleGradParams   1 feat: [C][N]   2 grad: array<f32> [C][N]   3 diff: [C][C]
 //     16×16 workgroup → 64 (c) × 64 (n) tile; dispatch x·z = ceil(N/64) (z folds), y = ceil(C/64).
@@ -137,17 +138,17 @@ fn gram_finish(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 
 @compute @workgroup_size(256)
 fn style_diff(
-    @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    // Grid-stride loop over a few workgroups: one partial sum per workgroup.
+    let n = gp.c * gp.c;
     var sq = 0.0;
-    if (i < gp.c * gp.c) {
+    for (var i = wid.x * 256u + li; i < n; i += nwg.x * 256u) {
         let d = summed_gram(i) - target_gram[i];
         gram_out[i] = d;
-        sq = d * d;
+        sq += d * d;
     }
     red[li] = sq;
     workgroupBarrier();
@@ -158,7 +159,7 @@ fn style_diff(
         workgroupBarrier();
     }
     if (li == 0u) {
-        loss_part[gp.loss_offset + wid.x + wid.y * nwg.x] = red[0];
+        loss_part[gp.loss_offset + wid.x] = red[0];
     }
 }
 

@@ -18,7 +18,8 @@
 //     0 r: ReduceParams  1 part_in: [..]  2 losses: [16]
 //   finalize — slots 8..11 from 0..6                                        (dispatch (1,1,1))
 //     0 f: FinalParams  2 losses: [16]
-// Element-wise passes use 256-wide workgroups on a 2-D grid: index = x + y · (num_workgroups.x · 256).
+// content_loss and tv_loss run a grid-stride loop over min(⌈n/256⌉, 64) workgroups (x only), so
+// their reductions stay few and cheap; each writes one partial per workgroup.
 
 struct ElemParams {
     n: u32,          // element count (content: C·h·w; tv: c·h·w)
@@ -69,35 +70,31 @@ fn workgroup_sum(li: u32, v: f32) -> f32 {
 
 @compute @workgroup_size(256)
 fn content_loss(
-    @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let i = gid.x + gid.y * nwg.x * 256u;
     var sq = 0.0;
-    if (i < p.n) {
+    for (var i = wid.x * 256u + li; i < p.n; i += nwg.x * 256u) {
         let d = src[i] - target_feat[i];
         grad[i] += p.coef * d;
-        sq = d * d;
+        sq += d * d;
     }
     let total = workgroup_sum(li, sq);
     if (li == 0u) {
-        loss_part[p.loss_offset + wid.x + wid.y * nwg.x] = total;
+        loss_part[p.loss_offset + wid.x] = total;
     }
 }
 
 @compute @workgroup_size(256)
 fn tv_loss(
-    @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let i = gid.x + gid.y * nwg.x * 256u;
     var sq = 0.0;
-    if (i < p.n) {
-        let hw = p.h * p.w;
+    let hw = p.h * p.w;
+    for (var i = wid.x * 256u + li; i < p.n; i += nwg.x * 256u) {
         let r = i % hw;
         let y = r / p.w;
         let x = r - y * p.w;
@@ -123,7 +120,7 @@ fn tv_loss(
     }
     let total = workgroup_sum(li, sq);
     if (li == 0u) {
-        loss_part[p.loss_offset + wid.x + wid.y * nwg.x] = total;
+        loss_part[p.loss_offset + wid.x] = total;
     }
 }
 
