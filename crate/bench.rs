@@ -48,7 +48,8 @@ pub fn time_conv(engine: Rc<crate::Engine>, shape: ConvShape, backward: bool, re
     let ConvShape { cin, cout, h, w } = shape;
     let fill = |n: usize, k: u32| -> Vec<f32> { (0..n).map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(k) % 1000) as f32 / 1000.0 - 0.3).collect() };
     let input = gpu.storage_init("bench in", &fill(cin.max(cout) * h * w, 1));
-    let weight = gpu.storage_init("bench w", &fill(cin * cout * 9, 2));
+    // GEMM layouts pad the output-channel dimension to a multiple of 4.
+    let weight = gpu.storage_init("bench w", &fill(9 * (cin * cout.next_multiple_of(4)).max(cout * cin.next_multiple_of(4)), 2));
     let bias = gpu.storage_init("bench b", &fill(cout, 3));
     let act = gpu.storage_init("bench act", &fill(cout * h * w, 4));
     let out = gpu.storage("bench out", 4 * (cin.max(cout) * h * w) as u64);

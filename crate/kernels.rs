@@ -53,14 +53,14 @@ fn conv_dispatch(gpu: &Gpu, backward: bool, label: String, s: ConvShape, bufs: [
 }
 
 /// Forward convolution with fused bias and ReLU: `out [cout][h][w] = relu(W ⊛ input + bias)`.
-/// `weight` is `[cin·9][cout]` ([`crate::ConvWeights::forward_gemm`]), `bias` `[cout]`, `input` `[cin][h][w]`.
+/// `weight` is `[cin·9][cout4]` ([`crate::ConvWeights::forward_gemm`]), `bias` `[cout]`, `input` `[cin][h][w]`.
 pub fn conv_forward(gpu: &Gpu, label: String, s: ConvShape, input: &Buffer, weight: &Buffer, bias: &Buffer, out: &Buffer) -> Dispatch {
     conv_dispatch(gpu, false, label, s, [input, weight, bias, input, out])
 }
 
 /// Input gradient of a conv+ReLU layer: `din [cin][h][w] = W' ⊛ (dout · [act > 0])`, where `s` is
 /// the FORWARD shape, `dout` and `act` are `[cout][h][w]` (gradient w.r.t. and value of the layer's
-/// ReLU output) and `weight_t` is [`crate::ConvWeights::backward_gemm`] (`[cout·9][cin]`).
+/// ReLU output) and `weight_t` is [`crate::ConvWeights::backward_gemm`] (`[cout·9][cin4]`).
 pub fn conv_backward(gpu: &Gpu, label: String, s: ConvShape, dout: &Buffer, act: &Buffer, weight_t: &Buffer, din: &Buffer) -> Dispatch {
     let t = ConvShape { cin: s.cout, cout: s.cin, h: s.h, w: s.w };
     conv_dispatch(gpu, true, label, t, [dout, weight_t, weight_t, act, din])

@@ -152,9 +152,9 @@ pub struct GpuConv {
     /// Forward shape's channels (in, out).
     pub cin: usize,
     pub cout: usize,
-    /// `[cin·9][cout]`.
+    /// `[cin·9][cout4]` (cout rounded up to a multiple of 4, zero-padded).
     pub forward: wgpu::Buffer,
-    /// `[cout·9][cin]`, rotated and transposed for the input gradient.
+    /// `[cout·9][cin4]`, rotated and transposed for the input gradient.
     pub backward: wgpu::Buffer,
     /// `[cout]`.
     pub bias: wgpu::Buffer,
@@ -172,15 +172,16 @@ impl Engine {
         let max = gpu.max_storage_bytes();
         let mut convs = Vec::new();
         for c in &weights.convs {
-            let bytes = (c.weight.len() * 4) as u64;
+            let (fwd, bwd) = (c.forward_gemm(), c.backward_gemm());
+            let bytes = 4 * fwd.len().max(bwd.len()) as u64;
             if bytes > max {
                 return Err(Error::Device(format!("{} weights need {bytes} bytes; the device allows {max}", c.name)));
             }
             convs.push(GpuConv {
                 cin: c.cin,
                 cout: c.cout,
-                forward: gpu.storage_init(&format!("{} fwd", c.name), &c.forward_gemm()),
-                backward: gpu.storage_init(&format!("{} bwd", c.name), &c.backward_gemm()),
+                forward: gpu.storage_init(&format!("{} fwd", c.name), &fwd),
+                backward: gpu.storage_init(&format!("{} bwd", c.name), &bwd),
                 bias: gpu.storage_init(&format!("{} bias", c.name), &c.bias),
             });
         }

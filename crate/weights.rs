@@ -36,13 +36,15 @@ pub struct ConvWeights {
 }
 
 impl ConvWeights {
-    /// Kernel in the forward GEMM layout `[cin·9][cout]` (k = ci·9 + ky·3 + kx): row k holds every
-    /// output channel's tap, contiguous.
+    /// Kernel in the forward GEMM layout `[cin·9][cout4]` (k = ci·9 + ky·3 + kx, cout4 = cout
+    /// rounded up to a multiple of 4, zero-padded): row k holds every output channel's tap,
+    /// contiguous, so the conv kernel reads it as vec4s.
     pub fn forward_gemm(&self) -> Vec<f32> {
-        let mut out = vec![0.0; self.weight.len()];
+        let m4 = self.cout.next_multiple_of(4);
+        let mut out = vec![0.0; self.cin * 9 * m4];
         for o in 0..self.cout {
             for k in 0..self.cin * 9 {
-                out[k * self.cout + o] = self.weight[o * self.cin * 9 + k];
+                out[k * m4 + o] = self.weight[o * self.cin * 9 + k];
             }
         }
         out
@@ -50,15 +52,17 @@ impl ConvWeights {
 
     /// Kernel for the input gradient in the same GEMM layout: a 3×3 convolution from `cout` to
     /// `cin` channels with the kernel rotated by 180° and in/out swapped:
-    /// `[cout·9][cin]`, entry `(o·9 + ky·3 + kx, i) = W[o][i][2−ky][2−kx]`.
+    /// `[cout·9][cin4]` (cin4 = cin rounded up to a multiple of 4, zero-padded), entry
+    /// `(o·9 + ky·3 + kx, i) = W[o][i][2−ky][2−kx]`.
     pub fn backward_gemm(&self) -> Vec<f32> {
-        let mut out = vec![0.0; self.weight.len()];
+        let m4 = self.cin.next_multiple_of(4);
+        let mut out = vec![0.0; self.cout * 9 * m4];
         for o in 0..self.cout {
             for i in 0..self.cin {
                 for ky in 0..3 {
                     for kx in 0..3 {
                         let src = ((o * self.cin + i) * 3 + (2 - ky)) * 3 + (2 - kx);
-                        out[(o * 9 + ky * 3 + kx) * self.cin + i] = self.weight[src];
+                        out[(o * 9 + ky * 3 + kx) * m4 + i] = self.weight[src];
                     }
                 }
             }

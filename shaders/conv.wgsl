@@ -13,7 +13,9 @@
 // Bindings (all f32 arrays are dense, row-major):
 //   0 p      : uniform ConvParams
 //   1 inp    : array<f32>  [cin][h][w]        input activation (forward) or output gradient (backward)
-//   2 weight : array<f32>  [cin·9][cout]      k-major so a row of A is contiguous over m
+//   2 weight : array<vec4<f32>> [cin·9][cout4/4]  k-major, cout4 = cout rounded up to a multiple
+//                                             of 4 (zero-padded): a row of A is contiguous over m
+//                                             and every A load is one aligned vec4
 //   3 bias   : array<f32>  [cout]             forward only (backward binds any buffer; unread)
 //   4 mask   : array<f32>  [cin][h][w]        backward only: ReLU output of the layer whose gradient
 //                                             `inp` is (forward binds any buffer; unread)
@@ -38,7 +40,7 @@ struct ConvParams {
 
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> inp: array<f32>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> mask: array<f32>;
 @group(0) @binding(5) var<storage, read_write> outp: array<f32>;
@@ -86,6 +88,7 @@ fn main(
     let hw = p.h * p.w;
     let kdim = p.cin * 9u;
     let mdim = p.cout;
+    let mdim4 = (mdim + 3u) & ~3u;
     let tid = lid.y * 16u + lid.x;
     // Loader coordinates: each invocation fills one vec4 of each tile per K step.
     let lk = tid / 16u;
@@ -99,14 +102,8 @@ fn main(
     for (var k0 = 0u; k0 < kdim; k0 += BK) {
         let k = k0 + lk;
         var av = vec4<f32>(0.0);
-        if (k < kdim) {
-            let row = k * mdim;
-            for (var j = 0u; j < 4u; j++) {
-                let m = m0 + l4 + j;
-                if (m < mdim) {
-                    av[j] = weight[row + m];
-                }
-            }
+        if (k < kdim && m0 + l4 < mdim4) {
+            av = weight[(k * mdim4 + m0 + l4) / 4u];
         }
         a_tile[lk * 16u + l4 / 4u] = av;
         var bv = vec4<f32>(0.0);
