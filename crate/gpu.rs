@@ -92,6 +92,8 @@ pub fn grid_tiles(tiles_n: u32, tiles_m: u32) -> [u32; 3] {
 pub struct Kernels {
     pub conv_forward: Kernel,
     pub conv_backward: Kernel,
+    pub conv_forward_narrow: Kernel,
+    pub conv_backward_narrow: Kernel,
     pub pool_max_forward: Kernel,
     pub pool_avg_forward: Kernel,
     pub pool_max_backward: Kernel,
@@ -389,8 +391,10 @@ impl Kernels {
         let pool_f = seq(&[Uniform, Read, Write]);
         let pool_b = seq(&[Uniform, Read, Write, Read]);
         Kernels {
-            conv_forward: k(&conv, "conv_forward", "main", &[("BACKWARD", 0.0)], &conv_b),
-            conv_backward: k(&conv, "conv_backward", "main", &[("BACKWARD", 1.0)], &conv_b),
+            conv_forward: k(&conv, "conv_forward", "main", &[("BACKWARD", 0.0), ("NARROW", 0.0)], &conv_b),
+            conv_backward: k(&conv, "conv_backward", "main", &[("BACKWARD", 1.0), ("NARROW", 0.0)], &conv_b),
+            conv_forward_narrow: k(&conv, "conv_forward_narrow", "main", &[("BACKWARD", 0.0), ("NARROW", 1.0)], &conv_b),
+            conv_backward_narrow: k(&conv, "conv_backward_narrow", "main", &[("BACKWARD", 1.0), ("NARROW", 1.0)], &conv_b),
             pool_max_forward: k(&pool, "pool_max_forward", "pool_forward", &[("AVERAGE", 0.0)], &pool_f),
             pool_avg_forward: k(&pool, "pool_avg_forward", "pool_forward", &[("AVERAGE", 1.0)], &pool_f),
             pool_max_backward: k(&pool, "pool_max_backward", "pool_backward", &[("AVERAGE", 0.0)], &pool_b),

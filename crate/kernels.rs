@@ -43,11 +43,21 @@ pub struct ConvShape {
     pub w: usize,
 }
 
+/// Layers with at most this many pixels use the 64×16 (narrow) conv tile instead of 64×64.
+pub const NARROW_MAX_PIXELS: usize = 32;
+
 fn conv_dispatch(gpu: &Gpu, backward: bool, label: String, s: ConvShape, bufs: [&Buffer; 5]) -> Dispatch {
     let hw = (s.h * s.w) as u32;
-    let tiles_n = hw.div_ceil(64);
+    let narrow = s.h * s.w <= NARROW_MAX_PIXELS;
+    let tiles_n = hw.div_ceil(if narrow { 16 } else { 64 });
     let params = ConvParams { cin: s.cin as u32, cout: s.cout as u32, h: s.h as u32, w: s.w as u32, tiles_n, _pad: [0; 3] };
-    let kernel = if backward { &gpu.kernels.conv_backward } else { &gpu.kernels.conv_forward };
+    let k = &gpu.kernels;
+    let kernel = match (backward, narrow) {
+        (false, false) => &k.conv_forward,
+        (true, false) => &k.conv_backward,
+        (false, true) => &k.conv_forward_narrow,
+        (true, true) => &k.conv_backward_narrow,
+    };
     let flops = 2.0 * 9.0 * (s.cin * s.cout * s.h * s.w) as f64;
     kernel.dispatch(gpu, label, &params, &bufs, grid_tiles(tiles_n, (s.cout as u32).div_ceil(64)), flops)
 }

@@ -22,10 +22,13 @@
 //   5 outp   : array<f32>  [cout][h][w]       written in full (every element of the valid range)
 //
 // Tiling: a 16×16 workgroup computes a 64 (m) × 64 (n) output tile, 4×4 outputs per invocation,
-// stepping K by 16 through workgroup memory. Dispatch: x·z = ceil(N/64) pixel tiles (z folds x past
-// the 65,535 limit), y = ceil(M/64).
+// stepping K by 16 through workgroup memory. With NARROW (for layers of at most 32 pixels, e.g.
+// relu4_x/relu5_1 of small images, where a 64-pixel tile would mostly compute padding) the tile is
+// 64 (m) × 16 (n), 4×1 outputs per invocation. Dispatch: x·z = ceil(N/BN) pixel tiles (z folds x
+// past the 65,535 limit), y = ceil(M/64), BN = 64 (16 with NARROW).
 
 override BACKWARD: bool = false;
+override NARROW: bool = false;
 
 struct ConvParams {
     cin: u32,
@@ -51,6 +54,7 @@ const BK: u32 = 16u;
 
 var<workgroup> a_tile: array<vec4<f32>, 256>; // [BK][BM/4]
 var<workgroup> b_tile: array<vec4<f32>, 256>; // [BK][BN/4]
+var<workgroup> b_narrow: array<f32, 256>;     // [BK][16] (NARROW)
 
 fn load_b(k: u32, n: u32, kdim: u32, hw: u32) -> f32 {
     if (k >= kdim || n >= hw) {
@@ -83,12 +87,42 @@ fn main(
     if (tile_n >= p.tiles_n) {
         return;
     }
-    let m0 = wid.y * BM;
-    let n0 = tile_n * BN;
+    if (NARROW) {
+        narrow_tile(lid, wid.y * BM, tile_n * 16u);
+    } else {
+        wide_tile(lid, wid.y * BM, tile_n * BN);
+    }
+}
+
+// Loads the A-tile slice of this invocation: 4 consecutive m of row k, one aligned vec4.
+fn load_a(k: u32, m: u32, kdim: u32, mdim4: u32) -> vec4<f32> {
+    if (k < kdim && m < mdim4) {
+        return weight[(k * mdim4 + m) / 4u];
+    }
+    return vec4<f32>(0.0);
+}
+
+// Epilogue for 4 consecutive m at pixel n: bias + ReLU (forward) and bounds-checked stores.
+fn store4(m_first: u32, n: u32, acc: vec4<f32>, hw: u32) {
+    if (n >= hw) {
+        return;
+    }
+    for (var i = 0u; i < 4u; i++) {
+        let m = m_first + i;
+        if (m < p.cout) {
+            var v = acc[i];
+            if (!BACKWARD) {
+                v = max(v + bias[m], 0.0);
+            }
+            outp[m * hw + n] = v;
+        }
+    }
+}
+
+fn wide_tile(lid: vec3<u32>, m0: u32, n0: u32) {
     let hw = p.h * p.w;
     let kdim = p.cin * 9u;
-    let mdim = p.cout;
-    let mdim4 = (mdim + 3u) & ~3u;
+    let mdim4 = (p.cout + 3u) & ~3u;
     let tid = lid.y * 16u + lid.x;
     // Loader coordinates: each invocation fills one vec4 of each tile per K step.
     let lk = tid / 16u;
@@ -101,11 +135,7 @@ fn main(
 
     for (var k0 = 0u; k0 < kdim; k0 += BK) {
         let k = k0 + lk;
-        var av = vec4<f32>(0.0);
-        if (k < kdim && m0 + l4 < mdim4) {
-            av = weight[(k * mdim4 + m0 + l4) / 4u];
-        }
-        a_tile[lk * 16u + l4 / 4u] = av;
+        a_tile[lk * 16u + l4 / 4u] = load_a(k, m0 + l4, kdim, mdim4);
         var bv = vec4<f32>(0.0);
         for (var j = 0u; j < 4u; j++) {
             bv[j] = load_b(k, n0 + l4 + j, kdim, hw);
@@ -124,20 +154,30 @@ fn main(
         workgroupBarrier();
     }
 
-    for (var i = 0u; i < 4u; i++) {
-        let m = m0 + lid.y * 4u + i;
-        if (m >= mdim) {
-            continue;
-        }
-        var v = acc[i];
-        if (!BACKWARD) {
-            v = max(v + vec4<f32>(bias[m]), vec4<f32>(0.0));
-        }
-        for (var j = 0u; j < 4u; j++) {
-            let n = n0 + lid.x * 4u + j;
-            if (n < hw) {
-                outp[m * hw + n] = v[j];
-            }
-        }
+    // acc[i][j] is output (m0 + 4·ly + i, n0 + 4·lx + j); store column by column.
+    for (var j = 0u; j < 4u; j++) {
+        let col = vec4<f32>(acc[0][j], acc[1][j], acc[2][j], acc[3][j]);
+        store4(m0 + lid.y * 4u, n0 + lid.x * 4u + j, col, hw);
     }
+}
+
+fn narrow_tile(lid: vec3<u32>, m0: u32, n0: u32) {
+    let hw = p.h * p.w;
+    let kdim = p.cin * 9u;
+    let mdim4 = (p.cout + 3u) & ~3u;
+    let tid = lid.y * 16u + lid.x;
+    let lk = tid / 16u;
+    let l4 = (tid % 16u) * 4u;
+    var acc = vec4<f32>(0.0);
+    for (var k0 = 0u; k0 < kdim; k0 += BK) {
+        a_tile[lk * 16u + l4 / 4u] = load_a(k0 + lk, m0 + l4, kdim, mdim4);
+        b_narrow[tid] = load_b(k0 + lk, n0 + tid % 16u, kdim, hw);
+        workgroupBarrier();
+        for (var kk = 0u; kk < BK; kk++) {
+            acc += a_tile[kk * 16u + lid.y] * b_narrow[kk * 16u + lid.x];
+        }
+        workgroupBarrier();
+    }
+    // acc[i] is output (m0 + 4·ly + i, n0 + lx).
+    store4(m0 + lid.y * 4u, n0 + lid.x, acc, hw);
 }
