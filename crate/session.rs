@@ -181,8 +181,8 @@ impl Session {
         // ---- one-time work: targets.
         let style_in = gpu.storage("style image", 12 * (sw * sh) as u64);
         let style_net = Network::new(&engine, &style_in, sw, sh, settings.pooling, "style ");
-        let upload_c = gpu.storage_init("content rgba", bytemuck::cast_slice::<u8, u32>(content_px.as_raw()));
-        let upload_s = gpu.storage_init("style rgba", bytemuck::cast_slice::<u8, u32>(style_px.as_raw()));
+        let upload_c = gpu.storage_init("content rgba", content_px.as_raw());
+        let upload_s = gpu.storage_init("style rgba", style_px.as_raw());
         let mut once = vec![kernels::preprocess(gpu, hw, &upload_c, &x), kernels::preprocess(gpu, sw * sh, &upload_s, &style_in)];
         once.extend(net.forward.iter().cloned());
         once.extend(style_net.forward.iter().cloned());
@@ -403,7 +403,7 @@ impl Session {
         let gpu = &self.engine.gpu;
         gpu.check()?;
         let px = resize(img, self.width, self.height);
-        let upload = gpu.storage_init("resume rgba", bytemuck::cast_slice::<u8, u32>(px.as_raw()));
+        let upload = gpu.storage_init("resume rgba", px.as_raw());
         gpu.run(&[&kernels::preprocess(gpu, self.width * self.height, &upload, &self.x)]);
         self.iteration = iteration;
         Ok(())

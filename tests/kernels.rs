@@ -200,7 +200,7 @@ fn preprocess_and_postprocess() {
     let gpu = gpu();
     let hw = 517;
     let rgba: Vec<u8> = random(4 * hw, 0.0, 256.0, 3).iter().map(|&v| v as u8).collect();
-    let src = gpu.storage_init("rgba", bytemuck::cast_slice::<u8, u32>(&rgba));
+    let src = gpu.storage_init("rgba", &rgba);
     let img = nan_buffer(gpu, 3 * hw);
     let got = run_read(gpu, &[&kernels::preprocess(gpu, hw, &src, &img)], &img, 3 * hw);
     assert_close("preprocess", &got, &cpu::preprocess(&rgba), 1e-4, 0.0);
@@ -242,7 +242,7 @@ fn preview_draws_the_display_buffer_exactly() {
     let gpu = gpu();
     let (w, h) = (37u32, 23u32);
     let px: Vec<u8> = random((4 * w * h) as usize, 0.0, 256.0, 9).iter().map(|&v| v as u8).collect();
-    let rgba = gpu.storage_init("rgba", bytemuck::cast_slice::<u8, u32>(&px));
+    let rgba = gpu.storage_init("rgba", &px);
     let format = wgpu::TextureFormat::Rgba8Unorm;
     let preview = stylize::preview::Preview::new(gpu, format);
     let src = preview.source(gpu, &rgba, w, h);
