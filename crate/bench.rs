@@ -26,18 +26,24 @@ pub fn time_layers(gpu: Rc<crate::Engine>, dispatches: Vec<Dispatch>) -> Option<
     let pending = submit_timed(&gpu.gpu, &dispatches, 1)?;
     Some(async move {
         let times = pending.resolve(&gpu.gpu).await?;
-        let mut layers: Vec<LayerTime> = Vec::new();
-        for (d, ms) in dispatches.iter().zip(times) {
-            match layers.iter_mut().find(|l| l.label == d.label) {
-                Some(l) => {
-                    l.ms += ms;
-                    l.flops += d.flops;
-                }
-                None => layers.push(LayerTime { label: d.label.clone(), ms, flops: d.flops }),
-            }
-        }
-        Ok(layers)
+        Ok(group_by_layer(&dispatches, &times))
     })
+}
+
+/// Sums per-dispatch times (ms, same order as `dispatches`) and work into one row per label, in
+/// first-seen order.
+pub fn group_by_layer(dispatches: &[Dispatch], times: &[f64]) -> Vec<LayerTime> {
+    let mut layers: Vec<LayerTime> = Vec::new();
+    for (d, &ms) in dispatches.iter().zip(times) {
+        match layers.iter_mut().find(|l| l.label == d.label) {
+            Some(l) => {
+                l.ms += ms;
+                l.flops += d.flops;
+            }
+            None => layers.push(LayerTime { label: d.label.clone(), ms, flops: d.flops }),
+        }
+    }
+    layers
 }
 
 /// Times one 3×3 conv (forward with bias+ReLU, or the input gradient through the ReLU mask) on

@@ -221,7 +221,8 @@ impl Session {
         let mut ops: Vec<Dispatch> = net.forward.clone();
         let mut part_len = 0usize; // running offset into loss_part
         let mut reduces: Vec<(usize, usize, usize, f32)> = Vec::new(); // (offset, count, slot, scale)
-        let loss_part_len = estimate_partials(&net);
+        // Seven reducing passes (content, five style layers, TV), each ≤ MAX_REDUCE_GROUPS partials.
+        let loss_part_len = 7 * kernels::MAX_REDUCE_GROUPS as usize;
         let loss_part = gpu.storage("loss partials", 4 * loss_part_len as u64);
         let mut keep = vec![m.clone(), v.clone(), state.clone(), ping[0].clone(), ping[1].clone(), content_target.clone(), loss_part.clone()];
         let mut cur = 0usize; // ping-pong buffer holding the gradient w.r.t. the current layer's output
@@ -437,13 +438,4 @@ pub fn resize(img: &RgbaImage, w: usize, h: usize) -> RgbaImage {
         return img.clone();
     }
     image::imageops::resize(img, w as u32, h as u32, image::imageops::FilterType::Lanczos3)
-}
-
-/// Upper bound on loss partial sums for a network: one per 256 elements of every loss input.
-fn estimate_partials(net: &Network) -> usize {
-    let mut n = (3 * net.width * net.height).div_ceil(256) + 1;
-    for l in &net.layers {
-        n += l.out_len().div_ceil(256) + (l.output.0 * l.output.0).div_ceil(256) + 2;
-    }
-    n
 }

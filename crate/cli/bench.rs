@@ -4,7 +4,7 @@
 
 use clap::Args;
 use std::time::Instant;
-use stylize::bench::{peak_bytes, time_conv, time_layers, LayerTime};
+use stylize::bench::{group_by_layer, peak_bytes, time_conv, time_layers, LayerTime};
 use stylize::kernels::ConvShape;
 use stylize::{Engine, Gpu, GpuOptions, Session, Settings, VggWeights};
 
@@ -53,20 +53,16 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let (layers, how): (Vec<LayerTime>, &str) = match time_layers(engine.clone(), dispatches.clone()) {
         Some(f) => (pollster::block_on(f)?, "GPU timestamp queries"),
         None => {
-            let mut layers: Vec<LayerTime> = Vec::new();
-            for d in &dispatches {
-                let t = Instant::now();
-                gpu.run(&[d]);
-                let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
-                let ms = t.elapsed().as_secs_f64() * 1e3;
-                match layers.iter_mut().find(|l| l.label == d.label) {
-                    Some(l) => {
-                        l.ms += ms;
-                        l.flops += d.flops;
-                    }
-                    None => layers.push(LayerTime { label: d.label.clone(), ms, flops: d.flops }),
-                }
-            }
+            let times: Vec<f64> = dispatches
+                .iter()
+                .map(|d| {
+                    let t = Instant::now();
+                    gpu.run(&[d]);
+                    let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+                    t.elapsed().as_secs_f64() * 1e3
+                })
+                .collect();
+            let layers = group_by_layer(&dispatches, &times);
             (layers, "wall clock, one submit per dispatch")
         }
     };
