@@ -60,9 +60,9 @@ pub fn time_conv(engine: Rc<crate::Engine>, shape: ConvShape, backward: bool, re
     let act = gpu.storage_init("bench act", &fill(cout * h * w, 4));
     let out = gpu.storage("bench out", 4 * (cin.max(cout) * h * w) as u64);
     let d = if backward {
-        kernels::conv_backward(gpu, "conv bwd".into(), shape, &act, &act, &weight, &out)
+        kernels::conv_backward(gpu, gpu.conv_path, "conv bwd".into(), shape, &act, &act, &weight, &out)
     } else {
-        kernels::conv_forward(gpu, "conv fwd".into(), shape, &input, &weight, &bias, &out)
+        kernels::conv_forward(gpu, gpu.conv_path, "conv fwd".into(), shape, &input, &weight, &bias, &out)
     };
     let pending = submit_timed(gpu, std::slice::from_ref(&d), reps)?;
     let engine = engine.clone();

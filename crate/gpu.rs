@@ -2,7 +2,7 @@
 //! helpers and the one asynchronous readback path used natively and on the web.
 
 use crate::error::{Error, Result};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use wgpu::util::DeviceExt;
 
 /// How to pick the adapter.
@@ -11,6 +11,51 @@ pub struct GpuOptions {
     /// Case-insensitive substring of the adapter name to prefer (native; e.g. "llvmpipe").
     /// `None` reads the `STYLIZE_ADAPTER` environment variable natively.
     pub adapter_name: Option<String>,
+    /// Which conv implementation to use; `None` picks [`ConvPath::for_adapter`] (natively the
+    /// `STYLIZE_CONV` environment variable, `tiled` or `direct`, overrides it).
+    pub conv_path: Option<ConvPath>,
+}
+
+/// The two implementations of the 3×3 conv GEMM in `shaders/conv.wgsl` (same results, same
+/// bindings; the header of that file explains the cost models behind them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvPath {
+    /// Tiled through workgroup memory (entry point `main`): what GPUs want.
+    Tiled,
+    /// Register-tiled straight from storage buffers, no workgroup memory or barriers (entry point
+    /// `direct`): what CPU adapters (SwiftShader, lavapipe) want.
+    Direct,
+}
+
+impl ConvPath {
+    /// `Direct` on CPU adapters (browsers report software/fallback adapters as CPUs), else `Tiled`.
+    pub fn for_adapter(info: &wgpu::AdapterInfo) -> ConvPath {
+        if info.device_type == wgpu::DeviceType::Cpu {
+            ConvPath::Direct
+        } else {
+            ConvPath::Tiled
+        }
+    }
+
+    /// Parses `tiled` or `direct` (case-insensitive). Fails with [`Error::Settings`].
+    pub fn parse(s: &str) -> Result<ConvPath> {
+        match s.to_ascii_lowercase().as_str() {
+            "tiled" => Ok(ConvPath::Tiled),
+            "direct" => Ok(ConvPath::Direct),
+            _ => Err(Error::Settings(format!("conv path must be `tiled` or `direct`, not {s:?}"))),
+        }
+    }
+}
+
+/// One compiled variant of the conv kernel (see [`Kernels::conv`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvTile {
+    /// Tiled, 64×64 output tile.
+    Wide,
+    /// Tiled, 64×16 output tile (layers of few pixels).
+    Narrow,
+    /// Direct, with this many invocations per workgroup (4, 16 or 64).
+    Direct(u32),
 }
 
 /// What a binding of a kernel is, for building explicit bind group layouts.
@@ -90,10 +135,10 @@ pub fn grid_tiles(tiles_n: u32, tiles_m: u32) -> [u32; 3] {
 
 /// All kernels of the engine, compiled once per device.
 pub struct Kernels {
-    pub conv_forward: Kernel,
-    pub conv_backward: Kernel,
-    pub conv_forward_narrow: Kernel,
-    pub conv_backward_narrow: Kernel,
+    conv_module: wgpu::ShaderModule,
+    device: wgpu::Device,
+    /// Conv variants, compiled on first use (index: [`Kernels::conv`]).
+    conv: [OnceLock<Kernel>; 10],
     pub pool_max_forward: Kernel,
     pub pool_avg_forward: Kernel,
     pub pool_max_backward: Kernel,
@@ -131,6 +176,8 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     /// Adapter name, backend, type and driver.
     pub adapter_info: wgpu::AdapterInfo,
+    /// The conv implementation plans use on this device.
+    pub conv_path: ConvPath,
     /// Limits granted to the device (what plans are checked against).
     pub limits: wgpu::Limits,
     /// Features enabled on the device.
@@ -227,13 +274,23 @@ impl Gpu {
                 *lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{reason:?}: {msg}"));
             });
         }
+        let adapter_info = adapter.get_info();
+        let mut conv_path = opts.conv_path;
+        #[cfg(not(target_arch = "wasm32"))]
+        if conv_path.is_none() {
+            if let Ok(v) = std::env::var("STYLIZE_CONV") {
+                conv_path = Some(ConvPath::parse(&v)?);
+            }
+        }
+        let conv_path = conv_path.unwrap_or_else(|| ConvPath::for_adapter(&adapter_info));
         let kernels = Kernels::new(&device);
         Ok(Gpu {
             instance,
             adapter: adapter.clone(),
             device,
             queue,
-            adapter_info: adapter.get_info(),
+            adapter_info,
+            conv_path,
             limits,
             features,
             adapter_limits,
@@ -250,13 +307,14 @@ impl Gpu {
         // Browsers do not reveal adapter names.
         let name = if i.name.is_empty() { "WebGPU adapter".to_string() } else { i.name.clone() };
         format!(
-            "adapter: {} ({:?}, {:?})\ndriver: {} {}\nlimits: max_buffer_size {} B, max_storage_buffer_binding_size {} B, \
+            "adapter: {} ({:?}, {:?}; conv path {:?})\ndriver: {} {}\nlimits: max_buffer_size {} B, max_storage_buffer_binding_size {} B, \
              max_storage_buffers_per_shader_stage {}, max_compute_workgroup_storage_size {} B, \
              max_compute_invocations_per_workgroup {}, max_compute_workgroups_per_dimension {}\n\
              adapter offers: max_buffer_size {} B, max_storage_buffer_binding_size {} B\nfeatures: {:?}",
             name,
             i.backend,
             i.device_type,
+            self.conv_path,
             i.driver,
             i.driver_info,
             l.max_buffer_size,
@@ -387,14 +445,12 @@ impl Kernels {
         let seq = |kinds: &[Bind]| -> Vec<(u32, Bind)> {
             kinds.iter().enumerate().map(|(i, &b)| (i as u32, b)).collect()
         };
-        let conv_b = seq(&[Uniform, Read, Read, Read, Read, Write]);
         let pool_f = seq(&[Uniform, Read, Write]);
         let pool_b = seq(&[Uniform, Read, Write, Read]);
         Kernels {
-            conv_forward: k(&conv, "conv_forward", "main", &[("BACKWARD", 0.0), ("NARROW", 0.0)], &conv_b),
-            conv_backward: k(&conv, "conv_backward", "main", &[("BACKWARD", 1.0), ("NARROW", 0.0)], &conv_b),
-            conv_forward_narrow: k(&conv, "conv_forward_narrow", "main", &[("BACKWARD", 0.0), ("NARROW", 1.0)], &conv_b),
-            conv_backward_narrow: k(&conv, "conv_backward_narrow", "main", &[("BACKWARD", 1.0), ("NARROW", 1.0)], &conv_b),
+            conv_module: conv,
+            device: device.clone(),
+            conv: Default::default(),
             pool_max_forward: k(&pool, "pool_max_forward", "pool_forward", &[("AVERAGE", 0.0)], &pool_f),
             pool_avg_forward: k(&pool, "pool_avg_forward", "pool_forward", &[("AVERAGE", 1.0)], &pool_f),
             pool_max_backward: k(&pool, "pool_max_backward", "pool_backward", &[("AVERAGE", 0.0)], &pool_b),
@@ -412,6 +468,44 @@ impl Kernels {
             preprocess: k(&image, "preprocess", "preprocess", &[], &seq(&[Uniform, Read, Write])),
             postprocess: k(&image, "postprocess", "postprocess", &[], &[(0, Uniform), (3, Read), (4, Write)]),
         }
+    }
+}
+
+impl Kernels {
+    /// The conv kernel for one direction and tile, compiled on first use (a device only ever
+    /// compiles the variants its [`ConvPath`] and layer sizes need). Bindings: uniform params,
+    /// then input, weights, bias, mask (read) and output (read-write), as in `shaders/conv.wgsl`.
+    /// Panics on a `Direct` lane count other than 4, 16 or 64.
+    pub fn conv(&self, backward: bool, tile: ConvTile) -> &Kernel {
+        const NAMES: [&str; 10] = [
+            "conv_forward",
+            "conv_forward_narrow",
+            "conv_forward_direct4",
+            "conv_forward_direct16",
+            "conv_forward_direct64",
+            "conv_backward",
+            "conv_backward_narrow",
+            "conv_backward_direct4",
+            "conv_backward_direct16",
+            "conv_backward_direct64",
+        ];
+        let (t, entry, narrow, lanes) = match tile {
+            ConvTile::Wide => (0, "main", 0.0, 64.0),
+            ConvTile::Narrow => (1, "main", 1.0, 64.0),
+            ConvTile::Direct(4) => (2, "direct", 0.0, 4.0),
+            ConvTile::Direct(16) => (3, "direct", 0.0, 16.0),
+            ConvTile::Direct(64) => (4, "direct", 0.0, 64.0),
+            ConvTile::Direct(l) => panic!("no direct conv kernel with {l} lanes"),
+        };
+        let i = t + if backward { 5 } else { 0 };
+        self.conv[i].get_or_init(|| {
+            use Bind::*;
+            let b = if backward { 1.0 } else { 0.0 };
+            let consts = [("BACKWARD", b), ("NARROW", narrow), ("LANES", lanes)];
+            let bindings: Vec<(u32, Bind)> =
+                [Uniform, Read, Read, Read, Read, Write].iter().enumerate().map(|(i, &k)| (i as u32, k)).collect();
+            Kernel::new(&self.device, &self.conv_module, NAMES[i], entry, &consts, &bindings)
+        })
     }
 }
 

@@ -4,7 +4,7 @@
 
 #![allow(clippy::too_many_arguments)] // launchers take every buffer they bind
 
-use crate::gpu::{grid_elems, grid_tiles, Dispatch, Gpu};
+use crate::gpu::{grid_elems, grid_tiles, ConvPath, ConvTile, Dispatch, Gpu};
 
 /// Most workgroups of a reducing element-wise pass (grid-stride loop; one partial sum each).
 pub const MAX_REDUCE_GROUPS: u32 = 64;
@@ -46,34 +46,50 @@ pub struct ConvShape {
 /// Layers with at most this many pixels use the 64×16 (narrow) conv tile instead of 64×64.
 pub const NARROW_MAX_PIXELS: usize = 32;
 
-fn conv_dispatch(gpu: &Gpu, backward: bool, label: String, s: ConvShape, bufs: [&Buffer; 5]) -> Dispatch {
+/// The conv kernel variant and grid for a shape: `(tile, tiles_n, grid)`.
+/// Tiled: 64×64 tiles (64×16 up to [`NARROW_MAX_PIXELS`]). Direct: 16 channels × 4·LANES pixels
+/// per workgroup, LANES the largest of 64, 16, 4 with 4·LANES ≤ h·w (4 below that).
+pub fn conv_tiling(path: ConvPath, s: ConvShape) -> (ConvTile, u32, [u32; 3]) {
     let hw = (s.h * s.w) as u32;
-    let narrow = s.h * s.w <= NARROW_MAX_PIXELS;
-    let tiles_n = hw.div_ceil(if narrow { 16 } else { 64 });
-    let params = ConvParams { cin: s.cin as u32, cout: s.cout as u32, h: s.h as u32, w: s.w as u32, tiles_n, _pad: [0; 3] };
-    let k = &gpu.kernels;
-    let kernel = match (backward, narrow) {
-        (false, false) => &k.conv_forward,
-        (true, false) => &k.conv_backward,
-        (false, true) => &k.conv_forward_narrow,
-        (true, true) => &k.conv_backward_narrow,
-    };
-    let flops = 2.0 * 9.0 * (s.cin * s.cout * s.h * s.w) as f64;
-    kernel.dispatch(gpu, label, &params, &bufs, grid_tiles(tiles_n, (s.cout as u32).div_ceil(64)), flops)
+    let cout = s.cout as u32;
+    match path {
+        ConvPath::Tiled if s.h * s.w <= NARROW_MAX_PIXELS => {
+            let tiles_n = hw.div_ceil(16);
+            (ConvTile::Narrow, tiles_n, grid_tiles(tiles_n, cout.div_ceil(64)))
+        }
+        ConvPath::Tiled => {
+            let tiles_n = hw.div_ceil(64);
+            (ConvTile::Wide, tiles_n, grid_tiles(tiles_n, cout.div_ceil(64)))
+        }
+        ConvPath::Direct => {
+            let lanes = [64, 16, 4].into_iter().find(|l| 4 * l <= hw).unwrap_or(4);
+            let tiles_n = hw.div_ceil(4 * lanes);
+            (ConvTile::Direct(lanes), tiles_n, grid_tiles(tiles_n, cout.div_ceil(16)))
+        }
+    }
 }
 
-/// Forward convolution with fused bias and ReLU: `out [cout][h][w] = relu(W ⊛ input + bias)`.
+fn conv_dispatch(gpu: &Gpu, path: ConvPath, backward: bool, label: String, s: ConvShape, bufs: [&Buffer; 5]) -> Dispatch {
+    let (tile, tiles_n, grid) = conv_tiling(path, s);
+    let params = ConvParams { cin: s.cin as u32, cout: s.cout as u32, h: s.h as u32, w: s.w as u32, tiles_n, _pad: [0; 3] };
+    let flops = 2.0 * 9.0 * (s.cin * s.cout * s.h * s.w) as f64;
+    gpu.kernels.conv(backward, tile).dispatch(gpu, label, &params, &bufs, grid, flops)
+}
+
+/// Forward convolution with fused bias and ReLU: `out [cout][h][w] = relu(W ⊛ input + bias)`,
+/// computed by the `path` implementation (normally `gpu.conv_path`).
 /// `weight` is `[cin·9][cout4]` ([`crate::ConvWeights::forward_gemm`]), `bias` `[cout]`, `input` `[cin][h][w]`.
-pub fn conv_forward(gpu: &Gpu, label: String, s: ConvShape, input: &Buffer, weight: &Buffer, bias: &Buffer, out: &Buffer) -> Dispatch {
-    conv_dispatch(gpu, false, label, s, [input, weight, bias, input, out])
+pub fn conv_forward(gpu: &Gpu, path: ConvPath, label: String, s: ConvShape, input: &Buffer, weight: &Buffer, bias: &Buffer, out: &Buffer) -> Dispatch {
+    conv_dispatch(gpu, path, false, label, s, [input, weight, bias, input, out])
 }
 
 /// Input gradient of a conv+ReLU layer: `din [cin][h][w] = W' ⊛ (dout · [act > 0])`, where `s` is
 /// the FORWARD shape, `dout` and `act` are `[cout][h][w]` (gradient w.r.t. and value of the layer's
-/// ReLU output) and `weight_t` is [`crate::ConvWeights::backward_gemm`] (`[cout·9][cin4]`).
-pub fn conv_backward(gpu: &Gpu, label: String, s: ConvShape, dout: &Buffer, act: &Buffer, weight_t: &Buffer, din: &Buffer) -> Dispatch {
+/// ReLU output) and `weight_t` is [`crate::ConvWeights::backward_gemm`] (`[cout·9][cin4]`);
+/// computed by the `path` implementation (normally `gpu.conv_path`).
+pub fn conv_backward(gpu: &Gpu, path: ConvPath, label: String, s: ConvShape, dout: &Buffer, act: &Buffer, weight_t: &Buffer, din: &Buffer) -> Dispatch {
     let t = ConvShape { cin: s.cout, cout: s.cin, h: s.h, w: s.w };
-    conv_dispatch(gpu, true, label, t, [dout, weight_t, weight_t, act, din])
+    conv_dispatch(gpu, path, true, label, t, [dout, weight_t, weight_t, act, din])
 }
 
 #[repr(C)]

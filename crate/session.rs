@@ -259,7 +259,7 @@ impl Session {
             match l.conv {
                 Some(k) => {
                     let shape = ConvShape { cin: ci, cout: c, h: ih, w: iw };
-                    ops.push(kernels::conv_backward(gpu, format!("{} bwd", l.name), shape, &ping[cur], &net.acts[i], &engine.convs[k].backward, dst));
+                    ops.push(kernels::conv_backward(gpu, gpu.conv_path, format!("{} bwd", l.name), shape, &ping[cur], &net.acts[i], &engine.convs[k].backward, dst));
                 }
                 None => {
                     let src = &net.acts[i - 1];

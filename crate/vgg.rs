@@ -222,7 +222,7 @@ impl Network {
                 Some(k) => {
                     let cv = &engine.convs[k];
                     let shape = ConvShape { cin: c, cout: l.output.0, h, w };
-                    kernels::conv_forward(gpu, format!("{} fwd", l.name), shape, src, &cv.forward, &cv.bias, &acts[i])
+                    kernels::conv_forward(gpu, gpu.conv_path, format!("{} fwd", l.name), shape, src, &cv.forward, &cv.bias, &acts[i])
                 }
                 None => kernels::pool_forward(gpu, format!("{} fwd", l.name), pooling == Pooling::Avg, c, h, w, src, &acts[i]),
             });

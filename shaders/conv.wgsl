@@ -21,14 +21,29 @@
 //                                             `inp` is (forward binds any buffer; unread)
 //   5 outp   : array<f32>  [cout][h][w]       written in full (every element of the valid range)
 //
-// Tiling: a 16×16 workgroup computes a 64 (m) × 64 (n) output tile, 4×4 outputs per invocation,
+// Two implementations of the same GEMM, chosen per adapter by the host (`ConvPath`):
+//
+// `main` (GPUs) — tiled through workgroup memory. Tiling: a 16×16 workgroup computes a 64 (m) × 64 (n) output tile, 4×4 outputs per invocation,
 // stepping K by 16 through workgroup memory. With NARROW (for layers of at most 32 pixels, e.g.
 // relu4_x/relu5_1 of small images, where a 64-pixel tile would mostly compute padding) the tile is
 // 64 (m) × 16 (n), 4×1 outputs per invocation. Dispatch: x·z = ceil(N/BN) pixel tiles (z folds x
 // past the 65,535 limit), y = ceil(M/64), BN = 64 (16 with NARROW).
+//
+// `direct` (CPU adapters: SwiftShader in browsers, lavapipe natively) — no workgroup memory and no
+// barriers. On these adapters every load whose address differs per invocation is a scalarised
+// gather (~50 cycles per 4 lanes) and a private array indexed by a loop variable is one too, while
+// arithmetic on registers is cheap; so each invocation keeps a 16 (m) × 4 (n) register tile in
+// four mat4x4 accumulators (constant indices only) and loads straight from the storage buffers:
+// per k, 4 vec4 weight loads and 4 input loads feed 64 multiply-adds (the tiled kernel: 8 loads
+// from workgroup memory per 16, plus its loader and barriers). Invocation t of workgroup x owns
+// pixels n = x·4·LANES + t + LANES·{0,1,2,3} (LANES ∈ {4, 16, 64}: the host picks the largest with
+// 4·LANES ≤ h·w, so small deep layers still fill the lanes) and channels m = 16·y … 16·y + 15.
+// Loop order: tap (ky, kx) outside, ci inside, so the halo test runs 9 times, not 9·cin times.
+// Dispatch: x·z = ceil(N / (4·LANES)) = tiles_n, y = ceil(M/16).
 
 override BACKWARD: bool = false;
 override NARROW: bool = false;
+override LANES: u32 = 64u; // `direct` only
 
 struct ConvParams {
     cin: u32,
@@ -180,4 +195,89 @@ fn narrow_tile(lid: vec3<u32>, m0: u32, n0: u32) {
     }
     // acc[i] is output (m0 + 4·ly + i, n0 + lx).
     store4(m0 + lid.y * 4u, n0 + lid.x, acc, hw);
+}
+
+// ---- direct (CPU adapters) ----
+
+// Four pixels n (one per component) shifted by (dy, dx): offsets into a [h][w] plane (0 where
+// invalid) and 1/0 validity (zero padding, and pixels past h·w).
+struct Quad {
+    off: vec4<u32>,
+    ok: vec4<f32>,
+}
+
+fn quad(n: vec4<u32>, hw: u32, dy: i32, dx: i32) -> Quad {
+    let y = vec4<i32>(n / p.w) + vec4<i32>(dy);
+    let x = vec4<i32>(n % p.w) + vec4<i32>(dx);
+    let v = (n < vec4<u32>(hw)) & (y >= vec4<i32>(0)) & (x >= vec4<i32>(0)) & (y < vec4<i32>(i32(p.h))) & (x < vec4<i32>(i32(p.w)));
+    return Quad(select(vec4<u32>(0u), vec4<u32>(y) * p.w + vec4<u32>(x), v), select(vec4<f32>(0.0), vec4<f32>(1.0), v));
+}
+
+// B values of the quad in input plane `base` (= ci·h·w); backward masks them by the ReLU.
+fn gather(q: Quad, base: u32) -> vec4<f32> {
+    let o = q.off + vec4<u32>(base);
+    var b = vec4<f32>(inp[o.x], inp[o.y], inp[o.z], inp[o.w]) * q.ok;
+    if (BACKWARD) {
+        b = select(vec4<f32>(0.0), b, vec4<f32>(mask[o.x], mask[o.y], mask[o.z], mask[o.w]) > vec4<f32>(0.0));
+    }
+    return b;
+}
+
+// acc + a ⊗ b: column j (pixel j) gains a · b[j] (4 channels).
+fn rank1(acc: mat4x4<f32>, a: vec4<f32>, b: vec4<f32>) -> mat4x4<f32> {
+    return acc + mat4x4<f32>(a * b.x, a * b.y, a * b.z, a * b.w);
+}
+
+// Epilogue for channels m0 … m0+3 (rows of c) at the quad's pixels (columns of c).
+fn store_quad(n: vec4<u32>, c: mat4x4<f32>, m0: u32, hw: u32) {
+    for (var j = 0u; j < 4u; j++) {
+        if (n[j] < hw) {
+            store4(m0, n[j], c[j], hw);
+        }
+    }
+}
+
+@compute @workgroup_size(LANES)
+fn direct(
+    @builtin(local_invocation_index) t: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let tile_n = wid.x + wid.z * nwg.x;
+    if (tile_n >= p.tiles_n) {
+        return;
+    }
+    let hw = p.h * p.w;
+    let mq = (p.cout + 3u) / 4u;          // vec4s per weight row
+    let last = p.cin * 9u * mq - 1u;      // last vec4 of the weights
+    let n = tile_n * 4u * LANES + t + LANES * vec4<u32>(0u, 1u, 2u, 3u);
+    let m0q = wid.y * 4u;
+    var c0 = mat4x4<f32>();
+    var c1 = mat4x4<f32>();
+    var c2 = mat4x4<f32>();
+    var c3 = mat4x4<f32>();
+    for (var tap = 0u; tap < 9u; tap++) {
+        let q = quad(n, hw, i32(tap / 3u) - 1, i32(tap % 3u) - 1);
+        var wi = tap * mq + m0q;
+        var base = 0u;
+        for (var ci = 0u; ci < p.cin; ci++) {
+            // Rows past cout4 read neighbouring weights (clamped at the end); never stored.
+            let a0 = weight[min(wi, last)];
+            let a1 = weight[min(wi + 1u, last)];
+            let a2 = weight[min(wi + 2u, last)];
+            let a3 = weight[min(wi + 3u, last)];
+            let b = gather(q, base);
+            c0 = rank1(c0, a0, b);
+            c1 = rank1(c1, a1, b);
+            c2 = rank1(c2, a2, b);
+            c3 = rank1(c3, a3, b);
+            wi += 9u * mq;
+            base += hw;
+        }
+    }
+    let m0 = m0q * 4u;
+    store_quad(n, c0, m0, hw);
+    store_quad(n, c1, m0 + 4u, hw);
+    store_quad(n, c2, m0 + 8u, hw);
+    store_quad(n, c3, m0 + 12u, hw);
 }

@@ -6,9 +6,12 @@
 mod common;
 use common::*;
 use stylize::kernels::{self, AdamConfig, ConvShape, GramSplit};
+use stylize::{ConvPath, ConvTile};
 use stylize::reference as cpu;
 use stylize::ConvWeights;
 
+/// Both conv implementations (tiled and direct) against the f64 reference, forward and input
+/// gradient, on one shape.
 fn conv_case(cin: usize, cout: usize, h: usize, w: usize, seed: u64) {
     let gpu = gpu();
     let cw = ConvWeights {
@@ -21,19 +24,36 @@ fn conv_case(cin: usize, cout: usize, h: usize, w: usize, seed: u64) {
     let input = random(cin * h * w, -1.0, 1.0, seed + 2);
     let s = ConvShape { cin, cout, h, w };
     let (x, wf, b) = (gpu.storage_init("x", &input), gpu.storage_init("w", &cw.forward_gemm()), gpu.storage_init("b", &cw.bias));
-    let out = nan_buffer(gpu, cout * h * w);
-    let got = run_read(gpu, &[&kernels::conv_forward(gpu, "t".into(), s, &x, &wf, &b, &out)], &out, cout * h * w);
     let want = cpu::conv_forward(&to_f64(&input), cin, cout, h, w, &cw.weight, &cw.bias);
-    assert_close(&format!("conv forward {cin}->{cout} {h}x{w}"), &got, &want, 1e-4, 1e-4);
-
-    // Backward: gradient w.r.t. the input through the ReLU mask of `want`.
+    // Backward: gradient w.r.t. the input through the ReLU mask of the forward output.
     let dout = random(cout * h * w, -1.0, 1.0, seed + 3);
     let act: Vec<f32> = want.iter().map(|&v| v as f32).collect();
     let (d, a, wb) = (gpu.storage_init("dout", &dout), gpu.storage_init("act", &act), gpu.storage_init("wb", &cw.backward_gemm()));
-    let din = nan_buffer(gpu, cin * h * w);
-    let got = run_read(gpu, &[&kernels::conv_backward(gpu, "t".into(), s, &d, &a, &wb, &din)], &din, cin * h * w);
-    let want = cpu::conv_backward(&to_f64(&dout), &to_f64(&act), cin, cout, h, w, &cw.weight);
-    assert_close(&format!("conv backward {cin}->{cout} {h}x{w}"), &got, &want, 1e-4, 1e-4);
+    let want_back = cpu::conv_backward(&to_f64(&dout), &to_f64(&act), cin, cout, h, w, &cw.weight);
+    for path in [ConvPath::Tiled, ConvPath::Direct] {
+        let out = nan_buffer(gpu, cout * h * w);
+        let got = run_read(gpu, &[&kernels::conv_forward(gpu, path, "t".into(), s, &x, &wf, &b, &out)], &out, cout * h * w);
+        assert_close(&format!("conv forward {path:?} {cin}->{cout} {h}x{w}"), &got, &want, 1e-4, 1e-4);
+        let din = nan_buffer(gpu, cin * h * w);
+        let got = run_read(gpu, &[&kernels::conv_backward(gpu, path, "t".into(), s, &d, &a, &wb, &din)], &din, cin * h * w);
+        assert_close(&format!("conv backward {path:?} {cin}->{cout} {h}x{w}"), &got, &want_back, 1e-4, 1e-4);
+    }
+}
+
+#[test]
+fn conv_tests_cover_every_variant() {
+    // The shapes the conv tests below use reach every tile of both paths (with several pixel
+    // tiles each), so no variant goes untested.
+    let tile = |path, cin, cout, h, w| kernels::conv_tiling(path, ConvShape { cin, cout, h, w });
+    assert_eq!(tile(ConvPath::Tiled, 5, 70, 9, 13).0, ConvTile::Wide);
+    assert_eq!(tile(ConvPath::Tiled, 19, 70, 5, 6).0, ConvTile::Narrow);
+    assert_eq!(tile(ConvPath::Direct, 3, 5, 7, 9).0, ConvTile::Direct(4)); // 63 px: 4 tiles of 16
+    assert_eq!(tile(ConvPath::Direct, 3, 5, 7, 9).1, 4);
+    assert_eq!(tile(ConvPath::Direct, 5, 70, 9, 13).0, ConvTile::Direct(16)); // 117 px: 2 tiles of 64
+    assert_eq!(tile(ConvPath::Direct, 5, 70, 9, 13).1, 2);
+    assert_eq!(tile(ConvPath::Direct, 4, 6, 5, 67).0, ConvTile::Direct(64)); // 335 px: 2 tiles of 256
+    assert_eq!(tile(ConvPath::Direct, 4, 6, 5, 67).1, 2);
+    assert_eq!(tile(ConvPath::Direct, 3, 9, 1, 1).0, ConvTile::Direct(4)); // 1 px
 }
 
 #[test]
