@@ -6,7 +6,7 @@
 use crate::preview::{Preview, PreviewSource};
 use crate::session::sizes;
 use crate::vgg::{buffer_plan, check_plan};
-use crate::{Engine, Error, Gpu, GpuOptions, Session, Settings, VggWeights};
+use crate::{ConvPath, Engine, Error, Gpu, GpuOptions, Session, Settings, VggWeights};
 use js_sys::{Promise, Reflect, Uint8Array};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -64,11 +64,14 @@ pub struct Stylizer {
 #[wasm_bindgen]
 impl Stylizer {
     /// Validates the weights (safetensors bytes), opens the WebGPU device and uploads them.
-    /// Rejects with `Weights` before touching the GPU if the file is wrong.
-    pub async fn create(weights: Vec<u8>) -> Result<Stylizer, JsValue> {
+    /// `conv` (optional, for benchmarks) forces the conv implementation, `"tiled"` or `"direct"`;
+    /// by default software adapters get `direct` and GPUs `tiled`.
+    /// Rejects with `Weights` before touching the GPU if the file is wrong, `Settings` on a bad `conv`.
+    pub async fn create(weights: Vec<u8>, conv: Option<String>) -> Result<Stylizer, JsValue> {
+        let conv_path = conv.as_deref().map(ConvPath::parse).transpose().map_err(js_error)?;
         let w = VggWeights::from_safetensors(&weights).map_err(js_error)?;
         drop(weights);
-        let gpu = Gpu::new(&GpuOptions::default()).await.map_err(js_error)?;
+        let gpu = Gpu::new(&GpuOptions { conv_path, ..Default::default() }).await.map_err(js_error)?;
         let engine = Engine::new(gpu, &w).map_err(js_error)?;
         Ok(Stylizer { engine })
     }
