@@ -139,6 +139,9 @@ pub struct Kernels {
     device: wgpu::Device,
     /// Conv variants, compiled on first use (index: [`Kernels::conv`]).
     conv: [OnceLock<Kernel>; 10],
+    gram_module: wgpu::ShaderModule,
+    /// `gram_direct` with 16 and 64 lanes, compiled on first use.
+    gram_direct: [OnceLock<Kernel>; 2],
     pub pool_max_forward: Kernel,
     pub pool_avg_forward: Kernel,
     pub pool_max_backward: Kernel,
@@ -451,6 +454,8 @@ impl Kernels {
             conv_module: conv,
             device: device.clone(),
             conv: Default::default(),
+            gram_module: gram.clone(),
+            gram_direct: Default::default(),
             pool_max_forward: k(&pool, "pool_max_forward", "pool_forward", &[("AVERAGE", 0.0)], &pool_f),
             pool_avg_forward: k(&pool, "pool_avg_forward", "pool_forward", &[("AVERAGE", 1.0)], &pool_f),
             pool_max_backward: k(&pool, "pool_max_backward", "pool_backward", &[("AVERAGE", 0.0)], &pool_b),
@@ -505,6 +510,23 @@ impl Kernels {
             let bindings: Vec<(u32, Bind)> =
                 [Uniform, Read, Read, Read, Read, Write].iter().enumerate().map(|(i, &k)| (i as u32, k)).collect();
             Kernel::new(&self.device, &self.conv_module, NAMES[i], entry, &consts, &bindings)
+        })
+    }
+}
+
+impl Kernels {
+    /// `gram_direct` (Gram partials for CPU adapters) with 16 or 64 invocations per workgroup,
+    /// compiled on first use; bindings as `gram_partial`. Panics on another lane count.
+    pub fn gram_direct(&self, lanes: u32) -> &Kernel {
+        let (i, name) = match lanes {
+            16 => (0, "gram_direct16"),
+            64 => (1, "gram_direct64"),
+            l => panic!("no gram_direct kernel with {l} lanes"),
+        };
+        self.gram_direct[i].get_or_init(|| {
+            use Bind::*;
+            let bindings = [(0, Uniform), (1, Read), (2, Write)];
+            Kernel::new(&self.device, &self.gram_module, name, "gram_direct", &[("LANES", lanes as f64)], &bindings)
         })
     }
 }

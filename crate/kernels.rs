@@ -171,10 +171,23 @@ impl GramSplit {
     }
 }
 
-/// Split-K Gram partials: `partial [splits][c][c]` from `feat [c][n]`.
-pub fn gram_partial(gpu: &Gpu, label: String, g: GramSplit, feat: &Buffer, partial: &Buffer) -> Dispatch {
-    let t = (g.c as u32).div_ceil(64);
-    gpu.kernels.gram_partial.dispatch(gpu, label, &g.params(0), &[feat, partial], [t, t, g.splits as u32], 2.0 * (g.c * g.c * g.n) as f64)
+/// Split-K Gram partials: `partial [splits][c][c]` from `feat [c][n]`, by the `path`
+/// implementation (`gram_partial` tiled through workgroup memory, or `gram_direct`; normally
+/// `gpu.conv_path`, the same choice as the convs').
+pub fn gram_partial(gpu: &Gpu, path: ConvPath, label: String, g: GramSplit, feat: &Buffer, partial: &Buffer) -> Dispatch {
+    let flops = 2.0 * (g.c * g.c * g.n) as f64;
+    let c = g.c as u32;
+    match path {
+        ConvPath::Tiled => {
+            let t = c.div_ceil(64);
+            gpu.kernels.gram_partial.dispatch(gpu, label, &g.params(0), &[feat, partial], [t, t, g.splits as u32], flops)
+        }
+        ConvPath::Direct => {
+            let lanes = if c >= 256 { 64 } else { 16 };
+            let grid = [c.div_ceil(4 * lanes), c.div_ceil(16), g.splits as u32];
+            gpu.kernels.gram_direct(lanes).dispatch(gpu, label, &g.params(0), &[feat, partial], grid, flops)
+        }
+    }
 }
 
 /// `gram [c][c] = Σ partial / (c·n)` — the finished Gram matrix (style targets).

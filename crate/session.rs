@@ -194,7 +194,7 @@ impl Session {
             let split = GramSplit::new(l.output.0, l.output.1 * l.output.2);
             let partial = gpu.storage(&format!("style gram partials {name}"), 4 * split.partial_len() as u64);
             let target = gpu.storage(&format!("style target {name}"), 4 * (split.c * split.c) as u64);
-            once.push(kernels::gram_partial(gpu, format!("{name} style gram"), split, &style_net.acts[i], &partial));
+            once.push(kernels::gram_partial(gpu, gpu.conv_path, format!("{name} style gram"), split, &style_net.acts[i], &partial));
             once.push(kernels::gram_finish(gpu, format!("{name} style gram"), split, &partial, &target));
             keep_tmp.push(partial);
             targets.push(target);
@@ -235,7 +235,7 @@ impl Session {
                 let split = GramSplit::new(c, n);
                 let partial = gpu.storage(&format!("gram partials {}", l.name), 4 * split.partial_len() as u64);
                 let diff = gpu.storage(&format!("gram diff {}", l.name), 4 * (c * c) as u64);
-                ops.push(kernels::gram_partial(gpu, format!("{} gram", l.name), split, &net.acts[i], &partial));
+                ops.push(kernels::gram_partial(gpu, gpu.conv_path, format!("{} gram", l.name), split, &net.acts[i], &partial));
                 let (d, count) = kernels::style_diff(gpu, format!("{} gram", l.name), split, &partial, &targets[si], &diff, &loss_part, part_len);
                 ops.push(d);
                 reduces.push((part_len, count, 1 + si, 1.0 / (c * c) as f32));

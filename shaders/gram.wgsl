@@ -9,6 +9,10 @@
 //   gram_partial — split-K Gram: partial[s] = F[:, chunk s]·F[:, chunk s]ᵀ
 //     0 p: uniform GramParams   1 feat: array<f32> [C][N]   2 partial: array<f32> [splits][C][C]
 //     16×16 workgroup → 64×64 tile of G, 4×4 per invocation; dispatch (ceil(C/64), ceil(C/64), splits).
+//   gram_direct — the same partials for CPU adapters (see conv.wgsl's `direct` for why): no
+//     workgroup memory; an invocation owns a 16 (i) × 4 (j) register tile in mat4x4 accumulators,
+//     j = x·4·LANES + t + LANES·{0,1,2,3}, i = 16·y …; LANES ∈ {16, 64} (64 when C ≥ 256);
+//     same bindings; dispatch (ceil(C/(4·LANES)), ceil(C/16), splits).
 //   gram_finish — G[i] = scale · Σ_s partial[s][i]          (computes the style targets A)
 //     0 p   1 partial: [splits][C][C]   2 gram: array<f32> [C][C]        dispatch 2-D, 256 wide
 //   style_diff — D = scale · Σ_s partial[s] − A; D written; Σ D² per workgroup → loss_part
@@ -111,6 +115,65 @@ fn gram_partial(
             }
         }
     }
+}
+
+// ---------------------------------------------------------------- gram_direct
+override LANES: u32 = 64u;
+
+// acc + a ⊗ b: column q gains a · b[q].
+fn rank1(acc: mat4x4<f32>, a: vec4<f32>, b: vec4<f32>) -> mat4x4<f32> {
+    return acc + mat4x4<f32>(a * b.x, a * b.y, a * b.z, a * b.w);
+}
+
+// F[rows][n] for four row offsets (row · N, rows clamped into range).
+fn feat4(o: vec4<u32>, n: u32) -> vec4<f32> {
+    return vec4<f32>(feat[o.x + n], feat[o.y + n], feat[o.z + n], feat[o.w + n]);
+}
+
+// Writes rows i0 … i0+3 (components of each column of c) at the four columns j.
+fn store_block(c: mat4x4<f32>, i0: u32, j: vec4<u32>, base: u32) {
+    for (var q = 0u; q < 4u; q++) {
+        for (var r = 0u; r < 4u; r++) {
+            if (i0 + r < gp.c && j[q] < gp.c) {
+                partial_out[base + (i0 + r) * gp.c + j[q]] = c[q][r];
+            }
+        }
+    }
+}
+
+@compute @workgroup_size(LANES)
+fn gram_direct(
+    @builtin(local_invocation_index) t: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let s = wid.z;
+    let n_begin = s * gp.chunk;
+    let n_end = min(gp.n, n_begin + gp.chunk);
+    let last = vec4<u32>(gp.c - 1u);
+    let j = wid.x * 4u * LANES + t + LANES * vec4<u32>(0u, 1u, 2u, 3u);
+    let i0 = wid.y * 16u;
+    let rows = vec4<u32>(i0) + vec4<u32>(0u, 1u, 2u, 3u);
+    let oj = min(j, last) * gp.n;
+    let o0 = min(rows, last) * gp.n;
+    let o1 = min(rows + vec4<u32>(4u), last) * gp.n;
+    let o2 = min(rows + vec4<u32>(8u), last) * gp.n;
+    let o3 = min(rows + vec4<u32>(12u), last) * gp.n;
+    var c0 = mat4x4<f32>();
+    var c1 = mat4x4<f32>();
+    var c2 = mat4x4<f32>();
+    var c3 = mat4x4<f32>();
+    for (var n = n_begin; n < n_end; n++) {
+        let b = feat4(oj, n);
+        c0 = rank1(c0, feat4(o0, n), b);
+        c1 = rank1(c1, feat4(o1, n), b);
+        c2 = rank1(c2, feat4(o2, n), b);
+        c3 = rank1(c3, feat4(o3, n), b);
+    }
+    let base = s * gp.c * gp.c;
+    store_block(c0, i0, j, base);
+    store_block(c1, i0 + 4u, j, base);
+    store_block(c2, i0 + 8u, j, base);
+    store_block(c3, i0 + 12u, j, base);
 }
 
 // ---------------------------------------------------------------- gram_finish / style_diff

@@ -105,23 +105,27 @@ fn pool_forward_and_backward() {
 #[test]
 fn gram_and_style_loss_gradient() {
     let gpu = gpu();
-    for (c, n, seed) in [(5, 37, 1), (70, 3001, 2), (3, 1200, 3)] {
+    // (260 channels: gram_direct's 64-lane variant, 2 column tiles; 70: its 16-lane one, 2 tiles.)
+    for (c, n, seed) in [(5, 37, 1), (70, 3001, 2), (3, 1200, 3), (260, 40, 4)] {
         let feat = random(c * n, 0.0, 2.0, seed);
         // Style targets are Grams, hence symmetric; the gradient kernel relies on it.
         let r = random(c * c, 0.0, 1.0, seed + 10);
         let target: Vec<f32> = (0..c * c).map(|i| 0.5 * (r[i] + r[(i % c) * c + i / c])).collect();
         let split = GramSplit::new(c, n);
         let f = gpu.storage_init("f", &feat);
-        let partial = nan_buffer(gpu, split.partial_len());
-        let gram = nan_buffer(gpu, c * c);
-        let got = run_read(
-            gpu,
-            &[&kernels::gram_partial(gpu, "t".into(), split, &f, &partial), &kernels::gram_finish(gpu, "t".into(), split, &partial, &gram)],
-            &gram,
-            c * c,
-        );
         let want = cpu::gram(&to_f64(&feat), c, n);
-        assert_close(&format!("gram c={c} n={n} splits={}", split.splits), &got, &want, 1e-5, 1e-4);
+        let partial = nan_buffer(gpu, split.partial_len());
+        for path in [ConvPath::Direct, ConvPath::Tiled] {
+            gpu.queue.write_buffer(&partial, 0, bytemuck::cast_slice(&vec![f32::NAN; split.partial_len()]));
+            let gram = nan_buffer(gpu, c * c);
+            let got = run_read(
+                gpu,
+                &[&kernels::gram_partial(gpu, path, "t".into(), split, &f, &partial), &kernels::gram_finish(gpu, "t".into(), split, &partial, &gram)],
+                &gram,
+                c * c,
+            );
+            assert_close(&format!("gram {path:?} c={c} n={n} splits={}", split.splits), &got, &want, 1e-5, 1e-4);
+        }
 
         // style_diff + reduce (loss) and style_grad (gradient), both accumulate modes.
         let t = gpu.storage_init("target", &target);
