@@ -140,8 +140,8 @@ pub struct Kernels {
     /// Conv variants, compiled on first use (index: [`Kernels::conv`]).
     conv: [OnceLock<Kernel>; 10],
     gram_module: wgpu::ShaderModule,
-    /// `gram_direct` with 16 and 64 lanes, compiled on first use.
-    gram_direct: [OnceLock<Kernel>; 2],
+    /// `gram_direct` (16, 64 lanes) and `style_grad_direct` (4, 16, 64 lanes), compiled on first use.
+    gram_direct: [OnceLock<Kernel>; 5],
     pub pool_max_forward: Kernel,
     pub pool_avg_forward: Kernel,
     pub pool_max_backward: Kernel,
@@ -527,6 +527,22 @@ impl Kernels {
             use Bind::*;
             let bindings = [(0, Uniform), (1, Read), (2, Write)];
             Kernel::new(&self.device, &self.gram_module, name, "gram_direct", &[("LANES", lanes as f64)], &bindings)
+        })
+    }
+
+    /// `style_grad_direct` (style gradient for CPU adapters) with 4, 16 or 64 invocations per
+    /// workgroup, compiled on first use; bindings as `style_grad`. Panics on another lane count.
+    pub fn style_grad_direct(&self, lanes: u32) -> &Kernel {
+        let (i, name) = match lanes {
+            4 => (2, "style_grad_direct4"),
+            16 => (3, "style_grad_direct16"),
+            64 => (4, "style_grad_direct64"),
+            l => panic!("no style_grad_direct kernel with {l} lanes"),
+        };
+        self.gram_direct[i].get_or_init(|| {
+            use Bind::*;
+            let bindings = [(0, Uniform), (1, Read), (2, Write), (3, Read)];
+            Kernel::new(&self.device, &self.gram_module, name, "style_grad_direct", &[("LANES", lanes as f64)], &bindings)
         })
     }
 }

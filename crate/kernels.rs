@@ -217,11 +217,19 @@ struct StyleGradParams {
 }
 
 /// `grad [c][n] (+)= coef · diff · feat` with `diff [c][c]` symmetric; adds to `grad` if
-/// `accumulate`, otherwise overwrites it.
-pub fn style_grad(gpu: &Gpu, label: String, c: usize, n: usize, coef: f32, accumulate: bool, feat: &Buffer, diff: &Buffer, grad: &Buffer) -> Dispatch {
-    let tiles_n = (n as u32).div_ceil(64);
+/// `accumulate`, otherwise overwrites it. Computed by the `path` implementation (`style_grad`
+/// tiled, or `style_grad_direct`; normally `gpu.conv_path`).
+pub fn style_grad(gpu: &Gpu, path: ConvPath, label: String, c: usize, n: usize, coef: f32, accumulate: bool, feat: &Buffer, diff: &Buffer, grad: &Buffer) -> Dispatch {
+    let flops = 2.0 * (c * c * n) as f64;
+    let (kernel, tiles_n, tiles_m) = match path {
+        ConvPath::Tiled => (&gpu.kernels.style_grad, (n as u32).div_ceil(64), (c as u32).div_ceil(64)),
+        ConvPath::Direct => {
+            let lanes = [64, 16, 4].into_iter().find(|l| 4 * l <= n as u32).unwrap_or(4);
+            (gpu.kernels.style_grad_direct(lanes), (n as u32).div_ceil(4 * lanes), (c as u32).div_ceil(16))
+        }
+    };
     let params = StyleGradParams { c: c as u32, n: n as u32, tiles_n, accumulate: accumulate as u32, coef, _pad: [0; 3] };
-    gpu.kernels.style_grad.dispatch(gpu, label, &params, &[feat, grad, diff], grid_tiles(tiles_n, (c as u32).div_ceil(64)), 2.0 * (c * c * n) as f64)
+    kernel.dispatch(gpu, label, &params, &[feat, grad, diff], grid_tiles(tiles_n, tiles_m), flops)
 }
 
 #[repr(C)]

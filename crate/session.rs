@@ -241,7 +241,7 @@ impl Session {
                 reduces.push((part_len, count, 1 + si, 1.0 / (c * c) as f32));
                 part_len += count;
                 let coef = s.style_weight * s.style_layer_weights[si] * 4.0 / ((c as f32).powi(3) * n as f32);
-                ops.push(kernels::style_grad(gpu, format!("{} style grad", l.name), c, n, coef, !first, &net.acts[i], &diff, &ping[cur]));
+                ops.push(kernels::style_grad(gpu, gpu.conv_path, format!("{} style grad", l.name), c, n, coef, !first, &net.acts[i], &diff, &ping[cur]));
                 first = false;
                 keep.extend([partial, diff]);
             }

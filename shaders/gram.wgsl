@@ -22,6 +22,9 @@
 //   style_grad — grad[c][n] = (accumulate ? grad[c][n] : 0) + coef · Σ_k D[c][k]·F[k][n]
 //     0 p: uniform StyleGradParams   1 feat: [C][N]   2 grad: array<f32> [C][N]   3 diff: [C][C]
 //     16×16 workgroup → 64 (c) × 64 (n) tile; dispatch x·z = ceil(N/64) (z folds), y = ceil(C/64).
+//   style_grad_direct — the same for CPU adapters: 16 (c) × 4 (n) register tile per invocation,
+//     n = tile·4·LANES + t + LANES·{0,1,2,3}, LANES ∈ {4, 16, 64} (largest with 4·LANES ≤ N);
+//     same bindings; dispatch x·z = ceil(N/(4·LANES)) = tiles_n, y = ceil(C/16).
 
 struct GramParams {
     c: u32,
@@ -291,6 +294,68 @@ fn style_grad(
             if (n < sg.n) {
                 let idx = m * sg.n + n;
                 var v = sg.coef * acc[i][j];
+                if (sg.accumulate != 0u) {
+                    v += grad[idx];
+                }
+                grad[idx] = v;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- style_grad_direct
+@compute @workgroup_size(LANES)
+fn style_grad_direct(
+    @builtin(local_invocation_index) t: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let tile_n = wid.x + wid.z * nwg.x;
+    if (tile_n >= sg.tiles_n) {
+        return;
+    }
+    let c = sg.c;
+    let n = tile_n * 4u * LANES + t + LANES * vec4<u32>(0u, 1u, 2u, 3u);
+    let nc = min(n, vec4<u32>(sg.n - 1u));
+    let m0 = wid.y * 16u;
+    let last = vec4<u32>(c - 1u);
+    let rows = vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u);
+    let r0 = min(rows, last);
+    let r1 = min(rows + vec4<u32>(4u), last);
+    let r2 = min(rows + vec4<u32>(8u), last);
+    let r3 = min(rows + vec4<u32>(12u), last);
+    var c0 = mat4x4<f32>();
+    var c1 = mat4x4<f32>();
+    var c2 = mat4x4<f32>();
+    var c3 = mat4x4<f32>();
+    for (var k = 0u; k < c; k++) {
+        let fk = k * sg.n;
+        let b = vec4<f32>(feat[fk + nc.x], feat[fk + nc.y], feat[fk + nc.z], feat[fk + nc.w]);
+        // D[m][k] = D[k][m]: row k of D at the tile's channels.
+        let dk = vec4<u32>(k * c);
+        let d0 = dk + r0;
+        let d1 = dk + r1;
+        let d2 = dk + r2;
+        let d3 = dk + r3;
+        c0 = rank1(c0, vec4<f32>(diff[d0.x], diff[d0.y], diff[d0.z], diff[d0.w]), b);
+        c1 = rank1(c1, vec4<f32>(diff[d1.x], diff[d1.y], diff[d1.z], diff[d1.w]), b);
+        c2 = rank1(c2, vec4<f32>(diff[d2.x], diff[d2.y], diff[d2.z], diff[d2.w]), b);
+        c3 = rank1(c3, vec4<f32>(diff[d3.x], diff[d3.y], diff[d3.z], diff[d3.w]), b);
+    }
+    store_grad(c0, m0, n);
+    store_grad(c1, m0 + 4u, n);
+    store_grad(c2, m0 + 8u, n);
+    store_grad(c3, m0 + 12u, n);
+}
+
+// grad[m0 + r][n[q]] (+)= coef · acc[q][r] for the in-range entries.
+fn store_grad(acc: mat4x4<f32>, m0: u32, n: vec4<u32>) {
+    for (var q = 0u; q < 4u; q++) {
+        for (var r = 0u; r < 4u; r++) {
+            let m = m0 + r;
+            if (m < sg.c && n[q] < sg.n) {
+                let idx = m * sg.n + n[q];
+                var v = sg.coef * acc[q][r];
                 if (sg.accumulate != 0u) {
                     v += grad[idx];
                 }

@@ -105,8 +105,9 @@ fn pool_forward_and_backward() {
 #[test]
 fn gram_and_style_loss_gradient() {
     let gpu = gpu();
-    // (260 channels: gram_direct's 64-lane variant, 2 column tiles; 70: its 16-lane one, 2 tiles.)
-    for (c, n, seed) in [(5, 37, 1), (70, 3001, 2), (3, 1200, 3), (260, 40, 4)] {
+    // Direct variants reached: gram_direct 64 lanes (260 channels, 2 column tiles) and 16 (70: 2
+    // tiles); style_grad_direct 4 lanes (n = 37, 40), 16 (n = 100, 2 tiles), 64 (n = 1200, 3001).
+    for (c, n, seed) in [(5, 37, 1), (70, 3001, 2), (3, 1200, 3), (260, 40, 4), (20, 100, 6)] {
         let feat = random(c * n, 0.0, 2.0, seed);
         // Style targets are Grams, hence symmetric; the gradient kernel relies on it.
         let r = random(c * c, 0.0, 1.0, seed + 10);
@@ -139,15 +140,17 @@ fn gram_and_style_loss_gradient() {
         assert_close("style loss", &got[2..3], &[loss], 1e-6, 1e-4);
 
         let coef = 0.37f32;
-        let g = nan_buffer(gpu, c * n);
-        let got = run_read(gpu, &[&kernels::style_grad(gpu, "t".into(), c, n, coef, false, &f, &diff, &g)], &g, c * n);
         let want: Vec<f64> = grad.iter().map(|v| v * coef as f64 * ((c as f64).powi(3) * n as f64) / 4.0).collect();
-        assert_close(&format!("style grad c={c} n={n}"), &got, &want, 1e-5, 1e-4);
         let base = random(c * n, -1.0, 1.0, 5);
-        let g = gpu.storage_init("g", &base);
-        let got = run_read(gpu, &[&kernels::style_grad(gpu, "t".into(), c, n, coef, true, &f, &diff, &g)], &g, c * n);
-        let want: Vec<f64> = want.iter().zip(&base).map(|(a, &b)| a + b as f64).collect();
-        assert_close("style grad accumulate", &got, &want, 1e-5, 1e-4);
+        let want_acc: Vec<f64> = want.iter().zip(&base).map(|(a, &b)| a + b as f64).collect();
+        for path in [ConvPath::Tiled, ConvPath::Direct] {
+            let g = nan_buffer(gpu, c * n);
+            let got = run_read(gpu, &[&kernels::style_grad(gpu, path, "t".into(), c, n, coef, false, &f, &diff, &g)], &g, c * n);
+            assert_close(&format!("style grad {path:?} c={c} n={n}"), &got, &want, 1e-5, 1e-4);
+            let g = gpu.storage_init("g", &base);
+            let got = run_read(gpu, &[&kernels::style_grad(gpu, path, "t".into(), c, n, coef, true, &f, &diff, &g)], &g, c * n);
+            assert_close(&format!("style grad accumulate {path:?}"), &got, &want_acc, 1e-5, 1e-4);
+        }
     }
 }
 
