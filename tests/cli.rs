@@ -26,7 +26,7 @@ fn real_run_lowers_the_loss_and_writes_png_and_trace() {
     let out = dir.join("cat.png");
     let trace = dir.join("trace.jsonl");
     let st = bin()
-        .args([shared("images/chelsea.png"), shared("images/starry_night.jpg")])
+        .args([test_image("chelsea.png", "chelsea.png"), test_image("starry_night.jpg", "hubble_deep_field.jpg")])
         .arg("-o")
         .arg(&out)
         .args(["--size", "32", "--iterations", "20", "--report-every", "5", "--save-every", "10"])
@@ -83,8 +83,8 @@ fn os<S: AsRef<std::ffi::OsStr> + ?Sized>(s: &S) -> &std::ffi::OsStr {
 #[test]
 fn bad_inputs_give_one_clear_error() {
     let dir = out_dir("bad_inputs");
-    let good = shared("images/chelsea.png");
-    let style = shared("images/the_scream.jpg");
+    let good = test_image("chelsea.png", "chelsea.png");
+    let style = test_image("the_scream.jpg", "hubble_deep_field.jpg");
     let weights = real_weights_path();
     let out = dir.join("o.png");
     let w = |p: &Path| -> Vec<std::ffi::OsString> { vec!["--weights".into(), p.as_os_str().into()] };

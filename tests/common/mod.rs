@@ -69,6 +69,15 @@ pub fn shared(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared").join(rel)
 }
 
+/// A test image: `../shared/images/NAME` when that folder exists, else the copy tools/fetch-samples
+/// provisioned in assets/samples, else (paintings are only copied from ../shared) the provisioned
+/// public-domain `fallback` there. Panics if none exists (run tools/fetch-samples).
+pub fn test_image(name: &str, fallback: &str) -> PathBuf {
+    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/samples");
+    let found = [shared(&format!("images/{name}")), samples.join(name), samples.join(fallback)].into_iter().find(|p| p.exists());
+    found.unwrap_or_else(|| panic!("no test image {name} or {fallback}: run tools/fetch-samples"))
+}
+
 /// The real VGG19 weights: ../shared's f32 copy, or the provisioned assets file.
 pub fn real_weights_path() -> PathBuf {
     let s = shared("weights/vgg19-conv-f32.safetensors");
