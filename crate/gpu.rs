@@ -17,7 +17,8 @@ pub struct GpuOptions {
 }
 
 /// The two implementations of the 3×3 conv GEMM in `shaders/conv.wgsl` (same results, same
-/// bindings; the header of that file explains the cost models behind them).
+/// bindings; the header of that file explains the cost models behind them). The same choice
+/// selects between the tiled and direct Gram-partial and style-gradient kernels (`gram.wgsl`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvPath {
     /// Tiled through workgroup memory (entry point `main`): what GPUs want.
@@ -140,8 +141,8 @@ pub struct Kernels {
     /// Conv variants, compiled on first use (index: [`Kernels::conv`]).
     conv: [OnceLock<Kernel>; 10],
     gram_module: wgpu::ShaderModule,
-    /// `gram_direct` (16, 64 lanes) and `style_grad_direct` (4, 16, 64 lanes), compiled on first use.
-    gram_direct: [OnceLock<Kernel>; 5],
+    /// `gram_direct` then `style_grad_direct`, each with 4, 16, 64 lanes, compiled on first use.
+    gram_lazy: [OnceLock<Kernel>; 6],
     pub pool_max_forward: Kernel,
     pub pool_avg_forward: Kernel,
     pub pool_max_backward: Kernel,
@@ -455,7 +456,7 @@ impl Kernels {
             device: device.clone(),
             conv: Default::default(),
             gram_module: gram.clone(),
-            gram_direct: Default::default(),
+            gram_lazy: Default::default(),
             pool_max_forward: k(&pool, "pool_max_forward", "pool_forward", &[("AVERAGE", 0.0)], &pool_f),
             pool_avg_forward: k(&pool, "pool_avg_forward", "pool_forward", &[("AVERAGE", 1.0)], &pool_f),
             pool_max_backward: k(&pool, "pool_max_backward", "pool_backward", &[("AVERAGE", 0.0)], &pool_b),
@@ -515,35 +516,31 @@ impl Kernels {
 }
 
 impl Kernels {
-    /// `gram_direct` (Gram partials for CPU adapters) with 16 or 64 invocations per workgroup,
+    /// `gram_direct` (Gram partials for CPU adapters) with 4, 16 or 64 invocations per workgroup,
     /// compiled on first use; bindings as `gram_partial`. Panics on another lane count.
     pub fn gram_direct(&self, lanes: u32) -> &Kernel {
-        let (i, name) = match lanes {
-            16 => (0, "gram_direct16"),
-            64 => (1, "gram_direct64"),
-            l => panic!("no gram_direct kernel with {l} lanes"),
-        };
-        self.gram_direct[i].get_or_init(|| {
-            use Bind::*;
-            let bindings = [(0, Uniform), (1, Read), (2, Write)];
-            Kernel::new(&self.device, &self.gram_module, name, "gram_direct", &[("LANES", lanes as f64)], &bindings)
-        })
+        use Bind::*;
+        const NAMES: [&str; 3] = ["gram_direct4", "gram_direct16", "gram_direct64"];
+        self.gram_lazy(0, &NAMES, "gram_direct", &[(0, Uniform), (1, Read), (2, Write)], lanes)
     }
 
     /// `style_grad_direct` (style gradient for CPU adapters) with 4, 16 or 64 invocations per
     /// workgroup, compiled on first use; bindings as `style_grad`. Panics on another lane count.
     pub fn style_grad_direct(&self, lanes: u32) -> &Kernel {
-        let (i, name) = match lanes {
-            4 => (2, "style_grad_direct4"),
-            16 => (3, "style_grad_direct16"),
-            64 => (4, "style_grad_direct64"),
-            l => panic!("no style_grad_direct kernel with {l} lanes"),
+        use Bind::*;
+        const NAMES: [&str; 3] = ["style_grad_direct4", "style_grad_direct16", "style_grad_direct64"];
+        self.gram_lazy(3, &NAMES, "style_grad_direct", &[(0, Uniform), (1, Read), (2, Write), (3, Read)], lanes)
+    }
+
+    fn gram_lazy(&self, first: usize, names: &[&'static str; 3], entry: &'static str, bindings: &[(u32, Bind)], lanes: u32) -> &Kernel {
+        let i = match lanes {
+            4 => 0,
+            16 => 1,
+            64 => 2,
+            l => panic!("no {entry} kernel with {l} lanes"),
         };
-        self.gram_direct[i].get_or_init(|| {
-            use Bind::*;
-            let bindings = [(0, Uniform), (1, Read), (2, Write), (3, Read)];
-            Kernel::new(&self.device, &self.gram_module, name, "style_grad_direct", &[("LANES", lanes as f64)], &bindings)
-        })
+        self.gram_lazy[first + i]
+            .get_or_init(|| Kernel::new(&self.device, &self.gram_module, names[i], entry, &[("LANES", lanes as f64)], bindings))
     }
 }
 

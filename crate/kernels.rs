@@ -46,9 +46,16 @@ pub struct ConvShape {
 /// Layers with at most this many pixels use the 64×16 (narrow) conv tile instead of 64×64.
 pub const NARROW_MAX_PIXELS: usize = 32;
 
+/// Workgroup size of the direct kernels (conv, Gram, style gradient) for a lane dimension of `n`
+/// (pixels, or Gram columns): the largest of 64, 16, 4 with 4·lanes ≤ n (each invocation covers
+/// 4 of them), 4 below that.
+pub fn direct_lanes(n: u32) -> u32 {
+    [64, 16, 4].into_iter().find(|l| 4 * l <= n).unwrap_or(4)
+}
+
 /// The conv kernel variant and grid for a shape: `(tile, tiles_n, grid)`.
 /// Tiled: 64×64 tiles (64×16 up to [`NARROW_MAX_PIXELS`]). Direct: 16 channels × 4·LANES pixels
-/// per workgroup, LANES the largest of 64, 16, 4 with 4·LANES ≤ h·w (4 below that).
+/// per workgroup, LANES = [`direct_lanes`]`(h·w)`.
 pub fn conv_tiling(path: ConvPath, s: ConvShape) -> (ConvTile, u32, [u32; 3]) {
     let hw = (s.h * s.w) as u32;
     let cout = s.cout as u32;
@@ -62,7 +69,7 @@ pub fn conv_tiling(path: ConvPath, s: ConvShape) -> (ConvTile, u32, [u32; 3]) {
             (ConvTile::Wide, tiles_n, grid_tiles(tiles_n, cout.div_ceil(64)))
         }
         ConvPath::Direct => {
-            let lanes = [64, 16, 4].into_iter().find(|l| 4 * l <= hw).unwrap_or(4);
+            let lanes = direct_lanes(hw);
             let tiles_n = hw.div_ceil(4 * lanes);
             (ConvTile::Direct(lanes), tiles_n, grid_tiles(tiles_n, cout.div_ceil(16)))
         }
@@ -183,7 +190,7 @@ pub fn gram_partial(gpu: &Gpu, path: ConvPath, label: String, g: GramSplit, feat
             gpu.kernels.gram_partial.dispatch(gpu, label, &g.params(0), &[feat, partial], [t, t, g.splits as u32], flops)
         }
         ConvPath::Direct => {
-            let lanes = if c >= 256 { 64 } else { 16 };
+            let lanes = direct_lanes(c);
             let grid = [c.div_ceil(4 * lanes), c.div_ceil(16), g.splits as u32];
             gpu.kernels.gram_direct(lanes).dispatch(gpu, label, &g.params(0), &[feat, partial], grid, flops)
         }
@@ -224,7 +231,7 @@ pub fn style_grad(gpu: &Gpu, path: ConvPath, label: String, c: usize, n: usize, 
     let (kernel, tiles_n, tiles_m) = match path {
         ConvPath::Tiled => (&gpu.kernels.style_grad, (n as u32).div_ceil(64), (c as u32).div_ceil(64)),
         ConvPath::Direct => {
-            let lanes = [64, 16, 4].into_iter().find(|l| 4 * l <= n as u32).unwrap_or(4);
+            let lanes = direct_lanes(n as u32);
             (gpu.kernels.style_grad_direct(lanes), (n as u32).div_ceil(4 * lanes), (c as u32).div_ceil(16))
         }
     };

@@ -11,7 +11,7 @@
 //     16×16 workgroup → 64×64 tile of G, 4×4 per invocation; dispatch (ceil(C/64), ceil(C/64), splits).
 //   gram_direct — the same partials for CPU adapters (see conv.wgsl's `direct` for why): no
 //     workgroup memory; an invocation owns a 16 (i) × 4 (j) register tile in mat4x4 accumulators,
-//     j = x·4·LANES + t + LANES·{0,1,2,3}, i = 16·y …; LANES ∈ {16, 64} (64 when C ≥ 256);
+//     j = x·4·LANES + t + LANES·{0,1,2,3}, i = 16·y …; LANES ∈ {4, 16, 64} (largest with 4·LANES ≤ C);
 //     same bindings; dispatch (ceil(C/(4·LANES)), ceil(C/16), splits).
 //   gram_finish — G[i] = scale · Σ_s partial[s][i]          (computes the style targets A)
 //     0 p   1 partial: [splits][C][C]   2 gram: array<f32> [C][C]        dispatch 2-D, 256 wide

@@ -105,8 +105,9 @@ fn pool_forward_and_backward() {
 #[test]
 fn gram_and_style_loss_gradient() {
     let gpu = gpu();
-    // Direct variants reached: gram_direct 64 lanes (260 channels, 2 column tiles) and 16 (70: 2
-    // tiles); style_grad_direct 4 lanes (n = 37, 40), 16 (n = 100, 2 tiles), 64 (n = 1200, 3001).
+    // Direct variants reached: gram_direct 64 lanes (260 channels, 2 column tiles), 16 (70: 2
+    // tiles), 4 (3, 5, 20); style_grad_direct 4 lanes (n = 37, 40), 16 (n = 100, 2 tiles), 64
+    // (n = 1200, 3001).
     for (c, n, seed) in [(5, 37, 1), (70, 3001, 2), (3, 1200, 3), (260, 40, 4), (20, 100, 6)] {
         let feat = random(c * n, 0.0, 2.0, seed);
         // Style targets are Grams, hence symmetric; the gradient kernel relies on it.
@@ -115,9 +116,9 @@ fn gram_and_style_loss_gradient() {
         let split = GramSplit::new(c, n);
         let f = gpu.storage_init("f", &feat);
         let want = cpu::gram(&to_f64(&feat), c, n);
-        let partial = nan_buffer(gpu, split.partial_len());
-        for path in [ConvPath::Direct, ConvPath::Tiled] {
-            gpu.queue.write_buffer(&partial, 0, bytemuck::cast_slice(&vec![f32::NAN; split.partial_len()]));
+        // Partials from each implementation (the tiled ones feed the loss and gradient below).
+        let [_, partial] = [ConvPath::Direct, ConvPath::Tiled].map(|path| {
+            let partial = nan_buffer(gpu, split.partial_len());
             let gram = nan_buffer(gpu, c * c);
             let got = run_read(
                 gpu,
@@ -126,7 +127,8 @@ fn gram_and_style_loss_gradient() {
                 c * c,
             );
             assert_close(&format!("gram {path:?} c={c} n={n} splits={}", split.splits), &got, &want, 1e-5, 1e-4);
-        }
+            partial
+        });
 
         // style_diff + reduce (loss) and style_grad (gradient), both accumulate modes.
         let t = gpu.storage_init("target", &target);
