@@ -53,22 +53,26 @@ pub fn time_conv(engine: Rc<crate::Engine>, shape: ConvShape, backward: bool, re
     let gpu = &engine.gpu;
     let ConvShape { cin, cout, h, w } = shape;
     let fill = |n: usize, k: u32| -> Vec<f32> { (0..n).map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(k) % 1000) as f32 / 1000.0 - 0.3).collect() };
-    let input = gpu.storage_init("bench in", &fill(cin.max(cout) * h * w, 1));
+    let v = gpu.variant();
+    // Forward: activations in, activations out; backward: f32 gradient in and out, activation mask.
+    let input = gpu.act_init("bench in", v.precision, &fill(cin * h * w, 1));
+    let dout = gpu.storage_init("bench dout", &fill(cout * h * w, 5));
     // GEMM layouts pad the output-channel dimension to a multiple of 4.
-    let weight = gpu.storage_init("bench w", &fill(9 * (cin * cout.next_multiple_of(4)).max(cout * cin.next_multiple_of(4)), 2));
+    let wlen = 9 * (cin * cout.next_multiple_of(4)).max(cout * cin.next_multiple_of(4));
+    let weight = gpu.storage_init("bench w", &v.precision.weight_bytes(&fill(wlen, 2)));
     let bias = gpu.storage_init("bench b", &fill(cout, 3));
-    let act = gpu.storage_init("bench act", &fill(cout * h * w, 4));
+    let act = gpu.act_init("bench act", v.precision, &fill(cout * h * w, 4));
     let out = gpu.storage("bench out", 4 * (cin.max(cout) * h * w) as u64);
     let d = if backward {
-        kernels::conv_backward(gpu, gpu.conv_path, "conv bwd".into(), shape, &act, &act, &weight, &out)
+        kernels::conv_backward(gpu, v, "conv bwd".into(), shape, &dout, &act, &weight, &out)
     } else {
-        kernels::conv_forward(gpu, gpu.conv_path, "conv fwd".into(), shape, &input, &weight, &bias, &out)
+        kernels::conv_forward(gpu, v, "conv fwd".into(), shape, &input, &weight, &bias, &out)
     };
     let pending = submit_timed(gpu, std::slice::from_ref(&d), reps)?;
     let engine = engine.clone();
     Some(async move {
         let t = pending.resolve(&engine.gpu).await?;
-        drop((input, weight, bias, act, out));
+        drop((input, dout, weight, bias, act, out));
         Ok(t[0] / reps as f64)
     })
 }
@@ -126,6 +130,6 @@ fn submit_timed(gpu: &Gpu, dispatches: &[Dispatch], reps: u32) -> Option<Pending
 /// Bytes of every buffer a session creates at this size (the static plan; the style network is
 /// freed after the targets) plus the weights in both GEMM layouts: the peak GPU memory of a run.
 pub fn peak_bytes(engine: &crate::Engine, w: usize, h: usize, style: (usize, usize)) -> u64 {
-    let weights: u64 = engine.convs.iter().map(|c| (2 * c.cin * c.cout * 9 + c.cout) as u64 * 4).sum();
-    weights + crate::vgg::buffer_plan(w, h, style, &engine.channels()).iter().map(|b| b.1).sum::<u64>()
+    let weights: u64 = engine.convs.iter().map(|c| c.forward.size() + c.backward.size() + c.bias.size()).sum();
+    weights + crate::vgg::buffer_plan(w, h, style, &engine.channels(), engine.gpu.precision).iter().map(|b| b.1).sum::<u64>()
 }

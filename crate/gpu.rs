@@ -2,7 +2,8 @@
 //! helpers and the one asynchronous readback path used natively and on the web.
 
 use crate::error::{Error, Result};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
 /// How to pick the adapter.
@@ -14,12 +15,15 @@ pub struct GpuOptions {
     /// Which conv implementation to use; `None` picks [`ConvPath::for_adapter`] (natively the
     /// `STYLIZE_CONV` environment variable, `tiled` or `direct`, overrides it).
     pub conv_path: Option<ConvPath>,
+    /// Storage precision of activations and conv weights; `None` picks [`Precision::for_adapter`]
+    /// (natively the `STYLIZE_PRECISION` environment variable, `f32` or `f16`, overrides it).
+    pub precision: Option<Precision>,
 }
 
 /// The two implementations of the 3×3 conv GEMM in `shaders/conv.wgsl` (same results, same
 /// bindings; the header of that file explains the cost models behind them). The same choice
 /// selects between the tiled and direct Gram-partial and style-gradient kernels (`gram.wgsl`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConvPath {
     /// Tiled through workgroup memory (entry point `main`): what GPUs want.
     Tiled,
@@ -48,6 +52,137 @@ impl ConvPath {
     }
 }
 
+/// How activations (every layer's output, the content target, the network's copy of its input)
+/// and conv weights are stored on the GPU. Arithmetic and accumulation are f32 either way, and
+/// gradients, Grams, losses, the image and Adam's moments are always f32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Precision {
+    /// 32-bit floats everywhere.
+    F32,
+    /// IEEE half floats (needs the adapter's `shader-f16`): half the memory and bandwidth of the
+    /// activations and weights. Activations are stored times [`F16_ACT_STORE`] (1/32, exact) so the
+    /// largest VGG activations (tens of thousands on the 0..255 scale) stay far from f16's 65,504;
+    /// stores clamp to ±65,504 instead of overflowing to infinity.
+    F16,
+}
+
+/// Factor activations are multiplied by when stored as f16 (and divided by when loaded).
+pub const F16_ACT_STORE: f32 = 1.0 / 32.0;
+
+impl Precision {
+    /// `F16` when the adapter offers `shader-f16` and is a real GPU (memory bandwidth is what it
+    /// saves), `F32` otherwise (CPU adapters: see BENCHMARKS.md, change 7).
+    pub fn for_adapter(info: &wgpu::AdapterInfo, features: wgpu::Features) -> Precision {
+        if features.contains(wgpu::Features::SHADER_F16) && info.device_type != wgpu::DeviceType::Cpu {
+            Precision::F16
+        } else {
+            Precision::F32
+        }
+    }
+
+    /// Parses `f32` or `f16` (case-insensitive). Fails with [`Error::Settings`].
+    pub fn parse(s: &str) -> Result<Precision> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" => Ok(Precision::F32),
+            "f16" => Ok(Precision::F16),
+            _ => Err(Error::Settings(format!("precision must be `f32` or `f16`, not {s:?}"))),
+        }
+    }
+
+    /// Bytes per stored activation or weight element: 4 or 2.
+    pub fn bytes(self) -> u64 {
+        match self {
+            Precision::F32 => 4,
+            Precision::F16 => 2,
+        }
+    }
+
+    /// The value the GPU sees after storing `v` as an activation and loading it again (the CPU
+    /// model of the round trip, for references and tests).
+    pub fn round_act(self, v: f32) -> f32 {
+        match self {
+            Precision::F32 => v,
+            Precision::F16 => {
+                half::f16::from_f32((v * F16_ACT_STORE).clamp(-65504.0, 65504.0)).to_f32() / F16_ACT_STORE
+            }
+        }
+    }
+
+    /// Activation values as stored bytes (f32, or scaled f16).
+    pub fn act_bytes(self, data: &[f32]) -> Vec<u8> {
+        match self {
+            Precision::F32 => bytemuck::cast_slice(data).to_vec(),
+            Precision::F16 => {
+                let h: Vec<half::f16> =
+                    data.iter().map(|&v| half::f16::from_f32((v * F16_ACT_STORE).clamp(-65504.0, 65504.0))).collect();
+                bytemuck::cast_slice(&h).to_vec()
+            }
+        }
+    }
+
+    /// Stored activation bytes back to values (inverse of [`Self::act_bytes`] up to rounding).
+    pub fn act_values(self, bytes: &[u8]) -> Vec<f32> {
+        match self {
+            Precision::F32 => bytemuck::pod_collect_to_vec(bytes),
+            Precision::F16 => {
+                let h: Vec<half::f16> = bytemuck::pod_collect_to_vec(bytes);
+                h.iter().map(|v| v.to_f32() / F16_ACT_STORE).collect()
+            }
+        }
+    }
+
+    /// Conv weights as stored bytes (f32, or f16 unscaled).
+    pub fn weight_bytes(self, data: &[f32]) -> Vec<u8> {
+        match self {
+            Precision::F32 => bytemuck::cast_slice(data).to_vec(),
+            Precision::F16 => {
+                let h: Vec<half::f16> = data.iter().map(|&v| half::f16::from_f32(v)).collect();
+                bytemuck::cast_slice(&h).to_vec()
+            }
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Precision::F32 => "",
+            Precision::F16 => "_f16",
+        }
+    }
+}
+
+/// The WGSL text prepended to a kernel file for a storage precision: the `act` (activation
+/// element) and `wt4` (four conv weights) types, `ACT_LOAD` (multiply a loaded activation by it)
+/// and `to_act` (scale, clamp and convert a value for storing). `conv` adds the conv kernel's
+/// `conv_io` type (its input and output: activations forward, f32 gradients backward), `IO_LOAD`
+/// and `store_io`: `Some(false)` forward, `Some(true)` backward.
+pub fn prelude(precision: Precision, conv: Option<bool>) -> String {
+    let mut s = String::from("// prelude (stylize::gpu::prelude)\n");
+    match precision {
+        Precision::F32 => s.push_str(
+            "alias act = f32;\nalias wt4 = vec4<f32>;\nconst ACT_LOAD: f32 = 1.0;\nfn to_act(v: f32) -> act { return v; }\n",
+        ),
+        Precision::F16 => s.push_str(&format!(
+            "enable f16;\nalias act = f16;\nalias wt4 = vec4<f16>;\nconst ACT_LOAD: f32 = {};\n\
+             fn to_act(v: f32) -> act {{ return act(clamp(v * {}, -65504.0, 65504.0)); }}\n",
+            1.0 / F16_ACT_STORE,
+            F16_ACT_STORE
+        )),
+    }
+    match conv {
+        Some(false) => s.push_str("alias conv_io = act;\nconst IO_LOAD: f32 = ACT_LOAD;\nfn store_io(v: f32) -> conv_io { return to_act(v); }\n"),
+        Some(true) => s.push_str("alias conv_io = f32;\nconst IO_LOAD: f32 = 1.0;\nfn store_io(v: f32) -> conv_io { return v; }\n"),
+        None => {}
+    }
+    s
+}
+
+/// The implementation choices a plan is built with: conv/Gram kernels and storage precision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Variant {
+    pub path: ConvPath,
+    pub precision: Precision,
+}
+
 /// One compiled variant of the conv kernel (see [`Kernels::conv`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvTile {
@@ -72,8 +207,8 @@ pub enum Bind {
 
 /// One compiled compute pipeline with its explicit bind group layout.
 pub struct Kernel {
-    /// Entry point, for labels and timing tables.
-    pub name: &'static str,
+    /// Entry point and variant (e.g. `conv_forward_direct16_f16`), for labels and timing tables.
+    pub name: String,
     pipeline: wgpu::ComputePipeline,
     layout: wgpu::BindGroupLayout,
     bindings: Vec<(u32, Bind)>,
@@ -85,8 +220,8 @@ pub struct Kernel {
 pub struct Dispatch {
     /// What it computes (e.g. `conv3_2 fwd`), for profiling.
     pub label: String,
-    /// Kernel entry point.
-    pub kernel: &'static str,
+    /// Kernel name ([`Kernel::name`]).
+    pub kernel: String,
     /// Multiply-accumulates (or comparable operations) it performs, for GFLOP/s.
     pub flops: f64,
     pipeline: wgpu::ComputePipeline,
@@ -134,24 +269,18 @@ pub fn grid_tiles(tiles_n: u32, tiles_m: u32) -> [u32; 3] {
     [g[0], tiles_m.max(1), g[1]]
 }
 
-/// All kernels of the engine, compiled once per device.
+/// All kernels of the engine, compiled once per device: the precision-independent ones up front,
+/// the variants (conv tiles and directions, pooling, Gram, style gradient, content loss, each per
+/// storage [`Precision`]) on first use, cached by name.
 pub struct Kernels {
-    conv_module: wgpu::ShaderModule,
     device: wgpu::Device,
-    /// Conv variants, compiled on first use (index: [`Kernels::conv`]).
-    conv: [OnceLock<Kernel>; 10],
-    gram_module: wgpu::ShaderModule,
-    /// `gram_direct` then `style_grad_direct`, each with 4, 16, 64 lanes, compiled on first use.
-    gram_lazy: [OnceLock<Kernel>; 6],
-    pub pool_max_forward: Kernel,
-    pub pool_avg_forward: Kernel,
-    pub pool_max_backward: Kernel,
-    pub pool_avg_backward: Kernel,
-    pub gram_partial: Kernel,
+    has_f16: bool,
+    /// Shader modules by (file index in [`SHADERS`], prelude).
+    modules: Mutex<HashMap<(usize, String), wgpu::ShaderModule>>,
+    /// Variant kernels by name.
+    variants: Mutex<HashMap<String, Arc<Kernel>>>,
     pub gram_finish: Kernel,
     pub style_diff: Kernel,
-    pub style_grad: Kernel,
-    pub content_loss: Kernel,
     pub tv_loss: Kernel,
     pub reduce: Kernel,
     pub finalize: Kernel,
@@ -171,6 +300,19 @@ pub const SHADERS: [(&str, &str); 6] = [
     ("image.wgsl", include_str!("../shaders/image.wgsl")),
 ];
 
+/// The value of environment variable `name` natively (`None` when unset, and always on the web).
+fn env_override(name: &str) -> Option<String> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::env::var(name).ok()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = name;
+        None
+    }
+}
+
 /// The device, its queue and everything made once per device.
 pub struct Gpu {
     /// The instance the adapter came from (surfaces for the preview are made from it).
@@ -182,6 +324,8 @@ pub struct Gpu {
     pub adapter_info: wgpu::AdapterInfo,
     /// The conv implementation plans use on this device.
     pub conv_path: ConvPath,
+    /// How plans store activations and conv weights on this device.
+    pub precision: Precision,
     /// Limits granted to the device (what plans are checked against).
     pub limits: wgpu::Limits,
     /// Features enabled on the device.
@@ -204,16 +348,7 @@ impl Gpu {
         #[cfg(target_arch = "wasm32")]
         let desc = wgpu::InstanceDescriptor::new_without_display_handle();
         let instance = wgpu::Instance::new(desc);
-        let wanted = opts.adapter_name.clone().or_else(|| {
-            #[cfg(not(target_arch = "wasm32"))]
-            {
-                std::env::var("STYLIZE_ADAPTER").ok()
-            }
-            #[cfg(target_arch = "wasm32")]
-            {
-                None
-            }
-        });
+        let wanted = opts.adapter_name.clone().or_else(|| env_override("STYLIZE_ADAPTER"));
         let mut adapter = None;
         #[cfg(not(target_arch = "wasm32"))]
         if let Some(name) = &wanted {
@@ -252,7 +387,7 @@ impl Gpu {
         limits.max_buffer_size = adapter_limits.max_buffer_size;
         limits.max_storage_buffers_per_shader_stage =
             limits.max_storage_buffers_per_shader_stage.min(adapter_limits.max_storage_buffers_per_shader_stage);
-        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let features = adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_F16);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("stylize"),
@@ -279,15 +414,22 @@ impl Gpu {
             });
         }
         let adapter_info = adapter.get_info();
-        let mut conv_path = opts.conv_path;
-        #[cfg(not(target_arch = "wasm32"))]
-        if conv_path.is_none() {
-            if let Ok(v) = std::env::var("STYLIZE_CONV") {
-                conv_path = Some(ConvPath::parse(&v)?);
-            }
+        let conv_path = match (opts.conv_path, env_override("STYLIZE_CONV")) {
+            (Some(p), _) => p,
+            (None, Some(v)) => ConvPath::parse(&v)?,
+            (None, None) => ConvPath::for_adapter(&adapter_info),
+        };
+        let precision = match (opts.precision, env_override("STYLIZE_PRECISION")) {
+            (Some(p), _) => Some(p),
+            (None, Some(v)) => Some(Precision::parse(&v)?),
+            (None, None) => None,
+        };
+        let has_f16 = features.contains(wgpu::Features::SHADER_F16);
+        if precision == Some(Precision::F16) && !has_f16 {
+            return Err(Error::Settings("f16 storage needs the adapter feature shader-f16, which this adapter lacks".into()));
         }
-        let conv_path = conv_path.unwrap_or_else(|| ConvPath::for_adapter(&adapter_info));
-        let kernels = Kernels::new(&device);
+        let precision = precision.unwrap_or_else(|| Precision::for_adapter(&adapter_info, features));
+        let kernels = Kernels::new(&device, has_f16);
         Ok(Gpu {
             instance,
             adapter: adapter.clone(),
@@ -295,6 +437,7 @@ impl Gpu {
             queue,
             adapter_info,
             conv_path,
+            precision,
             limits,
             features,
             adapter_limits,
@@ -311,14 +454,15 @@ impl Gpu {
         // Browsers do not reveal adapter names.
         let name = if i.name.is_empty() { "WebGPU adapter".to_string() } else { i.name.clone() };
         format!(
-            "adapter: {} ({:?}, {:?}; conv path {:?})\ndriver: {} {}\nlimits: max_buffer_size {} B, max_storage_buffer_binding_size {} B, \
+            "adapter: {} ({:?}, {:?}; conv path {:?}, storage {:?})\ndriver: {} {}\nlimits: max_buffer_size {} B, max_storage_buffer_binding_size {} B, \
              max_storage_buffers_per_shader_stage {}, max_compute_workgroup_storage_size {} B, \
              max_compute_invocations_per_workgroup {}, max_compute_workgroups_per_dimension {}\n\
-             adapter offers: max_buffer_size {} B, max_storage_buffer_binding_size {} B\nfeatures: {:?}",
+             adapter offers: max_buffer_size {} B, max_storage_buffer_binding_size {} B, features {:?}\nfeatures: {:?}",
             name,
             i.backend,
             i.device_type,
             self.conv_path,
+            self.precision,
             i.driver,
             i.driver_info,
             l.max_buffer_size,
@@ -329,6 +473,7 @@ impl Gpu {
             l.max_compute_workgroups_per_dimension,
             self.adapter_limits.max_buffer_size,
             self.adapter_limits.max_storage_buffer_binding_size,
+            self.adapter.features(),
             self.features,
         )
     }
@@ -347,6 +492,30 @@ impl Gpu {
             return Err(Error::Gpu(msg));
         }
         Ok(())
+    }
+
+    /// The conv path and storage precision plans use on this device.
+    pub fn variant(&self) -> Variant {
+        Variant { path: self.conv_path, precision: self.precision }
+    }
+
+    /// Whether the device has `shader-f16` enabled (so [`Precision::F16`] kernels can run).
+    pub fn has_f16(&self) -> bool {
+        self.features.contains(wgpu::Features::SHADER_F16)
+    }
+
+    /// Creates a storage buffer holding activation values `data` stored in `precision`.
+    pub fn act_init(&self, label: &str, precision: Precision, data: &[f32]) -> wgpu::Buffer {
+        let mut bytes = precision.act_bytes(data);
+        bytes.resize(bytes.len().max(4).next_multiple_of(4), 0);
+        self.storage_init(label, &bytes)
+    }
+
+    /// Reads `len` activation values stored in `precision` from `src` (as f32 values).
+    pub async fn read_act(&self, src: &wgpu::Buffer, precision: Precision, len: usize) -> Result<Vec<f32>> {
+        let bytes = len as u64 * precision.bytes();
+        let bytes = self.read_bytes(src, 0, bytes.next_multiple_of(4)).await?;
+        Ok(precision.act_values(&bytes[..len * precision.bytes() as usize]))
     }
 
     /// Whether the device supports timestamp queries.
@@ -433,114 +602,179 @@ impl Gpu {
     }
 }
 
-impl Kernels {
-    fn new(device: &wgpu::Device) -> Kernels {
-        use Bind::*;
-        let module = |i: usize| {
-            device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(SHADERS[i].0),
-                source: wgpu::ShaderSource::Wgsl(SHADERS[i].1.into()),
-            })
-        };
-        let (conv, pool, gram, loss, adam, image) = (module(0), module(1), module(2), module(3), module(4), module(5));
-        let k = |m: &wgpu::ShaderModule, name: &'static str, entry: &'static str, consts: &[(&str, f64)], b: &[(u32, Bind)]| {
-            Kernel::new(device, m, name, entry, consts, b)
-        };
-        let seq = |kinds: &[Bind]| -> Vec<(u32, Bind)> {
-            kinds.iter().enumerate().map(|(i, &b)| (i as u32, b)).collect()
-        };
-        let pool_f = seq(&[Uniform, Read, Write]);
-        let pool_b = seq(&[Uniform, Read, Write, Read]);
-        Kernels {
-            conv_module: conv,
-            device: device.clone(),
-            conv: Default::default(),
-            gram_module: gram.clone(),
-            gram_lazy: Default::default(),
-            pool_max_forward: k(&pool, "pool_max_forward", "pool_forward", &[("AVERAGE", 0.0)], &pool_f),
-            pool_avg_forward: k(&pool, "pool_avg_forward", "pool_forward", &[("AVERAGE", 1.0)], &pool_f),
-            pool_max_backward: k(&pool, "pool_max_backward", "pool_backward", &[("AVERAGE", 0.0)], &pool_b),
-            pool_avg_backward: k(&pool, "pool_avg_backward", "pool_backward", &[("AVERAGE", 1.0)], &pool_b),
-            gram_partial: k(&gram, "gram_partial", "gram_partial", &[], &seq(&[Uniform, Read, Write])),
-            gram_finish: k(&gram, "gram_finish", "gram_finish", &[], &seq(&[Uniform, Read, Write])),
-            style_diff: k(&gram, "style_diff", "style_diff", &[], &seq(&[Uniform, Read, Write, Read, Write])),
-            style_grad: k(&gram, "style_grad", "style_grad", &[], &seq(&[Uniform, Read, Write, Read])),
-            content_loss: k(&loss, "content_loss", "content_loss", &[], &seq(&[Uniform, Read, Write, Read, Write])),
-            tv_loss: k(&loss, "tv_loss", "tv_loss", &[], &[(0, Uniform), (1, Read), (2, Write), (4, Write)]),
-            reduce: k(&loss, "reduce", "reduce", &[], &seq(&[Uniform, Read, Write])),
-            finalize: k(&loss, "finalize", "finalize", &[], &[(0, Uniform), (2, Write)]),
-            adam_tick: k(&adam, "adam_tick", "adam_tick", &[], &[(0, Uniform), (5, Write)]),
-            adam_step: k(&adam, "adam_step", "adam_step", &[], &seq(&[Uniform, Read, Write, Write, Write, Write])),
-            preprocess: k(&image, "preprocess", "preprocess", &[], &seq(&[Uniform, Read, Write])),
-            postprocess: k(&image, "postprocess", "postprocess", &[], &[(0, Uniform), (3, Read), (4, Write)]),
+/// Index of each kernel file in [`SHADERS`].
+const CONV: usize = 0;
+const POOL: usize = 1;
+const GRAM: usize = 2;
+const LOSS: usize = 3;
+const ADAM: usize = 4;
+const IMAGE: usize = 5;
+
+/// Compiles `SHADERS[file]` with `prelude` prepended.
+fn compile(device: &wgpu::Device, file: usize, prelude: &str) -> wgpu::ShaderModule {
+    device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(SHADERS[file].0),
+        source: wgpu::ShaderSource::Wgsl(format!("{prelude}{}", SHADERS[file].1).into()),
+    })
+}
+
+/// Every (file index in [`SHADERS`], prelude) the engine compiles with `f16` available: what the
+/// naga validation test checks.
+pub fn shader_variants(with_f16: bool) -> Vec<(usize, String)> {
+    let mut precisions = vec![Precision::F32];
+    if with_f16 {
+        precisions.push(Precision::F16);
+    }
+    let mut v = Vec::new();
+    for &p in &precisions {
+        v.push((CONV, prelude(p, Some(false))));
+        v.push((CONV, prelude(p, Some(true))));
+        for file in [POOL, GRAM, LOSS, ADAM, IMAGE] {
+            v.push((file, prelude(p, None)));
         }
     }
+    v
 }
 
 impl Kernels {
-    /// The conv kernel for one direction and tile, compiled on first use (a device only ever
-    /// compiles the variants its [`ConvPath`] and layer sizes need). Bindings: uniform params,
+    fn new(device: &wgpu::Device, has_f16: bool) -> Kernels {
+        use Bind::*;
+        let f32_prelude = prelude(Precision::F32, None);
+        let (gram, loss, adam, image) = (
+            compile(device, GRAM, &f32_prelude),
+            compile(device, LOSS, &f32_prelude),
+            compile(device, ADAM, &f32_prelude),
+            compile(device, IMAGE, &f32_prelude),
+        );
+        let k = |m: &wgpu::ShaderModule, entry: &'static str, b: &[(u32, Bind)]| Kernel::new(device, m, entry.to_string(), entry, &[], b);
+        let seq = |kinds: &[Bind]| -> Vec<(u32, Bind)> { kinds.iter().enumerate().map(|(i, &b)| (i as u32, b)).collect() };
+        let mut modules = HashMap::new();
+        let gram_finish = k(&gram, "gram_finish", &seq(&[Uniform, Read, Write]));
+        let style_diff = k(&gram, "style_diff", &seq(&[Uniform, Read, Write, Read, Write]));
+        let tv_loss = k(&loss, "tv_loss", &[(0, Uniform), (1, Read), (2, Write), (4, Write)]);
+        let reduce = k(&loss, "reduce", &seq(&[Uniform, Read, Write]));
+        let finalize = k(&loss, "finalize", &[(0, Uniform), (2, Write)]);
+        let adam_tick = k(&adam, "adam_tick", &[(0, Uniform), (5, Write)]);
+        let adam_step = k(&adam, "adam_step", &seq(&[Uniform, Read, Write, Write, Write, Write]));
+        let preprocess = k(&image, "preprocess", &seq(&[Uniform, Read, Write]));
+        let postprocess = k(&image, "postprocess", &[(0, Uniform), (3, Read), (4, Write)]);
+        modules.insert((GRAM, f32_prelude.clone()), gram);
+        modules.insert((LOSS, f32_prelude.clone()), loss);
+        modules.insert((IMAGE, f32_prelude), image);
+        Kernels {
+            device: device.clone(),
+            has_f16,
+            modules: Mutex::new(modules),
+            variants: Mutex::new(HashMap::new()),
+            gram_finish,
+            style_diff,
+            tv_loss,
+            reduce,
+            finalize,
+            adam_tick,
+            adam_step,
+            preprocess,
+            postprocess,
+        }
+    }
+
+    /// The kernel `name`, compiled on first use from `SHADERS[file]` with the prelude for
+    /// `precision` (and conv direction `conv`), entry point `entry`, override `constants`.
+    /// Panics if `precision` is F16 on a device without `shader-f16` (plans never ask for that).
+    #[allow(clippy::too_many_arguments)] // one call per kernel family; each argument is a key part
+    fn variant(
+        &self,
+        name: String,
+        file: usize,
+        precision: Precision,
+        conv: Option<bool>,
+        entry: &'static str,
+        constants: &[(&str, f64)],
+        bindings: &[(u32, Bind)],
+    ) -> Arc<Kernel> {
+        assert!(precision == Precision::F32 || self.has_f16, "f16 kernels need a device with shader-f16");
+        let mut variants = self.variants.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = variants.get(&name) {
+            return k.clone();
+        }
+        let pre = prelude(precision, conv);
+        let module = {
+            let mut modules = self.modules.lock().unwrap_or_else(|p| p.into_inner());
+            modules.entry((file, pre.clone())).or_insert_with(|| compile(&self.device, file, &pre)).clone()
+        };
+        let k = Arc::new(Kernel::new(&self.device, &module, name.clone(), entry, constants, bindings));
+        variants.insert(name, k.clone());
+        k
+    }
+
+    /// The conv kernel for one direction, tile and storage precision. Bindings: uniform params,
     /// then input, weights, bias, mask (read) and output (read-write), as in `shaders/conv.wgsl`.
     /// Panics on a `Direct` lane count other than 4, 16 or 64.
-    pub fn conv(&self, backward: bool, tile: ConvTile) -> &Kernel {
-        const NAMES: [&str; 10] = [
-            "conv_forward",
-            "conv_forward_narrow",
-            "conv_forward_direct4",
-            "conv_forward_direct16",
-            "conv_forward_direct64",
-            "conv_backward",
-            "conv_backward_narrow",
-            "conv_backward_direct4",
-            "conv_backward_direct16",
-            "conv_backward_direct64",
-        ];
-        let (t, entry, narrow, lanes) = match tile {
-            ConvTile::Wide => (0, "main", 0.0, 64.0),
-            ConvTile::Narrow => (1, "main", 1.0, 64.0),
-            ConvTile::Direct(4) => (2, "direct", 0.0, 4.0),
-            ConvTile::Direct(16) => (3, "direct", 0.0, 16.0),
-            ConvTile::Direct(64) => (4, "direct", 0.0, 64.0),
+    pub fn conv(&self, backward: bool, tile: ConvTile, precision: Precision) -> Arc<Kernel> {
+        use Bind::*;
+        let (tile_name, entry, narrow, lanes) = match tile {
+            ConvTile::Wide => ("", "main", 0.0, 64),
+            ConvTile::Narrow => ("_narrow", "main", 1.0, 64),
+            ConvTile::Direct(l @ (4 | 16 | 64)) => ("_direct", "direct", 0.0, l),
             ConvTile::Direct(l) => panic!("no direct conv kernel with {l} lanes"),
         };
-        let i = t + if backward { 5 } else { 0 };
-        self.conv[i].get_or_init(|| {
-            use Bind::*;
-            let b = if backward { 1.0 } else { 0.0 };
-            let consts = [("BACKWARD", b), ("NARROW", narrow), ("LANES", lanes)];
-            let bindings: Vec<(u32, Bind)> =
-                [Uniform, Read, Read, Read, Read, Write].iter().enumerate().map(|(i, &k)| (i as u32, k)).collect();
-            Kernel::new(&self.device, &self.conv_module, NAMES[i], entry, &consts, &bindings)
-        })
+        let dir = if backward { "backward" } else { "forward" };
+        let lanes_name = if entry == "direct" { lanes.to_string() } else { String::new() };
+        let name = format!("conv_{dir}{tile_name}{lanes_name}{}", precision.suffix());
+        let consts = [("BACKWARD", backward as u32 as f64), ("NARROW", narrow), ("LANES", lanes as f64)];
+        let bindings: Vec<(u32, Bind)> =
+            [Uniform, Read, Read, Read, Read, Write].iter().enumerate().map(|(i, &k)| (i as u32, k)).collect();
+        self.variant(name, CONV, precision, Some(backward), entry, &consts, &bindings)
     }
-}
 
-impl Kernels {
-    /// `gram_direct` (Gram partials for CPU adapters) with 4, 16 or 64 invocations per workgroup,
-    /// compiled on first use; bindings as `gram_partial`. Panics on another lane count.
-    pub fn gram_direct(&self, lanes: u32) -> &Kernel {
+    /// 2×2 pooling forward or backward, max or average; bindings as in `shaders/pool.wgsl`.
+    pub fn pool(&self, backward: bool, avg: bool, precision: Precision) -> Arc<Kernel> {
         use Bind::*;
-        const NAMES: [&str; 3] = ["gram_direct4", "gram_direct16", "gram_direct64"];
-        self.gram_lazy(0, &NAMES, "gram_direct", &[(0, Uniform), (1, Read), (2, Write)], lanes)
-    }
-
-    /// `style_grad_direct` (style gradient for CPU adapters) with 4, 16 or 64 invocations per
-    /// workgroup, compiled on first use; bindings as `style_grad`. Panics on another lane count.
-    pub fn style_grad_direct(&self, lanes: u32) -> &Kernel {
-        use Bind::*;
-        const NAMES: [&str; 3] = ["style_grad_direct4", "style_grad_direct16", "style_grad_direct64"];
-        self.gram_lazy(3, &NAMES, "style_grad_direct", &[(0, Uniform), (1, Read), (2, Write), (3, Read)], lanes)
-    }
-
-    fn gram_lazy(&self, first: usize, names: &[&'static str; 3], entry: &'static str, bindings: &[(u32, Bind)], lanes: u32) -> &Kernel {
-        let i = match lanes {
-            4 => 0,
-            16 => 1,
-            64 => 2,
-            l => panic!("no {entry} kernel with {l} lanes"),
+        let name = format!("pool_{}_{}{}", if avg { "avg" } else { "max" }, if backward { "backward" } else { "forward" }, precision.suffix());
+        let (entry, bindings): (&'static str, &[(u32, Bind)]) = if backward {
+            ("pool_backward", &[(0, Uniform), (1, Read), (2, Write), (3, Read)])
+        } else {
+            ("pool_forward", &[(0, Uniform), (1, Read), (2, Write)])
         };
-        self.gram_lazy[first + i]
-            .get_or_init(|| Kernel::new(&self.device, &self.gram_module, names[i], entry, &[("LANES", lanes as f64)], bindings))
+        self.variant(name, POOL, precision, None, entry, &[("AVERAGE", avg as u32 as f64)], bindings)
+    }
+
+    /// Gram partials: `gram_partial` (tiled; `lanes` = None) or `gram_direct` with 4, 16 or 64
+    /// invocations per workgroup. Panics on another lane count.
+    pub fn gram_partial(&self, lanes: Option<u32>, precision: Precision) -> Arc<Kernel> {
+        use Bind::*;
+        self.lanes_variant("gram_partial", "gram_direct", lanes, precision, &[(0, Uniform), (1, Read), (2, Write)])
+    }
+
+    /// Style gradient: `style_grad` (tiled; `lanes` = None) or `style_grad_direct` with 4, 16 or
+    /// 64 invocations per workgroup. Panics on another lane count.
+    pub fn style_grad(&self, lanes: Option<u32>, precision: Precision) -> Arc<Kernel> {
+        use Bind::*;
+        self.lanes_variant("style_grad", "style_grad_direct", lanes, precision, &[(0, Uniform), (1, Read), (2, Write), (3, Read)])
+    }
+
+    fn lanes_variant(&self, tiled: &'static str, direct: &'static str, lanes: Option<u32>, precision: Precision, bindings: &[(u32, Bind)]) -> Arc<Kernel> {
+        match lanes {
+            None => self.variant(format!("{tiled}{}", precision.suffix()), GRAM, precision, None, tiled, &[], bindings),
+            Some(l @ (4 | 16 | 64)) => {
+                self.variant(format!("{direct}{l}{}", precision.suffix()), GRAM, precision, None, direct, &[("LANES", l as f64)], bindings)
+            }
+            Some(l) => panic!("no {direct} kernel with {l} lanes"),
+        }
+    }
+
+    /// Content loss with its gradient (`shaders/loss.wgsl`), reading activations in `precision`.
+    pub fn content_loss(&self, precision: Precision) -> Arc<Kernel> {
+        use Bind::*;
+        let b = [(0, Uniform), (1, Read), (2, Write), (3, Read), (4, Write)];
+        self.variant(format!("content_loss{}", precision.suffix()), LOSS, precision, None, "content_loss", &[], &b)
+    }
+
+    /// f32 values to stored activations (`to_act` in `shaders/image.wgsl`).
+    pub fn to_act(&self, precision: Precision) -> Arc<Kernel> {
+        use Bind::*;
+        let b = [(0, Uniform), (3, Read), (5, Write)];
+        self.variant(format!("to_act{}", precision.suffix()), IMAGE, precision, None, "image_to_act", &[], &b)
     }
 }
 
@@ -548,7 +782,7 @@ impl Kernel {
     fn new(
         device: &wgpu::Device,
         module: &wgpu::ShaderModule,
-        name: &'static str,
+        name: String,
         entry: &'static str,
         constants: &[(&str, f64)],
         bindings: &[(u32, Bind)],
@@ -571,16 +805,16 @@ impl Kernel {
             })
             .collect();
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some(name),
+            label: Some(&name),
             entries: &entries,
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some(name),
+            label: Some(&name),
             bind_group_layouts: &[Some(&layout)],
             immediate_size: 0,
         });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(name),
+            label: Some(&name),
             layout: Some(&pipeline_layout),
             module,
             entry_point: Some(entry),
@@ -603,7 +837,7 @@ impl Kernel {
     ) -> Dispatch {
         assert_eq!(buffers.len() + 1, self.bindings.len(), "kernel {} binding count", self.name);
         let uniform = gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(self.name),
+            label: Some(&self.name),
             contents: bytemuck::bytes_of(params),
             usage: wgpu::BufferUsages::UNIFORM,
         });
@@ -612,13 +846,13 @@ impl Kernel {
             entries.push(wgpu::BindGroupEntry { binding: self.bindings[i + 1].0, resource: b.as_entire_binding() });
         }
         let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(self.name),
+            label: Some(&self.name),
             layout: &self.layout,
             entries: &entries,
         });
         Dispatch {
             label: label.into(),
-            kernel: self.name,
+            kernel: self.name.clone(),
             flops,
             pipeline: self.pipeline.clone(),
             bind_group,

@@ -4,7 +4,7 @@
 
 #![allow(clippy::too_many_arguments)] // launchers take every buffer they bind
 
-use crate::gpu::{grid_elems, grid_tiles, ConvPath, ConvTile, Dispatch, Gpu};
+use crate::gpu::{grid_elems, grid_tiles, ConvPath, ConvTile, Dispatch, Gpu, Precision, Variant};
 
 /// Most workgroups of a reducing element-wise pass (grid-stride loop; one partial sum each).
 pub const MAX_REDUCE_GROUPS: u32 = 64;
@@ -76,27 +76,30 @@ pub fn conv_tiling(path: ConvPath, s: ConvShape) -> (ConvTile, u32, [u32; 3]) {
     }
 }
 
-fn conv_dispatch(gpu: &Gpu, path: ConvPath, backward: bool, label: String, s: ConvShape, bufs: [&Buffer; 5]) -> Dispatch {
-    let (tile, tiles_n, grid) = conv_tiling(path, s);
+fn conv_dispatch(gpu: &Gpu, v: Variant, backward: bool, label: String, s: ConvShape, bufs: [&Buffer; 5]) -> Dispatch {
+    let (tile, tiles_n, grid) = conv_tiling(v.path, s);
     let params = ConvParams { cin: s.cin as u32, cout: s.cout as u32, h: s.h as u32, w: s.w as u32, tiles_n, _pad: [0; 3] };
     let flops = 2.0 * 9.0 * (s.cin * s.cout * s.h * s.w) as f64;
-    gpu.kernels.conv(backward, tile).dispatch(gpu, label, &params, &bufs, grid, flops)
+    gpu.kernels.conv(backward, tile, v.precision).dispatch(gpu, label, &params, &bufs, grid, flops)
 }
 
 /// Forward convolution with fused bias and ReLU: `out [cout][h][w] = relu(W ⊛ input + bias)`,
-/// computed by the `path` implementation (normally `gpu.conv_path`).
-/// `weight` is `[cin·9][cout4]` ([`crate::ConvWeights::forward_gemm`]), `bias` `[cout]`, `input` `[cin][h][w]`.
-pub fn conv_forward(gpu: &Gpu, path: ConvPath, label: String, s: ConvShape, input: &Buffer, weight: &Buffer, bias: &Buffer, out: &Buffer) -> Dispatch {
-    conv_dispatch(gpu, path, false, label, s, [input, weight, bias, input, out])
+/// computed by the `v.path` implementation with `input`, `weight` and `out` stored in
+/// `v.precision` (normally `gpu.variant()`).
+/// `weight` is `[cin·9][cout4]` ([`crate::ConvWeights::forward_gemm`]), `bias` `[cout]` (f32),
+/// `input` `[cin][h][w]`.
+pub fn conv_forward(gpu: &Gpu, v: Variant, label: String, s: ConvShape, input: &Buffer, weight: &Buffer, bias: &Buffer, out: &Buffer) -> Dispatch {
+    conv_dispatch(gpu, v, false, label, s, [input, weight, bias, input, out])
 }
 
 /// Input gradient of a conv+ReLU layer: `din [cin][h][w] = W' ⊛ (dout · [act > 0])`, where `s` is
 /// the FORWARD shape, `dout` and `act` are `[cout][h][w]` (gradient w.r.t. and value of the layer's
 /// ReLU output) and `weight_t` is [`crate::ConvWeights::backward_gemm`] (`[cout·9][cin4]`);
-/// computed by the `path` implementation (normally `gpu.conv_path`).
-pub fn conv_backward(gpu: &Gpu, path: ConvPath, label: String, s: ConvShape, dout: &Buffer, act: &Buffer, weight_t: &Buffer, din: &Buffer) -> Dispatch {
+/// computed by the `v.path` implementation; `act` and `weight_t` are stored in `v.precision`,
+/// the gradients `dout` and `din` are f32.
+pub fn conv_backward(gpu: &Gpu, v: Variant, label: String, s: ConvShape, dout: &Buffer, act: &Buffer, weight_t: &Buffer, din: &Buffer) -> Dispatch {
     let t = ConvShape { cin: s.cout, cout: s.cin, h: s.h, w: s.w };
-    conv_dispatch(gpu, path, true, label, t, [dout, weight_t, weight_t, act, din])
+    conv_dispatch(gpu, v, true, label, t, [dout, weight_t, weight_t, act, din])
 }
 
 #[repr(C)]
@@ -108,17 +111,18 @@ struct PoolParams {
     _pad: u32,
 }
 
-/// 2×2 stride-2 pooling: `out [c][h/2][w/2]` from `input [c][h][w]` (max, or average if `avg`).
-pub fn pool_forward(gpu: &Gpu, label: String, avg: bool, c: usize, h: usize, w: usize, input: &Buffer, out: &Buffer) -> Dispatch {
-    let k = if avg { &gpu.kernels.pool_avg_forward } else { &gpu.kernels.pool_max_forward };
+/// 2×2 stride-2 pooling: `out [c][h/2][w/2]` from `input [c][h][w]` (max, or average if `avg`),
+/// both stored in `precision`.
+pub fn pool_forward(gpu: &Gpu, precision: Precision, label: String, avg: bool, c: usize, h: usize, w: usize, input: &Buffer, out: &Buffer) -> Dispatch {
+    let k = gpu.kernels.pool(false, avg, precision);
     let n = c * (h / 2) * (w / 2);
     k.dispatch(gpu, label, &PoolParams { c: c as u32, h: h as u32, w: w as u32, _pad: 0 }, &[input, out], grid_elems(n), 4.0 * n as f64)
 }
 
-/// Pooling backward: `din [c][h][w]` (every element written) from `dout [c][h/2][w/2]`, using the
-/// forward `input [c][h][w]` to route max-pool gradients.
-pub fn pool_backward(gpu: &Gpu, label: String, avg: bool, c: usize, h: usize, w: usize, input: &Buffer, dout: &Buffer, din: &Buffer) -> Dispatch {
-    let k = if avg { &gpu.kernels.pool_avg_backward } else { &gpu.kernels.pool_max_backward };
+/// Pooling backward: `din [c][h][w]` (every element written) from `dout [c][h/2][w/2]` (both
+/// f32), using the forward `input [c][h][w]` (stored in `precision`) to route max-pool gradients.
+pub fn pool_backward(gpu: &Gpu, precision: Precision, label: String, avg: bool, c: usize, h: usize, w: usize, input: &Buffer, dout: &Buffer, din: &Buffer) -> Dispatch {
+    let k = gpu.kernels.pool(true, avg, precision);
     let n = c * h * w;
     k.dispatch(gpu, label, &PoolParams { c: c as u32, h: h as u32, w: w as u32, _pad: 0 }, &[input, din, dout], grid_elems(n), 4.0 * n as f64)
 }
@@ -178,23 +182,20 @@ impl GramSplit {
     }
 }
 
-/// Split-K Gram partials: `partial [splits][c][c]` from `feat [c][n]`, by the `path`
-/// implementation (`gram_partial` tiled through workgroup memory, or `gram_direct`; normally
-/// `gpu.conv_path`, the same choice as the convs').
-pub fn gram_partial(gpu: &Gpu, path: ConvPath, label: String, g: GramSplit, feat: &Buffer, partial: &Buffer) -> Dispatch {
+/// Split-K Gram partials: `partial [splits][c][c]` (f32) from `feat [c][n]` (stored in
+/// `v.precision`), by the `v.path` implementation (`gram_partial` tiled through workgroup memory,
+/// or `gram_direct`; normally `gpu.variant()`, the same choice as the convs').
+pub fn gram_partial(gpu: &Gpu, v: Variant, label: String, g: GramSplit, feat: &Buffer, partial: &Buffer) -> Dispatch {
     let flops = 2.0 * (g.c * g.c * g.n) as f64;
     let c = g.c as u32;
-    match path {
-        ConvPath::Tiled => {
-            let t = c.div_ceil(64);
-            gpu.kernels.gram_partial.dispatch(gpu, label, &g.params(0), &[feat, partial], [t, t, g.splits as u32], flops)
-        }
+    let (lanes, grid) = match v.path {
+        ConvPath::Tiled => (None, [c.div_ceil(64), c.div_ceil(64), g.splits as u32]),
         ConvPath::Direct => {
             let lanes = direct_lanes(c);
-            let grid = [c.div_ceil(4 * lanes), c.div_ceil(16), g.splits as u32];
-            gpu.kernels.gram_direct(lanes).dispatch(gpu, label, &g.params(0), &[feat, partial], grid, flops)
+            (Some(lanes), [c.div_ceil(4 * lanes), c.div_ceil(16), g.splits as u32])
         }
-    }
+    };
+    gpu.kernels.gram_partial(lanes, v.precision).dispatch(gpu, label, &g.params(0), &[feat, partial], grid, flops)
 }
 
 /// `gram [c][c] = Σ partial / (c·n)` — the finished Gram matrix (style targets).
@@ -223,18 +224,19 @@ struct StyleGradParams {
     _pad: [u32; 3],
 }
 
-/// `grad [c][n] (+)= coef · diff · feat` with `diff [c][c]` symmetric; adds to `grad` if
-/// `accumulate`, otherwise overwrites it. Computed by the `path` implementation (`style_grad`
-/// tiled, or `style_grad_direct`; normally `gpu.conv_path`).
-pub fn style_grad(gpu: &Gpu, path: ConvPath, label: String, c: usize, n: usize, coef: f32, accumulate: bool, feat: &Buffer, diff: &Buffer, grad: &Buffer) -> Dispatch {
+/// `grad [c][n] (+)= coef · diff · feat` with `diff [c][c]` symmetric (f32), `feat` stored in
+/// `v.precision`; adds to `grad` (f32) if `accumulate`, otherwise overwrites it. Computed by the
+/// `v.path` implementation (`style_grad` tiled, or `style_grad_direct`; normally `gpu.variant()`).
+pub fn style_grad(gpu: &Gpu, v: Variant, label: String, c: usize, n: usize, coef: f32, accumulate: bool, feat: &Buffer, diff: &Buffer, grad: &Buffer) -> Dispatch {
     let flops = 2.0 * (c * c * n) as f64;
-    let (kernel, tiles_n, tiles_m) = match path {
-        ConvPath::Tiled => (&gpu.kernels.style_grad, (n as u32).div_ceil(64), (c as u32).div_ceil(64)),
+    let (lanes, tiles_n, tiles_m) = match v.path {
+        ConvPath::Tiled => (None, (n as u32).div_ceil(64), (c as u32).div_ceil(64)),
         ConvPath::Direct => {
             let lanes = direct_lanes(n as u32);
-            (gpu.kernels.style_grad_direct(lanes), (n as u32).div_ceil(4 * lanes), (c as u32).div_ceil(16))
+            (Some(lanes), (n as u32).div_ceil(4 * lanes), (c as u32).div_ceil(16))
         }
     };
+    let kernel = gpu.kernels.style_grad(lanes, v.precision);
     let params = StyleGradParams { c: c as u32, n: n as u32, tiles_n, accumulate: accumulate as u32, coef, _pad: [0; 3] };
     kernel.dispatch(gpu, label, &params, &[feat, grad, diff], grid_tiles(tiles_n, tiles_m), flops)
 }
@@ -251,12 +253,13 @@ struct ElemParams {
 }
 
 /// Content loss at one layer: `grad += coef·(feat − target)` over `n` elements and one partial
-/// Σ (feat − target)² per workgroup into `loss_part[loss_offset ..]`. Returns the dispatch and the
-/// number of partial sums.
-pub fn content_loss(gpu: &Gpu, label: String, n: usize, coef: f32, feat: &Buffer, target: &Buffer, grad: &Buffer, loss_part: &Buffer, loss_offset: usize) -> (Dispatch, usize) {
+/// Σ (feat − target)² per workgroup into `loss_part[loss_offset ..]`; `feat` and `target` are
+/// stored in `precision`, `grad` and `loss_part` are f32. Returns the dispatch and the number of
+/// partial sums.
+pub fn content_loss(gpu: &Gpu, precision: Precision, label: String, n: usize, coef: f32, feat: &Buffer, target: &Buffer, grad: &Buffer, loss_part: &Buffer, loss_offset: usize) -> (Dispatch, usize) {
     let groups = grid_reduce(n, loss_part, loss_offset);
     let p = ElemParams { n: n as u32, h: 0, w: 0, loss_offset: loss_offset as u32, coef, _pad: [0; 3] };
-    let d = gpu.kernels.content_loss.dispatch(gpu, label, &p, &[feat, grad, target, loss_part], groups, 3.0 * n as f64);
+    let d = gpu.kernels.content_loss(precision).dispatch(gpu, label, &p, &[feat, grad, target, loss_part], groups, 3.0 * n as f64);
     (d, (groups[0] * groups[1]) as usize)
 }
 
@@ -355,4 +358,10 @@ pub fn preprocess(gpu: &Gpu, hw: usize, rgba: &Buffer, img: &Buffer) -> Dispatch
 /// Network-space `img [3][hw]` → RGBA8 `rgba [hw]`, rounded and clamped, alpha 255.
 pub fn postprocess(gpu: &Gpu, hw: usize, img: &Buffer, rgba: &Buffer) -> Dispatch {
     gpu.kernels.postprocess.dispatch(gpu, "postprocess", &ImageParams { hw: hw as u32, _pad: [0; 3] }, &[img, rgba], grid_elems(hw), 6.0 * hw as f64)
+}
+
+/// `dst [n] = src [n]` converted to activations stored in `precision` (the network's copy of its
+/// f32 input image when activations are f16).
+pub fn to_act(gpu: &Gpu, precision: Precision, n: usize, src: &Buffer, dst: &Buffer) -> Dispatch {
+    gpu.kernels.to_act(precision).dispatch(gpu, "to_act", &ImageParams { hw: n as u32, _pad: [0; 3] }, &[src, dst], grid_elems(n), n as f64)
 }

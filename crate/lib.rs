@@ -12,7 +12,7 @@ pub mod preview;
 pub mod weights;
 
 pub use error::{Error, Result};
-pub use gpu::{ConvPath, ConvTile, Gpu, GpuOptions};
+pub use gpu::{ConvPath, ConvTile, Gpu, GpuOptions, Precision, Variant};
 pub use weights::{ConvWeights, VggWeights};
 pub mod session;
 pub mod vgg;

@@ -159,7 +159,7 @@ impl Session {
         let gpu = &engine.gpu;
         let ((w, h), (sw, sh)) = sizes(content.width(), content.height(), style.width(), style.height(), settings)?;
         let (w, h, sw, sh) = (w as usize, h as usize, sw as usize, sh as usize);
-        check_plan(w, h, (sw, sh), &engine.channels(), gpu.max_storage_bytes())?;
+        check_plan(w, h, (sw, sh), &engine.channels(), gpu.precision, gpu.max_storage_bytes())?;
         gpu.check()?;
         let hw = w * h;
         let content_px = resize(content, w, h);
@@ -176,7 +176,7 @@ impl Session {
         let largest = net.layers.iter().map(|l| l.out_len()).max().unwrap_or(1);
         let ping = [gpu.storage("gradient ping", 4 * largest as u64), gpu.storage("gradient pong", 4 * largest as u64)];
         let content_idx = net.index(CONTENT_LAYER);
-        let content_target = gpu.storage("content target", 4 * net.layers[content_idx].out_len() as u64);
+        let content_target = gpu.storage("content target", gpu.precision.bytes() * net.layers[content_idx].out_len() as u64);
 
         // ---- one-time work: targets.
         let style_in = gpu.storage("style image", 12 * (sw * sh) as u64);
@@ -194,7 +194,7 @@ impl Session {
             let split = GramSplit::new(l.output.0, l.output.1 * l.output.2);
             let partial = gpu.storage(&format!("style gram partials {name}"), 4 * split.partial_len() as u64);
             let target = gpu.storage(&format!("style target {name}"), 4 * (split.c * split.c) as u64);
-            once.push(kernels::gram_partial(gpu, gpu.conv_path, format!("{name} style gram"), split, &style_net.acts[i], &partial));
+            once.push(kernels::gram_partial(gpu, gpu.variant(), format!("{name} style gram"), split, &style_net.acts[i], &partial));
             once.push(kernels::gram_finish(gpu, format!("{name} style gram"), split, &partial, &target));
             keep_tmp.push(partial);
             targets.push(target);
@@ -235,13 +235,13 @@ impl Session {
                 let split = GramSplit::new(c, n);
                 let partial = gpu.storage(&format!("gram partials {}", l.name), 4 * split.partial_len() as u64);
                 let diff = gpu.storage(&format!("gram diff {}", l.name), 4 * (c * c) as u64);
-                ops.push(kernels::gram_partial(gpu, gpu.conv_path, format!("{} gram", l.name), split, &net.acts[i], &partial));
+                ops.push(kernels::gram_partial(gpu, gpu.variant(), format!("{} gram", l.name), split, &net.acts[i], &partial));
                 let (d, count) = kernels::style_diff(gpu, format!("{} gram", l.name), split, &partial, &targets[si], &diff, &loss_part, part_len);
                 ops.push(d);
                 reduces.push((part_len, count, 1 + si, 1.0 / (c * c) as f32));
                 part_len += count;
                 let coef = s.style_weight * s.style_layer_weights[si] * 4.0 / ((c as f32).powi(3) * n as f32);
-                ops.push(kernels::style_grad(gpu, gpu.conv_path, format!("{} style grad", l.name), c, n, coef, !first, &net.acts[i], &diff, &ping[cur]));
+                ops.push(kernels::style_grad(gpu, gpu.variant(), format!("{} style grad", l.name), c, n, coef, !first, &net.acts[i], &diff, &ping[cur]));
                 first = false;
                 keep.extend([partial, diff]);
             }
@@ -249,7 +249,7 @@ impl Session {
                 let len = l.out_len();
                 let coef = s.content_weight * 2.0 / len as f32;
                 assert!(!first, "the content layer lies below relu5_1");
-                let (d, count) = kernels::content_loss(gpu, format!("{} content", l.name), len, coef, &net.acts[i], &content_target, &ping[cur], &loss_part, part_len);
+                let (d, count) = kernels::content_loss(gpu, gpu.precision, format!("{} content", l.name), len, coef, &net.acts[i], &content_target, &ping[cur], &loss_part, part_len);
                 ops.push(d);
                 reduces.push((part_len, count, 0, 1.0 / len as f32));
                 part_len += count;
@@ -259,11 +259,11 @@ impl Session {
             match l.conv {
                 Some(k) => {
                     let shape = ConvShape { cin: ci, cout: c, h: ih, w: iw };
-                    ops.push(kernels::conv_backward(gpu, gpu.conv_path, format!("{} bwd", l.name), shape, &ping[cur], &net.acts[i], &engine.convs[k].backward, dst));
+                    ops.push(kernels::conv_backward(gpu, gpu.variant(), format!("{} bwd", l.name), shape, &ping[cur], &net.acts[i], &engine.convs[k].backward, dst));
                 }
                 None => {
                     let src = &net.acts[i - 1];
-                    ops.push(kernels::pool_backward(gpu, format!("{} bwd", l.name), s.pooling == Pooling::Avg, ci, ih, iw, src, &ping[cur], dst));
+                    ops.push(kernels::pool_backward(gpu, gpu.precision, format!("{} bwd", l.name), s.pooling == Pooling::Avg, ci, ih, iw, src, &ping[cur], dst));
                 }
             }
             cur = 1 - cur;

@@ -3,7 +3,7 @@
 //! list of dispatches built once per size.
 
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, Gpu};
+use crate::gpu::{Dispatch, Gpu, Precision};
 use crate::kernels::{self, ConvShape};
 use crate::weights::VggWeights;
 use std::rc::Rc;
@@ -82,19 +82,23 @@ pub fn fit_size(w0: u32, h0: u32, size: u32) -> (u32, u32) {
 }
 
 /// Every buffer a session at `width`×`height` creates (content network, optimiser state, loss
-/// targets), as (name, bytes). `style` is the style image's size, whose network exists only while
-/// the targets are computed.
-pub fn buffer_plan(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)]) -> Vec<(String, u64)> {
+/// targets), as (name, bytes), with activations stored in `precision`. `style` is the style
+/// image's size, whose network exists only while the targets are computed.
+pub fn buffer_plan(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], precision: Precision) -> Vec<(String, u64)> {
     let mut plan = Vec::new();
     let layers = layer_shapes(width, height, channels);
     let hw = (width * height) as u64;
+    let ab = precision.bytes();
     for name in ["image", "adam m", "adam v", "image gradient"] {
         plan.push((name.to_string(), 12 * hw));
     }
     plan.push(("display rgba".into(), 4 * hw));
+    if precision != Precision::F32 {
+        plan.push(("network input".into(), 3 * ab * hw));
+    }
     let mut largest_act = 0;
     for l in &layers {
-        plan.push((format!("activation {}", l.name), 4 * l.out_len() as u64));
+        plan.push((format!("activation {}", l.name), ab * l.out_len() as u64));
         largest_act = largest_act.max(4 * l.out_len() as u64);
     }
     plan.push(("gradient ping".into(), largest_act));
@@ -107,12 +111,15 @@ pub fn buffer_plan(width: usize, height: usize, style: (usize, usize), channels:
         plan.push((format!("gram diff {}", l.name), 4 * (c * c) as u64));
     }
     if let Some(l) = layers.iter().find(|l| l.name == CONTENT_LAYER) {
-        plan.push(("content target".into(), 4 * l.out_len() as u64));
+        plan.push(("content target".into(), ab * l.out_len() as u64));
     }
     let style_layers = layer_shapes(style.0, style.1, channels);
     plan.push(("style image".into(), 12 * (style.0 * style.1) as u64));
+    if precision != Precision::F32 {
+        plan.push(("style network input".into(), 3 * ab * (style.0 * style.1) as u64));
+    }
     for l in &style_layers {
-        plan.push((format!("style activation {}", l.name), 4 * l.out_len() as u64));
+        plan.push((format!("style activation {}", l.name), ab * l.out_len() as u64));
     }
     for l in style_layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
         let split = kernels::GramSplit::new(l.output.0, l.output.1 * l.output.2);
@@ -121,11 +128,12 @@ pub fn buffer_plan(width: usize, height: usize, style: (usize, usize), channels:
     plan
 }
 
-/// Checks that every buffer of the plan for `width`×`height` (content) and `style` fits the
-/// device's per-buffer limit `max_bytes`. On failure returns [`Error::TooLarge`] naming the largest
-/// buffer and the largest longer side that would fit at the same aspect ratios.
-pub fn check_plan(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], max_bytes: u64) -> Result<u64> {
-    let plan = buffer_plan(width, height, style, channels);
+/// Checks that every buffer of the plan for `width`×`height` (content) and `style`, activations
+/// stored in `precision`, fits the device's per-buffer limit `max_bytes`. Returns the plan's total
+/// bytes. On failure returns [`Error::TooLarge`] naming the largest buffer and the largest longer
+/// side that would fit at the same aspect ratios.
+pub fn check_plan(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], precision: Precision, max_bytes: u64) -> Result<u64> {
+    let plan = buffer_plan(width, height, style, channels, precision);
     let total: u64 = plan.iter().map(|b| b.1).sum();
     let (name, bytes) = plan.iter().max_by_key(|b| b.1).cloned().expect("non-empty plan");
     if bytes <= max_bytes {
@@ -137,7 +145,7 @@ pub fn check_plan(width: usize, height: usize, style: (usize, usize), channels: 
     while s >= 16 {
         let k = s as f64 / longer as f64;
         let sc = |v: usize| ((v as f64 * k).round() as usize).max(1);
-        let p = buffer_plan(sc(width), sc(height), (sc(style.0), sc(style.1)), channels);
+        let p = buffer_plan(sc(width), sc(height), (sc(style.0), sc(style.1)), channels, precision);
         if p.iter().all(|b| b.1 <= max_bytes) {
             fits = s;
             break;
@@ -152,9 +160,9 @@ pub struct GpuConv {
     /// Forward shape's channels (in, out).
     pub cin: usize,
     pub cout: usize,
-    /// `[cin·9][cout4]` (cout rounded up to a multiple of 4, zero-padded).
+    /// `[cin·9][cout4]` (cout rounded up to a multiple of 4, zero-padded), in the device's precision.
     pub forward: wgpu::Buffer,
-    /// `[cout·9][cin4]`, rotated and transposed for the input gradient.
+    /// `[cout·9][cin4]`, rotated and transposed for the input gradient, in the device's precision.
     pub backward: wgpu::Buffer,
     /// `[cout]`.
     pub bias: wgpu::Buffer,
@@ -167,21 +175,23 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Uploads the weights (forward and input-gradient GEMM layouts, prepared on the CPU once).
+    /// Uploads the weights (forward and input-gradient GEMM layouts, prepared on the CPU once) in
+    /// the device's storage precision (`gpu.precision`).
     pub fn new(gpu: Gpu, weights: &VggWeights) -> Result<Rc<Engine>> {
         let max = gpu.max_storage_bytes();
+        let pr = gpu.precision;
         let mut convs = Vec::new();
         for c in &weights.convs {
             let (fwd, bwd) = (c.forward_gemm(), c.backward_gemm());
-            let bytes = 4 * fwd.len().max(bwd.len()) as u64;
+            let bytes = pr.bytes() * fwd.len().max(bwd.len()) as u64;
             if bytes > max {
                 return Err(Error::Device(format!("{} weights need {bytes} bytes; the device allows {max}", c.name)));
             }
             convs.push(GpuConv {
                 cin: c.cin,
                 cout: c.cout,
-                forward: gpu.storage_init(&format!("{} fwd", c.name), &fwd),
-                backward: gpu.storage_init(&format!("{} bwd", c.name), &bwd),
+                forward: gpu.storage_init(&format!("{} fwd", c.name), &pr.weight_bytes(&fwd)),
+                backward: gpu.storage_init(&format!("{} bwd", c.name), &pr.weight_bytes(&bwd)),
                 bias: gpu.storage_init(&format!("{} bias", c.name), &c.bias),
             });
         }
@@ -200,21 +210,29 @@ pub struct Network {
     pub width: usize,
     pub height: usize,
     pub layers: Vec<LayerShape>,
-    /// One buffer per layer output, `[c][h][w]`.
+    /// One buffer per layer output, `[c][h][w]`, stored in `gpu.precision`.
     pub acts: Vec<wgpu::Buffer>,
     /// The forward pass from `input` to relu5_1.
     pub forward: Vec<Dispatch>,
 }
 
 impl Network {
-    /// Creates activation buffers and the forward dispatches reading `input` (`[3][height][width]`,
-    /// network space). Sizes must have been checked with [`check_plan`].
+    /// Creates activation buffers and the forward dispatches reading `input` (f32
+    /// `[3][height][width]`, network space; with f16 storage the pass starts by converting it into
+    /// a buffer of its own). Sizes must have been checked with [`check_plan`].
     pub fn new(engine: &Engine, input: &wgpu::Buffer, width: usize, height: usize, pooling: Pooling, prefix: &str) -> Network {
         let gpu = &engine.gpu;
+        let v = gpu.variant();
         let layers = layer_shapes(width, height, &engine.channels());
         let acts: Vec<wgpu::Buffer> =
-            layers.iter().map(|l| gpu.storage(&format!("{prefix}{}", l.name), 4 * l.out_len() as u64)).collect();
+            layers.iter().map(|l| gpu.storage(&format!("{prefix}{}", l.name), v.precision.bytes() * l.out_len() as u64)).collect();
         let mut forward = Vec::new();
+        let hw3 = 3 * width * height;
+        let converted = (v.precision != Precision::F32).then(|| gpu.storage(&format!("{prefix}network input"), v.precision.bytes() * hw3 as u64));
+        if let Some(c) = &converted {
+            forward.push(kernels::to_act(gpu, v.precision, hw3, input, c));
+        }
+        let input = converted.as_ref().unwrap_or(input);
         for (i, l) in layers.iter().enumerate() {
             let src = if i == 0 { input } else { &acts[i - 1] };
             let (c, h, w) = l.input;
@@ -222,12 +240,18 @@ impl Network {
                 Some(k) => {
                     let cv = &engine.convs[k];
                     let shape = ConvShape { cin: c, cout: l.output.0, h, w };
-                    kernels::conv_forward(gpu, gpu.conv_path, format!("{} fwd", l.name), shape, src, &cv.forward, &cv.bias, &acts[i])
+                    kernels::conv_forward(gpu, v, format!("{} fwd", l.name), shape, src, &cv.forward, &cv.bias, &acts[i])
                 }
-                None => kernels::pool_forward(gpu, format!("{} fwd", l.name), pooling == Pooling::Avg, c, h, w, src, &acts[i]),
+                None => kernels::pool_forward(gpu, v.precision, format!("{} fwd", l.name), pooling == Pooling::Avg, c, h, w, src, &acts[i]),
             });
         }
         Network { width, height, layers, acts, forward }
+    }
+
+    /// Reads layer `i`'s activation back as f32 values (`[c][h][w]`; with f16 storage, the
+    /// stored half values unscaled).
+    pub async fn read_act(&self, gpu: &Gpu, i: usize) -> Result<Vec<f32>> {
+        gpu.read_act(&self.acts[i], gpu.precision, self.layers[i].out_len()).await
     }
 
     /// Index of the layer named `name` (e.g. `relu4_2`).

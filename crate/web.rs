@@ -6,7 +6,7 @@
 use crate::preview::{Preview, PreviewSource};
 use crate::session::sizes;
 use crate::vgg::{buffer_plan, check_plan};
-use crate::{ConvPath, Engine, Error, Gpu, GpuOptions, Session, Settings, VggWeights};
+use crate::{ConvPath, Engine, Error, Gpu, GpuOptions, Precision, Session, Settings, VggWeights};
 use js_sys::{Promise, Reflect, Uint8Array};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -65,13 +65,17 @@ pub struct Stylizer {
 impl Stylizer {
     /// Validates the weights (safetensors bytes), opens the WebGPU device and uploads them.
     /// `conv` (optional, for benchmarks) forces the conv implementation, `"tiled"` or `"direct"`;
-    /// by default software adapters get `direct` and GPUs `tiled`.
-    /// Rejects with `Weights` before touching the GPU if the file is wrong, `Settings` on a bad `conv`.
-    pub async fn create(weights: Vec<u8>, conv: Option<String>) -> Result<Stylizer, JsValue> {
+    /// by default software adapters get `direct` and GPUs `tiled`. `precision` (optional) forces
+    /// the storage of activations and weights, `"f32"` or `"f16"`; by default GPUs with
+    /// `shader-f16` get f16, everything else f32.
+    /// Rejects with `Weights` before touching the GPU if the file is wrong, `Settings` on a bad
+    /// `conv` or `precision` (or `"f16"` on an adapter without `shader-f16`).
+    pub async fn create(weights: Vec<u8>, conv: Option<String>, precision: Option<String>) -> Result<Stylizer, JsValue> {
         let conv_path = conv.as_deref().map(ConvPath::parse).transpose().map_err(js_error)?;
+        let precision = precision.as_deref().map(Precision::parse).transpose().map_err(js_error)?;
         let w = VggWeights::from_safetensors(&weights).map_err(js_error)?;
         drop(weights);
-        let gpu = Gpu::new(&GpuOptions { conv_path, ..Default::default() }).await.map_err(js_error)?;
+        let gpu = Gpu::new(&GpuOptions { conv_path, precision, ..Default::default() }).await.map_err(js_error)?;
         let engine = Engine::new(gpu, &w).map_err(js_error)?;
         Ok(Stylizer { engine })
     }
@@ -112,9 +116,10 @@ impl Stylizer {
         s.validate().map_err(js_error)?;
         let ((w, h), (sw, sh)) = sizes(cw, ch, sw, sh, &s).map_err(js_error)?;
         let ch_ = self.engine.channels();
-        let plan = buffer_plan(w as usize, h as usize, (sw as usize, sh as usize), &ch_);
+        let precision = self.engine.gpu.precision;
+        let plan = buffer_plan(w as usize, h as usize, (sw as usize, sh as usize), &ch_, precision);
         let limit = self.engine.gpu.max_storage_bytes();
-        let (fits, max_size) = match check_plan(w as usize, h as usize, (sw as usize, sh as usize), &ch_, limit) {
+        let (fits, max_size) = match check_plan(w as usize, h as usize, (sw as usize, sh as usize), &ch_, precision, limit) {
             Ok(_) => (true, s.size),
             Err(Error::TooLarge { fits, .. }) => (false, fits),
             Err(e) => return Err(js_error(e)),

@@ -10,16 +10,21 @@
 //   m = output channel (M = cout), n = pixel y·w + x (N = h·w), k = ci·9 + ky·3 + kx (K = cin·9),
 //   B[k][n] = in[ci][y + ky − 1][x + kx − 1] (0 outside the image) — never materialised.
 //
-// Bindings (all f32 arrays are dense, row-major):
+// Storage types come from the precision prelude (`stylize::gpu::prelude`, one module per
+// direction and precision): `act` = f32 or f16 activations (f16 stored × 1/32), `wt4` = vec4 of
+// f32 or f16 weights, `conv_io` = act forward / f32 backward. All arithmetic is f32; the input's
+// storage scale (IO_LOAD) is applied once to the accumulators, not per load.
+//
+// Bindings (all arrays are dense, row-major):
 //   0 p      : uniform ConvParams
-//   1 inp    : array<f32>  [cin][h][w]        input activation (forward) or output gradient (backward)
-//   2 weight : array<vec4<f32>> [cin·9][cout4/4]  k-major, cout4 = cout rounded up to a multiple
+//   1 inp    : array<conv_io> [cin][h][w]     input activation (forward) or output gradient (backward)
+//   2 weight : array<wt4> [cin·9][cout4/4]    k-major, cout4 = cout rounded up to a multiple
 //                                             of 4 (zero-padded): a row of A is contiguous over m
 //                                             and every A load is one aligned vec4
 //   3 bias   : array<f32>  [cout]             forward only (backward binds any buffer; unread)
-//   4 mask   : array<f32>  [cin][h][w]        backward only: ReLU output of the layer whose gradient
+//   4 mask   : array<act>  [cin][h][w]        backward only: ReLU output of the layer whose gradient
 //                                             `inp` is (forward binds any buffer; unread)
-//   5 outp   : array<f32>  [cout][h][w]       written in full (every element of the valid range)
+//   5 outp   : array<conv_io> [cout][h][w]    written in full (every element of the valid range)
 //
 // Two implementations of the same GEMM, chosen per adapter by the host (`ConvPath`):
 //
@@ -57,11 +62,11 @@ struct ConvParams {
 }
 
 @group(0) @binding(0) var<uniform> p: ConvParams;
-@group(0) @binding(1) var<storage, read> inp: array<f32>;
-@group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> inp: array<conv_io>;
+@group(0) @binding(2) var<storage, read> weight: array<wt4>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> mask: array<f32>;
-@group(0) @binding(5) var<storage, read_write> outp: array<f32>;
+@group(0) @binding(4) var<storage, read> mask: array<act>;
+@group(0) @binding(5) var<storage, read_write> outp: array<conv_io>;
 
 const BM: u32 = 64u;
 const BN: u32 = 64u;
@@ -85,9 +90,9 @@ fn load_b(k: u32, n: u32, kdim: u32, hw: u32) -> f32 {
         return 0.0;
     }
     let idx = ci * hw + u32(y) * p.w + u32(x);
-    var v = inp[idx];
+    var v = f32(inp[idx]);
     if (BACKWARD) {
-        v = select(0.0, v, mask[idx] > 0.0);
+        v = select(0.0, v, f32(mask[idx]) > 0.0);
     }
     return v;
 }
@@ -112,12 +117,13 @@ fn main(
 // Loads the A-tile slice of this invocation: 4 consecutive m of row k, one aligned vec4.
 fn load_a(k: u32, m: u32, kdim: u32, mdim4: u32) -> vec4<f32> {
     if (k < kdim && m < mdim4) {
-        return weight[(k * mdim4 + m) / 4u];
+        return vec4<f32>(weight[(k * mdim4 + m) / 4u]);
     }
     return vec4<f32>(0.0);
 }
 
-// Epilogue for 4 consecutive m at pixel n: bias + ReLU (forward) and bounds-checked stores.
+// Epilogue for 4 consecutive m at pixel n: the input's storage scale, bias + ReLU (forward) and
+// bounds-checked stores.
 fn store4(m_first: u32, n: u32, acc: vec4<f32>, hw: u32) {
     if (n >= hw) {
         return;
@@ -125,11 +131,11 @@ fn store4(m_first: u32, n: u32, acc: vec4<f32>, hw: u32) {
     for (var i = 0u; i < 4u; i++) {
         let m = m_first + i;
         if (m < p.cout) {
-            var v = acc[i];
+            var v = acc[i] * IO_LOAD;
             if (!BACKWARD) {
                 v = max(v + bias[m], 0.0);
             }
-            outp[m * hw + n] = v;
+            outp[m * hw + n] = store_io(v);
         }
     }
 }
@@ -216,9 +222,9 @@ fn quad(n: vec4<u32>, hw: u32, dy: i32, dx: i32) -> Quad {
 // B values of the quad in input plane `base` (= ci·h·w); backward masks them by the ReLU.
 fn gather(q: Quad, base: u32) -> vec4<f32> {
     let o = q.off + vec4<u32>(base);
-    var b = vec4<f32>(inp[o.x], inp[o.y], inp[o.z], inp[o.w]) * q.ok;
+    var b = vec4<f32>(f32(inp[o.x]), f32(inp[o.y]), f32(inp[o.z]), f32(inp[o.w])) * q.ok;
     if (BACKWARD) {
-        b = select(vec4<f32>(0.0), b, vec4<f32>(mask[o.x], mask[o.y], mask[o.z], mask[o.w]) > vec4<f32>(0.0));
+        b = select(vec4<f32>(0.0), b, vec4<f32>(f32(mask[o.x]), f32(mask[o.y]), f32(mask[o.z]), f32(mask[o.w])) > vec4<f32>(0.0));
     }
     return b;
 }
@@ -262,10 +268,10 @@ fn direct(
         var base = 0u;
         for (var ci = 0u; ci < p.cin; ci++) {
             // Rows past cout4 read neighbouring weights (clamped at the end); never stored.
-            let a0 = weight[min(wi, last)];
-            let a1 = weight[min(wi + 1u, last)];
-            let a2 = weight[min(wi + 2u, last)];
-            let a3 = weight[min(wi + 3u, last)];
+            let a0 = vec4<f32>(weight[min(wi, last)]);
+            let a1 = vec4<f32>(weight[min(wi + 1u, last)]);
+            let a2 = vec4<f32>(weight[min(wi + 2u, last)]);
+            let a3 = vec4<f32>(weight[min(wi + 3u, last)]);
             let b = gather(q, base);
             c0 = rank1(c0, a0, b);
             c1 = rank1(c1, a1, b);

@@ -5,9 +5,13 @@
 //   style loss  L = mean over C² of (G − A)²        (A: the style image's Gram)
 //   dL/dF       = 4/(C³·N) · (G − A)·F     (uses the symmetry of G − A)
 //
+// F is stored as `act` (f32 or f16 × 1/32, from the precision prelude `stylize::gpu::prelude`);
+// sums are f32 and the storage scale (ACT_LOAD) is applied once per output, not per load.
+// Everything else here is f32.
+//
 // Entry points and bindings (one pipeline each):
 //   gram_partial — split-K Gram: partial[s] = F[:, chunk s]·F[:, chunk s]ᵀ
-//     0 p: uniform GramParams   1 feat: array<f32> [C][N]   2 partial: array<f32> [splits][C][C]
+//     0 p: uniform GramParams   1 feat: array<act> [C][N]   2 partial: array<f32> [splits][C][C]
 //     16×16 workgroup → 64×64 tile of G, 4×4 per invocation; dispatch (ceil(C/64), ceil(C/64), splits).
 //   gram_direct — the same partials for CPU adapters (see conv.wgsl's `direct` for why): no
 //     workgroup memory; an invocation owns a 16 (i) × 4 (j) register tile in mat4x4 accumulators,
@@ -20,7 +24,7 @@
 //     4 loss_part: array<f32> [..]  (written at loss_offset + workgroup index)
 //     dispatch (min(⌈C²/256⌉, 64), 1, 1), grid-stride loop (few workgroups: cheap reductions)
 //   style_grad — grad[c][n] = (accumulate ? grad[c][n] : 0) + coef · Σ_k D[c][k]·F[k][n]
-//     0 p: uniform StyleGradParams   1 feat: [C][N]   2 grad: array<f32> [C][N]   3 diff: [C][C]
+//     0 p: uniform StyleGradParams   1 feat: array<act> [C][N]   2 grad: array<f32> [C][N]   3 diff: [C][C]
 //     16×16 workgroup → 64 (c) × 64 (n) tile; dispatch x·z = ceil(N/64) (z folds), y = ceil(C/64).
 //   style_grad_direct — the same for CPU adapters: 16 (c) × 4 (n) register tile per invocation,
 //     n = tile·4·LANES + t + LANES·{0,1,2,3}, LANES ∈ {4, 16, 64} (largest with 4·LANES ≤ N);
@@ -56,12 +60,12 @@ var<workgroup> red: array<f32, 256>;
 
 // ---------------------------------------------------------------- gram_partial
 @group(0) @binding(0) var<uniform> gp: GramParams;
-@group(0) @binding(1) var<storage, read> feat: array<f32>;
+@group(0) @binding(1) var<storage, read> feat: array<act>;
 @group(0) @binding(2) var<storage, read_write> partial_out: array<f32>;
 
 fn feat_at(c: u32, n: u32, n_end: u32) -> f32 {
     if (c < gp.c && n < n_end) {
-        return feat[c * gp.n + n];
+        return f32(feat[c * gp.n + n]);
     }
     return 0.0;
 }
@@ -114,7 +118,7 @@ fn gram_partial(
         for (var j = 0u; j < 4u; j++) {
             let col = j0 + lid.x * 4u + j;
             if (col < gp.c) {
-                partial_out[s * cc + row * gp.c + col] = acc[i][j];
+                partial_out[s * cc + row * gp.c + col] = acc[i][j] * (ACT_LOAD * ACT_LOAD);
             }
         }
     }
@@ -130,7 +134,7 @@ fn rank1(acc: mat4x4<f32>, a: vec4<f32>, b: vec4<f32>) -> mat4x4<f32> {
 
 // F[rows][n] for four row offsets (row · N, rows clamped into range).
 fn feat4(o: vec4<u32>, n: u32) -> vec4<f32> {
-    return vec4<f32>(feat[o.x + n], feat[o.y + n], feat[o.z + n], feat[o.w + n]);
+    return vec4<f32>(f32(feat[o.x + n]), f32(feat[o.y + n]), f32(feat[o.z + n]), f32(feat[o.w + n]));
 }
 
 // Writes rows i0 … i0+3 (components of each column of c) at the four columns j.
@@ -138,7 +142,7 @@ fn store_block(c: mat4x4<f32>, i0: u32, j: vec4<u32>, base: u32) {
     for (var q = 0u; q < 4u; q++) {
         for (var r = 0u; r < 4u; r++) {
             if (i0 + r < gp.c && j[q] < gp.c) {
-                partial_out[base + (i0 + r) * gp.c + j[q]] = c[q][r];
+                partial_out[base + (i0 + r) * gp.c + j[q]] = c[q][r] * (ACT_LOAD * ACT_LOAD);
             }
         }
     }
@@ -267,7 +271,7 @@ fn style_grad(
                 }
                 let n = n0 + l4 + j;
                 if (n < sg.n) {
-                    bv[j] = feat[k * sg.n + n];
+                    bv[j] = f32(feat[k * sg.n + n]);
                 }
             }
         }
@@ -293,7 +297,7 @@ fn style_grad(
             let n = n0 + lid.x * 4u + j;
             if (n < sg.n) {
                 let idx = m * sg.n + n;
-                var v = sg.coef * acc[i][j];
+                var v = (sg.coef * ACT_LOAD) * acc[i][j];
                 if (sg.accumulate != 0u) {
                     v += grad[idx];
                 }
@@ -330,7 +334,7 @@ fn style_grad_direct(
     var c3 = mat4x4<f32>();
     for (var k = 0u; k < c; k++) {
         let fk = k * sg.n;
-        let b = vec4<f32>(feat[fk + nc.x], feat[fk + nc.y], feat[fk + nc.z], feat[fk + nc.w]);
+        let b = vec4<f32>(f32(feat[fk + nc.x]), f32(feat[fk + nc.y]), f32(feat[fk + nc.z]), f32(feat[fk + nc.w]));
         // D[m][k] = D[k][m]: row k of D at the tile's channels.
         let dk = vec4<u32>(k * c);
         let d0 = dk + r0;
@@ -355,7 +359,7 @@ fn store_grad(acc: mat4x4<f32>, m0: u32, n: vec4<u32>) {
             let m = m0 + r;
             if (m < sg.c && n[q] < sg.n) {
                 let idx = m * sg.n + n[q];
-                var v = sg.coef * acc[q][r];
+                var v = (sg.coef * ACT_LOAD) * acc[q][r];
                 if (sg.accumulate != 0u) {
                     v += grad[idx];
                 }

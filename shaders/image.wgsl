@@ -8,6 +8,12 @@
 //   preprocess  — 0 p: ImageParams  1 rgba: array<u32> [h·w]    2 img: array<f32> [3][h][w]
 //   postprocess — 0 p: ImageParams  3 img_in: array<f32> [3][h][w]  4 rgba_out: array<u32> [h·w]
 //                 (rounded to nearest, clamped to 0..255, alpha 255)
+//   image_to_act — 0 p: ImageParams (hw = element count n)  3 img_in: array<f32> [n]
+//                 5 act_out: array<act> [n]  (img_in as stored activations: the network's copy of
+//                 its input when activations are f16)
+//
+// Like every kernel file, compiled with a precision prelude (`stylize::gpu::prelude`) defining
+// `act` (f32 or f16) and `to_act` (scale, clamp, convert).
 
 struct ImageParams {
     hw: u32,
@@ -23,6 +29,7 @@ const MEAN_BGR = array<f32, 3>(103.939, 116.779, 123.68);
 @group(0) @binding(2) var<storage, read_write> img: array<f32>;
 @group(0) @binding(3) var<storage, read> img_in: array<f32>;
 @group(0) @binding(4) var<storage, read_write> rgba_out: array<u32>;
+@group(0) @binding(5) var<storage, read_write> act_out: array<act>;
 
 @compute @workgroup_size(256)
 fn preprocess(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -53,4 +60,12 @@ fn postprocess(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let g = to_byte(img_in[p.hw + i] + MEAN_BGR[1]);
     let r = to_byte(img_in[2u * p.hw + i] + MEAN_BGR[2]);
     rgba_out[i] = r | (g << 8u) | (b << 16u) | (255u << 24u);
+}
+
+@compute @workgroup_size(256)
+fn image_to_act(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    if (i < p.hw) {
+        act_out[i] = to_act(img_in[i]);
+    }
 }

@@ -9,7 +9,8 @@
 //
 // Entry points and bindings:
 //   content_loss — d = F − P; grad += coef·d (coef = α·2/n); Σ d² per workgroup
-//     0 p: ElemParams  1 feat: [n]  2 grad: [n] (accumulated)  3 target: [n]  4 loss_part
+//     0 p: ElemParams  1 feat: array<act> [n]  2 grad: [n] (accumulated)  3 target: array<act> [n]
+//     4 loss_part        (`act`: f32 or f16 × 1/32 activations, from the precision prelude)
 //   tv_loss — on the pre-processed image x [c][h][w]:
 //     loss = Σ (x[y+1,x]−x[y,x])² + (x[y,x+1]−x[y,x])² (per workgroup partials),
 //     grad += coef·∂loss/∂x (coef = τ·2/(3·h·w); ∂ of the sum above / 2)
@@ -65,7 +66,8 @@ fn workgroup_sum(li: u32, v: f32) -> f32 {
 @group(0) @binding(0) var<uniform> p: ElemParams;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> grad: array<f32>;
-@group(0) @binding(3) var<storage, read> target_feat: array<f32>;
+@group(0) @binding(1) var<storage, read> feat: array<act>;
+@group(0) @binding(3) var<storage, read> target_feat: array<act>;
 @group(0) @binding(4) var<storage, read_write> loss_part: array<f32>;
 
 @compute @workgroup_size(256)
@@ -76,7 +78,7 @@ fn content_loss(
 ) {
     var sq = 0.0;
     for (var i = wid.x * 256u + li; i < p.n; i += nwg.x * 256u) {
-        let d = src[i] - target_feat[i];
+        let d = (f32(feat[i]) - f32(target_feat[i])) * ACT_LOAD;
         grad[i] += p.coef * d;
         sq += d * d;
     }

@@ -4,14 +4,18 @@
 // AVERAGE (override) selects average pooling; otherwise max pooling (first maximum wins on ties,
 // scanning (0,0), (0,1), (1,0), (1,1)).
 //
+// Activations are `act` (f32 or f16, from the precision prelude `stylize::gpu::prelude`); max and
+// average commute with its storage scale, so values are compared/averaged as stored. Gradients
+// are f32.
+//
 // Bindings:
 //   0 p     : uniform PoolParams
 //   pool_forward:
-//     1 inp  : array<f32> [c][h][w]           input activation
-//     2 outp : array<f32> [c][h/2][w/2]       written in full (the same slot is `din` below)
+//     1 inp  : array<act> [c][h][w]           input activation
+//     2 outp : array<act> [c][h/2][w/2]       written in full (the same slot is `din` below)
 //   pool_backward (one invocation per INPUT element, so every element of din is written, the dropped
 //   odd row/column with 0):
-//     1 inp  : array<f32> [c][h][w]           forward input (to find the max)
+//     1 inp  : array<act> [c][h][w]           forward input (to find the max)
 //     2 din  : array<f32> [c][h][w]           gradient w.r.t. the input (output of this pass)
 //     3 dout : array<f32> [c][h/2][w/2]       gradient w.r.t. the pooled output
 //
@@ -27,7 +31,7 @@ struct PoolParams {
 }
 
 @group(0) @binding(0) var<uniform> p: PoolParams;
-@group(0) @binding(1) var<storage, read> inp: array<f32>;
+@group(0) @binding(1) var<storage, read> inp: array<act>;
 
 fn linear_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * 256u;
@@ -36,18 +40,19 @@ fn linear_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
 // Value and position (0..3) of the winning element in window (c, oy, ox).
 fn window_max(c: u32, oy: u32, ox: u32) -> vec2<f32> {
     let base = c * p.h * p.w + (2u * oy) * p.w + 2u * ox;
-    var best = inp[base];
+    var best = f32(inp[base]);
     var pos = 0u;
-    let v1 = inp[base + 1u];
+    let v1 = f32(inp[base + 1u]);
     if (v1 > best) { best = v1; pos = 1u; }
-    let v2 = inp[base + p.w];
+    let v2 = f32(inp[base + p.w]);
     if (v2 > best) { best = v2; pos = 2u; }
-    let v3 = inp[base + p.w + 1u];
+    let v3 = f32(inp[base + p.w + 1u]);
     if (v3 > best) { best = v3; pos = 3u; }
     return vec2<f32>(best, f32(pos));
 }
 
-@group(0) @binding(2) var<storage, read_write> outp: array<f32>;
+@group(0) @binding(2) var<storage, read_write> outp: array<act>;
+@group(0) @binding(2) var<storage, read_write> din: array<f32>;
 
 @compute @workgroup_size(256)
 fn pool_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -63,9 +68,9 @@ fn pool_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let ox = r - oy * ow;
     if (AVERAGE) {
         let base = c * p.h * p.w + (2u * oy) * p.w + 2u * ox;
-        outp[i] = 0.25 * (inp[base] + inp[base + 1u] + inp[base + p.w] + inp[base + p.w + 1u]);
+        outp[i] = act(0.25 * (f32(inp[base]) + f32(inp[base + 1u]) + f32(inp[base + p.w]) + f32(inp[base + p.w + 1u])));
     } else {
-        outp[i] = window_max(c, oy, ox).x;
+        outp[i] = act(window_max(c, oy, ox).x);
     }
 }
 
@@ -97,5 +102,5 @@ fn pool_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
             }
         }
     }
-    outp[i] = g;
+    din[i] = g;
 }

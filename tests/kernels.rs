@@ -2,41 +2,78 @@
 //! random data, shapes that are not multiples of the tile sizes, and NaN-filled outputs.
 //! Tolerances: f32 kernels vs f64 references — atol/rtol stated per test (sums of K products of
 //! O(1) values carry ~1e-6·√K relative error).
+//! Every kernel that reads or writes activations or conv weights also runs with f16 storage
+//! (`Precision::F16`, where the adapter has shader-f16): its inputs are rounded to f16 before
+//! upload and the reference is computed from the rounded values, so f32 outputs (gradients, Grams,
+//! losses) keep the f32 tolerances and only f16 outputs add f16's rounding (rtol 1e-3 ≥ 2⁻¹¹).
 
 mod common;
 use common::*;
 use stylize::kernels::{self, AdamConfig, ConvShape, GramSplit};
-use stylize::{ConvPath, ConvTile};
+use stylize::{ConvPath, ConvTile, Precision, Variant};
 use stylize::reference as cpu;
 use stylize::ConvWeights;
 
-/// Both conv implementations (tiled and direct) against the f64 reference, forward and input
-/// gradient, on one shape.
+/// Both conv implementations (tiled and direct) in both storage precisions against the f64
+/// reference, forward and input gradient, on one shape.
 fn conv_case(cin: usize, cout: usize, h: usize, w: usize, seed: u64) {
     let gpu = gpu();
-    let cw = ConvWeights {
-        name: "test",
-        cin,
-        cout,
-        weight: random(cout * cin * 9, -0.5, 0.5, seed),
-        bias: random(cout, -0.5, 0.5, seed + 1),
-    };
-    let input = random(cin * h * w, -1.0, 1.0, seed + 2);
-    let s = ConvShape { cin, cout, h, w };
-    let (x, wf, b) = (gpu.storage_init("x", &input), gpu.storage_init("w", &cw.forward_gemm()), gpu.storage_init("b", &cw.bias));
-    let want = cpu::conv_forward(&to_f64(&input), cin, cout, h, w, &cw.weight, &cw.bias);
-    // Backward: gradient w.r.t. the input through the ReLU mask of the forward output.
-    let dout = random(cout * h * w, -1.0, 1.0, seed + 3);
-    let act: Vec<f32> = want.iter().map(|&v| v as f32).collect();
-    let (d, a, wb) = (gpu.storage_init("dout", &dout), gpu.storage_init("act", &act), gpu.storage_init("wb", &cw.backward_gemm()));
-    let want_back = cpu::conv_backward(&to_f64(&dout), &to_f64(&act), cin, cout, h, w, &cw.weight);
-    for path in [ConvPath::Tiled, ConvPath::Direct] {
-        let out = nan_buffer(gpu, cout * h * w);
-        let got = run_read(gpu, &[&kernels::conv_forward(gpu, path, "t".into(), s, &x, &wf, &b, &out)], &out, cout * h * w);
-        assert_close(&format!("conv forward {path:?} {cin}->{cout} {h}x{w}"), &got, &want, 1e-4, 1e-4);
-        let din = nan_buffer(gpu, cin * h * w);
-        let got = run_read(gpu, &[&kernels::conv_backward(gpu, path, "t".into(), s, &d, &a, &wb, &din)], &din, cin * h * w);
-        assert_close(&format!("conv backward {path:?} {cin}->{cout} {h}x{w}"), &got, &want_back, 1e-4, 1e-4);
+    for precision in precisions(gpu) {
+        let cw = ConvWeights {
+            name: "test",
+            cin,
+            cout,
+            weight: round_weights(precision, &random(cout * cin * 9, -0.5, 0.5, seed)),
+            bias: random(cout, -0.5, 0.5, seed + 1),
+        };
+        let input = round_acts(precision, &random(cin * h * w, -1.0, 1.0, seed + 2));
+        let s = ConvShape { cin, cout, h, w };
+        let x = gpu.act_init("x", precision, &input);
+        let wf = gpu.storage_init("w", &precision.weight_bytes(&cw.forward_gemm()));
+        let b = gpu.storage_init("b", &cw.bias);
+        let want = cpu::conv_forward(&to_f64(&input), cin, cout, h, w, &cw.weight, &cw.bias);
+        // Backward: gradient w.r.t. the input through the ReLU mask of the forward output.
+        let dout = random(cout * h * w, -1.0, 1.0, seed + 3);
+        let act = round_acts(precision, &want.iter().map(|&v| v as f32).collect::<Vec<_>>());
+        let (d, a) = (gpu.storage_init("dout", &dout), gpu.act_init("act", precision, &act));
+        let wb = gpu.storage_init("wb", &precision.weight_bytes(&cw.backward_gemm()));
+        let want_back = cpu::conv_backward(&to_f64(&dout), &to_f64(&act), cin, cout, h, w, &cw.weight);
+        // Forward outputs are stored in `precision`: f16 adds its rounding.
+        let rtol = if precision == Precision::F16 { 1e-3 } else { 1e-4 };
+        for path in [ConvPath::Tiled, ConvPath::Direct] {
+            let v = Variant { path, precision };
+            let out = nan_acts(gpu, precision, cout * h * w);
+            let got = run_read_acts(gpu, precision, &[&kernels::conv_forward(gpu, v, "t".into(), s, &x, &wf, &b, &out)], &out, cout * h * w);
+            assert_close(&format!("conv forward {path:?} {precision:?} {cin}->{cout} {h}x{w}"), &got, &want, 1e-4, rtol);
+            let din = nan_buffer(gpu, cin * h * w);
+            let got = run_read(gpu, &[&kernels::conv_backward(gpu, v, "t".into(), s, &d, &a, &wb, &din)], &din, cin * h * w);
+            assert_close(&format!("conv backward {path:?} {precision:?} {cin}->{cout} {h}x{w}"), &got, &want_back, 1e-4, 1e-4);
+        }
+    }
+}
+
+#[test]
+fn lavapipe_runs_f16() {
+    // CI runs on lavapipe, which offers shader-f16: the f16 halves of these tests must not be
+    // skipped there.
+    let gpu = gpu();
+    if gpu.adapter_info.name.contains("llvmpipe") {
+        assert!(gpu.has_f16(), "lavapipe offers shader-f16; the device must enable it");
+    }
+}
+
+#[test]
+fn activation_conversion_rounds_like_the_reference() {
+    let gpu = gpu();
+    for precision in precisions(gpu) {
+        // Network-space pixel values, a huge value (clamped to f16's range) and tiny ones.
+        let mut v = random(1000, -130.0, 160.0, 3);
+        v.extend([1e7, -1e7, 1e-7, 3.0e-4, 0.0]);
+        let src = gpu.storage_init("src", &v);
+        let dst = nan_acts(gpu, precision, v.len());
+        let got = run_read_acts(gpu, precision, &[&kernels::to_act(gpu, precision, v.len(), &src, &dst)], &dst, v.len());
+        let want: Vec<f64> = v.iter().map(|&x| precision.round_act(x) as f64).collect();
+        assert_close(&format!("to_act {precision:?}"), &got, &want, 1e-6, 1e-3);
     }
 }
 
@@ -81,24 +118,28 @@ fn conv_wide_image_spans_many_tiles() {
 #[test]
 fn pool_forward_and_backward() {
     let gpu = gpu();
-    for (c, h, w, avg) in [(3, 7, 9, false), (5, 8, 6, true), (2, 9, 5, true), (4, 6, 11, false)] {
-        let mut input = random(c * h * w, -1.0, 1.0, 7 + c as u64);
-        if !avg {
-            input[1] = input[0]; // a tie: first maximum wins
-        }
-        let x = gpu.storage_init("x", &input);
-        let n_out = c * (h / 2) * (w / 2);
-        let out = nan_buffer(gpu, n_out);
-        let got = run_read(gpu, &[&kernels::pool_forward(gpu, "t".into(), avg, c, h, w, &x, &out)], &out, n_out);
-        let want = cpu::pool_forward(&to_f64(&input), c, h, w, avg);
-        assert_close(&format!("pool fwd avg={avg} {c}x{h}x{w}"), &got, &want, 1e-6, 1e-6);
+    for precision in precisions(gpu) {
+        for (c, h, w, avg) in [(3, 7, 9, false), (5, 8, 6, true), (2, 9, 5, true), (4, 6, 11, false)] {
+            let mut input = round_acts(precision, &random(c * h * w, -1.0, 1.0, 7 + c as u64));
+            if !avg {
+                input[1] = input[0]; // a tie: first maximum wins
+            }
+            let x = gpu.act_init("x", precision, &input);
+            let n_out = c * (h / 2) * (w / 2);
+            let out = nan_acts(gpu, precision, n_out);
+            let got = run_read_acts(gpu, precision, &[&kernels::pool_forward(gpu, precision, "t".into(), avg, c, h, w, &x, &out)], &out, n_out);
+            let want = cpu::pool_forward(&to_f64(&input), c, h, w, avg);
+            // Max pooling is exact in either precision; f16 averages add f16's rounding.
+            let rtol = if precision == Precision::F16 && avg { 1e-3 } else { 1e-6 };
+            assert_close(&format!("pool fwd {precision:?} avg={avg} {c}x{h}x{w}"), &got, &want, 1e-6, rtol);
 
-        let dout = random(n_out, -1.0, 1.0, 99);
-        let d = gpu.storage_init("dout", &dout);
-        let din = nan_buffer(gpu, c * h * w);
-        let got = run_read(gpu, &[&kernels::pool_backward(gpu, "t".into(), avg, c, h, w, &x, &d, &din)], &din, c * h * w);
-        let want = cpu::pool_backward(&to_f64(&input), &to_f64(&dout), c, h, w, avg);
-        assert_close(&format!("pool bwd avg={avg} {c}x{h}x{w}"), &got, &want, 1e-6, 1e-6);
+            let dout = random(n_out, -1.0, 1.0, 99);
+            let d = gpu.storage_init("dout", &dout);
+            let din = nan_buffer(gpu, c * h * w);
+            let got = run_read(gpu, &[&kernels::pool_backward(gpu, precision, "t".into(), avg, c, h, w, &x, &d, &din)], &din, c * h * w);
+            let want = cpu::pool_backward(&to_f64(&input), &to_f64(&dout), c, h, w, avg);
+            assert_close(&format!("pool bwd {precision:?} avg={avg} {c}x{h}x{w}"), &got, &want, 1e-6, 1e-6);
+        }
     }
 }
 
@@ -108,13 +149,14 @@ fn gram_and_style_loss_gradient() {
     // Direct variants reached: gram_direct 64 lanes (260 channels, 2 column tiles), 16 (70: 2
     // tiles), 4 (3, 5, 20); style_grad_direct 4 lanes (n = 37, 40), 16 (n = 100, 2 tiles), 64
     // (n = 1200, 3001).
-    for (c, n, seed) in [(5, 37, 1), (70, 3001, 2), (3, 1200, 3), (260, 40, 4), (20, 100, 6)] {
-        let feat = random(c * n, 0.0, 2.0, seed);
+    for (precision, (c, n, seed)) in precisions(gpu).into_iter().flat_map(|p| [(5, 37, 1), (70, 3001, 2), (3, 1200, 3), (260, 40, 4), (20, 100, 6)].map(|case| (p, case))) {
+        // Features as stored in `precision`; every output here is f32 (f32 tolerances).
+        let feat = round_acts(precision, &random(c * n, 0.0, 2.0, seed));
         // Style targets are Grams, hence symmetric; the gradient kernel relies on it.
         let r = random(c * c, 0.0, 1.0, seed + 10);
         let target: Vec<f32> = (0..c * c).map(|i| 0.5 * (r[i] + r[(i % c) * c + i / c])).collect();
         let split = GramSplit::new(c, n);
-        let f = gpu.storage_init("f", &feat);
+        let f = gpu.act_init("f", precision, &feat);
         let want = cpu::gram(&to_f64(&feat), c, n);
         // Partials from each implementation (the tiled ones feed the loss and gradient below).
         let [_, partial] = [ConvPath::Direct, ConvPath::Tiled].map(|path| {
@@ -122,11 +164,11 @@ fn gram_and_style_loss_gradient() {
             let gram = nan_buffer(gpu, c * c);
             let got = run_read(
                 gpu,
-                &[&kernels::gram_partial(gpu, path, "t".into(), split, &f, &partial), &kernels::gram_finish(gpu, "t".into(), split, &partial, &gram)],
+                &[&kernels::gram_partial(gpu, Variant { path, precision }, "t".into(), split, &f, &partial), &kernels::gram_finish(gpu, "t".into(), split, &partial, &gram)],
                 &gram,
                 c * c,
             );
-            assert_close(&format!("gram {path:?} c={c} n={n} splits={}", split.splits), &got, &want, 1e-5, 1e-4);
+            assert_close(&format!("gram {path:?} {precision:?} c={c} n={n} splits={}", split.splits), &got, &want, 1e-5, 1e-4);
             partial
         });
 
@@ -147,11 +189,11 @@ fn gram_and_style_loss_gradient() {
         let want_acc: Vec<f64> = want.iter().zip(&base).map(|(a, &b)| a + b as f64).collect();
         for path in [ConvPath::Tiled, ConvPath::Direct] {
             let g = nan_buffer(gpu, c * n);
-            let got = run_read(gpu, &[&kernels::style_grad(gpu, path, "t".into(), c, n, coef, false, &f, &diff, &g)], &g, c * n);
-            assert_close(&format!("style grad {path:?} c={c} n={n}"), &got, &want, 1e-5, 1e-4);
+            let got = run_read(gpu, &[&kernels::style_grad(gpu, Variant { path, precision }, "t".into(), c, n, coef, false, &f, &diff, &g)], &g, c * n);
+            assert_close(&format!("style grad {path:?} {precision:?} c={c} n={n}"), &got, &want, 1e-5, 1e-4);
             let g = gpu.storage_init("g", &base);
-            let got = run_read(gpu, &[&kernels::style_grad(gpu, path, "t".into(), c, n, coef, true, &f, &diff, &g)], &g, c * n);
-            assert_close(&format!("style grad accumulate {path:?}"), &got, &want_acc, 1e-5, 1e-4);
+            let got = run_read(gpu, &[&kernels::style_grad(gpu, Variant { path, precision }, "t".into(), c, n, coef, true, &f, &diff, &g)], &g, c * n);
+            assert_close(&format!("style grad accumulate {path:?} {precision:?}"), &got, &want_acc, 1e-5, 1e-4);
         }
     }
 }
@@ -160,21 +202,24 @@ fn gram_and_style_loss_gradient() {
 fn content_and_tv_losses() {
     let gpu = gpu();
     let n = 70_001; // more than 64 workgroups × 256: exercises the grid-stride loop
-    let feat = random(n, 0.0, 3.0, 1);
-    let target = random(n, 0.0, 3.0, 2);
-    let base = random(n, -1.0, 1.0, 3);
-    let (f, t, g) = (gpu.storage_init("f", &feat), gpu.storage_init("t", &target), gpu.storage_init("g", &base));
     let part = nan_buffer(gpu, 128); // ≤ 64 partials per pass, TV writes from offset 5
-    let losses = nan_buffer(gpu, 16);
-    let coef = 0.5f32;
-    let (d, count) = kernels::content_loss(gpu, "t".into(), n, coef, &f, &t, &g, &part, 0);
-    let r = kernels::reduce(gpu, "t".into(), 0, count, 0, 1.0 / n as f32, &part, &losses);
-    let got_loss = run_read(gpu, &[&d, &r], &losses, 1);
-    let got_grad = pollster::block_on(gpu.read_f32(&g, 0, n)).unwrap();
-    let (loss, grad) = cpu::content_loss(&to_f64(&feat), &to_f64(&target));
-    assert_close("content loss", &got_loss, &[loss], 1e-6, 1e-5);
-    let want: Vec<f64> = grad.iter().zip(&base).map(|(gr, &b)| b as f64 + coef as f64 * gr * n as f64 / 2.0).collect();
-    assert_close("content grad", &got_grad, &want, 1e-5, 1e-5);
+    for precision in precisions(gpu) {
+        // Features and target as stored in `precision`; loss and gradient are f32.
+        let feat = round_acts(precision, &random(n, 0.0, 3.0, 1));
+        let target = round_acts(precision, &random(n, 0.0, 3.0, 2));
+        let base = random(n, -1.0, 1.0, 3);
+        let (f, t, g) = (gpu.act_init("f", precision, &feat), gpu.act_init("t", precision, &target), gpu.storage_init("g", &base));
+        let losses = nan_buffer(gpu, 16);
+        let coef = 0.5f32;
+        let (d, count) = kernels::content_loss(gpu, precision, "t".into(), n, coef, &f, &t, &g, &part, 0);
+        let r = kernels::reduce(gpu, "t".into(), 0, count, 0, 1.0 / n as f32, &part, &losses);
+        let got_loss = run_read(gpu, &[&d, &r], &losses, 1);
+        let got_grad = pollster::block_on(gpu.read_f32(&g, 0, n)).unwrap();
+        let (loss, grad) = cpu::content_loss(&to_f64(&feat), &to_f64(&target));
+        assert_close(&format!("content loss {precision:?}"), &got_loss, &[loss], 1e-6, 1e-5);
+        let want: Vec<f64> = grad.iter().zip(&base).map(|(gr, &b)| b as f64 + coef as f64 * gr * n as f64 / 2.0).collect();
+        assert_close(&format!("content grad {precision:?}"), &got_grad, &want, 1e-5, 1e-5);
+    }
 
     let (h, w) = (131, 149);
     let img = random(3 * h * w, -100.0, 100.0, 4);

@@ -151,7 +151,7 @@ async function tfjsConv(reps) {
 try {
   await loadWasm();
   const bytes = await fetchWeights();
-  const st = await Stylizer.create(bytes, q.get('conv') ?? undefined);
+  const st = await Stylizer.create(bytes, q.get('conv') ?? undefined, q.get('precision') ?? undefined);
   log(st.adapter().split('\n')[0]);
   for (const size of sizes) {
     results.ours[size] = await ours(st, size);

@@ -34,7 +34,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         None => VggWeights::random(512, 1),
     };
     let gpu = pollster::block_on(Gpu::new(&GpuOptions::default()))?;
-    println!("{} ({:?}, {:?}; conv path {:?})", gpu.adapter_info.name, gpu.adapter_info.backend, gpu.adapter_info.device_type, gpu.conv_path);
+    println!("{} ({:?}, {:?}; conv path {:?}, storage {:?})", gpu.adapter_info.name, gpu.adapter_info.backend, gpu.adapter_info.device_type, gpu.conv_path, gpu.precision);
     let engine = Engine::new(gpu, &weights)?;
     let settings = Settings { size: a.size, iterations: a.iterations, ..Settings::default() };
     let mut session = Session::new(engine.clone(), &pattern(a.size, 1), &pattern(a.size, 3), &settings)?;

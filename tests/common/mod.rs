@@ -5,7 +5,7 @@
 use rand::{RngExt, SeedableRng};
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use stylize::gpu::{Dispatch, Gpu};
+use stylize::gpu::{Dispatch, Gpu, Precision};
 
 /// The device shared by every test of a binary. Panics (failing the test) without an adapter:
 /// CI installs lavapipe, so a missing GPU is a setup error, never a skip.
@@ -14,6 +14,44 @@ pub fn gpu() -> &'static Gpu {
     GPU.get_or_init(|| {
         pollster::block_on(Gpu::new(&Default::default())).expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)")
     })
+}
+
+/// The storage precisions this device runs: f32, and f16 where the adapter offers `shader-f16`
+/// (lavapipe does; `lavapipe_runs_f16` in tests/kernels.rs makes sure CI never skips it).
+pub fn precisions(gpu: &Gpu) -> Vec<Precision> {
+    if gpu.has_f16() {
+        vec![Precision::F32, Precision::F16]
+    } else {
+        eprintln!("this adapter has no shader-f16: f16 storage untested here");
+        vec![Precision::F32]
+    }
+}
+
+/// Activation values as the GPU sees them after storing them in `p` (f16 rounding).
+pub fn round_acts(p: Precision, v: &[f32]) -> Vec<f32> {
+    v.iter().map(|&x| p.round_act(x)).collect()
+}
+
+/// Weights as stored in `p` (f16 rounding).
+pub fn round_weights(p: Precision, v: &[f32]) -> Vec<f32> {
+    match p {
+        Precision::F32 => v.to_vec(),
+        Precision::F16 => v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect(),
+    }
+}
+
+/// An activation buffer of `n` NaNs in precision `p`.
+pub fn nan_acts(gpu: &Gpu, p: Precision, n: usize) -> wgpu::Buffer {
+    gpu.act_init("nan", p, &vec![f32::NAN; n])
+}
+
+/// Runs the dispatches, reads `len` activations stored in `p` from `out` (as f32 values), and
+/// fails the test on any GPU error.
+pub fn run_read_acts(gpu: &Gpu, p: Precision, ds: &[&Dispatch], out: &wgpu::Buffer, len: usize) -> Vec<f32> {
+    gpu.run(ds);
+    let v = pollster::block_on(gpu.read_act(out, p, len)).expect("readback");
+    gpu.check().expect("no GPU validation error");
+    v
 }
 
 /// Deterministic uniform values in [lo, hi).
