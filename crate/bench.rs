@@ -127,9 +127,14 @@ fn submit_timed(gpu: &Gpu, dispatches: &[Dispatch], reps: u32) -> Option<Pending
     Some(Pending { resolve, n: dispatches.len() })
 }
 
-/// Bytes of every buffer a session creates at this size (the static plan; the style network is
-/// freed after the targets) plus the weights in both GEMM layouts: the peak GPU memory of a run.
-pub fn peak_bytes(engine: &crate::Engine, w: usize, h: usize, style: (usize, usize)) -> u64 {
-    let weights: u64 = engine.convs.iter().map(|c| c.forward.size() + c.backward.size() + c.bias.size()).sum();
-    weights + crate::vgg::buffer_plan(w, h, style, &engine.channels(), engine.gpu.precision).iter().map(|b| b.1).sum::<u64>()
+/// Bytes of every buffer a session creates for a `w`×`h` output and a `style`-sized style image
+/// (the static plan; the style network is freed after the targets) plus the conv weights in both
+/// GEMM layouts, with activations and weights stored in `precision`: the peak GPU memory of a run.
+/// `channels`: (cin, cout) of each conv ([`crate::vgg::vgg19_channels`]).
+pub fn peak_bytes(channels: &[(usize, usize)], precision: crate::Precision, w: usize, h: usize, style: (usize, usize)) -> u64 {
+    let weights: u64 = channels
+        .iter()
+        .map(|&(cin, cout)| 9 * (cin * cout.next_multiple_of(4) + cout * cin.next_multiple_of(4)) as u64 * precision.bytes() + 4 * cout as u64)
+        .sum();
+    weights + crate::vgg::buffer_plan(w, h, style, channels, precision).iter().map(|b| b.1).sum::<u64>()
 }

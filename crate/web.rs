@@ -277,7 +277,7 @@ impl Job {
         let n = dispatches.len();
         let flops: f64 = dispatches.iter().map(|d| d.flops).sum();
         let (w, h) = self.session.size();
-        let peak = crate::bench::peak_bytes(&engine, w as usize, h as usize, (w as usize, h as usize));
+        let peak = crate::bench::peak_bytes(&engine.channels(), engine.gpu.precision, w as usize, h as usize, (w as usize, h as usize));
         match crate::bench::time_layers(engine, dispatches) {
             Some(f) => future_to_promise(async move {
                 let layers = f.await.map_err(js_error)?;

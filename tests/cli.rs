@@ -141,3 +141,54 @@ fn bad_inputs_give_one_clear_error() {
     let args_dir = [good.as_os_str(), style.as_os_str(), os("-o"), dir.as_os_str()];
     fails_with(&args_dir, "use a .png or .jpg");
 }
+
+#[test]
+fn f16_storage_run_lowers_the_loss() {
+    // Forced f16 storage (lavapipe offers shader-f16; the default there is f32).
+    let probe = bin().arg("info").output().unwrap();
+    if !String::from_utf8_lossy(&probe.stdout).contains("SHADER_F16") {
+        eprintln!("adapter lacks shader-f16: f16 run not tested");
+        return;
+    }
+    let dir = out_dir("f16_run");
+    let trace = dir.join("trace.jsonl");
+    let st = bin()
+        .env("STYLIZE_PRECISION", "f16")
+        .args([test_image("chelsea.png", "chelsea.png"), test_image("starry_night.jpg", "hubble_deep_field.jpg")])
+        .arg("-o")
+        .arg(dir.join("cat.png"))
+        .args(["--size", "32", "--iterations", "10", "--report-every", "10"])
+        .arg("--weights")
+        .arg(real_weights_path())
+        .arg("--trace")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "stylize failed: {}", String::from_utf8_lossy(&st.stderr));
+    let totals: Vec<f64> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["total"].as_f64().unwrap())
+        .collect();
+    assert_eq!(totals.len(), 2);
+    assert!(totals[1] < 0.8 * totals[0], "10 iterations lower the total loss: {totals:?}");
+}
+
+#[test]
+fn info_prints_the_memory_plan_and_bad_precision_is_one_line() {
+    let st = bin().args(["info", "--sizes", "256,1024"]).output().unwrap();
+    let out = String::from_utf8_lossy(&st.stdout);
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert!(out.contains("storage F32") || out.contains("storage F16"), "the device's storage precision: {out}");
+    for n in ["256", "1024"] {
+        let row = out.lines().find(|l| l.trim_start().starts_with(n)).unwrap_or_else(|| panic!("a row for {n}: {out}"));
+        let mib: Vec<f64> = row.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+        // N, f32 MiB, f16 MiB: f16 storage needs less.
+        assert!(mib.len() >= 3 && mib[2] < mib[1], "{row}");
+    }
+    let st = bin().env("STYLIZE_PRECISION", "f8").arg("info").output().unwrap();
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(!st.status.success());
+    assert!(err.contains("precision must be `f32` or `f16`") && !err.contains("panicked"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}

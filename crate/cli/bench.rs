@@ -74,7 +74,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         total_flops / 1e9,
         total_flops / per_iter / 1e6,
         dispatches.len(),
-        peak_bytes(&engine, w as usize, h as usize, (w as usize, h as usize)) as f64 / (1 << 20) as f64
+        peak_bytes(&engine.channels(), engine.gpu.precision, w as usize, h as usize, (w as usize, h as usize)) as f64 / (1 << 20) as f64
     );
     println!("per layer: {how}");
     println!("{:<22} {:>10} {:>10} {:>9}", "layer", "ms", "GFLOP", "GFLOP/s");

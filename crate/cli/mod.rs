@@ -21,10 +21,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the GPU adapter, its limits and features.
-    Info,
+    /// Print the GPU adapter, its limits and features, and the memory a session needs per size.
+    Info(InfoArgs),
     /// Time one iteration at a size: whole step and each layer's forward and backward.
     Bench(bench::BenchArgs),
+}
+
+#[derive(Args)]
+struct InfoArgs {
+    /// Output sizes (longer side, square images) to print the memory plan for.
+    #[arg(long, value_delimiter = ',', default_values_t = [256u32, 512, 1024, 2048])]
+    sizes: Vec<u32>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -101,13 +108,33 @@ struct RunArgs {
 pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Info) => {
+        Some(Command::Info(a)) => {
             let gpu = pollster::block_on(Gpu::new(&GpuOptions::default()))?;
             println!("{}", gpu.describe());
+            print_memory_plans(&gpu, &a.sizes);
             Ok(())
         }
         Some(Command::Bench(args)) => bench::run(args),
         None => run(cli.run),
+    }
+}
+
+/// Prints, per square size, the GPU memory of a session (weights, activations, gradients,
+/// optimiser state) in both storage precisions and whether its largest buffer fits this device.
+fn print_memory_plans(gpu: &Gpu, sizes: &[u32]) {
+    let ch = stylize::vgg::vgg19_channels();
+    let max = gpu.max_storage_bytes();
+    println!("memory per session (content and style N×N; this device stores {:?}; largest buffer allowed {} MiB):", gpu.precision, max >> 20);
+    println!("{:>6} {:>14} {:>14} {:>22}", "N", "f32 storage", "f16 storage", "fits this device");
+    for &n in sizes {
+        let n = n as usize;
+        let mib = |p| stylize::bench::peak_bytes(&ch, p, n, n, (n, n)) as f64 / (1u64 << 20) as f64;
+        let fits = match stylize::vgg::check_plan(n, n, (n, n), &ch, gpu.precision, max) {
+            Ok(_) => "yes".to_string(),
+            Err(stylize::Error::TooLarge { fits, buffer, .. }) => format!("no ({buffer}; ≤ {fits})"),
+            Err(e) => e.to_string(),
+        };
+        println!("{n:>6} {:>10.1} MiB {:>10.1} MiB {fits:>22}", mib(stylize::Precision::F32), mib(stylize::Precision::F16));
     }
 }
 
