@@ -13,6 +13,20 @@ fn bin() -> Command {
     c
 }
 
+/// `stylize chelsea starry_night -o OUT --weights REAL --trace TRACE` plus `args`, run to completion.
+fn real_run(cmd: &mut Command, out: &Path, trace: &Path, args: &[&str]) -> std::process::Output {
+    cmd.args([test_image("chelsea.png", "chelsea.png"), test_image("starry_night.jpg", "hubble_deep_field.jpg")])
+        .arg("-o")
+        .arg(out)
+        .args(args)
+        .arg("--weights")
+        .arg(real_weights_path())
+        .arg("--trace")
+        .arg(trace)
+        .output()
+        .unwrap()
+}
+
 fn out_dir(name: &str) -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&d);
@@ -25,17 +39,7 @@ fn real_run_lowers_the_loss_and_writes_png_and_trace() {
     let dir = out_dir("real_run");
     let out = dir.join("cat.png");
     let trace = dir.join("trace.jsonl");
-    let st = bin()
-        .args([test_image("chelsea.png", "chelsea.png"), test_image("starry_night.jpg", "hubble_deep_field.jpg")])
-        .arg("-o")
-        .arg(&out)
-        .args(["--size", "32", "--iterations", "20", "--report-every", "5", "--save-every", "10"])
-        .arg("--weights")
-        .arg(real_weights_path())
-        .arg("--trace")
-        .arg(&trace)
-        .output()
-        .unwrap();
+    let st = real_run(&mut bin(), &out, &trace, &["--size", "32", "--iterations", "20", "--report-every", "5", "--save-every", "10"]);
     let stderr = String::from_utf8_lossy(&st.stderr);
     assert!(st.status.success(), "stylize failed: {stderr}");
     let img = image::open(&out).unwrap();
@@ -152,18 +156,7 @@ fn f16_storage_run_lowers_the_loss() {
     }
     let dir = out_dir("f16_run");
     let trace = dir.join("trace.jsonl");
-    let st = bin()
-        .env("STYLIZE_PRECISION", "f16")
-        .args([test_image("chelsea.png", "chelsea.png"), test_image("starry_night.jpg", "hubble_deep_field.jpg")])
-        .arg("-o")
-        .arg(dir.join("cat.png"))
-        .args(["--size", "32", "--iterations", "10", "--report-every", "10"])
-        .arg("--weights")
-        .arg(real_weights_path())
-        .arg("--trace")
-        .arg(&trace)
-        .output()
-        .unwrap();
+    let st = real_run(bin().env("STYLIZE_PRECISION", "f16"), &dir.join("cat.png"), &trace, &["--size", "32", "--iterations", "10", "--report-every", "10"]);
     assert!(st.status.success(), "stylize failed: {}", String::from_utf8_lossy(&st.stderr));
     let totals: Vec<f64> = std::fs::read_to_string(&trace)
         .unwrap()
