@@ -13,6 +13,9 @@
 //   gram_partial — split-K Gram: partial[s] = F[:, chunk s]·F[:, chunk s]ᵀ
 //     0 p: uniform GramParams   1 feat: array<act> [C][N]   2 partial: array<f32> [splits][C][C]
 //     16×16 workgroup → 64×64 tile of G, 4×4 per invocation; dispatch (ceil(C/64), ceil(C/64), splits).
+//     Symmetric half: G = Gᵀ, so a workgroup whose block lies entirely below the diagonal (every
+//     column index < every row index) returns at once, and the block mirroring it writes both
+//     (i, j) and (j, i). Each entry is written by exactly one invocation. (Both kernels.)
 //   gram_direct — the same partials for CPU adapters (see conv.wgsl's `direct` for why): no
 //     workgroup memory; an invocation owns a 16 (i) × 4 (j) register tile in mat4x4 accumulators,
 //     j = x·4·LANES + t + LANES·{0,1,2,3}, i = 16·y …; LANES ∈ {4, 16, 64} (largest with 4·LANES ≤ C);
@@ -70,11 +73,28 @@ fn feat_at(c: u32, n: u32, n_end: u32) -> f32 {
     return 0.0;
 }
 
+// Whether the 64×64 tile holding G entry (row, col) lies entirely below the diagonal (skipped).
+fn tile_skipped(row: u32, col: u32) -> bool {
+    return col / 64u < row / 64u;
+}
+
+// Writes G[row][col] = v, and G[col][row] when that entry's own block is skipped (`skipped` is the
+// kernel's block rule evaluated there).
+fn store_sym(base: u32, row: u32, col: u32, v: f32, skipped: bool) {
+    partial_out[base + row * gp.c + col] = v;
+    if (skipped) {
+        partial_out[base + col * gp.c + row] = v;
+    }
+}
+
 @compute @workgroup_size(16, 16)
 fn gram_partial(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
+    if (wid.x < wid.y) {
+        return; // below the diagonal: written by tile (wid.y, wid.x)
+    }
     let i0 = wid.y * 64u;
     let j0 = wid.x * 64u;
     let s = wid.z;
@@ -118,7 +138,7 @@ fn gram_partial(
         for (var j = 0u; j < 4u; j++) {
             let col = j0 + lid.x * 4u + j;
             if (col < gp.c) {
-                partial_out[s * cc + row * gp.c + col] = acc[i][j] * (ACT_LOAD * ACT_LOAD);
+                store_sym(s * cc, row, col, acc[i][j] * (ACT_LOAD * ACT_LOAD), tile_skipped(col, row));
             }
         }
     }
@@ -137,12 +157,18 @@ fn feat4(o: vec4<u32>, n: u32) -> vec4<f32> {
     return vec4<f32>(f32(feat[o.x + n]), f32(feat[o.y + n]), f32(feat[o.z + n]), f32(feat[o.w + n]));
 }
 
+// Whether the gram_direct block (16 rows × 4·LANES columns) holding G entry (row, col) lies
+// entirely below the diagonal (skipped).
+fn block_skipped(row: u32, col: u32) -> bool {
+    return (col / (4u * LANES) + 1u) * 4u * LANES <= (row / 16u) * 16u;
+}
+
 // Writes rows i0 … i0+3 (components of each column of c) at the four columns j.
 fn store_block(c: mat4x4<f32>, i0: u32, j: vec4<u32>, base: u32) {
     for (var q = 0u; q < 4u; q++) {
         for (var r = 0u; r < 4u; r++) {
             if (i0 + r < gp.c && j[q] < gp.c) {
-                partial_out[base + (i0 + r) * gp.c + j[q]] = c[q][r] * (ACT_LOAD * ACT_LOAD);
+                store_sym(base, i0 + r, j[q], c[q][r] * (ACT_LOAD * ACT_LOAD), block_skipped(j[q], i0 + r));
             }
         }
     }
@@ -153,6 +179,9 @@ fn gram_direct(
     @builtin(local_invocation_index) t: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
+    if (block_skipped(wid.y * 16u, wid.x * 4u * LANES)) {
+        return; // below the diagonal: its entries are written by the mirrored blocks
+    }
     let s = wid.z;
     let n_begin = s * gp.chunk;
     let n_end = min(gp.n, n_begin + gp.chunk);
