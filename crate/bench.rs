@@ -54,17 +54,18 @@ pub fn time_conv(engine: Rc<crate::Engine>, shape: ConvShape, backward: bool, re
     let ConvShape { cin, cout, h, w } = shape;
     let fill = |n: usize, k: u32| -> Vec<f32> { (0..n).map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(k) % 1000) as f32 / 1000.0 - 0.3).collect() };
     let v = gpu.variant();
-    // Forward: activations in, activations out; backward: f32 gradient in and out, activation mask.
+    // Forward: activations in, activations out; backward: f32 gradient in and out, masked by the
+    // forward input's ReLU (as for most layers of the network).
     let input = gpu.act_init("bench in", v.precision, &fill(cin * h * w, 1));
     let dout = gpu.storage_init("bench dout", &fill(cout * h * w, 5));
     // GEMM layouts pad the output-channel dimension to a multiple of 4.
     let wlen = 9 * (cin * cout.next_multiple_of(4)).max(cout * cin.next_multiple_of(4));
     let weight = gpu.storage_init("bench w", &v.precision.weight_bytes(&fill(wlen, 2)));
     let bias = gpu.storage_init("bench b", &fill(cout, 3));
-    let act = gpu.act_init("bench act", v.precision, &fill(cout * h * w, 4));
+    let act = gpu.act_init("bench act", v.precision, &fill(cin * h * w, 4));
     let out = gpu.storage("bench out", 4 * (cin.max(cout) * h * w) as u64);
     let d = if backward {
-        kernels::conv_backward(gpu, v, "conv bwd".into(), shape, &dout, &act, &weight, &out)
+        kernels::conv_backward(gpu, v, "conv bwd".into(), shape, &dout, Some(&act), &weight, &out)
     } else {
         kernels::conv_forward(gpu, v, "conv fwd".into(), shape, &input, &weight, &bias, &out)
     };

@@ -27,7 +27,8 @@ struct ConvParams {
     h: u32,
     w: u32,
     tiles_n: u32,
-    _pad: [u32; 3],
+    mask_out: u32,
+    _pad: [u32; 2],
 }
 
 /// Shape of a 3×3 convolution (stride 1, padding 1).
@@ -76,9 +77,10 @@ pub fn conv_tiling(path: ConvPath, s: ConvShape) -> (ConvTile, u32, [u32; 3]) {
     }
 }
 
-fn conv_dispatch(gpu: &Gpu, v: Variant, backward: bool, label: String, s: ConvShape, bufs: [&Buffer; 5]) -> Dispatch {
+fn conv_dispatch(gpu: &Gpu, v: Variant, backward: bool, mask_out: bool, label: String, s: ConvShape, bufs: [&Buffer; 5]) -> Dispatch {
     let (tile, tiles_n, grid) = conv_tiling(v.path, s);
-    let params = ConvParams { cin: s.cin as u32, cout: s.cout as u32, h: s.h as u32, w: s.w as u32, tiles_n, _pad: [0; 3] };
+    let params =
+        ConvParams { cin: s.cin as u32, cout: s.cout as u32, h: s.h as u32, w: s.w as u32, tiles_n, mask_out: mask_out as u32, _pad: [0; 2] };
     let flops = 2.0 * 9.0 * (s.cin * s.cout * s.h * s.w) as f64;
     gpu.kernels.conv(backward, tile, v.precision).dispatch(gpu, label, &params, &bufs, grid, flops)
 }
@@ -89,17 +91,19 @@ fn conv_dispatch(gpu: &Gpu, v: Variant, backward: bool, label: String, s: ConvSh
 /// `weight` is `[cin·9][cout4]` ([`crate::ConvWeights::forward_gemm`]), `bias` `[cout]` (f32),
 /// `input` `[cin][h][w]`.
 pub fn conv_forward(gpu: &Gpu, v: Variant, label: String, s: ConvShape, input: &Buffer, weight: &Buffer, bias: &Buffer, out: &Buffer) -> Dispatch {
-    conv_dispatch(gpu, v, false, label, s, [input, weight, bias, input, out])
+    conv_dispatch(gpu, v, false, false, label, s, [input, weight, bias, input, out])
 }
 
-/// Input gradient of a conv+ReLU layer: `din [cin][h][w] = W' ⊛ (dout · [act > 0])`, where `s` is
-/// the FORWARD shape, `dout` and `act` are `[cout][h][w]` (gradient w.r.t. and value of the layer's
-/// ReLU output) and `weight_t` is [`crate::ConvWeights::backward_gemm`] (`[cout·9][cin4]`);
-/// computed by the `v.path` implementation; `act` and `weight_t` are stored in `v.precision`,
-/// the gradients `dout` and `din` are f32.
-pub fn conv_backward(gpu: &Gpu, v: Variant, label: String, s: ConvShape, dout: &Buffer, act: &Buffer, weight_t: &Buffer, din: &Buffer) -> Dispatch {
+/// Input gradient of a conv layer: `din [cin][h][w] = (W' ⊛ dout) · [in_act > 0]` (without the
+/// mask when `in_act` is `None`), where `s` is the FORWARD shape, `dout [cout][h][w]` (f32) is the
+/// gradient w.r.t. the layer's pre-activation (its ReLU mask already applied by whoever wrote it),
+/// `in_act [cin][h][w]` is the layer's forward input when that is a ReLU output — so `din` leaves
+/// already through that ReLU — and `weight_t` is [`crate::ConvWeights::backward_gemm`]
+/// (`[cout·9][cin4]`). Computed by the `v.path` implementation; `in_act` and `weight_t` are stored
+/// in `v.precision`, `din` is f32.
+pub fn conv_backward(gpu: &Gpu, v: Variant, label: String, s: ConvShape, dout: &Buffer, in_act: Option<&Buffer>, weight_t: &Buffer, din: &Buffer) -> Dispatch {
     let t = ConvShape { cin: s.cout, cout: s.cin, h: s.h, w: s.w };
-    conv_dispatch(gpu, v, true, label, t, [dout, weight_t, weight_t, act, din])
+    conv_dispatch(gpu, v, true, in_act.is_some(), label, t, [dout, weight_t, weight_t, in_act.unwrap_or(dout), din])
 }
 
 #[repr(C)]
@@ -108,7 +112,7 @@ struct PoolParams {
     c: u32,
     h: u32,
     w: u32,
-    _pad: u32,
+    relu_mask: u32,
 }
 
 /// 2×2 stride-2 pooling: `out [c][h/2][w/2]` from `input [c][h][w]` (max, or average if `avg`),
@@ -116,15 +120,18 @@ struct PoolParams {
 pub fn pool_forward(gpu: &Gpu, precision: Precision, label: String, avg: bool, c: usize, h: usize, w: usize, input: &Buffer, out: &Buffer) -> Dispatch {
     let k = gpu.kernels.pool(false, avg, precision);
     let n = c * (h / 2) * (w / 2);
-    k.dispatch(gpu, label, &PoolParams { c: c as u32, h: h as u32, w: w as u32, _pad: 0 }, &[input, out], grid_elems(n), 4.0 * n as f64)
+    k.dispatch(gpu, label, &PoolParams { c: c as u32, h: h as u32, w: w as u32, relu_mask: 0 }, &[input, out], grid_elems(n), 4.0 * n as f64)
 }
 
 /// Pooling backward: `din [c][h][w]` (every element written) from `dout [c][h/2][w/2]` (both
-/// f32), using the forward `input [c][h][w]` (stored in `precision`) to route max-pool gradients.
-pub fn pool_backward(gpu: &Gpu, precision: Precision, label: String, avg: bool, c: usize, h: usize, w: usize, input: &Buffer, dout: &Buffer, din: &Buffer) -> Dispatch {
+/// f32), using the forward `input [c][h][w]` (stored in `precision`) to route max-pool gradients;
+/// with `relu_mask` multiplied by `[input > 0]` (the input is a ReLU output and the gradient
+/// leaves through that ReLU, as [`conv_backward`] expects).
+pub fn pool_backward(gpu: &Gpu, precision: Precision, label: String, avg: bool, relu_mask: bool, c: usize, h: usize, w: usize, input: &Buffer, dout: &Buffer, din: &Buffer) -> Dispatch {
     let k = gpu.kernels.pool(true, avg, precision);
     let n = c * h * w;
-    k.dispatch(gpu, label, &PoolParams { c: c as u32, h: h as u32, w: w as u32, _pad: 0 }, &[input, din, dout], grid_elems(n), 4.0 * n as f64)
+    let params = PoolParams { c: c as u32, h: h as u32, w: w as u32, relu_mask: relu_mask as u32 };
+    k.dispatch(gpu, label, &params, &[input, din, dout], grid_elems(n), 4.0 * n as f64)
 }
 
 #[repr(C)]
@@ -224,8 +231,9 @@ struct StyleGradParams {
     _pad: [u32; 3],
 }
 
-/// `grad [c][n] (+)= coef · diff · feat` with `diff [c][c]` symmetric (f32), `feat` stored in
-/// `v.precision`; adds to `grad` (f32) if `accumulate`, otherwise overwrites it. Computed by the
+/// `grad [c][n] (+)= coef · (diff · feat) · [feat > 0]` with `diff [c][c]` symmetric (f32), `feat`
+/// (a ReLU output, so the gradient leaves through its ReLU) stored in `v.precision`; adds to `grad`
+/// (f32) if `accumulate`, otherwise overwrites it. Computed by the
 /// `v.path` implementation (`style_grad` tiled, or `style_grad_direct`; normally `gpu.variant()`).
 pub fn style_grad(gpu: &Gpu, v: Variant, label: String, c: usize, n: usize, coef: f32, accumulate: bool, feat: &Buffer, diff: &Buffer, grad: &Buffer) -> Dispatch {
     let flops = 2.0 * (c * c * n) as f64;
@@ -252,7 +260,8 @@ struct ElemParams {
     _pad: [u32; 3],
 }
 
-/// Content loss at one layer: `grad += coef·(feat − target)` over `n` elements and one partial
+/// Content loss at one layer: `grad += coef·(feat − target)·[feat > 0]` (`feat` is a ReLU output:
+/// the gradient leaves through its ReLU) over `n` elements and one partial
 /// Σ (feat − target)² per workgroup into `loss_part[loss_offset ..]`; `feat` and `target` are
 /// stored in `precision`, `grad` and `loss_part` are f32. Returns the dispatch and the number of
 /// partial sums.

@@ -33,19 +33,16 @@ pub fn conv_forward(input: &[f64], cin: usize, cout: usize, h: usize, w: usize, 
     out
 }
 
-/// Gradient w.r.t. a conv+ReLU layer's input from the gradient `dout [cout][h][w]` w.r.t. its ReLU
-/// output `act`: `din[i][y][x] = Σ_o,ky,kx W[o][i][ky][kx] · dout'[o][y−ky+1][x−kx+1]`,
-/// `dout' = dout · [act > 0]`.
-pub fn conv_backward(dout: &[f64], act: &[f64], cin: usize, cout: usize, h: usize, w: usize, weight: &[f32]) -> Vec<f64> {
+/// Gradient w.r.t. a conv layer's input from `dout [cout][h][w]`, the gradient w.r.t. its
+/// pre-activation: `din[i][y][x] = Σ_o,ky,kx W[o][i][ky][kx] · dout[o][y−ky+1][x−kx+1]`, multiplied
+/// by `[in_act > 0]` when the input is a ReLU output `in_act [cin][h][w]` (the GPU kernels pass
+/// gradients down already through the ReLU of the layer they belong to).
+pub fn conv_backward(dout: &[f64], in_act: Option<&[f64]>, cin: usize, cout: usize, h: usize, w: usize, weight: &[f32]) -> Vec<f64> {
     let mut din = vec![0.0; cin * h * w];
     for o in 0..cout {
         for y in 0..h {
             for x in 0..w {
-                let idx = (o * h + y) * w + x;
-                if act[idx] <= 0.0 {
-                    continue;
-                }
-                let g = dout[idx];
+                let g = dout[(o * h + y) * w + x];
                 for i in 0..cin {
                     for ky in 0..3 {
                         for kx in 0..3 {
@@ -60,7 +57,15 @@ pub fn conv_backward(dout: &[f64], act: &[f64], cin: usize, cout: usize, h: usiz
             }
         }
     }
-    din
+    relu_mask(din, in_act)
+}
+
+/// `g · [act > 0]` elementwise (no-op without `act`).
+pub fn relu_mask(mut g: Vec<f64>, act: Option<&[f64]>) -> Vec<f64> {
+    if let Some(a) = act {
+        g.iter_mut().zip(a).filter(|(_, &a)| a <= 0.0).for_each(|(g, _)| *g = 0.0);
+    }
+    g
 }
 
 /// 2×2 stride-2 pooling, floor size. Max pooling picks the first maximum in (0,0),(0,1),(1,0),(1,1).
@@ -93,8 +98,9 @@ fn argmax(v: &[f64; 4]) -> usize {
     best
 }
 
-/// Pooling backward: gradient w.r.t. `input [c][h][w]` from `dout [c][h/2][w/2]`.
-pub fn pool_backward(input: &[f64], dout: &[f64], c: usize, h: usize, w: usize, avg: bool) -> Vec<f64> {
+/// Pooling backward: gradient w.r.t. `input [c][h][w]` from `dout [c][h/2][w/2]`, times
+/// `[input > 0]` if `mask` (the input is a ReLU output; see [`conv_backward`]).
+pub fn pool_backward(input: &[f64], dout: &[f64], c: usize, h: usize, w: usize, avg: bool, mask: bool) -> Vec<f64> {
     let (oh, ow) = (h / 2, w / 2);
     let mut din = vec![0.0; c * h * w];
     for ch in 0..c {
@@ -113,7 +119,7 @@ pub fn pool_backward(input: &[f64], dout: &[f64], c: usize, h: usize, w: usize, 
             }
         }
     }
-    din
+    relu_mask(din, mask.then_some(input))
 }
 
 /// G = F·Fᵀ / (C·N) for `feat [c][n]`.

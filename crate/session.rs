@@ -256,14 +256,19 @@ impl Session {
             }
             let dst = if i == 0 { &grad_x } else { &ping[1 - cur] };
             let (ci, ih, iw) = l.input;
+            // Gradients are passed down already through the ReLU of the layer they belong to: the
+            // writer of the gradient w.r.t. layer i−1 applies that layer's mask when it is a conv
+            // (ReLU) output; a pool output or the image gets none.
+            let below_relu = (i > 0 && net.layers[i - 1].conv.is_some()).then(|| &net.acts[i - 1]);
             match l.conv {
                 Some(k) => {
                     let shape = ConvShape { cin: ci, cout: c, h: ih, w: iw };
-                    ops.push(kernels::conv_backward(gpu, gpu.variant(), format!("{} bwd", l.name), shape, &ping[cur], &net.acts[i], &engine.convs[k].backward, dst));
+                    ops.push(kernels::conv_backward(gpu, gpu.variant(), format!("{} bwd", l.name), shape, &ping[cur], below_relu, &engine.convs[k].backward, dst));
                 }
                 None => {
                     let src = &net.acts[i - 1];
-                    ops.push(kernels::pool_backward(gpu, gpu.precision, format!("{} bwd", l.name), s.pooling == Pooling::Avg, ci, ih, iw, src, &ping[cur], dst));
+                    let avg = s.pooling == Pooling::Avg;
+                    ops.push(kernels::pool_backward(gpu, gpu.precision, format!("{} bwd", l.name), avg, below_relu.is_some(), ci, ih, iw, src, &ping[cur], dst));
                 }
             }
             cur = 1 - cur;

@@ -2,9 +2,12 @@
 //
 // One pipeline per direction, selected by the override constant BACKWARD:
 //   forward  (BACKWARD = false): out = relu(W ⊛ in + bias)
-//   backward (BACKWARD = true) : out = W' ⊛ (in · [mask > 0])     (conv input-gradient through ReLU)
+//   backward (BACKWARD = true) : out = (W' ⊛ in) · [mask > 0]  if p.mask_out, else W' ⊛ in
 // where W' is the forward kernel rotated by 180° with in/out channels swapped (prepared once at load),
-// so the backward pass is the same GEMM with a masked prologue and no epilogue.
+// so the backward pass is the same GEMM with a different epilogue. Gradients flow between layers
+// already multiplied by their layer's ReLU mask (w.r.t. the pre-activation): `in` is that, and the
+// epilogue applies the mask of the layer below (`mask` = this conv's forward input, when that is a
+// ReLU output) — one load per output instead of one per B element in the GEMM's inner loop.
 //
 // GEMM view: out[m][n] = Σ_k A[k][m] · B[k][n]
 //   m = output channel (M = cout), n = pixel y·w + x (N = h·w), k = ci·9 + ky·3 + kx (K = cin·9),
@@ -22,8 +25,9 @@
 //                                             of 4 (zero-padded): a row of A is contiguous over m
 //                                             and every A load is one aligned vec4
 //   3 bias   : array<f32>  [cout]             forward only (backward binds any buffer; unread)
-//   4 mask   : array<act>  [cin][h][w]        backward only: ReLU output of the layer whose gradient
-//                                             `inp` is (forward binds any buffer; unread)
+//   4 mask   : array<act>  [cout][h][w]       backward with p.mask_out only: the ReLU output whose
+//                                             gradient `outp` is (this conv's forward input); any
+//                                             buffer otherwise (unread)
 //   5 outp   : array<conv_io> [cout][h][w]    written in full (every element of the valid range)
 //
 // Two implementations of the same GEMM, chosen per adapter by the host (`ConvPath`):
@@ -56,7 +60,7 @@ struct ConvParams {
     h: u32,
     w: u32,
     tiles_n: u32,   // ceil(h·w / 64)
-    _pad0: u32,
+    mask_out: u32,  // backward: 1 = multiply the result by [mask > 0]
     _pad1: u32,
     _pad2: u32,
 }
@@ -90,11 +94,7 @@ fn load_b(k: u32, n: u32, kdim: u32, hw: u32) -> f32 {
         return 0.0;
     }
     let idx = ci * hw + u32(y) * p.w + u32(x);
-    var v = f32(inp[idx]);
-    if (BACKWARD) {
-        v = select(0.0, v, f32(mask[idx]) > 0.0);
-    }
-    return v;
+    return f32(inp[idx]);
 }
 
 @compute @workgroup_size(16, 16)
@@ -134,6 +134,8 @@ fn store4(m_first: u32, n: u32, acc: vec4<f32>, hw: u32) {
             var v = acc[i] * IO_LOAD;
             if (!BACKWARD) {
                 v = max(v + bias[m], 0.0);
+            } else if (p.mask_out != 0u) {
+                v = select(0.0, v, f32(mask[m * hw + n]) > 0.0);
             }
             outp[m * hw + n] = store_io(v);
         }
@@ -219,14 +221,10 @@ fn quad(n: vec4<u32>, hw: u32, dy: i32, dx: i32) -> Quad {
     return Quad(select(vec4<u32>(0u), vec4<u32>(y) * p.w + vec4<u32>(x), v), select(vec4<f32>(0.0), vec4<f32>(1.0), v));
 }
 
-// B values of the quad in input plane `base` (= ci·h·w); backward masks them by the ReLU.
+// B values of the quad in input plane `base` (= ci·h·w).
 fn gather(q: Quad, base: u32) -> vec4<f32> {
     let o = q.off + vec4<u32>(base);
-    var b = vec4<f32>(f32(inp[o.x]), f32(inp[o.y]), f32(inp[o.z]), f32(inp[o.w])) * q.ok;
-    if (BACKWARD) {
-        b = select(vec4<f32>(0.0), b, vec4<f32>(f32(mask[o.x]), f32(mask[o.y]), f32(mask[o.z]), f32(mask[o.w])) > vec4<f32>(0.0));
-    }
-    return b;
+    return vec4<f32>(f32(inp[o.x]), f32(inp[o.y]), f32(inp[o.z]), f32(inp[o.w])) * q.ok;
 }
 
 // acc + a ⊗ b: column j (pixel j) gains a · b[j] (4 channels).

@@ -26,7 +26,8 @@
 //     0 p   1 partial: [splits][C][C]   2 diff: array<f32> [C][C]   3 target: array<f32> [C][C]
 //     4 loss_part: array<f32> [..]  (written at loss_offset + workgroup index)
 //     dispatch (min(⌈C²/256⌉, 64), 1, 1), grid-stride loop (few workgroups: cheap reductions)
-//   style_grad — grad[c][n] = (accumulate ? grad[c][n] : 0) + coef · Σ_k D[c][k]·F[k][n]
+//   style_grad — grad[c][n] = (accumulate ? grad[c][n] : 0) + coef · Σ_k D[c][k]·F[k][n] · [F[c][n] > 0]
+//     (F is a ReLU output: the gradient leaves through that ReLU, as conv.wgsl's backward expects)
 //     0 p: uniform StyleGradParams   1 feat: array<act> [C][N]   2 grad: array<f32> [C][N]   3 diff: [C][C]
 //     16×16 workgroup → 64 (c) × 64 (n) tile; dispatch x·z = ceil(N/64) (z folds), y = ceil(C/64).
 //   style_grad_direct — the same for CPU adapters: 16 (c) × 4 (n) register tile per invocation,
@@ -326,7 +327,7 @@ fn style_grad(
             let n = n0 + lid.x * 4u + j;
             if (n < sg.n) {
                 let idx = m * sg.n + n;
-                var v = (sg.coef * ACT_LOAD) * acc[i][j];
+                var v = select(0.0, (sg.coef * ACT_LOAD) * acc[i][j], f32(feat[idx]) > 0.0);
                 if (sg.accumulate != 0u) {
                     v += grad[idx];
                 }
@@ -388,7 +389,7 @@ fn store_grad(acc: mat4x4<f32>, m0: u32, n: vec4<u32>) {
             let m = m0 + r;
             if (m < sg.c && n[q] < sg.n) {
                 let idx = m * sg.n + n[q];
-                var v = (sg.coef * ACT_LOAD) * acc[q][r];
+                var v = select(0.0, (sg.coef * ACT_LOAD) * acc[q][r], f32(feat[idx]) > 0.0);
                 if (sg.accumulate != 0u) {
                     v += grad[idx];
                 }

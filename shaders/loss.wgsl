@@ -8,7 +8,8 @@
 //   8 content, 9 style = Σ_l w_l·style_l, 10 tv, 11 total = α·content + β·style + τ·tv.
 //
 // Entry points and bindings:
-//   content_loss — d = F − P; grad += coef·d (coef = α·2/n); Σ d² per workgroup
+//   content_loss — d = F − P; grad += coef·d·[F > 0] (coef = α·2/n; F is a ReLU output and the
+//     gradient leaves through that ReLU, as conv.wgsl's backward expects); Σ d² per workgroup
 //     0 p: ElemParams  1 feat: array<act> [n]  2 grad: [n] (accumulated)  3 target: array<act> [n]
 //     4 loss_part        (`act`: f32 or f16 × 1/32 activations, from the precision prelude)
 //   tv_loss — on the pre-processed image x [c][h][w]:
@@ -78,8 +79,9 @@ fn content_loss(
 ) {
     var sq = 0.0;
     for (var i = wid.x * 256u + li; i < p.n; i += nwg.x * 256u) {
-        let d = (f32(feat[i]) - f32(target_feat[i])) * ACT_LOAD;
-        grad[i] += p.coef * d;
+        let f = f32(feat[i]);
+        let d = (f - f32(target_feat[i])) * ACT_LOAD;
+        grad[i] += select(0.0, p.coef * d, f > 0.0);
         sq += d * d;
     }
     let total = workgroup_sum(li, sq);

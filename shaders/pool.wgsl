@@ -14,7 +14,8 @@
 //     1 inp  : array<act> [c][h][w]           input activation
 //     2 outp : array<act> [c][h/2][w/2]       written in full (the same slot is `din` below)
 //   pool_backward (one invocation per INPUT element, so every element of din is written, the dropped
-//   odd row/column with 0):
+//   odd row/column with 0); with p.relu_mask the result is multiplied by [inp > 0] (the gradient
+//   leaves already through the ReLU whose output was pooled, as conv.wgsl's backward expects):
 //     1 inp  : array<act> [c][h][w]           forward input (to find the max)
 //     2 din  : array<f32> [c][h][w]           gradient w.r.t. the input (output of this pass)
 //     3 dout : array<f32> [c][h/2][w/2]       gradient w.r.t. the pooled output
@@ -27,7 +28,7 @@ struct PoolParams {
     c: u32,
     h: u32,
     w: u32,
-    _pad: u32,
+    relu_mask: u32,  // pool_backward: 1 = multiply din by [inp > 0]
 }
 
 @group(0) @binding(0) var<uniform> p: PoolParams;
@@ -91,7 +92,7 @@ fn pool_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     let oy = y / 2u;
     let ox = x / 2u;
     var g = 0.0;
-    if (oy < oh && ox < ow) {
+    if (oy < oh && ox < ow && (p.relu_mask == 0u || f32(inp[i]) > 0.0)) {
         let d = dout[c * oh * ow + oy * ow + ox];
         if (AVERAGE) {
             g = 0.25 * d;

@@ -32,12 +32,13 @@ fn conv_case(cin: usize, cout: usize, h: usize, w: usize, seed: u64) {
         let wf = gpu.storage_init("w", &precision.weight_bytes(&cw.forward_gemm()));
         let b = gpu.storage_init("b", &cw.bias);
         let want = cpu::conv_forward(&to_f64(&input), cin, cout, h, w, &cw.weight, &cw.bias);
-        // Backward: gradient w.r.t. the input through the ReLU mask of the forward output.
+        // Backward: gradient w.r.t. the input, with the input's ReLU mask (the input has negative
+        // values, so it zeroes about half) and without.
         let dout = random(cout * h * w, -1.0, 1.0, seed + 3);
-        let act = round_acts(precision, &want.iter().map(|&v| v as f32).collect::<Vec<_>>());
-        let (d, a) = (gpu.storage_init("dout", &dout), gpu.act_init("act", precision, &act));
+        let d = gpu.storage_init("dout", &dout);
         let wb = gpu.storage_init("wb", &precision.weight_bytes(&cw.backward_gemm()));
-        let want_back = cpu::conv_backward(&to_f64(&dout), &to_f64(&act), cin, cout, h, w, &cw.weight);
+        let input64 = to_f64(&input);
+        let want_back = [true, false].map(|mask| cpu::conv_backward(&to_f64(&dout), mask.then_some(&input64[..]), cin, cout, h, w, &cw.weight));
         // Forward outputs are stored in `precision`: f16 adds its rounding.
         let rtol = if precision == Precision::F16 { 1e-3 } else { 1e-4 };
         for path in [ConvPath::Tiled, ConvPath::Direct] {
@@ -45,9 +46,12 @@ fn conv_case(cin: usize, cout: usize, h: usize, w: usize, seed: u64) {
             let out = nan_acts(gpu, precision, cout * h * w);
             let got = run_read_acts(gpu, precision, &[&kernels::conv_forward(gpu, v, "t".into(), s, &x, &wf, &b, &out)], &out, cout * h * w);
             assert_close(&format!("conv forward {path:?} {precision:?} {cin}->{cout} {h}x{w}"), &got, &want, 1e-4, rtol);
-            let din = nan_buffer(gpu, cin * h * w);
-            let got = run_read(gpu, &[&kernels::conv_backward(gpu, v, "t".into(), s, &d, &a, &wb, &din)], &din, cin * h * w);
-            assert_close(&format!("conv backward {path:?} {precision:?} {cin}->{cout} {h}x{w}"), &got, &want_back, 1e-4, 1e-4);
+            for (mask, want_back) in [true, false].iter().zip(&want_back) {
+                let din = nan_buffer(gpu, cin * h * w);
+                let in_act = mask.then_some(&x);
+                let got = run_read(gpu, &[&kernels::conv_backward(gpu, v, "t".into(), s, &d, in_act, &wb, &din)], &din, cin * h * w);
+                assert_close(&format!("conv backward {path:?} {precision:?} mask={mask} {cin}->{cout} {h}x{w}"), &got, want_back, 1e-4, 1e-4);
+            }
         }
     }
 }
@@ -135,10 +139,12 @@ fn pool_forward_and_backward() {
 
             let dout = random(n_out, -1.0, 1.0, 99);
             let d = gpu.storage_init("dout", &dout);
-            let din = nan_buffer(gpu, c * h * w);
-            let got = run_read(gpu, &[&kernels::pool_backward(gpu, precision, "t".into(), avg, c, h, w, &x, &d, &din)], &din, c * h * w);
-            let want = cpu::pool_backward(&to_f64(&input), &to_f64(&dout), c, h, w, avg);
-            assert_close(&format!("pool bwd {precision:?} avg={avg} {c}x{h}x{w}"), &got, &want, 1e-6, 1e-6);
+            for mask in [false, true] {
+                let din = nan_buffer(gpu, c * h * w);
+                let got = run_read(gpu, &[&kernels::pool_backward(gpu, precision, "t".into(), avg, mask, c, h, w, &x, &d, &din)], &din, c * h * w);
+                let want = cpu::pool_backward(&to_f64(&input), &to_f64(&dout), c, h, w, avg, mask);
+                assert_close(&format!("pool bwd {precision:?} avg={avg} mask={mask} {c}x{h}x{w}"), &got, &want, 1e-6, 1e-6);
+            }
         }
     }
 }
@@ -150,8 +156,9 @@ fn gram_and_style_loss_gradient() {
     // tiles), 4 (3, 5, 20); style_grad_direct 4 lanes (n = 37, 40), 16 (n = 100, 2 tiles), 64
     // (n = 1200, 3001).
     for (precision, (c, n, seed)) in precisions(gpu).into_iter().flat_map(|p| [(5, 37, 1), (70, 3001, 2), (3, 1200, 3), (260, 40, 4), (20, 100, 6)].map(|case| (p, case))) {
-        // Features as stored in `precision`; every output here is f32 (f32 tolerances).
-        let feat = round_acts(precision, &random(c * n, 0.0, 2.0, seed));
+        // ReLU-like features (about a third exactly 0) as stored in `precision`; every output here
+        // is f32 (f32 tolerances).
+        let feat = round_acts(precision, &random(c * n, -1.0, 2.0, seed).iter().map(|&v| v.max(0.0)).collect::<Vec<_>>());
         // Style targets are Grams, hence symmetric; the gradient kernel relies on it.
         let r = random(c * c, 0.0, 1.0, seed + 10);
         let target: Vec<f32> = (0..c * c).map(|i| 0.5 * (r[i] + r[(i % c) * c + i / c])).collect();
@@ -184,7 +191,9 @@ fn gram_and_style_loss_gradient() {
         assert_close("style loss", &got[2..3], &[loss], 1e-6, 1e-4);
 
         let coef = 0.37f32;
-        let want: Vec<f64> = grad.iter().map(|v| v * coef as f64 * ((c as f64).powi(3) * n as f64) / 4.0).collect();
+        // The kernel passes the gradient on through the features' ReLU: masked where F = 0.
+        let want: Vec<f64> =
+            grad.iter().zip(&feat).map(|(v, &f)| if f > 0.0 { v * coef as f64 * ((c as f64).powi(3) * n as f64) / 4.0 } else { 0.0 }).collect();
         let base = random(c * n, -1.0, 1.0, 5);
         let want_acc: Vec<f64> = want.iter().zip(&base).map(|(a, &b)| a + b as f64).collect();
         for path in [ConvPath::Tiled, ConvPath::Direct] {
@@ -205,7 +214,7 @@ fn content_and_tv_losses() {
     let part = nan_buffer(gpu, 128); // ≤ 64 partials per pass, TV writes from offset 5
     for precision in precisions(gpu) {
         // Features and target as stored in `precision`; loss and gradient are f32.
-        let feat = round_acts(precision, &random(n, 0.0, 3.0, 1));
+        let feat = round_acts(precision, &random(n, -1.0, 3.0, 1).iter().map(|&v| v.max(0.0)).collect::<Vec<_>>());
         let target = round_acts(precision, &random(n, 0.0, 3.0, 2));
         let base = random(n, -1.0, 1.0, 3);
         let (f, t, g) = (gpu.act_init("f", precision, &feat), gpu.act_init("t", precision, &target), gpu.storage_init("g", &base));
@@ -217,7 +226,9 @@ fn content_and_tv_losses() {
         let got_grad = pollster::block_on(gpu.read_f32(&g, 0, n)).unwrap();
         let (loss, grad) = cpu::content_loss(&to_f64(&feat), &to_f64(&target));
         assert_close(&format!("content loss {precision:?}"), &got_loss, &[loss], 1e-6, 1e-5);
-        let want: Vec<f64> = grad.iter().zip(&base).map(|(gr, &b)| b as f64 + coef as f64 * gr * n as f64 / 2.0).collect();
+        // Passed on through the features' ReLU: no gradient where F = 0.
+        let want: Vec<f64> =
+            grad.iter().zip(&base).zip(&feat).map(|((gr, &b), &f)| b as f64 + if f > 0.0 { coef as f64 * gr * n as f64 / 2.0 } else { 0.0 }).collect();
         assert_close(&format!("content grad {precision:?}"), &got_grad, &want, 1e-5, 1e-5);
     }
 
