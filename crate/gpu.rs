@@ -179,7 +179,9 @@ pub fn prelude(precision: Precision, conv: Option<bool>) -> String {
 /// The implementation choices a plan is built with: conv/Gram kernels and storage precision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Variant {
+    /// Conv, Gram-partial and style-gradient implementation.
     pub path: ConvPath,
+    /// Storage of activations and conv weights.
     pub precision: Precision,
 }
 

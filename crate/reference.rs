@@ -156,7 +156,7 @@ pub fn content_loss(feat: &[f64], target: &[f64]) -> (f64, Vec<f64>) {
     (loss, feat.iter().zip(target).map(|(a, b)| 2.0 * (a - b) / n).collect())
 }
 
-/// TV loss Σ((x[y+1,x]−x[y,x])² + (x[y,x+1]−x[y,x])²) / (c·h·w) and its gradient.
+/// TV loss `Σ((x[y+1,x]−x[y,x])² + (x[y,x+1]−x[y,x])²) / (c·h·w)` and its gradient.
 pub fn tv_loss(img: &[f64], c: usize, h: usize, w: usize) -> (f64, Vec<f64>) {
     let n = (c * h * w) as f64;
     let mut loss = 0.0;
