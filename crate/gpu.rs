@@ -284,8 +284,7 @@ pub struct Kernels {
     pub gram_finish: Kernel,
     pub style_diff: Kernel,
     pub tv_loss: Kernel,
-    pub reduce: Kernel,
-    pub finalize: Kernel,
+    pub reduce_losses: Kernel,
     pub adam_tick: Kernel,
     pub adam_step: Kernel,
     pub preprocess: Kernel,
@@ -654,8 +653,7 @@ impl Kernels {
         let gram_finish = k(&gram, "gram_finish", &seq(&[Uniform, Read, Write]));
         let style_diff = k(&gram, "style_diff", &seq(&[Uniform, Read, Write, Read, Write]));
         let tv_loss = k(&loss, "tv_loss", &[(0, Uniform), (1, Read), (2, Write), (4, Write)]);
-        let reduce = k(&loss, "reduce", &seq(&[Uniform, Read, Write]));
-        let finalize = k(&loss, "finalize", &[(0, Uniform), (2, Write)]);
+        let reduce_losses = k(&loss, "reduce_losses", &seq(&[Uniform, Read, Write]));
         let adam_tick = k(&adam, "adam_tick", &[(0, Uniform), (5, Write)]);
         let adam_step = k(&adam, "adam_step", &seq(&[Uniform, Read, Write, Write, Write, Write]));
         let preprocess = k(&image, "preprocess", &seq(&[Uniform, Read, Write]));
@@ -671,8 +669,7 @@ impl Kernels {
             gram_finish,
             style_diff,
             tv_loss,
-            reduce,
-            finalize,
+            reduce_losses,
             adam_tick,
             adam_step,
             preprocess,

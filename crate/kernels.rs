@@ -285,34 +285,51 @@ pub fn tv_loss(gpu: &Gpu, label: String, c: usize, h: usize, w: usize, coef: f32
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
-struct ReduceParams {
-    offset: u32,
-    count: u32,
-    slot: u32,
-    scale: f32,
-}
-
-/// `losses[slot] = scale · Σ loss_part[offset .. offset + count]` (one workgroup).
-pub fn reduce(gpu: &Gpu, label: String, offset: usize, count: usize, slot: usize, scale: f32, loss_part: &Buffer, losses: &Buffer) -> Dispatch {
-    let p = ReduceParams { offset: offset as u32, count: count as u32, slot: slot as u32, scale };
-    gpu.kernels.reduce.dispatch(gpu, label, &p, &[loss_part, losses], [1, 1, 1], count as f64)
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct FinalParams {
+struct ReduceLossParams {
+    ranges: [[u32; 4]; 7],
     alpha: f32,
     beta: f32,
     tau: f32,
-    _pad: f32,
+    n_ranges: u32,
     layer_w: [f32; 8],
 }
 
-/// Combines the raw loss slots 0..6 of `losses` into slots 8..11 (content, weighted style, tv, total).
-pub fn finalize(gpu: &Gpu, alpha: f32, beta: f32, tau: f32, layer_w: [f32; 5], losses: &Buffer) -> Dispatch {
-    let mut w = [0.0; 8];
-    w[..5].copy_from_slice(&layer_w);
-    gpu.kernels.finalize.dispatch(gpu, "finalize", &FinalParams { alpha, beta, tau, _pad: 0.0, layer_w: w }, &[losses], [1, 1, 1], 10.0)
+/// One range of loss partials for [`reduce_losses`]: `losses[slot] = scale · Σ
+/// loss_part[offset .. offset + count]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LossRange {
+    pub offset: usize,
+    pub count: usize,
+    pub slot: usize,
+    pub scale: f32,
+}
+
+/// The loss weights [`reduce_losses`] combines the slots with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LossWeights {
+    /// α (content).
+    pub alpha: f32,
+    /// β (style).
+    pub beta: f32,
+    /// τ (total variation).
+    pub tau: f32,
+    /// Style layer weights w_1..w_5.
+    pub layers: [f32; 5],
+}
+
+/// One dispatch (one workgroup) that sums each range of partial sums in `loss_part` into its raw
+/// slot of `losses` (0 content, 1..5 style per layer, 6 TV; at most 7 ranges), then combines the
+/// slots 0..6 into 8..11: content, Σ_l w_l·style_l, TV, α·content + β·style + τ·TV.
+/// Panics on more than 7 ranges (a planning bug).
+pub fn reduce_losses(gpu: &Gpu, ranges: &[LossRange], w: LossWeights, loss_part: &Buffer, losses: &Buffer) -> Dispatch {
+    assert!(ranges.len() <= 7, "at most 7 loss ranges");
+    let mut p = ReduceLossParams { ranges: [[0; 4]; 7], alpha: w.alpha, beta: w.beta, tau: w.tau, n_ranges: ranges.len() as u32, layer_w: [0.0; 8] };
+    for (r, dst) in ranges.iter().zip(&mut p.ranges) {
+        *dst = [r.offset as u32, r.count as u32, r.slot as u32, r.scale.to_bits()];
+    }
+    p.layer_w[..5].copy_from_slice(&w.layers);
+    let flops = ranges.iter().map(|r| r.count).sum::<usize>() as f64 + 10.0;
+    gpu.kernels.reduce_losses.dispatch(gpu, "reduce losses", &p, &[loss_part, losses], [1, 1, 1], flops)
 }
 
 #[repr(C)]

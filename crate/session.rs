@@ -220,7 +220,7 @@ impl Session {
         let s = settings;
         let mut ops: Vec<Dispatch> = net.forward.clone();
         let mut part_len = 0usize; // running offset into loss_part
-        let mut reduces: Vec<(usize, usize, usize, f32)> = Vec::new(); // (offset, count, slot, scale)
+        let mut ranges: Vec<kernels::LossRange> = Vec::new(); // partial sums → loss slots
         // Seven reducing passes (content, five style layers, TV), each ≤ MAX_REDUCE_GROUPS partials.
         let loss_part_len = 7 * kernels::MAX_REDUCE_GROUPS as usize;
         let loss_part = gpu.storage("loss partials", 4 * loss_part_len as u64);
@@ -238,7 +238,7 @@ impl Session {
                 ops.push(kernels::gram_partial(gpu, gpu.variant(), format!("{} gram", l.name), split, &net.acts[i], &partial));
                 let (d, count) = kernels::style_diff(gpu, format!("{} gram", l.name), split, &partial, &targets[si], &diff, &loss_part, part_len);
                 ops.push(d);
-                reduces.push((part_len, count, 1 + si, 1.0 / (c * c) as f32));
+                ranges.push(kernels::LossRange { offset: part_len, count, slot: 1 + si, scale: 1.0 / (c * c) as f32 });
                 part_len += count;
                 let coef = s.style_weight * s.style_layer_weights[si] * 4.0 / ((c as f32).powi(3) * n as f32);
                 ops.push(kernels::style_grad(gpu, gpu.variant(), format!("{} style grad", l.name), c, n, coef, !first, &net.acts[i], &diff, &ping[cur]));
@@ -251,7 +251,7 @@ impl Session {
                 assert!(!first, "the content layer lies below relu5_1");
                 let (d, count) = kernels::content_loss(gpu, gpu.precision, format!("{} content", l.name), len, coef, &net.acts[i], &content_target, &ping[cur], &loss_part, part_len);
                 ops.push(d);
-                reduces.push((part_len, count, 0, 1.0 / len as f32));
+                ranges.push(kernels::LossRange { offset: part_len, count, slot: 0, scale: 1.0 / len as f32 });
                 part_len += count;
             }
             let dst = if i == 0 { &grad_x } else { &ping[1 - cur] };
@@ -276,13 +276,11 @@ impl Session {
         let tv_coef = s.tv_weight * 2.0 / (3 * hw) as f32;
         let (d, count) = kernels::tv_loss(gpu, "tv".into(), 3, h, w, tv_coef, &x, &grad_x, &loss_part, part_len);
         ops.push(d);
-        reduces.push((part_len, count, 6, 1.0 / (3 * hw) as f32));
+        ranges.push(kernels::LossRange { offset: part_len, count, slot: 6, scale: 1.0 / (3 * hw) as f32 });
         part_len += count;
         assert!(part_len <= loss_part_len);
-        for (offset, count, slot, scale) in reduces {
-            ops.push(kernels::reduce(gpu, format!("reduce {slot}"), offset, count, slot, scale, &loss_part, &losses));
-        }
-        ops.push(kernels::finalize(gpu, s.content_weight, s.style_weight, s.tv_weight, s.style_layer_weights, &losses));
+        let weights = kernels::LossWeights { alpha: s.content_weight, beta: s.style_weight, tau: s.tv_weight, layers: s.style_layer_weights };
+        ops.push(kernels::reduce_losses(gpu, &ranges, weights, &loss_part, &losses));
         let adam = AdamConfig { lr: s.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
         let adam_ops = vec![kernels::adam_tick(gpu, adam, hw, &state), kernels::adam_step(gpu, adam, hw, &grad_x, &x, &m, &v, &state)];
         let display_op = kernels::postprocess(gpu, hw, &x, &rgba);

@@ -1,8 +1,9 @@
 // loss.wgsl — content and total-variation losses with their gradients, and the loss reductions.
 //
 // Loss values are reduced in two stages without float atomics: each loss kernel writes one partial
-// sum per workgroup into loss_part[loss_offset + linear workgroup index]; `reduce` (one workgroup)
-// sums a range of partials into one slot of `losses`; `finalize` (one invocation) combines the slots.
+// sum per workgroup into loss_part[loss_offset + linear workgroup index]; `reduce_losses` (one
+// workgroup, one dispatch per iteration) sums each range of partials into its slot of `losses`
+// and combines the slots.
 //
 // losses layout (f32 × 16): 0 content, 1..5 style per layer (relu1_1..relu5_1), 6 tv — raw means;
 //   8 content, 9 style = Σ_l w_l·style_l, 10 tv, 11 total = α·content + β·style + τ·tv.
@@ -16,10 +17,10 @@
 //     loss = Σ (x[y+1,x]−x[y,x])² + (x[y,x+1]−x[y,x])² (per workgroup partials),
 //     grad += coef·∂loss/∂x (coef = τ·2/(3·h·w); ∂ of the sum above / 2)
 //     0 p: ElemParams  1 img: [c][h][w]  2 grad: [c][h][w] (accumulated)  4 loss_part
-//   reduce — losses[slot] = scale · Σ loss_part[offset .. offset+count]     (dispatch (1,1,1))
-//     0 r: ReduceParams  1 part_in: [..]  2 losses: [16]
-//   finalize — slots 8..11 from 0..6                                        (dispatch (1,1,1))
-//     0 f: FinalParams  2 losses: [16]
+//   reduce_losses — one workgroup, dispatch (1,1,1): for each of rl.n_ranges ranges (≤ 7),
+//     losses[slot] = scale · Σ loss_part[offset .. offset+count]; then slots 8..11 from 0..6
+//     (content, Σ_l w_l·style_l, tv, α·content + β·style + τ·tv)
+//     0 rl: ReduceLossParams  1 part_in: [..]  2 losses: [16]
 // content_loss and tv_loss run a grid-stride loop over min(⌈n/256⌉, 64) workgroups (x only), so
 // their reductions stay few and cheap; each writes one partial per workgroup.
 
@@ -34,20 +35,14 @@ struct ElemParams {
     _pad2: u32,
 }
 
-struct ReduceParams {
-    offset: u32,
-    count: u32,
-    slot: u32,
-    scale: f32,
-}
-
-struct FinalParams {
+struct ReduceLossParams {
+    ranges: array<vec4<u32>, 7>, // (offset, count, slot, bitcast<u32>(scale))
     alpha: f32,
     beta: f32,
     tau: f32,
-    _pad: f32,
-    layer_w: vec4<f32>,   // w_1..w_4
-    layer_w5: vec4<f32>,  // x = w_5
+    n_ranges: u32,
+    layer_w: vec4<f32>,          // w_1..w_4
+    layer_w5: vec4<f32>,         // x = w_5
 }
 
 var<workgroup> red: array<f32, 256>;
@@ -128,32 +123,32 @@ fn tv_loss(
     }
 }
 
-@group(0) @binding(0) var<uniform> r: ReduceParams;
+@group(0) @binding(0) var<uniform> rl: ReduceLossParams;
 @group(0) @binding(1) var<storage, read> part_in: array<f32>;
 @group(0) @binding(2) var<storage, read_write> losses: array<f32>;
 
 @compute @workgroup_size(256)
-fn reduce(@builtin(local_invocation_index) li: u32) {
-    var s = 0.0;
-    for (var i = li; i < r.count; i += 256u) {
-        s += part_in[r.offset + i];
+fn reduce_losses(@builtin(local_invocation_index) li: u32) {
+    for (var k = 0u; k < rl.n_ranges; k++) {
+        let range = rl.ranges[k];
+        var s = 0.0;
+        for (var i = li; i < range.y; i += 256u) {
+            s += part_in[range.x + i];
+        }
+        let total = workgroup_sum(li, s);
+        if (li == 0u) {
+            losses[range.z] = total * bitcast<f32>(range.w);
+        }
+        workgroupBarrier(); // every invocation has read red[0] before the next range reuses it
     }
-    let total = workgroup_sum(li, s);
     if (li == 0u) {
-        losses[r.slot] = total * r.scale;
+        let content = losses[0];
+        let style = rl.layer_w.x * losses[1] + rl.layer_w.y * losses[2] + rl.layer_w.z * losses[3]
+            + rl.layer_w.w * losses[4] + rl.layer_w5.x * losses[5];
+        let tv = losses[6];
+        losses[8] = content;
+        losses[9] = style;
+        losses[10] = tv;
+        losses[11] = rl.alpha * content + rl.beta * style + rl.tau * tv;
     }
-}
-
-@group(0) @binding(0) var<uniform> f: FinalParams;
-
-@compute @workgroup_size(1)
-fn finalize() {
-    let content = losses[0];
-    let style = f.layer_w.x * losses[1] + f.layer_w.y * losses[2] + f.layer_w.z * losses[3]
-        + f.layer_w.w * losses[4] + f.layer_w5.x * losses[5];
-    let tv = losses[6];
-    losses[8] = content;
-    losses[9] = style;
-    losses[10] = tv;
-    losses[11] = f.alpha * content + f.beta * style + f.tau * tv;
 }

@@ -9,7 +9,7 @@
 
 mod common;
 use common::*;
-use stylize::kernels::{self, AdamConfig, ConvShape, GramSplit};
+use stylize::kernels::{self, AdamConfig, ConvShape, GramSplit, LossRange, LossWeights};
 use stylize::{ConvPath, ConvTile, Precision, Variant};
 use stylize::reference as cpu;
 use stylize::ConvWeights;
@@ -185,7 +185,7 @@ fn gram_and_style_loss_gradient() {
         let part = nan_buffer(gpu, 1024);
         let losses = nan_buffer(gpu, 16);
         let (sd, count) = kernels::style_diff(gpu, "t".into(), split, &partial, &t, &diff, &part, 3);
-        let red = kernels::reduce(gpu, "t".into(), 3, count, 2, 1.0 / (c * c) as f32, &part, &losses);
+        let red = reduce_one(gpu, LossRange { offset: 3, count, slot: 2, scale: 1.0 / (c * c) as f32 }, &part, &losses);
         let got = run_read(gpu, &[&sd, &red], &losses, 16);
         let (loss, grad) = cpu::style_loss(&to_f64(&feat), &to_f64(&target), c, n);
         assert_close("style loss", &got[2..3], &[loss], 1e-6, 1e-4);
@@ -221,7 +221,7 @@ fn content_and_tv_losses() {
         let losses = nan_buffer(gpu, 16);
         let coef = 0.5f32;
         let (d, count) = kernels::content_loss(gpu, precision, "t".into(), n, coef, &f, &t, &g, &part, 0);
-        let r = kernels::reduce(gpu, "t".into(), 0, count, 0, 1.0 / n as f32, &part, &losses);
+        let r = reduce_one(gpu, LossRange { offset: 0, count, slot: 0, scale: 1.0 / n as f32 }, &part, &losses);
         let got_loss = run_read(gpu, &[&d, &r], &losses, 1);
         let got_grad = pollster::block_on(gpu.read_f32(&g, 0, n)).unwrap();
         let (loss, grad) = cpu::content_loss(&to_f64(&feat), &to_f64(&target));
@@ -238,7 +238,7 @@ fn content_and_tv_losses() {
     let (x, g) = (gpu.storage_init("x", &img), gpu.storage_init("g", &base));
     let losses = nan_buffer(gpu, 16);
     let (d, count) = kernels::tv_loss(gpu, "t".into(), 3, h, w, 1.0, &x, &g, &part, 5);
-    let r = kernels::reduce(gpu, "t".into(), 5, count, 6, 1.0 / (3 * h * w) as f32, &part, &losses);
+    let r = reduce_one(gpu, LossRange { offset: 5, count, slot: 6, scale: 1.0 / (3 * h * w) as f32 }, &part, &losses);
     let got_loss = run_read(gpu, &[&d, &r], &losses, 7);
     let got_grad = pollster::block_on(gpu.read_f32(&g, 0, 3 * h * w)).unwrap();
     let (loss, grad) = cpu::tv_loss(&to_f64(&img), 3, h, w);
@@ -248,19 +248,30 @@ fn content_and_tv_losses() {
     assert_close("tv grad", &got_grad, &want, 1e-3, 1e-5);
 }
 
+/// `reduce_losses` with one range (the combined slots 8..11 are not looked at).
+fn reduce_one(gpu: &stylize::Gpu, r: LossRange, part: &wgpu::Buffer, losses: &wgpu::Buffer) -> stylize::gpu::Dispatch {
+    kernels::reduce_losses(gpu, &[r], LossWeights { alpha: 1.0, beta: 1.0, tau: 1.0, layers: [1.0; 5] }, part, losses)
+}
+
 #[test]
-fn reduce_many_partials_and_finalize() {
+fn reduce_losses_sums_every_range_and_combines_the_slots() {
     let gpu = gpu();
     let parts = random(5000, 0.0, 1.0, 8);
     let p = gpu.storage_init("p", &parts);
-    let losses = gpu.storage_init("l", &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, f32::NAN, f32::NAN, f32::NAN, f32::NAN, f32::NAN, 0.0, 0.0, 0.0, 0.0]);
-    let r = kernels::reduce(gpu, "t".into(), 17, 4001, 3, 0.5, &p, &losses);
-    let f = kernels::finalize(gpu, 2.0, 3.0, 5.0, [1.0, 0.75, 0.2, 0.2, 0.2], &losses);
-    let got = run_read(gpu, &[&r, &f], &losses, 12);
-    let s: f64 = parts[17..17 + 4001].iter().map(|&v| v as f64).sum::<f64>() * 0.5;
-    assert_close("reduce", &got[3..4], &[s], 1e-3, 1e-5);
-    let style = 2.0 + 0.75 * 3.0 + 0.2 * (s + 5.0 + 6.0);
-    assert_close("finalize", &got[8..12], &[1.0, style, 7.0, 2.0 + 3.0 * style + 5.0 * 7.0], 1e-3, 1e-5);
+    let sum = |o: usize, n: usize, scale: f64| parts[o..o + n].iter().map(|&v| v as f64).sum::<f64>() * scale;
+    // Seven ranges as a session has them (one longer than the workgroup, one empty, one of one).
+    let ranges = [(17, 4001, 3, 0.5), (4100, 64, 0, 2.0), (4200, 0, 1, 1.0), (4300, 1, 2, 3.0), (4400, 300, 4, 0.25), (4800, 7, 5, 1.0), (4900, 100, 6, 0.1)]
+        .map(|(offset, count, slot, scale)| LossRange { offset, count, slot, scale });
+    let losses = nan_buffer(gpu, 16);
+    let w = LossWeights { alpha: 2.0, beta: 3.0, tau: 5.0, layers: [1.0, 0.75, 0.2, 0.2, 0.2] };
+    let got = run_read(gpu, &[&kernels::reduce_losses(gpu, &ranges, w, &p, &losses)], &losses, 12);
+    let mut raw = [0.0f64; 7];
+    for r in &ranges {
+        raw[r.slot] = sum(r.offset, r.count, r.scale as f64);
+    }
+    assert_close("reduce_losses slots 0..6", &got[..7], &raw, 1e-3, 1e-5);
+    let style = raw[1] + 0.75 * raw[2] + 0.2 * (raw[3] + raw[4] + raw[5]);
+    assert_close("reduce_losses slots 8..11", &got[8..12], &[raw[0], style, raw[6], 2.0 * raw[0] + 3.0 * style + 5.0 * raw[6]], 1e-3, 1e-5);
 }
 
 #[test]
