@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu};
 use crate::kernels::{self, ConvShape};
+use crate::weights::gemm_len;
 use std::future::Future;
 use std::rc::Rc;
 
@@ -59,7 +60,7 @@ pub fn time_conv(engine: Rc<crate::Engine>, shape: ConvShape, backward: bool, re
     let input = gpu.act_init("bench in", v.precision, &fill(cin * h * w, 1));
     let dout = gpu.storage_init("bench dout", &fill(cout * h * w, 5));
     // GEMM layouts pad the output-channel dimension to a multiple of 4.
-    let wlen = 9 * (cin * cout.next_multiple_of(4)).max(cout * cin.next_multiple_of(4));
+    let wlen = gemm_len(cin, cout).max(gemm_len(cout, cin));
     let weight = gpu.storage_init("bench w", &v.precision.weight_bytes(&fill(wlen, 2)));
     let bias = gpu.storage_init("bench b", &fill(cout, 3));
     let act = gpu.act_init("bench act", v.precision, &fill(cin * h * w, 4));
@@ -135,7 +136,7 @@ fn submit_timed(gpu: &Gpu, dispatches: &[Dispatch], reps: u32) -> Option<Pending
 pub fn peak_bytes(channels: &[(usize, usize)], precision: crate::Precision, w: usize, h: usize, style: (usize, usize)) -> u64 {
     let weights: u64 = channels
         .iter()
-        .map(|&(cin, cout)| 9 * (cin * cout.next_multiple_of(4) + cout * cin.next_multiple_of(4)) as u64 * precision.bytes() + 4 * cout as u64)
+        .map(|&(cin, cout)| (gemm_len(cin, cout) + gemm_len(cout, cin)) as u64 * precision.bytes() + 4 * cout as u64)
         .sum();
     weights + crate::vgg::buffer_plan(w, h, style, channels, precision).iter().map(|b| b.1).sum::<u64>()
 }

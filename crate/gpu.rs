@@ -69,6 +69,17 @@ pub enum Precision {
 /// Factor activations are multiplied by when stored as f16 (and divided by when loaded).
 pub const F16_ACT_STORE: f32 = 1.0 / 32.0;
 
+/// An activation as stored in f16: scaled, clamped to f16's range, rounded to nearest (the CPU
+/// twin of `to_act` in the f16 prelude).
+fn act_to_f16(v: f32) -> half::f16 {
+    half::f16::from_f32((v * F16_ACT_STORE).clamp(-65504.0, 65504.0))
+}
+
+/// A stored f16 activation's value (the CPU twin of a load times `ACT_LOAD`).
+fn f16_to_act(h: half::f16) -> f32 {
+    h.to_f32() / F16_ACT_STORE
+}
+
 impl Precision {
     /// `F16` when the adapter offers `shader-f16` and is a real GPU (memory bandwidth is what it
     /// saves), `F32` otherwise (CPU adapters: see BENCHMARKS.md, change 7).
@@ -102,9 +113,7 @@ impl Precision {
     pub fn round_act(self, v: f32) -> f32 {
         match self {
             Precision::F32 => v,
-            Precision::F16 => {
-                half::f16::from_f32((v * F16_ACT_STORE).clamp(-65504.0, 65504.0)).to_f32() / F16_ACT_STORE
-            }
+            Precision::F16 => f16_to_act(act_to_f16(v)),
         }
     }
 
@@ -113,8 +122,7 @@ impl Precision {
         match self {
             Precision::F32 => bytemuck::cast_slice(data).to_vec(),
             Precision::F16 => {
-                let h: Vec<half::f16> =
-                    data.iter().map(|&v| half::f16::from_f32((v * F16_ACT_STORE).clamp(-65504.0, 65504.0))).collect();
+                let h: Vec<half::f16> = data.iter().map(|&v| act_to_f16(v)).collect();
                 bytemuck::cast_slice(&h).to_vec()
             }
         }
@@ -126,8 +134,16 @@ impl Precision {
             Precision::F32 => bytemuck::pod_collect_to_vec(bytes),
             Precision::F16 => {
                 let h: Vec<half::f16> = bytemuck::pod_collect_to_vec(bytes);
-                h.iter().map(|v| v.to_f32() / F16_ACT_STORE).collect()
+                h.into_iter().map(f16_to_act).collect()
             }
+        }
+    }
+
+    /// The value the GPU sees for conv weight `v` stored in this precision.
+    pub fn round_weight(self, v: f32) -> f32 {
+        match self {
+            Precision::F32 => v,
+            Precision::F16 => half::f16::from_f32(v).to_f32(),
         }
     }
 
@@ -271,24 +287,16 @@ pub fn grid_tiles(tiles_n: u32, tiles_m: u32) -> [u32; 3] {
     [g[0], tiles_m.max(1), g[1]]
 }
 
-/// All kernels of the engine, compiled once per device: the precision-independent ones up front,
-/// the variants (conv tiles and directions, pooling, Gram, style gradient, content loss, each per
-/// storage [`Precision`]) on first use, cached by name.
+/// All kernels of the engine: each compiled on first use (a device compiles only the variants
+/// its plans use — conv tiles and directions, pooling, Gram, style gradient and content loss per
+/// storage [`Precision`]) and cached by name; shader modules are cached per (file, prelude).
 pub struct Kernels {
     device: wgpu::Device,
     has_f16: bool,
     /// Shader modules by (file index in [`SHADERS`], prelude).
     modules: Mutex<HashMap<(usize, String), wgpu::ShaderModule>>,
-    /// Variant kernels by name.
-    variants: Mutex<HashMap<String, Arc<Kernel>>>,
-    pub gram_finish: Kernel,
-    pub style_diff: Kernel,
-    pub tv_loss: Kernel,
-    pub reduce_losses: Kernel,
-    pub adam_tick: Kernel,
-    pub adam_step: Kernel,
-    pub preprocess: Kernel,
-    pub postprocess: Kernel,
+    /// Kernels by name.
+    kernels: Mutex<HashMap<String, Arc<Kernel>>>,
 }
 
 /// The WGSL sources, one file per kernel family: (file name, source).
@@ -341,8 +349,11 @@ pub struct Gpu {
 impl Gpu {
     /// Opens the best available adapter (high performance; natively the `STYLIZE_ADAPTER` name
     /// override), requests WebGPU's default limits raised to the adapter's buffer-size limits and
-    /// timestamp queries when offered, installs error and device-lost handlers, and compiles every
-    /// kernel. Fails with [`Error::NoAdapter`] or [`Error::Device`].
+    /// timestamp queries and `shader-f16` when offered, installs error and device-lost handlers,
+    /// and picks the conv path and storage precision (`opts`, else the `STYLIZE_CONV` /
+    /// `STYLIZE_PRECISION` environment variables natively, else the adapter's type). Kernels are
+    /// compiled on first use. Fails with [`Error::NoAdapter`], [`Error::Device`], or
+    /// [`Error::Settings`] (a bad override, or f16 on an adapter without `shader-f16`).
     pub async fn new(opts: &GpuOptions) -> Result<Gpu> {
         #[cfg(not(target_arch = "wasm32"))]
         let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
@@ -637,51 +648,21 @@ pub fn shader_variants(with_f16: bool) -> Vec<(usize, String)> {
     v
 }
 
+/// Bindings 0, 1, 2, … of the given kinds.
+fn seq(kinds: &[Bind]) -> Vec<(u32, Bind)> {
+    kinds.iter().enumerate().map(|(i, &b)| (i as u32, b)).collect()
+}
+
 impl Kernels {
     fn new(device: &wgpu::Device, has_f16: bool) -> Kernels {
-        use Bind::*;
-        let f32_prelude = prelude(Precision::F32, None);
-        let (gram, loss, adam, image) = (
-            compile(device, GRAM, &f32_prelude),
-            compile(device, LOSS, &f32_prelude),
-            compile(device, ADAM, &f32_prelude),
-            compile(device, IMAGE, &f32_prelude),
-        );
-        let k = |m: &wgpu::ShaderModule, entry: &'static str, b: &[(u32, Bind)]| Kernel::new(device, m, entry.to_string(), entry, &[], b);
-        let seq = |kinds: &[Bind]| -> Vec<(u32, Bind)> { kinds.iter().enumerate().map(|(i, &b)| (i as u32, b)).collect() };
-        let mut modules = HashMap::new();
-        let gram_finish = k(&gram, "gram_finish", &seq(&[Uniform, Read, Write]));
-        let style_diff = k(&gram, "style_diff", &seq(&[Uniform, Read, Write, Read, Write]));
-        let tv_loss = k(&loss, "tv_loss", &[(0, Uniform), (1, Read), (2, Write), (4, Write)]);
-        let reduce_losses = k(&loss, "reduce_losses", &seq(&[Uniform, Read, Write]));
-        let adam_tick = k(&adam, "adam_tick", &[(0, Uniform), (5, Write)]);
-        let adam_step = k(&adam, "adam_step", &seq(&[Uniform, Read, Write, Write, Write, Write]));
-        let preprocess = k(&image, "preprocess", &seq(&[Uniform, Read, Write]));
-        let postprocess = k(&image, "postprocess", &[(0, Uniform), (3, Read), (4, Write)]);
-        modules.insert((GRAM, f32_prelude.clone()), gram);
-        modules.insert((LOSS, f32_prelude.clone()), loss);
-        modules.insert((IMAGE, f32_prelude), image);
-        Kernels {
-            device: device.clone(),
-            has_f16,
-            modules: Mutex::new(modules),
-            variants: Mutex::new(HashMap::new()),
-            gram_finish,
-            style_diff,
-            tv_loss,
-            reduce_losses,
-            adam_tick,
-            adam_step,
-            preprocess,
-            postprocess,
-        }
+        Kernels { device: device.clone(), has_f16, modules: Mutex::new(HashMap::new()), kernels: Mutex::new(HashMap::new()) }
     }
 
     /// The kernel `name`, compiled on first use from `SHADERS[file]` with the prelude for
     /// `precision` (and conv direction `conv`), entry point `entry`, override `constants`.
     /// Panics if `precision` is F16 on a device without `shader-f16` (plans never ask for that).
     #[allow(clippy::too_many_arguments)] // one call per kernel family; each argument is a key part
-    fn variant(
+    fn get(
         &self,
         name: String,
         file: usize,
@@ -692,8 +673,8 @@ impl Kernels {
         bindings: &[(u32, Bind)],
     ) -> Arc<Kernel> {
         assert!(precision == Precision::F32 || self.has_f16, "f16 kernels need a device with shader-f16");
-        let mut variants = self.variants.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(k) = variants.get(&name) {
+        let mut kernels = self.kernels.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = kernels.get(&name) {
             return k.clone();
         }
         let pre = prelude(precision, conv);
@@ -702,8 +683,56 @@ impl Kernels {
             modules.entry((file, pre.clone())).or_insert_with(|| compile(&self.device, file, &pre)).clone()
         };
         let k = Arc::new(Kernel::new(&self.device, &module, name.clone(), entry, constants, bindings));
-        variants.insert(name, k.clone());
+        kernels.insert(name, k.clone());
         k
+    }
+
+    /// A kernel that touches no activations (f32 prelude), named after its entry point.
+    fn plain(&self, file: usize, entry: &'static str, bindings: &[(u32, Bind)]) -> Arc<Kernel> {
+        self.get(entry.to_string(), file, Precision::F32, None, entry, &[], bindings)
+    }
+
+    /// `gram_finish` (`shaders/gram.wgsl`).
+    pub fn gram_finish(&self) -> Arc<Kernel> {
+        self.plain(GRAM, "gram_finish", &seq(&[Bind::Uniform, Bind::Read, Bind::Write]))
+    }
+
+    /// `style_diff` (`shaders/gram.wgsl`).
+    pub fn style_diff(&self) -> Arc<Kernel> {
+        use Bind::*;
+        self.plain(GRAM, "style_diff", &seq(&[Uniform, Read, Write, Read, Write]))
+    }
+
+    /// `tv_loss` (`shaders/loss.wgsl`).
+    pub fn tv_loss(&self) -> Arc<Kernel> {
+        use Bind::*;
+        self.plain(LOSS, "tv_loss", &[(0, Uniform), (1, Read), (2, Write), (4, Write)])
+    }
+
+    /// `reduce_losses` (`shaders/loss.wgsl`).
+    pub fn reduce_losses(&self) -> Arc<Kernel> {
+        self.plain(LOSS, "reduce_losses", &seq(&[Bind::Uniform, Bind::Read, Bind::Write]))
+    }
+
+    /// `adam_tick` (`shaders/adam.wgsl`).
+    pub fn adam_tick(&self) -> Arc<Kernel> {
+        self.plain(ADAM, "adam_tick", &[(0, Bind::Uniform), (5, Bind::Write)])
+    }
+
+    /// `adam_step` (`shaders/adam.wgsl`).
+    pub fn adam_step(&self) -> Arc<Kernel> {
+        use Bind::*;
+        self.plain(ADAM, "adam_step", &seq(&[Uniform, Read, Write, Write, Write, Write]))
+    }
+
+    /// `preprocess` (`shaders/image.wgsl`).
+    pub fn preprocess(&self) -> Arc<Kernel> {
+        self.plain(IMAGE, "preprocess", &seq(&[Bind::Uniform, Bind::Read, Bind::Write]))
+    }
+
+    /// `postprocess` (`shaders/image.wgsl`).
+    pub fn postprocess(&self) -> Arc<Kernel> {
+        self.plain(IMAGE, "postprocess", &[(0, Bind::Uniform), (3, Bind::Read), (4, Bind::Write)])
     }
 
     /// The conv kernel for one direction, tile and storage precision. Bindings: uniform params,
@@ -712,18 +741,15 @@ impl Kernels {
     pub fn conv(&self, backward: bool, tile: ConvTile, precision: Precision) -> Arc<Kernel> {
         use Bind::*;
         let (tile_name, entry, narrow, lanes) = match tile {
-            ConvTile::Wide => ("", "main", 0.0, 64),
-            ConvTile::Narrow => ("_narrow", "main", 1.0, 64),
-            ConvTile::Direct(l @ (4 | 16 | 64)) => ("_direct", "direct", 0.0, l),
+            ConvTile::Wide => (String::new(), "main", 0.0, 64),
+            ConvTile::Narrow => ("_narrow".into(), "main", 1.0, 64),
+            ConvTile::Direct(l @ (4 | 16 | 64)) => (format!("_direct{l}"), "direct", 0.0, l),
             ConvTile::Direct(l) => panic!("no direct conv kernel with {l} lanes"),
         };
         let dir = if backward { "backward" } else { "forward" };
-        let lanes_name = if entry == "direct" { lanes.to_string() } else { String::new() };
-        let name = format!("conv_{dir}{tile_name}{lanes_name}{}", precision.suffix());
+        let name = format!("conv_{dir}{tile_name}{}", precision.suffix());
         let consts = [("BACKWARD", backward as u32 as f64), ("NARROW", narrow), ("LANES", lanes as f64)];
-        let bindings: Vec<(u32, Bind)> =
-            [Uniform, Read, Read, Read, Read, Write].iter().enumerate().map(|(i, &k)| (i as u32, k)).collect();
-        self.variant(name, CONV, precision, Some(backward), entry, &consts, &bindings)
+        self.get(name, CONV, precision, Some(backward), entry, &consts, &seq(&[Uniform, Read, Read, Read, Read, Write]))
     }
 
     /// 2×2 pooling forward or backward, max or average; bindings as in `shaders/pool.wgsl`.
@@ -735,7 +761,7 @@ impl Kernels {
         } else {
             ("pool_forward", &[(0, Uniform), (1, Read), (2, Write)])
         };
-        self.variant(name, POOL, precision, None, entry, &[("AVERAGE", avg as u32 as f64)], bindings)
+        self.get(name, POOL, precision, None, entry, &[("AVERAGE", avg as u32 as f64)], bindings)
     }
 
     /// Gram partials: `gram_partial` (tiled; `lanes` = None) or `gram_direct` with 4, 16 or 64
@@ -754,9 +780,9 @@ impl Kernels {
 
     fn lanes_variant(&self, tiled: &'static str, direct: &'static str, lanes: Option<u32>, precision: Precision, bindings: &[(u32, Bind)]) -> Arc<Kernel> {
         match lanes {
-            None => self.variant(format!("{tiled}{}", precision.suffix()), GRAM, precision, None, tiled, &[], bindings),
+            None => self.get(format!("{tiled}{}", precision.suffix()), GRAM, precision, None, tiled, &[], bindings),
             Some(l @ (4 | 16 | 64)) => {
-                self.variant(format!("{direct}{l}{}", precision.suffix()), GRAM, precision, None, direct, &[("LANES", l as f64)], bindings)
+                self.get(format!("{direct}{l}{}", precision.suffix()), GRAM, precision, None, direct, &[("LANES", l as f64)], bindings)
             }
             Some(l) => panic!("no {direct} kernel with {l} lanes"),
         }
@@ -766,14 +792,14 @@ impl Kernels {
     pub fn content_loss(&self, precision: Precision) -> Arc<Kernel> {
         use Bind::*;
         let b = [(0, Uniform), (1, Read), (2, Write), (3, Read), (4, Write)];
-        self.variant(format!("content_loss{}", precision.suffix()), LOSS, precision, None, "content_loss", &[], &b)
+        self.get(format!("content_loss{}", precision.suffix()), LOSS, precision, None, "content_loss", &[], &b)
     }
 
     /// f32 values to stored activations (`to_act` in `shaders/image.wgsl`).
     pub fn to_act(&self, precision: Precision) -> Arc<Kernel> {
         use Bind::*;
         let b = [(0, Uniform), (3, Read), (5, Write)];
-        self.variant(format!("to_act{}", precision.suffix()), IMAGE, precision, None, "image_to_act", &[], &b)
+        self.get(format!("to_act{}", precision.suffix()), IMAGE, precision, None, "image_to_act", &[], &b)
     }
 }
 

@@ -208,7 +208,7 @@ pub fn gram_partial(gpu: &Gpu, v: Variant, label: String, g: GramSplit, feat: &B
 /// `gram [c][c] = Σ partial / (c·n)` — the finished Gram matrix (style targets).
 pub fn gram_finish(gpu: &Gpu, label: String, g: GramSplit, partial: &Buffer, gram: &Buffer) -> Dispatch {
     let n = g.c * g.c;
-    gpu.kernels.gram_finish.dispatch(gpu, label, &g.params(0), &[partial, gram], grid_elems(n), (n * g.splits) as f64)
+    gpu.kernels.gram_finish().dispatch(gpu, label, &g.params(0), &[partial, gram], grid_elems(n), (n * g.splits) as f64)
 }
 
 /// `diff = Σ partial / (c·n) − target` (all `[c][c]`), and one partial Σ diff² per workgroup into
@@ -216,7 +216,7 @@ pub fn gram_finish(gpu: &Gpu, label: String, g: GramSplit, partial: &Buffer, gra
 pub fn style_diff(gpu: &Gpu, label: String, g: GramSplit, partial: &Buffer, target: &Buffer, diff: &Buffer, loss_part: &Buffer, loss_offset: usize) -> (Dispatch, usize) {
     let n = g.c * g.c;
     let groups = grid_reduce(n, loss_part, loss_offset);
-    let d = gpu.kernels.style_diff.dispatch(gpu, label, &g.params(loss_offset), &[partial, diff, target, loss_part], groups, (n * g.splits) as f64);
+    let d = gpu.kernels.style_diff().dispatch(gpu, label, &g.params(loss_offset), &[partial, diff, target, loss_part], groups, (n * g.splits) as f64);
     (d, (groups[0] * groups[1]) as usize)
 }
 
@@ -279,7 +279,7 @@ pub fn tv_loss(gpu: &Gpu, label: String, c: usize, h: usize, w: usize, coef: f32
     let n = c * h * w;
     let groups = grid_reduce(n, loss_part, loss_offset);
     let p = ElemParams { n: n as u32, h: h as u32, w: w as u32, loss_offset: loss_offset as u32, coef, _pad: [0; 3] };
-    let d = gpu.kernels.tv_loss.dispatch(gpu, label, &p, &[img, grad, loss_part], groups, 8.0 * n as f64);
+    let d = gpu.kernels.tv_loss().dispatch(gpu, label, &p, &[img, grad, loss_part], groups, 8.0 * n as f64);
     (d, (groups[0] * groups[1]) as usize)
 }
 
@@ -329,7 +329,7 @@ pub fn reduce_losses(gpu: &Gpu, ranges: &[LossRange], w: LossWeights, loss_part:
     }
     p.layer_w[..5].copy_from_slice(&w.layers);
     let flops = ranges.iter().map(|r| r.count).sum::<usize>() as f64 + 10.0;
-    gpu.kernels.reduce_losses.dispatch(gpu, "reduce losses", &p, &[loss_part, losses], [1, 1, 1], flops)
+    gpu.kernels.reduce_losses().dispatch(gpu, "reduce losses", &p, &[loss_part, losses], [1, 1, 1], flops)
 }
 
 #[repr(C)]
@@ -360,13 +360,13 @@ fn adam_params(cfg: AdamConfig, hw: usize) -> AdamParams {
 
 /// Advances the step counter in `state [4]` and its bias corrections (one invocation).
 pub fn adam_tick(gpu: &Gpu, cfg: AdamConfig, hw: usize, state: &Buffer) -> Dispatch {
-    gpu.kernels.adam_tick.dispatch(gpu, "adam tick", &adam_params(cfg, hw), &[state], [1, 1, 1], 4.0)
+    gpu.kernels.adam_tick().dispatch(gpu, "adam tick", &adam_params(cfg, hw), &[state], [1, 1, 1], 4.0)
 }
 
 /// One Adam update of `x [3][hw]` from `grad`, with moments `m`, `v` and `state` from
 /// [`adam_tick`]; the result is clamped to the valid pixel range of each channel.
 pub fn adam_step(gpu: &Gpu, cfg: AdamConfig, hw: usize, grad: &Buffer, x: &Buffer, m: &Buffer, v: &Buffer, state: &Buffer) -> Dispatch {
-    gpu.kernels.adam_step.dispatch(gpu, "adam", &adam_params(cfg, hw), &[grad, x, m, v, state], grid_elems(3 * hw), 12.0 * 3.0 * hw as f64)
+    gpu.kernels.adam_step().dispatch(gpu, "adam", &adam_params(cfg, hw), &[grad, x, m, v, state], grid_elems(3 * hw), 12.0 * 3.0 * hw as f64)
 }
 
 #[repr(C)]
@@ -378,12 +378,12 @@ struct ImageParams {
 
 /// RGBA8 pixels `rgba [hw]` (u32, R in the low byte) → network input `img [3][hw]` (BGR, minus mean).
 pub fn preprocess(gpu: &Gpu, hw: usize, rgba: &Buffer, img: &Buffer) -> Dispatch {
-    gpu.kernels.preprocess.dispatch(gpu, "preprocess", &ImageParams { hw: hw as u32, _pad: [0; 3] }, &[rgba, img], grid_elems(hw), 6.0 * hw as f64)
+    gpu.kernels.preprocess().dispatch(gpu, "preprocess", &ImageParams { hw: hw as u32, _pad: [0; 3] }, &[rgba, img], grid_elems(hw), 6.0 * hw as f64)
 }
 
 /// Network-space `img [3][hw]` → RGBA8 `rgba [hw]`, rounded and clamped, alpha 255.
 pub fn postprocess(gpu: &Gpu, hw: usize, img: &Buffer, rgba: &Buffer) -> Dispatch {
-    gpu.kernels.postprocess.dispatch(gpu, "postprocess", &ImageParams { hw: hw as u32, _pad: [0; 3] }, &[img, rgba], grid_elems(hw), 6.0 * hw as f64)
+    gpu.kernels.postprocess().dispatch(gpu, "postprocess", &ImageParams { hw: hw as u32, _pad: [0; 3] }, &[img, rgba], grid_elems(hw), 6.0 * hw as f64)
 }
 
 /// `dst [n] = src [n]` converted to activations stored in `precision` (the network's copy of its

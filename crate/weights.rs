@@ -35,13 +35,20 @@ pub struct ConvWeights {
     pub bias: Vec<f32>,
 }
 
+/// Elements of a conv's GEMM weight layout for a 3×3 conv from `k_channels` to `m_channels`:
+/// `[k_channels·9][m_channels rounded up to a multiple of 4]` ([`ConvWeights::forward_gemm`] with
+/// (cin, cout), [`ConvWeights::backward_gemm`] with (cout, cin)).
+pub fn gemm_len(k_channels: usize, m_channels: usize) -> usize {
+    k_channels * 9 * m_channels.next_multiple_of(4)
+}
+
 impl ConvWeights {
     /// Kernel in the forward GEMM layout `[cin·9][cout4]` (k = ci·9 + ky·3 + kx, cout4 = cout
     /// rounded up to a multiple of 4, zero-padded): row k holds every output channel's tap,
     /// contiguous, so the conv kernel reads it as vec4s.
     pub fn forward_gemm(&self) -> Vec<f32> {
         let m4 = self.cout.next_multiple_of(4);
-        let mut out = vec![0.0; self.cin * 9 * m4];
+        let mut out = vec![0.0; gemm_len(self.cin, self.cout)];
         for o in 0..self.cout {
             for k in 0..self.cin * 9 {
                 out[k * m4 + o] = self.weight[o * self.cin * 9 + k];
@@ -56,7 +63,7 @@ impl ConvWeights {
     /// `(o·9 + ky·3 + kx, i) = W[o][i][2−ky][2−kx]`.
     pub fn backward_gemm(&self) -> Vec<f32> {
         let m4 = self.cin.next_multiple_of(4);
-        let mut out = vec![0.0; self.cout * 9 * m4];
+        let mut out = vec![0.0; gemm_len(self.cout, self.cin)];
         for o in 0..self.cout {
             for i in 0..self.cin {
                 for ky in 0..3 {

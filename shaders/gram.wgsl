@@ -79,9 +79,10 @@ fn tile_skipped(row: u32, col: u32) -> bool {
     return col / 64u < row / 64u;
 }
 
-// Writes G[row][col] = v, and G[col][row] when that entry's own block is skipped (`skipped` is the
-// kernel's block rule evaluated there).
-fn store_sym(base: u32, row: u32, col: u32, v: f32, skipped: bool) {
+// Writes G[row][col] = sum (F's storage scale applied), and G[col][row] when that entry's own
+// block is skipped (`skipped` is the kernel's block rule evaluated there).
+fn store_sym(base: u32, row: u32, col: u32, sum: f32, skipped: bool) {
+    let v = sum * (ACT_LOAD * ACT_LOAD);
     partial_out[base + row * gp.c + col] = v;
     if (skipped) {
         partial_out[base + col * gp.c + row] = v;
@@ -93,7 +94,7 @@ fn gram_partial(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
-    if (wid.x < wid.y) {
+    if (tile_skipped(wid.y * 64u, wid.x * 64u)) {
         return; // below the diagonal: written by tile (wid.y, wid.x)
     }
     let i0 = wid.y * 64u;
@@ -139,7 +140,7 @@ fn gram_partial(
         for (var j = 0u; j < 4u; j++) {
             let col = j0 + lid.x * 4u + j;
             if (col < gp.c) {
-                store_sym(s * cc, row, col, acc[i][j] * (ACT_LOAD * ACT_LOAD), tile_skipped(col, row));
+                store_sym(s * cc, row, col, acc[i][j], tile_skipped(col, row));
             }
         }
     }
@@ -169,7 +170,7 @@ fn store_block(c: mat4x4<f32>, i0: u32, j: vec4<u32>, base: u32) {
     for (var q = 0u; q < 4u; q++) {
         for (var r = 0u; r < 4u; r++) {
             if (i0 + r < gp.c && j[q] < gp.c) {
-                store_sym(base, i0 + r, j[q], c[q][r] * (ACT_LOAD * ACT_LOAD), block_skipped(j[q], i0 + r));
+                store_sym(base, i0 + r, j[q], c[q][r], block_skipped(j[q], i0 + r));
             }
         }
     }
@@ -326,12 +327,7 @@ fn style_grad(
         for (var j = 0u; j < 4u; j++) {
             let n = n0 + lid.x * 4u + j;
             if (n < sg.n) {
-                let idx = m * sg.n + n;
-                var v = select(0.0, (sg.coef * ACT_LOAD) * acc[i][j], f32(feat[idx]) > 0.0);
-                if (sg.accumulate != 0u) {
-                    v += grad[idx];
-                }
-                grad[idx] = v;
+                store_grad_at(m * sg.n + n, acc[i][j]);
             }
         }
     }
@@ -386,15 +382,19 @@ fn style_grad_direct(
 fn store_grad(acc: mat4x4<f32>, m0: u32, n: vec4<u32>) {
     for (var q = 0u; q < 4u; q++) {
         for (var r = 0u; r < 4u; r++) {
-            let m = m0 + r;
-            if (m < sg.c && n[q] < sg.n) {
-                let idx = m * sg.n + n[q];
-                var v = select(0.0, (sg.coef * ACT_LOAD) * acc[q][r], f32(feat[idx]) > 0.0);
-                if (sg.accumulate != 0u) {
-                    v += grad[idx];
-                }
-                grad[idx] = v;
+            if (m0 + r < sg.c && n[q] < sg.n) {
+                store_grad_at((m0 + r) * sg.n + n[q], acc[q][r]);
             }
         }
     }
+}
+
+// The epilogue of both style-gradient kernels at grad element idx, for a raw sum (D·F')[idx]:
+// scale, the ReLU mask of F, and overwrite or accumulate.
+fn store_grad_at(idx: u32, sum: f32) {
+    var v = select(0.0, (sg.coef * ACT_LOAD) * sum, f32(feat[idx]) > 0.0);
+    if (sg.accumulate != 0u) {
+        v += grad[idx];
+    }
+    grad[idx] = v;
 }

@@ -34,10 +34,7 @@ pub fn round_acts(p: Precision, v: &[f32]) -> Vec<f32> {
 
 /// Weights as stored in `p` (f16 rounding).
 pub fn round_weights(p: Precision, v: &[f32]) -> Vec<f32> {
-    match p {
-        Precision::F32 => v.to_vec(),
-        Precision::F16 => v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect(),
-    }
+    v.iter().map(|&x| p.round_weight(x)).collect()
 }
 
 /// An activation buffer of `n` NaNs in precision `p`.
@@ -66,15 +63,12 @@ pub fn to_f64(v: &[f32]) -> Vec<f64> {
 
 /// A storage buffer of `n` f32 NaNs, so any element a kernel fails to write shows up.
 pub fn nan_buffer(gpu: &Gpu, n: usize) -> wgpu::Buffer {
-    gpu.storage_init("nan", &vec![f32::NAN; n])
+    nan_acts(gpu, Precision::F32, n)
 }
 
 /// Runs the dispatches in one pass, reads `len` f32 from `out`, and fails the test on any GPU error.
 pub fn run_read(gpu: &Gpu, ds: &[&Dispatch], out: &wgpu::Buffer, len: usize) -> Vec<f32> {
-    gpu.run(ds);
-    let v = pollster::block_on(gpu.read_f32(out, 0, len)).expect("readback");
-    gpu.check().expect("no GPU validation error");
-    v
+    run_read_acts(gpu, Precision::F32, ds, out, len)
 }
 
 /// Asserts |gpu − reference| ≤ atol + rtol·|reference| elementwise (NaN fails), printing error stats.
