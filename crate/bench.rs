@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu};
-use crate::kernels::{self, ConvShape};
+use crate::kernels::{self, ConvBackward, ConvForward, ConvShape};
 use crate::weights::gemm_len;
 use std::future::Future;
 use std::rc::Rc;
@@ -66,9 +66,9 @@ pub fn time_conv(engine: Rc<crate::Engine>, shape: ConvShape, backward: bool, re
     let act = gpu.act_init("bench act", v.precision, &fill(cin * h * w, 4));
     let out = gpu.storage("bench out", 4 * (cin.max(cout) * h * w) as u64);
     let d = if backward {
-        kernels::conv_backward(gpu, v, "conv bwd".into(), shape, &dout, Some(&act), &weight, &out)
+        kernels::conv_backward(gpu, v, "conv bwd".into(), shape, ConvBackward { dout: &dout, in_act: Some(&act), weight_t: &weight, din: &out })
     } else {
-        kernels::conv_forward(gpu, v, "conv fwd".into(), shape, &input, &weight, &bias, &out)
+        kernels::conv_forward(gpu, v, "conv fwd".into(), shape, ConvForward { input: &input, weight: &weight, bias: &bias, out: &out })
     };
     let pending = submit_timed(gpu, std::slice::from_ref(&d), reps)?;
     let engine = engine.clone();

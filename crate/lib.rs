@@ -1,7 +1,8 @@
 //! stylize — neural style transfer (Gatys, Ecker & Bethge, CVPR 2016) on the GPU through WebGPU.
 //!
-//! Every GPU kernel is hand-written WGSL in `shaders/`; `kernels` has one launcher per kernel,
-//! `vgg` plans the network once per image size, and `session` runs the optimisation. The same code
+//! Every GPU kernel is hand-written WGSL in `shaders/`; `kernels` holds each kernel's host side
+//! (one file per WGSL family), `gpu` the device, readback and pipeline cache, `vgg` plans the
+//! network once per image size, and `session` runs the optimisation. The same code
 //! runs natively (wgpu on Vulkan/Metal/DX12) and in the browser (WebGPU). See ARCHITECTURE.md.
 
 pub mod bench;
@@ -12,7 +13,8 @@ pub mod preview;
 pub mod weights;
 
 pub use error::{Error, Result};
-pub use gpu::{ConvPath, ConvTile, Gpu, GpuOptions, Precision, Variant};
+pub use gpu::{ConvPath, Gpu, GpuOptions, Precision, Variant};
+pub use kernels::ConvTile;
 pub use weights::{ConvWeights, VggWeights};
 pub mod session;
 pub mod vgg;

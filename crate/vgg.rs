@@ -4,7 +4,8 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Precision};
-use crate::kernels::{self, ConvShape};
+use crate::kernels::{self, ConvForward, ConvShape, PoolShape};
+pub use crate::kernels::Pooling;
 use crate::weights::VggWeights;
 use std::rc::Rc;
 
@@ -12,17 +13,6 @@ use std::rc::Rc;
 pub const STYLE_LAYERS: [&str; 5] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"];
 /// Content layer.
 pub const CONTENT_LAYER: &str = "relu4_2";
-
-/// 2×2 pooling kind used between blocks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Pooling {
-    /// Max pooling (the network as trained).
-    #[default]
-    Max,
-    /// Average pooling (Gatys et al. suggest it for smoother gradients).
-    Avg,
-}
 
 /// One layer of the truncated network (conv1_1 … relu5_1).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -240,9 +230,10 @@ impl Network {
                 Some(k) => {
                     let cv = &engine.convs[k];
                     let shape = ConvShape { cin: c, cout: l.output.0, h, w };
-                    kernels::conv_forward(gpu, v, format!("{} fwd", l.name), shape, src, &cv.forward, &cv.bias, &acts[i])
+                    let bufs = ConvForward { input: src, weight: &cv.forward, bias: &cv.bias, out: &acts[i] };
+                    kernels::conv_forward(gpu, v, format!("{} fwd", l.name), shape, bufs)
                 }
-                None => kernels::pool_forward(gpu, v.precision, format!("{} fwd", l.name), pooling == Pooling::Avg, c, h, w, src, &acts[i]),
+                None => kernels::pool_forward(gpu, v.precision, format!("{} fwd", l.name), pooling, PoolShape { c, h, w }, src, &acts[i]),
             });
         }
         Network { width, height, layers, acts, forward }

@@ -83,6 +83,8 @@ impl ConvWeights {
 pub struct VggWeights {
     /// conv1_1 … conv5_1, in the order of [`CONVS`].
     pub convs: Vec<ConvWeights>,
+    /// Whether the file stored any of them as F16 (their values carry f16 rounding).
+    pub stored_f16: bool,
 }
 
 impl VggWeights {
@@ -98,12 +100,14 @@ impl VggWeights {
             ))
         })?;
         let mut convs = Vec::with_capacity(CONVS.len());
+        let mut stored_f16 = false;
         for &(name, cin, cout) in CONVS.iter() {
-            let weight = read_tensor(&st, &format!("{name}.weight"), &[cout, cin, 3, 3])?;
-            let bias = read_tensor(&st, &format!("{name}.bias"), &[cout])?;
+            let (weight, wf16) = read_tensor(&st, &format!("{name}.weight"), &[cout, cin, 3, 3])?;
+            let (bias, bf16) = read_tensor(&st, &format!("{name}.bias"), &[cout])?;
+            stored_f16 |= wf16 || bf16;
             convs.push(ConvWeights { name, cin, cout, weight, bias });
         }
-        Ok(VggWeights { convs })
+        Ok(VggWeights { convs, stored_f16 })
     }
 
     /// Reads and parses a weights file from disk (native only). See [`Self::from_safetensors`].
@@ -137,11 +141,12 @@ impl VggWeights {
                 ConvWeights { name, cin, cout, weight, bias }
             })
             .collect();
-        VggWeights { convs }
+        VggWeights { convs, stored_f16: false }
     }
 }
 
-fn read_tensor(st: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+/// A tensor's values as f32, and whether it was stored as F16.
+fn read_tensor(st: &SafeTensors, name: &str, shape: &[usize]) -> Result<(Vec<f32>, bool)> {
     let t = st.tensor(name).map_err(|_| {
         Error::Weights(format!(
             "tensor `{name}` is missing: this is not the VGG19 conv weights file (expected conv1_1 … conv5_1)"
@@ -173,5 +178,5 @@ fn read_tensor(st: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec<f32>
     if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
         return Err(Error::Weights(format!("tensor `{name}` has a non-finite value at index {bad}")));
     }
-    Ok(values)
+    Ok((values, t.dtype() == Dtype::F16))
 }

@@ -11,20 +11,10 @@
 //   adam_step — per element i of x [3][h][w]:
 //     m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²;  x −= lr·(m·c1)/(sqrt(v·c2) + ε);  clamp
 //     0 p: AdamParams  1 grad: [3][h][w]  2 x: [3][h][w]  3 m: [3][h][w]  4 v: [3][h][w]  5 state: [4]
-//     256-wide workgroups, 2-D grid: index = x + y · (num_workgroups.x · 256).
-
-struct AdamParams {
-    n: u32,       // 3·h·w
-    hw: u32,
-    lr: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
-const MEAN_BGR = array<f32, 3>(103.939, 116.779, 123.68);
+//     WG-wide workgroups, 2-D grid: index = x + y · (num_workgroups.x · WG).
+//
+// AdamParams (uniform; generated from the Rust struct in crate/kernels/adam.rs) and MEAN_BGR come
+// from the prelude.
 
 @group(0) @binding(0) var<uniform> p: AdamParams;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
@@ -41,9 +31,9 @@ fn adam_tick() {
     state[2] = 1.0 / (1.0 - pow(p.beta2, t));
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn adam_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = gid.x + gid.y * nwg.x * WG;
     if (i >= p.n) {
         return;
     }

@@ -13,13 +13,15 @@
 //   m = output channel (M = cout), n = pixel y·w + x (N = h·w), k = ci·9 + ky·3 + kx (K = cin·9),
 //   B[k][n] = in[ci][y + ky − 1][x + kx − 1] (0 outside the image) — never materialised.
 //
-// Storage types come from the precision prelude (`stylize::gpu::prelude`, one module per
+// Storage types come from the prelude (`stylize::kernels::prelude`, one module per
 // direction and precision): `act` = f32 or f16 activations (f16 stored × 1/32), `wt4` = vec4 of
 // f32 or f16 weights, `conv_io` = act forward / f32 backward. All arithmetic is f32; the input's
 // storage scale (IO_LOAD) is applied once to the accumulators, not per load.
 //
 // Bindings (all arrays are dense, row-major):
-//   0 p      : uniform ConvParams
+//   0 p      : uniform ConvParams {cin, cout, h, w (the GEMM's: backward swaps the channels),
+//              tiles_n (pixel tiles: ⌈h·w/64⌉ wide, ⌈h·w/16⌉ narrow, ⌈h·w/(4·LANES)⌉ direct),
+//              mask_out} — generated from the Rust struct in crate/kernels/conv.rs
 //   1 inp    : array<conv_io> [cin][h][w]     input activation (forward) or output gradient (backward)
 //   2 weight : array<wt4> [cin·9][cout4/4]    k-major, cout4 = cout rounded up to a multiple
 //                                             of 4 (zero-padded): a row of A is contiguous over m
@@ -54,17 +56,6 @@ override BACKWARD: bool = false;
 override NARROW: bool = false;
 override LANES: u32 = 64u; // `direct` only
 
-struct ConvParams {
-    cin: u32,
-    cout: u32,
-    h: u32,
-    w: u32,
-    tiles_n: u32,   // ceil(h·w / 64)
-    mask_out: u32,  // backward: 1 = multiply the result by [mask > 0]
-    _pad1: u32,
-    _pad2: u32,
-}
-
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> inp: array<conv_io>;
 @group(0) @binding(2) var<storage, read> weight: array<wt4>;
@@ -74,10 +65,8 @@ struct ConvParams {
 
 const BM: u32 = 64u;
 const BN: u32 = 64u;
-const BK: u32 = 16u;
 
-var<workgroup> a_tile: array<vec4<f32>, 256>; // [BK][BM/4]
-var<workgroup> b_tile: array<vec4<f32>, 256>; // [BK][BN/4]
+// a_tile, b_tile ([BK][64/4] vec4 each), BK and tile_mma come from shaders/prelude.wgsl.
 var<workgroup> b_narrow: array<f32, 256>;     // [BK][16] (NARROW)
 
 fn load_b(k: u32, n: u32, kdim: u32, hw: u32) -> f32 {
@@ -165,15 +154,7 @@ fn wide_tile(lid: vec3<u32>, m0: u32, n0: u32) {
         }
         b_tile[lk * 16u + l4 / 4u] = bv;
         workgroupBarrier();
-
-        for (var kk = 0u; kk < BK; kk++) {
-            let a = a_tile[kk * 16u + lid.y];
-            let b = b_tile[kk * 16u + lid.x];
-            acc[0] += a.x * b;
-            acc[1] += a.y * b;
-            acc[2] += a.z * b;
-            acc[3] += a.w * b;
-        }
+        tile_mma(&acc, lid.y, lid.x);
         workgroupBarrier();
     }
 
@@ -225,11 +206,6 @@ fn quad(n: vec4<u32>, hw: u32, dy: i32, dx: i32) -> Quad {
 fn gather(q: Quad, base: u32) -> vec4<f32> {
     let o = q.off + vec4<u32>(base);
     return vec4<f32>(f32(inp[o.x]), f32(inp[o.y]), f32(inp[o.z]), f32(inp[o.w])) * q.ok;
-}
-
-// acc + a ⊗ b: column j (pixel j) gains a · b[j] (4 channels).
-fn rank1(acc: mat4x4<f32>, a: vec4<f32>, b: vec4<f32>) -> mat4x4<f32> {
-    return acc + mat4x4<f32>(a * b.x, a * b.y, a * b.z, a * b.w);
 }
 
 // Epilogue for channels m0 … m0+3 (rows of c) at the quad's pixels (columns of c).

@@ -5,13 +5,16 @@
 //   style loss  L = mean over C² of (G − A)²        (A: the style image's Gram)
 //   dL/dF       = 4/(C³·N) · (G − A)·F     (uses the symmetry of G − A)
 //
-// F is stored as `act` (f32 or f16 × 1/32, from the precision prelude `stylize::gpu::prelude`);
+// F is stored as `act` (f32 or f16 × 1/32, from the prelude `stylize::kernels::prelude`);
 // sums are f32 and the storage scale (ACT_LOAD) is applied once per output, not per load.
-// Everything else here is f32.
+// Everything else here is f32. GramParams {c, n, chunk, splits, scale = 1/(C·N), loss_offset}
+// and StyleGradParams {c, n, tiles_n, accumulate, coef} are generated from the Rust structs in
+// crate/kernels/gram.rs; rank1, tile_mma (the tiled K-loop over a_tile/b_tile) and workgroup_sum
+// come from shaders/prelude.wgsl.
 //
 // Entry points and bindings (one pipeline each):
 //   gram_partial — split-K Gram: partial[s] = F[:, chunk s]·F[:, chunk s]ᵀ
-//     0 p: uniform GramParams   1 feat: array<act> [C][N]   2 partial: array<f32> [splits][C][C]
+//     0 gp: uniform GramParams   1 feat: array<act> [C][N]   2 partial_out: array<f32> [splits][C][C]
 //     16×16 workgroup → 64×64 tile of G, 4×4 per invocation; dispatch (ceil(C/64), ceil(C/64), splits).
 //     Symmetric half: G = Gᵀ, so a workgroup whose block lies entirely below the diagonal (every
 //     column index < every row index) returns at once, and the block mirroring it writes both
@@ -21,46 +24,18 @@
 //     j = x·4·LANES + t + LANES·{0,1,2,3}, i = 16·y …; LANES ∈ {4, 16, 64} (largest with 4·LANES ≤ C);
 //     same bindings; dispatch (ceil(C/(4·LANES)), ceil(C/16), splits).
 //   gram_finish — G[i] = scale · Σ_s partial[s][i]          (computes the style targets A)
-//     0 p   1 partial: [splits][C][C]   2 gram: array<f32> [C][C]        dispatch 2-D, 256 wide
+//     0 gp  1 partial_in: [splits][C][C]   2 gram_out: array<f32> [C][C]    dispatch 2-D, WG wide
 //   style_diff — D = scale · Σ_s partial[s] − A; D written; Σ D² per workgroup → loss_part
-//     0 p   1 partial: [splits][C][C]   2 diff: array<f32> [C][C]   3 target: array<f32> [C][C]
+//     0 gp  1 partial_in: [splits][C][C]   2 gram_out (= D): array<f32> [C][C]   3 target_gram: [C][C]
 //     4 loss_part: array<f32> [..]  (written at loss_offset + workgroup index)
-//     dispatch (min(⌈C²/256⌉, 64), 1, 1), grid-stride loop (few workgroups: cheap reductions)
+//     dispatch (min(⌈C²/WG⌉, 64), 1, 1), grid-stride loop (few workgroups: cheap reductions)
 //   style_grad — grad[c][n] = (accumulate ? grad[c][n] : 0) + coef · Σ_k D[c][k]·F[k][n] · [F[c][n] > 0]
 //     (F is a ReLU output: the gradient leaves through that ReLU, as conv.wgsl's backward expects)
-//     0 p: uniform StyleGradParams   1 feat: array<act> [C][N]   2 grad: array<f32> [C][N]   3 diff: [C][C]
+//     0 sg: uniform StyleGradParams   1 feat: array<act> [C][N]   2 grad: array<f32> [C][N]   3 diff: [C][C]
 //     16×16 workgroup → 64 (c) × 64 (n) tile; dispatch x·z = ceil(N/64) (z folds), y = ceil(C/64).
 //   style_grad_direct — the same for CPU adapters: 16 (c) × 4 (n) register tile per invocation,
 //     n = tile·4·LANES + t + LANES·{0,1,2,3}, LANES ∈ {4, 16, 64} (largest with 4·LANES ≤ N);
 //     same bindings; dispatch x·z = ceil(N/(4·LANES)) = tiles_n, y = ceil(C/16).
-
-struct GramParams {
-    c: u32,
-    n: u32,
-    chunk: u32,        // pixels per split (multiple of 16)
-    splits: u32,
-    scale: f32,        // 1 / (C·N)
-    loss_offset: u32,  // style_diff: first slot in loss_part
-    _pad0: u32,
-    _pad1: u32,
-}
-
-struct StyleGradParams {
-    c: u32,
-    n: u32,
-    tiles_n: u32,
-    accumulate: u32,
-    coef: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-const BK: u32 = 16u;
-
-var<workgroup> a_tile: array<vec4<f32>, 256>; // [BK][64/4]
-var<workgroup> b_tile: array<vec4<f32>, 256>; // [BK][64/4]
-var<workgroup> red: array<f32, 256>;
 
 // ---------------------------------------------------------------- gram_partial
 @group(0) @binding(0) var<uniform> gp: GramParams;
@@ -121,14 +96,7 @@ fn gram_partial(
         a_tile[lk * 16u + l4 / 4u] = av;
         b_tile[lk * 16u + l4 / 4u] = bv;
         workgroupBarrier();
-        for (var kk = 0u; kk < BK; kk++) {
-            let a = a_tile[kk * 16u + lid.y];
-            let b = b_tile[kk * 16u + lid.x];
-            acc[0] += a.x * b;
-            acc[1] += a.y * b;
-            acc[2] += a.z * b;
-            acc[3] += a.w * b;
-        }
+        tile_mma(&acc, lid.y, lid.x);
         workgroupBarrier();
     }
     let cc = gp.c * gp.c;
@@ -148,11 +116,6 @@ fn gram_partial(
 
 // ---------------------------------------------------------------- gram_direct
 override LANES: u32 = 64u;
-
-// acc + a ⊗ b: column q gains a · b[q].
-fn rank1(acc: mat4x4<f32>, a: vec4<f32>, b: vec4<f32>) -> mat4x4<f32> {
-    return acc + mat4x4<f32>(a * b.x, a * b.y, a * b.z, a * b.w);
-}
 
 // F[rows][n] for four row offsets (row · N, rows clamped into range).
 fn feat4(o: vec4<u32>, n: u32) -> vec4<f32> {
@@ -229,15 +192,15 @@ fn summed_gram(i: u32) -> f32 {
     return g * gp.scale;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn gram_finish(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = gid.x + gid.y * nwg.x * WG;
     if (i < gp.c * gp.c) {
         gram_out[i] = summed_gram(i);
     }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn style_diff(
     @builtin(local_invocation_index) li: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -246,21 +209,14 @@ fn style_diff(
     // Grid-stride loop over a few workgroups: one partial sum per workgroup.
     let n = gp.c * gp.c;
     var sq = 0.0;
-    for (var i = wid.x * 256u + li; i < n; i += nwg.x * 256u) {
+    for (var i = wid.x * WG + li; i < n; i += nwg.x * WG) {
         let d = summed_gram(i) - target_gram[i];
         gram_out[i] = d;
         sq += d * d;
     }
-    red[li] = sq;
-    workgroupBarrier();
-    for (var stride = 128u; stride > 0u; stride >>= 1u) {
-        if (li < stride) {
-            red[li] += red[li + stride];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(li, sq);
     if (li == 0u) {
-        loss_part[gp.loss_offset + wid.x] = red[0];
+        loss_part[gp.loss_offset + wid.x] = total;
     }
 }
 
@@ -309,14 +265,7 @@ fn style_grad(
         a_tile[lk * 16u + l4 / 4u] = av;
         b_tile[lk * 16u + l4 / 4u] = bv;
         workgroupBarrier();
-        for (var kk = 0u; kk < BK; kk++) {
-            let a = a_tile[kk * 16u + lid.y];
-            let b = b_tile[kk * 16u + lid.x];
-            acc[0] += a.x * b;
-            acc[1] += a.y * b;
-            acc[2] += a.z * b;
-            acc[3] += a.w * b;
-        }
+        tile_mma(&acc, lid.y, lid.x);
         workgroupBarrier();
     }
     for (var i = 0u; i < 4u; i++) {

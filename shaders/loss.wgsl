@@ -5,59 +5,29 @@
 // workgroup, one dispatch per iteration) sums each range of partials into its slot of `losses`
 // and combines the slots.
 //
-// losses layout (f32 × 16): 0 content, 1..5 style per layer (relu1_1..relu5_1), 6 tv — raw means;
-//   8 content, 9 style = Σ_l w_l·style_l, 10 tv, 11 total = α·content + β·style + τ·tv.
+// losses layout (f32 × 16; the slot numbers come from the prelude, defined in
+// crate/kernels/loss.rs): SLOT_CONTENT (0) content, SLOT_STYLE + l (1..5) style per layer
+// (relu1_1..relu5_1), SLOT_TV (6) tv — raw means; SLOT_TOTALS + 0..3 (8..11) content,
+// style = Σ_l w_l·style_l, tv, total = α·content + β·style + τ·tv.
 //
 // Entry points and bindings:
 //   content_loss — d = F − P; grad += coef·d·[F > 0] (coef = α·2/n; F is a ReLU output and the
 //     gradient leaves through that ReLU, as conv.wgsl's backward expects); Σ d² per workgroup
-//     0 p: ElemParams  1 feat: array<act> [n]  2 grad: [n] (accumulated)  3 target: array<act> [n]
-//     4 loss_part        (`act`: f32 or f16 × 1/32 activations, from the precision prelude)
+//     0 p: ElemParams  1 feat: array<act> [n]  2 grad: [n] (accumulated)  3 target_feat: array<act> [n]
+//     4 loss_part        (`act`: f32 or f16 × 1/32 activations, from the prelude)
 //   tv_loss — on the pre-processed image x [c][h][w]:
 //     loss = Σ (x[y+1,x]−x[y,x])² + (x[y,x+1]−x[y,x])² (per workgroup partials),
 //     grad += coef·∂loss/∂x (coef = τ·2/(3·h·w); ∂ of the sum above / 2)
-//     0 p: ElemParams  1 img: [c][h][w]  2 grad: [c][h][w] (accumulated)  4 loss_part
+//     0 p: ElemParams  1 src: [c][h][w]  2 grad: [c][h][w] (accumulated)  4 loss_part
 //   reduce_losses — one workgroup, dispatch (1,1,1): for each of rl.n_ranges ranges (≤ 7),
-//     losses[slot] = scale · Σ loss_part[offset .. offset+count]; then slots 8..11 from 0..6
-//     (content, Σ_l w_l·style_l, tv, α·content + β·style + τ·tv)
+//     losses[slot] = scale · Σ loss_part[offset .. offset+count]; then the SLOT_TOTALS slots
+//     (rl.layer_w[0] = w_1..w_4, rl.layer_w[1].x = w_5)
 //     0 rl: ReduceLossParams  1 part_in: [..]  2 losses: [16]
-// content_loss and tv_loss run a grid-stride loop over min(⌈n/256⌉, 64) workgroups (x only), so
+// content_loss and tv_loss run a grid-stride loop over min(⌈n/WG⌉, 64) workgroups (x only), so
 // their reductions stay few and cheap; each writes one partial per workgroup.
-
-struct ElemParams {
-    n: u32,          // element count (content: C·h·w; tv: c·h·w)
-    h: u32,
-    w: u32,
-    loss_offset: u32,
-    coef: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-struct ReduceLossParams {
-    ranges: array<vec4<u32>, 7>, // (offset, count, slot, bitcast<u32>(scale))
-    alpha: f32,
-    beta: f32,
-    tau: f32,
-    n_ranges: u32,
-    layer_w: vec4<f32>,          // w_1..w_4
-    layer_w5: vec4<f32>,         // x = w_5
-}
-
-var<workgroup> red: array<f32, 256>;
-
-fn workgroup_sum(li: u32, v: f32) -> f32 {
-    red[li] = v;
-    workgroupBarrier();
-    for (var stride = 128u; stride > 0u; stride >>= 1u) {
-        if (li < stride) {
-            red[li] += red[li + stride];
-        }
-        workgroupBarrier();
-    }
-    return red[0];
-}
+// ElemParams {n, h, w, loss_offset, coef} and ReduceLossParams {ranges: (offset, count, slot,
+// bitcast<u32>(scale)) × 7, alpha, beta, tau, n_ranges, layer_w} are generated from the Rust
+// structs in crate/kernels/loss.rs; workgroup_sum comes from shaders/prelude.wgsl.
 
 @group(0) @binding(0) var<uniform> p: ElemParams;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
@@ -66,14 +36,14 @@ fn workgroup_sum(li: u32, v: f32) -> f32 {
 @group(0) @binding(3) var<storage, read> target_feat: array<act>;
 @group(0) @binding(4) var<storage, read_write> loss_part: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn content_loss(
     @builtin(local_invocation_index) li: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     var sq = 0.0;
-    for (var i = wid.x * 256u + li; i < p.n; i += nwg.x * 256u) {
+    for (var i = wid.x * WG + li; i < p.n; i += nwg.x * WG) {
         let f = f32(feat[i]);
         let d = (f - f32(target_feat[i])) * ACT_LOAD;
         grad[i] += select(0.0, p.coef * d, f > 0.0);
@@ -85,7 +55,7 @@ fn content_loss(
     }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn tv_loss(
     @builtin(local_invocation_index) li: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -93,7 +63,7 @@ fn tv_loss(
 ) {
     var sq = 0.0;
     let hw = p.h * p.w;
-    for (var i = wid.x * 256u + li; i < p.n; i += nwg.x * 256u) {
+    for (var i = wid.x * WG + li; i < p.n; i += nwg.x * WG) {
         let r = i % hw;
         let y = r / p.w;
         let x = r - y * p.w;
@@ -127,28 +97,28 @@ fn tv_loss(
 @group(0) @binding(1) var<storage, read> part_in: array<f32>;
 @group(0) @binding(2) var<storage, read_write> losses: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn reduce_losses(@builtin(local_invocation_index) li: u32) {
     for (var k = 0u; k < rl.n_ranges; k++) {
         let range = rl.ranges[k];
         var s = 0.0;
-        for (var i = li; i < range.y; i += 256u) {
+        for (var i = li; i < range.y; i += WG) {
             s += part_in[range.x + i];
         }
         let total = workgroup_sum(li, s);
         if (li == 0u) {
             losses[range.z] = total * bitcast<f32>(range.w);
         }
-        workgroupBarrier(); // every invocation has read red[0] before the next range reuses it
     }
     if (li == 0u) {
-        let content = losses[0];
-        let style = rl.layer_w.x * losses[1] + rl.layer_w.y * losses[2] + rl.layer_w.z * losses[3]
-            + rl.layer_w.w * losses[4] + rl.layer_w5.x * losses[5];
-        let tv = losses[6];
-        losses[8] = content;
-        losses[9] = style;
-        losses[10] = tv;
-        losses[11] = rl.alpha * content + rl.beta * style + rl.tau * tv;
+        let content = losses[SLOT_CONTENT];
+        let lw = rl.layer_w[0];
+        let style = lw.x * losses[SLOT_STYLE] + lw.y * losses[SLOT_STYLE + 1u] + lw.z * losses[SLOT_STYLE + 2u]
+            + lw.w * losses[SLOT_STYLE + 3u] + rl.layer_w[1].x * losses[SLOT_STYLE + 4u];
+        let tv = losses[SLOT_TV];
+        losses[SLOT_TOTALS] = content;
+        losses[SLOT_TOTALS + 1u] = style;
+        losses[SLOT_TOTALS + 2u] = tv;
+        losses[SLOT_TOTALS + 3u] = rl.alpha * content + rl.beta * style + rl.tau * tv;
     }
 }

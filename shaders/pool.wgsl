@@ -4,12 +4,12 @@
 // AVERAGE (override) selects average pooling; otherwise max pooling (first maximum wins on ties,
 // scanning (0,0), (0,1), (1,0), (1,1)).
 //
-// Activations are `act` (f32 or f16, from the precision prelude `stylize::gpu::prelude`); max and
+// Activations are `act` (f32 or f16, from the prelude `stylize::kernels::prelude`); max and
 // average commute with its storage scale, so values are compared/averaged as stored. Gradients
 // are f32.
 //
 // Bindings:
-//   0 p     : uniform PoolParams
+//   0 p     : uniform PoolParams (c, h, w, relu_mask; generated from crate/kernels/pool.rs)
 //   pool_forward:
 //     1 inp  : array<act> [c][h][w]           input activation
 //     2 outp : array<act> [c][h/2][w/2]       written in full (the same slot is `din` below)
@@ -20,22 +20,15 @@
 //     2 din  : array<f32> [c][h][w]           gradient w.r.t. the input (output of this pass)
 //     3 dout : array<f32> [c][h/2][w/2]       gradient w.r.t. the pooled output
 //
-// Dispatch: 256-wide workgroups, 2-D grid; linear index = x + y · (num_workgroups.x · 256).
+// Dispatch: WG-wide workgroups, 2-D grid; linear index = x + y · (num_workgroups.x · WG).
 
 override AVERAGE: bool = false;
-
-struct PoolParams {
-    c: u32,
-    h: u32,
-    w: u32,
-    relu_mask: u32,  // pool_backward: 1 = multiply din by [inp > 0]
-}
 
 @group(0) @binding(0) var<uniform> p: PoolParams;
 @group(0) @binding(1) var<storage, read> inp: array<act>;
 
 fn linear_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * 256u;
+    return gid.x + gid.y * nwg.x * WG;
 }
 
 // Value and position (0..3) of the winning element in window (c, oy, ox).
@@ -55,7 +48,7 @@ fn window_max(c: u32, oy: u32, ox: u32) -> vec2<f32> {
 @group(0) @binding(2) var<storage, read_write> outp: array<act>;
 @group(0) @binding(2) var<storage, read_write> din: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn pool_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let oh = p.h / 2u;
     let ow = p.w / 2u;
@@ -77,7 +70,7 @@ fn pool_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 
 @group(0) @binding(3) var<storage, read> dout: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn pool_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let oh = p.h / 2u;
     let ow = p.w / 2u;

@@ -10,22 +10,57 @@ use common::*;
 use stylize::vgg::{Engine, Network, Pooling};
 use stylize::{GpuOptions, Precision, VggWeights};
 
-/// Compares the forward pass of the weights file at `path` (`f16`: an f16 file) with activations
-/// and weights stored in `precision`.
-fn check_file(path: &std::path::Path, f16: bool, precision: Precision) {
-    let golden_path = shared("weights/golden_64x64.json");
-    if !golden_path.exists() {
-        // The golden activations exist only in ../shared (CI has it); say so loudly elsewhere.
-        eprintln!("SKIPPED: {} is absent, so the real-weight forward pass is not compared", golden_path.display());
-        return;
+/// The golden reference at `path`, or `None` (a loud SKIPPED line) when it is absent outside CI.
+/// Under CI (`ci`: the `CI` environment variable is set) an absent reference fails the test: CI
+/// always has ../shared, so a missing file there means nothing would be checked.
+fn load_golden(path: &std::path::Path, ci: bool) -> Option<serde_json::Value> {
+    if !path.exists() {
+        assert!(!ci, "{} is absent under CI: the real-weight forward pass would not be compared", path.display());
+        eprintln!("SKIPPED: {} is absent, so the real-weight forward pass is not compared", path.display());
+        return None;
     }
-    let golden: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(golden_path).unwrap()).unwrap();
+    Some(serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
+}
+
+#[test]
+#[should_panic(expected = "absent under CI")]
+fn a_missing_golden_file_fails_under_ci() {
+    load_golden(std::path::Path::new("/nonexistent/golden_64x64.json"), true);
+}
+
+#[test]
+fn the_weights_dtype_comes_from_the_file_not_its_name() {
+    // An f16 file whose name says f32: the tolerances must follow the stored dtype.
+    let f16 = f16_weights_path();
+    let renamed = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("copy-of-vgg19-conv-f32.safetensors");
+    std::fs::copy(&f16, &renamed).unwrap();
+    assert!(VggWeights::load(&renamed).unwrap().stored_f16, "an f16 file named *f32* is read as f16");
+    if let Some(f32_file) = Some(shared("weights/vgg19-conv-f32.safetensors")).filter(|p| p.exists()) {
+        assert!(!VggWeights::load(&f32_file).unwrap().stored_f16);
+    }
+}
+
+/// ../shared's f16 weights file, or the provisioned one.
+fn f16_weights_path() -> std::path::PathBuf {
+    let p = shared("weights/vgg19-conv-f16.safetensors");
+    if p.exists() {
+        p
+    } else {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/vgg19-conv-f16.safetensors")
+    }
+}
+
+/// Compares the forward pass of the weights file at `path` with activations and weights stored
+/// in `precision` (tolerances by the file's stored dtype).
+fn check_file(path: &std::path::Path, precision: Precision) {
+    let Some(golden) = load_golden(&shared("weights/golden_64x64.json"), std::env::var_os("CI").is_some()) else { return };
     let weights = VggWeights::load(path).expect("weights load");
+    let f16 = weights.stored_f16;
     let gpu = pollster::block_on(stylize::Gpu::new(&GpuOptions { precision: Some(precision), ..Default::default() })).unwrap();
     let engine = Engine::new(gpu, &weights).unwrap();
     let gpu = &engine.gpu;
     let (h, w) = (64usize, 64usize);
-    let mean = stylize::session::MEAN_BGR;
+    let mean = stylize::kernels::MEAN_BGR;
     let mut x = vec![0f32; 3 * h * w];
     for c in 0..3 {
         for y in 0..h {
@@ -82,17 +117,15 @@ fn check_file(path: &std::path::Path, f16: bool, precision: Precision) {
 
 #[test]
 fn forward_matches_golden_f32() {
-    check_file(&real_weights_path(), !real_weights_path().to_string_lossy().contains("f32"), Precision::F32);
+    check_file(&real_weights_path(), Precision::F32);
 }
 
 #[test]
 fn forward_matches_golden_f16_storage() {
-    check_file(&real_weights_path(), !real_weights_path().to_string_lossy().contains("f32"), Precision::F16);
+    check_file(&real_weights_path(), Precision::F16);
 }
 
 #[test]
 fn forward_matches_golden_f16_weights() {
-    let p = shared("weights/vgg19-conv-f16.safetensors");
-    let p = if p.exists() { p } else { std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/vgg19-conv-f16.safetensors") };
-    check_file(&p, true, Precision::F32);
+    check_file(&f16_weights_path(), Precision::F32);
 }

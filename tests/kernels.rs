@@ -9,7 +9,7 @@
 
 mod common;
 use common::*;
-use stylize::kernels::{self, AdamConfig, ConvShape, GramSplit, LossRange, LossWeights};
+use stylize::kernels::{self, AdamBuffers, AdamConfig, ContentLoss, ConvBackward, ConvForward, ConvShape, GramSplit, LossRange, LossWeights, PoolBackward, PoolShape, Pooling, StyleDiff, StyleGrad, TvLoss};
 use stylize::{ConvPath, ConvTile, Precision, Variant};
 use stylize::reference as cpu;
 use stylize::ConvWeights;
@@ -44,12 +44,12 @@ fn conv_case(cin: usize, cout: usize, h: usize, w: usize, seed: u64) {
         for path in [ConvPath::Tiled, ConvPath::Direct] {
             let v = Variant { path, precision };
             let out = nan_acts(gpu, precision, cout * h * w);
-            let got = run_read_acts(gpu, precision, &[&kernels::conv_forward(gpu, v, "t".into(), s, &x, &wf, &b, &out)], &out, cout * h * w);
+            let got = run_read_acts(gpu, precision, &[&kernels::conv_forward(gpu, v, "t".into(), s, ConvForward { input: &x, weight: &wf, bias: &b, out: &out })], &out, cout * h * w);
             assert_close(&format!("conv forward {path:?} {precision:?} {cin}->{cout} {h}x{w}"), &got, &want, 1e-4, rtol);
             for (mask, want_back) in [true, false].iter().zip(&want_back) {
                 let din = nan_buffer(gpu, cin * h * w);
                 let in_act = mask.then_some(&x);
-                let got = run_read(gpu, &[&kernels::conv_backward(gpu, v, "t".into(), s, &d, in_act, &wb, &din)], &din, cin * h * w);
+                let got = run_read(gpu, &[&kernels::conv_backward(gpu, v, "t".into(), s, ConvBackward { dout: &d, in_act, weight_t: &wb, din: &din })], &din, cin * h * w);
                 assert_close(&format!("conv backward {path:?} {precision:?} mask={mask} {cin}->{cout} {h}x{w}"), &got, want_back, 1e-4, 1e-4);
             }
         }
@@ -119,6 +119,14 @@ fn conv_wide_image_spans_many_tiles() {
     conv_case(4, 6, 5, 67, 40);
 }
 
+fn pooling(avg: bool) -> Pooling {
+    if avg {
+        Pooling::Avg
+    } else {
+        Pooling::Max
+    }
+}
+
 #[test]
 fn pool_forward_and_backward() {
     let gpu = gpu();
@@ -131,7 +139,7 @@ fn pool_forward_and_backward() {
             let x = gpu.act_init("x", precision, &input);
             let n_out = c * (h / 2) * (w / 2);
             let out = nan_acts(gpu, precision, n_out);
-            let got = run_read_acts(gpu, precision, &[&kernels::pool_forward(gpu, precision, "t".into(), avg, c, h, w, &x, &out)], &out, n_out);
+            let got = run_read_acts(gpu, precision, &[&kernels::pool_forward(gpu, precision, "t".into(), pooling(avg), PoolShape { c, h, w }, &x, &out)], &out, n_out);
             let want = cpu::pool_forward(&to_f64(&input), c, h, w, avg);
             // Max pooling is exact in either precision; f16 averages add f16's rounding.
             let rtol = if precision == Precision::F16 && avg { 1e-3 } else { 1e-6 };
@@ -141,7 +149,7 @@ fn pool_forward_and_backward() {
             let d = gpu.storage_init("dout", &dout);
             for mask in [false, true] {
                 let din = nan_buffer(gpu, c * h * w);
-                let got = run_read(gpu, &[&kernels::pool_backward(gpu, precision, "t".into(), avg, mask, c, h, w, &x, &d, &din)], &din, c * h * w);
+                let got = run_read(gpu, &[&kernels::pool_backward(gpu, precision, "t".into(), pooling(avg), PoolShape { c, h, w }, PoolBackward { input: &x, dout: &d, din: &din, relu_mask: mask })], &din, c * h * w);
                 let want = cpu::pool_backward(&to_f64(&input), &to_f64(&dout), c, h, w, avg, mask);
                 assert_close(&format!("pool bwd {precision:?} avg={avg} mask={mask} {c}x{h}x{w}"), &got, &want, 1e-6, 1e-6);
             }
@@ -184,7 +192,7 @@ fn gram_and_style_loss_gradient() {
         let diff = nan_buffer(gpu, c * c);
         let part = nan_buffer(gpu, 1024);
         let losses = nan_buffer(gpu, 16);
-        let (sd, count) = kernels::style_diff(gpu, "t".into(), split, &partial, &t, &diff, &part, 3);
+        let (sd, count) = kernels::style_diff(gpu, "t".into(), split, StyleDiff { partial: &partial, target: &t, diff: &diff, loss_part: &part }, 3);
         let red = reduce_one(gpu, LossRange { offset: 3, count, slot: 2, scale: 1.0 / (c * c) as f32 }, &part, &losses);
         let got = run_read(gpu, &[&sd, &red], &losses, 16);
         let (loss, grad) = cpu::style_loss(&to_f64(&feat), &to_f64(&target), c, n);
@@ -198,10 +206,10 @@ fn gram_and_style_loss_gradient() {
         let want_acc: Vec<f64> = want.iter().zip(&base).map(|(a, &b)| a + b as f64).collect();
         for path in [ConvPath::Tiled, ConvPath::Direct] {
             let g = nan_buffer(gpu, c * n);
-            let got = run_read(gpu, &[&kernels::style_grad(gpu, Variant { path, precision }, "t".into(), c, n, coef, false, &f, &diff, &g)], &g, c * n);
+            let got = run_read(gpu, &[&kernels::style_grad(gpu, Variant { path, precision }, "t".into(), c, n, coef, StyleGrad { feat: &f, diff: &diff, grad: &g, accumulate: false })], &g, c * n);
             assert_close(&format!("style grad {path:?} {precision:?} c={c} n={n}"), &got, &want, 1e-5, 1e-4);
             let g = gpu.storage_init("g", &base);
-            let got = run_read(gpu, &[&kernels::style_grad(gpu, Variant { path, precision }, "t".into(), c, n, coef, true, &f, &diff, &g)], &g, c * n);
+            let got = run_read(gpu, &[&kernels::style_grad(gpu, Variant { path, precision }, "t".into(), c, n, coef, StyleGrad { feat: &f, diff: &diff, grad: &g, accumulate: true })], &g, c * n);
             assert_close(&format!("style grad accumulate {path:?} {precision:?}"), &got, &want_acc, 1e-5, 1e-4);
         }
     }
@@ -220,7 +228,7 @@ fn content_and_tv_losses() {
         let (f, t, g) = (gpu.act_init("f", precision, &feat), gpu.act_init("t", precision, &target), gpu.storage_init("g", &base));
         let losses = nan_buffer(gpu, 16);
         let coef = 0.5f32;
-        let (d, count) = kernels::content_loss(gpu, precision, "t".into(), n, coef, &f, &t, &g, &part, 0);
+        let (d, count) = kernels::content_loss(gpu, precision, "t".into(), n, coef, ContentLoss { feat: &f, target: &t, grad: &g, loss_part: &part }, 0);
         let r = reduce_one(gpu, LossRange { offset: 0, count, slot: 0, scale: 1.0 / n as f32 }, &part, &losses);
         let got_loss = run_read(gpu, &[&d, &r], &losses, 1);
         let got_grad = pollster::block_on(gpu.read_f32(&g, 0, n)).unwrap();
@@ -237,7 +245,7 @@ fn content_and_tv_losses() {
     let base = random(3 * h * w, -1.0, 1.0, 5);
     let (x, g) = (gpu.storage_init("x", &img), gpu.storage_init("g", &base));
     let losses = nan_buffer(gpu, 16);
-    let (d, count) = kernels::tv_loss(gpu, "t".into(), 3, h, w, 1.0, &x, &g, &part, 5);
+    let (d, count) = kernels::tv_loss(gpu, "t".into(), (3, h, w), 1.0, TvLoss { img: &x, grad: &g, loss_part: &part }, 5);
     let r = reduce_one(gpu, LossRange { offset: 5, count, slot: 6, scale: 1.0 / (3 * h * w) as f32 }, &part, &losses);
     let got_loss = run_read(gpu, &[&d, &r], &losses, 7);
     let got_grad = pollster::block_on(gpu.read_f32(&g, 0, 3 * h * w)).unwrap();
@@ -285,7 +293,7 @@ fn adam_three_steps_with_clamp() {
     for t in 1..=3 {
         let grad = random(3 * hw, -2.0, 2.0, 10 + t as u64);
         let g = gpu.storage_init("g", &grad);
-        let got = run_read(gpu, &[&kernels::adam_tick(gpu, cfg, hw, &state), &kernels::adam_step(gpu, cfg, hw, &g, &x, &m, &v, &state)], &x, 3 * hw);
+        let got = run_read(gpu, &[&kernels::adam_tick(gpu, cfg, hw, &state), &kernels::adam_step(gpu, cfg, hw, AdamBuffers { grad: &g, x: &x, m: &m, v: &v, state: &state })], &x, 3 * hw);
         cpu::adam_step(&mut rx, &mut rm, &mut rv, &to_f64(&grad), hw, t, 4.0, 0.9, 0.999, 1e-8);
         assert_close(&format!("adam step {t}"), &got, &rx, 1e-3, 1e-5);
     }

@@ -1,13 +1,18 @@
-//! Every WGSL file parses and validates with naga, without a GPU: each kernel file with every
-//! precision prelude the engine compiles it with (f32 and f16, both conv directions), and the
-//! preview's display.wgsl as it is.
+//! Every WGSL module the engine compiles parses and validates with naga, without a GPU (each kernel
+//! file with each prelude: f32 and f16 storage, both conv directions; the preview's display.wgsl as
+//! it is); every uniform struct's WGSL twin has its Rust struct's size and field offsets; and every
+//! kernel's binding table (WGSL name → slot, kind) matches the variables its entry point uses.
 
-fn validate(name: &str, src: &str) {
+use stylize::gpu::Bind;
+use stylize::kernels::{module_source, ModuleKey, Shader, PRELUDE_WGSL};
+
+fn validate(name: &str, src: &str) -> (naga::Module, naga::valid::ModuleInfo) {
     let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
     let caps = naga::valid::Capabilities::default() | naga::valid::Capabilities::SHADER_FLOAT16;
-    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
+    let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
         .validate(&module)
         .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    (module, info)
 }
 
 #[test]
@@ -15,22 +20,77 @@ fn every_shader_validates_with_naga() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "wgsl")).collect();
     files.sort();
-    // The compute kernels (gpu::SHADERS) plus the preview's display.wgsl.
-    assert_eq!(files.len(), stylize::gpu::SHADERS.len() + 1, "every shader file is used by the engine");
+    // The kernel files, the shared prelude.wgsl and the preview's display.wgsl.
+    assert_eq!(files.len(), Shader::ALL.len() + 2, "every shader file is used by the engine");
     for path in &files {
         let src = std::fs::read_to_string(path).unwrap();
         assert!(src.starts_with("//"), "{}: starts with a header comment", path.display());
-        let name = path.file_name().unwrap().to_string_lossy();
-        let kernel = stylize::gpu::SHADERS.iter().position(|(n, _)| *n == name);
-        match kernel {
-            Some(i) => assert_eq!(stylize::gpu::SHADERS[i].1, src, "{name}: the engine embeds this file"),
-            None => validate(&name, &src),
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        match Shader::ALL.iter().find(|s| s.file_name() == name) {
+            Some(s) => assert_eq!(s.source(), src, "{name}: the engine embeds this file"),
+            None if name == "prelude.wgsl" => assert_eq!(PRELUDE_WGSL, src, "the engine embeds prelude.wgsl"),
+            None => {
+                validate(&name, &src);
+            }
         }
     }
-    let variants = stylize::gpu::shader_variants(true);
-    assert_eq!(variants.len(), 2 * (stylize::gpu::SHADERS.len() + 1), "each kernel file in both precisions (conv: both directions)");
-    for (i, prelude) in variants {
-        let (name, src) = stylize::gpu::SHADERS[i];
-        validate(&format!("{name} with prelude\n{prelude}"), &format!("{prelude}{src}"));
+    let modules = ModuleKey::all(true);
+    assert_eq!(modules.len(), 2 * (Shader::ALL.len() + 1), "each kernel file in both precisions (conv: both directions)");
+    for key in modules {
+        validate(&format!("{key:?}"), &module_source(key));
     }
+}
+
+#[test]
+fn uniform_structs_match_their_rust_twins() {
+    let mut checked = 0;
+    for shader in Shader::ALL {
+        let key = ModuleKey { shader, precision: stylize::Precision::F32, conv: (shader == Shader::Conv).then_some(stylize::kernels::Direction::Forward) };
+        let (module, _) = validate(shader.file_name(), &module_source(key));
+        for u in shader.uniforms() {
+            let ty = module.types.iter().find(|(_, t)| t.name.as_deref() == Some(u.name)).unwrap_or_else(|| panic!("{}: struct {} in the WGSL", shader.file_name(), u.name)).1;
+            let naga::TypeInner::Struct { members, span } = &ty.inner else { panic!("{} is a struct", u.name) };
+            let wgsl: Vec<(&str, usize)> = members.iter().map(|m| (m.name.as_deref().unwrap(), m.offset as usize)).collect();
+            assert_eq!(wgsl, u.fields, "{}: WGSL member offsets vs the Rust struct's", u.name);
+            assert_eq!(*span as usize, u.size, "{}: WGSL size vs size_of the Rust struct", u.name);
+            assert_eq!(u.size % 16, 0, "{}: a uniform's size is a multiple of 16", u.name);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 8, "every uniform struct");
+}
+
+#[test]
+fn bindings_match_the_wgsl() {
+    let mut checked = 0;
+    for shader in Shader::ALL {
+        let key = ModuleKey { shader, precision: stylize::Precision::F16, conv: (shader == Shader::Conv).then_some(stylize::kernels::Direction::Backward) };
+        let (module, info) = validate(shader.file_name(), &module_source(key));
+        let entries: Vec<&str> = module.entry_points.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(shader.kernels().len(), entries.len(), "{}: every entry point has a binding table ({entries:?})", shader.file_name());
+        for def in shader.kernels() {
+            let ep = module.entry_points.iter().position(|e| e.name == def.entry).unwrap_or_else(|| panic!("entry point {}", def.entry));
+            let used = info.get_entry_point(ep);
+            let mut wgsl: Vec<(String, u32, Bind)> = module
+                .global_variables
+                .iter()
+                .filter(|(h, g)| g.binding.is_some() && !used[*h].is_empty())
+                .map(|(_, g)| {
+                    let kind = match g.space {
+                        naga::AddressSpace::Uniform => Bind::Uniform,
+                        naga::AddressSpace::Storage { access } if access.contains(naga::StorageAccess::STORE) => Bind::Write,
+                        naga::AddressSpace::Storage { .. } => Bind::Read,
+                        s => panic!("{}: unexpected address space {s:?}", def.entry),
+                    };
+                    (g.name.clone().unwrap(), g.binding.as_ref().unwrap().binding, kind)
+                })
+                .collect();
+            wgsl.sort_by_key(|b| b.1);
+            let mut table: Vec<(String, u32, Bind)> = def.bindings.iter().map(|b| (b.name.to_string(), b.slot, b.kind)).collect();
+            table.sort_by_key(|b| b.1);
+            assert_eq!(table, wgsl, "{}: the Rust binding table vs the variables the entry point uses", def.entry);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 18, "every kernel entry point");
 }

@@ -4,13 +4,26 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
-use crate::kernels::{self, AdamConfig, ConvShape, GramSplit};
-use crate::vgg::{check_plan, fit_size, Engine, Network, Pooling, CONTENT_LAYER, STYLE_LAYERS};
+use crate::kernels::{self, loss::SLOT_TOTALS, LOSS_SLOTS};
+use crate::vgg::{check_plan, fit_size, Engine, Network, Pooling};
 use image::RgbaImage;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// VGG mean in B, G, R order (0..255 scale).
-pub const MEAN_BGR: [f32; 3] = [103.939, 116.779, 123.68];
+mod iteration;
+mod targets;
+
+pub use crate::kernels::MEAN_BGR;
+pub use iteration::{Iteration, IterationBuffers};
+pub use targets::Targets;
+
+/// Sessions alive in this process (each holds its GPU buffers until dropped).
+static LIVE_SESSIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many sessions are alive (created and not yet dropped): what holds GPU memory.
+pub fn live_sessions() -> usize {
+    LIVE_SESSIONS.load(Ordering::SeqCst)
+}
 
 /// How the image being optimised starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -128,32 +141,35 @@ pub fn sizes(w: u32, h: u32, sw: u32, sh: u32, settings: &Settings) -> Result<((
     Ok((content, style))
 }
 
-const LOSS_SLOTS: usize = 16;
-
 /// A running optimisation. See the module docs.
 pub struct Session {
     engine: Rc<Engine>,
     settings: Settings,
     width: usize,
     height: usize,
+    style_size: (usize, usize),
     net: Network,
     x: wgpu::Buffer,
     grad_x: wgpu::Buffer,
     losses: wgpu::Buffer,
     rgba: wgpu::Buffer,
-    iteration_ops: Vec<Dispatch>,
-    adam_ops: Vec<Dispatch>,
+    iteration_plan: Iteration,
     display_op: Dispatch,
     iteration: u32,
     evaluated_at: Option<u32>,
-    _keep: Vec<wgpu::Buffer>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        LIVE_SESSIONS.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Session {
     /// Resizes the images (Lanczos3, aspect kept), checks the buffer plan against the device
-    /// limits, creates every buffer and dispatch, and submits the one-time work: the content
-    /// target (relu4_2 of the content photo), the style targets (Grams of the style image at its
-    /// own size) and the initial image. Nothing is read back.
+    /// limits, creates every buffer and dispatch, and submits the one-time work: the targets
+    /// ([`Targets::compute`]) and the initial image. Builds the iteration ([`Iteration::build`]).
+    /// Nothing is read back.
     pub fn new(engine: Rc<Engine>, content: &RgbaImage, style: &RgbaImage, settings: &Settings) -> Result<Session> {
         settings.validate()?;
         let gpu = &engine.gpu;
@@ -162,146 +178,37 @@ impl Session {
         check_plan(w, h, (sw, sh), &engine.channels(), gpu.precision, gpu.max_storage_bytes())?;
         gpu.check()?;
         let hw = w * h;
-        let content_px = resize(content, w, h);
-        let style_px = resize(style, sw, sh);
-
         let x = gpu.storage("image", 12 * hw as u64);
-        let m = gpu.storage("adam m", 12 * hw as u64);
-        let v = gpu.storage("adam v", 12 * hw as u64);
-        let state = gpu.storage("adam state", 16);
         let grad_x = gpu.storage("image gradient", 12 * hw as u64);
         let rgba = gpu.storage("display rgba", 4 * hw as u64);
         let losses = gpu.storage("losses", 4 * LOSS_SLOTS as u64);
         let net = Network::new(&engine, &x, w, h, settings.pooling, "");
-        let largest = net.layers.iter().map(|l| l.out_len()).max().unwrap_or(1);
-        let ping = [gpu.storage("gradient ping", 4 * largest as u64), gpu.storage("gradient pong", 4 * largest as u64)];
-        let content_idx = net.index(CONTENT_LAYER);
-        let content_target = gpu.storage("content target", gpu.precision.bytes() * net.layers[content_idx].out_len() as u64);
-
-        // ---- one-time work: targets.
-        let style_in = gpu.storage("style image", 12 * (sw * sh) as u64);
-        let style_net = Network::new(&engine, &style_in, sw, sh, settings.pooling, "style ");
-        let upload_c = gpu.storage_init("content rgba", content_px.as_raw());
-        let upload_s = gpu.storage_init("style rgba", style_px.as_raw());
-        let mut once = vec![kernels::preprocess(gpu, hw, &upload_c, &x), kernels::preprocess(gpu, sw * sh, &upload_s, &style_in)];
-        once.extend(net.forward.iter().cloned());
-        once.extend(style_net.forward.iter().cloned());
-        let mut targets = Vec::new();
-        let mut keep_tmp = Vec::new();
-        for name in STYLE_LAYERS {
-            let i = style_net.index(name);
-            let l = &style_net.layers[i];
-            let split = GramSplit::new(l.output.0, l.output.1 * l.output.2);
-            let partial = gpu.storage(&format!("style gram partials {name}"), 4 * split.partial_len() as u64);
-            let target = gpu.storage(&format!("style target {name}"), 4 * (split.c * split.c) as u64);
-            once.push(kernels::gram_partial(gpu, gpu.variant(), format!("{name} style gram"), split, &style_net.acts[i], &partial));
-            once.push(kernels::gram_finish(gpu, format!("{name} style gram"), split, &partial, &target));
-            keep_tmp.push(partial);
-            targets.push(target);
-        }
-        let mut enc = gpu.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            for d in &once {
-                d.encode(&mut pass);
-            }
-        }
-        enc.copy_buffer_to_buffer(&net.acts[content_idx], 0, &content_target, 0, content_target.size());
-        gpu.queue.submit([enc.finish()]);
+        let targets = Targets::compute(&engine, &net, &x, &resize(content, w, h), &resize(style, sw, sh), settings.pooling);
         if settings.init == Init::Noise {
             use rand::{RngExt, SeedableRng};
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(settings.seed);
             let noise: Vec<f32> = (0..3 * hw).map(|i| rng.random::<f32>() * 255.0 - MEAN_BGR[i / hw]).collect();
             gpu.queue.write_buffer(&x, 0, bytemuck::cast_slice(&noise));
         }
-        drop((once, style_net, style_in, upload_c, upload_s, keep_tmp));
-
-        // ---- the iteration: forward, losses and backward interleaved, TV, reductions, Adam.
-        let s = settings;
-        let mut ops: Vec<Dispatch> = net.forward.clone();
-        let mut part_len = 0usize; // running offset into loss_part
-        let mut ranges: Vec<kernels::LossRange> = Vec::new(); // partial sums → loss slots
-        // Seven reducing passes (content, five style layers, TV), each ≤ MAX_REDUCE_GROUPS partials.
-        let loss_part_len = 7 * kernels::MAX_REDUCE_GROUPS as usize;
-        let loss_part = gpu.storage("loss partials", 4 * loss_part_len as u64);
-        let mut keep = vec![m.clone(), v.clone(), state.clone(), ping[0].clone(), ping[1].clone(), content_target.clone(), loss_part.clone()];
-        let mut cur = 0usize; // ping-pong buffer holding the gradient w.r.t. the current layer's output
-        let mut first = true;
-        for i in (0..net.layers.len()).rev() {
-            let l = net.layers[i].clone();
-            let (c, lh, lw) = l.output;
-            let n = lh * lw;
-            if let Some(si) = STYLE_LAYERS.iter().position(|&nm| nm == l.name) {
-                let split = GramSplit::new(c, n);
-                let partial = gpu.storage(&format!("gram partials {}", l.name), 4 * split.partial_len() as u64);
-                let diff = gpu.storage(&format!("gram diff {}", l.name), 4 * (c * c) as u64);
-                ops.push(kernels::gram_partial(gpu, gpu.variant(), format!("{} gram", l.name), split, &net.acts[i], &partial));
-                let (d, count) = kernels::style_diff(gpu, format!("{} gram", l.name), split, &partial, &targets[si], &diff, &loss_part, part_len);
-                ops.push(d);
-                ranges.push(kernels::LossRange { offset: part_len, count, slot: 1 + si, scale: 1.0 / (c * c) as f32 });
-                part_len += count;
-                let coef = s.style_weight * s.style_layer_weights[si] * 4.0 / ((c as f32).powi(3) * n as f32);
-                ops.push(kernels::style_grad(gpu, gpu.variant(), format!("{} style grad", l.name), c, n, coef, !first, &net.acts[i], &diff, &ping[cur]));
-                first = false;
-                keep.extend([partial, diff]);
-            }
-            if l.name == CONTENT_LAYER {
-                let len = l.out_len();
-                let coef = s.content_weight * 2.0 / len as f32;
-                assert!(!first, "the content layer lies below relu5_1");
-                let (d, count) = kernels::content_loss(gpu, gpu.precision, format!("{} content", l.name), len, coef, &net.acts[i], &content_target, &ping[cur], &loss_part, part_len);
-                ops.push(d);
-                ranges.push(kernels::LossRange { offset: part_len, count, slot: 0, scale: 1.0 / len as f32 });
-                part_len += count;
-            }
-            let dst = if i == 0 { &grad_x } else { &ping[1 - cur] };
-            let (ci, ih, iw) = l.input;
-            // Gradients are passed down already through the ReLU of the layer they belong to: the
-            // writer of the gradient w.r.t. layer i−1 applies that layer's mask when it is a conv
-            // (ReLU) output; a pool output or the image gets none.
-            let below_relu = (i > 0 && net.layers[i - 1].conv.is_some()).then(|| &net.acts[i - 1]);
-            match l.conv {
-                Some(k) => {
-                    let shape = ConvShape { cin: ci, cout: c, h: ih, w: iw };
-                    ops.push(kernels::conv_backward(gpu, gpu.variant(), format!("{} bwd", l.name), shape, &ping[cur], below_relu, &engine.convs[k].backward, dst));
-                }
-                None => {
-                    let src = &net.acts[i - 1];
-                    let avg = s.pooling == Pooling::Avg;
-                    ops.push(kernels::pool_backward(gpu, gpu.precision, format!("{} bwd", l.name), avg, below_relu.is_some(), ci, ih, iw, src, &ping[cur], dst));
-                }
-            }
-            cur = 1 - cur;
-        }
-        let tv_coef = s.tv_weight * 2.0 / (3 * hw) as f32;
-        let (d, count) = kernels::tv_loss(gpu, "tv".into(), 3, h, w, tv_coef, &x, &grad_x, &loss_part, part_len);
-        ops.push(d);
-        ranges.push(kernels::LossRange { offset: part_len, count, slot: 6, scale: 1.0 / (3 * hw) as f32 });
-        part_len += count;
-        assert!(part_len <= loss_part_len);
-        let weights = kernels::LossWeights { alpha: s.content_weight, beta: s.style_weight, tau: s.tv_weight, layers: s.style_layer_weights };
-        ops.push(kernels::reduce_losses(gpu, &ranges, weights, &loss_part, &losses));
-        let adam = AdamConfig { lr: s.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
-        let adam_ops = vec![kernels::adam_tick(gpu, adam, hw, &state), kernels::adam_step(gpu, adam, hw, &grad_x, &x, &m, &v, &state)];
+        let iteration_plan = Iteration::build(&engine, &net, &targets, settings, IterationBuffers { x: &x, grad_x: &grad_x, losses: &losses });
         let display_op = kernels::postprocess(gpu, hw, &x, &rgba);
-        keep.extend(targets);
         gpu.check()?;
+        LIVE_SESSIONS.fetch_add(1, Ordering::SeqCst);
         Ok(Session {
             engine: engine.clone(),
             settings: settings.clone(),
             width: w,
             height: h,
+            style_size: (sw, sh),
             net,
             x,
             grad_x,
             losses,
             rgba,
-            iteration_ops: ops,
-            adam_ops,
+            iteration_plan,
             display_op,
             iteration: 0,
             evaluated_at: None,
-            _keep: keep,
         })
     }
 
@@ -325,9 +232,21 @@ impl Session {
         &self.engine
     }
 
+    /// The painting's size in the session (its network's input while the targets are computed).
+    pub fn style_size(&self) -> (u32, u32) {
+        (self.style_size.0 as u32, self.style_size.1 as u32)
+    }
+
+    /// The peak GPU memory of this session in bytes: every buffer of its plan (the painting's
+    /// network at its own size included) plus the conv weights ([`crate::bench::peak_bytes`]).
+    pub fn peak_bytes(&self) -> u64 {
+        let e = &self.engine;
+        crate::bench::peak_bytes(&e.channels(), e.gpu.precision, self.width, self.height, self.style_size)
+    }
+
     /// The dispatches of one iteration, in order (forward, losses and backward, reductions, Adam).
     pub fn iteration_dispatches(&self) -> impl Iterator<Item = &Dispatch> {
-        self.iteration_ops.iter().chain(self.adam_ops.iter())
+        self.iteration_plan.loss_and_gradient.iter().chain(&self.iteration_plan.optimiser)
     }
 
     /// Encodes `n` iterations into one command buffer, then refreshes the display buffer
@@ -336,19 +255,8 @@ impl Session {
     pub fn step(&mut self, n: u32, render: bool) -> Result<()> {
         let gpu = &self.engine.gpu;
         gpu.check()?;
-        let mut enc = gpu.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            for _ in 0..n {
-                for d in self.iteration_dispatches() {
-                    d.encode(&mut pass);
-                }
-            }
-            if render {
-                self.display_op.encode(&mut pass);
-            }
-        }
-        gpu.queue.submit([enc.finish()]);
+        let its = (0..n).flat_map(|_| self.iteration_dispatches());
+        gpu.submit(its.chain(render.then_some(&self.display_op)), |_| {});
         self.iteration += n;
         Ok(())
     }
@@ -357,14 +265,7 @@ impl Session {
     pub fn evaluate(&mut self) -> Result<()> {
         let gpu = &self.engine.gpu;
         gpu.check()?;
-        let mut enc = gpu.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            for d in &self.iteration_ops {
-                d.encode(&mut pass);
-            }
-        }
-        gpu.queue.submit([enc.finish()]);
+        gpu.submit(&self.iteration_plan.loss_and_gradient, |_| {});
         self.evaluated_at = Some(self.iteration);
         Ok(())
     }
@@ -378,7 +279,7 @@ impl Session {
         let buffer = self.losses.clone();
         let iteration = self.evaluated_at.filter(|&e| e == self.iteration).unwrap_or(self.iteration.saturating_sub(1));
         async move {
-            let v = engine.gpu.read_f32(&buffer, 8, 4).await?;
+            let v = engine.gpu.read_f32(&buffer, SLOT_TOTALS, 4).await?;
             let l = Losses { iteration, content: v[0], style: v[1], tv: v[2], total: v[3] };
             if !l.total.is_finite() {
                 return Err(Error::NotFinite(format!("{}", l.total), l.iteration));

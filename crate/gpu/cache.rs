@@ -1,0 +1,168 @@
+//! Compiled kernels: shader modules and compute pipelines made on first use and cached by a typed
+//! key, each with an explicit bind group layout whose bindings are known by their WGSL names, so a
+//! dispatch binds buffers by name and a missing, extra or misnamed buffer fails at once.
+
+use super::{Dispatch, Gpu, Precision};
+use crate::kernels::{module_source, ModuleKey};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use wgpu::util::DeviceExt;
+
+/// What a binding of a kernel is, for building explicit bind group layouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Bind {
+    /// `var<uniform>` parameters.
+    Uniform,
+    /// `var<storage, read>`.
+    Read,
+    /// `var<storage, read_write>`.
+    Write,
+}
+
+/// One binding of a kernel: the WGSL variable's name, its `@binding` slot and its kind. The
+/// `bindings_match_the_wgsl` test checks every kernel's table against its WGSL through naga.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Binding {
+    pub name: &'static str,
+    pub slot: u32,
+    pub kind: Bind,
+}
+
+/// Shorthand for a [`Binding`] table entry.
+pub const fn binding(name: &'static str, slot: u32, kind: Bind) -> Binding {
+    Binding { name, slot, kind }
+}
+
+/// Everything a compute pipeline is compiled from: the module (shader file and prelude), the
+/// entry point and the values of its override constants. The cache key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PipelineKey {
+    pub module: ModuleKey,
+    pub entry: &'static str,
+    pub constants: Vec<(&'static str, u32)>,
+}
+
+/// One compiled compute pipeline with its explicit bind group layout.
+pub struct Kernel {
+    /// Entry point and variant (e.g. `conv_forward_direct16_f16`), for labels and timing tables.
+    pub name: String,
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+    bindings: &'static [Binding],
+}
+
+/// The pipeline cache of a device (see the module docs). Thread-safe; kernels are compiled on
+/// first use, so a device compiles only the variants its plans use.
+pub struct Kernels {
+    device: wgpu::Device,
+    has_f16: bool,
+    modules: Mutex<HashMap<ModuleKey, wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<PipelineKey, Arc<Kernel>>>,
+}
+
+impl Kernels {
+    pub(crate) fn new(device: &wgpu::Device, has_f16: bool) -> Kernels {
+        Kernels { device: device.clone(), has_f16, modules: Mutex::default(), pipelines: Mutex::default() }
+    }
+
+    /// The pipeline for `key` (compiled on first use), named `name` in labels and timing tables,
+    /// with bind group layout `bindings`. Panics if `key` asks for f16 storage on a device without
+    /// `shader-f16` (plans never do).
+    pub fn get(&self, key: PipelineKey, name: impl FnOnce() -> String, bindings: &'static [Binding]) -> Arc<Kernel> {
+        assert!(key.module.precision == Precision::F32 || self.has_f16, "f16 kernels need a device with shader-f16");
+        let mut pipelines = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = pipelines.get(&key) {
+            return k.clone();
+        }
+        let module = {
+            let mut modules = self.modules.lock().unwrap_or_else(|p| p.into_inner());
+            modules
+                .entry(key.module)
+                .or_insert_with(|| {
+                    self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(key.module.shader.file_name()),
+                        source: wgpu::ShaderSource::Wgsl(module_source(key.module).into()),
+                    })
+                })
+                .clone()
+        };
+        let k = Arc::new(Kernel::new(&self.device, &module, name(), &key, bindings));
+        pipelines.insert(key, k.clone());
+        k
+    }
+}
+
+impl Kernel {
+    fn new(device: &wgpu::Device, module: &wgpu::ShaderModule, name: String, key: &PipelineKey, bindings: &'static [Binding]) -> Kernel {
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
+            .iter()
+            .map(|b| wgpu::BindGroupLayoutEntry {
+                binding: b.slot,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match b.kind {
+                        Bind::Uniform => wgpu::BufferBindingType::Uniform,
+                        Bind::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                        Bind::Write => wgpu::BufferBindingType::Storage { read_only: false },
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&name), entries: &entries });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(&name),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let constants: Vec<(&str, f64)> = key.constants.iter().map(|&(n, v)| (n, v as f64)).collect();
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&name),
+            layout: Some(&pipeline_layout),
+            module,
+            entry_point: Some(key.entry),
+            compilation_options: wgpu::PipelineCompilationOptions { constants: &constants, ..Default::default() },
+            cache: None,
+        });
+        Kernel { name, pipeline, layout, bindings }
+    }
+
+    /// Builds a [`Dispatch`]: uploads `params` into a new uniform buffer (the kernel's uniform
+    /// binding) and binds each `(WGSL name, buffer)` of `buffers` to the slot of that name.
+    /// Panics (a launcher bug) unless `buffers` names every storage binding exactly once.
+    pub fn dispatch<P: bytemuck::Pod>(
+        &self,
+        gpu: &Gpu,
+        label: impl Into<String>,
+        params: &P,
+        buffers: &[(&str, &wgpu::Buffer)],
+        groups: [u32; 3],
+        flops: f64,
+    ) -> Dispatch {
+        let uniform = gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(&self.name),
+            contents: bytemuck::bytes_of(params),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let mut entries = Vec::with_capacity(self.bindings.len());
+        for b in self.bindings {
+            let resource = match b.kind {
+                Bind::Uniform => uniform.as_entire_binding(),
+                _ => {
+                    let mut named = buffers.iter().filter(|(n, _)| *n == b.name);
+                    let buf = named.next().unwrap_or_else(|| panic!("kernel {}: no buffer for binding `{}`", self.name, b.name));
+                    assert!(named.next().is_none(), "kernel {}: two buffers for binding `{}`", self.name, b.name);
+                    buf.1.as_entire_binding()
+                }
+            };
+            entries.push(wgpu::BindGroupEntry { binding: b.slot, resource });
+        }
+        for (n, _) in buffers {
+            assert!(self.bindings.iter().any(|b| b.name == *n && b.kind != Bind::Uniform), "kernel {}: it has no binding `{n}`", self.name);
+        }
+        let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(&self.name), layout: &self.layout, entries: &entries });
+        Dispatch { label: label.into(), kernel: self.name.clone(), flops, pipeline: self.pipeline.clone(), bind_group, groups }
+    }
+}

@@ -1,0 +1,283 @@
+//! The device: adapter and device selection, limits, error capture and device loss, buffer
+//! creation and the one submit helper.
+
+use super::{ConvPath, Dispatch, Kernels, Precision, Variant};
+use crate::error::{Error, Result};
+use std::sync::{Arc, Mutex};
+use wgpu::util::DeviceExt;
+
+/// How to pick the adapter.
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// Case-insensitive substring of the adapter name to prefer (native; e.g. "llvmpipe").
+    /// `None` reads the `STYLIZE_ADAPTER` environment variable natively.
+    pub adapter_name: Option<String>,
+    /// Which conv implementation to use; `None` picks [`ConvPath::for_adapter`] (natively the
+    /// `STYLIZE_CONV` environment variable, `tiled` or `direct`, overrides it).
+    pub conv_path: Option<ConvPath>,
+    /// Storage precision of activations and conv weights; `None` picks [`Precision::for_adapter`]
+    /// (natively the `STYLIZE_PRECISION` environment variable, `f32` or `f16`, overrides it).
+    pub precision: Option<Precision>,
+}
+
+/// The value of environment variable `name` natively (`None` when unset, and always on the web).
+fn env_override(name: &str) -> Option<String> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::env::var(name).ok()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = name;
+        None
+    }
+}
+
+/// The device, its queue and everything made once per device.
+pub struct Gpu {
+    /// The instance the adapter came from (surfaces for the preview are made from it).
+    pub instance: wgpu::Instance,
+    pub adapter: wgpu::Adapter,
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    /// Adapter name, backend, type and driver.
+    pub adapter_info: wgpu::AdapterInfo,
+    /// The conv implementation plans use on this device.
+    pub conv_path: ConvPath,
+    /// How plans store activations and conv weights on this device.
+    pub precision: Precision,
+    /// Limits granted to the device (what plans are checked against).
+    pub limits: wgpu::Limits,
+    /// Features enabled on the device.
+    pub features: wgpu::Features,
+    /// The adapter's own limits (what a bigger request could get).
+    pub adapter_limits: wgpu::Limits,
+    pub kernels: Kernels,
+    error: Arc<Mutex<Option<String>>>,
+    lost: Arc<Mutex<Option<String>>>,
+}
+
+impl Gpu {
+    /// Opens the best available adapter (high performance; natively the `STYLIZE_ADAPTER` name
+    /// override), requests WebGPU's default limits raised to the adapter's buffer-size limits and
+    /// timestamp queries and `shader-f16` when offered, installs error and device-lost handlers,
+    /// and picks the conv path and storage precision (`opts`, else the `STYLIZE_CONV` /
+    /// `STYLIZE_PRECISION` environment variables natively, else the adapter's type). Kernels are
+    /// compiled on first use. Fails with [`Error::NoAdapter`], [`Error::Device`], or
+    /// [`Error::Settings`] (a bad override, or f16 on an adapter without `shader-f16`).
+    pub async fn new(opts: &GpuOptions) -> Result<Gpu> {
+        #[cfg(not(target_arch = "wasm32"))]
+        let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        #[cfg(target_arch = "wasm32")]
+        let desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        let instance = wgpu::Instance::new(desc);
+        let wanted = opts.adapter_name.clone().or_else(|| env_override("STYLIZE_ADAPTER"));
+        let mut adapter = None;
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(name) = &wanted {
+            let name = name.to_lowercase();
+            let all = instance.enumerate_adapters(wgpu::Backends::all()).await;
+            let names: Vec<String> = all.iter().map(|a| a.get_info().name).collect();
+            adapter = all.into_iter().find(|a| a.get_info().name.to_lowercase().contains(&name));
+            if adapter.is_none() {
+                return Err(Error::NoAdapter(format!(
+                    "no adapter matches STYLIZE_ADAPTER={name:?}; available: {names:?}"
+                )));
+            }
+        }
+        let _ = &wanted;
+        if adapter.is_none() {
+            adapter = Some(
+                instance
+                    .request_adapter(&wgpu::RequestAdapterOptions {
+                        power_preference: wgpu::PowerPreference::HighPerformance,
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| {
+                        Error::NoAdapter(format!(
+                            "{e}. Natively, install a Vulkan, Metal or DX12 driver (on Linux without a GPU: \
+                             Mesa's lavapipe, package mesa-vulkan-drivers); in a browser, use one with WebGPU \
+                             (Chrome/Edge 113+, Safari 26+, Firefox 141+ on Windows)"
+                        ))
+                    })?,
+            );
+        }
+        let adapter = adapter.expect("set above");
+        let adapter_limits = adapter.limits();
+        let mut limits = wgpu::Limits::default();
+        limits.max_storage_buffer_binding_size = adapter_limits.max_storage_buffer_binding_size;
+        limits.max_buffer_size = adapter_limits.max_buffer_size;
+        limits.max_storage_buffers_per_shader_stage =
+            limits.max_storage_buffers_per_shader_stage.min(adapter_limits.max_storage_buffers_per_shader_stage);
+        let features = adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_F16);
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("stylize"),
+                required_features: features,
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::Device(e.to_string()))?;
+
+        let error = Arc::new(Mutex::new(None::<String>));
+        let lost = Arc::new(Mutex::new(None::<String>));
+        {
+            let error = error.clone();
+            device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+                let mut slot = error.lock().unwrap_or_else(|p| p.into_inner());
+                if slot.is_none() {
+                    *slot = Some(e.to_string());
+                }
+            }));
+            let lost = lost.clone();
+            device.set_device_lost_callback(move |reason, msg| {
+                *lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{reason:?}: {msg}"));
+            });
+        }
+        let adapter_info = adapter.get_info();
+        let conv_path = match (opts.conv_path, env_override("STYLIZE_CONV")) {
+            (Some(p), _) => p,
+            (None, Some(v)) => ConvPath::parse(&v)?,
+            (None, None) => ConvPath::for_adapter(&adapter_info),
+        };
+        let precision = match (opts.precision, env_override("STYLIZE_PRECISION")) {
+            (Some(p), _) => Some(p),
+            (None, Some(v)) => Some(Precision::parse(&v)?),
+            (None, None) => None,
+        };
+        let has_f16 = features.contains(wgpu::Features::SHADER_F16);
+        if precision == Some(Precision::F16) && !has_f16 {
+            return Err(Error::Settings("f16 storage needs the adapter feature shader-f16, which this adapter lacks".into()));
+        }
+        let precision = precision.unwrap_or_else(|| Precision::for_adapter(&adapter_info, features));
+        let kernels = Kernels::new(&device, has_f16);
+        Ok(Gpu {
+            instance,
+            adapter: adapter.clone(),
+            device,
+            queue,
+            adapter_info,
+            conv_path,
+            precision,
+            limits,
+            features,
+            adapter_limits,
+            kernels,
+            error,
+            lost,
+        })
+    }
+
+    /// A human-readable description of the adapter, the granted limits and features.
+    pub fn describe(&self) -> String {
+        let i = &self.adapter_info;
+        let l = &self.limits;
+        // Browsers do not reveal adapter names.
+        let name = if i.name.is_empty() { "WebGPU adapter".to_string() } else { i.name.clone() };
+        format!(
+            "adapter: {} ({:?}, {:?}; conv path {:?}, storage {:?})\ndriver: {} {}\nlimits: max_buffer_size {} B, max_storage_buffer_binding_size {} B, \
+             max_storage_buffers_per_shader_stage {}, max_compute_workgroup_storage_size {} B, \
+             max_compute_invocations_per_workgroup {}, max_compute_workgroups_per_dimension {}\n\
+             adapter offers: max_buffer_size {} B, max_storage_buffer_binding_size {} B, features {:?}\nfeatures: {:?}",
+            name,
+            i.backend,
+            i.device_type,
+            self.conv_path,
+            self.precision,
+            i.driver,
+            i.driver_info,
+            l.max_buffer_size,
+            l.max_storage_buffer_binding_size,
+            l.max_storage_buffers_per_shader_stage,
+            l.max_compute_workgroup_storage_size,
+            l.max_compute_invocations_per_workgroup,
+            l.max_compute_workgroups_per_dimension,
+            self.adapter_limits.max_buffer_size,
+            self.adapter_limits.max_storage_buffer_binding_size,
+            self.adapter.features(),
+            self.features,
+        )
+    }
+
+    /// Largest storage buffer (bytes) a plan may create: the smaller of the binding and buffer limits.
+    pub fn max_storage_bytes(&self) -> u64 {
+        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
+    }
+
+    /// Returns the first GPU error or device loss seen since the device was created, if any.
+    pub fn check(&self) -> Result<()> {
+        if let Some(msg) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(Error::DeviceLost(msg));
+        }
+        if let Some(msg) = self.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Err(Error::Gpu(msg));
+        }
+        Ok(())
+    }
+
+    /// The conv path and storage precision plans use on this device.
+    pub fn variant(&self) -> Variant {
+        Variant { path: self.conv_path, precision: self.precision }
+    }
+
+    /// Whether the device has `shader-f16` enabled (so [`Precision::F16`] kernels can run).
+    pub fn has_f16(&self) -> bool {
+        self.features.contains(wgpu::Features::SHADER_F16)
+    }
+
+    /// Creates a storage buffer holding activation values `data` stored in `precision`.
+    pub fn act_init(&self, label: &str, precision: Precision, data: &[f32]) -> wgpu::Buffer {
+        let mut bytes = precision.act_bytes(data);
+        bytes.resize(bytes.len().max(4).next_multiple_of(4), 0);
+        self.storage_init(label, &bytes)
+    }
+
+    /// Whether the device supports timestamp queries.
+    pub fn has_timestamps(&self) -> bool {
+        self.features.contains(wgpu::Features::TIMESTAMP_QUERY)
+    }
+
+    /// Creates a zero-initialised storage buffer of `bytes` bytes (at least 4), usable as a copy
+    /// source and destination. The caller must have checked `bytes` against [`Self::max_storage_bytes`].
+    pub fn storage(&self, label: &str, bytes: u64) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes.max(4).next_multiple_of(4),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// Creates a storage buffer holding `data`.
+    pub fn storage_init<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> wgpu::Buffer {
+        if data.is_empty() {
+            return self.storage(label, 4);
+        }
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::cast_slice(data),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        })
+    }
+
+    /// Encodes `dispatches` in order into one compute pass, lets `then` record more commands
+    /// (copies) after the pass, and submits the command buffer. Returns at once.
+    pub fn submit<'a>(&self, dispatches: impl IntoIterator<Item = &'a Dispatch>, then: impl FnOnce(&mut wgpu::CommandEncoder)) {
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for d in dispatches {
+                d.encode(&mut pass);
+            }
+        }
+        then(&mut enc);
+        self.queue.submit([enc.finish()]);
+    }
+
+    /// Submits the dispatches in one compute pass ([`Self::submit`] with nothing after it).
+    pub fn run(&self, dispatches: &[&Dispatch]) {
+        self.submit(dispatches.iter().copied(), |_| {});
+    }
+}

@@ -1,0 +1,15 @@
+//! The GPU layer: the device (`device`), the one readback path (`readback`), recorded dispatches
+//! and grids (`dispatch`), the pipeline cache keyed by typed keys (`cache`) and the per-device
+//! implementation choices (`precision`). Nothing kernel-specific lives here: each kernel's host
+//! side is in `crate::kernels`.
+
+mod cache;
+mod device;
+mod dispatch;
+mod precision;
+mod readback;
+
+pub use cache::{binding, Bind, Binding, Kernel, Kernels, PipelineKey};
+pub use device::{Gpu, GpuOptions};
+pub use dispatch::{grid_1d, grid_elems, grid_tiles, Dispatch, MAX_GROUPS_PER_DIM, WG};
+pub use precision::{ConvPath, Precision, Variant, F16_ACT_STORE};

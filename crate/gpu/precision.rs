@@ -1,0 +1,154 @@
+//! The implementation choices made once per device: which conv/Gram kernels ([`ConvPath`]) and how
+//! activations and conv weights are stored ([`Precision`]), with the f16 encode/decode helpers that
+//! are the CPU twins of the WGSL precision prelude.
+
+use crate::error::{Error, Result};
+
+/// The two implementations of the 3×3 conv GEMM in `shaders/conv.wgsl` (same results, same
+/// bindings; the header of that file explains the cost models behind them). The same choice
+/// selects between the tiled and direct Gram-partial and style-gradient kernels (`gram.wgsl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConvPath {
+    /// Tiled through workgroup memory (entry point `main`): what GPUs want.
+    Tiled,
+    /// Register-tiled straight from storage buffers, no workgroup memory or barriers (entry point
+    /// `direct`): what CPU adapters (SwiftShader, lavapipe) want.
+    Direct,
+}
+
+impl ConvPath {
+    /// `Direct` on CPU adapters (browsers report software/fallback adapters as CPUs), else `Tiled`.
+    pub fn for_adapter(info: &wgpu::AdapterInfo) -> ConvPath {
+        if info.device_type == wgpu::DeviceType::Cpu {
+            ConvPath::Direct
+        } else {
+            ConvPath::Tiled
+        }
+    }
+
+    /// Parses `tiled` or `direct` (case-insensitive). Fails with [`Error::Settings`].
+    pub fn parse(s: &str) -> Result<ConvPath> {
+        match s.to_ascii_lowercase().as_str() {
+            "tiled" => Ok(ConvPath::Tiled),
+            "direct" => Ok(ConvPath::Direct),
+            _ => Err(Error::Settings(format!("conv path must be `tiled` or `direct`, not {s:?}"))),
+        }
+    }
+}
+
+/// How activations (every layer's output, the content target, the network's copy of its input)
+/// and conv weights are stored on the GPU. Arithmetic and accumulation are f32 either way, and
+/// gradients, Grams, losses, the image and Adam's moments are always f32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Precision {
+    /// 32-bit floats everywhere.
+    F32,
+    /// IEEE half floats (needs the adapter's `shader-f16`): half the memory and bandwidth of the
+    /// activations and weights. Activations are stored times [`F16_ACT_STORE`] (1/32, exact) so the
+    /// largest VGG activations (tens of thousands on the 0..255 scale) stay far from f16's 65,504;
+    /// stores clamp to ±65,504 instead of overflowing to infinity.
+    F16,
+}
+
+/// Factor activations are multiplied by when stored as f16 (and divided by when loaded).
+pub const F16_ACT_STORE: f32 = 1.0 / 32.0;
+
+/// An activation as stored in f16: scaled, clamped to f16's range, rounded to nearest (the CPU
+/// twin of `to_act` in the f16 prelude).
+fn act_to_f16(v: f32) -> half::f16 {
+    half::f16::from_f32((v * F16_ACT_STORE).clamp(-65504.0, 65504.0))
+}
+
+/// A stored f16 activation's value (the CPU twin of a load times `ACT_LOAD`).
+fn f16_to_act(h: half::f16) -> f32 {
+    h.to_f32() / F16_ACT_STORE
+}
+
+impl Precision {
+    /// `F16` when the adapter offers `shader-f16` and is a real GPU (memory bandwidth is what it
+    /// saves), `F32` otherwise (CPU adapters: see BENCHMARKS.md, change 7).
+    pub fn for_adapter(info: &wgpu::AdapterInfo, features: wgpu::Features) -> Precision {
+        if features.contains(wgpu::Features::SHADER_F16) && info.device_type != wgpu::DeviceType::Cpu {
+            Precision::F16
+        } else {
+            Precision::F32
+        }
+    }
+
+    /// Parses `f32` or `f16` (case-insensitive). Fails with [`Error::Settings`].
+    pub fn parse(s: &str) -> Result<Precision> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" => Ok(Precision::F32),
+            "f16" => Ok(Precision::F16),
+            _ => Err(Error::Settings(format!("precision must be `f32` or `f16`, not {s:?}"))),
+        }
+    }
+
+    /// Bytes per stored activation or weight element: 4 or 2.
+    pub fn bytes(self) -> u64 {
+        match self {
+            Precision::F32 => 4,
+            Precision::F16 => 2,
+        }
+    }
+
+    /// The value the GPU sees after storing `v` as an activation and loading it again (the CPU
+    /// model of the round trip, for references and tests).
+    pub fn round_act(self, v: f32) -> f32 {
+        match self {
+            Precision::F32 => v,
+            Precision::F16 => f16_to_act(act_to_f16(v)),
+        }
+    }
+
+    /// Activation values as stored bytes (f32, or scaled f16).
+    pub fn act_bytes(self, data: &[f32]) -> Vec<u8> {
+        self.encode(data, act_to_f16)
+    }
+
+    /// Stored activation bytes back to values (inverse of [`Self::act_bytes`] up to rounding).
+    pub fn act_values(self, bytes: &[u8]) -> Vec<f32> {
+        match self {
+            Precision::F32 => bytemuck::pod_collect_to_vec(bytes),
+            Precision::F16 => bytemuck::pod_collect_to_vec::<u8, half::f16>(bytes).into_iter().map(f16_to_act).collect(),
+        }
+    }
+
+    /// The value the GPU sees for conv weight `v` stored in this precision.
+    pub fn round_weight(self, v: f32) -> f32 {
+        match self {
+            Precision::F32 => v,
+            Precision::F16 => half::f16::from_f32(v).to_f32(),
+        }
+    }
+
+    /// Conv weights as stored bytes (f32, or f16 unscaled).
+    pub fn weight_bytes(self, data: &[f32]) -> Vec<u8> {
+        self.encode(data, half::f16::from_f32)
+    }
+
+    /// `data` as f32 bytes, or as f16 through `to_f16`.
+    fn encode(self, data: &[f32], to_f16: fn(f32) -> half::f16) -> Vec<u8> {
+        match self {
+            Precision::F32 => bytemuck::cast_slice(data).to_vec(),
+            Precision::F16 => bytemuck::cast_slice(&data.iter().map(|&v| to_f16(v)).collect::<Vec<_>>()).to_vec(),
+        }
+    }
+
+    /// `""` or `"_f16"`: the suffix of kernel names in timing tables.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Precision::F32 => "",
+            Precision::F16 => "_f16",
+        }
+    }
+}
+
+/// The implementation choices a plan is built with: conv/Gram kernels and storage precision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Variant {
+    /// Conv, Gram-partial and style-gradient implementation.
+    pub path: ConvPath,
+    /// Storage of activations and conv weights.
+    pub precision: Precision,
+}

@@ -1,0 +1,79 @@
+//! Adam on the image, with on-GPU bias correction and projection onto the valid pixel range
+//! (`shaders/adam.wgsl`).
+
+use crate::gpu::{binding, grid_elems, Bind, Dispatch, Gpu};
+use crate::kernels::{KernelDef, Shader, Uniform};
+use wgpu::Buffer;
+
+crate::wgsl_struct! {
+    /// Uniform parameters of both Adam passes.
+    pub struct AdamParams {
+        /// 3·h·w.
+        pub n: u32,
+        pub hw: u32,
+        pub lr: f32,
+        pub beta1: f32,
+        pub beta2: f32,
+        pub eps: f32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+    }
+}
+
+const TICK: KernelDef = KernelDef { shader: Shader::Adam, entry: "adam_tick", bindings: &[binding("p", 0, Bind::Uniform), binding("state", 5, Bind::Write)] };
+const STEP: KernelDef = KernelDef {
+    shader: Shader::Adam,
+    entry: "adam_step",
+    bindings: &[
+        binding("p", 0, Bind::Uniform),
+        binding("grad", 1, Bind::Read),
+        binding("x", 2, Bind::Write),
+        binding("m", 3, Bind::Write),
+        binding("v", 4, Bind::Write),
+        binding("state", 5, Bind::Write),
+    ],
+};
+/// The entry points of `adam.wgsl`.
+pub const KERNELS: &[KernelDef] = &[TICK, STEP];
+
+pub(crate) fn uniforms() -> Vec<Uniform> {
+    vec![Uniform::of::<AdamParams>()]
+}
+
+/// Adam hyper-parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamConfig {
+    /// Learning rate, in pixel units (0..255 scale).
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+}
+
+fn params(cfg: AdamConfig, hw: usize) -> AdamParams {
+    AdamParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, _pad0: 0, _pad1: 0 }
+}
+
+/// Advances the step counter in `state [4]` and its bias corrections (one invocation).
+pub fn adam_tick(gpu: &Gpu, cfg: AdamConfig, hw: usize, state: &Buffer) -> Dispatch {
+    TICK.plain(gpu).dispatch(gpu, "adam tick", &params(cfg, hw), &[("state", state)], [1, 1, 1], 4.0)
+}
+
+/// The buffers of [`adam_step`] (all f32).
+pub struct AdamBuffers<'a> {
+    /// `[3][hw]` gradient of the loss w.r.t. the image.
+    pub grad: &'a Buffer,
+    /// `[3][hw]` the image, updated and clamped.
+    pub x: &'a Buffer,
+    /// `[3][hw]` first and second moments.
+    pub m: &'a Buffer,
+    pub v: &'a Buffer,
+    /// `[4]` (t, 1/(1−β1^t), 1/(1−β2^t), unused) from [`adam_tick`].
+    pub state: &'a Buffer,
+}
+
+/// One Adam update of the `[3][hw]` image; the result is clamped to each channel's valid range.
+pub fn adam_step(gpu: &Gpu, cfg: AdamConfig, hw: usize, b: AdamBuffers) -> Dispatch {
+    let bufs = [("grad", b.grad), ("x", b.x), ("m", b.m), ("v", b.v), ("state", b.state)];
+    STEP.plain(gpu).dispatch(gpu, "adam", &params(cfg, hw), &bufs, grid_elems(3 * hw), 12.0 * 3.0 * hw as f64)
+}

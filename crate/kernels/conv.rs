@@ -1,0 +1,180 @@
+//! 3×3 convolution (`shaders/conv.wgsl`): forward with bias and ReLU, and the input gradient.
+
+use crate::gpu::{binding, grid_tiles, Bind, Binding, ConvPath, Dispatch, Gpu, Variant};
+use crate::kernels::{KernelDef, Shader, Uniform};
+use wgpu::Buffer;
+
+crate::wgsl_struct! {
+    /// Uniform parameters of both conv directions (`shape` is the GEMM's: backward swaps channels).
+    pub struct ConvParams {
+        pub cin: u32,
+        pub cout: u32,
+        pub h: u32,
+        pub w: u32,
+        /// Pixel tiles: ⌈h·w/64⌉ (wide tile), ⌈h·w/16⌉ (narrow), ⌈h·w/(4·LANES)⌉ (direct).
+        pub tiles_n: u32,
+        /// Backward: 1 = multiply the result by [mask > 0].
+        pub mask_out: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+    }
+}
+
+/// Which way a conv runs: which pipeline variant and which I/O types its module declares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// `out = relu(W ⊛ in + bias)`; input and output are activations.
+    Forward,
+    /// The input gradient; input and output are f32 gradients.
+    Backward,
+}
+
+/// One compiled variant of the conv kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConvTile {
+    /// Tiled, 64×64 output tile.
+    Wide,
+    /// Tiled, 64×16 output tile (layers of few pixels).
+    Narrow,
+    /// Direct, with this many invocations per workgroup (4, 16 or 64).
+    Direct(u32),
+}
+
+/// Shape of a 3×3 convolution (stride 1, padding 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    /// Input channels.
+    pub cin: usize,
+    /// Output channels.
+    pub cout: usize,
+    /// Height in pixels.
+    pub h: usize,
+    /// Width in pixels.
+    pub w: usize,
+}
+
+const BINDINGS: &[Binding] = &[
+    binding("p", 0, Bind::Uniform),
+    binding("inp", 1, Bind::Read),
+    binding("weight", 2, Bind::Read),
+    binding("bias", 3, Bind::Read),
+    binding("mask", 4, Bind::Read),
+    binding("outp", 5, Bind::Write),
+];
+const TILED: KernelDef = KernelDef { shader: Shader::Conv, entry: "main", bindings: BINDINGS };
+const DIRECT: KernelDef = KernelDef { shader: Shader::Conv, entry: "direct", bindings: BINDINGS };
+/// The entry points of `conv.wgsl`.
+pub const KERNELS: &[KernelDef] = &[TILED, DIRECT];
+
+pub(crate) fn uniforms() -> Vec<Uniform> {
+    vec![Uniform::of::<ConvParams>()]
+}
+
+/// The direction's I/O types for the conv module's prelude: `conv_io` (activations forward, f32
+/// gradients backward), `IO_LOAD` and `store_io`.
+pub(crate) fn io_types(dir: Direction) -> &'static str {
+    match dir {
+        Direction::Forward => "alias conv_io = act;\nconst IO_LOAD: f32 = ACT_LOAD;\nfn store_io(v: f32) -> conv_io { return to_act(v); }\n",
+        Direction::Backward => "alias conv_io = f32;\nconst IO_LOAD: f32 = 1.0;\nfn store_io(v: f32) -> conv_io { return v; }\n",
+    }
+}
+
+/// Layers with at most this many pixels use the 64×16 (narrow) conv tile instead of 64×64.
+pub const NARROW_MAX_PIXELS: usize = 32;
+
+/// Workgroup size of the direct kernels (conv, Gram, style gradient) for a lane dimension of `n`
+/// (pixels, or Gram columns): the largest of 64, 16, 4 with 4·lanes ≤ n (each invocation covers
+/// 4 of them), 4 below that.
+pub fn direct_lanes(n: u32) -> u32 {
+    [64, 16, 4].into_iter().find(|l| 4 * l <= n).unwrap_or(4)
+}
+
+/// The conv kernel variant and grid for a shape: `(tile, tiles_n, grid)`.
+/// Tiled: 64×64 tiles (64×16 up to [`NARROW_MAX_PIXELS`]). Direct: 16 channels × 4·LANES pixels
+/// per workgroup, LANES = [`direct_lanes`]`(h·w)`.
+pub fn conv_tiling(path: ConvPath, s: ConvShape) -> (ConvTile, u32, [u32; 3]) {
+    let hw = (s.h * s.w) as u32;
+    let cout = s.cout as u32;
+    match path {
+        ConvPath::Tiled if s.h * s.w <= NARROW_MAX_PIXELS => {
+            let tiles_n = hw.div_ceil(16);
+            (ConvTile::Narrow, tiles_n, grid_tiles(tiles_n, cout.div_ceil(64)))
+        }
+        ConvPath::Tiled => {
+            let tiles_n = hw.div_ceil(64);
+            (ConvTile::Wide, tiles_n, grid_tiles(tiles_n, cout.div_ceil(64)))
+        }
+        ConvPath::Direct => {
+            let lanes = direct_lanes(hw);
+            let tiles_n = hw.div_ceil(4 * lanes);
+            (ConvTile::Direct(lanes), tiles_n, grid_tiles(tiles_n, cout.div_ceil(16)))
+        }
+    }
+}
+
+/// The buffers of a forward conv.
+pub struct ConvForward<'a> {
+    /// `[cin][h][w]` activations.
+    pub input: &'a Buffer,
+    /// `[cin·9][cout4]` ([`crate::ConvWeights::forward_gemm`]).
+    pub weight: &'a Buffer,
+    /// `[cout]` f32.
+    pub bias: &'a Buffer,
+    /// `[cout][h][w]` activations (written in full).
+    pub out: &'a Buffer,
+}
+
+/// The buffers of a conv's input gradient.
+pub struct ConvBackward<'a> {
+    /// `[cout][h][w]` f32: the gradient w.r.t. the layer's pre-activation (its ReLU mask already
+    /// applied by whoever wrote it).
+    pub dout: &'a Buffer,
+    /// `[cin][h][w]` activations: the layer's forward input when that is a ReLU output, so `din`
+    /// leaves already through that ReLU; `None` for no mask.
+    pub in_act: Option<&'a Buffer>,
+    /// `[cout·9][cin4]` ([`crate::ConvWeights::backward_gemm`]).
+    pub weight_t: &'a Buffer,
+    /// `[cin][h][w]` f32 (written in full).
+    pub din: &'a Buffer,
+}
+
+/// The conv pipeline for a direction, tile and storage precision (the cache key's parts).
+fn dispatch(gpu: &Gpu, v: Variant, dir: Direction, label: String, s: ConvShape, mask_out: bool, bufs: [(&str, &Buffer); 5]) -> Dispatch {
+    let (tile, tiles_n, grid) = conv_tiling(v.path, s);
+    let (def, narrow, lanes) = match tile {
+        ConvTile::Wide => (TILED, 0, 64),
+        ConvTile::Narrow => (TILED, 1, 64),
+        ConvTile::Direct(l) => (DIRECT, 0, l),
+    };
+    let backward = (dir == Direction::Backward) as u32;
+    let kernel = def.get(gpu, v.precision, Some(dir), &[("BACKWARD", backward), ("NARROW", narrow), ("LANES", lanes)], || {
+        let tile = match tile {
+            ConvTile::Wide => String::new(),
+            ConvTile::Narrow => "_narrow".into(),
+            ConvTile::Direct(l) => format!("_direct{l}"),
+        };
+        format!("conv_{}{tile}{}", if backward == 1 { "backward" } else { "forward" }, v.precision.suffix())
+    });
+    let params = ConvParams { cin: s.cin as u32, cout: s.cout as u32, h: s.h as u32, w: s.w as u32, tiles_n, mask_out: mask_out as u32, _pad0: 0, _pad1: 0 };
+    let flops = 2.0 * 9.0 * (s.cin * s.cout * s.h * s.w) as f64;
+    kernel.dispatch(gpu, label, &params, &bufs, grid, flops)
+}
+
+/// Forward convolution with fused bias and ReLU: `out [cout][h][w] = relu(W ⊛ input + bias)`,
+/// computed by the `v.path` implementation with the input, weights and output stored in
+/// `v.precision` (normally `gpu.variant()`).
+pub fn conv_forward(gpu: &Gpu, v: Variant, label: String, s: ConvShape, b: ConvForward) -> Dispatch {
+    // `mask` is unread forward; bind the input there.
+    let bufs = [("inp", b.input), ("weight", b.weight), ("bias", b.bias), ("mask", b.input), ("outp", b.out)];
+    dispatch(gpu, v, Direction::Forward, label, s, false, bufs)
+}
+
+/// Input gradient of a conv layer: `din = (W' ⊛ dout) · [in_act > 0]` (without the mask when
+/// `in_act` is `None`), where `s` is the FORWARD shape. Computed by the `v.path` implementation;
+/// `in_act` and `weight_t` are stored in `v.precision`, `dout` and `din` are f32.
+pub fn conv_backward(gpu: &Gpu, v: Variant, label: String, s: ConvShape, b: ConvBackward) -> Dispatch {
+    let t = ConvShape { cin: s.cout, cout: s.cin, h: s.h, w: s.w };
+    // `bias` is unread backward; bind the weights there (and dout as the mask when unmasked).
+    let bufs = [("inp", b.dout), ("weight", b.weight_t), ("bias", b.weight_t), ("mask", b.in_act.unwrap_or(b.dout)), ("outp", b.din)];
+    dispatch(gpu, v, Direction::Backward, label, t, b.in_act.is_some(), bufs)
+}

@@ -1,0 +1,60 @@
+//! Conversions between display pixels, the network's input space and stored activations
+//! (`shaders/image.wgsl`).
+
+use crate::gpu::{binding, grid_elems, Bind, Dispatch, Gpu, Precision};
+use crate::kernels::{KernelDef, Shader, Uniform};
+use wgpu::Buffer;
+
+crate::wgsl_struct! {
+    /// Uniform parameters of the image kernels.
+    pub struct ImageParams {
+        /// Pixels (image_to_act: elements).
+        pub hw: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
+}
+
+const PRE: KernelDef = KernelDef {
+    shader: Shader::Image,
+    entry: "preprocess",
+    bindings: &[binding("p", 0, Bind::Uniform), binding("rgba", 1, Bind::Read), binding("img", 2, Bind::Write)],
+};
+const POST: KernelDef = KernelDef {
+    shader: Shader::Image,
+    entry: "postprocess",
+    bindings: &[binding("p", 0, Bind::Uniform), binding("img_in", 3, Bind::Read), binding("rgba_out", 4, Bind::Write)],
+};
+const TO_ACT: KernelDef = KernelDef {
+    shader: Shader::Image,
+    entry: "image_to_act",
+    bindings: &[binding("p", 0, Bind::Uniform), binding("img_in", 3, Bind::Read), binding("act_out", 5, Bind::Write)],
+};
+/// The entry points of `image.wgsl`.
+pub const KERNELS: &[KernelDef] = &[PRE, POST, TO_ACT];
+
+pub(crate) fn uniforms() -> Vec<Uniform> {
+    vec![Uniform::of::<ImageParams>()]
+}
+
+fn params(n: usize) -> ImageParams {
+    ImageParams { hw: n as u32, _pad0: 0, _pad1: 0, _pad2: 0 }
+}
+
+/// RGBA8 pixels `rgba [hw]` (u32, R in the low byte) → network input `img [3][hw]` (BGR, minus mean).
+pub fn preprocess(gpu: &Gpu, hw: usize, rgba: &Buffer, img: &Buffer) -> Dispatch {
+    PRE.plain(gpu).dispatch(gpu, "preprocess", &params(hw), &[("rgba", rgba), ("img", img)], grid_elems(hw), 6.0 * hw as f64)
+}
+
+/// Network-space `img [3][hw]` → RGBA8 `rgba [hw]`, rounded and clamped, alpha 255.
+pub fn postprocess(gpu: &Gpu, hw: usize, img: &Buffer, rgba: &Buffer) -> Dispatch {
+    POST.plain(gpu).dispatch(gpu, "postprocess", &params(hw), &[("img_in", img), ("rgba_out", rgba)], grid_elems(hw), 6.0 * hw as f64)
+}
+
+/// `dst [n] = src [n]` converted to activations stored in `precision` (the network's copy of its
+/// f32 input image when activations are f16).
+pub fn to_act(gpu: &Gpu, precision: Precision, n: usize, src: &Buffer, dst: &Buffer) -> Dispatch {
+    let k = TO_ACT.get(gpu, precision, None, &[], || format!("to_act{}", precision.suffix()));
+    k.dispatch(gpu, "to_act", &params(n), &[("img_in", src), ("act_out", dst)], grid_elems(n), n as f64)
+}

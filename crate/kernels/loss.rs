@@ -1,0 +1,183 @@
+//! Content and total-variation losses with their gradients, and the one loss reduction per
+//! iteration (`shaders/loss.wgsl`). The loss slot numbers are defined here and reach the WGSL
+//! through the prelude.
+
+use crate::gpu::{binding, Bind, Dispatch, Gpu, Precision, WG};
+use crate::kernels::{KernelDef, Shader, Uniform};
+use wgpu::Buffer;
+
+/// Floats in the `losses` buffer.
+pub const LOSS_SLOTS: usize = 16;
+/// Raw slot of the content loss (mean (F − P)²).
+pub const SLOT_CONTENT: usize = 0;
+/// Raw slots of the five style layers' losses: `SLOT_STYLE + l`.
+pub const SLOT_STYLE: usize = 1;
+/// Raw slot of the TV loss.
+pub const SLOT_TV: usize = 6;
+/// Combined slots: content, Σ_l w_l·style_l, TV, total at `SLOT_TOTALS + 0..4`.
+pub const SLOT_TOTALS: usize = 8;
+
+/// The slot numbers as WGSL constants (for the prelude).
+pub(crate) fn slot_consts() -> String {
+    format!("const SLOT_CONTENT: u32 = {SLOT_CONTENT}u;\nconst SLOT_STYLE: u32 = {SLOT_STYLE}u;\nconst SLOT_TV: u32 = {SLOT_TV}u;\nconst SLOT_TOTALS: u32 = {SLOT_TOTALS}u;\n")
+}
+
+/// Most workgroups of a reducing element-wise pass (grid-stride loop; one partial sum each).
+pub const MAX_REDUCE_GROUPS: u32 = 64;
+
+/// Most ranges of partial sums one [`reduce_losses`] dispatch sums.
+pub const MAX_LOSS_RANGES: usize = 7;
+
+/// Grid for a reducing pass over `n` elements: `[min(⌈n/WG⌉, MAX_REDUCE_GROUPS), 1, 1]`.
+/// Panics if its partial sums would not fit in `loss_part` from `offset` (a planning bug).
+pub(crate) fn grid_reduce(n: usize, loss_part: &Buffer, offset: usize) -> [u32; 3] {
+    let groups = (n as u32).div_ceil(WG).clamp(1, MAX_REDUCE_GROUPS);
+    assert!((offset + groups as usize) * 4 <= loss_part.size() as usize, "loss partials overflow their buffer");
+    [groups, 1, 1]
+}
+
+crate::wgsl_struct! {
+    /// Uniform parameters of content_loss and tv_loss.
+    pub struct ElemParams {
+        /// Element count (content: C·h·w; tv: c·h·w).
+        pub n: u32,
+        pub h: u32,
+        pub w: u32,
+        pub loss_offset: u32,
+        pub coef: f32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
+}
+
+crate::wgsl_struct! {
+    /// Uniform parameters of reduce_losses.
+    pub struct ReduceLossParams {
+        /// (offset, count, slot, bitcast<u32>(scale)) per range.
+        pub ranges: [[u32; 4]; 7],
+        pub alpha: f32,
+        pub beta: f32,
+        pub tau: f32,
+        pub n_ranges: u32,
+        /// w_1..w_4, then w_5 in the second vector's x.
+        pub layer_w: [[f32; 4]; 2],
+    }
+}
+
+const CONTENT: KernelDef = KernelDef {
+    shader: Shader::Loss,
+    entry: "content_loss",
+    bindings: &[
+        binding("p", 0, Bind::Uniform),
+        binding("feat", 1, Bind::Read),
+        binding("grad", 2, Bind::Write),
+        binding("target_feat", 3, Bind::Read),
+        binding("loss_part", 4, Bind::Write),
+    ],
+};
+const TV: KernelDef = KernelDef {
+    shader: Shader::Loss,
+    entry: "tv_loss",
+    bindings: &[binding("p", 0, Bind::Uniform), binding("src", 1, Bind::Read), binding("grad", 2, Bind::Write), binding("loss_part", 4, Bind::Write)],
+};
+const REDUCE: KernelDef = KernelDef {
+    shader: Shader::Loss,
+    entry: "reduce_losses",
+    bindings: &[binding("rl", 0, Bind::Uniform), binding("part_in", 1, Bind::Read), binding("losses", 2, Bind::Write)],
+};
+/// The entry points of `loss.wgsl`.
+pub const KERNELS: &[KernelDef] = &[CONTENT, TV, REDUCE];
+
+pub(crate) fn uniforms() -> Vec<Uniform> {
+    vec![Uniform::of::<ElemParams>(), Uniform::of::<ReduceLossParams>()]
+}
+
+/// The buffers of [`content_loss`].
+pub struct ContentLoss<'a> {
+    /// `[n]` features (a ReLU output), stored in the pass's precision.
+    pub feat: &'a Buffer,
+    /// `[n]` the content target, same storage.
+    pub target: &'a Buffer,
+    /// `[n]` f32, added to.
+    pub grad: &'a Buffer,
+    /// Loss partial sums (one per workgroup from the offset).
+    pub loss_part: &'a Buffer,
+}
+
+/// Content loss at one layer: `grad += coef·(feat − target)·[feat > 0]` (the gradient leaves
+/// through the features' ReLU) over `n` elements and one partial Σ (feat − target)² per workgroup
+/// into `loss_part[loss_offset ..]`. Returns the dispatch and the number of partial sums.
+pub fn content_loss(gpu: &Gpu, precision: Precision, label: String, n: usize, coef: f32, b: ContentLoss, loss_offset: usize) -> (Dispatch, usize) {
+    let groups = grid_reduce(n, b.loss_part, loss_offset);
+    let p = ElemParams { n: n as u32, h: 0, w: 0, loss_offset: loss_offset as u32, coef, _pad0: 0, _pad1: 0, _pad2: 0 };
+    let kernel = CONTENT.get(gpu, precision, None, &[], || format!("content_loss{}", precision.suffix()));
+    let bufs = [("feat", b.feat), ("grad", b.grad), ("target_feat", b.target), ("loss_part", b.loss_part)];
+    (kernel.dispatch(gpu, label, &p, &bufs, groups, 3.0 * n as f64), groups[0] as usize)
+}
+
+/// The buffers of [`tv_loss`].
+pub struct TvLoss<'a> {
+    /// `[c][h][w]` the image (f32).
+    pub img: &'a Buffer,
+    /// `[c][h][w]` f32, added to.
+    pub grad: &'a Buffer,
+    /// Loss partial sums (one per workgroup from the offset).
+    pub loss_part: &'a Buffer,
+}
+
+/// Total variation of the `(c, h, w)` image: `grad += coef·∂TV/∂img` (TV = Σ squared forward
+/// differences, ∂ halved) and per-workgroup partial sums of TV into `loss_part[loss_offset ..]`.
+/// Returns the dispatch and the number of partial sums.
+pub fn tv_loss(gpu: &Gpu, label: String, (c, h, w): (usize, usize, usize), coef: f32, b: TvLoss, loss_offset: usize) -> (Dispatch, usize) {
+    let n = c * h * w;
+    let groups = grid_reduce(n, b.loss_part, loss_offset);
+    let p = ElemParams { n: n as u32, h: h as u32, w: w as u32, loss_offset: loss_offset as u32, coef, _pad0: 0, _pad1: 0, _pad2: 0 };
+    let bufs = [("src", b.img), ("grad", b.grad), ("loss_part", b.loss_part)];
+    (TV.plain(gpu).dispatch(gpu, label, &p, &bufs, groups, 8.0 * n as f64), groups[0] as usize)
+}
+
+/// One range of loss partials for [`reduce_losses`]: `losses[slot] = scale · Σ
+/// loss_part[offset .. offset + count]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LossRange {
+    pub offset: usize,
+    pub count: usize,
+    pub slot: usize,
+    pub scale: f32,
+}
+
+/// The loss weights [`reduce_losses`] combines the slots with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LossWeights {
+    /// α (content).
+    pub alpha: f32,
+    /// β (style).
+    pub beta: f32,
+    /// τ (total variation).
+    pub tau: f32,
+    /// Style layer weights w_1..w_5.
+    pub layers: [f32; 5],
+}
+
+/// One dispatch (one workgroup) that sums each range of partial sums in `loss_part` into its raw
+/// slot of `losses` (at most [`MAX_LOSS_RANGES`] ranges), then combines the raw slots into
+/// `SLOT_TOTALS..+4`: content, Σ_l w_l·style_l, TV, α·content + β·style + τ·TV.
+/// Panics on more ranges (a planning bug).
+pub fn reduce_losses(gpu: &Gpu, ranges: &[LossRange], w: LossWeights, loss_part: &Buffer, losses: &Buffer) -> Dispatch {
+    assert!(ranges.len() <= MAX_LOSS_RANGES, "at most {MAX_LOSS_RANGES} loss ranges");
+    let l = w.layers;
+    let mut p = ReduceLossParams {
+        ranges: [[0; 4]; 7],
+        alpha: w.alpha,
+        beta: w.beta,
+        tau: w.tau,
+        n_ranges: ranges.len() as u32,
+        layer_w: [[l[0], l[1], l[2], l[3]], [l[4], 0.0, 0.0, 0.0]],
+    };
+    for (r, dst) in ranges.iter().zip(&mut p.ranges) {
+        *dst = [r.offset as u32, r.count as u32, r.slot as u32, r.scale.to_bits()];
+    }
+    let flops = ranges.iter().map(|r| r.count).sum::<usize>() as f64 + 10.0;
+    REDUCE.plain(gpu).dispatch(gpu, "reduce losses", &p, &[("part_in", loss_part), ("losses", losses)], [1, 1, 1], flops)
+}

@@ -1,0 +1,262 @@
+//! Every GPU kernel's host side, one file per `shaders/<family>.wgsl`: its uniform parameter
+//! structs (Rust structs whose WGSL twins are generated from them, [`wgsl_struct!`]), its binding
+//! table by WGSL name ([`KernelDef`]), its pipeline key and its launchers, which take typed shapes
+//! and a struct of named buffers and return a [`Dispatch`] built once per plan and encoded every
+//! iteration. Buffer shapes are documented in the header of each WGSL file.
+//!
+//! Every module is compiled as: the prelude built from Rust constants ([`prelude`]: storage
+//! types, `WG`, `MEAN_BGR`, loss slots, the family's uniform structs, the conv direction's I/O
+//! types) + `shaders/prelude.wgsl` (shared helpers) + the family's file.
+
+use crate::gpu::{Binding, Gpu, Kernel, PipelineKey, Precision, F16_ACT_STORE, WG};
+use std::sync::Arc;
+
+pub mod adam;
+pub mod conv;
+pub mod gram;
+pub mod image;
+pub mod loss;
+pub mod pool;
+
+pub use adam::{adam_step, adam_tick, AdamBuffers, AdamConfig};
+pub use conv::{conv_backward, conv_forward, conv_tiling, direct_lanes, ConvBackward, ConvForward, ConvShape, ConvTile, Direction, NARROW_MAX_PIXELS};
+pub use gram::{gram_finish, gram_partial, style_diff, style_grad, GramSplit, StyleDiff, StyleGrad};
+pub use image::{postprocess, preprocess, to_act};
+pub use loss::{content_loss, reduce_losses, tv_loss, ContentLoss, LossRange, LossWeights, TvLoss, LOSS_SLOTS, MAX_REDUCE_GROUPS};
+pub use pool::{pool_backward, pool_forward, PoolBackward, PoolShape, Pooling};
+
+/// VGG mean in B, G, R order (0..255 scale): subtracted from pixels to get network space.
+pub const MEAN_BGR: [f32; 3] = [103.939, 116.779, 123.68];
+
+/// A Rust type with a WGSL twin of the same size and alignment in a uniform buffer.
+pub trait WgslType {
+    /// The WGSL type.
+    fn wgsl() -> String;
+}
+
+impl WgslType for u32 {
+    fn wgsl() -> String {
+        "u32".into()
+    }
+}
+
+impl WgslType for f32 {
+    fn wgsl() -> String {
+        "f32".into()
+    }
+}
+
+impl WgslType for [u32; 4] {
+    fn wgsl() -> String {
+        "vec4<u32>".into()
+    }
+}
+
+impl WgslType for [f32; 4] {
+    fn wgsl() -> String {
+        "vec4<f32>".into()
+    }
+}
+
+impl<T: WgslType, const N: usize> WgslType for [[T; 4]; N]
+where
+    [T; 4]: WgslType,
+{
+    fn wgsl() -> String {
+        format!("array<{}, {N}>", <[T; 4]>::wgsl())
+    }
+}
+
+/// A `#[repr(C)]` uniform struct with a generated WGSL twin (see [`wgsl_struct!`]).
+pub trait WgslStruct: bytemuck::Pod {
+    /// The struct's name in both languages.
+    const NAME: &'static str;
+    /// (field name, WGSL type, byte offset in the Rust struct) of each field, in order.
+    fn fields() -> Vec<(&'static str, String, usize)>;
+    /// The WGSL declaration.
+    fn wgsl() -> String {
+        let fields: String = Self::fields().iter().map(|(n, t, _)| format!("    {n}: {t},\n")).collect();
+        format!("struct {} {{\n{fields}}}\n", Self::NAME)
+    }
+}
+
+/// A uniform struct as both languages see it: its generated WGSL and its Rust layout.
+#[derive(Clone, Debug)]
+pub struct Uniform {
+    pub name: &'static str,
+    /// The WGSL declaration (from [`WgslStruct::wgsl`]).
+    pub wgsl: String,
+    /// `size_of` the Rust struct.
+    pub size: usize,
+    /// (field name, Rust byte offset), in order.
+    pub fields: Vec<(&'static str, usize)>,
+}
+
+impl Uniform {
+    /// The uniform struct `T`.
+    pub fn of<T: WgslStruct>() -> Uniform {
+        Uniform { name: T::NAME, wgsl: T::wgsl(), size: std::mem::size_of::<T>(), fields: T::fields().into_iter().map(|(n, _, o)| (n, o)).collect() }
+    }
+}
+
+/// Declares a `#[repr(C)]`, `Pod` uniform struct and its WGSL twin ([`WgslStruct`]): one source of
+/// truth for both languages. Padding fields are written out (`_pad0: u32`); the
+/// `uniform_structs_match_their_rust_twins` test checks sizes and offsets through naga.
+#[macro_export]
+macro_rules! wgsl_struct {
+    ($(#[$m:meta])* $vis:vis struct $name:ident { $($(#[$fm:meta])* $fvis:vis $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$m])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+        $vis struct $name { $($(#[$fm])* $fvis $field: $ty),* }
+        impl $crate::kernels::WgslStruct for $name {
+            const NAME: &'static str = stringify!($name);
+            fn fields() -> Vec<(&'static str, String, usize)> {
+                vec![$((stringify!($field), <$ty as $crate::kernels::WgslType>::wgsl(), std::mem::offset_of!($name, $field))),*]
+            }
+        }
+    };
+}
+
+/// The WGSL kernel files, one per family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Shader {
+    Conv,
+    Pool,
+    Gram,
+    Loss,
+    Adam,
+    Image,
+}
+
+impl Shader {
+    /// Every kernel file.
+    pub const ALL: [Shader; 6] = [Shader::Conv, Shader::Pool, Shader::Gram, Shader::Loss, Shader::Adam, Shader::Image];
+
+    /// File name in `shaders/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Shader::Conv => "conv.wgsl",
+            Shader::Pool => "pool.wgsl",
+            Shader::Gram => "gram.wgsl",
+            Shader::Loss => "loss.wgsl",
+            Shader::Adam => "adam.wgsl",
+            Shader::Image => "image.wgsl",
+        }
+    }
+
+    /// The file's WGSL (embedded at build time).
+    pub fn source(self) -> &'static str {
+        match self {
+            Shader::Conv => include_str!("../../shaders/conv.wgsl"),
+            Shader::Pool => include_str!("../../shaders/pool.wgsl"),
+            Shader::Gram => include_str!("../../shaders/gram.wgsl"),
+            Shader::Loss => include_str!("../../shaders/loss.wgsl"),
+            Shader::Adam => include_str!("../../shaders/adam.wgsl"),
+            Shader::Image => include_str!("../../shaders/image.wgsl"),
+        }
+    }
+
+    /// The family's uniform structs.
+    pub fn uniforms(self) -> Vec<Uniform> {
+        match self {
+            Shader::Conv => conv::uniforms(),
+            Shader::Pool => pool::uniforms(),
+            Shader::Gram => gram::uniforms(),
+            Shader::Loss => loss::uniforms(),
+            Shader::Adam => adam::uniforms(),
+            Shader::Image => image::uniforms(),
+        }
+    }
+
+    /// The kernels (entry points and binding tables) of the family.
+    pub fn kernels(self) -> &'static [KernelDef] {
+        match self {
+            Shader::Conv => conv::KERNELS,
+            Shader::Pool => pool::KERNELS,
+            Shader::Gram => gram::KERNELS,
+            Shader::Loss => loss::KERNELS,
+            Shader::Adam => adam::KERNELS,
+            Shader::Image => image::KERNELS,
+        }
+    }
+}
+
+/// `shaders/prelude.wgsl`, the helpers shared by every kernel file.
+pub const PRELUDE_WGSL: &str = include_str!("../../shaders/prelude.wgsl");
+
+/// One compiled WGSL module: a kernel file, the storage precision of its prelude, and (conv only)
+/// the direction whose input/output types it declares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ModuleKey {
+    pub shader: Shader,
+    pub precision: Precision,
+    /// `Some` for the conv file only.
+    pub conv: Option<Direction>,
+}
+
+impl ModuleKey {
+    /// Every module the engine can compile with `f16` available: what the naga and Tint
+    /// validation tests check.
+    pub fn all(with_f16: bool) -> Vec<ModuleKey> {
+        let precisions = if with_f16 { vec![Precision::F32, Precision::F16] } else { vec![Precision::F32] };
+        let mut v = Vec::new();
+        for precision in precisions {
+            for shader in Shader::ALL {
+                let dirs: &[Option<Direction>] = if shader == Shader::Conv { &[Some(Direction::Forward), Some(Direction::Backward)] } else { &[None] };
+                v.extend(dirs.iter().map(|&conv| ModuleKey { shader, precision, conv }));
+            }
+        }
+        v
+    }
+}
+
+/// The text compiled before a kernel file (see the module docs).
+pub fn prelude(key: ModuleKey) -> String {
+    let mut s = String::new();
+    match key.precision {
+        Precision::F32 => s.push_str("// prelude (stylize::kernels::prelude)\nalias act = f32;\nalias wt4 = vec4<f32>;\nconst ACT_LOAD: f32 = 1.0;\nfn to_act(v: f32) -> act { return v; }\n"),
+        Precision::F16 => s.push_str(&format!(
+            "enable f16;\n// prelude (stylize::kernels::prelude)\nalias act = f16;\nalias wt4 = vec4<f16>;\nconst ACT_LOAD: f32 = {:?};\n\
+             fn to_act(v: f32) -> act {{ return act(clamp(v * {:?}, -65504.0, 65504.0)); }}\n",
+            1.0 / F16_ACT_STORE,
+            F16_ACT_STORE
+        )),
+    }
+    s.push_str(&format!("const WG: u32 = {WG}u;\nconst MEAN_BGR = array<f32, 3>({:?}, {:?}, {:?});\n", MEAN_BGR[0], MEAN_BGR[1], MEAN_BGR[2]));
+    s.push_str(&loss::slot_consts());
+    if let Some(dir) = key.conv {
+        s.push_str(conv::io_types(dir));
+    }
+    s.extend(key.shader.uniforms().iter().map(|u| u.wgsl.as_str()));
+    s.push_str(PRELUDE_WGSL);
+    s
+}
+
+/// The whole WGSL of a module: [`prelude`] + the kernel file.
+pub fn module_source(key: ModuleKey) -> String {
+    format!("{}{}", prelude(key), key.shader.source())
+}
+
+/// One entry point of a kernel file with its bindings by WGSL name.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelDef {
+    pub shader: Shader,
+    pub entry: &'static str,
+    pub bindings: &'static [Binding],
+}
+
+impl KernelDef {
+    /// This kernel compiled for `precision` (and `conv` direction) with override `constants`,
+    /// from the device's cache; `name` names it in labels and timing tables.
+    pub fn get(&self, gpu: &Gpu, precision: Precision, conv: Option<Direction>, constants: &[(&'static str, u32)], name: impl FnOnce() -> String) -> Arc<Kernel> {
+        let key = PipelineKey { module: ModuleKey { shader: self.shader, precision, conv }, entry: self.entry, constants: constants.to_vec() };
+        gpu.kernels.get(key, name, self.bindings)
+    }
+
+    /// A kernel that touches no activations: f32 prelude, no override constants, named after its
+    /// entry point.
+    pub fn plain(&self, gpu: &Gpu) -> Arc<Kernel> {
+        self.get(gpu, Precision::F32, None, &[], || self.entry.to_string())
+    }
+}

@@ -1,0 +1,116 @@
+//! One iteration as a fixed list of dispatches, built once per session: the forward pass, then
+//! from relu5_1 down to the image the style and content losses with their gradients interleaved
+//! with each layer's backward pass, the TV loss, the one loss reduction, and the optimiser step.
+
+use super::{Settings, Targets};
+use crate::gpu::Dispatch;
+use crate::kernels::{self, AdamBuffers, AdamConfig, ContentLoss, ConvBackward, ConvShape, GramSplit, LossRange, LossWeights, PoolBackward, PoolShape, StyleDiff, StyleGrad, TvLoss};
+use crate::kernels::loss::{MAX_LOSS_RANGES, SLOT_CONTENT, SLOT_STYLE, SLOT_TV};
+use crate::vgg::{Engine, Network, CONTENT_LAYER, STYLE_LAYERS};
+use wgpu::Buffer;
+
+/// The dispatches of one iteration and the buffers only they use.
+pub struct Iteration {
+    /// Forward, losses and backward, TV, the loss reduction: everything up to the gradient and
+    /// the losses of the current image (what [`super::Session::evaluate`] runs).
+    pub loss_and_gradient: Vec<Dispatch>,
+    /// The optimiser's step (Adam: the tick of its step counter, then the update).
+    pub optimiser: Vec<Dispatch>,
+    _buffers: Vec<Buffer>,
+}
+
+/// The session buffers an iteration reads and writes.
+pub struct IterationBuffers<'a> {
+    /// `[3][h][w]` the image being optimised (network space), the network's input.
+    pub x: &'a Buffer,
+    /// `[3][h][w]` the gradient of the total loss w.r.t. `x`.
+    pub grad_x: &'a Buffer,
+    /// `[LOSS_SLOTS]` the losses.
+    pub losses: &'a Buffer,
+}
+
+impl Iteration {
+    /// Builds the iteration over `net` (whose input is `b.x`) for `settings`, matching `targets`.
+    pub fn build(engine: &Engine, net: &Network, targets: &Targets, settings: &Settings, b: IterationBuffers) -> Iteration {
+        let gpu = &engine.gpu;
+        let s = settings;
+        let (w, h) = (net.width, net.height);
+        let hw = w * h;
+        let mut ops: Vec<Dispatch> = net.forward.clone();
+        let largest = net.layers.iter().map(|l| l.out_len()).max().unwrap_or(1);
+        let ping = [gpu.storage("gradient ping", 4 * largest as u64), gpu.storage("gradient pong", 4 * largest as u64)];
+        // Seven reducing passes (content, five style layers, TV), each ≤ MAX_REDUCE_GROUPS partials.
+        let loss_part_len = MAX_LOSS_RANGES * kernels::MAX_REDUCE_GROUPS as usize;
+        let loss_part = gpu.storage("loss partials", 4 * loss_part_len as u64);
+        let mut part_len = 0usize; // running offset into loss_part
+        let mut ranges: Vec<LossRange> = Vec::new(); // partial sums → loss slots
+        let mut keep = Vec::new();
+        let mut cur = 0usize; // ping-pong buffer holding the gradient w.r.t. the current layer's output
+        let mut first = true;
+        for i in (0..net.layers.len()).rev() {
+            let l = &net.layers[i];
+            let (c, lh, lw) = l.output;
+            let n = lh * lw;
+            if let Some(si) = STYLE_LAYERS.iter().position(|&nm| nm == l.name) {
+                let split = GramSplit::new(c, n);
+                let partial = gpu.storage(&format!("gram partials {}", l.name), 4 * split.partial_len() as u64);
+                let diff = gpu.storage(&format!("gram diff {}", l.name), 4 * (c * c) as u64);
+                ops.push(kernels::gram_partial(gpu, gpu.variant(), format!("{} gram", l.name), split, &net.acts[i], &partial));
+                let bufs = StyleDiff { partial: &partial, target: &targets.style[si], diff: &diff, loss_part: &loss_part };
+                let (d, count) = kernels::style_diff(gpu, format!("{} gram", l.name), split, bufs, part_len);
+                ops.push(d);
+                ranges.push(LossRange { offset: part_len, count, slot: SLOT_STYLE + si, scale: 1.0 / (c * c) as f32 });
+                part_len += count;
+                let coef = s.style_weight * s.style_layer_weights[si] * 4.0 / ((c as f32).powi(3) * n as f32);
+                let bufs = StyleGrad { feat: &net.acts[i], diff: &diff, grad: &ping[cur], accumulate: !first };
+                ops.push(kernels::style_grad(gpu, gpu.variant(), format!("{} style grad", l.name), c, n, coef, bufs));
+                first = false;
+                keep.extend([partial, diff]);
+            }
+            if l.name == CONTENT_LAYER {
+                let len = l.out_len();
+                let coef = s.content_weight * 2.0 / len as f32;
+                assert!(!first, "the content layer lies below relu5_1");
+                let bufs = ContentLoss { feat: &net.acts[i], target: &targets.content, grad: &ping[cur], loss_part: &loss_part };
+                let (d, count) = kernels::content_loss(gpu, gpu.precision, format!("{} content", l.name), len, coef, bufs, part_len);
+                ops.push(d);
+                ranges.push(LossRange { offset: part_len, count, slot: SLOT_CONTENT, scale: 1.0 / len as f32 });
+                part_len += count;
+            }
+            let dst = if i == 0 { b.grad_x } else { &ping[1 - cur] };
+            let (ci, ih, iw) = l.input;
+            // Gradients are passed down already through the ReLU of the layer they belong to: the
+            // writer of the gradient w.r.t. layer i−1 applies that layer's mask when it is a conv
+            // (ReLU) output; a pool output or the image gets none.
+            let below_relu = (i > 0 && net.layers[i - 1].conv.is_some()).then(|| &net.acts[i - 1]);
+            let label = format!("{} bwd", l.name);
+            ops.push(match l.conv {
+                Some(k) => {
+                    let bufs = ConvBackward { dout: &ping[cur], in_act: below_relu, weight_t: &engine.convs[k].backward, din: dst };
+                    kernels::conv_backward(gpu, gpu.variant(), label, ConvShape { cin: ci, cout: c, h: ih, w: iw }, bufs)
+                }
+                None => {
+                    let bufs = PoolBackward { input: &net.acts[i - 1], dout: &ping[cur], din: dst, relu_mask: below_relu.is_some() };
+                    kernels::pool_backward(gpu, gpu.precision, label, s.pooling, PoolShape { c: ci, h: ih, w: iw }, bufs)
+                }
+            });
+            cur = 1 - cur;
+        }
+        let tv_coef = s.tv_weight * 2.0 / (3 * hw) as f32;
+        let (d, count) = kernels::tv_loss(gpu, "tv".into(), (3, h, w), tv_coef, TvLoss { img: b.x, grad: b.grad_x, loss_part: &loss_part }, part_len);
+        ops.push(d);
+        ranges.push(LossRange { offset: part_len, count, slot: SLOT_TV, scale: 1.0 / (3 * hw) as f32 });
+        part_len += count;
+        assert!(part_len <= loss_part_len);
+        let weights = LossWeights { alpha: s.content_weight, beta: s.style_weight, tau: s.tv_weight, layers: s.style_layer_weights };
+        ops.push(kernels::reduce_losses(gpu, &ranges, weights, &loss_part, b.losses));
+
+        let adam = AdamConfig { lr: s.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+        let (m, v, state) = (gpu.storage("adam m", 12 * hw as u64), gpu.storage("adam v", 12 * hw as u64), gpu.storage("adam state", 16));
+        let optimiser =
+            vec![kernels::adam_tick(gpu, adam, hw, &state), kernels::adam_step(gpu, adam, hw, AdamBuffers { grad: b.grad_x, x: b.x, m: &m, v: &v, state: &state })];
+        keep.extend([m, v, state, loss_part]);
+        keep.extend(ping);
+        Iteration { loss_and_gradient: ops, optimiser, _buffers: keep }
+    }
+}

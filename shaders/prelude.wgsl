@@ -1,0 +1,48 @@
+// prelude.wgsl — WGSL shared by every kernel file, prepended to each by `stylize::kernels::prelude`
+// after the constants and types built from Rust (never compiled alone):
+//   from Rust: `act`/`wt4` storage types, ACT_LOAD and `to_act` (storage precision), WG (256,
+//   invocations of element-wise/reducing workgroups), MEAN_BGR, the loss slots SLOT_*, and each
+//   family's uniform structs (Rust structs with generated WGSL twins, layout-tested through naga).
+//
+// Helpers:
+//   workgroup_sum(li, v) — tree sum of one value per invocation of a WG-wide workgroup (uses `red`);
+//     every invocation gets the total; call it from uniform control flow.
+//   rank1(acc, a, b)     — acc + a ⊗ b for the direct (register-tiled) kernels.
+//   tile_mma(acc, ty, tx)— the inner K-loop of the tiled 64×64 GEMMs (conv `main`, gram_partial,
+//     style_grad): acc[i] += a_tile[kk][ty].i · b_tile[kk][tx] over BK steps, where a_tile and
+//     b_tile hold BK rows of 16 vec4 (64 values) each, loaded by the caller between barriers.
+
+const BK: u32 = 16u;
+
+var<workgroup> red: array<f32, WG>;
+var<workgroup> a_tile: array<vec4<f32>, 256>; // [BK][64/4]
+var<workgroup> b_tile: array<vec4<f32>, 256>; // [BK][64/4]
+
+fn workgroup_sum(li: u32, v: f32) -> f32 {
+    red[li] = v;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+        if (li < stride) {
+            red[li] += red[li + stride];
+        }
+        workgroupBarrier();
+    }
+    let total = red[0];
+    workgroupBarrier(); // every invocation has read red[0] before a later call reuses it
+    return total;
+}
+
+fn rank1(acc: mat4x4<f32>, a: vec4<f32>, b: vec4<f32>) -> mat4x4<f32> {
+    return acc + mat4x4<f32>(a * b.x, a * b.y, a * b.z, a * b.w);
+}
+
+fn tile_mma(acc: ptr<function, array<vec4<f32>, 4>>, ty: u32, tx: u32) {
+    for (var kk = 0u; kk < BK; kk++) {
+        let a = a_tile[kk * 16u + ty];
+        let b = b_tile[kk * 16u + tx];
+        (*acc)[0] += a.x * b;
+        (*acc)[1] += a.y * b;
+        (*acc)[2] += a.z * b;
+        (*acc)[3] += a.w * b;
+    }
+}
