@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod error;
 pub mod gpu;
+pub mod image_io;
 pub mod kernels;
 pub mod preview;
 pub mod weights;

@@ -75,7 +75,7 @@ fn fails_with(args: &[&std::ffi::OsStr], needle: &str) {
     assert!(!st.status.success(), "expected failure for {args:?}");
     assert!(!stderr.contains("panicked"), "no panic: {stderr}");
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert!(lines.len() == 1 || lines[0].starts_with("error:") && lines.len() <= 3, "a short error, got: {stderr}");
+    assert_eq!(lines.len(), 1, "exactly one line on stderr, got: {stderr}");
     assert!(stderr.contains(needle), "error for {args:?} mentions {needle:?}: {stderr}");
     eprintln!("{}", lines[0]);
 }
@@ -125,6 +125,13 @@ fn bad_inputs_give_one_clear_error() {
     // naming the buffer and the largest size that fits, before anything is allocated.
     run(&good, &[os("--size"), os("2048"), os("--iterations"), os("1")], "too large for this GPU");
     run(&good, &[os("--iterations"), os("abc")], "invalid value");
+    run(&good, &[os("--no-such-flag")], "unexpected argument");
+    fails_with(&[os("only-one.png")], "required arguments were not provided");
+    // A JPEG cut off while downloading: refused (the page refuses it with the same message).
+    let cut = dir.join("cut.jpg");
+    let whole = jpeg(&half_red_half_blue(64, 48));
+    std::fs::write(&cut, &whole[..whole.len() * 2 / 3]).unwrap();
+    run(&cut, &[], "cut.jpg is truncated: its JPEG data ends before the end-of-image marker");
 
     let not_st = dir.join("weights.safetensors");
     std::fs::write(&not_st, "definitely not weights").unwrap();
@@ -184,4 +191,26 @@ fn info_prints_the_memory_plan_and_bad_precision_is_one_line() {
     assert!(!st.status.success());
     assert!(err.contains("precision must be `f32` or `f16`") && !err.contains("panicked"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn exif_orientation_is_honoured() {
+    // A landscape JPEG stored with EXIF orientation 6 is a portrait photo: the output is portrait.
+    let dir = out_dir("exif");
+    let photo = dir.join("portrait.jpg");
+    std::fs::write(&photo, with_exif_orientation(&jpeg(&half_red_half_blue(48, 24)), 6)).unwrap();
+    let out = dir.join("o.png");
+    let st = bin()
+        .arg(&photo)
+        .arg(test_image("starry_night.jpg", "hubble_deep_field.jpg"))
+        .args(["--size", "32", "--iterations", "0", "--weights"])
+        .arg(real_weights_path())
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let img = image::open(&out).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (16, 32), "48×24 stored, shown 24×48 → 16×32");
+    assert!(img.get_pixel(8, 4).0[0] > 150, "red (the stored left half) on top");
 }

@@ -104,9 +104,24 @@ struct RunArgs {
     report_every: u32,
 }
 
+/// Parses the arguments; a usage error ends the process with one line on stderr and exit code 2
+/// (`--help` and `--version` print as usual).
+fn parse_args() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            let text = e.render().to_string();
+            let message: Vec<&str> = text.lines().map(str::trim).take_while(|l| !l.is_empty() && !l.starts_with("Usage:")).collect();
+            eprintln!("{} (see stylize --help)", message.join(" "));
+            std::process::exit(2);
+        }
+    }
+}
+
 /// Runs the CLI; every failure becomes one line on stderr and exit code 1.
 pub fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = parse_args();
     match cli.command {
         Some(Command::Info(a)) => {
             let gpu = pollster::block_on(Gpu::new(&GpuOptions::default()))?;
@@ -154,15 +169,6 @@ pub fn weights_path(flag: Option<PathBuf>) -> PathBuf {
     } else {
         local
     }
-}
-
-fn load_image(path: &Path) -> Result<image::RgbaImage, Error> {
-    let reader = image::ImageReader::open(path)
-        .map_err(|e| Error::Image(format!("cannot open {}: {e}", path.display())))?
-        .with_guessed_format()
-        .map_err(|e| Error::Image(format!("cannot read {}: {e}", path.display())))?;
-    let img = reader.decode().map_err(|e| Error::Image(format!("cannot decode {}: {e}", path.display())))?;
-    Ok(img.to_rgba8())
 }
 
 fn check_output(path: &Path) -> Result<(), Error> {
@@ -215,8 +221,8 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         return Err(Error::Settings("--report-every and --save-every must be at least 1".into()).into());
     }
     check_output(&out)?;
-    let content = load_image(&content_path)?;
-    let style = load_image(&style_path)?;
+    let content = stylize::image_io::load(&content_path)?;
+    let style = stylize::image_io::load(&style_path)?;
     stylize::session::sizes(content.width(), content.height(), style.width(), style.height(), &settings)?;
     let weights = VggWeights::load(&weights_path(a.weights))?;
     let mut trace = match &a.trace {

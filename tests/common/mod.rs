@@ -120,3 +120,33 @@ pub fn real_weights_path() -> PathBuf {
     assert!(a.exists(), "no VGG19 weights: run tools/fetch-weights (or provide ../shared/weights)");
     a
 }
+
+/// `img` encoded as a baseline JPEG (quality 95).
+pub fn jpeg(img: &image::RgbImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95).encode_image(img).unwrap();
+    out
+}
+
+/// `jpeg` with an EXIF APP1 segment (big-endian TIFF, one IFD0 entry: Orientation = `o`)
+/// inserted after the SOI marker, as cameras write it.
+pub fn with_exif_orientation(jpeg: &[u8], o: u16) -> Vec<u8> {
+    let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec(); // header, IFD0 at offset 8
+    tiff.extend([0, 1]); // one entry
+    tiff.extend([0x01, 0x12, 0, 3, 0, 0, 0, 1]); // tag 0x0112 Orientation, SHORT, count 1
+    tiff.extend(o.to_be_bytes());
+    tiff.extend([0, 0, 0, 0, 0, 0]); // value padding, no next IFD
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend(tiff);
+    let mut out = jpeg[..2].to_vec();
+    out.extend([0xFF, 0xE1]);
+    out.extend(((app1.len() + 2) as u16).to_be_bytes());
+    out.extend(app1);
+    out.extend(&jpeg[2..]);
+    out
+}
+
+/// A `w`×`h` test photo: left half red, right half blue.
+pub fn half_red_half_blue(w: u32, h: u32) -> image::RgbImage {
+    image::RgbImage::from_fn(w, h, |x, _| if x < w / 2 { image::Rgb([230, 20, 20]) } else { image::Rgb([20, 20, 230]) })
+}
