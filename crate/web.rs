@@ -6,6 +6,7 @@
 use crate::preview::{Preview, PreviewSource};
 use crate::session::sizes;
 use crate::vgg::{buffer_plan, check_plan};
+use crate::kernels::ConvShape;
 use crate::{ConvPath, Engine, Error, Gpu, GpuOptions, Precision, Session, Settings, VggWeights};
 use js_sys::{Promise, Reflect, Uint8Array};
 use std::rc::Rc;
@@ -55,6 +56,19 @@ fn rgba(bytes: &[u8], w: u32, h: u32, what: &str) -> Result<image::RgbaImage, Js
         .ok_or_else(|| js_error(Error::Image(format!("{what}: {} bytes is not {w}×{h} RGBA", bytes.len()))))
 }
 
+/// Sessions alive in this page (a `Job` holds its GPU buffers until `free()`d or collected).
+#[wasm_bindgen(js_name = liveSessions)]
+pub fn live_sessions() -> usize {
+    crate::session::live_sessions()
+}
+
+/// Refuses image bytes the browser would decode wrongly: a truncated JPEG (the same check and
+/// message as the CLI's, [`crate::image_io::check_complete`]). Throws an `Image` error.
+#[wasm_bindgen(js_name = checkImageBytes)]
+pub fn check_image_bytes(bytes: &[u8], name: &str) -> Result<(), JsValue> {
+    crate::image_io::check_complete(bytes, name).map_err(js_error)
+}
+
 /// The engine on this page's GPU: weights uploaded once, sessions started from it.
 #[wasm_bindgen]
 pub struct Stylizer {
@@ -90,7 +104,7 @@ impl Stylizer {
     /// `reps` times in one pass. Resolves to ms per conv, or null without timestamp queries.
     #[wasm_bindgen(js_name = benchConv)]
     pub fn bench_conv(&self, h: usize, w: usize, cin: usize, cout: usize, backward: bool, reps: u32) -> Promise {
-        let shape = crate::kernels::ConvShape { cin, cout, h, w };
+        let shape = ConvShape { cin, cout, h, w };
         match crate::bench::time_conv(self.engine.clone(), shape, backward, reps) {
             Some(f) => future_to_promise(async move { Ok(JsValue::from(f.await.map_err(js_error)?)) }),
             None => Promise::resolve(&JsValue::NULL),
@@ -108,9 +122,10 @@ impl Stylizer {
         self.engine.gpu.describe()
     }
 
-    /// The memory plan for these image sizes and settings:
-    /// `{width, height, styleWidth, styleHeight, totalBytes, largestBytes, limitBytes, fits, maxSize}`
-    /// (`maxSize`: the largest output size that fits when `fits` is false).
+    /// The memory plan for these image sizes and settings: `{width, height, styleWidth,
+    /// styleHeight, totalBytes, peakBytes, largestBytes, limitBytes, fits, maxSize}` (`peakBytes`:
+    /// the plan plus the weights, what `Job.profile()` reports; `maxSize`: the largest output size
+    /// that fits when `fits` is false).
     pub fn plan(&self, cw: u32, ch: u32, sw: u32, sh: u32, settings: JsValue) -> Result<JsValue, JsValue> {
         let s = settings_from(&settings)?;
         s.validate().map_err(js_error)?;
@@ -127,6 +142,7 @@ impl Stylizer {
         Ok(to_js(&serde_json::json!({
             "width": w, "height": h, "styleWidth": sw, "styleHeight": sh,
             "totalBytes": plan.iter().map(|b| b.1).sum::<u64>(),
+            "peakBytes": crate::bench::peak_bytes(&ch_, precision, w as usize, h as usize, (sw as usize, sh as usize)),
             "largestBytes": plan.iter().map(|b| b.1).max().unwrap_or(0),
             "limitBytes": limit, "fits": fits, "maxSize": max_size,
         })))
@@ -276,8 +292,7 @@ impl Job {
         let dispatches: Vec<_> = self.session.iteration_dispatches().cloned().collect();
         let n = dispatches.len();
         let flops: f64 = dispatches.iter().map(|d| d.flops).sum();
-        let (w, h) = self.session.size();
-        let peak = crate::bench::peak_bytes(&engine.channels(), engine.gpu.precision, w as usize, h as usize, (w as usize, h as usize));
+        let peak = self.session.peak_bytes();
         match crate::bench::time_layers(engine, dispatches) {
             Some(f) => future_to_promise(async move {
                 let layers = f.await.map_err(js_error)?;

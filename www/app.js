@@ -297,7 +297,9 @@ ui.weightsFile.addEventListener('change', async () => {
   setStatus(`Loading weights from ${f.name}…`);
   try {
     const st = await startEngine(new Uint8Array(await f.arrayBuffer()));
+    const replaced = state.st;
     state.st = st;
+    replaced?.close(); // its session and device hold GPU memory that garbage collection does not see
     ui.weightsStatus.textContent = `Using local weights: ${f.name}.`;
     setStatus(`Ready — local weights ${f.name} on ${st.adapter.split('\n')[0].replace('adapter: ', '')}.`);
   } catch (e) {

@@ -5,16 +5,20 @@
 //                   strength="30" autostart></style-transfer>
 //
 // Attributes: content-src, style-src (image URLs), size (output's longer side, px), iterations,
-// strength (β, the style weight), autostart (run as soon as it is connected).
+// strength (β, the style weight), autostart (run as soon as it is connected). Changing an attribute
+// takes effect at the next start(); with autostart, a change restarts the run.
 // Methods: start() → Promise<result>, pause(), resume(), stop(), pngBlob().
-// Events (bubbling CustomEvents): 'progress' {iteration, iterations, itPerSec, etaSeconds},
-// 'losses' {iteration, content, style, tv, total}, 'done' {width, height, iteration, stopped},
-// 'error' (detail: the Error; its name says what failed, e.g. 'NoWebGPU').
-// The element shows the live preview in a WebGPU canvas inside its shadow root.
+// Events: 'progress' {iteration, iterations, itPerSec, etaSeconds}, 'losses' {iteration, content,
+// style, tv, total}, 'done' {width, height, iteration, stopped} (bubbling CustomEvents), and 'error'
+// (detail: the Error; its name says what failed, e.g. 'NoWebGPU'; it does not bubble, so it never
+// reaches window-level error listeners).
+// Removing the element stops its run within one batch and frees its GPU memory. Several elements
+// on one page share one GPU device and one copy of the weights, and run at the same time.
+// The element shows the live preview in a canvas inside its shadow root.
 
 import { StyleTransfer, decodeImage } from './stylize-api.js';
 
-let shared; // one engine (device + weights) per page
+let engine; // one device + weights per page: a promise of the first StyleTransfer
 
 class StyleTransferElement extends HTMLElement {
   static observedAttributes = ['content-src', 'style-src', 'size', 'iterations', 'strength'];
@@ -35,26 +39,63 @@ class StyleTransferElement extends HTMLElement {
   }
 
   connectedCallback() {
-    if (this.hasAttribute('autostart')) queueMicrotask(() => this.start().catch(() => {}));
+    if (this.hasAttribute('autostart')) this.#restartSoon();
+  }
+
+  /** Stops the run (within one batch) and frees its session when the element leaves the page. */
+  disconnectedCallback() {
+    this.#restartPending = false;
+    this.st?.dispose();
+  }
+
+  attributeChangedCallback(name, oldValue, newValue) {
+    if (oldValue !== newValue && this.isConnected && this.hasAttribute('autostart') && this.#started) this.#restartSoon();
+  }
+
+  #started = false;
+  #restartPending = false;
+
+  /** One (re)start after the current task, however many attributes change in it. */
+  #restartSoon() {
+    if (this.#restartPending) return;
+    this.#restartPending = true;
+    queueMicrotask(async () => {
+      if (!this.#restartPending || !this.isConnected) return;
+      this.#restartPending = false;
+      if (this.st && (this.st.state === 'running' || this.st.state === 'paused')) {
+        this.st.stop();
+        await this.#running?.catch(() => {});
+      }
+      this.start().catch(() => {});
+    });
   }
 
   #emit(type, detail) {
-    this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
+    const bubbles = type !== 'error';
+    this.dispatchEvent(new CustomEvent(type, { detail, bubbles, composed: bubbles }));
   }
 
-  /** Loads the engine (once per page) and the two images, then runs. */
+  #settings() {
+    const settings = {};
+    if (this.hasAttribute('size')) settings.size = Number(this.getAttribute('size'));
+    if (this.hasAttribute('iterations')) settings.iterations = Number(this.getAttribute('iterations'));
+    if (this.hasAttribute('strength')) settings.style_weight = Number(this.getAttribute('strength'));
+    return settings;
+  }
+
+  /** Loads the engine (once per page) and the two images, then runs with the current attributes. */
   async start() {
+    this.#started = true;
     try {
+      if (this.st && (this.st.state === 'running' || this.st.state === 'paused')) throw Object.assign(new Error('This <style-transfer> is already running.'), { name: 'Busy' });
       this.message.textContent = 'Loading…';
-      shared ??= StyleTransfer.create();
-      const st = await shared;
-      if (st.state === 'running' || st.state === 'paused') throw Object.assign(new Error('Another <style-transfer> is running on this page.'), { name: 'Busy' });
+      let first = false;
+      engine ??= (first = true, StyleTransfer.create());
+      const base = await engine.catch((e) => { engine = undefined; throw e; });
+      this.st ??= first ? base : base.sibling();
+      const st = this.st;
       const [content, style] = await Promise.all([decodeImage(this.getAttribute('content-src')), decodeImage(this.getAttribute('style-src'))]);
-      const settings = {};
-      if (this.hasAttribute('size')) settings.size = Number(this.getAttribute('size'));
-      if (this.hasAttribute('iterations')) settings.iterations = Number(this.getAttribute('iterations'));
-      if (this.hasAttribute('strength')) settings.style_weight = Number(this.getAttribute('strength'));
-      this.st = st;
+      if (!this.isConnected) return { stopped: true };
       const fwd = (e) => {
         this.#emit(e.type, e.detail);
         if (e.type === 'progress') this.message.textContent = `${e.detail.iteration} / ${e.detail.iterations}`;
@@ -62,9 +103,11 @@ class StyleTransferElement extends HTMLElement {
       st.addEventListener('progress', fwd);
       st.addEventListener('losses', fwd);
       try {
-        const result = await st.run({ content, style, settings, canvas: this.canvas });
+        this.#running = st.run({ content, style, settings: this.#settings(), canvas: this.canvas });
+        const result = await this.#running;
         this.message.textContent = '';
         this.#emit('done', result);
+        if (!this.isConnected) st.dispose();
         return result;
       } finally {
         st.removeEventListener('progress', fwd);
@@ -76,6 +119,8 @@ class StyleTransferElement extends HTMLElement {
       throw e;
     }
   }
+
+  #running = null;
 
   pause() { this.st?.pause(); }
   resume() { this.st?.resume(); }

@@ -12,7 +12,7 @@
 // Errors are Error objects whose `name` says what failed: 'NoWebGPU', 'Weights', 'Image',
 // 'Settings', 'TooLarge' (with `fits`, the largest size that fits), 'DeviceLost', 'NotFinite', 'Gpu'.
 
-import init, { Stylizer } from './stylize.js';
+import init, { Stylizer, checkImageBytes, liveSessions } from './stylize.js';
 
 const BASE = new URL('.', import.meta.url);
 /** SHA-256 of weights/vgg19-conv-f16.safetensors as made by tools/fetch-weights. */
@@ -21,6 +21,11 @@ export const WEIGHTS_URL = new URL('weights/vgg19-conv-f16.safetensors', BASE).h
 const CACHE = 'stylize-weights-v1';
 
 let wasm;
+/** Sessions alive on this page (each holds GPU memory until its run is replaced or disposed). */
+export function liveSessionCount() {
+  return liveSessions();
+}
+
 /** Loads the wasm module once. */
 export function loadWasm() {
   wasm ??= init({ module_or_path: new URL('stylize_bg.wasm', BASE) });
@@ -105,6 +110,15 @@ export async function decodeImage(source, maxSide = 2048) {
     if (!r.ok) throw namedError('Image', `Could not load ${source}: HTTP ${r.status}`);
     blob = await r.blob();
   }
+  // Browsers decode a truncated JPEG with its missing rows filled in; refuse it with the CLI's
+  // message (the same check, in the engine).
+  await loadWasm();
+  const name = source instanceof File ? source.name : String(source).split('/').pop();
+  try {
+    checkImageBytes(new Uint8Array(await blob.arrayBuffer()), name);
+  } catch (e) {
+    throw namedError('Image', e.message);
+  }
   let bmp;
   try {
     bmp = await createImageBitmap(blob, { imageOrientation: 'from-image' });
@@ -135,6 +149,17 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 
 /** A style-transfer engine on this page's GPU. Events: progress, losses, done, error. */
 export class StyleTransfer extends EventTarget {
+  /**
+   * Another StyleTransfer on the same GPU device and weights (no second download or upload), for
+   * a second run at the same time (e.g. two <style-transfer> elements on one page).
+   */
+  sibling() {
+    const st = new StyleTransfer();
+    Object.assign(st, { previewMode: this.previewMode, stylizer: this.stylizer, weights: this.weights, siblingsShare: true });
+    this.siblingsShare = true;
+    return st;
+  }
+
   /**
    * Loads wasm and weights (given bytes, or fetched with integrity check and caching) and opens
    * the GPU. Rejects with name 'NoWebGPU', 'Weights' or 'Device'.
@@ -190,14 +215,49 @@ export class StyleTransfer extends EventTarget {
     this.inputs = { content, style, canvas };
     this.history = [];
     this.lastGood = null;
-    this.job = this.#start();
+    this.#start();
     return this.#loop();
   }
 
+  /**
+   * Starts a session for this.inputs, freeing the one it replaces (wasm objects hold GPU memory
+   * that garbage collection knows nothing of). A failure to start (TooLarge, bad settings, ...)
+   * fires 'error' and throws, like a failure during the run.
+   */
   #start() {
     const { content, style, canvas } = this.inputs;
     const gpuCanvas = this.previewMode === 'webgpu' ? canvas : null;
-    return this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.settings, gpuCanvas);
+    this.#freeJob();
+    try {
+      this.job = this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.settings, gpuCanvas);
+    } catch (e) {
+      this.state = 'failed';
+      this.#emit('error', e);
+      throw e;
+    }
+  }
+
+  /** dispose(), and frees the engine too unless a sibling shares it: this StyleTransfer is done. */
+  close() {
+    this.dispose();
+    if (!this.siblingsShare && this.state !== 'running' && this.state !== 'paused') this.stylizer?.free();
+    this.stylizer = null;
+  }
+
+  #freeJob() {
+    this.job?.free();
+    this.job = null;
+  }
+
+  /** Ends any run and frees the session's GPU memory (the last good image stays available). */
+  dispose() {
+    this.stopped = true;
+    this.resumeGate?.();
+    if (this.state === 'running' || this.state === 'paused') {
+      this.disposeWhenIdle = true; // the loop frees the job when it leaves
+    } else {
+      this.#freeJob();
+    }
   }
 
   async #draw2d() {
@@ -263,12 +323,14 @@ export class StyleTransfer extends EventTarget {
       }
       if (inflight) await inflight;
       this.lastGood = { data: await job.image(), width: job.width, height: job.height, iteration: job.iteration };
-      this.state = 'done';
       const result = { width: job.width, height: job.height, iteration: job.iteration, stopped: this.stopped };
+      this.state = 'done';
+      if (this.disposeWhenIdle) { this.disposeWhenIdle = false; this.#freeJob(); }
       this.#emit('done', result);
       return result;
     } catch (e) {
       this.state = 'failed';
+      if (this.disposeWhenIdle) { this.disposeWhenIdle = false; this.#freeJob(); }
       this.#emit('error', e);
       throw e;
     }
@@ -299,8 +361,12 @@ export class StyleTransfer extends EventTarget {
    */
   async recover() {
     if (!this.lastGood) throw namedError('Gpu', 'There is no image to resume from.');
+    this.#freeJob();
+    const lost = this.stylizer;
     this.stylizer = await Stylizer.create(this.weights);
-    this.job = this.#start();
+    // A sibling may still use the lost engine; it is collected when the last one lets go.
+    if (!this.siblingsShare) lost.free();
+    this.#start();
     this.job.setImage(this.lastGood.data, this.lastGood.width, this.lastGood.height, this.lastGood.iteration);
     return this.#loop();
   }

@@ -1,0 +1,136 @@
+// The JS API and the <style-transfer> element in headless Chromium (software WebGPU): start
+// failures fire 'error', replaced and removed sessions are freed, attribute changes restart an
+// autostarting element, its error event stays on the element, two elements on a page both finish,
+// the profile's peak memory counts the painting's own size, and a truncated JPEG is refused with
+// the CLI's message. Tiny images and a few iterations (SwiftShader is slow).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { serve, browser, openPage } from './harness.mjs';
+
+let srv, b, page, log, context;
+before(async () => {
+  srv = await serve();
+  b = await browser();
+  ({ page, log, context } = await openPage(b, `${srv.url}/index.html`));
+  await page.waitForFunction(() => /^(Ready|Not ready)/.test(document.getElementById('status').textContent), null, { timeout: 180_000 });
+  assert.match(await page.textContent('#status'), /^Ready/);
+  await page.evaluate(async () => { window.api = await import('./stylize-api.js'); await import('./style-transfer.js'); });
+});
+after(async () => { await context?.close(); await b?.close(); await srv?.close(); });
+
+const tiny = { size: 32, iterations: 2 };
+
+test('run() fires the documented error event when the session cannot start', async () => {
+  const got = await page.evaluate(async () => {
+    const st = window.__stylize.st.sibling();
+    const { content, style } = window.__stylize.images;
+    const out = [];
+    st.addEventListener('error', (e) => out.push(`event ${e.detail.name}`));
+    for (const settings of [{ size: 4096 }, { size: 5 }]) {
+      await st.run({ content, style, settings }).catch((e) => out.push(`rejected ${e.name}`));
+    }
+    return out;
+  });
+  assert.deepEqual(got, ['event TooLarge', 'rejected TooLarge', 'event Settings', 'rejected Settings']);
+});
+
+test('a replaced session is freed, and dispose() frees the last one', async () => {
+  const counts = await page.evaluate(async (tiny) => {
+    const st = window.__stylize.st.sibling();
+    const { content, style } = window.__stylize.images;
+    const base = window.api.liveSessionCount();
+    const out = [];
+    await st.run({ content, style, settings: tiny });
+    out.push(window.api.liveSessionCount() - base);
+    await st.run({ content, style, settings: tiny });
+    out.push(window.api.liveSessionCount() - base);
+    st.dispose();
+    out.push(window.api.liveSessionCount() - base);
+    out.push((await st.image()).width); // the last good image survives
+    return out;
+  }, tiny);
+  assert.deepEqual(counts, [1, 1, 0, 32]);
+});
+
+test("the profile's peak memory is the plan's, with the painting at its own size", async () => {
+  const r = await page.evaluate(async () => {
+    const st = window.__stylize.st.sibling();
+    const { content } = window.__stylize.images;
+    const style = { data: new Uint8Array(30 * 40 * 4).fill(140), width: 30, height: 40 }; // portrait, unlike the photo
+    const settings = { size: 32, iterations: 1 };
+    await st.run({ content, style, settings });
+    const plan = st.plan(content, style, { ...window.api.StyleTransfer.defaults(), ...settings });
+    const prof = await st.job.profile();
+    st.dispose();
+    return { plan: plan.peakBytes, profile: prof?.peakBytes ?? null, styleW: plan.styleWidth, styleH: plan.styleHeight };
+  });
+  assert.deepEqual([r.styleW, r.styleH], [24, 32]);
+  assert.notEqual(r.profile, null, 'SwiftShader has timestamp queries');
+  assert.equal(r.profile, r.plan);
+});
+
+test('a truncated JPEG is refused with the same message as the CLI', async () => {
+  const msg = await page.evaluate(async () => {
+    const bytes = new Uint8Array(await (await fetch('samples/rocket.jpg')).arrayBuffer());
+    const cut = new File([bytes.slice(0, Math.floor(bytes.length * 2 / 3))], 'cut.jpg', { type: 'image/jpeg' });
+    return window.api.decodeImage(cut).then(() => 'decoded', (e) => `${e.name}: ${e.message}`);
+  });
+  assert.equal(msg, 'Image: image: cut.jpg is truncated: its JPEG data ends before the end-of-image marker (the file was cut off; download or copy it again)');
+});
+
+/** Adds a <style-transfer> with the given attributes and records its events. */
+async function addElement(id, attrs) {
+  await page.evaluate(({ id, attrs }) => {
+    const el = document.createElement('style-transfer');
+    el.id = id;
+    const samples = { 'content-src': 'samples/chelsea.png', 'style-src': 'samples/starry_night.jpg', size: '32', iterations: '2' };
+    for (const [k, v] of Object.entries({ ...samples, ...attrs })) if (v !== null) el.setAttribute(k, v);
+    el.events = [];
+    for (const t of ['progress', 'done', 'error']) el.addEventListener(t, (e) => el.events.push({ type: t, bubbles: e.bubbles, detail: t === 'error' ? e.detail.name : e.detail }));
+    document.body.append(el);
+  }, { id, attrs });
+}
+const events = (id, type) => page.evaluate(({ id, type }) => document.getElementById(id).events.filter((e) => e.type === type), { id, type });
+
+test('two elements on one page both finish; attribute changes restart an autostarting element', async () => {
+  await addElement('one', { autostart: '' });
+  await addElement('two', { autostart: '', iterations: '3' });
+  await page.waitForFunction(() => ['one', 'two'].every((id) => document.getElementById(id).events.some((e) => e.type === 'done' || e.type === 'error')), null, { timeout: 300_000 });
+  assert.deepEqual((await events('one', 'done')).map((e) => e.detail.iteration), [2]);
+  assert.deepEqual((await events('two', 'done')).map((e) => e.detail.iteration), [3]);
+  await page.evaluate(() => document.getElementById('one').setAttribute('iterations', '1'));
+  await page.waitForFunction(() => document.getElementById('one').events.filter((e) => e.type === 'done').length === 2, null, { timeout: 300_000 });
+  assert.deepEqual((await events('one', 'done')).map((e) => e.detail.iteration), [2, 1], 'the restarted run uses the new attribute');
+  await page.evaluate(() => { document.getElementById('one').remove(); document.getElementById('two').remove(); });
+});
+
+test('an element removed mid-run stops within one batch and frees its session', async () => {
+  const base = await page.evaluate(() => window.api.liveSessionCount());
+  await addElement('gone', { autostart: '', iterations: '500' });
+  await page.waitForFunction(() => document.getElementById('gone').events.some((e) => e.type === 'progress'), null, { timeout: 300_000 });
+  const at = await page.evaluate(() => { const el = document.getElementById('gone'); const it = el.st.job.iteration; window.__gone = el; el.remove(); return it; });
+  await page.waitForFunction(() => window.__gone.st.state !== 'running', null, { timeout: 120_000 });
+  assert.equal(await page.evaluate(() => window.__gone.st.state), 'done', await page.evaluate(() => window.__gone.message.textContent));
+  assert.equal(await page.evaluate(() => window.api.liveSessionCount()), base, 'its session is freed');
+  const final = await page.evaluate(() => window.__gone.st.lastGood.iteration);
+  assert.ok(final <= at + 20, `stopped within one batch (≤ 20 iterations): removed at ${at}, stopped at ${final}`);
+});
+
+test("the element's error event stays on the element (no window-level error)", async () => {
+  const r = await page.evaluate(async () => {
+    const seen = [];
+    window.addEventListener('error', () => seen.push('window error'));
+    const el = document.createElement('style-transfer');
+    el.setAttribute('content-src', 'samples/no-such-photo.png');
+    el.setAttribute('style-src', 'samples/starry_night.jpg');
+    const err = new Promise((res) => el.addEventListener('error', (e) => res({ name: e.detail.name, bubbles: e.bubbles, composed: e.composed })));
+    document.body.append(el);
+    el.start().catch(() => {});
+    const got = await err;
+    await new Promise((res) => setTimeout(res, 200));
+    el.remove();
+    return { ...got, seen };
+  });
+  assert.deepEqual(r, { name: 'Image', bubbles: false, composed: false, seen: [] });
+  assert.deepEqual(log.errors.filter((e) => e.startsWith('pageerror')), []);
+});
