@@ -135,15 +135,11 @@ fn wide_tile(lid: vec3<u32>, m0: u32, n0: u32) {
     let hw = p.h * p.w;
     let kdim = p.cin * 9u;
     let mdim4 = (p.cout + 3u) & ~3u;
-    let tid = lid.y * 16u + lid.x;
     // Loader coordinates: each invocation fills one vec4 of each tile per K step.
-    let lk = tid / 16u;
-    let l4 = (tid % 16u) * 4u;
+    let lk = tile_row(lid);
+    let l4 = tile_col4(lid);
 
-    var acc: array<vec4<f32>, 4>;
-    for (var i = 0u; i < 4u; i++) {
-        acc[i] = vec4<f32>(0.0);
-    }
+    var acc: array<vec4<f32>, 4>; // zero-initialised
 
     for (var k0 = 0u; k0 < kdim; k0 += BK) {
         let k = k0 + lk;
@@ -169,13 +165,12 @@ fn narrow_tile(lid: vec3<u32>, m0: u32, n0: u32) {
     let hw = p.h * p.w;
     let kdim = p.cin * 9u;
     let mdim4 = (p.cout + 3u) & ~3u;
-    let tid = lid.y * 16u + lid.x;
-    let lk = tid / 16u;
-    let l4 = (tid % 16u) * 4u;
+    let lk = tile_row(lid);
+    let l4 = tile_col4(lid);
     var acc = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < kdim; k0 += BK) {
         a_tile[lk * 16u + l4 / 4u] = load_a(k0 + lk, m0 + l4, kdim, mdim4);
-        b_narrow[tid] = load_b(k0 + lk, n0 + tid % 16u, kdim, hw);
+        b_narrow[lk * 16u + lid.x] = load_b(k0 + lk, n0 + lid.x, kdim, hw);
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {
             acc += a_tile[kk * 16u + lid.y] * b_narrow[kk * 16u + lid.x];

@@ -77,14 +77,10 @@ fn gram_partial(
     let s = wid.z;
     let n_begin = s * gp.chunk;
     let n_end = min(gp.n, n_begin + gp.chunk);
-    let tid = lid.y * 16u + lid.x;
-    let lk = tid / 16u;
-    let l4 = (tid % 16u) * 4u;
+    let lk = tile_row(lid);
+    let l4 = tile_col4(lid);
 
-    var acc: array<vec4<f32>, 4>;
-    for (var i = 0u; i < 4u; i++) {
-        acc[i] = vec4<f32>(0.0);
-    }
+    var acc: array<vec4<f32>, 4>; // zero-initialised
     for (var k0 = n_begin; k0 < n_end; k0 += BK) {
         let k = k0 + lk;
         var av = vec4<f32>(0.0);
@@ -238,14 +234,10 @@ fn style_grad(
     let m0 = wid.y * 64u;
     let n0 = tile_n * 64u;
     let c = sg.c;
-    let tid = lid.y * 16u + lid.x;
-    let lk = tid / 16u;
-    let l4 = (tid % 16u) * 4u;
+    let lk = tile_row(lid);
+    let l4 = tile_col4(lid);
 
-    var acc: array<vec4<f32>, 4>;
-    for (var i = 0u; i < 4u; i++) {
-        acc[i] = vec4<f32>(0.0);
-    }
+    var acc: array<vec4<f32>, 4>; // zero-initialised
     for (var k0 = 0u; k0 < c; k0 += BK) {
         let k = k0 + lk;
         var av = vec4<f32>(0.0);

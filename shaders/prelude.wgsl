@@ -11,6 +11,8 @@
 //   tile_mma(acc, ty, tx)— the inner K-loop of the tiled 64×64 GEMMs (conv `main`, gram_partial,
 //     style_grad): acc[i] += a_tile[kk][ty].i · b_tile[kk][tx] over BK steps, where a_tile and
 //     b_tile hold BK rows of 16 vec4 (64 values) each, loaded by the caller between barriers.
+//   tile_row(lid), tile_col4(lid) — where invocation lid of a 16×16 workgroup loads per K step:
+//     row tile_row (0..BK) of each tile, values tile_col4 … tile_col4 + 3 (one vec4).
 
 const BK: u32 = 16u;
 
@@ -45,4 +47,12 @@ fn tile_mma(acc: ptr<function, array<vec4<f32>, 4>>, ty: u32, tx: u32) {
         (*acc)[2] += a.z * b;
         (*acc)[3] += a.w * b;
     }
+}
+
+fn tile_row(lid: vec3<u32>) -> u32 {
+    return lid.y;
+}
+
+fn tile_col4(lid: vec3<u32>) -> u32 {
+    return lid.x * 4u;
 }
