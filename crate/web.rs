@@ -62,11 +62,12 @@ pub fn live_sessions() -> usize {
     crate::session::live_sessions()
 }
 
-/// Refuses image bytes the browser would decode wrongly: a truncated JPEG (the same check and
-/// message as the CLI's, [`crate::image_io::check_complete`]). Throws an `Image` error.
+/// Refuses image bytes before the browser decodes them: empty, not an image, a format stylize
+/// does not read, absurd declared dimensions, a truncated JPEG (which browsers fill in) — the same
+/// check and messages as the CLI's ([`crate::image_io::check`]). Throws an `Image` error.
 #[wasm_bindgen(js_name = checkImageBytes)]
 pub fn check_image_bytes(bytes: &[u8], name: &str) -> Result<(), JsValue> {
-    crate::image_io::check_complete(bytes, name).map_err(js_error)
+    crate::image_io::check(bytes, name).map_err(js_error)
 }
 
 /// The engine on this page's GPU: weights uploaded once, sessions started from it.

@@ -145,6 +145,36 @@ fn bad_inputs_give_one_clear_error() {
     safetensors::serialize_to_file([("fc6.weight", t)], None, &wrong).unwrap();
     run(&good, &[os("--weights"), wrong.as_os_str()], "conv1_1.weight` is missing");
     run(&good, &[os("--weights"), dir.join("nope.safetensors").as_os_str()], "cannot read");
+    // Hostile weight files: each refused with one line naming the problem.
+    let raw = |header: &str, data: &[u8]| {
+        let mut v = (header.len() as u64).to_le_bytes().to_vec();
+        v.extend(header.as_bytes());
+        v.extend(data);
+        v
+    };
+    let conv11 = |dtype: &str, shape: &str, len: usize| format!(r#"{{"conv1_1.weight":{{"dtype":"{dtype}","shape":{shape},"data_offsets":[0,{len}]}}}}"#);
+    let mut nan = vec![0u8; 6912];
+    nan[40..44].copy_from_slice(&f32::NAN.to_le_bytes());
+    let mut huge_header = (1u64 << 62).to_le_bytes().to_vec();
+    huge_header.extend(b"{}");
+    for (file, bytes, needle) in [
+        ("dtype.safetensors", raw(&conv11("I32", "[64,3,3,3]", 6912), &[0; 6912]), "tensor `conv1_1.weight` has dtype I32; only F16 and F32"),
+        ("shape.safetensors", raw(&conv11("F32", "[64,3,3,2]", 4608), &[0; 4608]), "tensor `conv1_1.weight` has shape [64, 3, 3, 2], expected [64, 3, 3, 3]"),
+        ("offsets.safetensors", raw(&conv11("F32", "[64,3,3,3]", 6912), &[0; 100]), "not a valid safetensors file"),
+        ("header.safetensors", huge_header, "not a valid safetensors file"),
+        ("nan.safetensors", raw(&conv11("F32", "[64,3,3,3]", 6912), &nan), "tensor `conv1_1.weight` has a non-finite value at index 10"),
+    ] {
+        let p = dir.join(file);
+        std::fs::write(&p, bytes).unwrap();
+        run(&good, &[os("--weights"), p.as_os_str()], needle);
+    }
+    // Empty and unsupported images.
+    let empty = dir.join("empty.jpg");
+    std::fs::write(&empty, b"").unwrap();
+    run(&empty, &[], "cannot decode");
+    let tiff = dir.join("scan.tif");
+    std::fs::write(&tiff, b"II*\x00\x08\x00\x00\x00\x00\x00\x00\x00").unwrap();
+    run(&tiff, &[], "it is a TIFF image, which stylize does not read");
 
     // Unwritable output: a missing directory, and a directory as the file.
     let args_missing = [good.as_os_str(), style.as_os_str(), os("-o"), os("/nonexistent-dir/out.png")];

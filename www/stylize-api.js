@@ -100,8 +100,10 @@ export async function fetchWeights({ url = WEIGHTS_URL, onProgress = () => {} } 
 }
 
 /**
- * Decodes an image (File/Blob or URL) honouring EXIF orientation, scaled down so its longer side is
- * at most maxSide. Resolves to {data: Uint8Array RGBA, width, height}; rejects with name 'Image'.
+ * Decodes an image (File/Blob or URL) honouring EXIF orientation (the first frame of an
+ * animation; transparency composited on white), scaled down so its longer side is at most
+ * maxSide. Empty files, truncated JPEGs and absurd declared dimensions are refused first, with the
+ * CLI's messages. Resolves to {data: Uint8Array RGBA, width, height}; rejects with name 'Image'.
  */
 export async function decodeImage(source, maxSide = 2048) {
   let blob = source;
@@ -132,6 +134,9 @@ export async function decodeImage(source, maxSide = 2048) {
   const canvas = new OffscreenCanvas(width, height);
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   ctx.imageSmoothingQuality = 'high';
+  // Transparency is composited on white, as the CLI does.
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, width, height);
   ctx.drawImage(bmp, 0, 0, width, height);
   bmp.close();
   const data = new Uint8Array(ctx.getImageData(0, 0, width, height).data.buffer);
