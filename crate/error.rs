@@ -33,6 +33,10 @@ pub enum Error {
         /// The largest longer side (px) whose plan fits the limit at the same aspect ratio.
         fits: u32,
     },
+    /// A kernel failed to compile or validate on this device (its compiler rejected a variant):
+    /// callers fall back to another [`crate::Variant`] ([`crate::Variant::fallback`]).
+    #[error("a GPU kernel failed to compile or validate on this device: {0}")]
+    Kernel(String),
     /// A GPU validation or out-of-memory error was reported by the device.
     #[error("GPU error: {0}")]
     Gpu(String),

@@ -27,6 +27,7 @@ fn js_error(e: Error) -> JsValue {
         Error::Image(_) => "Image",
         Error::Settings(_) => "Settings",
         Error::TooLarge { .. } => "TooLarge",
+        Error::Kernel(_) => "Kernel",
         Error::Gpu(_) => "Gpu",
         Error::DeviceLost(_) => "DeviceLost",
         Error::NotFinite(..) => "NotFinite",
@@ -79,20 +80,33 @@ pub struct Stylizer {
 #[wasm_bindgen]
 impl Stylizer {
     /// Validates the weights (safetensors bytes), opens the WebGPU device and uploads them.
-    /// `conv` (optional, for benchmarks) forces the conv implementation, `"tiled"` or `"direct"`;
-    /// by default software adapters get `direct` and GPUs `tiled`. `precision` (optional) forces
-    /// the storage of activations and weights, `"f32"` or `"f16"`; by default GPUs with
-    /// `shader-f16` get f16, everything else f32.
+    /// `conv` (optional) forces the conv implementation, `"tiled"` or `"direct"`; by default
+    /// software adapters get `direct` and GPUs `tiled`. `precision` (optional) forces the storage
+    /// of activations and weights, `"f32"` or `"f16"`; by default GPUs with `shader-f16` get f16,
+    /// everything else f32. `break_kernels` (optional, a test hook) makes kernels whose name
+    /// contains it fail to compile, to exercise the fallback.
     /// Rejects with `Weights` before touching the GPU if the file is wrong, `Settings` on a bad
     /// `conv` or `precision` (or `"f16"` on an adapter without `shader-f16`).
-    pub async fn create(weights: Vec<u8>, conv: Option<String>, precision: Option<String>) -> Result<Stylizer, JsValue> {
+    pub async fn create(weights: Vec<u8>, conv: Option<String>, precision: Option<String>, break_kernels: Option<String>) -> Result<Stylizer, JsValue> {
         let conv_path = conv.as_deref().map(ConvPath::parse).transpose().map_err(js_error)?;
         let precision = precision.as_deref().map(Precision::parse).transpose().map_err(js_error)?;
         let w = VggWeights::from_safetensors(&weights).map_err(js_error)?;
         drop(weights);
-        let gpu = Gpu::new(&GpuOptions { conv_path, precision, ..Default::default() }).await.map_err(js_error)?;
+        let gpu = Gpu::new(&GpuOptions { conv_path, precision, break_kernels, ..Default::default() }).await.map_err(js_error)?;
         let engine = Engine::new(gpu, &w).map_err(js_error)?;
         Ok(Stylizer { engine })
+    }
+
+    /// The conv implementation and storage precision this engine runs: `{conv, precision}`
+    /// (`"tiled"`/`"direct"`, `"f32"`/`"f16"`).
+    pub fn variant(&self) -> JsValue {
+        variant_js(self.engine.gpu.variant())
+    }
+
+    /// What to try when a kernel of this engine fails to compile on the device (`Kernel` error
+    /// from `start`): `{conv, precision}` for `Stylizer.create`, or null when nothing is left.
+    pub fn fallback(&self) -> JsValue {
+        self.engine.gpu.variant().fallback().map(variant_js).unwrap_or(JsValue::NULL)
     }
 
     /// The tuned default settings, as a plain object.
@@ -151,8 +165,9 @@ impl Stylizer {
 
     /// Starts a session: resizes the images, computes the targets on the GPU and, if `canvas` is
     /// given, sizes it to the output and draws the live preview into it (WebGPU canvas).
-    /// `content`/`style` are RGBA8 bytes of `cw×ch` / `sw×sh`.
-    #[allow(clippy::too_many_arguments)]
+    /// `content`/`style` are RGBA8 bytes of `cw×ch` / `sw×sh`. Resolves to a `Job`; rejects with
+    /// `Kernel` when a kernel fails to compile or validate on this device (see `fallback()`).
+    #[allow(clippy::too_many_arguments)] // the JS-facing signature: two images with their sizes
     pub fn start(
         &self,
         content: &[u8],
@@ -163,17 +178,31 @@ impl Stylizer {
         sh: u32,
         settings: JsValue,
         canvas: Option<web_sys::HtmlCanvasElement>,
-    ) -> Result<Job, JsValue> {
-        let s = settings_from(&settings)?;
-        let c = rgba(content, cw, ch, "content")?;
-        let st = rgba(style, sw, sh, "style")?;
-        let session = Session::new(self.engine.clone(), &c, &st, &s).map_err(js_error)?;
-        let view = match canvas {
-            Some(canvas) => Some(View::new(&self.engine, &session, canvas)?),
-            None => None,
-        };
-        Ok(Job { session, view })
+    ) -> Promise {
+        let engine = self.engine.clone();
+        let inputs = settings_from(&settings).and_then(|s| Ok((s, rgba(content, cw, ch, "content")?, rgba(style, sw, sh, "style")?)));
+        future_to_promise(async move {
+            let (s, c, st) = inputs?;
+            let session = Session::create_checked(engine.clone(), &c, &st, &s).await.map_err(js_error)?;
+            let view = match canvas {
+                Some(canvas) => Some(View::new(&engine, &session, canvas)?),
+                None => None,
+            };
+            Ok(Job { session, view }.into())
+        })
     }
+}
+
+fn variant_js(v: crate::Variant) -> JsValue {
+    let conv = match v.path {
+        ConvPath::Tiled => "tiled",
+        ConvPath::Direct => "direct",
+    };
+    let precision = match v.precision {
+        Precision::F32 => "f32",
+        Precision::F16 => "f16",
+    };
+    to_js(&serde_json::json!({ "conv": conv, "precision": precision }))
 }
 
 struct View {

@@ -244,3 +244,41 @@ fn exif_orientation_is_honoured() {
     assert_eq!(img.dimensions(), (16, 32), "48×24 stored, shown 24×48 → 16×32");
     assert!(img.get_pixel(8, 4).0[0] > 150, "red (the stored left half) on top");
 }
+
+#[test]
+fn a_kernel_that_fails_to_compile_falls_back_instead_of_failing() {
+    // The GPU configuration (tiled kernels, f16 storage) with its f16 wide conv made uncompilable:
+    // the run warns, falls back to f32 storage and finishes.
+    let dir = out_dir("fallback");
+    let trace = dir.join("trace.jsonl");
+    let mut cmd = bin();
+    cmd.env("STYLIZE_CONV", "tiled").env("STYLIZE_BREAK_KERNELS", "conv_forward_f16");
+    if String::from_utf8_lossy(&bin().arg("info").output().unwrap().stdout).contains("SHADER_F16") {
+        cmd.env("STYLIZE_PRECISION", "f16");
+    } else {
+        cmd.env("STYLIZE_BREAK_KERNELS", "gram_partial"); // no f16 here: break a tiled f32 kernel
+    }
+    let st = real_run(&mut cmd, &dir.join("o.png"), &trace, &["--size", "32", "--iterations", "3", "--report-every", "3"]);
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(st.status.success(), "{err}");
+    assert!(err.contains("warning: Tiled kernels with F") && err.contains("failed on this GPU") && err.contains("falling back to"), "{err}");
+    assert!(err.contains("deliberately broken"), "the compiler's message is quoted: {err}");
+    let lines = std::fs::read_to_string(&trace).unwrap();
+    assert_eq!(lines.lines().count(), 2, "the run finished: {lines}");
+    // With nothing left to fall back to: one clear line.
+    let st = bin()
+        .env("STYLIZE_CONV", "direct")
+        .env("STYLIZE_PRECISION", "f32")
+        .env("STYLIZE_BREAK_KERNELS", "conv_forward")
+        .args([test_image("chelsea.png", "chelsea.png"), test_image("starry_night.jpg", "hubble_deep_field.jpg")])
+        .args(["--size", "32", "--iterations", "1", "-o"])
+        .arg(dir.join("p.png"))
+        .arg("--weights")
+        .arg(real_weights_path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(!st.status.success());
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: a GPU kernel failed to compile or validate on this device"), "{err}");
+}

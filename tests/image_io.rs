@@ -151,7 +151,7 @@ fn corpus() -> Vec<(String, Vec<u8>, Expect)> {
     let ga_expect = move |x: u32, y: u32| if x >= W / 2 && y >= H / 2 { [255; 3] } else { gray_expect(x, y) };
     v.push(("gray-alpha.png".into(), png_with(W, H, png::ColorType::GrayscaleAlpha, png::BitDepth::Eight, None, &ga), Expect::Image { w: W, h: H, probes: probes(W, H, ga_expect), tol: 2 }));
     // Palette: four entries.
-    let idx: Vec<u8> = (0..W * H).map(|i| ((((i / W) >= H / 2) as u8) * 2 + ((i % W) >= W / 2) as u8)).collect();
+    let idx: Vec<u8> = (0..W * H).map(|i| (((i / W) >= H / 2) as u8) * 2 + ((i % W) >= W / 2) as u8).collect();
     v.push(("palette.png".into(), png_with(W, H, png::ColorType::Indexed, png::BitDepth::Eight, Some(QUAD.concat()), &idx), plain(2)));
     // 16-bit RGB.
     let rgb16: Vec<u8> = q.as_raw().iter().flat_map(|&c| ((c as u16) * 257).to_be_bytes()).collect();

@@ -143,7 +143,7 @@ async function loadSamples() {
 // ---------------------------------------------------------------- running
 function updateButtons() {
   const s = state.st?.state;
-  const busy = s === 'running' || s === 'paused';
+  const busy = s === 'starting' || s === 'running' || s === 'paused';
   ui.go.disabled = !state.st || busy || !state.images.content || !state.images.style;
   ui.pause.disabled = s !== 'running';
   ui.resume.disabled = s !== 'paused';
@@ -198,6 +198,13 @@ function drawPlot() {
   });
 }
 
+/** The GPU fallbacks a StyleTransfer took (a kernel its GPU could not compile), under the status. */
+function showNotes(st) {
+  const note = document.getElementById('gpu-note');
+  note.hidden = st.notes.length === 0;
+  note.textContent = st.notes.map((n) => `Note: ${n}.`).join(' ');
+}
+
 async function runOrResume(recover) {
   hideError();
   const st = state.st;
@@ -221,10 +228,13 @@ async function runOrResume(recover) {
     ui.progress.max = iterations;
     ui.progress.value = iteration;
     ui.progressText.textContent = `Iteration ${iteration} / ${iterations} · ${itPerSec.toFixed(2)} it/s · ETA ${fmtTime(etaSeconds)}`;
+    updateButtons(); // the run has left 'starting'
   };
   const onLosses = () => drawPlot();
+  const onFallback = () => showNotes(st);
   st.addEventListener('progress', onProgress);
   st.addEventListener('losses', onLosses);
+  st.addEventListener('fallback', onFallback);
   setStatus('Stylizing…');
   const p = recover ? st.recover() : st.run({ content: state.images.content, style: state.images.style, settings, canvas: ui.preview });
   updateButtons();
@@ -249,6 +259,7 @@ async function runOrResume(recover) {
   } finally {
     st.removeEventListener('progress', onProgress);
     st.removeEventListener('losses', onLosses);
+    st.removeEventListener('fallback', onFallback);
     drawPlot();
     updateButtons();
   }
@@ -276,8 +287,14 @@ ui.download.addEventListener('click', async () => {
 
 // ---------------------------------------------------------------- weights
 async function startEngine(weights) {
+  // ?conv=tiled|direct and ?precision=f32|f16 force the GPU configuration; ?break=NAME makes the
+  // kernels whose name contains NAME fail to compile (testing the fallback).
+  const q = new URLSearchParams(location.search);
   const st = await StyleTransfer.create({
     weights,
+    conv: q.get('conv'),
+    precision: q.get('precision'),
+    breakKernels: q.get('break'),
     onWeightsProgress: (got, total, cached) => {
       ui.weightsProgress.hidden = false;
       ui.weightsProgress.max = total || got;
@@ -292,7 +309,7 @@ ui.weightsFile.addEventListener('change', async () => {
   const f = ui.weightsFile.files[0];
   if (!f) return;
   ui.weightsFile.value = '';
-  const busy = state.st && (state.st.state === 'running' || state.st.state === 'paused');
+  const busy = state.st?.busy;
   if (busy) { showError(new Error('Stop the current run before changing the weights.')); return; }
   setStatus(`Loading weights from ${f.name}…`);
   try {

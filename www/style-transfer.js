@@ -62,7 +62,7 @@ class StyleTransferElement extends HTMLElement {
     queueMicrotask(async () => {
       if (!this.#restartPending || !this.isConnected) return;
       this.#restartPending = false;
-      if (this.st && (this.st.state === 'running' || this.st.state === 'paused')) {
+      if (this.st?.busy) {
         this.st.stop();
         await this.#running?.catch(() => {});
       }
@@ -87,7 +87,7 @@ class StyleTransferElement extends HTMLElement {
   async start() {
     this.#started = true;
     try {
-      if (this.st && (this.st.state === 'running' || this.st.state === 'paused')) throw Object.assign(new Error('This <style-transfer> is already running.'), { name: 'Busy' });
+      if (this.st?.busy) throw Object.assign(new Error('This <style-transfer> is already running.'), { name: 'Busy' });
       this.message.textContent = 'Loading…';
       let first = false;
       engine ??= (first = true, StyleTransfer.create());

@@ -160,7 +160,7 @@ export class StyleTransfer extends EventTarget {
    */
   sibling() {
     const st = new StyleTransfer();
-    Object.assign(st, { previewMode: this.previewMode, stylizer: this.stylizer, weights: this.weights, siblingsShare: true });
+    Object.assign(st, { previewMode: this.previewMode, stylizer: this.stylizer, weights: this.weights, options: this.options, siblingsShare: true });
     this.siblingsShare = true;
     return st;
   }
@@ -169,7 +169,7 @@ export class StyleTransfer extends EventTarget {
    * Loads wasm and weights (given bytes, or fetched with integrity check and caching) and opens
    * the GPU. Rejects with name 'NoWebGPU', 'Weights' or 'Device'.
    */
-  static async create({ weights, onWeightsProgress } = {}) {
+  static async create({ weights, onWeightsProgress, conv, precision, breakKernels } = {}) {
     const status = await webgpuStatus();
     if (!status.ok) throw namedError('NoWebGPU', status.message);
     await loadWasm();
@@ -179,14 +179,16 @@ export class StyleTransfer extends EventTarget {
     // as in headless test browsers) cannot always present WebGPU canvases, so there the preview
     // is a 2D canvas fed by a small readback after each batch instead.
     st.previewMode = new URLSearchParams(location.search).get('preview') ?? (status.fallback ? '2d' : 'webgpu');
-    st.stylizer = await Stylizer.create(bytes);
+    st.options = { conv, precision, breakKernels };
+    st.stylizer = await Stylizer.create(bytes, conv ?? undefined, precision ?? undefined, breakKernels ?? undefined);
     st.weights = bytes;
     return st;
   }
 
   constructor() {
     super();
-    this.state = 'idle'; // idle | running | paused | done | failed
+    this.state = 'idle'; // idle | starting | running | paused | done | failed
+    this.notes = []; // GPU fallbacks taken, for the page's status details
     this.history = [];
     this.lastGood = null;
   }
@@ -194,6 +196,16 @@ export class StyleTransfer extends EventTarget {
   /** The engine's default settings (a plain object). */
   static defaults() {
     return Stylizer.defaultSettings();
+  }
+
+  /** Whether a run is starting, running or paused. */
+  get busy() {
+    return ['starting', 'running', 'paused'].includes(this.state);
+  }
+
+  /** The conv implementation and storage this engine runs: {conv, precision}. */
+  get variant() {
+    return this.stylizer.variant();
   }
 
   get adapter() {
@@ -215,26 +227,47 @@ export class StyleTransfer extends EventTarget {
    * (the last good image stays available through image()).
    */
   async run({ content, style, settings = {}, canvas = null }) {
-    if (this.state === 'running' || this.state === 'paused') throw namedError('Busy', 'A run is already in progress.');
+    if (this.busy) throw namedError('Busy', 'A run is already in progress.');
     this.settings = { ...StyleTransfer.defaults(), ...settings };
     this.inputs = { content, style, canvas };
     this.history = [];
     this.lastGood = null;
-    this.#start();
+    this.stopped = false;
+    await this.#start();
     return this.#loop();
   }
 
   /**
    * Starts a session for this.inputs, freeing the one it replaces (wasm objects hold GPU memory
-   * that garbage collection knows nothing of). A failure to start (TooLarge, bad settings, ...)
-   * fires 'error' and throws, like a failure during the run.
+   * that garbage collection knows nothing of). When a kernel fails to compile or validate on this
+   * GPU, falls back (f16 → f32 storage, tiled → direct kernels) on a new device with a console
+   * warning and a 'fallback' event {from, to, message} instead of failing. A failure to start
+   * (TooLarge, bad settings, nothing left to fall back to, ...) fires 'error' and throws, like a
+   * failure during the run.
    */
-  #start() {
+  async #start() {
     const { content, style, canvas } = this.inputs;
     const gpuCanvas = this.previewMode === 'webgpu' ? canvas : null;
     this.#freeJob();
+    this.state = 'starting';
     try {
-      this.job = this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.settings, gpuCanvas);
+      for (;;) {
+        try {
+          this.job = await this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.settings, gpuCanvas);
+          return;
+        } catch (e) {
+          const next = e.name === 'Kernel' ? this.stylizer.fallback() : null;
+          if (!next) throw e;
+          const from = this.stylizer.variant();
+          const note = `${from.conv} kernels with ${from.precision} storage failed on this GPU; using ${next.conv} kernels with ${next.precision} storage (${e.message})`;
+          console.warn(`stylize: ${note}`);
+          this.notes.push(note);
+          this.#emit('fallback', { from, to: next, message: e.message });
+          const lost = this.stylizer;
+          this.stylizer = await Stylizer.create(this.weights, next.conv, next.precision, this.options?.breakKernels ?? undefined);
+          if (!this.siblingsShare) lost.free();
+        }
+      }
     } catch (e) {
       this.state = 'failed';
       this.#emit('error', e);
@@ -245,7 +278,7 @@ export class StyleTransfer extends EventTarget {
   /** dispose(), and frees the engine too unless a sibling shares it: this StyleTransfer is done. */
   close() {
     this.dispose();
-    if (!this.siblingsShare && this.state !== 'running' && this.state !== 'paused') this.stylizer?.free();
+    if (!this.siblingsShare && !this.busy) this.stylizer?.free();
     this.stylizer = null;
   }
 
@@ -258,7 +291,7 @@ export class StyleTransfer extends EventTarget {
   dispose() {
     this.stopped = true;
     this.resumeGate?.();
-    if (this.state === 'running' || this.state === 'paused') {
+    if (this.busy) {
       this.disposeWhenIdle = true; // the loop frees the job when it leaves
     } else {
       this.#freeJob();
@@ -278,7 +311,6 @@ export class StyleTransfer extends EventTarget {
     const n = this.settings.iterations;
     const job = this.job;
     this.state = 'running';
-    this.stopped = false;
     let batch = 1;
     let inflight = job.done(); // the targets computed by start()
     let overlap = false;
@@ -368,10 +400,12 @@ export class StyleTransfer extends EventTarget {
     if (!this.lastGood) throw namedError('Gpu', 'There is no image to resume from.');
     this.#freeJob();
     const lost = this.stylizer;
-    this.stylizer = await Stylizer.create(this.weights);
+    const v = this.options ?? {};
+    this.stylizer = await Stylizer.create(this.weights, v.conv ?? undefined, v.precision ?? undefined, v.breakKernels ?? undefined);
     // A sibling may still use the lost engine; it is collected when the last one lets go.
     if (!this.siblingsShare) lost.free();
-    this.#start();
+    this.stopped = false;
+    await this.#start();
     this.job.setImage(this.lastGood.data, this.lastGood.width, this.lastGood.height, this.lastGood.iteration);
     return this.#loop();
   }

@@ -153,6 +153,29 @@ fn print_memory_plans(gpu: &Gpu, sizes: &[u32]) {
     }
 }
 
+/// Opens the device and starts a session; when a kernel fails to compile on this device, warns
+/// and falls back (f16 → f32 storage, tiled → direct kernels) on a new device instead of failing.
+fn start_session(weights: &VggWeights, content: &image::RgbaImage, style: &image::RgbaImage, settings: &Settings) -> Result<Session, Error> {
+    let mut opts = GpuOptions::default();
+    loop {
+        let gpu = pollster::block_on(Gpu::new(&opts))?;
+        let variant = gpu.variant();
+        let engine = Engine::new(gpu, weights)?;
+        match pollster::block_on(Session::create_checked(engine, content, style, settings)) {
+            Err(Error::Kernel(msg)) => {
+                let Some(next) = variant.fallback() else { return Err(Error::Kernel(msg)) };
+                eprintln!(
+                    "warning: {:?} kernels with {:?} storage failed on this GPU ({msg}); falling back to {:?} kernels with {:?} storage",
+                    variant.path, variant.precision, next.path, next.precision
+                );
+                opts.conv_path = Some(next.path);
+                opts.precision = Some(next.precision);
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Finds the weights file: the flag, $STYLIZE_WEIGHTS, ./assets, or assets/ beside the repository
 /// the binary was built in.
 pub fn weights_path(flag: Option<PathBuf>) -> PathBuf {
@@ -232,9 +255,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         None => None,
     };
 
-    let gpu = pollster::block_on(Gpu::new(&GpuOptions::default()))?;
-    let engine = Engine::new(gpu, &weights)?;
-    let mut session = Session::new(engine, &content, &style, &settings)?;
+    let mut session = start_session(&weights, &content, &style, &settings)?;
     let (w, h) = session.size();
     let bar = ProgressBar::new(settings.iterations as u64);
     bar.set_style(

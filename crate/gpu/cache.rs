@@ -56,13 +56,15 @@ pub struct Kernel {
 pub struct Kernels {
     device: wgpu::Device,
     has_f16: bool,
+    /// Test hook ([`super::GpuOptions::break_kernels`]).
+    broken: Option<String>,
     modules: Mutex<HashMap<ModuleKey, wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<PipelineKey, Arc<Kernel>>>,
 }
 
 impl Kernels {
-    pub(crate) fn new(device: &wgpu::Device, has_f16: bool) -> Kernels {
-        Kernels { device: device.clone(), has_f16, modules: Mutex::default(), pipelines: Mutex::default() }
+    pub(crate) fn new(device: &wgpu::Device, has_f16: bool, broken: Option<String>) -> Kernels {
+        Kernels { device: device.clone(), has_f16, broken, modules: Mutex::default(), pipelines: Mutex::default() }
     }
 
     /// The pipeline for `key` (compiled on first use), named `name` in labels and timing tables,
@@ -74,7 +76,14 @@ impl Kernels {
         if let Some(k) = pipelines.get(&key) {
             return k.clone();
         }
-        let module = {
+        let name = name();
+        let module = if self.broken.as_ref().is_some_and(|b| name.contains(b.as_str())) {
+            // Test hook: a module the compiler rejects (never cached).
+            self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("deliberately broken"),
+                source: wgpu::ShaderSource::Wgsl(format!("{}\nthis line is not WGSL\n", module_source(key.module)).into()),
+            })
+        } else {
             let mut modules = self.modules.lock().unwrap_or_else(|p| p.into_inner());
             modules
                 .entry(key.module)
@@ -86,7 +95,7 @@ impl Kernels {
                 })
                 .clone()
         };
-        let k = Arc::new(Kernel::new(&self.device, &module, name(), &key, bindings));
+        let k = Arc::new(Kernel::new(&self.device, &module, name, &key, bindings));
         pipelines.insert(key, k.clone());
         k
     }

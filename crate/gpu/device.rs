@@ -18,6 +18,10 @@ pub struct GpuOptions {
     /// Storage precision of activations and conv weights; `None` picks [`Precision::for_adapter`]
     /// (natively the `STYLIZE_PRECISION` environment variable, `f32` or `f16`, overrides it).
     pub precision: Option<Precision>,
+    /// Test hook: kernels whose name contains this are compiled from broken WGSL, to exercise
+    /// the fallback when a device's compiler rejects a variant. `None` reads `STYLIZE_BREAK_KERNELS`
+    /// natively.
+    pub break_kernels: Option<String>,
 }
 
 /// The value of environment variable `name` natively (`None` when unset, and always on the web).
@@ -152,7 +156,8 @@ impl Gpu {
             return Err(Error::Settings("f16 storage needs the adapter feature shader-f16, which this adapter lacks".into()));
         }
         let precision = precision.unwrap_or_else(|| Precision::for_adapter(&adapter_info, features));
-        let kernels = Kernels::new(&device, has_f16);
+        let broken = opts.break_kernels.clone().or_else(|| env_override("STYLIZE_BREAK_KERNELS")).filter(|s| !s.is_empty());
+        let kernels = Kernels::new(&device, has_f16, broken);
         Ok(Gpu {
             instance,
             adapter: adapter.clone(),

@@ -152,3 +152,15 @@ pub struct Variant {
     /// Storage of activations and conv weights.
     pub precision: Precision,
 }
+
+impl Variant {
+    /// The variant to try when this one fails to compile on a device: f16 → f32 storage first,
+    /// then tiled → direct kernels; `None` when nothing simpler is left.
+    pub fn fallback(self) -> Option<Variant> {
+        match self {
+            Variant { precision: Precision::F16, path } => Some(Variant { path, precision: Precision::F32 }),
+            Variant { path: ConvPath::Tiled, .. } => Some(Variant { path: ConvPath::Direct, precision: Precision::F32 }),
+            Variant { path: ConvPath::Direct, precision: Precision::F32 } => None,
+        }
+    }
+}

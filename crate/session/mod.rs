@@ -212,6 +212,20 @@ impl Session {
         })
     }
 
+    /// [`Self::new`] inside a validation error scope: a kernel that fails to compile or validate
+    /// on this device becomes [`Error::Kernel`] (instead of an error at the first step), so the
+    /// caller can fall back to another [`crate::Variant`] on a new device.
+    pub async fn create_checked(engine: Rc<Engine>, content: &RgbaImage, style: &RgbaImage, settings: &Settings) -> Result<Session> {
+        let scope = engine.gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let session = Session::new(engine.clone(), content, style, settings);
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = engine.gpu.device.poll(wgpu::PollType::Poll);
+        if let Some(e) = scope.pop().await {
+            return Err(Error::Kernel(one_line(&e.to_string())));
+        }
+        session
+    }
+
     /// Output width and height in pixels.
     pub fn size(&self) -> (u32, u32) {
         (self.width as u32, self.height as u32)
@@ -334,6 +348,15 @@ impl Session {
     pub fn network(&self) -> &Network {
         &self.net
     }
+}
+
+/// A (compiler's) multi-line error message as one line: its non-empty lines joined, the generic
+/// "Validation Error" / "Caused by:" headings and source excerpts dropped, at most 400 characters.
+fn one_line(msg: &str) -> String {
+    let keep = |l: &&str| !l.is_empty() && *l != "Validation Error" && *l != "Caused by:" && !l.starts_with('│') && !l.starts_with('┌') && !l.starts_with('=');
+    let line = msg.lines().map(str::trim).filter(keep).collect::<Vec<_>>().join(" — ");
+    let line = if line.is_empty() { msg.trim().to_string() } else { line };
+    line.chars().take(400).collect()
 }
 
 /// Resizes to exactly `w`×`h` with Lanczos3 (no-op if already that size).

@@ -134,3 +134,22 @@ test("the element's error event stays on the element (no window-level error)", a
   assert.deepEqual(r, { name: 'Image', bubbles: false, composed: false, seen: [] });
   assert.deepEqual(log.errors.filter((e) => e.startsWith('pageerror')), []);
 });
+
+test('a kernel that fails to compile on the GPU falls back instead of failing the run', async () => {
+  // Tiled kernels forced, with the tiled Gram partials made uncompilable: the run warns, falls
+  // back to the direct kernels on a new device, says so under the status, and finishes.
+  const { page: p, log: l, context: c } = await openPage(b, `${srv.url}/index.html?conv=tiled&break=gram_partial`);
+  try {
+    await p.waitForFunction(() => /^(Ready|Not ready)/.test(document.getElementById('status').textContent), null, { timeout: 180_000 });
+    await p.$eval('#size', (el) => { el.value = 32; el.dispatchEvent(new Event('input', { bubbles: true })); });
+    await p.$eval('#iterations', (el) => { el.value = 2; el.dispatchEvent(new Event('input', { bubbles: true })); });
+    await p.click('#go');
+    await p.waitForFunction(() => /^(Done|Stopped)/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+    assert.match(await p.textContent('#status'), /^Done after 2 iterations/);
+    assert.match(await p.textContent('#gpu-note'), /tiled kernels with f32 storage failed on this GPU; using direct kernels with f32 storage/);
+    assert.ok(l.console.some((m) => m.startsWith('warning: stylize: tiled kernels with f32 storage failed')), 'a console warning');
+    assert.deepEqual(await p.evaluate(() => window.__stylize.st.variant), { conv: 'direct', precision: 'f32' });
+  } finally {
+    await c.close();
+  }
+});
