@@ -248,7 +248,8 @@ async function runOrResume(recover) {
     state.result = st.lastGood ? { width: st.lastGood.width, height: st.lastGood.height, iteration: st.lastGood.iteration } : null;
     if (e.name === 'DeviceLost' || e.name === 'Gpu') {
       setStatus('The GPU stopped working.');
-      showError(e, st.lastGood ? { label: `Resume from iteration ${st.lastGood.iteration}`, run: () => runOrResume(true) } : null);
+      const label = st.lastGood ? `Resume from iteration ${st.lastGood.iteration}` : 'Start again on a new GPU device';
+      showError(e, st.inputs ? { label, run: () => runOrResume(true) } : null);
     } else if (e.name === 'NotFinite') {
       setStatus('Stopped: the optimisation diverged.');
       showError(e);

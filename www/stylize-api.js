@@ -394,10 +394,10 @@ export class StyleTransfer extends EventTarget {
 
   /**
    * After a device loss (or other GPU failure): opens a new device, restores the last good image
-   * and continues the run to its planned iteration count.
+   * and continues the run to its planned iteration count — or, when the loss came before any
+   * image was kept (during the first batch), starts the run over on the new device.
    */
   async recover() {
-    if (!this.lastGood) throw namedError('Gpu', 'There is no image to resume from.');
     this.#freeJob();
     const lost = this.stylizer;
     const v = this.options ?? {};
@@ -406,7 +406,9 @@ export class StyleTransfer extends EventTarget {
     if (!this.siblingsShare) lost.free();
     this.stopped = false;
     await this.#start();
-    this.job.setImage(this.lastGood.data, this.lastGood.width, this.lastGood.height, this.lastGood.iteration);
+    // Lost before the first image was kept (during the first batch): the run starts over.
+    if (this.lastGood) this.job.setImage(this.lastGood.data, this.lastGood.width, this.lastGood.height, this.lastGood.iteration);
+    else this.history = [];
     return this.#loop();
   }
 

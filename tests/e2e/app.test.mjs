@@ -114,6 +114,48 @@ test('device loss mid-run: the error offers to resume from the last image, and r
   await context.close();
 });
 
+test('device loss during the first batch (no image kept yet): starting again on a new device finishes', async () => {
+  const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  await small(page, 3);
+  await page.click('#go');
+  await page.waitForFunction(() => window.__stylize.st.state === 'running', null, { timeout: 120_000 });
+  const kept = await page.evaluate(() => { const st = window.__stylize.st; st.simulateDeviceLoss(); return st.lastGood; });
+  assert.equal(kept, null, 'lost before any image was kept');
+  await page.waitForSelector('#error:not([hidden])', { timeout: 120_000 });
+  assert.match(await page.textContent('#error-text'), /device was lost/i);
+  assert.match(await page.textContent('#error-fix'), /Start again on a new GPU device/);
+  await page.click('#error-fix');
+  await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+  assert.equal(await iteration(page), 3);
+  assert.deepEqual(log.errors.filter((e) => e.startsWith('pageerror')), []);
+  await context.close();
+});
+
+test('a tab hidden and frozen mid-run resumes when visible and finishes without errors', async () => {
+  const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  await small(page, 6);
+  await page.click('#go');
+  await page.waitForFunction(() => (window.__stylize.st.job?.iteration ?? 0) >= 2, null, { timeout: 180_000 });
+  // What a browser does to a background tab: visibility 'hidden', then frozen (no JS runs).
+  const hide = (state) => page.evaluate((state) => {
+    Object.defineProperty(document, 'visibilityState', { value: state, configurable: true });
+    Object.defineProperty(document, 'hidden', { value: state === 'hidden', configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, state);
+  await hide('hidden');
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Page.setWebLifecycleState', { state: 'frozen' });
+  await new Promise((r) => setTimeout(r, 3000));
+  await cdp.send('Page.setWebLifecycleState', { state: 'active' });
+  await hide('visible');
+  await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+  assert.equal(await iteration(page), 6);
+  assert.deepEqual(log.errors, [], 'no errors');
+  await context.close();
+});
+
 test('the embed example runs <style-transfer> and fires its events', async () => {
   const { page, log, context } = await openPage(b, `${srv.url}/embed-example.html?size=32&iterations=4`);
   await page.waitForFunction(() => (window.__embedEvents || []).some((e) => e.type === 'done' || e.type === 'error'), null, { timeout: 300_000 });
