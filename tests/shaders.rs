@@ -3,6 +3,7 @@
 //! it is); every uniform struct's WGSL twin has its Rust struct's size and field offsets; and every
 //! kernel's binding table (WGSL name → slot, kind) matches the variables its entry point uses.
 
+mod common;
 use stylize::gpu::Bind;
 use stylize::kernels::{module_source, ModuleKey, Shader, PRELUDE_WGSL};
 
@@ -93,4 +94,25 @@ fn bindings_match_the_wgsl() {
         }
     }
     assert_eq!(checked, 18, "every kernel entry point");
+}
+
+#[test]
+fn every_pipeline_variant_is_listed_once() {
+    let all = stylize::kernels::all_pipelines(true);
+    // conv 2 directions × 5 tiles, pool 2 × 2, Gram partials and style gradient 4 each, content
+    // loss and to_act: per precision; Gram finish, style diff, TV, reduce, Adam ×2, pre/post: f32.
+    assert_eq!(all.len(), 2 * (10 + 4 + 8 + 1 + 1) + 8);
+    let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), all.len(), "distinct names");
+    for (i, a) in all.iter().enumerate() {
+        assert!(all[i + 1..].iter().all(|b| b.key != a.key), "{}: distinct keys", a.name);
+    }
+    // For the Tint test: every variant with its module's WGSL.
+    if let Some(dir) = std::env::var_os("STYLIZE_EXPORT_CASES") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("pipelines.json"), serde_json::to_vec(&common::export::pipelines_json(true)).unwrap()).unwrap();
+    }
 }

@@ -42,10 +42,23 @@ pub struct PipelineKey {
     pub constants: Vec<(&'static str, u32)>,
 }
 
+/// Everything a [`Dispatch`] was built from, to replay it elsewhere (the Tint test runs recorded
+/// kernel cases under Dawn): the pipeline key, the binding table, the uniform's bytes and the
+/// buffer bound to each storage binding.
+#[derive(Debug)]
+pub struct Recipe {
+    pub key: PipelineKey,
+    pub bindings: &'static [Binding],
+    pub params: Vec<u8>,
+    pub buffers: Vec<(Binding, wgpu::Buffer)>,
+}
+
 /// One compiled compute pipeline with its explicit bind group layout.
 pub struct Kernel {
     /// Entry point and variant (e.g. `conv_forward_direct16_f16`), for labels and timing tables.
     pub name: String,
+    /// What it was compiled from.
+    pub key: PipelineKey,
     pipeline: wgpu::ComputePipeline,
     layout: wgpu::BindGroupLayout,
     bindings: &'static [Binding],
@@ -135,7 +148,7 @@ impl Kernel {
             compilation_options: wgpu::PipelineCompilationOptions { constants: &constants, ..Default::default() },
             cache: None,
         });
-        Kernel { name, pipeline, layout, bindings }
+        Kernel { name, key: key.clone(), pipeline, layout, bindings }
     }
 
     /// Builds a [`Dispatch`]: uploads `params` into a new uniform buffer (the kernel's uniform
@@ -156,6 +169,7 @@ impl Kernel {
             usage: wgpu::BufferUsages::UNIFORM,
         });
         let mut entries = Vec::with_capacity(self.bindings.len());
+        let mut bound = Vec::with_capacity(buffers.len());
         for b in self.bindings {
             let resource = match b.kind {
                 Bind::Uniform => uniform.as_entire_binding(),
@@ -163,6 +177,7 @@ impl Kernel {
                     let mut named = buffers.iter().filter(|(n, _)| *n == b.name);
                     let buf = named.next().unwrap_or_else(|| panic!("kernel {}: no buffer for binding `{}`", self.name, b.name));
                     assert!(named.next().is_none(), "kernel {}: two buffers for binding `{}`", self.name, b.name);
+                    bound.push((*b, buf.1.clone()));
                     buf.1.as_entire_binding()
                 }
             };
@@ -172,6 +187,7 @@ impl Kernel {
             assert!(self.bindings.iter().any(|b| b.name == *n && b.kind != Bind::Uniform), "kernel {}: it has no binding `{n}`", self.name);
         }
         let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(&self.name), layout: &self.layout, entries: &entries });
-        Dispatch { label: label.into(), kernel: self.name.clone(), flops, pipeline: self.pipeline.clone(), bind_group, groups }
+        let recipe = Arc::new(Recipe { key: self.key.clone(), bindings: self.bindings, params: bytemuck::bytes_of(params).to_vec(), buffers: bound });
+        Dispatch { label: label.into(), kernel: self.name.clone(), flops, pipeline: self.pipeline.clone(), bind_group, groups, recipe }
     }
 }

@@ -13,6 +13,7 @@ pub struct Dispatch {
     pub(crate) pipeline: wgpu::ComputePipeline,
     pub(crate) bind_group: wgpu::BindGroup,
     pub(crate) groups: [u32; 3],
+    pub(crate) recipe: std::sync::Arc<super::Recipe>,
 }
 
 impl Dispatch {
@@ -26,6 +27,11 @@ impl Dispatch {
     /// The workgroup grid.
     pub fn groups(&self) -> [u32; 3] {
         self.groups
+    }
+
+    /// What it was built from (pipeline key, uniform bytes, bound buffers), to replay it.
+    pub fn recipe(&self) -> &super::Recipe {
+        &self.recipe
     }
 }
 

@@ -2,7 +2,7 @@
 //! (`shaders/adam.wgsl`).
 
 use crate::gpu::{binding, grid_elems, Bind, Dispatch, Gpu};
-use crate::kernels::{KernelDef, Shader, Uniform};
+use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform};
 use wgpu::Buffer;
 
 crate::wgsl_struct! {
@@ -40,6 +40,11 @@ pub(crate) fn uniforms() -> Vec<Uniform> {
     vec![Uniform::of::<AdamParams>()]
 }
 
+/// Both Adam pipelines (f32 only).
+pub(crate) fn pipelines() -> Vec<PipelineSpec> {
+    vec![TICK.plain(), STEP.plain()]
+}
+
 /// Adam hyper-parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamConfig {
@@ -56,7 +61,7 @@ fn params(cfg: AdamConfig, hw: usize) -> AdamParams {
 
 /// Advances the step counter in `state [4]` and its bias corrections (one invocation).
 pub fn adam_tick(gpu: &Gpu, cfg: AdamConfig, hw: usize, state: &Buffer) -> Dispatch {
-    TICK.plain(gpu).dispatch(gpu, "adam tick", &params(cfg, hw), &[("state", state)], [1, 1, 1], 4.0)
+    TICK.plain().get(gpu).dispatch(gpu, "adam tick", &params(cfg, hw), &[("state", state)], [1, 1, 1], 4.0)
 }
 
 /// The buffers of [`adam_step`] (all f32).
@@ -75,5 +80,5 @@ pub struct AdamBuffers<'a> {
 /// One Adam update of the `[3][hw]` image; the result is clamped to each channel's valid range.
 pub fn adam_step(gpu: &Gpu, cfg: AdamConfig, hw: usize, b: AdamBuffers) -> Dispatch {
     let bufs = [("grad", b.grad), ("x", b.x), ("m", b.m), ("v", b.v), ("state", b.state)];
-    STEP.plain(gpu).dispatch(gpu, "adam", &params(cfg, hw), &bufs, grid_elems(3 * hw), 12.0 * 3.0 * hw as f64)
+    STEP.plain().get(gpu).dispatch(gpu, "adam", &params(cfg, hw), &bufs, grid_elems(3 * hw), 12.0 * 3.0 * hw as f64)
 }

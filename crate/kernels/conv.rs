@@ -1,7 +1,7 @@
 //! 3×3 convolution (`shaders/conv.wgsl`): forward with bias and ReLU, and the input gradient.
 
-use crate::gpu::{binding, grid_tiles, Bind, Binding, ConvPath, Dispatch, Gpu, Variant};
-use crate::kernels::{KernelDef, Shader, Uniform};
+use crate::gpu::{binding, grid_tiles, Bind, Binding, ConvPath, Dispatch, Gpu, Precision, Variant};
+use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform};
 use wgpu::Buffer;
 
 crate::wgsl_struct! {
@@ -138,23 +138,27 @@ pub struct ConvBackward<'a> {
     pub din: &'a Buffer,
 }
 
-/// The conv pipeline for a direction, tile and storage precision (the cache key's parts).
-fn dispatch(gpu: &Gpu, v: Variant, dir: Direction, label: String, s: ConvShape, mask_out: bool, bufs: [(&str, &Buffer); 5]) -> Dispatch {
-    let (tile, tiles_n, grid) = conv_tiling(v.path, s);
-    let (def, narrow, lanes) = match tile {
-        ConvTile::Wide => (TILED, 0, 64),
-        ConvTile::Narrow => (TILED, 1, 64),
-        ConvTile::Direct(l) => (DIRECT, 0, l),
+/// The conv pipeline for a direction, tile and storage precision.
+fn spec(dir: Direction, tile: ConvTile, precision: Precision) -> PipelineSpec {
+    let (def, narrow, lanes, tile_name) = match tile {
+        ConvTile::Wide => (TILED, 0, 64, String::new()),
+        ConvTile::Narrow => (TILED, 1, 64, "_narrow".into()),
+        ConvTile::Direct(l) => (DIRECT, 0, l, format!("_direct{l}")),
     };
     let backward = (dir == Direction::Backward) as u32;
-    let kernel = def.get(gpu, v.precision, Some(dir), &[("BACKWARD", backward), ("NARROW", narrow), ("LANES", lanes)], || {
-        let tile = match tile {
-            ConvTile::Wide => String::new(),
-            ConvTile::Narrow => "_narrow".into(),
-            ConvTile::Direct(l) => format!("_direct{l}"),
-        };
-        format!("conv_{}{tile}{}", if backward == 1 { "backward" } else { "forward" }, v.precision.suffix())
-    });
+    let name = format!("conv_{}{tile_name}{}", if backward == 1 { "backward" } else { "forward" }, precision.suffix());
+    def.spec(precision, Some(dir), &[("BACKWARD", backward), ("NARROW", narrow), ("LANES", lanes)], name)
+}
+
+/// Every conv pipeline for `precision`.
+pub(crate) fn pipelines(precision: Precision) -> Vec<PipelineSpec> {
+    let tiles = [ConvTile::Wide, ConvTile::Narrow, ConvTile::Direct(4), ConvTile::Direct(16), ConvTile::Direct(64)];
+    [Direction::Forward, Direction::Backward].into_iter().flat_map(|d| tiles.map(|t| spec(d, t, precision))).collect()
+}
+
+fn dispatch(gpu: &Gpu, v: Variant, dir: Direction, label: String, s: ConvShape, mask_out: bool, bufs: [(&str, &Buffer); 5]) -> Dispatch {
+    let (tile, tiles_n, grid) = conv_tiling(v.path, s);
+    let kernel = spec(dir, tile, v.precision).get(gpu);
     let params = ConvParams { cin: s.cin as u32, cout: s.cout as u32, h: s.h as u32, w: s.w as u32, tiles_n, mask_out: mask_out as u32, _pad0: 0, _pad1: 0 };
     let flops = 2.0 * 9.0 * (s.cin * s.cout * s.h * s.w) as f64;
     kernel.dispatch(gpu, label, &params, &bufs, grid, flops)

@@ -1,8 +1,7 @@
 //! Gram matrices and the style loss with its gradient (`shaders/gram.wgsl`).
 
-use crate::gpu::{binding, grid_elems, grid_tiles, Bind, Binding, ConvPath, Dispatch, Gpu, Kernel, Precision, Variant};
-use crate::kernels::{direct_lanes, loss::grid_reduce, KernelDef, Shader, Uniform};
-use std::sync::Arc;
+use crate::gpu::{binding, grid_elems, grid_tiles, Bind, Binding, ConvPath, Dispatch, Gpu, Precision, Variant};
+use crate::kernels::{direct_lanes, loss::grid_reduce, KernelDef, PipelineSpec, Shader, Uniform};
 use wgpu::Buffer;
 
 crate::wgsl_struct! {
@@ -66,11 +65,23 @@ pub(crate) fn uniforms() -> Vec<Uniform> {
 }
 
 /// The tiled kernel (`lanes` = None) or the direct one with 4, 16 or 64 invocations per workgroup.
-fn lanes_variant(gpu: &Gpu, tiled: &KernelDef, direct: &KernelDef, lanes: Option<u32>, precision: Precision) -> Arc<Kernel> {
+fn lanes_spec(tiled: &KernelDef, direct: &KernelDef, lanes: Option<u32>, precision: Precision) -> PipelineSpec {
     match lanes {
-        None => tiled.get(gpu, precision, None, &[], || format!("{}{}", tiled.entry, precision.suffix())),
-        Some(l) => direct.get(gpu, precision, None, &[("LANES", l)], || format!("{}{l}{}", direct.entry, precision.suffix())),
+        None => tiled.spec(precision, None, &[], format!("{}{}", tiled.entry, precision.suffix())),
+        Some(l) => direct.spec(precision, None, &[("LANES", l)], format!("{}{l}{}", direct.entry, precision.suffix())),
     }
+}
+
+/// Every Gram and style pipeline for `precision` (the f32-only ones with f32).
+pub(crate) fn pipelines(precision: Precision) -> Vec<PipelineSpec> {
+    let mut v = Vec::new();
+    for (tiled, direct) in [(&GRAM_PARTIAL, &GRAM_DIRECT), (&STYLE_GRAD, &STYLE_GRAD_DIRECT)] {
+        v.extend([None, Some(4), Some(16), Some(64)].map(|l| lanes_spec(tiled, direct, l, precision)));
+    }
+    if precision == Precision::F32 {
+        v.extend([GRAM_FINISH.plain(), STYLE_DIFF.plain()]);
+    }
+    v
 }
 
 /// How a Gram matrix of `c` channels over `n` pixels is split over K (pixels).
@@ -130,7 +141,7 @@ pub fn gram_partial(gpu: &Gpu, v: Variant, label: String, g: GramSplit, feat: &B
             (Some(lanes), [c.div_ceil(4 * lanes), c.div_ceil(16), g.splits as u32])
         }
     };
-    let k = lanes_variant(gpu, &GRAM_PARTIAL, &GRAM_DIRECT, lanes, v.precision);
+    let k = lanes_spec(&GRAM_PARTIAL, &GRAM_DIRECT, lanes, v.precision).get(gpu);
     k.dispatch(gpu, label, &g.params(0), &[("feat", feat), ("partial_out", partial)], grid, flops)
 }
 
@@ -138,7 +149,7 @@ pub fn gram_partial(gpu: &Gpu, v: Variant, label: String, g: GramSplit, feat: &B
 pub fn gram_finish(gpu: &Gpu, label: String, g: GramSplit, partial: &Buffer, gram: &Buffer) -> Dispatch {
     let n = g.c * g.c;
     let bufs = [("partial_in", partial), ("gram_out", gram)];
-    GRAM_FINISH.plain(gpu).dispatch(gpu, label, &g.params(0), &bufs, grid_elems(n), (n * g.splits) as f64)
+    GRAM_FINISH.plain().get(gpu).dispatch(gpu, label, &g.params(0), &bufs, grid_elems(n), (n * g.splits) as f64)
 }
 
 /// The buffers of [`style_diff`].
@@ -159,7 +170,7 @@ pub fn style_diff(gpu: &Gpu, label: String, g: GramSplit, b: StyleDiff, loss_off
     let n = g.c * g.c;
     let groups = grid_reduce(n, b.loss_part, loss_offset);
     let bufs = [("partial_in", b.partial), ("gram_out", b.diff), ("target_gram", b.target), ("loss_part", b.loss_part)];
-    let d = STYLE_DIFF.plain(gpu).dispatch(gpu, label, &g.params(loss_offset), &bufs, groups, (n * g.splits) as f64);
+    let d = STYLE_DIFF.plain().get(gpu).dispatch(gpu, label, &g.params(loss_offset), &bufs, groups, (n * g.splits) as f64);
     (d, groups[0] as usize)
 }
 
@@ -187,7 +198,7 @@ pub fn style_grad(gpu: &Gpu, v: Variant, label: String, c: usize, n: usize, coef
             (Some(lanes), (n as u32).div_ceil(4 * lanes), (c as u32).div_ceil(16))
         }
     };
-    let kernel = lanes_variant(gpu, &STYLE_GRAD, &STYLE_GRAD_DIRECT, lanes, v.precision);
+    let kernel = lanes_spec(&STYLE_GRAD, &STYLE_GRAD_DIRECT, lanes, v.precision).get(gpu);
     let params = StyleGradParams { c: c as u32, n: n as u32, tiles_n, accumulate: b.accumulate as u32, coef, _pad0: 0, _pad1: 0, _pad2: 0 };
     kernel.dispatch(gpu, label, &params, &[("feat", b.feat), ("grad", b.grad), ("diff", b.diff)], grid_tiles(tiles_n, tiles_m), flops)
 }

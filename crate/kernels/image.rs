@@ -2,7 +2,7 @@
 //! (`shaders/image.wgsl`).
 
 use crate::gpu::{binding, grid_elems, Bind, Dispatch, Gpu, Precision};
-use crate::kernels::{KernelDef, Shader, Uniform};
+use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform};
 use wgpu::Buffer;
 
 crate::wgsl_struct! {
@@ -38,23 +38,36 @@ pub(crate) fn uniforms() -> Vec<Uniform> {
     vec![Uniform::of::<ImageParams>()]
 }
 
+fn to_act_spec(precision: Precision) -> PipelineSpec {
+    TO_ACT.spec(precision, None, &[], format!("to_act{}", precision.suffix()))
+}
+
+/// Every image pipeline for `precision` (the f32-only ones with f32).
+pub(crate) fn pipelines(precision: Precision) -> Vec<PipelineSpec> {
+    let mut v = vec![to_act_spec(precision)];
+    if precision == Precision::F32 {
+        v.extend([PRE.plain(), POST.plain()]);
+    }
+    v
+}
+
 fn params(n: usize) -> ImageParams {
     ImageParams { hw: n as u32, _pad0: 0, _pad1: 0, _pad2: 0 }
 }
 
 /// RGBA8 pixels `rgba [hw]` (u32, R in the low byte) → network input `img [3][hw]` (BGR, minus mean).
 pub fn preprocess(gpu: &Gpu, hw: usize, rgba: &Buffer, img: &Buffer) -> Dispatch {
-    PRE.plain(gpu).dispatch(gpu, "preprocess", &params(hw), &[("rgba", rgba), ("img", img)], grid_elems(hw), 6.0 * hw as f64)
+    PRE.plain().get(gpu).dispatch(gpu, "preprocess", &params(hw), &[("rgba", rgba), ("img", img)], grid_elems(hw), 6.0 * hw as f64)
 }
 
 /// Network-space `img [3][hw]` → RGBA8 `rgba [hw]`, rounded and clamped, alpha 255.
 pub fn postprocess(gpu: &Gpu, hw: usize, img: &Buffer, rgba: &Buffer) -> Dispatch {
-    POST.plain(gpu).dispatch(gpu, "postprocess", &params(hw), &[("img_in", img), ("rgba_out", rgba)], grid_elems(hw), 6.0 * hw as f64)
+    POST.plain().get(gpu).dispatch(gpu, "postprocess", &params(hw), &[("img_in", img), ("rgba_out", rgba)], grid_elems(hw), 6.0 * hw as f64)
 }
 
 /// `dst [n] = src [n]` converted to activations stored in `precision` (the network's copy of its
 /// f32 input image when activations are f16).
 pub fn to_act(gpu: &Gpu, precision: Precision, n: usize, src: &Buffer, dst: &Buffer) -> Dispatch {
-    let k = TO_ACT.get(gpu, precision, None, &[], || format!("to_act{}", precision.suffix()));
+    let k = to_act_spec(precision).get(gpu);
     k.dispatch(gpu, "to_act", &params(n), &[("img_in", src), ("act_out", dst)], grid_elems(n), n as f64)
 }

@@ -3,7 +3,7 @@
 //! through the prelude.
 
 use crate::gpu::{binding, Bind, Dispatch, Gpu, Precision, WG};
-use crate::kernels::{KernelDef, Shader, Uniform};
+use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform};
 use wgpu::Buffer;
 
 /// Floats in the `losses` buffer.
@@ -93,6 +93,19 @@ pub(crate) fn uniforms() -> Vec<Uniform> {
     vec![Uniform::of::<ElemParams>(), Uniform::of::<ReduceLossParams>()]
 }
 
+fn content_spec(precision: Precision) -> PipelineSpec {
+    CONTENT.spec(precision, None, &[], format!("content_loss{}", precision.suffix()))
+}
+
+/// Every loss pipeline for `precision` (the f32-only ones with f32).
+pub(crate) fn pipelines(precision: Precision) -> Vec<PipelineSpec> {
+    let mut v = vec![content_spec(precision)];
+    if precision == Precision::F32 {
+        v.extend([TV.plain(), REDUCE.plain()]);
+    }
+    v
+}
+
 /// The buffers of [`content_loss`].
 pub struct ContentLoss<'a> {
     /// `[n]` features (a ReLU output), stored in the pass's precision.
@@ -111,7 +124,7 @@ pub struct ContentLoss<'a> {
 pub fn content_loss(gpu: &Gpu, precision: Precision, label: String, n: usize, coef: f32, b: ContentLoss, loss_offset: usize) -> (Dispatch, usize) {
     let groups = grid_reduce(n, b.loss_part, loss_offset);
     let p = ElemParams { n: n as u32, h: 0, w: 0, loss_offset: loss_offset as u32, coef, _pad0: 0, _pad1: 0, _pad2: 0 };
-    let kernel = CONTENT.get(gpu, precision, None, &[], || format!("content_loss{}", precision.suffix()));
+    let kernel = content_spec(precision).get(gpu);
     let bufs = [("feat", b.feat), ("grad", b.grad), ("target_feat", b.target), ("loss_part", b.loss_part)];
     (kernel.dispatch(gpu, label, &p, &bufs, groups, 3.0 * n as f64), groups[0] as usize)
 }
@@ -134,7 +147,7 @@ pub fn tv_loss(gpu: &Gpu, label: String, (c, h, w): (usize, usize, usize), coef:
     let groups = grid_reduce(n, b.loss_part, loss_offset);
     let p = ElemParams { n: n as u32, h: h as u32, w: w as u32, loss_offset: loss_offset as u32, coef, _pad0: 0, _pad1: 0, _pad2: 0 };
     let bufs = [("src", b.img), ("grad", b.grad), ("loss_part", b.loss_part)];
-    (TV.plain(gpu).dispatch(gpu, label, &p, &bufs, groups, 8.0 * n as f64), groups[0] as usize)
+    (TV.plain().get(gpu).dispatch(gpu, label, &p, &bufs, groups, 8.0 * n as f64), groups[0] as usize)
 }
 
 /// One range of loss partials for [`reduce_losses`]: `losses[slot] = scale · Σ
@@ -179,5 +192,5 @@ pub fn reduce_losses(gpu: &Gpu, ranges: &[LossRange], w: LossWeights, loss_part:
         *dst = [r.offset as u32, r.count as u32, r.slot as u32, r.scale.to_bits()];
     }
     let flops = ranges.iter().map(|r| r.count).sum::<usize>() as f64 + 10.0;
-    REDUCE.plain(gpu).dispatch(gpu, "reduce losses", &p, &[("part_in", loss_part), ("losses", losses)], [1, 1, 1], flops)
+    REDUCE.plain().get(gpu).dispatch(gpu, "reduce losses", &p, &[("part_in", loss_part), ("losses", losses)], [1, 1, 1], flops)
 }

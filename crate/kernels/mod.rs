@@ -247,16 +247,46 @@ pub struct KernelDef {
 }
 
 impl KernelDef {
-    /// This kernel compiled for `precision` (and `conv` direction) with override `constants`,
-    /// from the device's cache; `name` names it in labels and timing tables.
-    pub fn get(&self, gpu: &Gpu, precision: Precision, conv: Option<Direction>, constants: &[(&'static str, u32)], name: impl FnOnce() -> String) -> Arc<Kernel> {
+    /// This kernel compiled for `precision` (and `conv` direction) with override `constants`;
+    /// `name` names it in labels and timing tables.
+    pub fn spec(&self, precision: Precision, conv: Option<Direction>, constants: &[(&'static str, u32)], name: String) -> PipelineSpec {
         let key = PipelineKey { module: ModuleKey { shader: self.shader, precision, conv }, entry: self.entry, constants: constants.to_vec() };
-        gpu.kernels.get(key, name, self.bindings)
+        PipelineSpec { key, name, bindings: self.bindings }
     }
 
     /// A kernel that touches no activations: f32 prelude, no override constants, named after its
     /// entry point.
-    pub fn plain(&self, gpu: &Gpu) -> Arc<Kernel> {
-        self.get(gpu, Precision::F32, None, &[], || self.entry.to_string())
+    pub fn plain(&self) -> PipelineSpec {
+        self.spec(Precision::F32, None, &[], self.entry.to_string())
     }
+}
+
+/// One pipeline variant the engine can use: its cache key, name and binding table.
+#[derive(Clone, Debug)]
+pub struct PipelineSpec {
+    pub key: PipelineKey,
+    pub name: String,
+    pub bindings: &'static [Binding],
+}
+
+impl PipelineSpec {
+    /// The compiled pipeline, from the device's cache.
+    pub fn get(self, gpu: &Gpu) -> Arc<Kernel> {
+        gpu.kernels.get(self.key, || self.name, self.bindings)
+    }
+}
+
+/// Every pipeline variant the engine can compile (every kernel, tile, lane count, direction and
+/// pooling, in f32 and, `with_f16`, f16 storage): what the Tint test compiles.
+pub fn all_pipelines(with_f16: bool) -> Vec<PipelineSpec> {
+    let mut v = Vec::new();
+    for precision in if with_f16 { vec![Precision::F32, Precision::F16] } else { vec![Precision::F32] } {
+        v.extend(conv::pipelines(precision));
+        v.extend(pool::pipelines(precision));
+        v.extend(gram::pipelines(precision));
+        v.extend(loss::pipelines(precision));
+        v.extend(image::pipelines(precision));
+    }
+    v.extend(adam::pipelines());
+    v
 }

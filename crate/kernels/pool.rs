@@ -1,7 +1,7 @@
 //! 2×2 stride-2 pooling, max or average, forward and backward (`shaders/pool.wgsl`).
 
 use crate::gpu::{binding, grid_elems, Bind, Dispatch, Gpu, Precision};
-use crate::kernels::{KernelDef, Shader, Uniform};
+use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform};
 use wgpu::Buffer;
 
 crate::wgsl_struct! {
@@ -51,18 +51,22 @@ pub(crate) fn uniforms() -> Vec<Uniform> {
     vec![Uniform::of::<PoolParams>()]
 }
 
-fn kernel(gpu: &Gpu, def: &KernelDef, pooling: Pooling, precision: Precision) -> std::sync::Arc<crate::gpu::Kernel> {
+fn spec(def: &KernelDef, pooling: Pooling, precision: Precision) -> PipelineSpec {
     let avg = pooling == Pooling::Avg;
-    def.get(gpu, precision, None, &[("AVERAGE", avg as u32)], || {
-        format!("pool_{}_{}{}", if avg { "avg" } else { "max" }, &def.entry[5..], precision.suffix())
-    })
+    let name = format!("pool_{}_{}{}", if avg { "avg" } else { "max" }, &def.entry[5..], precision.suffix());
+    def.spec(precision, None, &[("AVERAGE", avg as u32)], name)
+}
+
+/// Every pooling pipeline for `precision`.
+pub(crate) fn pipelines(precision: Precision) -> Vec<PipelineSpec> {
+    [FORWARD, BACKWARD].iter().flat_map(|d| [Pooling::Max, Pooling::Avg].map(|p| spec(d, p, precision))).collect()
 }
 
 /// 2×2 stride-2 pooling: `out [c][h/2][w/2]` from `input [c][h][w]`, both stored in `precision`.
 pub fn pool_forward(gpu: &Gpu, precision: Precision, label: String, pooling: Pooling, s: PoolShape, input: &Buffer, out: &Buffer) -> Dispatch {
     let n = s.c * (s.h / 2) * (s.w / 2);
     let params = PoolParams { c: s.c as u32, h: s.h as u32, w: s.w as u32, relu_mask: 0 };
-    kernel(gpu, &FORWARD, pooling, precision).dispatch(gpu, label, &params, &[("inp", input), ("outp", out)], grid_elems(n), 4.0 * n as f64)
+    spec(&FORWARD, pooling, precision).get(gpu).dispatch(gpu, label, &params, &[("inp", input), ("outp", out)], grid_elems(n), 4.0 * n as f64)
 }
 
 /// The buffers of a pooling backward pass.
@@ -83,5 +87,5 @@ pub fn pool_backward(gpu: &Gpu, precision: Precision, label: String, pooling: Po
     let n = s.c * s.h * s.w;
     let params = PoolParams { c: s.c as u32, h: s.h as u32, w: s.w as u32, relu_mask: b.relu_mask as u32 };
     let bufs = [("inp", b.input), ("din", b.din), ("dout", b.dout)];
-    kernel(gpu, &BACKWARD, pooling, precision).dispatch(gpu, label, &params, &bufs, grid_elems(n), 4.0 * n as f64)
+    spec(&BACKWARD, pooling, precision).get(gpu).dispatch(gpu, label, &params, &bufs, grid_elems(n), 4.0 * n as f64)
 }

@@ -43,12 +43,133 @@ pub fn nan_acts(gpu: &Gpu, p: Precision, n: usize) -> wgpu::Buffer {
 }
 
 /// Runs the dispatches, reads `len` activations stored in `p` from `out` (as f32 values), and
-/// fails the test on any GPU error.
+/// fails the test on any GPU error. With `STYLIZE_EXPORT_CASES=DIR` set, also records the case
+/// (see [`export`]) so the comparisons that follow are replayed under Dawn/Tint.
 pub fn run_read_acts(gpu: &Gpu, p: Precision, ds: &[&Dispatch], out: &wgpu::Buffer, len: usize) -> Vec<f32> {
+    let pending = export::dir().map(|_| export::snapshot(gpu, ds, out, p, len));
     gpu.run(ds);
     let v = pollster::block_on(gpu.read_act(out, p, len)).expect("readback");
     gpu.check().expect("no GPU validation error");
+    if let Some(case) = pending {
+        export::pending(case, &v);
+    }
     v
+}
+
+/// Recording kernel cases for the Tint test (tests/dawn/run.mjs): every `run_read`/`run_read_acts`
+/// of a kernel test, with the contents of every buffer its dispatches bind before they ran, and
+/// every `assert_close` on its result (the f64 reference and the tolerances), written as JSON to
+/// `$STYLIZE_EXPORT_CASES/cases/`.
+pub mod export {
+    use super::*;
+    use base64::Engine as _;
+    use std::cell::RefCell;
+
+    /// `$STYLIZE_EXPORT_CASES`, when set.
+    pub fn dir() -> Option<PathBuf> {
+        std::env::var_os("STYLIZE_EXPORT_CASES").map(PathBuf::from)
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    pub struct Case {
+        json: serde_json::Value,
+        result: (usize, usize), // address and length of the values read back
+        checks: Vec<serde_json::Value>,
+        file: PathBuf,
+    }
+
+    thread_local! {
+        static PENDING: RefCell<Option<Case>> = const { RefCell::new(None) };
+        static COUNT: RefCell<usize> = const { RefCell::new(0) };
+    }
+
+    /// The module key as a string (the cases' module table key).
+    fn module_id(k: &stylize::kernels::ModuleKey) -> String {
+        format!("{k:?}")
+    }
+
+    /// Every pipeline variant (with its module's WGSL), written once per export directory.
+    pub fn pipelines_json(with_f16: bool) -> serde_json::Value {
+        let mut modules = serde_json::Map::new();
+        let specs: Vec<serde_json::Value> = stylize::kernels::all_pipelines(with_f16)
+            .into_iter()
+            .map(|s| {
+                modules.entry(module_id(&s.key.module)).or_insert_with(|| stylize::kernels::module_source(s.key.module).into());
+                serde_json::json!({
+                    "name": s.name, "module": module_id(&s.key.module), "entry": s.key.entry,
+                    "constants": s.key.constants.iter().map(|(n, v)| (n.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+                    "layout": s.bindings.iter().map(|b| serde_json::json!({ "slot": b.slot, "kind": format!("{:?}", b.kind) })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        serde_json::json!({ "modules": modules, "pipelines": specs })
+    }
+
+    /// The state before `ds` run: every bound buffer's bytes, and how to run and read them.
+    pub fn snapshot(gpu: &Gpu, ds: &[&Dispatch], out: &wgpu::Buffer, p: Precision, len: usize) -> Case {
+        let mut buffers: Vec<wgpu::Buffer> = Vec::new();
+        let mut index = |b: &wgpu::Buffer| match buffers.iter().position(|x| x == b) {
+            Some(i) => i,
+            None => {
+                buffers.push(b.clone());
+                buffers.len() - 1
+            }
+        };
+        let mut modules = serde_json::Map::new();
+        let mut dispatches = Vec::new();
+        for d in ds {
+            let r = d.recipe();
+            modules.entry(module_id(&r.key.module)).or_insert_with(|| stylize::kernels::module_source(r.key.module).into());
+            let bindings: Vec<serde_json::Value> = r.buffers.iter().map(|(b, buf)| serde_json::json!({ "slot": b.slot, "buffer": index(buf) })).collect();
+            dispatches.push(serde_json::json!({
+                "kernel": d.kernel, "module": module_id(&r.key.module), "entry": r.key.entry,
+                "constants": r.key.constants.iter().map(|(n, v)| (n.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+                "layout": r.bindings.iter().map(|b| serde_json::json!({ "slot": b.slot, "kind": format!("{:?}", b.kind) })).collect::<Vec<_>>(),
+                "params": b64(&r.params), "bindings": bindings, "groups": d.groups(),
+            }));
+        }
+        let out_index = index(out);
+        let data: Vec<serde_json::Value> = buffers.iter().map(|b| serde_json::json!(b64(&pollster::block_on(gpu.read_bytes(b, 0, b.size())).unwrap()))).collect();
+        let n = COUNT.with(|c| {
+            *c.borrow_mut() += 1;
+            *c.borrow()
+        });
+        let test = std::thread::current().name().unwrap_or("case").replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+        let file = dir().unwrap().join("cases").join(format!("{}-{test}-{n:03}.json", env!("CARGO_CRATE_NAME")));
+        let json = serde_json::json!({
+            "modules": modules, "buffers": data, "dispatches": dispatches,
+            "output": { "buffer": out_index, "len": len, "precision": format!("{p:?}"), "load_scale": if p == Precision::F16 { 1.0 / stylize::gpu::F16_ACT_STORE } else { 1.0 } },
+        });
+        Case { json, result: (0, 0), checks: Vec::new(), file }
+    }
+
+    /// The case whose result `values` the next `assert_close` calls may check.
+    pub fn pending(mut case: Case, values: &[f32]) {
+        case.result = (values.as_ptr() as usize, values.len());
+        PENDING.with(|p| *p.borrow_mut() = Some(case));
+    }
+
+    /// Records a comparison of `gpu` (part of the pending case's result) with `reference`.
+    pub fn check(what: &str, gpu: &[f32], reference: &[f64], atol: f64, rtol: f64) {
+        PENDING.with(|p| {
+            let mut p = p.borrow_mut();
+            let Some(case) = p.as_mut() else { return };
+            let addr = gpu.as_ptr() as usize;
+            let (start, len) = case.result;
+            if addr < start || addr + 4 * gpu.len() > start + 4 * len {
+                return; // a value read some other way
+            }
+            let refs: Vec<u8> = reference.iter().flat_map(|v| v.to_le_bytes()).collect();
+            case.checks.push(serde_json::json!({ "what": what, "offset": (addr - start) / 4, "reference": b64(&refs), "atol": atol, "rtol": rtol }));
+            let mut json = case.json.clone();
+            json["checks"] = serde_json::json!(case.checks);
+            std::fs::create_dir_all(case.file.parent().unwrap()).unwrap();
+            std::fs::write(&case.file, serde_json::to_vec(&json).unwrap()).unwrap();
+        });
+    }
 }
 
 /// Deterministic uniform values in [lo, hi).
@@ -73,6 +194,7 @@ pub fn run_read(gpu: &Gpu, ds: &[&Dispatch], out: &wgpu::Buffer, len: usize) -> 
 
 /// Asserts |gpu − reference| ≤ atol + rtol·|reference| elementwise (NaN fails), printing error stats.
 pub fn assert_close(what: &str, gpu: &[f32], reference: &[f64], atol: f64, rtol: f64) {
+    export::check(what, gpu, reference, atol, rtol);
     assert_eq!(gpu.len(), reference.len(), "{what}: length");
     let mut max_abs: f64 = 0.0;
     let mut max_rel: f64 = 0.0;
