@@ -63,6 +63,12 @@ pub fn live_sessions() -> usize {
     crate::session::live_sessions()
 }
 
+/// GPU bytes the live sessions of this page hold (their memory plans, weights included).
+#[wasm_bindgen(js_name = liveSessionBytes)]
+pub fn live_session_bytes() -> f64 {
+    crate::session::live_session_bytes() as f64
+}
+
 /// Refuses image bytes before the browser decodes them: empty, not an image, a format stylize
 /// does not read, absurd declared dimensions, a truncated JPEG (which browsers fill in) — the same
 /// check and messages as the CLI's ([`crate::image_io::check`]). Throws an `Image` error.

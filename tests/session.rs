@@ -43,7 +43,10 @@ fn live_sessions_counts_what_holds_gpu_memory() {
     let before = stylize::session::live_sessions();
     let a = Session::new(engine.clone(), &img, &img, &Settings { size: 20, ..Settings::default() }).unwrap();
     let b = Session::new(engine.clone(), &img, &img, &Settings { size: 20, ..Settings::default() }).unwrap();
+    let (bytes, each) = (stylize::session::live_session_bytes(), a.peak_bytes());
     assert_eq!(stylize::session::live_sessions(), before + 2);
+    assert_eq!(b.peak_bytes(), each);
     drop((a, b));
     assert_eq!(stylize::session::live_sessions(), before);
+    assert_eq!(stylize::session::live_session_bytes(), bytes - 2 * each, "their GPU bytes are released");
 }

@@ -12,7 +12,7 @@
 // Errors are Error objects whose `name` says what failed: 'NoWebGPU', 'Weights', 'Image',
 // 'Settings', 'TooLarge' (with `fits`, the largest size that fits), 'DeviceLost', 'NotFinite', 'Gpu'.
 
-import init, { Stylizer, checkImageBytes, liveSessions } from './stylize.js';
+import init, { Stylizer, checkImageBytes, liveSessions, liveSessionBytes } from './stylize.js';
 
 const BASE = new URL('.', import.meta.url);
 /** SHA-256 of weights/vgg19-conv-f16.safetensors as made by tools/fetch-weights. */
@@ -24,6 +24,11 @@ let wasm;
 /** Sessions alive on this page (each holds GPU memory until its run is replaced or disposed). */
 export function liveSessionCount() {
   return liveSessions();
+}
+
+/** GPU bytes the live sessions of this page hold (their memory plans, weights included). */
+export function liveSessionGpuBytes() {
+  return liveSessionBytes();
 }
 
 /** Loads the wasm module once. */

@@ -8,7 +8,7 @@ use crate::kernels::{self, loss::SLOT_TOTALS, LOSS_SLOTS};
 use crate::vgg::{check_plan, fit_size, Engine, Network, Pooling};
 use image::RgbaImage;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 mod iteration;
 mod targets;
@@ -20,9 +20,17 @@ pub use targets::Targets;
 /// Sessions alive in this process (each holds its GPU buffers until dropped).
 static LIVE_SESSIONS: AtomicUsize = AtomicUsize::new(0);
 
+/// GPU bytes of the sessions alive ([`Session::peak_bytes`] each, weights included).
+static LIVE_BYTES: AtomicU64 = AtomicU64::new(0);
+
 /// How many sessions are alive (created and not yet dropped): what holds GPU memory.
 pub fn live_sessions() -> usize {
     LIVE_SESSIONS.load(Ordering::SeqCst)
+}
+
+/// The GPU memory the live sessions hold, in bytes (their plans' totals).
+pub fn live_session_bytes() -> u64 {
+    LIVE_BYTES.load(Ordering::SeqCst)
 }
 
 /// How the image being optimised starts.
@@ -162,6 +170,7 @@ pub struct Session {
 impl Drop for Session {
     fn drop(&mut self) {
         LIVE_SESSIONS.fetch_sub(1, Ordering::SeqCst);
+        LIVE_BYTES.fetch_sub(self.peak_bytes(), Ordering::SeqCst);
     }
 }
 
@@ -194,7 +203,7 @@ impl Session {
         let display_op = kernels::postprocess(gpu, hw, &x, &rgba);
         gpu.check()?;
         LIVE_SESSIONS.fetch_add(1, Ordering::SeqCst);
-        Ok(Session {
+        let session = Session {
             engine: engine.clone(),
             settings: settings.clone(),
             width: w,
@@ -209,7 +218,9 @@ impl Session {
             display_op,
             iteration: 0,
             evaluated_at: None,
-        })
+        };
+        LIVE_BYTES.fetch_add(session.peak_bytes(), Ordering::SeqCst);
+        Ok(session)
     }
 
     /// [`Self::new`] inside a validation error scope: a kernel that fails to compile or validate

@@ -153,3 +153,39 @@ test('a kernel that fails to compile on the GPU falls back instead of failing th
     await c.close();
   }
 });
+
+test('twenty runs one after another: live sessions, their GPU bytes and the JS heap stay flat', async () => {
+  const rows = await page.evaluate(async () => {
+    const st = window.__stylize.st.sibling();
+    const { content, style } = window.__stylize.images;
+    const rows = [{ run: 'before', live: window.api.liveSessionCount(), gpuBytes: window.api.liveSessionGpuBytes() }];
+    for (let i = 0; i < 20; i++) {
+      const settings = { size: [32, 40, 48, 36][i % 4], iterations: i % 3 === 2 ? 40 : 1 };
+      const run = st.run({ content, style, settings });
+      if (i % 3 === 2) { // stopped mid-run
+        await new Promise((r) => { const f = () => { st.removeEventListener('progress', f); r(); }; st.addEventListener('progress', f); });
+        st.stop();
+      }
+      const r = await run;
+      window.gc?.();
+      rows.push({ run: i + 1, size: settings.size, iterations: r.iteration, stopped: r.stopped, live: window.api.liveSessionCount(),
+        gpuBytes: window.api.liveSessionGpuBytes(), heap: performance.memory?.usedJSHeapSize ?? null });
+    }
+    st.dispose();
+    window.gc?.();
+    rows.push({ run: 'after dispose', live: window.api.liveSessionCount(), gpuBytes: window.api.liveSessionGpuBytes(), heap: performance.memory?.usedJSHeapSize ?? null });
+    return rows;
+  });
+  console.log(`# twenty runs: ${JSON.stringify(rows)}`);
+  const [before, runs, after] = [rows[0], rows.slice(1, 21), rows[21]];
+  for (const r of runs) assert.equal(r.live, before.live + 1, `run ${r.run}: exactly its own session is alive`);
+  assert.ok(runs.some((r) => r.stopped) && runs.some((r) => !r.stopped), 'stopped and finished runs');
+  // A run's bytes depend only on its size: the same size holds the same bytes every time.
+  for (const r of runs) assert.equal(r.gpuBytes, runs[(r.run - 1) % 4].gpuBytes, `run ${r.run}: no bytes left over from earlier runs`);
+  assert.deepEqual([after.live, after.gpuBytes], [before.live, before.gpuBytes], 'dispose() releases the last session');
+  const heaps = runs.map((r) => r.heap).filter((h) => h != null);
+  if (heaps.length === 20) {
+    const growth = heaps[19] - heaps[4];
+    assert.ok(growth < 16 * 2 ** 20, `JS heap flat from run 5 to run 20 (grew ${(growth / 2 ** 20).toFixed(1)} MiB)`);
+  }
+});

@@ -32,7 +32,9 @@ export async function serve(dir = DIST) {
 }
 
 export const FLAGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--disable-quic', '--no-first-run', '--disable-default-apps'];
+  '--disable-quic', '--no-first-run', '--disable-default-apps',
+  // window.gc() and exact heap sizes for the many-runs measurement.
+  '--js-flags=--expose-gc', '--enable-precise-memory-info'];
 
 /** Launches Chromium (WebGPU on unless webgpu=false). */
 export async function browser({ webgpu = true } = {}) {
