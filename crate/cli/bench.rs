@@ -4,7 +4,7 @@
 
 use clap::Args;
 use std::time::Instant;
-use stylize::bench::{group_by_layer, peak_bytes, time_conv, time_layers, LayerTime};
+use stylize::bench::{group_by_layer, time_conv, time_layers, LayerTime};
 use stylize::kernels::ConvShape;
 use stylize::{Engine, Gpu, GpuOptions, Session, Settings, VggWeights};
 
@@ -22,6 +22,10 @@ pub struct BenchArgs {
     /// Also time one conv 3×3, 128×128, 64→64 forward and input-gradient (repetitions).
     #[arg(long, default_value_t = 0)]
     conv_reps: u32,
+    /// Instead: a long run of N iterations (batches of 50, losses read after each, as the CLI
+    /// runs), printing GPU memory (allocator and live wgpu objects) and process memory ten times.
+    #[arg(long, default_value_t = 0)]
+    soak: u32,
 }
 
 fn pattern(size: u32, k: u32) -> image::RgbaImage {
@@ -36,6 +40,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let gpu = pollster::block_on(Gpu::new(&GpuOptions::default()))?;
     println!("{} ({:?}, {:?}; conv path {:?}, storage {:?})", gpu.adapter_info.name, gpu.adapter_info.backend, gpu.adapter_info.device_type, gpu.conv_path, gpu.precision);
     let engine = Engine::new(gpu, &weights)?;
+    if a.soak > 0 {
+        return soak(engine, a.size, a.soak);
+    }
     let settings = Settings { size: a.size, iterations: a.iterations, ..Settings::default() };
     let mut session = Session::new(engine.clone(), &pattern(a.size, 1), &pattern(a.size, 3), &settings)?;
     let gpu = &engine.gpu;
@@ -74,7 +81,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         total_flops / 1e9,
         total_flops / per_iter / 1e6,
         dispatches.len(),
-        peak_bytes(&engine.channels(), engine.gpu.precision, w as usize, h as usize, (w as usize, h as usize)) as f64 / (1 << 20) as f64
+        session.peak_bytes() as f64 / (1 << 20) as f64
     );
     println!("per layer: {how}");
     println!("{:<22} {:>10} {:>10} {:>9}", "layer", "ms", "GFLOP", "GFLOP/s");
@@ -99,6 +106,40 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
                 flops / ms / 1e6,
                 a.conv_reps
             );
+        }
+    }
+    Ok(())
+}
+
+/// Resident memory of this process in MiB (Linux; 0 elsewhere).
+fn rss_mib() -> f64 {
+    let pages = std::fs::read_to_string("/proc/self/statm").ok().and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()));
+    pages.unwrap_or(0.0) * 4096.0 / (1u64 << 20) as f64
+}
+
+/// A long run: `n` iterations in batches of 50 with a losses readback after each (as the CLI
+/// runs), sampling GPU and process memory ten times.
+fn soak(engine: std::rc::Rc<Engine>, size: u32, n: u32) -> anyhow::Result<()> {
+    let settings = Settings { size, iterations: n, ..Settings::default() };
+    let mut session = Session::new(engine.clone(), &pattern(size, 1), &pattern(size, 3), &settings)?;
+    let gpu = &engine.gpu;
+    let sample = |it: u32, t: f64, loss: f32| {
+        let alloc = gpu.device.generate_allocator_report().map(|r| format!("{:.1}", r.total_allocated_bytes as f64 / (1u64 << 20) as f64)).unwrap_or_else(|| "n/a".into());
+        let (buffers, groups) = gpu.instance.generate_report().map(|r| (r.hub.buffers.num_allocated, r.hub.bind_groups.num_allocated)).unwrap_or((0, 0));
+        println!("{it:>9} {t:>9.1} {alloc:>14} {buffers:>9} {groups:>12} {:>9.1} {loss:>12.4e}", rss_mib());
+    };
+    let (w, h) = session.size();
+    println!("soak: {w}×{h}, {n} iterations; plan {:.1} MiB", session.peak_bytes() as f64 / (1u64 << 20) as f64);
+    println!("{:>9} {:>9} {:>14} {:>9} {:>12} {:>9} {:>12}", "iteration", "seconds", "GPU alloc MiB", "buffers", "bind groups", "RSS MiB", "total loss");
+    let t0 = Instant::now();
+    sample(0, 0.0, f32::NAN);
+    let every = (n / 10).max(50);
+    while session.iteration() < n {
+        let k = 50.min(n - session.iteration());
+        session.step(k, false)?;
+        let l = pollster::block_on(session.losses())?;
+        if session.iteration() % every == 0 || session.iteration() == n {
+            sample(session.iteration(), t0.elapsed().as_secs_f64(), l.total);
         }
     }
     Ok(())
