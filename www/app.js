@@ -329,6 +329,12 @@ ui.weightsFile.addEventListener('change', async () => {
 });
 
 // ---------------------------------------------------------------- start-up
+// Offline use and installing as an app: the service worker caches the page, the wasm and the
+// samples (the weights have their own cache).
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.register('sw.js').catch((e) => console.warn(`stylize: offline use unavailable (${e.message})`));
+}
+
 async function main() {
   state.defaults = null;
   const gpu = await webgpuStatus();

@@ -11,14 +11,16 @@ export const OUT = path.join(ROOT, 'test-output');
 fs.mkdirSync(OUT, { recursive: true });
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm',
-  '.json': 'application/json', '.png': 'image/png', '.jpg': 'image/jpeg', '.safetensors': 'application/octet-stream' };
+  '.json': 'application/json', '.png': 'image/png', '.jpg': 'image/jpeg', '.safetensors': 'application/octet-stream',
+  '.svg': 'image/svg+xml', '.webmanifest': 'application/manifest+json' };
 
 /** Serves dist/ on 127.0.0.1 (random port). Returns {url, requests, close}. */
 export async function serve(dir = DIST) {
   const requests = [];
   const server = http.createServer((req, res) => {
     requests.push(req.url);
-    const p = path.join(dir, decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    let p = path.join(dir, decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    if (p.startsWith(dir) && fs.existsSync(p) && fs.statSync(p).isDirectory()) p = path.join(p, 'index.html');
     if (!p.startsWith(dir) || !fs.existsSync(p) || fs.statSync(p).isDirectory()) {
       res.writeHead(404).end('not found');
       return;
@@ -28,7 +30,7 @@ export async function serve(dir = DIST) {
     res.end(body);
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${server.address().port}`, requests, close: () => new Promise((r) => server.close(r)) };
+  return { url: `http://127.0.0.1:${server.address().port}`, requests, close: () => new Promise((r) => { server.close(r); server.closeAllConnections(); }) };
 }
 
 export const FLAGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',

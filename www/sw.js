@@ -1,0 +1,45 @@
+// sw.js — the service worker that makes the page work offline and installable. It precaches the
+// app shell, the wasm and the sample images in a versioned cache; every same-origin GET is served
+// from the network when there is one (refreshing the cached copy, so an update replaces the old
+// files) and from the cache when there is none. The weights are not handled here: stylize-api.js
+// keeps them in a cache of their own, checked by SHA-256. Activating a new VERSION deletes the
+// caches of older versions.
+const VERSION = 'stylize-app-v1';
+const SHELL = ['./', 'index.html', 'style.css', 'app.js', 'stylize-api.js', 'style-transfer.js', 'stylize.js', 'stylize_bg.wasm',
+  'manifest.webmanifest', 'icon.svg', 'samples/index.json'];
+
+self.addEventListener('install', (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(VERSION);
+    await cache.addAll(SHELL);
+    const samples = await (await fetch('samples/index.json')).json();
+    await cache.addAll([...samples.photos, ...samples.styles].map((f) => `samples/${f}`));
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    for (const key of await caches.keys()) {
+      if (key.startsWith('stylize-app-') && key !== VERSION) await caches.delete(key);
+    }
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener('fetch', (event) => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== 'GET' || url.origin !== self.location.origin || url.pathname.endsWith('.safetensors')) return;
+  event.respondWith((async () => {
+    const cache = await caches.open(VERSION);
+    try {
+      const response = await fetch(event.request);
+      if (response.ok && response.type === 'basic') await cache.put(event.request, response.clone());
+      return response;
+    } catch (offline) {
+      const cached = await cache.match(event.request, { ignoreSearch: true });
+      if (cached) return cached;
+      throw offline;
+    }
+  })());
+});
