@@ -80,16 +80,15 @@ impl Kernels {
         Kernels { device: device.clone(), has_f16, broken, modules: Mutex::default(), pipelines: Mutex::default() }
     }
 
-    /// The pipeline for `key` (compiled on first use), named `name` in labels and timing tables,
+    /// The pipeline for `key` (compiled on first use; `name` names it in labels and timing tables),
     /// with bind group layout `bindings`. Panics if `key` asks for f16 storage on a device without
     /// `shader-f16` (plans never do).
-    pub fn get(&self, key: PipelineKey, name: impl FnOnce() -> String, bindings: &'static [Binding]) -> Arc<Kernel> {
+    pub fn get(&self, key: PipelineKey, name: String, bindings: &'static [Binding]) -> Arc<Kernel> {
         assert!(key.module.precision == Precision::F32 || self.has_f16, "f16 kernels need a device with shader-f16");
         let mut pipelines = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(k) = pipelines.get(&key) {
             return k.clone();
         }
-        let name = name();
         let module = if self.broken.as_ref().is_some_and(|b| name.contains(b.as_str())) {
             // Test hook: a module the compiler rejects (never cached).
             self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -187,7 +186,7 @@ impl Kernel {
             assert!(self.bindings.iter().any(|b| b.name == *n && b.kind != Bind::Uniform), "kernel {}: it has no binding `{n}`", self.name);
         }
         let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(&self.name), layout: &self.layout, entries: &entries });
-        let recipe = Arc::new(Recipe { key: self.key.clone(), bindings: self.bindings, params: bytemuck::bytes_of(params).to_vec(), buffers: bound });
+        let recipe = std::rc::Rc::new(Recipe { key: self.key.clone(), bindings: self.bindings, params: bytemuck::bytes_of(params).to_vec(), buffers: bound });
         Dispatch { label: label.into(), kernel: self.name.clone(), flops, pipeline: self.pipeline.clone(), bind_group, groups, recipe }
     }
 }

@@ -13,7 +13,7 @@ pub struct Dispatch {
     pub(crate) pipeline: wgpu::ComputePipeline,
     pub(crate) bind_group: wgpu::BindGroup,
     pub(crate) groups: [u32; 3],
-    pub(crate) recipe: std::sync::Arc<super::Recipe>,
+    pub(crate) recipe: std::rc::Rc<super::Recipe>,
 }
 
 impl Dispatch {

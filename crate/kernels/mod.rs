@@ -272,7 +272,7 @@ pub struct PipelineSpec {
 impl PipelineSpec {
     /// The compiled pipeline, from the device's cache.
     pub fn get(self, gpu: &Gpu) -> Arc<Kernel> {
-        gpu.kernels.get(self.key, || self.name, self.bindings)
+        gpu.kernels.get(self.key, self.name, self.bindings)
     }
 }
 
