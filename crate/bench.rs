@@ -133,10 +133,10 @@ fn submit_timed(gpu: &Gpu, dispatches: &[Dispatch], reps: u32) -> Option<Pending
 /// (the static plan; the style network is freed after the targets) plus the conv weights in both
 /// GEMM layouts, with activations and weights stored in `precision`: the peak GPU memory of a run.
 /// `channels`: (cin, cout) of each conv ([`crate::vgg::vgg19_channels`]).
-pub fn peak_bytes(channels: &[(usize, usize)], precision: crate::Precision, w: usize, h: usize, style: (usize, usize)) -> u64 {
+pub fn peak_bytes(channels: &[(usize, usize)], precision: crate::Precision, settings: &crate::Settings, w: usize, h: usize, style: (usize, usize)) -> u64 {
     let weights: u64 = channels
         .iter()
         .map(|&(cin, cout)| (gemm_len(cin, cout) + gemm_len(cout, cin)) as u64 * precision.bytes() + 4 * cout as u64)
         .sum();
-    weights + crate::vgg::buffer_plan(w, h, style, channels, precision).iter().map(|b| b.1).sum::<u64>()
+    weights + crate::vgg::buffer_plan(w, h, style, channels, precision, settings).iter().map(|b| b.1).sum::<u64>()
 }

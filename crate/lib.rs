@@ -20,7 +20,7 @@ pub use weights::{ConvWeights, VggWeights};
 pub mod session;
 pub mod vgg;
 
-pub use session::{Init, Losses, Session, Settings};
+pub use session::{Init, Losses, Optimizer, Run, Scale, Session, Settings};
 pub use vgg::{Engine, Pooling};
 pub mod reference;
 

@@ -4,7 +4,8 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Precision};
-use crate::kernels::{self, ConvForward, ConvShape, PoolShape};
+use crate::kernels::{self, ConvForward, ConvShape, LbfgsConfig, PoolShape};
+use crate::session::{Optimizer, Settings};
 pub use crate::kernels::Pooling;
 use crate::weights::VggWeights;
 use std::rc::Rc;
@@ -74,13 +75,23 @@ pub fn fit_size(w0: u32, h0: u32, size: u32) -> (u32, u32) {
 /// Every buffer a session at `width`×`height` creates (content network, optimiser state, loss
 /// targets), as (name, bytes), with activations stored in `precision`. `style` is the style
 /// image's size, whose network exists only while the targets are computed.
-pub fn buffer_plan(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], precision: Precision) -> Vec<(String, u64)> {
+pub fn buffer_plan(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], precision: Precision, settings: &Settings) -> Vec<(String, u64)> {
     let mut plan = Vec::new();
     let layers = layer_shapes(width, height, channels);
     let hw = (width * height) as u64;
     let ab = precision.bytes();
-    for name in ["image", "adam m", "adam v", "image gradient"] {
+    for name in ["image", "image average", "image gradient"] {
         plan.push((name.to_string(), 12 * hw));
+    }
+    match settings.optimizer {
+        Optimizer::Adam => {
+            plan.push(("adam m".into(), 12 * hw));
+            plan.push(("adam v".into(), 12 * hw));
+            plan.push(("adam state".into(), 32));
+        }
+        Optimizer::Lbfgs => {
+            plan.extend(LbfgsConfig { lr: 1.0, history: settings.history as usize, decay: 0.0 }.buffers(hw as usize));
+        }
     }
     plan.push(("display rgba".into(), 4 * hw));
     if precision != Precision::F32 {
@@ -122,8 +133,8 @@ pub fn buffer_plan(width: usize, height: usize, style: (usize, usize), channels:
 /// stored in `precision`, fits the device's per-buffer limit `max_bytes`. Returns the plan's total
 /// bytes. On failure returns [`Error::TooLarge`] naming the largest buffer and the largest longer
 /// side that would fit at the same aspect ratios.
-pub fn check_plan(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], precision: Precision, max_bytes: u64) -> Result<u64> {
-    let plan = buffer_plan(width, height, style, channels, precision);
+pub fn check_plan(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], precision: Precision, settings: &Settings, max_bytes: u64) -> Result<u64> {
+    let plan = buffer_plan(width, height, style, channels, precision, settings);
     let total: u64 = plan.iter().map(|b| b.1).sum();
     let (name, bytes) = plan.iter().max_by_key(|b| b.1).cloned().expect("non-empty plan");
     if bytes <= max_bytes {
@@ -135,7 +146,7 @@ pub fn check_plan(width: usize, height: usize, style: (usize, usize), channels: 
     while s >= 16 {
         let k = s as f64 / longer as f64;
         let sc = |v: usize| ((v as f64 * k).round() as usize).max(1);
-        let p = buffer_plan(sc(width), sc(height), (sc(style.0), sc(style.1)), channels, precision);
+        let p = buffer_plan(sc(width), sc(height), (sc(style.0), sc(style.1)), channels, precision, settings);
         if p.iter().all(|b| b.1 <= max_bytes) {
             fits = s;
             break;

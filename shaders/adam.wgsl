@@ -1,4 +1,5 @@
-// adam.wgsl — Adam on the image being optimised, then projection onto the valid pixel range.
+// adam.wgsl — Adam on the image being optimised, projection onto the valid pixel range, and the
+// iterate average (fused into the update: no extra pass).
 //
 // The image lives in pre-processed space (planar BGR, 0..255 scale, minus the VGG mean), so after each
 // update channel c is clamped to [−mean_c, 255 − mean_c].
@@ -6,15 +7,19 @@
 // Entry points and bindings:
 //   adam_tick — one invocation, run once per iteration before adam_step:
 //     state.t += 1; state.c1 = 1/(1 − β1^t); state.c2 = 1/(1 − β2^t)    (bias corrections on the GPU,
-//     so several iterations can be encoded in one submission without CPU involvement)
-//     0 p: AdamParams   5 state: array<f32> [4] = (t, c1, c2, unused)
+//     so several iterations can be encoded in one submission without CPU involvement);
+//     (state.pw, state.r, state.k) = ema_coefs(decay, state.pw)          (the average's coefficients)
+//     0 p: AdamParams   5 state: array<f32> [8] = (t, c1, c2, r, k, pw, unused, unused);
+//                                               created as (0, 0, 0, 0, 0, 1, 0, 0)
 //   adam_step — per element i of x [3][h][w]:
-//     m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²;  x −= lr·(m·c1)/(sqrt(v·c2) + ε);  clamp
-//     0 p: AdamParams  1 grad: [3][h][w]  2 x: [3][h][w]  3 m: [3][h][w]  4 v: [3][h][w]  5 state: [4]
+//     m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²;  x −= lr·(m·c1)/(sqrt(v·c2) + ε);  clamp;
+//     avg = r·avg + k·x   (bias-corrected EMA of the iterates; decay 0: avg = x)
+//     0 p: AdamParams  1 grad: [3][h][w]  2 x: [3][h][w]  3 m: [3][h][w]  4 v: [3][h][w]  5 state: [8]
+//     6 avg: [3][h][w]
 //     WG-wide workgroups, 2-D grid: index = x + y · (num_workgroups.x · WG).
 //
-// AdamParams (uniform; generated from the Rust struct in crate/kernels/adam.rs) and MEAN_BGR come
-// from the prelude.
+// AdamParams (uniform; generated from the Rust struct in crate/kernels/adam.rs), MEAN_BGR and
+// ema_coefs come from the prelude.
 
 @group(0) @binding(0) var<uniform> p: AdamParams;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
@@ -22,6 +27,7 @@
 @group(0) @binding(3) var<storage, read_write> m: array<f32>;
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
 @group(0) @binding(5) var<storage, read_write> state: array<f32>;
+@group(0) @binding(6) var<storage, read_write> avg: array<f32>;
 
 @compute @workgroup_size(1)
 fn adam_tick() {
@@ -29,6 +35,10 @@ fn adam_tick() {
     state[0] = t;
     state[1] = 1.0 / (1.0 - pow(p.beta1, t));
     state[2] = 1.0 / (1.0 - pow(p.beta2, t));
+    let e = ema_coefs(p.decay, state[5]);
+    state[3] = e.y;
+    state[4] = e.z;
+    state[5] = e.x;
 }
 
 @compute @workgroup_size(WG)
@@ -45,5 +55,7 @@ fn adam_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     let step = p.lr * (mi * state[1]) / (sqrt(vi * state[2]) + p.eps);
     let c = min(i / p.hw, 2u);
     let mean = MEAN_BGR[c];
-    x[i] = clamp(x[i] - step, -mean, 255.0 - mean);
+    let xi = clamp(x[i] - step, -mean, 255.0 - mean);
+    x[i] = xi;
+    avg[i] = state[3] * avg[i] + state[4] * xi;
 }

@@ -13,6 +13,9 @@
 //     b_tile hold BK rows of 16 vec4 (64 values) each, loaded by the caller between barriers.
 //   tile_row(lid), tile_col4(lid) — where invocation lid of a 16×16 workgroup loads per K step:
 //     row tile_row (0..BK) of each tile, values tile_col4 … tile_col4 + 3 (one vec4).
+//   ema_coefs(decay, pw) — the optimisers' iterate average: given decay d and pw = d^(t−1), returns
+//     (d^t, r, k) such that avg_t = r·avg_(t−1) + k·x_t is the bias-corrected exponential moving
+//     average Σ_i d^(t−i)(1−d)x_i / (1 − d^t) (r = 0, k = 1 at t = 1; d = 0 gives avg = x).
 
 const BK: u32 = 16u;
 
@@ -55,4 +58,9 @@ fn tile_row(lid: vec3<u32>) -> u32 {
 
 fn tile_col4(lid: vec3<u32>) -> u32 {
     return lid.x * 4u;
+}
+
+fn ema_coefs(decay: f32, pw: f32) -> vec3<f32> {
+    let pt = pw * decay;
+    return vec3<f32>(pt, decay * (1.0 - pw) / (1.0 - pt), (1.0 - decay) / (1.0 - pt));
 }

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use stylize::{Engine, Error, Gpu, GpuOptions, Init, Pooling, Session, Settings, VggWeights};
+use stylize::{Engine, Error, Gpu, GpuOptions, Init, Optimizer, Pooling, Run, Settings, VggWeights};
 
 /// Neural style transfer (Gatys et al.) on the GPU: repaints CONTENT in the style of STYLE.
 #[derive(Parser)]
@@ -35,9 +35,25 @@ struct InfoArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum InitArg {
-    Content,
-    Noise,
+enum OptimizerArg {
+    Adam,
+    Lbfgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+/// Parses `128:300,256:200,512:150`.
+fn parse_schedule(v: &str) -> Result<Vec<(u32, u32)>, String> {
+    v.split(',')
+        .map(|part| {
+            let (a, b) = part.split_once(':').ok_or_else(|| format!("`{part}` is not SIZE:ITERATIONS"))?;
+            Ok((a.trim().parse().map_err(|_| format!("`{a}` is not a size"))?, b.trim().parse().map_err(|_| format!("`{b}` is not a number of iterations"))?))
+        })
+        .collect()
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -60,9 +76,28 @@ struct RunArgs {
     /// Longer side of the output, in pixels.
     #[arg(long, default_value_t = Settings::default().size)]
     size: u32,
-    /// Optimisation steps.
+    /// Optimisation steps at the final scale; each smaller scale k steps below it runs
+    /// min(2, √2^k) times as many (e.g. --size 256 --iterations 100: 128:200, 181:141, 256:100).
     #[arg(long, default_value_t = Settings::default().iterations)]
     iterations: u32,
+    /// Coarse-to-fine scales: 0 = from --min-size up to --size in steps of √2; 1 = one scale.
+    #[arg(long, default_value_t = Settings::default().scales)]
+    scales: u32,
+    /// The smallest scale's longer side (with --scales 0).
+    #[arg(long, default_value_t = Settings::default().min_size)]
+    min_size: u32,
+    /// Explicit schedule SIZE:ITERATIONS,… ascending (overrides --size, --iterations, --scales).
+    #[arg(long, value_parser = parse_schedule)]
+    schedule: Option<std::vec::Vec<(u32, u32)>>,
+    /// The optimiser.
+    #[arg(long, value_enum, default_value = "adam")]
+    optimizer: OptimizerArg,
+    /// L-BFGS correction pairs kept.
+    #[arg(long, default_value_t = Settings::default().history)]
+    history: u32,
+    /// Show and save the average of the iterates (decay 0.99) instead of the last iterate.
+    #[arg(long, value_enum, default_value = "on")]
+    average: OnOff,
     /// α, weight of the content loss.
     #[arg(long, default_value_t = Settings::default().content_weight)]
     content_weight: f32,
@@ -75,12 +110,13 @@ struct RunArgs {
     /// Weights of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 in the style loss.
     #[arg(long, value_delimiter = ',', num_args = 5, default_value = "1,0.75,0.2,0.2,0.2")]
     style_layer_weights: Vec<f32>,
-    /// Adam learning rate, in pixel units (0..255).
-    #[arg(long, default_value_t = Settings::default().lr)]
-    lr: f32,
-    /// Starting image.
-    #[arg(long, value_enum, default_value = "content")]
-    init: InitArg,
+    /// The optimiser's step, in pixel units (0..255); default 4 for Adam, 1 for L-BFGS.
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Starting image: `content`, `noise`, or an image file (resized to the output; the scales
+    /// not larger than it are skipped). With --iterations 0, prints the losses of that image.
+    #[arg(long, default_value = "content")]
+    init: String,
     /// Seed for --init noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -143,8 +179,9 @@ fn print_memory_plans(gpu: &Gpu, sizes: &[u32]) {
     println!("{:>6} {:>14} {:>14} {:>22}", "N", "f32 storage", "f16 storage", "fits this device");
     for &n in sizes {
         let n = n as usize;
-        let mib = |p| stylize::bench::peak_bytes(&ch, p, n, n, (n, n)) as f64 / (1u64 << 20) as f64;
-        let fits = match stylize::vgg::check_plan(n, n, (n, n), &ch, gpu.precision, max) {
+        let s = Settings::default();
+        let mib = |p| stylize::bench::peak_bytes(&ch, p, &s, n, n, (n, n)) as f64 / (1u64 << 20) as f64;
+        let fits = match stylize::vgg::check_plan(n, n, (n, n), &ch, gpu.precision, &s, max) {
             Ok(_) => "yes".to_string(),
             Err(stylize::Error::TooLarge { fits, buffer, .. }) => format!("no ({buffer}; ≤ {fits})"),
             Err(e) => e.to_string(),
@@ -153,15 +190,15 @@ fn print_memory_plans(gpu: &Gpu, sizes: &[u32]) {
     }
 }
 
-/// Opens the device and starts a session; when a kernel fails to compile on this device, warns
+/// Opens the device and starts the run; when a kernel fails to compile on this device, warns
 /// and falls back (f16 → f32 storage, tiled → direct kernels) on a new device instead of failing.
-fn start_session(weights: &VggWeights, content: &image::RgbaImage, style: &image::RgbaImage, settings: &Settings) -> Result<Session, Error> {
+fn start_run(weights: &VggWeights, content: &image::RgbaImage, style: &image::RgbaImage, settings: &Settings, init: Option<&image::RgbaImage>) -> Result<Run, Error> {
     let mut opts = GpuOptions::default();
     loop {
         let gpu = pollster::block_on(Gpu::new(&opts))?;
         let variant = gpu.variant();
         let engine = Engine::new(gpu, weights)?;
-        match pollster::block_on(Session::create_checked(engine, content, style, settings)) {
+        match pollster::block_on(Run::start(engine, content, style, settings, init)) {
             Err(Error::Kernel(msg)) => {
                 let Some(next) = variant.fallback() else { return Err(Error::Kernel(msg)) };
                 eprintln!(
@@ -228,9 +265,18 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         tv_weight: a.tv_weight,
         style_layer_weights: a.style_layer_weights.try_into().map_err(|_| Error::Settings("--style-layer-weights needs 5 values".into()))?,
         lr: a.lr,
-        init: match a.init {
-            InitArg::Content => Init::Content,
-            InitArg::Noise => Init::Noise,
+        optimizer: match a.optimizer {
+            OptimizerArg::Adam => Optimizer::Adam,
+            OptimizerArg::Lbfgs => Optimizer::Lbfgs,
+        },
+        history: a.history,
+        average: matches!(a.average, OnOff::On),
+        scales: a.scales,
+        min_size: a.min_size,
+        schedule: a.schedule.unwrap_or_default(),
+        init: match a.init.as_str() {
+            "noise" => Init::Noise,
+            _ => Init::Content,
         },
         seed: a.seed,
         pooling: match a.pooling {
@@ -246,7 +292,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
     check_output(&out)?;
     let content = stylize::image_io::load(&content_path)?;
     let style = stylize::image_io::load(&style_path)?;
-    stylize::session::sizes(content.width(), content.height(), style.width(), style.height(), &settings)?;
+    stylize::session::sizes(content.width(), content.height(), style.width(), style.height(), &settings.at_scale(settings.final_size(), 0))?;
     let weights = VggWeights::load(&weights_path(a.weights))?;
     let mut trace = match &a.trace {
         Some(p) => Some(std::io::BufWriter::new(
@@ -255,54 +301,83 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         None => None,
     };
 
-    let mut session = start_session(&weights, &content, &style, &settings)?;
-    let (w, h) = session.size();
-    let bar = ProgressBar::new(settings.iterations as u64);
+    let init_img = match a.init.as_str() {
+        "content" | "noise" => None,
+        path => Some(stylize::image_io::load(Path::new(path))?),
+    };
+    let mut run = start_run(&weights, &content, &style, &settings, init_img.as_ref())?;
+    let final_px = run.scales().last().map_or(1.0, |s| s.width as f64 * s.height as f64);
+    let bar = ProgressBar::new((run.work().0 / final_px).round() as u64);
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} it  {per_sec}  ETA {eta}  {msg}")
+        ProgressStyle::with_template("{bar:30} {pos}/{len} final-size it  ETA {eta}  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    bar.println(format!("{w}×{h} px, {} iterations on {}", settings.iterations, session.engine().gpu.adapter_info.name));
+    let plan: Vec<String> = run.scales().iter().map(|s| format!("{}×{}:{}", s.width, s.height, s.iterations)).collect();
+    bar.println(format!(
+        "{} scale{} ({}), {:?}{} on {}",
+        plan.len(),
+        if plan.len() == 1 { "" } else { "s" },
+        plan.join(", "),
+        settings.optimizer,
+        if settings.average { " with averaging" } else { "" },
+        run.session().engine().gpu.adapter_info.name
+    ));
     let start = Instant::now();
-    let mut record = |l: stylize::Losses, bar: &ProgressBar| -> anyhow::Result<()> {
+    let mut record = |l: stylize::Losses, scale: usize, bar: &ProgressBar| -> anyhow::Result<()> {
         let ms = start.elapsed().as_secs_f64() * 1e3;
-        bar.set_message(format!("content {:.3e}  style {:.3e}  tv {:.3e}  total {:.3e}", l.content, l.style, l.tv, l.total));
+        bar.set_message(format!("scale {}  content {:.3e}  style {:.3e}  tv {:.3e}  total {:.3e}", scale + 1, l.content, l.style, l.tv, l.total));
         if let Some(t) = trace.as_mut() {
             let line = serde_json::json!({
-                "iteration": l.iteration, "content": l.content, "style": l.style, "tv": l.tv,
+                "scale": scale, "iteration": l.iteration, "content": l.content, "style": l.style, "tv": l.tv,
                 "total": l.total, "elapsed_ms": (ms * 10.0).round() / 10.0,
             });
             writeln!(t, "{line}").and_then(|_| t.flush()).map_err(|e| Error::Io(format!("writing the trace: {e}")))?;
         }
         Ok(())
     };
-    // Chunks end at t = 1, 1 + r, 1 + 2r, ... so the losses read after each (those of the image
-    // before the chunk's last update) belong to iterations 0, r, 2r, ...
-    let n = settings.iterations;
-    while session.iteration() < n {
-        let t = session.iteration();
-        let mut next = if t == 0 { 1 } else { ((t - 1) / a.report_every + 1) * a.report_every + 1 };
-        if let Some(s) = a.save_every {
-            next = next.min((t / s + 1) * s);
+    loop {
+        let scale = run.scale();
+        let n = run.scales()[scale].iterations;
+        if run.scales().len() > 1 {
+            let (w, h) = run.session().size();
+            bar.println(format!("scale {} of {} · {w} × {h} px · {n} iterations", scale + 1, run.scales().len()));
         }
-        let next = next.min(n);
-        session.step(next - t, false)?;
-        bar.set_position(next as u64);
-        if (next - 1) % a.report_every == 0 {
-            record(pollster::block_on(session.losses())?, &bar)?;
-        }
-        if let Some(s) = a.save_every {
-            if next % s == 0 && next < n {
-                let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("out");
-                let ext = out.extension().and_then(|s| s.to_str()).unwrap_or("png");
-                let p = out.with_file_name(format!("{stem}-{next:04}.{ext}"));
-                save(&pollster::block_on(session.image())?, &p)?;
+        // Chunks end at t = 1, 1 + r, 1 + 2r, ... so the losses read after each (those of the image
+        // before the chunk's last update) belong to iterations 0, r, 2r, ...
+        while run.session().iteration() < n {
+            let t = run.session().iteration();
+            let mut next = if t == 0 { 1 } else { ((t - 1) / a.report_every + 1) * a.report_every + 1 };
+            if let Some(s) = a.save_every {
+                next = next.min((t / s + 1) * s);
+            }
+            let next = next.min(n);
+            run.session_mut().step(next - t, false)?;
+            bar.set_position((run.work().1 / final_px).round() as u64);
+            if (next - 1) % a.report_every == 0 {
+                record(pollster::block_on(run.session().losses())?, scale, &bar)?;
+            }
+            if let Some(s) = a.save_every {
+                if next % s == 0 && next < n {
+                    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("out");
+                    let ext = out.extension().and_then(|s| s.to_str()).unwrap_or("png");
+                    let p = out.with_file_name(format!("{stem}-{:04}.{ext}", run.iterations_done()));
+                    save(&pollster::block_on(run.session().image())?, &p)?;
+                }
             }
         }
+        if run.at_last_scale() {
+            break;
+        }
+        pollster::block_on(run.next_scale())?;
     }
+    let (w, h) = run.session().size();
+    let n = run.iterations_done();
+    let scale = run.scale();
+    let session = run.session_mut();
+    session.adopt_average()?;
     session.evaluate()?;
     let last = pollster::block_on(session.losses())?;
-    record(last, &bar)?;
+    record(last, scale, &bar)?;
     let img = pollster::block_on(session.image())?;
     save(&img, &out)?;
     bar.finish();
@@ -311,7 +386,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
     }
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
-        "wrote {} ({w}×{h}) in {:.1} s, {:.2} it/s; final losses: content {:.4e}, style {:.4e}, tv {:.4e}, total {:.4e}",
+        "wrote {} ({w}×{h}) in {:.1} s, {:.2} it/s; losses of the image written: content {:.4e}, style {:.4e}, tv {:.4e}, total {:.4e}",
         out.display(),
         secs,
         n as f64 / secs,

@@ -15,7 +15,8 @@ crate::wgsl_struct! {
         pub beta1: f32,
         pub beta2: f32,
         pub eps: f32,
-        pub _pad0: u32,
+        /// Iterate-average decay (0: the average is the iterate).
+        pub decay: f32,
         pub _pad1: u32,
     }
 }
@@ -31,6 +32,7 @@ const STEP: KernelDef = KernelDef {
         binding("m", 3, Bind::Write),
         binding("v", 4, Bind::Write),
         binding("state", 5, Bind::Write),
+        binding("avg", 6, Bind::Write),
     ],
 };
 /// The entry points of `adam.wgsl`.
@@ -53,13 +55,19 @@ pub struct AdamConfig {
     pub beta1: f32,
     pub beta2: f32,
     pub eps: f32,
+    /// Iterate-average decay (0: the average is the iterate).
+    pub decay: f32,
 }
 
 fn params(cfg: AdamConfig, hw: usize) -> AdamParams {
-    AdamParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, _pad0: 0, _pad1: 0 }
+    AdamParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, decay: cfg.decay, _pad1: 0 }
 }
 
-/// Advances the step counter in `state [4]` and its bias corrections (one invocation).
+/// Initial contents of the `[8]` state buffer of [`adam_tick`]/[`adam_step`].
+pub const ADAM_STATE_INIT: [f32; 8] = [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+
+/// Advances the step counter in `state [8]`, its bias corrections and the average's coefficients
+/// (one invocation).
 pub fn adam_tick(gpu: &Gpu, cfg: AdamConfig, hw: usize, state: &Buffer) -> Dispatch {
     TICK.plain().get(gpu).dispatch(gpu, "adam tick", &params(cfg, hw), &[("state", state)], [1, 1, 1], 4.0)
 }
@@ -73,12 +81,16 @@ pub struct AdamBuffers<'a> {
     /// `[3][hw]` first and second moments.
     pub m: &'a Buffer,
     pub v: &'a Buffer,
-    /// `[4]` (t, 1/(1−β1^t), 1/(1−β2^t), unused) from [`adam_tick`].
+    /// `[8]` (t, 1/(1−β1^t), 1/(1−β2^t), r, k, d^t, …) from [`adam_tick`], created as
+    /// [`ADAM_STATE_INIT`].
     pub state: &'a Buffer,
+    /// `[3][hw]` the bias-corrected average of the iterates (updated).
+    pub avg: &'a Buffer,
 }
 
-/// One Adam update of the `[3][hw]` image; the result is clamped to each channel's valid range.
+/// One Adam update of the `[3][hw]` image; the result is clamped to each channel's valid range
+/// and folded into the iterate average.
 pub fn adam_step(gpu: &Gpu, cfg: AdamConfig, hw: usize, b: AdamBuffers) -> Dispatch {
-    let bufs = [("grad", b.grad), ("x", b.x), ("m", b.m), ("v", b.v), ("state", b.state)];
+    let bufs = [("grad", b.grad), ("x", b.x), ("m", b.m), ("v", b.v), ("state", b.state), ("avg", b.avg)];
     STEP.plain().get(gpu).dispatch(gpu, "adam", &params(cfg, hw), &bufs, grid_elems(3 * hw), 12.0 * 3.0 * hw as f64)
 }

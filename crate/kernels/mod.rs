@@ -15,6 +15,7 @@ pub mod adam;
 pub mod conv;
 pub mod gram;
 pub mod image;
+pub mod lbfgs;
 pub mod loss;
 pub mod pool;
 
@@ -22,6 +23,7 @@ pub use adam::{adam_step, adam_tick, AdamBuffers, AdamConfig};
 pub use conv::{conv_backward, conv_forward, conv_tiling, direct_lanes, ConvBackward, ConvForward, ConvShape, ConvTile, Direction, NARROW_MAX_PIXELS};
 pub use gram::{gram_finish, gram_partial, style_diff, style_grad, GramSplit, StyleDiff, StyleGrad};
 pub use image::{postprocess, preprocess, to_act};
+pub use lbfgs::{Lbfgs, LbfgsConfig};
 pub use loss::{content_loss, reduce_losses, tv_loss, ContentLoss, LossRange, LossWeights, TvLoss, LOSS_SLOTS, MAX_REDUCE_GROUPS};
 pub use pool::{pool_backward, pool_forward, PoolBackward, PoolShape, Pooling};
 
@@ -126,12 +128,13 @@ pub enum Shader {
     Gram,
     Loss,
     Adam,
+    Lbfgs,
     Image,
 }
 
 impl Shader {
     /// Every kernel file.
-    pub const ALL: [Shader; 6] = [Shader::Conv, Shader::Pool, Shader::Gram, Shader::Loss, Shader::Adam, Shader::Image];
+    pub const ALL: [Shader; 7] = [Shader::Conv, Shader::Pool, Shader::Gram, Shader::Loss, Shader::Adam, Shader::Lbfgs, Shader::Image];
 
     /// File name in `shaders/`.
     pub fn file_name(self) -> &'static str {
@@ -141,6 +144,7 @@ impl Shader {
             Shader::Gram => "gram.wgsl",
             Shader::Loss => "loss.wgsl",
             Shader::Adam => "adam.wgsl",
+            Shader::Lbfgs => "lbfgs.wgsl",
             Shader::Image => "image.wgsl",
         }
     }
@@ -153,6 +157,7 @@ impl Shader {
             Shader::Gram => include_str!("../../shaders/gram.wgsl"),
             Shader::Loss => include_str!("../../shaders/loss.wgsl"),
             Shader::Adam => include_str!("../../shaders/adam.wgsl"),
+            Shader::Lbfgs => include_str!("../../shaders/lbfgs.wgsl"),
             Shader::Image => include_str!("../../shaders/image.wgsl"),
         }
     }
@@ -165,6 +170,7 @@ impl Shader {
             Shader::Gram => gram::uniforms(),
             Shader::Loss => loss::uniforms(),
             Shader::Adam => adam::uniforms(),
+            Shader::Lbfgs => lbfgs::uniforms(),
             Shader::Image => image::uniforms(),
         }
     }
@@ -177,6 +183,7 @@ impl Shader {
             Shader::Gram => gram::KERNELS,
             Shader::Loss => loss::KERNELS,
             Shader::Adam => adam::KERNELS,
+            Shader::Lbfgs => lbfgs::KERNELS,
             Shader::Image => image::KERNELS,
         }
     }
@@ -288,5 +295,6 @@ pub fn all_pipelines(with_f16: bool) -> Vec<PipelineSpec> {
         v.extend(image::pipelines(precision));
     }
     v.extend(adam::pipelines());
+    v.extend(lbfgs::pipelines());
     v
 }

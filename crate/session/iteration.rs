@@ -6,6 +6,9 @@ use super::{Settings, Targets};
 use crate::gpu::Dispatch;
 use crate::kernels::{self, AdamBuffers, AdamConfig, ContentLoss, ConvBackward, ConvShape, GramSplit, LossRange, LossWeights, PoolBackward, PoolShape, StyleDiff, StyleGrad, TvLoss};
 use crate::kernels::loss::{MAX_LOSS_RANGES, SLOT_CONTENT, SLOT_STYLE, SLOT_TV};
+use super::{Optimizer, AVERAGE_DECAY};
+use crate::kernels::adam::ADAM_STATE_INIT;
+use crate::kernels::{Lbfgs, LbfgsConfig};
 use crate::vgg::{Engine, Network, CONTENT_LAYER, STYLE_LAYERS};
 use wgpu::Buffer;
 
@@ -14,8 +17,10 @@ pub struct Iteration {
     /// Forward, losses and backward, TV, the loss reduction: everything up to the gradient and
     /// the losses of the current image (what [`super::Session::evaluate`] runs).
     pub loss_and_gradient: Vec<Dispatch>,
-    /// The optimiser's step (Adam: the tick of its step counter, then the update).
-    pub optimiser: Vec<Dispatch>,
+    /// The optimiser's step, per iteration k at `optimiser[k % optimiser.len()]` (Adam: one list,
+    /// the tick of its step counter and the update; L-BFGS: m lists, one per position of the
+    /// newest pair in its ring). Each also updates the iterate average.
+    pub optimiser: Vec<Vec<Dispatch>>,
     _buffers: Vec<Buffer>,
 }
 
@@ -27,6 +32,8 @@ pub struct IterationBuffers<'a> {
     pub grad_x: &'a Buffer,
     /// `[LOSS_SLOTS]` the losses.
     pub losses: &'a Buffer,
+    /// `[3][h][w]` the iterate average (what is shown and saved).
+    pub avg: &'a Buffer,
 }
 
 impl Iteration {
@@ -105,11 +112,26 @@ impl Iteration {
         let weights = LossWeights { alpha: s.content_weight, beta: s.style_weight, tau: s.tv_weight, layers: s.style_layer_weights };
         ops.push(kernels::reduce_losses(gpu, &ranges, weights, &loss_part, b.losses));
 
-        let adam = AdamConfig { lr: s.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
-        let (m, v, state) = (gpu.storage("adam m", 12 * hw as u64), gpu.storage("adam v", 12 * hw as u64), gpu.storage("adam state", 16));
-        let optimiser =
-            vec![kernels::adam_tick(gpu, adam, hw, &state), kernels::adam_step(gpu, adam, hw, AdamBuffers { grad: b.grad_x, x: b.x, m: &m, v: &v, state: &state })];
-        keep.extend([m, v, state, loss_part]);
+        let decay = if s.average { AVERAGE_DECAY } else { 0.0 };
+        let optimiser = match s.optimizer {
+            Optimizer::Adam => {
+                let adam = AdamConfig { lr: s.step_size(), beta1: 0.9, beta2: 0.999, eps: 1e-8, decay };
+                let (m, v) = (gpu.storage("adam m", 12 * hw as u64), gpu.storage("adam v", 12 * hw as u64));
+                let state = gpu.storage_init("adam state", &ADAM_STATE_INIT);
+                let bufs = AdamBuffers { grad: b.grad_x, x: b.x, m: &m, v: &v, state: &state, avg: b.avg };
+                let list = vec![kernels::adam_tick(gpu, adam, hw, &state), kernels::adam_step(gpu, adam, hw, bufs)];
+                keep.extend([m, v, state]);
+                vec![list]
+            }
+            Optimizer::Lbfgs => {
+                let cfg = LbfgsConfig { lr: s.step_size(), history: s.history as usize, decay };
+                let lbfgs = Lbfgs::new(gpu, cfg, hw);
+                let lists = (0..cfg.history).map(|k| lbfgs.iteration(gpu, k, b.grad_x, b.x, b.avg)).collect();
+                keep.extend(lbfgs.into_buffers());
+                lists
+            }
+        };
+        keep.push(loss_part);
         keep.extend(ping);
         Iteration { loss_and_gradient: ops, optimiser, _buffers: keep }
     }

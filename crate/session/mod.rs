@@ -11,10 +11,12 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 mod iteration;
+mod run;
 mod targets;
 
 pub use crate::kernels::MEAN_BGR;
 pub use iteration::{Iteration, IterationBuffers};
+pub use run::{resize_planar, Run, Scale};
 pub use targets::Targets;
 
 /// Sessions alive in this process (each holds its GPU buffers until dropped).
@@ -44,13 +46,37 @@ pub enum Init {
     Noise,
 }
 
+/// The optimiser of the image's pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// Adam (β₁ 0.9, β₂ 0.999), default step 4 pixel units.
+    #[default]
+    Adam,
+    /// L-BFGS with a fixed step (default 1: the quasi-Newton step), entirely on the GPU.
+    Lbfgs,
+}
+
+impl Optimizer {
+    /// The default step of this optimiser (`Settings::lr` when not set).
+    pub fn default_lr(self) -> f32 {
+        match self {
+            Optimizer::Adam => 4.0,
+            Optimizer::Lbfgs => 1.0,
+        }
+    }
+}
+
+/// Decay of the iterate average when [`Settings::average`] is on.
+pub const AVERAGE_DECAY: f32 = 0.99;
+
 /// Everything that defines a run. `Default` is the tuned recipe (see README.md, "Defaults").
 #[derive(Clone, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Longer side of the output in pixels (16..=4096).
     pub size: u32,
-    /// Number of optimisation steps.
+    /// Optimisation steps at the final scale (see [`Settings::schedule`] for the others).
     pub iterations: u32,
     /// α: weight of the content loss (mean squared error of relu4_2 features).
     pub content_weight: f32,
@@ -60,8 +86,23 @@ pub struct Settings {
     pub tv_weight: f32,
     /// w_l for relu1_1, relu2_1, relu3_1, relu4_1, relu5_1.
     pub style_layer_weights: [f32; 5],
-    /// Adam learning rate in pixel units (0..255 scale).
-    pub lr: f32,
+    /// The optimiser's step (pixel units, 0..255 scale); `None`: [`Optimizer::default_lr`].
+    pub lr: Option<f32>,
+    /// The optimiser.
+    pub optimizer: Optimizer,
+    /// L-BFGS correction pairs kept (1..=50).
+    pub history: u32,
+    /// Show and save the bias-corrected exponential moving average of the iterates (decay
+    /// [`AVERAGE_DECAY`]) instead of the last iterate; each new scale starts from it.
+    pub average: bool,
+    /// Coarse-to-fine scales: 0 = as many as fit from `min_size` up in steps of √2; 1 = one scale
+    /// (the requested size only); N = the N sizes size/√2^(N−1) … size.
+    pub scales: u32,
+    /// The smallest scale's longer side when `scales` is 0.
+    pub min_size: u32,
+    /// An explicit schedule of (longer side, iterations), ascending; overrides `size`,
+    /// `iterations` and `scales` when not empty.
+    pub schedule: Vec<(u32, u32)>,
     /// Starting image.
     pub init: Init,
     /// Seed for the noise initialisation.
@@ -81,7 +122,13 @@ impl Default for Settings {
             style_weight: 30.0,
             tv_weight: 20.0,
             style_layer_weights: [1.0, 0.75, 0.2, 0.2, 0.2],
-            lr: 4.0,
+            lr: None,
+            optimizer: Optimizer::Adam,
+            history: 10,
+            average: true,
+            scales: 0,
+            min_size: 128,
+            schedule: Vec::new(),
             init: Init::Content,
             seed: 0,
             pooling: Pooling::Max,
@@ -91,6 +138,47 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The optimiser's step: `lr`, or the optimiser's default.
+    pub fn step_size(&self) -> f32 {
+        self.lr.unwrap_or(self.optimizer.default_lr())
+    }
+
+    /// The coarse-to-fine schedule: (longer side, iterations) per scale, ascending, ending at the
+    /// output size. Without an explicit `schedule`, scale k below the final one (k = 1, 2, …) has
+    /// longer side size/√2^k and min(2, √2^k)·`iterations` iterations (rounded): more at the
+    /// small scales, where they are cheap, e.g. size 256, 100 iterations: 128:200, 181:141,
+    /// 256:100. With `scales` 0 the smallest scale is the last one not under `min_size`.
+    pub fn schedule(&self) -> Vec<(u32, u32)> {
+        if !self.schedule.is_empty() {
+            return self.schedule.clone();
+        }
+        let count = match self.scales {
+            0 => {
+                let ratio = self.size as f64 / self.min_size as f64;
+                if ratio <= 1.0 { 1 } else { 1 + (2.0 * ratio.log2() + 1e-9).floor() as u32 }
+            }
+            n => n,
+        };
+        (0..count)
+            .rev()
+            .map(|k| {
+                let f = std::f64::consts::SQRT_2.powi(k as i32);
+                let size = (self.size as f64 / f).round() as u32;
+                (size, (self.iterations as f64 * f.min(2.0)).round() as u32)
+            })
+            .collect()
+    }
+
+    /// The output size (the last scale's longer side).
+    pub fn final_size(&self) -> u32 {
+        self.schedule.last().map_or(self.size, |s| s.0)
+    }
+
+    /// This run at one scale: the size given, one scale, no explicit schedule.
+    pub fn at_scale(&self, size: u32, iterations: u32) -> Settings {
+        Settings { size, iterations, scales: 1, schedule: Vec::new(), ..self.clone() }
+    }
+
     /// Checks ranges; returns [`Error::Settings`] naming the first bad value.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Settings(m));
@@ -108,8 +196,30 @@ impl Settings {
         if self.style_layer_weights.iter().any(|w| !w.is_finite() || *w < 0.0) {
             return bad("style layer weights must be finite numbers ≥ 0".into());
         }
-        if !self.lr.is_finite() || self.lr <= 0.0 {
-            return bad(format!("learning rate must be > 0, got {}", self.lr));
+        if let Some(lr) = self.lr {
+            if !lr.is_finite() || lr <= 0.0 {
+                return bad(format!("learning rate must be > 0, got {lr}"));
+            }
+        }
+        if !(1..=50).contains(&self.history) {
+            return bad(format!("L-BFGS history must be 1 to 50 pairs, got {}", self.history));
+        }
+        if self.scales > 12 {
+            return bad(format!("{} scales is too many; use at most 12", self.scales));
+        }
+        if !(16..=4096).contains(&self.min_size) {
+            return bad(format!("minimum size {} is out of range: use 16 to 4096 pixels", self.min_size));
+        }
+        for (i, &(size, its)) in self.schedule.iter().enumerate() {
+            if !(16..=4096).contains(&size) {
+                return bad(format!("schedule size {size} is out of range: use 16 to 4096 pixels"));
+            }
+            if its > 1_000_000 {
+                return bad(format!("schedule: {its} iterations is absurd; use at most 1,000,000"));
+            }
+            if i > 0 && size <= self.schedule[i - 1].0 {
+                return bad("schedule sizes must increase (e.g. 128:300,256:200,512:150)".into());
+            }
         }
         if !self.style_scale.is_finite() || !(0.1..=4.0).contains(&self.style_scale) {
             return bad(format!("style scale must be between 0.1 and 4, got {}", self.style_scale));
@@ -158,6 +268,7 @@ pub struct Session {
     style_size: (usize, usize),
     net: Network,
     x: wgpu::Buffer,
+    avg: wgpu::Buffer,
     grad_x: wgpu::Buffer,
     losses: wgpu::Buffer,
     rgba: wgpu::Buffer,
@@ -184,10 +295,11 @@ impl Session {
         let gpu = &engine.gpu;
         let ((w, h), (sw, sh)) = sizes(content.width(), content.height(), style.width(), style.height(), settings)?;
         let (w, h, sw, sh) = (w as usize, h as usize, sw as usize, sh as usize);
-        check_plan(w, h, (sw, sh), &engine.channels(), gpu.precision, gpu.max_storage_bytes())?;
+        check_plan(w, h, (sw, sh), &engine.channels(), gpu.precision, settings, gpu.max_storage_bytes())?;
         gpu.check()?;
         let hw = w * h;
         let x = gpu.storage("image", 12 * hw as u64);
+        let avg = gpu.storage("image average", 12 * hw as u64);
         let grad_x = gpu.storage("image gradient", 12 * hw as u64);
         let rgba = gpu.storage("display rgba", 4 * hw as u64);
         let losses = gpu.storage("losses", 4 * LOSS_SLOTS as u64);
@@ -199,8 +311,9 @@ impl Session {
             let noise: Vec<f32> = (0..3 * hw).map(|i| rng.random::<f32>() * 255.0 - MEAN_BGR[i / hw]).collect();
             gpu.queue.write_buffer(&x, 0, bytemuck::cast_slice(&noise));
         }
-        let iteration_plan = Iteration::build(&engine, &net, &targets, settings, IterationBuffers { x: &x, grad_x: &grad_x, losses: &losses });
-        let display_op = kernels::postprocess(gpu, hw, &x, &rgba);
+        gpu.submit(&[], |enc| enc.copy_buffer_to_buffer(&x, 0, &avg, 0, avg.size()));
+        let iteration_plan = Iteration::build(&engine, &net, &targets, settings, IterationBuffers { x: &x, grad_x: &grad_x, losses: &losses, avg: &avg });
+        let display_op = kernels::postprocess(gpu, hw, &avg, &rgba);
         gpu.check()?;
         LIVE_SESSIONS.fetch_add(1, Ordering::SeqCst);
         let session = Session {
@@ -211,6 +324,7 @@ impl Session {
             style_size: (sw, sh),
             net,
             x,
+            avg,
             grad_x,
             losses,
             rgba,
@@ -266,12 +380,19 @@ impl Session {
     /// network at its own size included) plus the conv weights ([`crate::bench::peak_bytes`]).
     pub fn peak_bytes(&self) -> u64 {
         let e = &self.engine;
-        crate::bench::peak_bytes(&e.channels(), e.gpu.precision, self.width, self.height, self.style_size)
+        crate::bench::peak_bytes(&e.channels(), e.gpu.precision, &self.settings, self.width, self.height, self.style_size)
     }
 
-    /// The dispatches of one iteration, in order (forward, losses and backward, reductions, Adam).
+    /// The dispatches of iteration `k`, in order (forward, losses and backward, reductions, the
+    /// optimiser's step).
+    pub fn dispatches_of(&self, k: u32) -> impl Iterator<Item = &Dispatch> {
+        let opt = &self.iteration_plan.optimiser;
+        self.iteration_plan.loss_and_gradient.iter().chain(&opt[k as usize % opt.len()])
+    }
+
+    /// The dispatches of the next iteration ([`Self::dispatches_of`] the current one).
     pub fn iteration_dispatches(&self) -> impl Iterator<Item = &Dispatch> {
-        self.iteration_plan.loss_and_gradient.iter().chain(&self.iteration_plan.optimiser)
+        self.dispatches_of(self.iteration)
     }
 
     /// Encodes `n` iterations into one command buffer, then refreshes the display buffer
@@ -280,9 +401,19 @@ impl Session {
     pub fn step(&mut self, n: u32, render: bool) -> Result<()> {
         let gpu = &self.engine.gpu;
         gpu.check()?;
-        let its = (0..n).flat_map(|_| self.iteration_dispatches());
+        let start = self.iteration;
+        let its = (start..start + n).flat_map(|k| self.dispatches_of(k));
         gpu.submit(its.chain(render.then_some(&self.display_op)), |_| {});
         self.iteration += n;
+        Ok(())
+    }
+
+    /// Makes the shown image (the iterate average) the image being optimised, so that
+    /// [`Self::evaluate`] measures what is saved. Optimising on from it restarts nothing else.
+    pub fn adopt_average(&mut self) -> Result<()> {
+        let gpu = &self.engine.gpu;
+        gpu.check()?;
+        gpu.submit(&[], |enc| enc.copy_buffer_to_buffer(&self.avg, 0, &self.x, 0, self.x.size()));
         Ok(())
     }
 
@@ -313,6 +444,31 @@ impl Session {
         }
     }
 
+    /// The image shown and saved (the iterate average; the last iterate when averaging is off),
+    /// read back as `[3][h][w]` f32 in network space: what the next scale starts from.
+    pub fn image_f32(&self) -> impl std::future::Future<Output = Result<Vec<f32>>> + 'static {
+        let engine = self.engine.clone();
+        let buffer = self.avg.clone();
+        let n = 3 * self.width * self.height;
+        async move { engine.gpu.read_f32(&buffer, 0, n).await }
+    }
+
+    /// Replaces the image being optimised (and its average) with `planar`, `[3][h][w]` f32 in
+    /// network space at the session's size, e.g. the previous scale's result upsampled. Values
+    /// are clamped to each channel's valid range.
+    pub fn set_image_f32(&mut self, planar: &[f32]) -> Result<()> {
+        let gpu = &self.engine.gpu;
+        gpu.check()?;
+        let hw = self.width * self.height;
+        if planar.len() != 3 * hw {
+            return Err(Error::Image(format!("an initial image of {} values is not 3×{}×{}", planar.len(), self.width, self.height)));
+        }
+        let clamped: Vec<f32> = planar.iter().enumerate().map(|(i, v)| v.clamp(-MEAN_BGR[i / hw], 255.0 - MEAN_BGR[i / hw])).collect();
+        gpu.queue.write_buffer(&self.x, 0, bytemuck::cast_slice(&clamped));
+        gpu.submit(&[], |enc| enc.copy_buffer_to_buffer(&self.x, 0, &self.avg, 0, self.avg.size()));
+        Ok(())
+    }
+
     /// Converts the current image to RGBA8 on the GPU and reads it back (`width × height × 4` bytes).
     /// The returned future owns what it needs, so the session can keep stepping while it runs.
     pub fn image(&self) -> impl std::future::Future<Output = Result<RgbaImage>> + 'static {
@@ -334,7 +490,7 @@ impl Session {
         gpu.check()?;
         let px = resize(img, self.width, self.height);
         let upload = gpu.storage_init("resume rgba", px.as_raw());
-        gpu.run(&[&kernels::preprocess(gpu, self.width * self.height, &upload, &self.x)]);
+        gpu.submit([&kernels::preprocess(gpu, self.width * self.height, &upload, &self.x)], |enc| enc.copy_buffer_to_buffer(&self.x, 0, &self.avg, 0, self.avg.size()));
         self.iteration = iteration;
         Ok(())
     }
@@ -348,6 +504,11 @@ impl Session {
     /// The image being optimised, `[3][h][w]` f32 in network space (BGR, minus mean).
     pub fn image_buffer(&self) -> &wgpu::Buffer {
         &self.x
+    }
+
+    /// The iterate average, `[3][h][w]` like [`Self::image_buffer`]: what is shown and saved.
+    pub fn average_buffer(&self) -> &wgpu::Buffer {
+        &self.avg
     }
 
     /// Gradient of the total loss w.r.t. the image, `[3][h][w]`, as of the last step or evaluation.

@@ -1,0 +1,284 @@
+//! L-BFGS on the image, entirely on the GPU (`shaders/lbfgs.wgsl`): per iteration one pass forms
+//! the newest correction pair, one invocation checks its curvature, 2m + 1 passes run the two-loop
+//! recursion (each fusing the next dot product's partial sums), one pass takes the step, projects
+//! onto the pixel range and updates the iterate average. Nothing is read back: the ring of pairs is
+//! addressed by slot numbers baked into each dispatch's uniforms, so the dispatches of iteration k
+//! depend on k mod m only ([`Lbfgs::iteration`]).
+
+use crate::gpu::{binding, grid_elems, Bind, Dispatch, Gpu, WG};
+use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform};
+use wgpu::Buffer;
+
+crate::wgsl_struct! {
+    /// Uniform parameters of every L-BFGS pass.
+    pub struct LbfgsParams {
+        /// 3·h·w.
+        pub n: u32,
+        pub hw: u32,
+        /// Step length (pixel units along the L-BFGS direction; 1 is the quasi-Newton step).
+        pub lr: f32,
+        /// Iterate-average decay (0: the average is the iterate).
+        pub decay: f32,
+        /// History length.
+        pub m: u32,
+        /// Pair slot this pass uses.
+        pub slot: u32,
+        /// Partial-sum region read (`NONE`: none).
+        pub rd: u32,
+        /// Partial-sum region written (`NONE`: none).
+        pub wr: u32,
+        /// lbfgs_axpy: 0 first loop, 1 second loop, 2 scaling by H.
+        pub mode: u32,
+        /// Workgroups of the reducing passes ([`reduce_groups`]).
+        pub ng: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
+}
+
+/// "No region" in [`LbfgsParams::rd`]/[`LbfgsParams::wr`].
+pub const NONE: u32 = u32::MAX;
+/// Workgroups of the reducing passes (each writes one partial sum per dot product).
+const NG: u32 = WG;
+/// Floats of the state buffer before ρ and α.
+const ST_HEAD: usize = 8;
+
+const PAIR: KernelDef = KernelDef {
+    shader: Shader::Lbfgs,
+    entry: "lbfgs_pair",
+    bindings: &[
+        binding("p", 0, Bind::Uniform),
+        binding("grad", 1, Bind::Read),
+        binding("gprev", 2, Bind::Write),
+        binding("s_in", 3, Bind::Read),
+        binding("y_out", 4, Bind::Write),
+        binding("dir", 5, Bind::Write),
+        binding("part", 6, Bind::Write),
+    ],
+};
+const CURVATURE: KernelDef = KernelDef {
+    shader: Shader::Lbfgs,
+    entry: "lbfgs_curvature",
+    bindings: &[binding("p", 0, Bind::Uniform), binding("part", 6, Bind::Write), binding("st", 7, Bind::Write)],
+};
+const AXPY: KernelDef = KernelDef {
+    shader: Shader::Lbfgs,
+    entry: "lbfgs_axpy",
+    bindings: &[
+        binding("p", 0, Bind::Uniform),
+        binding("next", 3, Bind::Read),
+        binding("u", 4, Bind::Read),
+        binding("dir", 5, Bind::Write),
+        binding("part", 6, Bind::Write),
+        binding("st", 7, Bind::Write),
+    ],
+};
+const STEP: KernelDef = KernelDef {
+    shader: Shader::Lbfgs,
+    entry: "lbfgs_step",
+    bindings: &[
+        binding("p", 0, Bind::Uniform),
+        binding("x", 2, Bind::Write),
+        binding("s_out", 3, Bind::Write),
+        binding("avg", 4, Bind::Write),
+        binding("dir_in", 5, Bind::Read),
+        binding("st_in", 7, Bind::Read),
+    ],
+};
+/// The entry points of `lbfgs.wgsl`.
+pub const KERNELS: &[KernelDef] = &[PAIR, CURVATURE, AXPY, STEP];
+
+pub(crate) fn uniforms() -> Vec<Uniform> {
+    vec![Uniform::of::<LbfgsParams>()]
+}
+
+/// The four L-BFGS pipelines (f32 only).
+pub(crate) fn pipelines() -> Vec<PipelineSpec> {
+    KERNELS.iter().map(KernelDef::plain).collect()
+}
+
+/// L-BFGS hyper-parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LbfgsConfig {
+    /// Step length (1: the quasi-Newton step; the first iteration takes min(1, 1/‖g‖₁)·lr).
+    pub lr: f32,
+    /// Correction pairs kept (m ≥ 1).
+    pub history: usize,
+    /// Iterate-average decay (0 = off).
+    pub decay: f32,
+}
+
+impl LbfgsConfig {
+    /// The buffers [`Lbfgs::new`] creates for an image of `hw` pixels, (label, bytes): m pairs
+    /// (s, y), the previous gradient, the direction, the partial sums and the scalars.
+    pub fn buffers(&self, hw: usize) -> Vec<(String, u64)> {
+        let (n, m) = (12 * hw as u64, self.history);
+        let mut v: Vec<(String, u64)> = (0..m).flat_map(|i| [(format!("lbfgs s{i}"), n), (format!("lbfgs y{i}"), n)]).collect();
+        v.push(("lbfgs previous gradient".into(), n));
+        v.push(("lbfgs direction".into(), n));
+        v.push(("lbfgs partial sums".into(), 4 * ((3 + 2 * m) as u64) * NG as u64));
+        v.push(("lbfgs scalars".into(), 4 * (ST_HEAD + 2 * m) as u64));
+        v
+    }
+}
+
+/// The buffers of [`lbfgs_pair`].
+pub struct LbfgsPair<'a> {
+    /// `[n]` gradient at the current image.
+    pub grad: &'a Buffer,
+    /// `[n]` the previous iteration's gradient (replaced by `grad`).
+    pub gprev: &'a Buffer,
+    /// `[n]` s of the newest pair (read), `[n]` its y (written).
+    pub s: &'a Buffer,
+    pub y: &'a Buffer,
+    /// `[n]` the direction, set to −grad.
+    pub dir: &'a Buffer,
+    /// `[3 + 2m][NG]` partial sums.
+    pub part: &'a Buffer,
+}
+
+/// Workgroups of the reducing passes over an image of `hw` pixels: about 4 values per
+/// invocation, 1 to NG (fewer workgroups mean fewer partial sums and barriers on small images).
+pub fn reduce_groups(hw: usize) -> u32 {
+    ((3 * hw) as u32).div_ceil(4 * WG).clamp(1, NG)
+}
+
+fn params(cfg: LbfgsConfig, hw: usize) -> LbfgsParams {
+    let m = cfg.history as u32;
+    LbfgsParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, decay: cfg.decay, m, slot: 0, rd: NONE, wr: NONE, mode: 0, ng: reduce_groups(hw), _pad1: 0, _pad2: 0 }
+}
+
+/// Forms pair `slot`'s y = grad − gprev, sets gprev = grad and dir = −grad, and writes the partial
+/// sums of yᵀs, yᵀy, ‖grad‖₁ (regions 0..3) and sᵀdir (region `wr`).
+pub fn lbfgs_pair(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, wr: u32, b: LbfgsPair) -> Dispatch {
+    let p = LbfgsParams { wr, ..params(cfg, hw) };
+    let bufs = [("grad", b.grad), ("gprev", b.gprev), ("s_in", b.s), ("y_out", b.y), ("dir", b.dir), ("part", b.part)];
+    PAIR.plain().get(gpu).dispatch(gpu, "lbfgs pair", &p, &bufs, [reduce_groups(hw), 1, 1], 8.0 * 3.0 * hw as f64)
+}
+
+/// The iteration's tick and pair `slot`'s curvature check (one workgroup; see the WGSL header).
+pub fn lbfgs_curvature(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, slot: usize, part: &Buffer, st: &Buffer) -> Dispatch {
+    let p = LbfgsParams { slot: slot as u32, ..params(cfg, hw) };
+    CURVATURE.plain().get(gpu).dispatch(gpu, "lbfgs curvature", &p, &[("part", part), ("st", st)], [1, 1, 1], 3.0 * NG as f64)
+}
+
+/// The buffers of [`lbfgs_axpy`].
+pub struct LbfgsAxpy<'a> {
+    /// `[n]` the direction being built (updated).
+    pub dir: &'a Buffer,
+    /// `[n]` y (mode 0) or s (mode 1) of the pair; unused by mode 2.
+    pub u: &'a Buffer,
+    /// `[n]` the vector of the next dot product with the new direction (region `wr`).
+    pub next: &'a Buffer,
+    pub part: &'a Buffer,
+    pub st: &'a Buffer,
+}
+
+/// One step of the two-loop recursion (`mode` 0: first loop, 1: second loop, 2: scaling by H) on
+/// pair `slot`, reading σ from region `rd` and writing the partial sums of nextᵀdir to `wr`.
+#[allow(clippy::too_many_arguments)] // the pass's coordinates in the recursion: mode, slot, regions
+pub fn lbfgs_axpy(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, mode: u32, slot: usize, rd: u32, wr: u32, b: LbfgsAxpy) -> Dispatch {
+    let p = LbfgsParams { mode, slot: slot as u32, rd, wr, ..params(cfg, hw) };
+    let bufs = [("dir", b.dir), ("u", b.u), ("next", b.next), ("part", b.part), ("st", b.st)];
+    AXPY.plain().get(gpu).dispatch(gpu, format!("lbfgs loop {mode}"), &p, &bufs, [reduce_groups(hw), 1, 1], 4.0 * 3.0 * hw as f64)
+}
+
+/// The buffers of [`lbfgs_step`].
+pub struct LbfgsStep<'a> {
+    /// `[n]` the direction (read).
+    pub dir: &'a Buffer,
+    /// `[n]` the image (updated, clamped).
+    pub x: &'a Buffer,
+    /// `[n]` s of the pair slot this step fills.
+    pub s: &'a Buffer,
+    /// `[n]` the iterate average (updated).
+    pub avg: &'a Buffer,
+    pub st: &'a Buffer,
+}
+
+/// x ← clamp(x + step·dir); s ← the displacement; avg ← r·avg + k·x.
+pub fn lbfgs_step(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, b: LbfgsStep) -> Dispatch {
+    let bufs = [("dir_in", b.dir), ("x", b.x), ("s_out", b.s), ("avg", b.avg), ("st_in", b.st)];
+    STEP.plain().get(gpu).dispatch(gpu, "lbfgs step", &params(cfg, hw), &bufs, grid_elems(3 * hw), 6.0 * 3.0 * hw as f64)
+}
+
+/// The optimiser's GPU state for one image: m pairs, the previous gradient, the direction, the
+/// partial sums and the scalars `st` (t, H, average coefficients, step length, ρ, α).
+pub struct Lbfgs {
+    cfg: LbfgsConfig,
+    hw: usize,
+    s: Vec<Buffer>,
+    y: Vec<Buffer>,
+    gprev: Buffer,
+    dir: Buffer,
+    part: Buffer,
+    st: Buffer,
+}
+
+impl Lbfgs {
+    /// Creates the state for an image of `hw` pixels (zeroed history; H = 1).
+    pub fn new(gpu: &Gpu, cfg: LbfgsConfig, hw: usize) -> Lbfgs {
+        assert!(cfg.history >= 1, "L-BFGS needs at least one pair");
+        let bytes = 12 * hw as u64;
+        let m = cfg.history;
+        let mut st0 = vec![0f32; ST_HEAD + 2 * m];
+        st0[1] = 1.0; // H
+        st0[2] = 1.0; // decay^0
+        Lbfgs {
+            cfg,
+            hw,
+            s: (0..m).map(|i| gpu.storage(&format!("lbfgs s{i}"), bytes)).collect(),
+            y: (0..m).map(|i| gpu.storage(&format!("lbfgs y{i}"), bytes)).collect(),
+            gprev: gpu.storage("lbfgs previous gradient", bytes),
+            dir: gpu.storage("lbfgs direction", bytes),
+            part: gpu.storage("lbfgs partial sums", 4 * ((3 + 2 * m) as u64) * NG as u64),
+            st: gpu.storage_init("lbfgs scalars", &st0),
+        }
+    }
+
+    /// The dispatches of iteration k (they depend on `k mod m` only), given the gradient at the
+    /// current image `x`: pair, curvature, first loop (m), scaling, second loop (m), step.
+    pub fn iteration(&self, gpu: &Gpu, k: usize, grad: &Buffer, x: &Buffer, avg: &Buffer) -> Vec<Dispatch> {
+        let (cfg, hw, m) = (self.cfg, self.hw, self.cfg.history);
+        let j = (k + m - 1) % m; // the newest pair: its s is the previous step
+        let region = |i: usize| 3 + i as u32;
+        let mut ops = vec![lbfgs_pair(gpu, cfg, hw, region(0), LbfgsPair { grad, gprev: &self.gprev, s: &self.s[j], y: &self.y[j], dir: &self.dir, part: &self.part })];
+        ops.push(lbfgs_curvature(gpu, cfg, hw, j, &self.part, &self.st));
+        let newest_first = |i: usize| (j + m - i) % m;
+        for i in 0..m {
+            let slot = newest_first(i);
+            let (next, wr) = if i + 1 < m { (&self.s[newest_first(i + 1)], region(i + 1)) } else { (&self.s[slot], NONE) };
+            let b = LbfgsAxpy { dir: &self.dir, u: &self.y[slot], next, part: &self.part, st: &self.st };
+            ops.push(lbfgs_axpy(gpu, cfg, hw, 0, slot, region(i), wr, b));
+        }
+        let oldest_first = |i: usize| (j + 1 + i) % m;
+        let b = LbfgsAxpy { dir: &self.dir, u: &self.y[0], next: &self.y[oldest_first(0)], part: &self.part, st: &self.st };
+        ops.push(lbfgs_axpy(gpu, cfg, hw, 2, 0, NONE, region(m), b));
+        for i in 0..m {
+            let slot = oldest_first(i);
+            let (next, wr) = if i + 1 < m { (&self.y[oldest_first(i + 1)], region(m + i + 1)) } else { (&self.y[slot], NONE) };
+            let b = LbfgsAxpy { dir: &self.dir, u: &self.s[slot], next, part: &self.part, st: &self.st };
+            ops.push(lbfgs_axpy(gpu, cfg, hw, 1, slot, region(m + i), wr, b));
+        }
+        ops.push(lbfgs_step(gpu, cfg, hw, LbfgsStep { dir: &self.dir, x, s: &self.s[(j + 1) % m], avg, st: &self.st }));
+        ops
+    }
+
+    /// Every buffer (to keep them alive with the dispatches that use them).
+    pub fn into_buffers(self) -> Vec<Buffer> {
+        let mut v = self.s;
+        v.extend(self.y);
+        v.extend([self.gprev, self.dir, self.part, self.st]);
+        v
+    }
+
+    /// The direction buffer `[n]` (after an iteration: the step direction, −H·g).
+    pub fn direction(&self) -> &Buffer {
+        &self.dir
+    }
+
+    /// The scalars `[8 + 2m]` (see the WGSL header).
+    pub fn scalars(&self) -> &Buffer {
+        &self.st
+    }
+}

@@ -1,0 +1,161 @@
+//! A coarse-to-fine run: the schedule's scales one after another ([`Settings::schedule`]), each a
+//! [`Session`] at its size with the painting resized in proportion and the targets recomputed; each
+//! scale after the first starts from the previous scale's shown image (the iterate average),
+//! upsampled in f32 with Lanczos3 on the CPU, and with a fresh optimiser (Adam's moments and
+//! L-BFGS's pairs restart: see BENCHMARKS.md). One scale is exactly a session.
+
+use super::{sizes, Session, Settings, MEAN_BGR};
+use crate::error::{Error, Result};
+use crate::vgg::{check_plan, Engine};
+use image::RgbaImage;
+use std::rc::Rc;
+
+/// One scale of a run: output size in pixels and iterations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Scale {
+    pub width: u32,
+    pub height: u32,
+    pub iterations: u32,
+}
+
+/// A running coarse-to-fine optimisation. See the module docs.
+pub struct Run {
+    engine: Rc<Engine>,
+    content: RgbaImage,
+    style: RgbaImage,
+    settings: Settings,
+    scales: Vec<Scale>,
+    scale: usize,
+    session: Option<Session>,
+    done: u32,
+}
+
+impl Run {
+    /// The scales of `settings` for a `w`×`h` photo, after checking every scale's sizes and the
+    /// final scale's memory plan against the device (so a run that cannot finish fails before its
+    /// first scale, with the final size in the error). With `init_side` (the longer side of an
+    /// initial image) the scales not larger than it are skipped — the initial image stands for
+    /// them (e.g. "Continue larger") — keeping at least the final one.
+    pub fn plan(engine: &Engine, w: u32, h: u32, style: (u32, u32), settings: &Settings, init_side: Option<u32>) -> Result<Vec<Scale>> {
+        settings.validate()?;
+        let mut schedule = settings.schedule();
+        if let Some(side) = init_side {
+            let last = *schedule.last().expect("a schedule has a scale");
+            schedule.retain(|s| s.0 > side);
+            if schedule.is_empty() {
+                schedule.push(last);
+            }
+        }
+        let mut scales = Vec::new();
+        for &(size, iterations) in &schedule {
+            let ((cw, ch), _) = sizes(w, h, style.0, style.1, &settings.at_scale(size, iterations))?;
+            scales.push(Scale { width: cw, height: ch, iterations });
+        }
+        let (size, its) = *schedule.last().expect("a schedule has a scale");
+        let last = settings.at_scale(size, its);
+        let ((cw, ch), (sw, sh)) = sizes(w, h, style.0, style.1, &last)?;
+        let gpu = &engine.gpu;
+        check_plan(cw as usize, ch as usize, (sw as usize, sh as usize), &engine.channels(), gpu.precision, &last, gpu.max_storage_bytes())?;
+        Ok(scales)
+    }
+
+    /// Plans the run ([`Self::plan`]) and starts its first scale (its session created inside a
+    /// validation scope: [`Session::create_checked`]), from `init` (resized) when given.
+    pub async fn start(engine: Rc<Engine>, content: &RgbaImage, style: &RgbaImage, settings: &Settings, init: Option<&RgbaImage>) -> Result<Run> {
+        let scales = Run::plan(&engine, content.width(), content.height(), (style.width(), style.height()), settings, init.map(|i| i.width().max(i.height())))?;
+        let first = settings.at_scale(scales[0].width.max(scales[0].height), scales[0].iterations);
+        let mut session = Session::create_checked(engine.clone(), content, style, &first).await?;
+        if let Some(img) = init {
+            session.set_image(img, 0)?;
+        }
+        Ok(Run { engine, content: content.clone(), style: style.clone(), settings: settings.clone(), scales, scale: 0, session: Some(session), done: 0 })
+    }
+
+    /// The session of the current scale.
+    pub fn session(&self) -> &Session {
+        self.session.as_ref().expect("a run has a session between scales")
+    }
+
+    /// The session of the current scale, to step it.
+    pub fn session_mut(&mut self) -> &mut Session {
+        self.session.as_mut().expect("a run has a session between scales")
+    }
+
+    /// The run's settings (as given: the schedule is [`Self::scales`]).
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Every scale of the run, in order.
+    pub fn scales(&self) -> &[Scale] {
+        &self.scales
+    }
+
+    /// The index of the current scale in [`Self::scales`].
+    pub fn scale(&self) -> usize {
+        self.scale
+    }
+
+    /// Iterations of the current scale still to run.
+    pub fn remaining(&self) -> u32 {
+        self.scales[self.scale].iterations.saturating_sub(self.session().iteration())
+    }
+
+    /// Whether the current scale is the last one.
+    pub fn at_last_scale(&self) -> bool {
+        self.scale + 1 == self.scales.len()
+    }
+
+    /// Iterations run over all scales so far.
+    pub fn iterations_done(&self) -> u32 {
+        self.done + self.session().iteration()
+    }
+
+    /// The work of the whole run in pixel-iterations (Σ iterations × pixels per scale), and the
+    /// part of it done: per-iteration cost is proportional to pixels, so done/total is the
+    /// progress and the basis of an honest ETA across scales.
+    pub fn work(&self) -> (f64, f64) {
+        let px = |s: &Scale| s.width as f64 * s.height as f64;
+        let total = self.scales.iter().map(|s| s.iterations as f64 * px(s)).sum();
+        let done = self.scales[..self.scale].iter().map(|s| s.iterations as f64 * px(s)).sum::<f64>() + self.session().iteration() as f64 * px(&self.scales[self.scale]);
+        (total, done)
+    }
+
+    /// Moves to the next scale: reads the current shown image back (f32), frees the current
+    /// session, starts the next one and sets its image to the previous one upsampled. Fails on
+    /// the last scale with [`Error::Settings`].
+    pub async fn next_scale(&mut self) -> Result<()> {
+        if self.at_last_scale() {
+            return Err(Error::Settings("the run is at its last scale".into()));
+        }
+        let prev = self.session().image_f32().await?;
+        let (pw, ph) = self.session().size();
+        self.done += self.session().iteration();
+        self.session = None;
+        self.scale += 1;
+        let s = self.scales[self.scale];
+        let settings = self.settings.at_scale(s.width.max(s.height), s.iterations);
+        let mut session = Session::create_checked(self.engine.clone(), &self.content, &self.style, &settings).await?;
+        let (w, h) = session.size();
+        session.set_image_f32(&resize_planar(&prev, pw, ph, w, h))?;
+        self.session = Some(session);
+        Ok(())
+    }
+}
+
+/// Resizes a `[3][h][w]` f32 image in network space to `nw`×`nh` with Lanczos3 (in f32, no
+/// quantisation) and clamps each channel to its valid range.
+pub fn resize_planar(planar: &[f32], w: u32, h: u32, nw: u32, nh: u32) -> Vec<f32> {
+    let hw = (w * h) as usize;
+    let interleaved: Vec<f32> = (0..hw).flat_map(|i| [planar[i], planar[hw + i], planar[2 * hw + i]]).collect();
+    let img = image::Rgb32FImage::from_raw(w, h, interleaved).expect("3·w·h values");
+    let out = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Lanczos3);
+    let nhw = (nw * nh) as usize;
+    let mut res = vec![0f32; 3 * nhw];
+    for (i, px) in out.pixels().enumerate() {
+        for c in 0..3 {
+            res[c * nhw + i] = px.0[c].clamp(-MEAN_BGR[c], 255.0 - MEAN_BGR[c]);
+        }
+    }
+    res
+}

@@ -1,0 +1,171 @@
+// lbfgs.wgsl — L-BFGS on the image being optimised, entirely on the GPU: the correction pairs, the
+// two-loop recursion with its dot products reduced into buffers that stay on the GPU, the curvature
+// check, the step, the projection onto the valid pixel range and the iterate average.
+//
+// n = 3·h·w values. History: m correction pairs, each pair slot i a buffer s_i [n] and y_i [n]
+// (s = x_(k+1) − x_k, y = g_(k+1) − g_k); iteration k writes pair slot j = (k − 1) mod m (its y; its
+// s was written by the step of iteration k − 1) and its step writes s of slot k mod m. The host
+// encodes the slots of each iteration in the dispatches' uniforms (crate/kernels/lbfgs.rs), so no
+// index is read back. Slots never filled hold zeros and ρ = 0: they take part in the recursion as
+// no-ops, and so does a pair skipped by the curvature check (sᵀy ≤ 1e-10: ρ = 0, H unchanged).
+//
+// Reductions: the grid-stride kernels run p.ng ≤ NG = WG workgroups (about 4 elements per
+// invocation, at most NG); each writes its partial sum of a dot product to part[region][workgroup];
+// the consumer (every workgroup of the next kernel) sums the p.ng partials itself, so no separate
+// reduction pass and no readback.
+//
+// Bindings (all f32; 0 p: LbfgsParams, generated from crate/kernels/lbfgs.rs):
+//   lbfgs_pair — p.ng workgroups, grid-stride over n:
+//     y = g − gprev; gprev = g; dir = −g; partials of yᵀs, yᵀy, Σ|g| (regions 0, 1, 2) and sᵀdir
+//     (region p.wr)
+//     1 grad [n]  2 gprev [n]  3 s: s_j [n]  4 y: y_j [n] (written)  5 dir [n] (written)
+//     6 part [(3 + 2m)][NG]
+//   lbfgs_curvature — one workgroup:
+//     the iteration's tick (t, average coefficients) and the pair's check: if yᵀs > 1e-10
+//     { ρ_j = 1/yᵀs; H = yᵀs/yᵀy } else ρ_j = 0; the step length: lr, or min(1, 1/Σ|g|)·lr at t = 1
+//     (as torch.optim.LBFGS)
+//     6 part (read)  7 st [8 + 2m] = (t, H, pw, r, k, step, unused, unused, ρ_0..ρ_(m−1),
+//                                     α_0..α_(m−1)); created as (0, 1, 1, 0, …)
+//   lbfgs_axpy — p.ng workgroups, grid-stride over n; the two loops, one pair per dispatch
+//     (slot p.slot), and the scaling between them; σ = Σ part[p.rd]:
+//       mode 0 (first loop, newest pair first):  α_slot = ρ_slot·σ (σ = sᵀdir); dir −= α_slot·u  (u = y_slot)
+//       mode 1 (second loop, oldest pair first): β = ρ_slot·σ (σ = yᵀdir); dir += (α_slot − β)·u (u = s_slot)
+//       mode 2 (between the loops):             dir = H·dir (u unused)
+//     then, when p.wr ≠ NONE, partials of nextᵀdir into region p.wr (the next dispatch's σ)
+//     5 dir [n]  4 u [n]  3 next [n]  6 part [(3 + 2m)][NG]  7 st [8 + 2m]
+//   lbfgs_step — per element, WG-wide workgroups, 2-D grid: index = x + y · (num_workgroups.x · WG):
+//     x' = clamp(x + step·dir) to channel c's [−mean_c, 255 − mean_c]; s = x' − x (the step taken,
+//     after the projection: what the next pair sees); x = x'; avg = r·avg + k·x'
+//     5 dir [n] (read)  2 x [n]  3 s: s_(k mod m) [n] (written)  4 avg [n]  7 st (read)
+//
+// LbfgsParams, WG, MEAN_BGR, workgroup_sum and ema_coefs come from the prelude.
+
+const NG: u32 = WG;
+const NONE: u32 = 0xffffffffu;
+const R_YS: u32 = 0u;
+const R_YY: u32 = 1u;
+const R_G1: u32 = 2u;
+const ST_RHO: u32 = 8u;
+
+@group(0) @binding(0) var<uniform> p: LbfgsParams;
+@group(0) @binding(1) var<storage, read> grad: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gprev: array<f32>;
+@group(0) @binding(3) var<storage, read> s_in: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y_out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dir: array<f32>;
+@group(0) @binding(6) var<storage, read_write> part: array<f32>;
+
+@compute @workgroup_size(WG)
+fn lbfgs_pair(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+    var ys = 0.0;
+    var yy = 0.0;
+    var g1 = 0.0;
+    var sd = 0.0;
+    for (var i = wg.x * WG + li; i < p.n; i += p.ng * WG) {
+        let g = grad[i];
+        let y = g - gprev[i];
+        let s = s_in[i];
+        y_out[i] = y;
+        gprev[i] = g;
+        dir[i] = -g;
+        ys += y * s;
+        yy += y * y;
+        g1 += abs(g);
+        sd -= s * g;
+    }
+    let tys = workgroup_sum(li, ys);
+    let tyy = workgroup_sum(li, yy);
+    let tg1 = workgroup_sum(li, g1);
+    let tsd = workgroup_sum(li, sd);
+    if (li == 0u) {
+        part[R_YS * NG + wg.x] = tys;
+        part[R_YY * NG + wg.x] = tyy;
+        part[R_G1 * NG + wg.x] = tg1;
+        part[p.wr * NG + wg.x] = tsd;
+    }
+}
+
+@group(0) @binding(7) var<storage, read_write> st: array<f32>;
+
+@compute @workgroup_size(WG)
+fn lbfgs_curvature(@builtin(local_invocation_index) li: u32) {
+    let own = li < p.ng;
+    let ys = workgroup_sum(li, select(0.0, part[R_YS * NG + li], own));
+    let yy = workgroup_sum(li, select(0.0, part[R_YY * NG + li], own));
+    let g1 = workgroup_sum(li, select(0.0, part[R_G1 * NG + li], own));
+    if (li != 0u) {
+        return;
+    }
+    let t = st[0] + 1.0;
+    st[0] = t;
+    if (ys > 1e-10) {
+        st[ST_RHO + p.slot] = 1.0 / ys;
+        st[1] = ys / yy;
+    } else {
+        st[ST_RHO + p.slot] = 0.0;
+    }
+    let e = ema_coefs(p.decay, st[2]);
+    st[2] = e.x;
+    st[3] = e.y;
+    st[4] = e.z;
+    st[5] = select(p.lr, min(1.0, 1.0 / g1) * p.lr, t == 1.0);
+}
+
+@group(0) @binding(3) var<storage, read> next: array<f32>;
+@group(0) @binding(4) var<storage, read> u: array<f32>;
+
+@compute @workgroup_size(WG)
+fn lbfgs_axpy(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+    var own = 0.0;
+    if (p.rd != NONE && li < p.ng) {
+        own = part[p.rd * NG + li];
+    }
+    let sigma = workgroup_sum(li, own);
+    let rho = st[ST_RHO + p.slot];
+    let alpha_at = ST_RHO + p.m + p.slot;
+    var a = 1.0; // dir = a·dir + c·u
+    var c = 0.0;
+    if (p.mode == 0u) {
+        let alpha = rho * sigma;
+        c = -alpha;
+        if (wg.x == 0u && li == 0u) {
+            st[alpha_at] = alpha;
+        }
+    } else if (p.mode == 1u) {
+        c = st[alpha_at] - rho * sigma;
+    } else {
+        a = st[1];
+    }
+    var dot = 0.0;
+    for (var i = wg.x * WG + li; i < p.n; i += p.ng * WG) {
+        let d = a * dir[i] + c * u[i];
+        dir[i] = d;
+        dot += next[i] * d;
+    }
+    if (p.wr != NONE) {
+        let total = workgroup_sum(li, dot);
+        if (li == 0u) {
+            part[p.wr * NG + wg.x] = total;
+        }
+    }
+}
+
+@group(0) @binding(2) var<storage, read_write> x: array<f32>;
+@group(0) @binding(3) var<storage, read_write> s_out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> avg: array<f32>;
+@group(0) @binding(5) var<storage, read> dir_in: array<f32>;
+@group(0) @binding(7) var<storage, read> st_in: array<f32>;
+
+@compute @workgroup_size(WG)
+fn lbfgs_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= p.n) {
+        return;
+    }
+    let mean = MEAN_BGR[min(i / p.hw, 2u)];
+    let x0 = x[i];
+    let x1 = clamp(x0 + st_in[5] * dir_in[i], -mean, 255.0 - mean);
+    x[i] = x1;
+    s_out[i] = x1 - x0;
+    avg[i] = st_in[3] * avg[i] + st_in[4] * x1;
+}
