@@ -196,6 +196,84 @@ pub fn adam_step(x: &mut [f64], m: &mut [f64], v: &mut [f64], grad: &[f64], hw: 
     }
 }
 
+/// One step of the bias-corrected exponential moving average of the iterates at step `t`
+/// (1-based): `avg_raw = d·avg_raw + (1−d)·x`, returned as `avg_raw / (1 − d^t)`.
+pub fn ema_step(avg_raw: &mut [f64], x: &[f64], decay: f64, t: i32) -> Vec<f64> {
+    for (a, &v) in avg_raw.iter_mut().zip(x) {
+        *a = decay * *a + (1.0 - decay) * v;
+    }
+    avg_raw.iter().map(|a| a / (1.0 - decay.powi(t))).collect()
+}
+
+/// The L-BFGS of `shaders/lbfgs.wgsl`, as plainly as possible: a ring of m pair slots (iteration k
+/// forms slot (k−1) mod m from the previous step; a pair failing the curvature check yᵀs > 1e-10
+/// stays in its slot with ρ = 0, and H keeps its value), the two-loop recursion, and a fixed step
+/// lr (at k = 0: lr/rms(g), a first step of lr pixels RMS) projected onto the pixel range.
+pub struct LbfgsRef {
+    pub m: usize,
+    pub lr: f64,
+    pub s: Vec<Vec<f64>>,
+    pub y: Vec<Vec<f64>>,
+    pub rho: Vec<f64>,
+    pub h: f64,
+    pub gprev: Vec<f64>,
+    pub k: usize,
+}
+
+impl LbfgsRef {
+    /// Empty history for `n` values.
+    pub fn new(n: usize, m: usize, lr: f64) -> LbfgsRef {
+        LbfgsRef { m, lr, s: vec![vec![0.0; n]; m], y: vec![vec![0.0; n]; m], rho: vec![0.0; m], h: 1.0, gprev: vec![0.0; n], k: 0 }
+    }
+
+    /// One iteration given the gradient `g` at `x` (`[3][hw]`, network space); updates `x`.
+    pub fn step(&mut self, x: &mut [f64], g: &[f64], hw: usize) {
+        let m = self.m;
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
+        let j = (self.k + m - 1) % m;
+        self.y[j] = g.iter().zip(&self.gprev).map(|(a, b)| a - b).collect();
+        let ys = dot(&self.y[j], &self.s[j]);
+        if ys > 1e-10 {
+            self.rho[j] = 1.0 / ys;
+            self.h = ys / dot(&self.y[j], &self.y[j]);
+        } else {
+            self.rho[j] = 0.0;
+        }
+        self.gprev = g.to_vec();
+        let mut q: Vec<f64> = g.iter().map(|v| -v).collect();
+        let mut alpha = vec![0.0; m];
+        for i in 0..m {
+            let slot = (j + m - i) % m;
+            alpha[slot] = self.rho[slot] * dot(&self.s[slot], &q);
+            for (qv, yv) in q.iter_mut().zip(&self.y[slot]) {
+                *qv -= alpha[slot] * yv;
+            }
+        }
+        q.iter_mut().for_each(|v| *v *= self.h);
+        for i in 0..m {
+            let slot = (j + 1 + i) % m;
+            let b = self.rho[slot] * dot(&self.y[slot], &q);
+            for (qv, sv) in q.iter_mut().zip(&self.s[slot]) {
+                *qv += (alpha[slot] - b) * sv;
+            }
+        }
+        let gg = dot(g, g);
+        let t = match self.k {
+            0 if gg > 0.0 => self.lr * (x.len() as f64 / gg).sqrt(),
+            0 => 0.0,
+            _ => self.lr,
+        };
+        let next = (j + 1) % m;
+        for i in 0..x.len() {
+            let mean = MEAN_BGR[(i / hw).min(2)] as f64;
+            let x1 = (x[i] + t * q[i]).clamp(-mean, 255.0 - mean);
+            self.s[next][i] = x1 - x[i];
+            x[i] = x1;
+        }
+        self.k += 1;
+    }
+}
+
 /// RGBA8 → planar BGR minus mean.
 pub fn preprocess(rgba: &[u8]) -> Vec<f64> {
     let hw = rgba.len() / 4;

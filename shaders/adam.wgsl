@@ -57,5 +57,5 @@ fn adam_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     let mean = MEAN_BGR[c];
     let xi = clamp(x[i] - step, -mean, 255.0 - mean);
     x[i] = xi;
-    avg[i] = state[3] * avg[i] + state[4] * xi;
+    avg[i] = select(state[3] * avg[i], 0.0, state[3] == 0.0) + state[4] * xi; // t = 1 never reads avg
 }

@@ -16,14 +16,14 @@
 //
 // Bindings (all f32; 0 p: LbfgsParams, generated from crate/kernels/lbfgs.rs):
 //   lbfgs_pair — p.ng workgroups, grid-stride over n:
-//     y = g − gprev; gprev = g; dir = −g; partials of yᵀs, yᵀy, Σ|g| (regions 0, 1, 2) and sᵀdir
+//     y = g − gprev; gprev = g; dir = −g; partials of yᵀs, yᵀy, gᵀg (regions 0, 1, 2) and sᵀdir
 //     (region p.wr)
 //     1 grad [n]  2 gprev [n]  3 s: s_j [n]  4 y: y_j [n] (written)  5 dir [n] (written)
 //     6 part [(3 + 2m)][NG]
 //   lbfgs_curvature — one workgroup:
 //     the iteration's tick (t, average coefficients) and the pair's check: if yᵀs > 1e-10
-//     { ρ_j = 1/yᵀs; H = yᵀs/yᵀy } else ρ_j = 0; the step length: lr, or min(1, 1/Σ|g|)·lr at t = 1
-//     (as torch.optim.LBFGS)
+//     { ρ_j = 1/yᵀs; H = yᵀs/yᵀy } else ρ_j = 0; the step length: lr, or at t = 1 lr/rms(g) (a
+//     first step of lr pixels RMS)
 //     6 part (read)  7 st [8 + 2m] = (t, H, pw, r, k, step, unused, unused, ρ_0..ρ_(m−1),
 //                                     α_0..α_(m−1)); created as (0, 1, 1, 0, …)
 //   lbfgs_axpy — p.ng workgroups, grid-stride over n; the two loops, one pair per dispatch
@@ -44,7 +44,7 @@ const NG: u32 = WG;
 const NONE: u32 = 0xffffffffu;
 const R_YS: u32 = 0u;
 const R_YY: u32 = 1u;
-const R_G1: u32 = 2u;
+const R_GG: u32 = 2u;
 const ST_RHO: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> p: LbfgsParams;
@@ -59,7 +59,7 @@ const ST_RHO: u32 = 8u;
 fn lbfgs_pair(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
     var ys = 0.0;
     var yy = 0.0;
-    var g1 = 0.0;
+    var gg = 0.0;
     var sd = 0.0;
     for (var i = wg.x * WG + li; i < p.n; i += p.ng * WG) {
         let g = grad[i];
@@ -70,17 +70,17 @@ fn lbfgs_pair(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) w
         dir[i] = -g;
         ys += y * s;
         yy += y * y;
-        g1 += abs(g);
+        gg += g * g;
         sd -= s * g;
     }
     let tys = workgroup_sum(li, ys);
     let tyy = workgroup_sum(li, yy);
-    let tg1 = workgroup_sum(li, g1);
+    let tgg = workgroup_sum(li, gg);
     let tsd = workgroup_sum(li, sd);
     if (li == 0u) {
         part[R_YS * NG + wg.x] = tys;
         part[R_YY * NG + wg.x] = tyy;
-        part[R_G1 * NG + wg.x] = tg1;
+        part[R_GG * NG + wg.x] = tgg;
         part[p.wr * NG + wg.x] = tsd;
     }
 }
@@ -92,7 +92,7 @@ fn lbfgs_curvature(@builtin(local_invocation_index) li: u32) {
     let own = li < p.ng;
     let ys = workgroup_sum(li, select(0.0, part[R_YS * NG + li], own));
     let yy = workgroup_sum(li, select(0.0, part[R_YY * NG + li], own));
-    let g1 = workgroup_sum(li, select(0.0, part[R_G1 * NG + li], own));
+    let gg = workgroup_sum(li, select(0.0, part[R_GG * NG + li], own));
     if (li != 0u) {
         return;
     }
@@ -108,7 +108,10 @@ fn lbfgs_curvature(@builtin(local_invocation_index) li: u32) {
     st[2] = e.x;
     st[3] = e.y;
     st[4] = e.z;
-    st[5] = select(p.lr, min(1.0, 1.0 / g1) * p.lr, t == 1.0);
+    // First step: lr pixels RMS along −g (torch's min(1, 1/‖g‖₁)·lr would move each pixel by
+    // ~1/n, below the f32 resolution of pixel values for large images, and spoil the first pair).
+    let first = select(0.0, p.lr * sqrt(f32(p.n) / gg), gg > 0.0);
+    st[5] = select(p.lr, first, t == 1.0);
 }
 
 @group(0) @binding(3) var<storage, read> next: array<f32>;
@@ -167,5 +170,5 @@ fn lbfgs_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     let x1 = clamp(x0 + st_in[5] * dir_in[i], -mean, 255.0 - mean);
     x[i] = x1;
     s_out[i] = x1 - x0;
-    avg[i] = st_in[3] * avg[i] + st_in[4] * x1;
+    avg[i] = select(st_in[3] * avg[i], 0.0, st_in[3] == 0.0) + st_in[4] * x1; // t = 1 never reads avg
 }

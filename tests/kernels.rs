@@ -283,19 +283,81 @@ fn reduce_losses_sums_every_range_and_combines_the_slots() {
 }
 
 #[test]
-fn adam_three_steps_with_clamp() {
+fn adam_three_steps_with_clamp_and_average() {
     let gpu = gpu();
     let hw = 300 + 1;
     let x0 = random(3 * hw, -120.0, 150.0, 1);
-    let cfg = AdamConfig { lr: 4.0, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
-    let (x, m, v, state) = (gpu.storage_init("x", &x0), gpu.storage("m", 12 * hw as u64), gpu.storage("v", 12 * hw as u64), gpu.storage("s", 16));
-    let (mut rx, mut rm, mut rv) = (to_f64(&x0), vec![0.0; 3 * hw], vec![0.0; 3 * hw]);
+    let decay = 0.9;
+    let cfg = AdamConfig { lr: 4.0, beta1: 0.9, beta2: 0.999, eps: 1e-8, decay };
+    let (x, m, v) = (gpu.storage_init("x", &x0), gpu.storage("m", 12 * hw as u64), gpu.storage("v", 12 * hw as u64));
+    let state = gpu.storage_init("s", &kernels::adam::ADAM_STATE_INIT);
+    let avg = nan_buffer(gpu, 3 * hw); // step 1 must not read it
+    let (mut rx, mut rm, mut rv, mut ravg) = (to_f64(&x0), vec![0.0; 3 * hw], vec![0.0; 3 * hw], vec![0.0; 3 * hw]);
     for t in 1..=3 {
         let grad = random(3 * hw, -2.0, 2.0, 10 + t as u64);
         let g = gpu.storage_init("g", &grad);
-        let got = run_read(gpu, &[&kernels::adam_tick(gpu, cfg, hw, &state), &kernels::adam_step(gpu, cfg, hw, AdamBuffers { grad: &g, x: &x, m: &m, v: &v, state: &state })], &x, 3 * hw);
+        let bufs = AdamBuffers { grad: &g, x: &x, m: &m, v: &v, state: &state, avg: &avg };
+        let got = run_read(gpu, &[&kernels::adam_tick(gpu, cfg, hw, &state), &kernels::adam_step(gpu, cfg, hw, bufs)], &x, 3 * hw);
         cpu::adam_step(&mut rx, &mut rm, &mut rv, &to_f64(&grad), hw, t, 4.0, 0.9, 0.999, 1e-8);
         assert_close(&format!("adam step {t}"), &got, &rx, 1e-3, 1e-5);
+        let want_avg = cpu::ema_step(&mut ravg, &rx, decay as f64, t);
+        let got_avg = pollster::block_on(gpu.read_f32(&avg, 0, 3 * hw)).unwrap();
+        assert_close(&format!("adam average {t}"), &got_avg, &want_avg, 1e-3, 1e-5);
+    }
+}
+
+/// L-BFGS on the GPU against the f64 reference ([`cpu::LbfgsRef`]) over more iterations than its
+/// history (the ring wraps), with gradients of a quadratic whose minimum lies partly outside the
+/// pixel range (the projection acts), one gradient of negative curvature (the check skips its pair),
+/// and enough values for several reducing workgroups. The direction buffer starts NaN-filled.
+/// Tolerance: each step within 0.1% of its norm + 0.01 pixel (RMS over the image) (see the comment in the loop).
+#[test]
+fn lbfgs_matches_the_two_loop_reference() {
+    let gpu = gpu();
+    for (hw, m) in [(301usize, 3usize), (5003, 4)] {
+        let n = 3 * hw;
+        assert_eq!(kernels::lbfgs::reduce_groups(hw) > 1, hw > 1000, "the larger case has several reducing workgroups");
+        let a: Vec<f64> = to_f64(&random(n, 0.5, 2.0, 5));
+        let c: Vec<f64> = to_f64(&random(n, -160.0, 180.0, 6));
+        let x0 = random(n, -100.0, 130.0, 7);
+        let cfg = kernels::LbfgsConfig { lr: 1.0, history: m, decay: 0.0 };
+        let lbfgs = kernels::Lbfgs::new(gpu, cfg, hw);
+        gpu.queue.write_buffer(lbfgs.direction(), 0, bytemuck::cast_slice(&vec![f32::NAN; n]));
+        let x = gpu.storage_init("x", &x0);
+        let avg = nan_buffer(gpu, n);
+        let g = gpu.storage("g", 4 * n as u64);
+        let lists: Vec<_> = (0..m).map(|k| lbfgs.iteration(gpu, k, &g, &x, &avg)).collect();
+        let mut reference = cpu::LbfgsRef::new(n, m, 1.0);
+        let mut rx = to_f64(&x0);
+        for k in 0..3 * m + 2 {
+            let gx = pollster::block_on(gpu.read_f32(&x, 0, n)).unwrap();
+            let grad: Vec<f32> = if k == 4 {
+                // y = −0.5·s: negative curvature, the pair must be skipped
+                let j = (k + m - 1) % m;
+                (0..n).map(|i| (reference.gprev[i] - 0.5 * reference.s[j][i]) as f32).collect()
+            } else {
+                (0..n).map(|i| (a[i] * (gx[i] as f64 - c[i])) as f32).collect()
+            };
+            gpu.queue.write_buffer(&g, 0, bytemuck::cast_slice(&grad));
+            let ds: Vec<&stylize::gpu::Dispatch> = lists[k % m].iter().collect();
+            let got = run_read(gpu, &ds, &x, n);
+            let before = rx.clone();
+            reference.step(&mut rx, &to_f64(&grad), hw);
+            // The steps, compared by norm: s is a difference of f32 pixels (~1e-5 absolute), the
+            // first one ~1 pixel RMS, and H and later steps inherit its relative error.
+            let err = (0..n).map(|i| (got[i] as f64 - rx[i]).powi(2)).sum::<f64>().sqrt();
+            let norm = (0..n).map(|i| (rx[i] - before[i]).powi(2)).sum::<f64>().sqrt();
+            assert!(got.iter().all(|v| v.is_finite()), "finite");
+            assert!(err <= 1e-3 * norm + 1e-2 * (n as f64).sqrt(), "lbfgs hw {hw} m {m} iteration {k}: step differs by {err:.3e} (step norm {norm:.3e})");
+            if k == 4 {
+                assert_eq!(reference.rho[(k + m - 1) % m], 0.0, "the flipped gradient fails the curvature check");
+            }
+            rx = to_f64(&got); // compare one step at a time: f32 rounding is not amplified
+        }
+        let got_avg = pollster::block_on(gpu.read_f32(&avg, 0, n)).unwrap();
+        assert_close("decay 0: the average is the iterate", &got_avg, &rx, 0.0, 0.0);
+        let dist = |v: &[f64]| v.iter().zip(&c).zip(&a).map(|((x, c), a)| a * (x - c).powi(2)).sum::<f64>();
+        assert!(dist(&rx) < 0.5 * dist(&to_f64(&x0)), "L-BFGS descends the quadratic");
     }
 }
 

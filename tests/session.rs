@@ -50,3 +50,94 @@ fn live_sessions_counts_what_holds_gpu_memory() {
     assert_eq!(stylize::session::live_sessions(), before);
     assert_eq!(stylize::session::live_session_bytes(), bytes - 2 * each, "their GPU bytes are released");
 }
+
+#[test]
+fn the_schedule_grows_by_root_two_and_front_loads_iterations() {
+    let s = Settings { size: 256, iterations: 100, ..Settings::default() };
+    assert_eq!(s.schedule(), vec![(128, 200), (181, 141), (256, 100)], "min size 128, √2 steps, min(2, √2^k)× iterations");
+    assert_eq!(Settings { scales: 1, ..s.clone() }.schedule(), vec![(256, 100)], "one scale is today's single-scale run");
+    assert_eq!(Settings { size: 100, ..s.clone() }.schedule(), vec![(100, 100)], "below the minimum size: one scale");
+    assert_eq!(Settings { size: 512, ..s.clone() }.schedule().len(), 5, "512 px: 128, 181, 256, 362, 512");
+    assert_eq!(Settings { scales: 2, ..s.clone() }.schedule(), vec![(181, 141), (256, 100)]);
+    let explicit = Settings { schedule: vec![(64, 30), (100, 10)], ..s.clone() };
+    assert_eq!(explicit.schedule(), vec![(64, 30), (100, 10)]);
+    assert_eq!(explicit.final_size(), 100);
+    assert!(Settings { schedule: vec![(100, 30), (64, 10)], ..s.clone() }.validate().is_err(), "sizes must increase");
+    assert!(Settings { history: 0, ..s }.validate().is_err());
+}
+
+fn real_engine() -> std::rc::Rc<Engine> {
+    let weights = VggWeights::load(&real_weights_path()).unwrap();
+    Engine::new(pollster::block_on(stylize::Gpu::new(&GpuOptions::default())).unwrap(), &weights).unwrap()
+}
+
+fn load(name: &str, fallback: &str) -> image::RgbaImage {
+    stylize::image_io::load(&test_image(name, fallback)).unwrap()
+}
+
+/// L-BFGS over a whole run with the real network: the loss falls steadily (no readback inside the
+/// loop: 24 iterations in three submissions).
+#[test]
+fn lbfgs_lowers_the_loss_of_a_real_run() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let engine = real_engine();
+    let (content, style) = (load("chelsea.png", "chelsea.png"), load("starry_night.jpg", "hubble_deep_field.jpg"));
+    let settings = Settings { size: 32, scales: 1, optimizer: stylize::Optimizer::Lbfgs, average: false, ..Settings::default() };
+    let mut s = Session::new(engine, &content, &style, &settings).unwrap();
+    let mut totals = Vec::new();
+    for _ in 0..3 {
+        s.step(8, false).unwrap();
+        totals.push(pollster::block_on(s.losses()).unwrap().total);
+    }
+    s.evaluate().unwrap();
+    totals.push(pollster::block_on(s.losses()).unwrap().total);
+    eprintln!("L-BFGS totals after 0, 8, 16, 24 iterations (first at iteration 0 of each chunk's end): {totals:?}");
+    assert!(totals.windows(2).all(|w| w[1] < w[0]), "the loss falls: {totals:?}");
+    assert!(totals[3] < 0.3 * totals[0], "L-BFGS takes the loss well down in 24 iterations: {totals:?}");
+}
+
+/// A coarse-to-fine run: every scale at its size, each starting from the previous shown image
+/// upsampled (its style and total losses well below a fresh start's from the photo), the final size the one
+/// asked for.
+#[test]
+fn coarse_to_fine_carries_each_scale_into_the_next() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let engine = real_engine();
+    let (content, style) = (load("chelsea.png", "chelsea.png"), load("starry_night.jpg", "hubble_deep_field.jpg"));
+    let settings = Settings { size: 64, min_size: 32, iterations: 10, ..Settings::default() };
+    let mut run = pollster::block_on(stylize::Run::start(engine.clone(), &content, &style, &settings, None)).unwrap();
+    let sizes: Vec<(u32, u32, u32)> = run.scales().iter().map(|s| (s.width, s.height, s.iterations)).collect();
+    assert_eq!(sizes, vec![(32, 21, 20), (45, 30, 14), (64, 43, 10)]);
+    loop {
+        let n = run.remaining();
+        run.session_mut().step(n, false).unwrap();
+        run.session_mut().evaluate().unwrap();
+        let end = pollster::block_on(run.session().losses()).unwrap();
+        if run.at_last_scale() {
+            break;
+        }
+        let done_before = run.iterations_done();
+        let (pw, ph) = run.session().size();
+        let shown = pollster::block_on(run.session().image_f32()).unwrap();
+        pollster::block_on(run.next_scale()).unwrap();
+        let (w, h) = run.session().size();
+        let start = pollster::block_on(run.session().image_f32()).unwrap();
+        let want = stylize::session::resize_planar(&shown, pw, ph, w, h);
+        assert!(start.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-3), "scale {} starts from the previous shown image, upsampled", run.scale() + 1);
+        assert_eq!(run.iterations_done(), done_before, "the new scale starts at its iteration 0");
+        run.session_mut().evaluate().unwrap();
+        let carried = pollster::block_on(run.session().losses()).unwrap();
+        let fresh = {
+            let mut s = Session::new(engine.clone(), &content, &style, &settings.at_scale(w.max(h), 0)).unwrap();
+            s.evaluate().unwrap();
+            pollster::block_on(s.losses()).unwrap()
+        };
+        eprintln!("scale {} ({w}×{h}): previous scale ended at {end:?}; carried start {carried:?}; fresh start {fresh:?}", run.scale() + 1);
+        assert!(carried.style < 0.7 * fresh.style && carried.total < 0.7 * fresh.total, "the upsampled result carries the painting's style into the new scale");
+    }
+    assert_eq!(run.session().size(), (64, 43));
+    assert_eq!(run.iterations_done(), 44);
+    let (total, done) = run.work();
+    assert_eq!(total, done, "all the work is done");
+}
+

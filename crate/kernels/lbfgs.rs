@@ -100,7 +100,7 @@ pub(crate) fn pipelines() -> Vec<PipelineSpec> {
 /// L-BFGS hyper-parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LbfgsConfig {
-    /// Step length (1: the quasi-Newton step; the first iteration takes min(1, 1/‖g‖₁)·lr).
+    /// Step length (1: the quasi-Newton step; the first iteration moves lr pixels RMS along −g).
     pub lr: f32,
     /// Correction pairs kept (m ≥ 1).
     pub history: usize,
@@ -149,7 +149,7 @@ fn params(cfg: LbfgsConfig, hw: usize) -> LbfgsParams {
 }
 
 /// Forms pair `slot`'s y = grad − gprev, sets gprev = grad and dir = −grad, and writes the partial
-/// sums of yᵀs, yᵀy, ‖grad‖₁ (regions 0..3) and sᵀdir (region `wr`).
+/// sums of yᵀs, yᵀy, gradᵀgrad (regions 0..3) and sᵀdir (region `wr`).
 pub fn lbfgs_pair(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, wr: u32, b: LbfgsPair) -> Dispatch {
     let p = LbfgsParams { wr, ..params(cfg, hw) };
     let bufs = [("grad", b.grad), ("gprev", b.gprev), ("s_in", b.s), ("y_out", b.y), ("dir", b.dir), ("part", b.part)];

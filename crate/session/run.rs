@@ -144,18 +144,47 @@ impl Run {
 }
 
 /// Resizes a `[3][h][w]` f32 image in network space to `nw`×`nh` with Lanczos3 (in f32, no
-/// quantisation) and clamps each channel to its valid range.
+/// quantisation); the result is clamped to each channel's valid range (the `image` crate
+/// resamples f32 pixels in 0..1, so values travel as (v + mean)/255).
 pub fn resize_planar(planar: &[f32], w: u32, h: u32, nw: u32, nh: u32) -> Vec<f32> {
     let hw = (w * h) as usize;
-    let interleaved: Vec<f32> = (0..hw).flat_map(|i| [planar[i], planar[hw + i], planar[2 * hw + i]]).collect();
+    let unit = |v: f32, c: usize| (v + MEAN_BGR[c]) / 255.0;
+    let interleaved: Vec<f32> = (0..hw).flat_map(|i| [unit(planar[i], 0), unit(planar[hw + i], 1), unit(planar[2 * hw + i], 2)]).collect();
     let img = image::Rgb32FImage::from_raw(w, h, interleaved).expect("3·w·h values");
     let out = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Lanczos3);
     let nhw = (nw * nh) as usize;
     let mut res = vec![0f32; 3 * nhw];
     for (i, px) in out.pixels().enumerate() {
         for c in 0..3 {
-            res[c * nhw + i] = px.0[c].clamp(-MEAN_BGR[c], 255.0 - MEAN_BGR[c]);
+            res[c * nhw + i] = (px.0[c] * 255.0 - MEAN_BGR[c]).clamp(-MEAN_BGR[c], 255.0 - MEAN_BGR[c]);
         }
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ramp upsampled ×2 keeps its range and mean (to Lanczos' edge effects) and its channels.
+    #[test]
+    fn resize_planar_keeps_values_and_channels() {
+        let (w, h) = (12u32, 8u32);
+        let hw = (w * h) as usize;
+        let mut v = vec![0f32; 3 * hw];
+        for c in 0..3 {
+            for i in 0..hw {
+                v[c * hw + i] = (i % w as usize) as f32 * 10.0 - 50.0 + 20.0 * c as f32;
+            }
+        }
+        let up = resize_planar(&v, w, h, 24, 16);
+        let nhw = 24 * 16;
+        for c in 0..3 {
+            let mean = |s: &[f32]| s.iter().sum::<f32>() / s.len() as f32;
+            let (a, b) = (mean(&v[c * hw..(c + 1) * hw]), mean(&up[c * nhw..(c + 1) * nhw]));
+            assert!((a - b).abs() < 1.0, "channel {c}: mean {a} → {b}");
+            let row: Vec<f32> = up[c * nhw..c * nhw + 24].to_vec();
+            assert!(row.windows(2).filter(|p| p[1] > p[0]).count() >= 20, "channel {c}: the ramp still rises: {row:?}");
+        }
+    }
 }
