@@ -7,7 +7,7 @@ use crate::preview::{Preview, PreviewSource};
 use crate::session::sizes;
 use crate::vgg::{buffer_plan, check_plan};
 use crate::kernels::ConvShape;
-use crate::{ConvPath, Engine, Error, Gpu, GpuOptions, Precision, Session, Settings, VggWeights};
+use crate::{ConvPath, Engine, Error, Gpu, GpuOptions, Precision, Run, Session, Settings, VggWeights};
 use js_sys::{Promise, Reflect, Uint8Array};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -143,19 +143,22 @@ impl Stylizer {
         self.engine.gpu.describe()
     }
 
-    /// The memory plan for these image sizes and settings: `{width, height, styleWidth,
-    /// styleHeight, totalBytes, peakBytes, largestBytes, limitBytes, fits, maxSize}` (`peakBytes`:
-    /// the plan plus the weights, what `Job.profile()` reports; `maxSize`: the largest output size
-    /// that fits when `fits` is false).
+    /// The memory plan of the run's largest (final) scale for these image sizes and settings:
+    /// `{width, height, styleWidth, styleHeight, totalBytes, peakBytes, largestBytes, limitBytes,
+    /// fits, maxSize, scales}` (`peakBytes`: the plan plus the weights, what `Job.profile()`
+    /// reports; `maxSize`: the largest output size that fits when `fits` is false; `scales`: the
+    /// coarse-to-fine schedule, `[{width, height, iterations}]`, or null if a scale is invalid).
     pub fn plan(&self, cw: u32, ch: u32, sw: u32, sh: u32, settings: JsValue) -> Result<JsValue, JsValue> {
-        let s = settings_from(&settings)?;
-        s.validate().map_err(js_error)?;
+        let all = settings_from(&settings)?;
+        all.validate().map_err(js_error)?;
+        let scales = Run::plan(&self.engine, cw, ch, (sw, sh), &all, None).ok();
+        let s = all.at_scale(all.final_size(), all.iterations);
         let ((w, h), (sw, sh)) = sizes(cw, ch, sw, sh, &s).map_err(js_error)?;
         let ch_ = self.engine.channels();
         let precision = self.engine.gpu.precision;
-        let plan = buffer_plan(w as usize, h as usize, (sw as usize, sh as usize), &ch_, precision);
+        let plan = buffer_plan(w as usize, h as usize, (sw as usize, sh as usize), &ch_, precision, &s);
         let limit = self.engine.gpu.max_storage_bytes();
-        let (fits, max_size) = match check_plan(w as usize, h as usize, (sw as usize, sh as usize), &ch_, precision, limit) {
+        let (fits, max_size) = match check_plan(w as usize, h as usize, (sw as usize, sh as usize), &ch_, precision, &s, limit) {
             Ok(_) => (true, s.size),
             Err(Error::TooLarge { fits, .. }) => (false, fits),
             Err(e) => return Err(js_error(e)),
@@ -163,16 +166,18 @@ impl Stylizer {
         Ok(to_js(&serde_json::json!({
             "width": w, "height": h, "styleWidth": sw, "styleHeight": sh,
             "totalBytes": plan.iter().map(|b| b.1).sum::<u64>(),
-            "peakBytes": crate::bench::peak_bytes(&ch_, precision, w as usize, h as usize, (sw as usize, sh as usize)),
+            "peakBytes": crate::bench::peak_bytes(&ch_, precision, &s, w as usize, h as usize, (sw as usize, sh as usize)),
             "largestBytes": plan.iter().map(|b| b.1).max().unwrap_or(0),
-            "limitBytes": limit, "fits": fits, "maxSize": max_size,
+            "limitBytes": limit, "fits": fits, "maxSize": max_size, "scales": scales,
         })))
     }
 
-    /// Starts a session: resizes the images, computes the targets on the GPU and, if `canvas` is
-    /// given, sizes it to the output and draws the live preview into it (WebGPU canvas).
-    /// `content`/`style` are RGBA8 bytes of `cw×ch` / `sw×sh`. Resolves to a `Job`; rejects with
-    /// `Kernel` when a kernel fails to compile or validate on this device (see `fallback()`).
+    /// Starts a run (its first scale): resizes the images, computes the targets on the GPU and, if
+    /// `canvas` is given, sizes it to the scale and draws the live preview into it (WebGPU canvas).
+    /// `content`/`style` are RGBA8 bytes of `cw×ch` / `sw×sh`; `init` (optional) is
+    /// `{data, width, height}`, an RGBA8 image to start from (the scales smaller than it are
+    /// skipped: "Continue larger", resuming). Resolves to a `Job`; rejects with `Kernel` when a
+    /// kernel fails to compile or validate on this device (see `fallback()`).
     #[allow(clippy::too_many_arguments)] // the JS-facing signature: two images with their sizes
     pub fn start(
         &self,
@@ -184,19 +189,31 @@ impl Stylizer {
         sh: u32,
         settings: JsValue,
         canvas: Option<web_sys::HtmlCanvasElement>,
+        init: JsValue,
     ) -> Promise {
         let engine = self.engine.clone();
-        let inputs = settings_from(&settings).and_then(|s| Ok((s, rgba(content, cw, ch, "content")?, rgba(style, sw, sh, "style")?)));
+        let inputs = settings_from(&settings).and_then(|s| Ok((s, rgba(content, cw, ch, "content")?, rgba(style, sw, sh, "style")?, init_image(&init)?)));
         future_to_promise(async move {
-            let (s, c, st) = inputs?;
-            let session = Session::create_checked(engine.clone(), &c, &st, &s).await.map_err(js_error)?;
+            let (s, c, st, init) = inputs?;
+            let run = Run::start(engine.clone(), &c, &st, &s, init.as_ref()).await.map_err(js_error)?;
             let view = match canvas {
-                Some(canvas) => Some(View::new(&engine, &session, canvas)?),
+                Some(canvas) => Some(View::new(&engine, run.session(), canvas)?),
                 None => None,
             };
-            Ok(Job { session, view }.into())
+            Ok(Job { run, view }.into())
         })
     }
+}
+
+/// `{data: Uint8Array, width, height}` → an image; undefined/null → none.
+fn init_image(v: &JsValue) -> Result<Option<image::RgbaImage>, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    let get = |k: &str| Reflect::get(v, &k.into()).unwrap_or(JsValue::UNDEFINED);
+    let (w, h) = (get("width").as_f64().unwrap_or(0.0) as u32, get("height").as_f64().unwrap_or(0.0) as u32);
+    let data = Uint8Array::new(&get("data")).to_vec();
+    rgba(&data, w, h, "initial image").map(Some)
 }
 
 fn variant_js(v: crate::Variant) -> JsValue {
@@ -212,6 +229,7 @@ fn variant_js(v: crate::Variant) -> JsValue {
 }
 
 struct View {
+    canvas: web_sys::HtmlCanvasElement,
     surface: wgpu::Surface<'static>,
     config: wgpu::SurfaceConfiguration,
     preview: Preview,
@@ -226,7 +244,7 @@ impl View {
         canvas.set_height(h);
         let surface = gpu
             .instance
-            .create_surface(wgpu::SurfaceTarget::Canvas(canvas))
+            .create_surface(wgpu::SurfaceTarget::Canvas(canvas.clone()))
             .map_err(|e| js_error(Error::Gpu(format!("cannot draw on the canvas: {e}"))))?;
         let mut config = surface
             .get_default_config(&gpu.adapter, w, h)
@@ -239,7 +257,19 @@ impl View {
         surface.configure(&gpu.device, &config);
         let preview = Preview::new(gpu, config.format);
         let source = preview.source(gpu, session.rgba_buffer(), w, h);
-        Ok(View { surface, config, preview, source })
+        Ok(View { canvas, surface, config, preview, source })
+    }
+
+    /// Follows the run to a new scale: the canvas takes the session's size and the preview reads
+    /// its display buffer.
+    fn follow(&mut self, gpu: &Gpu, session: &Session) {
+        let (w, h) = session.size();
+        self.canvas.set_width(w);
+        self.canvas.set_height(h);
+        self.config.width = w;
+        self.config.height = h;
+        self.surface.configure(&gpu.device, &self.config);
+        self.source = self.preview.source(gpu, session.rgba_buffer(), w, h);
     }
 
     fn draw(&self, gpu: &Gpu) {
@@ -259,22 +289,22 @@ impl View {
     }
 }
 
-/// A running optimisation.
+/// A running optimisation: a coarse-to-fine [`Run`], one scale at a time.
 #[wasm_bindgen]
 pub struct Job {
-    session: Session,
+    run: Run,
     view: Option<View>,
 }
 
 #[wasm_bindgen]
 impl Job {
-    /// Submits `n` iterations (one command buffer) and, if `render`, refreshes the preview canvas.
-    /// Returns at once; use `done()` to pace submissions.
+    /// Submits `n` iterations of the current scale (one command buffer) and, if `render`,
+    /// refreshes the preview canvas. Returns at once; use `done()` to pace submissions.
     pub fn step(&mut self, n: u32, render: bool) -> Result<(), JsValue> {
-        self.session.step(n, render).map_err(js_error)?;
+        self.run.session_mut().step(n, render).map_err(js_error)?;
         if render {
             if let Some(v) = &self.view {
-                v.draw(&self.session.engine().gpu);
+                v.draw(&self.run.session().engine().gpu);
             }
         }
         Ok(())
@@ -282,7 +312,7 @@ impl Job {
 
     /// Resolves when the GPU has finished all work submitted so far (rejects on device loss).
     pub fn done(&self) -> Promise {
-        let engine = self.session.engine().clone();
+        let engine = self.run.session().engine().clone();
         let (tx, rx) = futures_channel::oneshot::channel::<()>();
         engine.gpu.queue.on_submitted_work_done(move || {
             let _ = tx.send(());
@@ -295,28 +325,51 @@ impl Job {
         })
     }
 
-    /// Resolves to `{iteration, content, style, tv, total}` of the last computed iterate; rejects
-    /// with `NotFinite` if the loss became NaN.
+    /// Resolves to `{iteration, content, style, tv, total}` of the last computed iterate of the
+    /// current scale (`iteration` counts within the scale); rejects with `NotFinite` if the loss
+    /// became NaN.
     pub fn losses(&self) -> Promise {
-        let f = self.session.losses();
+        let f = self.run.session().losses();
         future_to_promise(async move { Ok(to_js(&f.await.map_err(js_error)?)) })
     }
 
-    /// Resolves to the current image as RGBA8 bytes (`width × height × 4`).
+    /// Resolves to the shown image (the iterate average, or the iterate with averaging off) as
+    /// RGBA8 bytes (`width × height × 4`) of the current scale.
     pub fn image(&self) -> Promise {
-        let f = self.session.image();
+        let f = self.run.session().image();
         future_to_promise(async move { Ok(Uint8Array::from(f.await.map_err(js_error)?.as_raw().as_slice()).into()) })
     }
 
-    /// Replaces the image being optimised (RGBA8 `w×h`) and sets the iteration count — to resume
-    /// from the last good image after a device loss.
+    /// Resolves to the shown image of the current scale as `[3][h][w]` f32 (network space): what
+    /// `advance` takes.
+    #[wasm_bindgen(js_name = shownImage)]
+    pub fn shown_image(&self) -> Promise {
+        let f = self.run.shown_image();
+        future_to_promise(async move { Ok(js_sys::Float32Array::from(f.await.map_err(js_error)?.as_slice()).into()) })
+    }
+
+    /// Moves to the next scale from `prev` (from `shownImage()`): the next session starts from it
+    /// upsampled (Lanczos3, f32), the preview canvas takes the new size. Throws `Settings` at the
+    /// last scale.
+    pub fn advance(&mut self, prev: &[f32]) -> Result<(), JsValue> {
+        self.run.advance(prev).map_err(js_error)?;
+        if let Some(v) = &mut self.view {
+            v.follow(&self.run.session().engine().gpu, self.run.session());
+            self.run.session_mut().step(0, true).map_err(js_error)?;
+            v.draw(&self.run.session().engine().gpu);
+        }
+        Ok(())
+    }
+
+    /// Replaces the image being optimised (RGBA8 `w×h`) and sets the current scale's iteration
+    /// count — to resume from the last good image after a device loss.
     #[wasm_bindgen(js_name = setImage)]
     pub fn set_image(&mut self, rgba_bytes: &[u8], w: u32, h: u32, iteration: u32) -> Result<(), JsValue> {
         let img = rgba(rgba_bytes, w, h, "resume image")?;
-        self.session.set_image(&img, iteration).map_err(js_error)?;
+        self.run.session_mut().set_image(&img, iteration).map_err(js_error)?;
         if let Some(v) = &self.view {
-            self.session.step(0, true).map_err(js_error)?;
-            v.draw(&self.session.engine().gpu);
+            self.run.session_mut().step(0, true).map_err(js_error)?;
+            v.draw(&self.run.session().engine().gpu);
         }
         Ok(())
     }
@@ -324,11 +377,12 @@ impl Job {
     /// Benchmark: runs one iteration with every dispatch timed by GPU timestamps. Resolves to
     /// `{layers: [{label, ms, flops}], dispatches, flops, peakBytes}` or null without timestamps.
     pub fn profile(&self) -> Promise {
-        let engine = self.session.engine().clone();
-        let dispatches: Vec<_> = self.session.iteration_dispatches().cloned().collect();
+        let session = self.run.session();
+        let engine = session.engine().clone();
+        let dispatches: Vec<_> = session.iteration_dispatches().cloned().collect();
         let n = dispatches.len();
         let flops: f64 = dispatches.iter().map(|d| d.flops).sum();
-        let peak = self.session.peak_bytes();
+        let peak = session.peak_bytes();
         match crate::bench::time_layers(engine, dispatches) {
             Some(f) => future_to_promise(async move {
                 let layers = f.await.map_err(js_error)?;
@@ -338,21 +392,57 @@ impl Job {
         }
     }
 
-    /// Output width in pixels.
+    /// The current scale's width in pixels.
     #[wasm_bindgen(getter)]
     pub fn width(&self) -> u32 {
-        self.session.size().0
+        self.run.session().size().0
     }
 
-    /// Output height in pixels.
+    /// The current scale's height in pixels.
     #[wasm_bindgen(getter)]
     pub fn height(&self) -> u32 {
-        self.session.size().1
+        self.run.session().size().1
     }
 
-    /// Iterations submitted so far.
+    /// Iterations submitted at the current scale.
     #[wasm_bindgen(getter)]
     pub fn iteration(&self) -> u32 {
-        self.session.iteration()
+        self.run.session().iteration()
+    }
+
+    /// Iterations run at the earlier scales.
+    #[wasm_bindgen(getter, js_name = iterationsBefore)]
+    pub fn iterations_before(&self) -> u32 {
+        self.run.iterations_done() - self.run.session().iteration()
+    }
+
+    /// Iterations of the current scale still to submit.
+    #[wasm_bindgen(getter)]
+    pub fn remaining(&self) -> u32 {
+        self.run.remaining()
+    }
+
+    /// Index of the current scale.
+    #[wasm_bindgen(getter)]
+    pub fn scale(&self) -> u32 {
+        self.run.scale() as u32
+    }
+
+    /// Whether the current scale is the last.
+    #[wasm_bindgen(getter, js_name = atLastScale)]
+    pub fn at_last_scale(&self) -> bool {
+        self.run.at_last_scale()
+    }
+
+    /// The run's scales: `[{width, height, iterations}]`.
+    #[wasm_bindgen(getter)]
+    pub fn scales(&self) -> JsValue {
+        to_js(&self.run.scales())
+    }
+
+    /// `[total, done]` work of the run in pixel-iterations (progress and ETA across scales).
+    pub fn work(&self) -> Vec<f64> {
+        let (t, d) = self.run.work();
+        vec![t, d]
     }
 }

@@ -8,7 +8,7 @@ const ui = {
   status: $('status'), error: $('error'), errorText: $('error-text'), errorFix: $('error-fix'),
   weightsProgress: $('weights-progress'), go: $('go'), pause: $('pause'), resume: $('resume'), stop: $('stop'),
   progress: $('progress'), progressText: $('progress-text'), preview: $('preview'), before: $('before'),
-  comparePos: $('compare-pos'), plot: $('lossplot'), download: $('download'), memory: $('memory'),
+  comparePos: $('compare-pos'), plot: $('lossplot'), download: $('download'), larger: $('larger'), memory: $('memory'),
   form: $('settings'), weightsFile: $('weights-file'), weightsStatus: $('weights-status'),
 };
 const state = { st: null, images: { content: null, style: null }, urls: { content: null, style: null }, defaults: null, result: null };
@@ -35,10 +35,11 @@ $('error-dismiss').addEventListener('click', hideError);
 // ---------------------------------------------------------------- settings
 const fields = {
   size: $('size'), iterations: $('iterations'), content_weight: $('content-weight'), tv_weight: $('tv-weight'),
-  init: $('init'), seed: $('seed'), lr: $('lr'), pooling: $('pooling'),
+  init: $('init'), seed: $('seed'), lr: $('lr'), pooling: $('pooling'), optimizer: $('optimizer'), scales: $('scales'),
 };
 function fillSettings(s) {
-  for (const [k, el] of Object.entries(fields)) el.value = s[k];
+  for (const [k, el] of Object.entries(fields)) el.value = s[k] ?? '';
+  $('average').checked = s.average;
   $('strength').value = Math.log10(s.style_weight);
   document.querySelectorAll('.layer-w').forEach((el, i) => (el.value = s.style_layer_weights[i]));
   updateLabels();
@@ -50,7 +51,8 @@ function readSettings() {
     size: num(fields.size), iterations: Math.round(num(fields.iterations)),
     content_weight: num(fields.content_weight), tv_weight: num(fields.tv_weight),
     style_weight: Number((10 ** Number($('strength').value)).toPrecision(3)),
-    init: fields.init.value, seed: Math.round(num(fields.seed)), lr: num(fields.lr), pooling: fields.pooling.value,
+    init: fields.init.value, seed: Math.round(num(fields.seed)), lr: fields.lr.value === '' ? null : num(fields.lr), pooling: fields.pooling.value,
+    optimizer: fields.optimizer.value, scales: Number(fields.scales.value), average: $('average').checked,
     style_layer_weights: Array.from(document.querySelectorAll('.layer-w'), num),
   };
 }
@@ -65,7 +67,8 @@ function updateMemory() {
   if (!state.st || !content || !style) { ui.memory.textContent = ''; return; }
   try {
     const p = state.st.plan(content, style, readSettings());
-    ui.memory.textContent = `${p.width}×${p.height} px output; needs ${fmtBytes(p.totalBytes)} of GPU memory, largest buffer ${fmtBytes(p.largestBytes)} (this GPU allows ${fmtBytes(p.limitBytes)} per buffer).`;
+    const sc = p.scales && p.scales.length > 1 ? ` in ${p.scales.length} scales (${p.scales.map((x) => Math.max(x.width, x.height)).join(' → ')} px)` : '';
+    ui.memory.textContent = `${p.width}×${p.height} px output${sc}; needs ${fmtBytes(p.totalBytes)} of GPU memory at the largest scale, largest buffer ${fmtBytes(p.largestBytes)} (this GPU allows ${fmtBytes(p.limitBytes)} per buffer).`;
     ui.memory.classList.toggle('warn', !p.fits);
     if (!p.fits) ui.memory.textContent += ` Too large: the largest size that fits is about ${p.maxSize} px.`;
   } catch (e) {
@@ -73,7 +76,7 @@ function updateMemory() {
     ui.memory.classList.add('warn');
   }
 }
-ui.form.addEventListener('input', updateLabels);
+ui.form.addEventListener('input', () => { updateLabels(); updateButtons(); });
 $('reset').addEventListener('click', () => fillSettings(state.defaults));
 
 // ---------------------------------------------------------------- image pickers
@@ -149,6 +152,9 @@ function updateButtons() {
   ui.resume.disabled = s !== 'paused';
   ui.stop.disabled = !busy;
   ui.download.disabled = !state.result;
+  const side = state.result ? Math.max(state.result.width, state.result.height) : Infinity;
+  ui.larger.disabled = busy || !state.result || !(Number(fields.size.value) > side);
+  ui.larger.textContent = state.result && Number(fields.size.value) > side ? `Continue larger (${side} → ${fields.size.value} px)` : 'Continue larger';
   ui.comparePos.disabled = !state.result;
   ui.form.classList.toggle('busy', busy);
 }
@@ -170,7 +176,7 @@ function drawPlot() {
   const vals = h.flatMap((l) => series.map(([k]) => val(l, k))).filter((v) => v > 0);
   if (!vals.length) return;
   const lo = Math.log10(Math.min(...vals)), hi = Math.log10(Math.max(...vals)) + 1e-9;
-  const maxIt = Math.max(1, s.iterations);
+  const maxIt = Math.max(1, state.totalIterations ?? s.iterations, h.at(-1).iteration);
   const X = (it) => 40 + (c.width - 50) * (it / maxIt);
   const Y = (v) => c.height - 18 - (c.height - 30) * ((Math.log10(v) - lo) / (hi - lo || 1));
   ctx.strokeStyle = '#ccc';
@@ -179,6 +185,16 @@ function drawPlot() {
   ctx.fillText(`1e${hi.toFixed(1)}`, 2, 18);
   ctx.fillText(`1e${lo.toFixed(1)}`, 2, c.height - 18);
   ctx.fillText(`iteration ${h.at(-1).iteration}`, c.width - 110, c.height - 4);
+  // Where each scale after the first begins.
+  ctx.strokeStyle = '#bbb';
+  ctx.setLineDash([3, 3]);
+  for (let i = 1; i < h.length; i++) {
+    if (h[i].scale !== h[i - 1].scale) {
+      const x = X(h[i].iteration - h[i].scaleIteration);
+      ctx.beginPath(); ctx.moveTo(x, 12); ctx.lineTo(x, c.height - 18); ctx.stroke();
+    }
+  }
+  ctx.setLineDash([]);
   series.forEach(([k, color], i) => {
     ctx.strokeStyle = ctx.fillStyle = color;
     ctx.beginPath();
@@ -205,7 +221,9 @@ function showNotes(st) {
   note.textContent = st.notes.map((n) => `Note: ${n}.`).join(' ');
 }
 
-async function runOrResume(recover) {
+/** mode: 'run' (a new run), 'recover' (after a GPU failure), 'larger' (Continue larger). */
+async function runOrResume(mode) {
+  const recover = mode === 'recover';
   hideError();
   const st = state.st;
   const settings = readSettings();
@@ -214,7 +232,7 @@ async function runOrResume(recover) {
       const p = st.plan(state.images.content, state.images.style, settings);
       if (!p.fits) {
         showError(Object.assign(new Error(`${settings.size} px needs a ${fmtBytes(p.largestBytes)} buffer but this GPU allows ${fmtBytes(p.limitBytes)}.`), { name: 'TooLarge' }),
-          { label: `Use ${p.maxSize} px`, run: () => { fields.size.value = p.maxSize; updateLabels(); runOrResume(false); } });
+          { label: `Use ${p.maxSize} px`, run: () => { fields.size.value = p.maxSize; updateLabels(); runOrResume('run'); } });
         return;
       }
     } catch (e) { showError(e); return; }
@@ -224,10 +242,12 @@ async function runOrResume(recover) {
   ui.comparePos.value = 0;
   const started = performance.now();
   const onProgress = (e) => {
-    const { iteration, iterations, itPerSec, etaSeconds } = e.detail;
+    const { iteration, iterations, itPerSec, etaSeconds, scale, scales, width, height } = e.detail;
+    state.totalIterations = iterations;
     ui.progress.max = iterations;
     ui.progress.value = iteration;
-    ui.progressText.textContent = `Iteration ${iteration} / ${iterations} · ${itPerSec.toFixed(2)} it/s · ETA ${fmtTime(etaSeconds)}`;
+    const where = scales > 1 ? `Scale ${scale + 1} of ${scales} · ${width} × ${height} px · ` : '';
+    ui.progressText.textContent = `${where}Iteration ${iteration} / ${iterations} · ${itPerSec.toFixed(2)} it/s · ETA ${fmtTime(etaSeconds)}`;
     updateButtons(); // the run has left 'starting'
   };
   const onLosses = () => drawPlot();
@@ -236,7 +256,10 @@ async function runOrResume(recover) {
   st.addEventListener('losses', onLosses);
   st.addEventListener('fallback', onFallback);
   setStatus('Stylizing…');
-  const p = recover ? st.recover() : st.run({ content: state.images.content, style: state.images.style, settings, canvas: ui.preview });
+  state.totalIterations = null;
+  const p = recover ? st.recover()
+    : mode === 'larger' ? st.continueLarger(settings.size, settings)
+    : st.run({ content: state.images.content, style: state.images.style, settings, canvas: ui.preview });
   updateButtons();
   try {
     const r = await p;
@@ -245,11 +268,11 @@ async function runOrResume(recover) {
     setStatus(`${r.stopped ? 'Stopped' : 'Done'} after ${r.iteration} iterations in ${fmtTime(secs)} — ${r.width}×${r.height} px.`);
     ui.before.hidden = false;
   } catch (e) {
-    state.result = st.lastGood ? { width: st.lastGood.width, height: st.lastGood.height, iteration: st.lastGood.iteration } : null;
+    state.result = st.lastGood ? { width: st.lastGood.width, height: st.lastGood.height, iteration: st.lastGood.runIteration } : null;
     if (e.name === 'DeviceLost' || e.name === 'Gpu') {
       setStatus('The GPU stopped working.');
-      const label = st.lastGood ? `Resume from iteration ${st.lastGood.iteration}` : 'Start again on a new GPU device';
-      showError(e, st.inputs ? { label, run: () => runOrResume(true) } : null);
+      const label = st.lastGood ? `Resume from iteration ${st.lastGood.runIteration}` : 'Start again on a new GPU device';
+      showError(e, st.inputs ? { label, run: () => runOrResume('recover') } : null);
     } else if (e.name === 'NotFinite') {
       setStatus('Stopped: the optimisation diverged.');
       showError(e);
@@ -266,7 +289,8 @@ async function runOrResume(recover) {
   }
 }
 
-ui.form.addEventListener('submit', (e) => { e.preventDefault(); runOrResume(false); });
+ui.form.addEventListener('submit', (e) => { e.preventDefault(); runOrResume('run'); });
+ui.larger.addEventListener('click', () => runOrResume('larger'));
 ui.pause.addEventListener('click', () => { state.st.pause(); setStatus('Paused.'); updateButtons(); });
 ui.resume.addEventListener('click', () => { state.st.resume(); setStatus('Stylizing…'); updateButtons(); });
 ui.stop.addEventListener('click', () => { state.st.stop(); updateButtons(); });

@@ -5,11 +5,14 @@
 //                   strength="30" autostart></style-transfer>
 //
 // Attributes: content-src, style-src (image URLs), size (output's longer side, px), iterations,
-// strength (β, the style weight), autostart (run as soon as it is connected). Changing an attribute
-// takes effect at the next start(); with autostart, a change restarts the run.
+// strength (β, the style weight), scales (coarse-to-fine scales: 0 = automatic, the default, from
+// 128 px up in steps of √2; 1 = one scale), optimizer ("adam" or "lbfgs"), autostart (run as soon
+// as it is connected). Changing an attribute takes effect at the next start(); with autostart, a
+// change restarts the run.
 // Methods: start() → Promise<result>, pause(), resume(), stop(), pngBlob().
-// Events: 'progress' {iteration, iterations, itPerSec, etaSeconds}, 'losses' {iteration, content,
-// style, tv, total}, 'done' {width, height, iteration, stopped} (bubbling CustomEvents), and 'error'
+// Events: 'progress' {iteration, iterations, scale, scales, width, height, itPerSec, etaSeconds},
+// 'scale' {scale, scales, width, height, iterations}, 'losses' {iteration, content, style, tv,
+// total}, 'done' {width, height, iteration, stopped} (bubbling CustomEvents), and 'error'
 // (detail: the Error; its name says what failed, e.g. 'NoWebGPU'; it does not bubble, so it never
 // reaches window-level error listeners).
 // Removing the element stops its run within one batch and frees its GPU memory. Several elements
@@ -21,7 +24,7 @@ import { StyleTransfer, decodeImage } from './stylize-api.js';
 let engine; // one device + weights per page: a promise of the first StyleTransfer
 
 class StyleTransferElement extends HTMLElement {
-  static observedAttributes = ['content-src', 'style-src', 'size', 'iterations', 'strength'];
+  static observedAttributes = ['content-src', 'style-src', 'size', 'iterations', 'strength', 'scales', 'optimizer'];
 
   constructor() {
     super();
@@ -80,6 +83,8 @@ class StyleTransferElement extends HTMLElement {
     if (this.hasAttribute('size')) settings.size = Number(this.getAttribute('size'));
     if (this.hasAttribute('iterations')) settings.iterations = Number(this.getAttribute('iterations'));
     if (this.hasAttribute('strength')) settings.style_weight = Number(this.getAttribute('strength'));
+    if (this.hasAttribute('scales')) settings.scales = Number(this.getAttribute('scales'));
+    if (this.hasAttribute('optimizer')) settings.optimizer = this.getAttribute('optimizer');
     return settings;
   }
 
@@ -98,10 +103,14 @@ class StyleTransferElement extends HTMLElement {
       if (!this.isConnected) return { stopped: true };
       const fwd = (e) => {
         this.#emit(e.type, e.detail);
-        if (e.type === 'progress') this.message.textContent = `${e.detail.iteration} / ${e.detail.iterations}`;
+        if (e.type === 'progress') {
+          const d = e.detail;
+          this.message.textContent = `${d.scales > 1 ? `scale ${d.scale + 1} of ${d.scales} · ` : ''}${d.iteration} / ${d.iterations}`;
+        }
       };
       st.addEventListener('progress', fwd);
       st.addEventListener('losses', fwd);
+      st.addEventListener('scale', fwd);
       try {
         this.#running = st.run({ content, style, settings: this.#settings(), canvas: this.canvas });
         const result = await this.#running;
@@ -112,6 +121,7 @@ class StyleTransferElement extends HTMLElement {
       } finally {
         st.removeEventListener('progress', fwd);
         st.removeEventListener('losses', fwd);
+        st.removeEventListener('scale', fwd);
       }
     } catch (e) {
       this.message.textContent = e.message;

@@ -3,11 +3,19 @@
 //
 //   import { StyleTransfer, decodeImage, webgpuStatus } from './stylize-api.js';
 //   const st = await StyleTransfer.create({ onWeightsProgress: (got, total) => ... });
-//   st.addEventListener('progress', e => console.log(e.detail));   // {iteration, iterations, itPerSec, etaSeconds}
-//   st.addEventListener('losses', e => ...);                      // {iteration, content, style, tv, total}
+//   st.addEventListener('progress', e => console.log(e.detail));
+//       // {iteration, iterations, scale, scales, width, height, itPerSec, etaSeconds}
+//   st.addEventListener('scale', e => ...);   // {scale, scales, width, height, iterations}: a scale begins
+//   st.addEventListener('losses', e => ...);  // {iteration, content, style, tv, total, scale, scaleIteration}
 //   const result = await st.run({ content: await decodeImage(file), style: await decodeImage(url),
 //                                 settings: { size: 256, iterations: 300 }, canvas });
 //   const png = await st.pngBlob();
+//   await st.continueLarger(1024);            // the result as the first scale of a larger run
+//
+// A run is coarse-to-fine by default (settings.scales 0: from settings.min_size up to size in
+// steps of √2; `iterations` are the final scale's, see Settings::schedule in the engine); the
+// preview, progress (in run iterations; ETA weighted by each scale's pixels), losses and history
+// continue across scales.
 //
 // Errors are Error objects whose `name` says what failed: 'NoWebGPU', 'Weights', 'Image',
 // 'Settings', 'TooLarge' (with `fits`, the largest size that fits), 'DeviceLost', 'NotFinite', 'Gpu'.
@@ -231,15 +239,34 @@ export class StyleTransfer extends EventTarget {
    * Resolves to {width, height, iteration, stopped} when finished or stopped; rejects on errors
    * (the last good image stays available through image()).
    */
-  async run({ content, style, settings = {}, canvas = null }) {
+  async run({ content, style, settings = {}, canvas = null, init = null }) {
     if (this.busy) throw namedError('Busy', 'A run is already in progress.');
     this.settings = { ...StyleTransfer.defaults(), ...settings };
-    this.inputs = { content, style, canvas };
+    this.inputs = { content, style, canvas, init };
+    this.runSettings = null;
+    this.base = 0;
+    this.scaleBase = 0;
     this.history = [];
     this.lastGood = null;
     this.stopped = false;
     await this.#start();
     return this.#loop();
+  }
+
+  /**
+   * After a run: a new run at the larger `size` whose first scale is the current result (the
+   * scales up to the result's size are skipped), with the same images and settings. Resolves like
+   * run(). Lets a person try settings small and render the one they like large.
+   */
+  async continueLarger(size, settings = {}) {
+    if (this.busy) throw namedError('Busy', 'A run is already in progress.');
+    const prev = await this.image();
+    const side = Math.max(prev.width, prev.height);
+    if (!(size > side)) throw namedError('Settings', `Continue larger needs a size above the result's ${side} px.`);
+    const s = { ...this.settings, ...settings, size, schedule: [] };
+    // The ladder from `size` down by √2 stops above the result: its first scale is the first larger one.
+    s.min_size = Math.min(size, Math.max(s.min_size ?? 128, side + 1));
+    return this.run({ ...this.inputs, settings: s, init: { data: prev.data, width: prev.width, height: prev.height } });
   }
 
   /**
@@ -251,14 +278,16 @@ export class StyleTransfer extends EventTarget {
    * failure during the run.
    */
   async #start() {
-    const { content, style, canvas } = this.inputs;
+    const { content, style, canvas, init } = this.inputs;
     const gpuCanvas = this.previewMode === 'webgpu' ? canvas : null;
     this.#freeJob();
     this.state = 'starting';
     try {
       for (;;) {
         try {
-          this.job = await this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.settings, gpuCanvas);
+          this.job = await this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.runSettings ?? this.settings, gpuCanvas, init ?? undefined);
+          this.runSettings = null;
+          this.#emitScale();
           return;
         } catch (e) {
           const next = e.name === 'Kernel' ? this.stylizer.fallback() : null;
@@ -303,6 +332,20 @@ export class StyleTransfer extends EventTarget {
     }
   }
 
+  #emitScale() {
+    const { job } = this;
+    const scales = job.scales;
+    const sb = this.scaleBase ?? 0; // scales finished before a recovery
+    this.#emit('scale', { scale: sb + job.scale, scales: sb + scales.length, width: job.width, height: job.height, iterations: scales[job.scale].iterations });
+  }
+
+  /** Total iterations of the run (all scales) and those done so far. */
+  #runIterations() {
+    const { job } = this;
+    const base = this.base ?? 0; // iterations of scales finished before a recovery
+    return { done: base + job.iterationsBefore + job.iteration, total: base + job.scales.reduce((a, s) => a + s.iterations, 0) };
+  }
+
   async #draw2d() {
     const canvas = this.inputs.canvas;
     if (!canvas || this.previewMode === 'webgpu') return;
@@ -313,7 +356,6 @@ export class StyleTransfer extends EventTarget {
   }
 
   async #loop() {
-    const n = this.settings.iterations;
     const job = this.job;
     this.state = 'running';
     let batch = 1;
@@ -321,13 +363,30 @@ export class StyleTransfer extends EventTarget {
     let overlap = false;
     let lastLossAt = -1;
     let lastSaveAt = -Infinity;
-    const rateStart = { t: performance.now(), it: job.iteration };
+    // Rates and ETA in work (pixel-iterations: a scale's iteration costs its pixels), so the
+    // ETA stays honest when a larger scale begins.
+    const rateStart = { t: performance.now(), work: job.work()[1] };
     try {
-      while (job.iteration < n && !this.stopped) {
+      while (!this.stopped) {
         if (this.state === 'paused') {
           await new Promise((r) => (this.resumeGate = r));
           rateStart.t = performance.now();
-          rateStart.it = job.iteration;
+          rateStart.work = job.work()[1];
+          continue;
+        }
+        if (job.remaining === 0) {
+          if (job.atLastScale) break;
+          // Next scale: the shown image read back (f32), the next session started from it upsampled.
+          if (inflight) { await inflight; inflight = null; }
+          const prev = await job.shownImage();
+          if (this.stopped) break;
+          job.advance(prev);
+          lastLossAt = -1;
+          lastSaveAt = -Infinity;
+          batch = 1;
+          overlap = false;
+          this.#emitScale();
+          inflight = job.done(); // the new scale's targets
           continue;
         }
         // Submit one batch of k iterations. On fast GPUs the next batch is queued while this one
@@ -335,7 +394,7 @@ export class StyleTransfer extends EventTarget {
         // first, so the GPU never holds more than one long batch (browsers reset devices whose
         // queue stays busy for many seconds).
         if (!overlap && inflight) { await inflight; inflight = null; }
-        const k = Math.min(batch, n - job.iteration);
+        const k = Math.min(batch, job.remaining);
         const t = performance.now();
         job.step(k, true);
         const done = job.done();
@@ -343,29 +402,37 @@ export class StyleTransfer extends EventTarget {
         inflight = done;
         if (!overlap) { await inflight; inflight = null; }
         const it = job.iteration;
+        const [totalWork, doneWork] = job.work();
         const elapsed = (performance.now() - rateStart.t) / 1000;
-        const itPerSec = elapsed > 0 ? (it - rateStart.it) / elapsed : 0;
+        const workPerSec = elapsed > 0 ? (doneWork - rateStart.work) / elapsed : 0;
+        const pixels = job.width * job.height;
         // Aim for ~100 ms of GPU work per batch so the page stays responsive.
         const msPerIt = (performance.now() - t) / k;
         batch = Math.max(1, Math.min(20, Math.round(100 / Math.max(msPerIt, 1))));
         overlap = msPerIt * batch < 250;
-        if (it - 1 - lastLossAt >= 10 || lastLossAt < 0 || it >= n) {
+        const scaleEnd = job.remaining === 0;
+        if (it - 1 - lastLossAt >= 10 || lastLossAt < 0 || scaleEnd) {
           const l = await job.losses();
           lastLossAt = l.iteration;
-          this.history.push(l);
-          this.#emit('losses', l);
+          const entry = { ...l, iteration: (this.base ?? 0) + job.iterationsBefore + l.iteration, scale: (this.scaleBase ?? 0) + job.scale, scaleIteration: l.iteration };
+          this.history.push(entry);
+          this.#emit('losses', entry);
         }
         await this.#draw2d();
-        if (it - lastSaveAt >= 25 || it >= n) {
-          this.lastGood = { data: await job.image(), width: job.width, height: job.height, iteration: it };
+        if (it - lastSaveAt >= 25 || scaleEnd) {
+          this.lastGood = { data: await job.image(), width: job.width, height: job.height, iteration: it, scale: job.scale, runIteration: this.#runIterations().done };
           lastSaveAt = it;
         }
-        this.#emit('progress', { iteration: it, iterations: n, itPerSec, etaSeconds: itPerSec > 0 ? (n - it) / itPerSec : null });
+        const run = this.#runIterations();
+        this.#emit('progress', {
+          iteration: run.done, iterations: run.total, scale: (this.scaleBase ?? 0) + job.scale, scales: (this.scaleBase ?? 0) + job.scales.length, width: job.width, height: job.height,
+          itPerSec: workPerSec / pixels, etaSeconds: workPerSec > 0 ? (totalWork - doneWork) / workPerSec : null,
+        });
         await tick();
       }
       if (inflight) await inflight;
-      this.lastGood = { data: await job.image(), width: job.width, height: job.height, iteration: job.iteration };
-      const result = { width: job.width, height: job.height, iteration: job.iteration, stopped: this.stopped };
+      this.lastGood = { data: await job.image(), width: job.width, height: job.height, iteration: job.iteration, scale: job.scale, runIteration: this.#runIterations().done };
+      const result = { width: job.width, height: job.height, iteration: this.#runIterations().done, stopped: this.stopped };
       this.state = 'done';
       if (this.disposeWhenIdle) { this.disposeWhenIdle = false; this.#freeJob(); }
       this.#emit('done', result);
@@ -403,6 +470,16 @@ export class StyleTransfer extends EventTarget {
    * image was kept (during the first batch), starts the run over on the new device.
    */
   async recover() {
+    // Resume at the scale that was running: the remaining scales as an explicit schedule, from
+    // the last good image (of that scale's size; a scale of the init image's size is kept).
+    const scales = this.job?.scales;
+    const from = this.lastGood?.scale ?? 0;
+    if (scales && this.lastGood) {
+      this.runSettings = { ...this.settings, schedule: scales.slice(from).map((s) => [Math.max(s.width, s.height), s.iterations]) };
+      this.inputs = { ...this.inputs, init: this.lastGood };
+      this.base = (this.base ?? 0) + scales.slice(0, from).reduce((a, s) => a + s.iterations, 0);
+      this.scaleBase = (this.scaleBase ?? 0) + from;
+    }
     this.#freeJob();
     const lost = this.stylizer;
     const v = this.options ?? {};

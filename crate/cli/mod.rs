@@ -113,8 +113,9 @@ struct RunArgs {
     /// The optimiser's step, in pixel units (0..255); default 4 for Adam, 1 for L-BFGS.
     #[arg(long)]
     lr: Option<f32>,
-    /// Starting image: `content`, `noise`, or an image file (resized to the output; the scales
-    /// not larger than it are skipped). With --iterations 0, prints the losses of that image.
+    /// Starting image: `content`, `noise`, or an image file (resized to the first scale; the
+    /// scales smaller than it are skipped). With --iterations 0 --scales 1, prints the losses of
+    /// that image at --size.
     #[arg(long, default_value = "content")]
     init: String,
     /// Seed for --init noise.

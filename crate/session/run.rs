@@ -28,20 +28,21 @@ pub struct Run {
     scale: usize,
     session: Option<Session>,
     done: u32,
+    prev_size: (u32, u32),
 }
 
 impl Run {
     /// The scales of `settings` for a `w`×`h` photo, after checking every scale's sizes and the
     /// final scale's memory plan against the device (so a run that cannot finish fails before its
     /// first scale, with the final size in the error). With `init_side` (the longer side of an
-    /// initial image) the scales not larger than it are skipped — the initial image stands for
-    /// them (e.g. "Continue larger") — keeping at least the final one.
+    /// initial image) the scales smaller than it are skipped — the initial image stands for them;
+    /// a scale of its size continues from it — keeping at least the final one.
     pub fn plan(engine: &Engine, w: u32, h: u32, style: (u32, u32), settings: &Settings, init_side: Option<u32>) -> Result<Vec<Scale>> {
         settings.validate()?;
         let mut schedule = settings.schedule();
         if let Some(side) = init_side {
             let last = *schedule.last().expect("a schedule has a scale");
-            schedule.retain(|s| s.0 > side);
+            schedule.retain(|s| s.0 >= side);
             if schedule.is_empty() {
                 schedule.push(last);
             }
@@ -68,7 +69,7 @@ impl Run {
         if let Some(img) = init {
             session.set_image(img, 0)?;
         }
-        Ok(Run { engine, content: content.clone(), style: style.clone(), settings: settings.clone(), scales, scale: 0, session: Some(session), done: 0 })
+        Ok(Run { engine, content: content.clone(), style: style.clone(), settings: settings.clone(), scales, scale: 0, session: Some(session), done: 0, prev_size: (0, 0) })
     }
 
     /// The session of the current scale.
@@ -122,22 +123,56 @@ impl Run {
     }
 
     /// Moves to the next scale: reads the current shown image back (f32), frees the current
-    /// session, starts the next one and sets its image to the previous one upsampled. Fails on
-    /// the last scale with [`Error::Settings`].
+    /// session, starts the next one (in a validation scope, [`Session::create_checked`]) and sets
+    /// its image to the previous one upsampled. Fails on the last scale with [`Error::Settings`].
     pub async fn next_scale(&mut self) -> Result<()> {
+        self.check_not_last()?;
+        let prev = self.session().image_f32().await?;
+        let settings = self.enter_settings();
+        let session = Session::create_checked(self.engine.clone(), &self.content, &self.style, &settings).await?;
+        self.enter(session, &prev)
+    }
+
+    /// [`Self::next_scale`] in two halves for callers that cannot hold the run across an await
+    /// (the browser's `Job`): returns the readback of the current shown image; pass its result
+    /// to [`Self::advance`].
+    pub fn shown_image(&self) -> impl std::future::Future<Output = Result<Vec<f32>>> + 'static {
+        self.session().image_f32()
+    }
+
+    /// Moves to the next scale from `prev`, the shown image of the current one
+    /// ([`Self::shown_image`]): frees the current session, creates the next (validation errors
+    /// surface at its first step) and sets its image to `prev` upsampled.
+    pub fn advance(&mut self, prev: &[f32]) -> Result<()> {
+        self.check_not_last()?;
+        let settings = self.enter_settings();
+        let session = Session::new(self.engine.clone(), &self.content, &self.style, &settings)?;
+        self.enter(session, prev)
+    }
+
+    fn check_not_last(&self) -> Result<()> {
         if self.at_last_scale() {
             return Err(Error::Settings("the run is at its last scale".into()));
         }
-        let prev = self.session().image_f32().await?;
-        let (pw, ph) = self.session().size();
+        Ok(())
+    }
+
+    /// Frees the current session and returns the next scale's settings.
+    fn enter_settings(&mut self) -> Settings {
+        self.prev_size = self.session().size();
         self.done += self.session().iteration();
         self.session = None;
         self.scale += 1;
         let s = self.scales[self.scale];
-        let settings = self.settings.at_scale(s.width.max(s.height), s.iterations);
-        let mut session = Session::create_checked(self.engine.clone(), &self.content, &self.style, &settings).await?;
-        let (w, h) = session.size();
-        session.set_image_f32(&resize_planar(&prev, pw, ph, w, h))?;
+        self.settings.at_scale(s.width.max(s.height), s.iterations)
+    }
+
+    fn enter(&mut self, mut session: Session, prev: &[f32]) -> Result<()> {
+        let ((pw, ph), (w, h)) = (self.prev_size, session.size());
+        if prev.len() != 3 * (pw * ph) as usize {
+            return Err(Error::Image(format!("the previous scale's image has {} values, not 3×{pw}×{ph}", prev.len())));
+        }
+        session.set_image_f32(&resize_planar(prev, pw, ph, w, h))?;
         self.session = Some(session);
         Ok(())
     }

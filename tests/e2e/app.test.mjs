@@ -183,3 +183,50 @@ test('without WebGPU the page explains what is needed instead of failing', async
     await nogpu.close();
   }
 });
+
+test('coarse to fine: scale by scale with one progress bar and plot, then Continue larger; L-BFGS from the advanced panel', async () => {
+  const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  await setValue(page, '#size', 64);
+  await setValue(page, '#iterations', 2);
+  await page.selectOption('#scales', '3');
+  assert.match(await page.textContent('#memory'), /in 3 scales \(32 → 45 → 64 px\)/);
+  const seen = new Set();
+  await page.click('#go');
+  for (;;) {
+    const t = await page.textContent('#progress-text');
+    const m = t.match(/Scale (\d) of 3 · (\d+) × (\d+) px/);
+    if (m) seen.add(`${m[1]}:${m[2]}x${m[3]}`);
+    if (/^(Done|Stopped)/.test(await status(page))) break;
+    await page.waitForTimeout(200);
+  }
+  assert.match(await status(page), /^Done after 9 iterations/, 'scales of 4, 3 and 2 iterations');
+  for (const s of ['2:45x30', '3:64x43']) assert.ok(seen.has(s), `the page said "Scale ${s}" (saw ${[...seen]})`);
+  assert.equal(await page.$eval('#progress', (p) => p.value), 9);
+  const history = await page.evaluate(() => window.__stylize.st.history);
+  assert.deepEqual([...new Set(history.map((l) => l.scale))], [0, 1, 2], 'losses from every scale');
+  assert.ok(history.every((l, i) => i === 0 || l.iteration >= history[i - 1].iteration), 'one iteration axis across scales');
+  await page.screenshot({ path: path.join(OUT, 'e2e-coarse-to-fine.png'), fullPage: true });
+  let [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  await dl.saveAs(path.join(OUT, 'ctf-64.png'));
+  assert.deepEqual(pngSize(fs.readFileSync(path.join(OUT, 'ctf-64.png'))), { width: 64, height: 43 });
+
+  // Continue larger: the 64 px result becomes the first scale of an 80 px run (scales of 40 and
+  // 57 px are skipped), with L-BFGS chosen in the advanced panel.
+  await page.click('details summary');
+  await page.selectOption('#optimizer', 'lbfgs');
+  await setValue(page, '#size', 80);
+  assert.equal(await page.textContent('#larger'), 'Continue larger (64 → 80 px)');
+  await page.click('#larger');
+  await page.waitForFunction(() => /^(Done|Stopped)/.test(document.getElementById('status').textContent) && !document.getElementById('go').disabled, null, { timeout: 300_000 });
+  assert.match(await status(page), /^Done after 2 iterations/, `one scale of 2 iterations: ${await status(page)}`);
+  const st = await page.evaluate(() => ({ settings: window.__stylize.st.settings, first: window.__stylize.st.history[0] }));
+  assert.equal(st.settings.optimizer, 'lbfgs');
+  [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  await dl.saveAs(path.join(OUT, 'ctf-80.png'));
+  assert.deepEqual(pngSize(fs.readFileSync(path.join(OUT, 'ctf-80.png'))), { width: 80, height: 53 });
+  const fresh = history[0].total;
+  assert.ok(st.first.total < 0.8 * fresh, `the larger run starts from the result, not the photo: ${st.first.total} vs ${fresh}`);
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
