@@ -282,3 +282,52 @@ fn a_kernel_that_fails_to_compile_falls_back_instead_of_failing() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.starts_with("error: a GPU kernel failed to compile or validate on this device"), "{err}");
 }
+
+/// The last line's "losses of the image written: content C, style S, tv T, total X" → [C, S, T, X].
+fn written_losses(stderr: &str) -> [f64; 4] {
+    let line = stderr.lines().rev().find(|l| l.contains("losses of the image written")).unwrap_or_else(|| panic!("no losses line in {stderr}"));
+    let tail = &line[line.find("content").unwrap()..];
+    let v: Vec<f64> = tail.split(',').map(|p| p.split_whitespace().last().unwrap().parse().unwrap()).collect();
+    [v[0], v[1], v[2], v[3]]
+}
+
+/// Coarse to fine with an explicit schedule and L-BFGS: every scale in the trace, the output at
+/// the last scale's size, the loss falls; then `--init OUT --iterations 0` re-evaluates the saved
+/// image and finds the losses the run printed for it.
+#[test]
+fn schedule_lbfgs_and_init_evaluate_from_the_cli() {
+    let dir = out_dir("schedule_lbfgs");
+    let (out, trace) = (dir.join("ctf.png"), dir.join("trace.jsonl"));
+    let st = real_run(&mut bin(), &out, &trace, &["--schedule", "26:6,32:4", "--optimizer", "lbfgs", "--report-every", "2"]);
+    let stderr = String::from_utf8_lossy(&st.stderr);
+    assert!(st.status.success(), "stylize failed: {stderr}");
+    assert!(stderr.contains("2 scales (26×17:6, 32×21:4), Lbfgs with averaging"), "the plan is printed: {stderr}");
+    let img = image::open(&out).unwrap();
+    assert_eq!((img.width(), img.height()), (32, 21));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&trace).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let scales: Vec<u64> = lines.iter().map(|l| l["scale"].as_u64().unwrap()).collect();
+    assert!(scales.contains(&0) && scales.contains(&1), "both scales traced: {scales:?}");
+    let first = lines.iter().find(|l| l["scale"] == 0).unwrap()["total"].as_f64().unwrap();
+    let last_scale0 = lines.iter().filter(|l| l["scale"] == 0).last().unwrap()["total"].as_f64().unwrap();
+    assert!(last_scale0 < 0.7 * first, "L-BFGS lowers the loss at the first scale: {first} → {last_scale0}");
+    let written = written_losses(&stderr);
+
+    let eval = bin()
+        .args([test_image("chelsea.png", "chelsea.png"), test_image("starry_night.jpg", "hubble_deep_field.jpg")])
+        .args(["-o".as_ref(), dir.join("eval.png").as_os_str()])
+        .args(["--init".as_ref(), out.as_os_str()])
+        .args(["--iterations", "0", "--size", "32", "--scales", "1", "--weights"])
+        .arg(real_weights_path())
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&eval.stderr);
+    assert!(eval.status.success(), "evaluation failed: {e}");
+    let again = written_losses(&e);
+    // The saved PNG is the shown image rounded to 8 bits: the losses agree to a few percent.
+    for (a, b) in written.iter().zip(&again) {
+        assert!((a - b).abs() <= 0.05 * a.abs().max(1.0), "re-evaluated {again:?} vs written {written:?}");
+    }
+    let bad = bin().args(["a.png", "b.png", "-o", "c.png", "--schedule", "32:10,24:5"]).output().unwrap();
+    let msg = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && msg.contains("schedule sizes must increase"), "{msg}");
+}

@@ -349,6 +349,9 @@ fn lbfgs_matches_the_two_loop_reference() {
             let norm = (0..n).map(|i| (rx[i] - before[i]).powi(2)).sum::<f64>().sqrt();
             assert!(got.iter().all(|v| v.is_finite()), "finite");
             assert!(err <= 1e-3 * norm + 1e-2 * (n as f64).sqrt(), "lbfgs hw {hw} m {m} iteration {k}: step differs by {err:.3e} (step norm {norm:.3e})");
+            // Element-wise too (and so under Dawn/Tint): within 2% of the largest step + 0.05 px.
+            let largest = (0..n).map(|i| (rx[i] - before[i]).abs()).fold(0.0, f64::max);
+            assert_close(&format!("lbfgs hw {hw} m {m} iteration {k}"), &got, &rx, 2e-2 * largest + 0.05, 0.0);
             if k == 4 {
                 assert_eq!(reference.rho[(k + m - 1) % m], 0.0, "the flipped gradient fails the curvature check");
             }

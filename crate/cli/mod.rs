@@ -314,7 +314,9 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let plan: Vec<String> = run.scales().iter().map(|s| format!("{}×{}:{}", s.width, s.height, s.iterations)).collect();
-    bar.println(format!(
+    // Lines above the bar; printed plainly when the bar is hidden (stderr not a terminal).
+    let say = |bar: &ProgressBar, line: String| if bar.is_hidden() { eprintln!("{line}") } else { bar.println(line) };
+    say(&bar, format!(
         "{} scale{} ({}), {:?}{} on {}",
         plan.len(),
         if plan.len() == 1 { "" } else { "s" },
@@ -341,7 +343,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         let n = run.scales()[scale].iterations;
         if run.scales().len() > 1 {
             let (w, h) = run.session().size();
-            bar.println(format!("scale {} of {} · {w} × {h} px · {n} iterations", scale + 1, run.scales().len()));
+            say(&bar, format!("scale {} of {} · {w} × {h} px · {n} iterations", scale + 1, run.scales().len()));
         }
         // Chunks end at t = 1, 1 + r, 1 + 2r, ... so the losses read after each (those of the image
         // before the chunk's last update) belong to iterations 0, r, 2r, ...
