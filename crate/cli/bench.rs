@@ -26,6 +26,9 @@ pub struct BenchArgs {
     /// runs), printing GPU memory (allocator and live wgpu objects) and process memory ten times.
     #[arg(long, default_value_t = 0)]
     soak: u32,
+    /// The optimiser whose iteration is timed: adam or lbfgs.
+    #[arg(long, default_value = "adam")]
+    optimizer: String,
 }
 
 fn pattern(size: u32, k: u32) -> image::RgbaImage {
@@ -43,7 +46,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     if a.soak > 0 {
         return soak(engine, a.size, a.soak);
     }
-    let settings = Settings { size: a.size, iterations: a.iterations, ..Settings::default() };
+    let optimizer = match a.optimizer.as_str() {
+        "adam" => stylize::Optimizer::Adam,
+        "lbfgs" => stylize::Optimizer::Lbfgs,
+        o => return Err(stylize::Error::Settings(format!("--optimizer {o}: use adam or lbfgs")).into()),
+    };
+    let settings = Settings { size: a.size, iterations: a.iterations, scales: 1, optimizer, ..Settings::default() };
     let mut session = Session::new(engine.clone(), &pattern(a.size, 1), &pattern(a.size, 3), &settings)?;
     let gpu = &engine.gpu;
     session.step(1, false)?;
