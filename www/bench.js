@@ -28,7 +28,7 @@ function pattern(n, k) {
 }
 
 async function ours(st, size) {
-  const job = await st.start(pattern(size, 1), size, size, pattern(size, 3), size, size, { size, iterations: iterations + 1 }, null);
+  const job = await st.start(pattern(size, 1), size, size, pattern(size, 3), size, size, { size, iterations: iterations + 1, scales: 1, optimizer: q.get('optimizer') ?? 'adam' }, null);
   await job.done();
   job.step(1, false);
   await job.done();

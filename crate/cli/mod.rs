@@ -98,6 +98,9 @@ struct RunArgs {
     /// Show and save the average of the iterates (decay 0.99) instead of the last iterate.
     #[arg(long, value_enum, default_value = "on")]
     average: OnOff,
+    /// Between scales, resample Adam's moments instead of restarting them.
+    #[arg(long, value_enum, default_value = "off")]
+    resample_moments: OnOff,
     /// α, weight of the content loss.
     #[arg(long, default_value_t = Settings::default().content_weight)]
     content_weight: f32,
@@ -272,6 +275,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         },
         history: a.history,
         average: matches!(a.average, OnOff::On),
+        resample_moments: matches!(a.resample_moments, OnOff::On),
         scales: a.scales,
         min_size: a.min_size,
         schedule: a.schedule.unwrap_or_default(),

@@ -21,6 +21,8 @@ pub struct Iteration {
     /// the tick of its step counter and the update; L-BFGS: m lists, one per position of the
     /// newest pair in its ring). Each also updates the iterate average.
     pub optimiser: Vec<Vec<Dispatch>>,
+    /// Adam's moments m, v (`[3][h][w]`) and state (`[8]`), with Adam.
+    pub adam: Option<[Buffer; 3]>,
     _buffers: Vec<Buffer>,
 }
 
@@ -113,14 +115,15 @@ impl Iteration {
         ops.push(kernels::reduce_losses(gpu, &ranges, weights, &loss_part, b.losses));
 
         let decay = if s.average { AVERAGE_DECAY } else { 0.0 };
+        let mut adam = None;
         let optimiser = match s.optimizer {
             Optimizer::Adam => {
-                let adam = AdamConfig { lr: s.step_size(), beta1: 0.9, beta2: 0.999, eps: 1e-8, decay };
+                let cfg = AdamConfig { lr: s.step_size(), beta1: 0.9, beta2: 0.999, eps: 1e-8, decay };
                 let (m, v) = (gpu.storage("adam m", 12 * hw as u64), gpu.storage("adam v", 12 * hw as u64));
                 let state = gpu.storage_init("adam state", &ADAM_STATE_INIT);
                 let bufs = AdamBuffers { grad: b.grad_x, x: b.x, m: &m, v: &v, state: &state, avg: b.avg };
-                let list = vec![kernels::adam_tick(gpu, adam, hw, &state), kernels::adam_step(gpu, adam, hw, bufs)];
-                keep.extend([m, v, state]);
+                let list = vec![kernels::adam_tick(gpu, cfg, hw, &state), kernels::adam_step(gpu, cfg, hw, bufs)];
+                adam = Some([m, v, state]);
                 vec![list]
             }
             Optimizer::Lbfgs => {
@@ -133,6 +136,6 @@ impl Iteration {
         };
         keep.push(loss_part);
         keep.extend(ping);
-        Iteration { loss_and_gradient: ops, optimiser, _buffers: keep }
+        Iteration { loss_and_gradient: ops, optimiser, adam, _buffers: keep }
     }
 }

@@ -95,6 +95,9 @@ pub struct Settings {
     /// Show and save the bias-corrected exponential moving average of the iterates (decay
     /// [`AVERAGE_DECAY`]) instead of the last iterate; each new scale starts from it.
     pub average: bool,
+    /// Between scales, resample Adam's moments to the new size (and keep its step count) instead
+    /// of starting them afresh (see BENCHMARKS.md for which is better).
+    pub resample_moments: bool,
     /// Coarse-to-fine scales: 0 = as many as fit from `min_size` up in steps of √2; 1 = one scale
     /// (the requested size only); N = the N sizes size/√2^(N−1) … size.
     pub scales: u32,
@@ -126,6 +129,7 @@ impl Default for Settings {
             optimizer: Optimizer::Adam,
             history: 10,
             average: true,
+            resample_moments: false,
             scales: 0,
             min_size: 128,
             schedule: Vec::new(),
@@ -451,6 +455,29 @@ impl Session {
         let buffer = self.avg.clone();
         let n = 3 * self.width * self.height;
         async move { engine.gpu.read_f32(&buffer, 0, n).await }
+    }
+
+    /// Adam's state read back: (m, v as `[3][h][w]`, the `[8]` state), or `None` with L-BFGS.
+    pub fn adam_state(&self) -> Option<impl std::future::Future<Output = Result<(Vec<f32>, Vec<f32>, Vec<f32>)>> + 'static> {
+        let [m, v, st] = self.iteration_plan.adam.clone()?;
+        let engine = self.engine.clone();
+        let n = 3 * self.width * self.height;
+        Some(async move { Ok((engine.gpu.read_f32(&m, 0, n).await?, engine.gpu.read_f32(&v, 0, n).await?, engine.gpu.read_f32(&st, 0, 8).await?)) })
+    }
+
+    /// Sets Adam's moments (`[3][h][w]` at this session's size) and state (`[8]`), e.g. the
+    /// previous scale's resampled. Ignored with L-BFGS.
+    pub fn set_adam_state(&mut self, m: &[f32], v: &[f32], state: &[f32]) -> Result<()> {
+        let Some([bm, bv, bs]) = &self.iteration_plan.adam else { return Ok(()) };
+        let n = 3 * self.width * self.height;
+        if m.len() != n || v.len() != n || state.len() != 8 {
+            return Err(Error::Settings("Adam state of the wrong size".into()));
+        }
+        let q = &self.engine.gpu.queue;
+        q.write_buffer(bm, 0, bytemuck::cast_slice(m));
+        q.write_buffer(bv, 0, bytemuck::cast_slice(v));
+        q.write_buffer(bs, 0, bytemuck::cast_slice(state));
+        Ok(())
     }
 
     /// Replaces the image being optimised (and its average) with `planar`, `[3][h][w]` f32 in

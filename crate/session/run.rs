@@ -128,9 +128,20 @@ impl Run {
     pub async fn next_scale(&mut self) -> Result<()> {
         self.check_not_last()?;
         let prev = self.session().image_f32().await?;
+        let moments = match (self.settings.resample_moments, self.session().adam_state()) {
+            (true, Some(f)) => Some(f.await?),
+            _ => None,
+        };
         let settings = self.enter_settings();
         let session = Session::create_checked(self.engine.clone(), &self.content, &self.style, &settings).await?;
-        self.enter(session, &prev)
+        self.enter(session, &prev)?;
+        if let Some((m, v, state)) = moments {
+            let ((pw, ph), (w, h)) = (self.prev_size, self.session().size());
+            let m = resample(&m, pw, ph, w, h);
+            let v: Vec<f32> = resample(&v, pw, ph, w, h).into_iter().map(|x| x.max(0.0)).collect();
+            self.session_mut().set_adam_state(&m, &v, &state)?;
+        }
+        Ok(())
     }
 
     /// [`Self::next_scale`] in two halves for callers that cannot hold the run across an await
@@ -176,6 +187,25 @@ impl Run {
         self.session = Some(session);
         Ok(())
     }
+}
+
+/// Resizes any `[3][h][w]` f32 field (Adam's moments) with Lanczos3, through 0..1 per channel
+/// (the `image` crate clamps f32 pixels to 0..1).
+fn resample(planar: &[f32], w: u32, h: u32, nw: u32, nh: u32) -> Vec<f32> {
+    let hw = (w * h) as usize;
+    let nhw = (nw * nh) as usize;
+    let mut out = vec![0f32; 3 * nhw];
+    for c in 0..3 {
+        let ch = &planar[c * hw..(c + 1) * hw];
+        let (lo, hi) = ch.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        let span = (hi - lo).max(f32::MIN_POSITIVE);
+        let img = image::ImageBuffer::<image::Luma<f32>, _>::from_raw(w, h, ch.iter().map(|x| (x - lo) / span).collect::<Vec<f32>>()).expect("w·h values");
+        let r = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Lanczos3);
+        for (i, p) in r.pixels().enumerate() {
+            out[c * nhw + i] = lo + p.0[0] * span;
+        }
+    }
+    out
 }
 
 /// Resizes a `[3][h][w]` f32 image in network space to `nw`×`nh` with Lanczos3 (in f32, no
