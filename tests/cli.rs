@@ -308,7 +308,7 @@ fn schedule_lbfgs_and_init_evaluate_from_the_cli() {
     let scales: Vec<u64> = lines.iter().map(|l| l["scale"].as_u64().unwrap()).collect();
     assert!(scales.contains(&0) && scales.contains(&1), "both scales traced: {scales:?}");
     let first = lines.iter().find(|l| l["scale"] == 0).unwrap()["total"].as_f64().unwrap();
-    let last_scale0 = lines.iter().filter(|l| l["scale"] == 0).last().unwrap()["total"].as_f64().unwrap();
+    let last_scale0 = lines.iter().rfind(|l| l["scale"] == 0).unwrap()["total"].as_f64().unwrap();
     assert!(last_scale0 < 0.7 * first, "L-BFGS lowers the loss at the first scale: {first} → {last_scale0}");
     let written = written_losses(&stderr);
 

@@ -91,6 +91,13 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         dispatches.len(),
         session.peak_bytes() as f64 / (1 << 20) as f64
     );
+    // The coarse-to-fine step between scales: the previous scale's image upsampled by √2 on the CPU.
+    let small = ((w as f64 / std::f64::consts::SQRT_2).round() as u32, (h as f64 / std::f64::consts::SQRT_2).round() as u32);
+    let planar = vec![0.5f32; 3 * (small.0 * small.1) as usize];
+    let t = Instant::now();
+    let up = stylize::session::resize_planar(&planar, small.0, small.1, w, h);
+    println!("between scales: Lanczos3 f32 upsampling {}×{} → {w}×{h} on the CPU: {:.1} ms", small.0, small.1, t.elapsed().as_secs_f64() * 1e3);
+    drop(up);
     println!("per layer: {how}");
     println!("{:<22} {:>10} {:>10} {:>9}", "layer", "ms", "GFLOP", "GFLOP/s");
     let mut sum = 0.0;

@@ -67,6 +67,9 @@ impl Optimizer {
     }
 }
 
+/// Adam's moments m and v (`[3][h][w]`) and its `[8]` state, read back.
+pub type AdamState = (Vec<f32>, Vec<f32>, Vec<f32>);
+
 /// Decay of the iterate average when [`Settings::average`] is on.
 pub const AVERAGE_DECAY: f32 = 0.99;
 
@@ -458,7 +461,7 @@ impl Session {
     }
 
     /// Adam's state read back: (m, v as `[3][h][w]`, the `[8]` state), or `None` with L-BFGS.
-    pub fn adam_state(&self) -> Option<impl std::future::Future<Output = Result<(Vec<f32>, Vec<f32>, Vec<f32>)>> + 'static> {
+    pub fn adam_state(&self) -> Option<impl std::future::Future<Output = Result<AdamState>> + 'static> {
         let [m, v, st] = self.iteration_plan.adam.clone()?;
         let engine = self.engine.clone();
         let n = 3 * self.width * self.height;
