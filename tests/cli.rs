@@ -59,7 +59,7 @@ fn real_run_lowers_the_loss_and_writes_png_and_trace() {
         let ms = l["elapsed_ms"].as_f64().unwrap();
         assert!(ms >= last_ms, "elapsed_ms is non-decreasing");
         last_ms = ms;
-        assert_eq!(l.as_object().unwrap().len(), 6, "exactly the six keys");
+        assert_eq!(l.as_object().unwrap().len(), 7, "exactly the seven keys (scale, iteration, content, style, tv, total, elapsed_ms)");
     }
     let first = lines[0]["total"].as_f64().unwrap();
     let last = lines.last().unwrap()["total"].as_f64().unwrap();
