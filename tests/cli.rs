@@ -298,7 +298,7 @@ fn written_losses(stderr: &str) -> [f64; 4] {
 fn schedule_lbfgs_and_init_evaluate_from_the_cli() {
     let dir = out_dir("schedule_lbfgs");
     let (out, trace) = (dir.join("ctf.png"), dir.join("trace.jsonl"));
-    let st = real_run(&mut bin(), &out, &trace, &["--schedule", "26:6,32:4", "--optimizer", "lbfgs", "--report-every", "2"]);
+    let st = real_run(&mut bin(), &out, &trace, &["--schedule", "26:6,32:4", "--optimizer", "lbfgs", "--average", "on", "--report-every", "2"]);
     let stderr = String::from_utf8_lossy(&st.stderr);
     assert!(st.status.success(), "stylize failed: {stderr}");
     assert!(stderr.contains("2 scales (26×17:6, 32×21:4), Lbfgs with averaging"), "the plan is printed: {stderr}");

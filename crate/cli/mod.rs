@@ -96,7 +96,7 @@ struct RunArgs {
     #[arg(long, default_value_t = Settings::default().history)]
     history: u32,
     /// Show and save the average of the iterates (decay 0.99) instead of the last iterate.
-    #[arg(long, value_enum, default_value = "on")]
+    #[arg(long, value_enum, default_value = "off")]
     average: OnOff,
     /// Between scales, resample Adam's moments instead of restarting them.
     #[arg(long, value_enum, default_value = "off")]

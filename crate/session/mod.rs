@@ -96,7 +96,9 @@ pub struct Settings {
     /// L-BFGS correction pairs kept (1..=50).
     pub history: u32,
     /// Show and save the bias-corrected exponential moving average of the iterates (decay
-    /// [`AVERAGE_DECAY`]) instead of the last iterate; each new scale starts from it.
+    /// [`AVERAGE_DECAY`]) instead of the last iterate; each new scale starts from it. Off by
+    /// default: at a few hundred iterations per scale the average lags the iterate and scores a
+    /// higher loss (BENCHMARKS.md, "Optimisers, scales, averaging").
     pub average: bool,
     /// Between scales, resample Adam's moments to the new size (and keep its step count) instead
     /// of starting them afresh (see BENCHMARKS.md for which is better).
@@ -123,7 +125,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             size: 256,
-            iterations: 500,
+            iterations: 200,
             content_weight: 1.0,
             style_weight: 30.0,
             tv_weight: 20.0,
@@ -131,7 +133,7 @@ impl Default for Settings {
             lr: None,
             optimizer: Optimizer::Adam,
             history: 10,
-            average: true,
+            average: false,
             resample_moments: false,
             scales: 0,
             min_size: 128,
