@@ -137,8 +137,8 @@ impl Run {
         self.enter(session, &prev)?;
         if let Some((m, v, state)) = moments {
             let ((pw, ph), (w, h)) = (self.prev_size, self.session().size());
-            let m = resample(&m, pw, ph, w, h);
-            let v: Vec<f32> = resample(&v, pw, ph, w, h).into_iter().map(|x| x.max(0.0)).collect();
+            let m = resize_moments(&m, (pw, ph), (w, h));
+            let v: Vec<f32> = resize_moments(&v, (pw, ph), (w, h)).into_iter().map(|x| x.max(0.0)).collect();
             self.session_mut().set_adam_state(&m, &v, &state)?;
         }
         Ok(())
@@ -189,42 +189,34 @@ impl Run {
     }
 }
 
-/// Resizes any `[3][h][w]` f32 field (Adam's moments) with Lanczos3, through 0..1 per channel
-/// (the `image` crate clamps f32 pixels to 0..1).
-fn resample(planar: &[f32], w: u32, h: u32, nw: u32, nh: u32) -> Vec<f32> {
-    let hw = (w * h) as usize;
-    let nhw = (nw * nh) as usize;
+/// Resizes a `[3][h][w]` f32 field with Lanczos3, in f32. Channel c travels as
+/// (v − lo_c)/(hi_c − lo_c) because the `image` crate resamples f32 pixels in 0..1 (clamping
+/// there), so the result lies in [lo_c, hi_c].
+fn resample(planar: &[f32], (w, h): (u32, u32), (nw, nh): (u32, u32), range: impl Fn(usize, &[f32]) -> (f32, f32)) -> Vec<f32> {
+    let (hw, nhw) = ((w * h) as usize, (nw * nh) as usize);
     let mut out = vec![0f32; 3 * nhw];
     for c in 0..3 {
         let ch = &planar[c * hw..(c + 1) * hw];
-        let (lo, hi) = ch.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        let (lo, hi) = range(c, ch);
         let span = (hi - lo).max(f32::MIN_POSITIVE);
         let img = image::ImageBuffer::<image::Luma<f32>, _>::from_raw(w, h, ch.iter().map(|x| (x - lo) / span).collect::<Vec<f32>>()).expect("w·h values");
         let r = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Lanczos3);
-        for (i, p) in r.pixels().enumerate() {
-            out[c * nhw + i] = lo + p.0[0] * span;
+        for (o, p) in out[c * nhw..(c + 1) * nhw].iter_mut().zip(r.pixels()) {
+            *o = lo + p.0[0] * span;
         }
     }
     out
 }
 
 /// Resizes a `[3][h][w]` f32 image in network space to `nw`×`nh` with Lanczos3 (in f32, no
-/// quantisation); the result is clamped to each channel's valid range (the `image` crate
-/// resamples f32 pixels in 0..1, so values travel as (v + mean)/255).
+/// quantisation); the result lies in each channel's valid range.
 pub fn resize_planar(planar: &[f32], w: u32, h: u32, nw: u32, nh: u32) -> Vec<f32> {
-    let hw = (w * h) as usize;
-    let unit = |v: f32, c: usize| (v + MEAN_BGR[c]) / 255.0;
-    let interleaved: Vec<f32> = (0..hw).flat_map(|i| [unit(planar[i], 0), unit(planar[hw + i], 1), unit(planar[2 * hw + i], 2)]).collect();
-    let img = image::Rgb32FImage::from_raw(w, h, interleaved).expect("3·w·h values");
-    let out = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Lanczos3);
-    let nhw = (nw * nh) as usize;
-    let mut res = vec![0f32; 3 * nhw];
-    for (i, px) in out.pixels().enumerate() {
-        for c in 0..3 {
-            res[c * nhw + i] = (px.0[c] * 255.0 - MEAN_BGR[c]).clamp(-MEAN_BGR[c], 255.0 - MEAN_BGR[c]);
-        }
-    }
-    res
+    resample(planar, (w, h), (nw, nh), |c, _| (-MEAN_BGR[c], 255.0 - MEAN_BGR[c]))
+}
+
+/// Resizes Adam's `[3][h][w]` moments, each channel over its own range.
+fn resize_moments(planar: &[f32], from: (u32, u32), to: (u32, u32)) -> Vec<f32> {
+    resample(planar, from, to, |_, ch| ch.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x))))
 }
 
 #[cfg(test)]
@@ -251,5 +243,15 @@ mod tests {
             let row: Vec<f32> = up[c * nhw..c * nhw + 24].to_vec();
             assert!(row.windows(2).filter(|p| p[1] > p[0]).count() >= 20, "channel {c}: the ramp still rises: {row:?}");
         }
+    }
+
+    /// Moments keep their own range (tiny, signed), not the pixels'.
+    #[test]
+    fn resize_moments_keeps_small_signed_values() {
+        let (w, h) = (10u32, 6u32);
+        let v: Vec<f32> = (0..3 * 60).map(|i| ((i % 10) as f32 - 4.5) * 1e-4).collect();
+        let up = resize_moments(&v, (w, h), (20, 12));
+        let (lo, hi) = up.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        assert!(lo >= -4.5e-4 - 1e-9 && hi <= 4.5e-4 + 1e-9 && lo < -3e-4 && hi > 3e-4, "range {lo}..{hi}");
     }
 }
