@@ -230,3 +230,31 @@ test('coarse to fine: scale by scale with one progress bar and plot, then Contin
   assert.deepEqual(log.errors, []);
   await context.close();
 });
+
+test('device loss at the second of three scales: resuming continues at that scale and finishes the run', async () => {
+  const { page, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  await setValue(page, '#size', 64);
+  await setValue(page, '#iterations', 2);
+  await page.selectOption('#scales', '3');
+  await page.click('#go');
+  await page.waitForFunction(() => window.__stylize.st.lastGood?.scale === 1 && window.__stylize.st.job.iteration >= 1, null, { timeout: 300_000 });
+  const before = await page.evaluate(() => { const st = window.__stylize.st; st.simulateDeviceLoss(); return st.lastGood.runIteration; });
+  assert.ok(before > 4, `lost during the second scale, after the first one's 4 iterations (${before})`);
+  await page.waitForSelector('#error:not([hidden])', { timeout: 120_000 });
+  assert.match(await page.textContent('#error-fix'), new RegExp(`Resume from iteration ${before}`));
+  await page.click('#error-fix');
+  let sawScale2 = false;
+  for (;;) {
+    if (/Scale 2 of 3 · 45 × 30 px/.test(await page.textContent('#progress-text'))) sawScale2 = true;
+    if (/^(Done|Stopped)/.test(await status(page))) break;
+    await page.waitForTimeout(200);
+  }
+  assert.ok(sawScale2, 'the resumed run continues at scale 2 of 3');
+  assert.match(await status(page), /^Done after 9 iterations/);
+  assert.match(await page.textContent('#progress-text'), /Scale 3 of 3 · 64 × 43 px · Iteration 9 \/ 9/);
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  await dl.saveAs(path.join(OUT, 'ctf-recovered.png'));
+  assert.deepEqual(pngSize(fs.readFileSync(path.join(OUT, 'ctf-recovered.png'))), { width: 64, height: 43 });
+  await context.close();
+});
