@@ -174,10 +174,22 @@ pub struct LbfgsAxpy<'a> {
     pub st: &'a Buffer,
 }
 
-/// One step of the two-loop recursion (`mode` 0: first loop, 1: second loop, 2: scaling by H) on
-/// pair `slot`, reading σ from region `rd` and writing the partial sums of nextᵀdir to `wr`.
-#[allow(clippy::too_many_arguments)] // the pass's coordinates in the recursion: mode, slot, regions
-pub fn lbfgs_axpy(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, mode: u32, slot: usize, rd: u32, wr: u32, b: LbfgsAxpy) -> Dispatch {
+/// Where one [`lbfgs_axpy`] pass sits in the recursion.
+#[derive(Clone, Copy, Debug)]
+pub struct AxpyStep {
+    /// 0: first loop, 1: second loop, 2: scaling by H.
+    pub mode: u32,
+    /// The pair slot.
+    pub slot: usize,
+    /// Partial-sum region of σ (`NONE` for mode 2) and of the next dot product (`NONE`: none).
+    pub rd: u32,
+    pub wr: u32,
+}
+
+/// One step of the two-loop recursion on pair `at.slot`, reading σ from region `at.rd` and
+/// writing the partial sums of nextᵀdir to `at.wr`.
+pub fn lbfgs_axpy(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, at: AxpyStep, b: LbfgsAxpy) -> Dispatch {
+    let AxpyStep { mode, slot, rd, wr } = at;
     let p = LbfgsParams { mode, slot: slot as u32, rd, wr, ..params(cfg, hw) };
     let bufs = [("dir", b.dir), ("u", b.u), ("next", b.next), ("part", b.part), ("st", b.st)];
     AXPY.plain().get(gpu).dispatch(gpu, format!("lbfgs loop {mode}"), &p, &bufs, [reduce_groups(hw), 1, 1], 4.0 * 3.0 * hw as f64)
@@ -249,16 +261,16 @@ impl Lbfgs {
             let slot = newest_first(i);
             let (next, wr) = if i + 1 < m { (&self.s[newest_first(i + 1)], region(i + 1)) } else { (&self.s[slot], NONE) };
             let b = LbfgsAxpy { dir: &self.dir, u: &self.y[slot], next, part: &self.part, st: &self.st };
-            ops.push(lbfgs_axpy(gpu, cfg, hw, 0, slot, region(i), wr, b));
+            ops.push(lbfgs_axpy(gpu, cfg, hw, AxpyStep { mode: 0, slot, rd: region(i), wr }, b));
         }
         let oldest_first = |i: usize| (j + 1 + i) % m;
         let b = LbfgsAxpy { dir: &self.dir, u: &self.y[0], next: &self.y[oldest_first(0)], part: &self.part, st: &self.st };
-        ops.push(lbfgs_axpy(gpu, cfg, hw, 2, 0, NONE, region(m), b));
+        ops.push(lbfgs_axpy(gpu, cfg, hw, AxpyStep { mode: 2, slot: 0, rd: NONE, wr: region(m) }, b));
         for i in 0..m {
             let slot = oldest_first(i);
             let (next, wr) = if i + 1 < m { (&self.y[oldest_first(i + 1)], region(m + i + 1)) } else { (&self.y[slot], NONE) };
             let b = LbfgsAxpy { dir: &self.dir, u: &self.s[slot], next, part: &self.part, st: &self.st };
-            ops.push(lbfgs_axpy(gpu, cfg, hw, 1, slot, region(m + i), wr, b));
+            ops.push(lbfgs_axpy(gpu, cfg, hw, AxpyStep { mode: 1, slot, rd: region(m + i), wr }, b));
         }
         ops.push(lbfgs_step(gpu, cfg, hw, LbfgsStep { dir: &self.dir, x, s: &self.s[(j + 1) % m], avg, st: &self.st }));
         ops
@@ -275,10 +287,5 @@ impl Lbfgs {
     /// The direction buffer `[n]` (after an iteration: the step direction, −H·g).
     pub fn direction(&self) -> &Buffer {
         &self.dir
-    }
-
-    /// The scalars `[8 + 2m]` (see the WGSL header).
-    pub fn scalars(&self) -> &Buffer {
-        &self.st
     }
 }

@@ -320,7 +320,6 @@ impl Session {
             let noise: Vec<f32> = (0..3 * hw).map(|i| rng.random::<f32>() * 255.0 - MEAN_BGR[i / hw]).collect();
             gpu.queue.write_buffer(&x, 0, bytemuck::cast_slice(&noise));
         }
-        gpu.submit(&[], |enc| enc.copy_buffer_to_buffer(&x, 0, &avg, 0, avg.size()));
         let iteration_plan = Iteration::build(&engine, &net, &targets, settings, IterationBuffers { x: &x, grad_x: &grad_x, losses: &losses, avg: &avg });
         let display_op = kernels::postprocess(gpu, hw, &avg, &rgba);
         gpu.check()?;
@@ -342,6 +341,7 @@ impl Session {
             iteration: 0,
             evaluated_at: None,
         };
+        session.restart_average();
         LIVE_BYTES.fetch_add(session.peak_bytes(), Ordering::SeqCst);
         Ok(session)
     }
@@ -497,8 +497,13 @@ impl Session {
         }
         let clamped: Vec<f32> = planar.iter().enumerate().map(|(i, v)| v.clamp(-MEAN_BGR[i / hw], 255.0 - MEAN_BGR[i / hw])).collect();
         gpu.queue.write_buffer(&self.x, 0, bytemuck::cast_slice(&clamped));
-        gpu.submit(&[], |enc| enc.copy_buffer_to_buffer(&self.x, 0, &self.avg, 0, self.avg.size()));
+        self.restart_average();
         Ok(())
+    }
+
+    /// The iterate average starts again from the current image (after the image was replaced).
+    fn restart_average(&self) {
+        self.engine.gpu.submit(&[], |enc| enc.copy_buffer_to_buffer(&self.x, 0, &self.avg, 0, self.avg.size()));
     }
 
     /// Converts the current image to RGBA8 on the GPU and reads it back (`width × height × 4` bytes).
@@ -522,7 +527,8 @@ impl Session {
         gpu.check()?;
         let px = resize(img, self.width, self.height);
         let upload = gpu.storage_init("resume rgba", px.as_raw());
-        gpu.submit([&kernels::preprocess(gpu, self.width * self.height, &upload, &self.x)], |enc| enc.copy_buffer_to_buffer(&self.x, 0, &self.avg, 0, self.avg.size()));
+        gpu.run(&[&kernels::preprocess(gpu, self.width * self.height, &upload, &self.x)]);
+        self.restart_average();
         self.iteration = iteration;
         Ok(())
     }
@@ -538,10 +544,6 @@ impl Session {
         &self.x
     }
 
-    /// The iterate average, `[3][h][w]` like [`Self::image_buffer`]: what is shown and saved.
-    pub fn average_buffer(&self) -> &wgpu::Buffer {
-        &self.avg
-    }
 
     /// Gradient of the total loss w.r.t. the image, `[3][h][w]`, as of the last step or evaluation.
     pub fn gradient_buffer(&self) -> &wgpu::Buffer {
