@@ -128,15 +128,3 @@ fn submit_timed(gpu: &Gpu, dispatches: &[Dispatch], reps: u32) -> Option<Pending
     gpu.queue.submit([enc.finish()]);
     Some(Pending { resolve, n: dispatches.len() })
 }
-
-/// Bytes of every buffer a session creates for a `w`×`h` output and a `style`-sized style image
-/// (the static plan; the style network is freed after the targets) plus the conv weights in both
-/// GEMM layouts, with activations and weights stored in `precision`: the peak GPU memory of a run.
-/// `channels`: (cin, cout) of each conv ([`crate::vgg::vgg19_channels`]).
-pub fn peak_bytes(channels: &[(usize, usize)], precision: crate::Precision, settings: &crate::Settings, w: usize, h: usize, style: (usize, usize)) -> u64 {
-    let weights: u64 = channels
-        .iter()
-        .map(|&(cin, cout)| (gemm_len(cin, cout) + gemm_len(cout, cin)) as u64 * precision.bytes() + 4 * cout as u64)
-        .sum();
-    weights + crate::vgg::buffer_plan(w, h, style, channels, precision, settings).iter().map(|b| b.1).sum::<u64>()
-}

@@ -10,7 +10,9 @@ pub mod error;
 pub mod gpu;
 pub mod image_io;
 pub mod kernels;
+pub mod plan;
 pub mod preview;
+pub mod tiles;
 pub mod weights;
 
 pub use error::{Error, Result};
@@ -20,7 +22,7 @@ pub use weights::{ConvWeights, VggWeights};
 pub mod session;
 pub mod vgg;
 
-pub use session::{Init, Losses, Optimizer, Run, Scale, Session, Settings};
+pub use session::{Init, Losses, Optimizer, Run, Scale, Session, Settings, TileMode};
 pub use vgg::{Engine, Pooling};
 pub mod reference;
 

@@ -1,11 +1,12 @@
-//! The VGG19 network as a static graph: layer shapes for an image size, the buffer plan checked
-//! against device limits before anything is created, weights on the GPU, and the forward pass as a
-//! list of dispatches built once per size.
+//! The VGG19 network as a static graph: layer shapes for an image size, weights on the GPU, and
+//! the forward pass as a list of dispatches built once per size (its buffers come from the
+//! session's memory plan, [`crate::plan`]).
 
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Precision};
-use crate::kernels::{self, ConvForward, ConvShape, LbfgsConfig, PoolShape};
-use crate::session::{Optimizer, Settings};
+use crate::kernels::{self, ConvForward, ConvShape, PoolShape};
+use crate::plan::{Arena, Budget};
+use crate::weights::gemm_len;
 pub use crate::kernels::Pooling;
 use crate::weights::VggWeights;
 use std::rc::Rc;
@@ -72,88 +73,10 @@ pub fn fit_size(w0: u32, h0: u32, size: u32) -> (u32, u32) {
     }
 }
 
-/// Every buffer a session at `width`×`height` creates (content network, optimiser state, loss
-/// targets), as (name, bytes), with activations stored in `precision`. `style` is the style
-/// image's size, whose network exists only while the targets are computed.
-pub fn buffer_plan(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], precision: Precision, settings: &Settings) -> Vec<(String, u64)> {
-    let mut plan = Vec::new();
-    let layers = layer_shapes(width, height, channels);
-    let hw = (width * height) as u64;
-    let ab = precision.bytes();
-    for name in ["image", "image average", "image gradient"] {
-        plan.push((name.to_string(), 12 * hw));
-    }
-    match settings.optimizer {
-        Optimizer::Adam => {
-            plan.push(("adam m".into(), 12 * hw));
-            plan.push(("adam v".into(), 12 * hw));
-            plan.push(("adam state".into(), 32));
-        }
-        Optimizer::Lbfgs => {
-            plan.extend(LbfgsConfig { lr: 1.0, history: settings.history as usize, decay: 0.0 }.buffers(hw as usize));
-        }
-    }
-    plan.push(("display rgba".into(), 4 * hw));
-    if precision != Precision::F32 {
-        plan.push(("network input".into(), 3 * ab * hw));
-    }
-    let mut largest_act = 0;
-    for l in &layers {
-        plan.push((format!("activation {}", l.name), ab * l.out_len() as u64));
-        largest_act = largest_act.max(4 * l.out_len() as u64);
-    }
-    plan.push(("gradient ping".into(), largest_act));
-    plan.push(("gradient pong".into(), largest_act));
-    for l in layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
-        let c = l.output.0;
-        let split = kernels::GramSplit::new(c, l.output.1 * l.output.2);
-        plan.push((format!("gram partials {}", l.name), 4 * split.partial_len() as u64));
-        plan.push((format!("style target {}", l.name), 4 * (c * c) as u64));
-        plan.push((format!("gram diff {}", l.name), 4 * (c * c) as u64));
-    }
-    if let Some(l) = layers.iter().find(|l| l.name == CONTENT_LAYER) {
-        plan.push(("content target".into(), ab * l.out_len() as u64));
-    }
-    let style_layers = layer_shapes(style.0, style.1, channels);
-    plan.push(("style image".into(), 12 * (style.0 * style.1) as u64));
-    if precision != Precision::F32 {
-        plan.push(("style network input".into(), 3 * ab * (style.0 * style.1) as u64));
-    }
-    for l in &style_layers {
-        plan.push((format!("style activation {}", l.name), ab * l.out_len() as u64));
-    }
-    for l in style_layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
-        let split = kernels::GramSplit::new(l.output.0, l.output.1 * l.output.2);
-        plan.push((format!("style gram partials {}", l.name), 4 * split.partial_len() as u64));
-    }
-    plan
-}
-
-/// Checks that every buffer of the plan for `width`×`height` (content) and `style`, activations
-/// stored in `precision`, fits the device's per-buffer limit `max_bytes`. Returns the plan's total
-/// bytes. On failure returns [`Error::TooLarge`] naming the largest buffer and the largest longer
-/// side that would fit at the same aspect ratios.
-pub fn check_plan(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], precision: Precision, settings: &Settings, max_bytes: u64) -> Result<u64> {
-    let plan = buffer_plan(width, height, style, channels, precision, settings);
-    let total: u64 = plan.iter().map(|b| b.1).sum();
-    let (name, bytes) = plan.iter().max_by_key(|b| b.1).cloned().expect("non-empty plan");
-    if bytes <= max_bytes {
-        return Ok(total);
-    }
-    let longer = width.max(height);
-    let mut fits = 0;
-    let mut s = longer;
-    while s >= 16 {
-        let k = s as f64 / longer as f64;
-        let sc = |v: usize| ((v as f64 * k).round() as usize).max(1);
-        let p = buffer_plan(sc(width), sc(height), (sc(style.0), sc(style.1)), channels, precision, settings);
-        if p.iter().all(|b| b.1 <= max_bytes) {
-            fits = s;
-            break;
-        }
-        s = (s as f64 * 0.95) as usize;
-    }
-    Err(Error::TooLarge { width: width as u32, height: height as u32, buffer: name, bytes, limit: max_bytes, fits: fits as u32 })
+/// Bytes of the conv weights of a network with `channels` stored in `precision`: both GEMM
+/// layouts (weights in `precision`) and the f32 biases.
+pub fn weight_bytes(channels: &[(usize, usize)], precision: Precision) -> u64 {
+    channels.iter().map(|&(cin, cout)| (gemm_len(cin, cout) + gemm_len(cout, cin)) as u64 * precision.bytes() + 4 * cout as u64).sum()
 }
 
 /// One convolution's parameters on the GPU.
@@ -173,6 +96,9 @@ pub struct GpuConv {
 pub struct Engine {
     pub gpu: Gpu,
     pub convs: Vec<GpuConv>,
+    /// The most GPU memory a session may use with the weights (bytes; `u64::MAX`: only the
+    /// device's per-buffer limit applies). See [`Engine::set_memory_budget`].
+    memory_budget: std::cell::Cell<u64>,
 }
 
 impl Engine {
@@ -197,7 +123,25 @@ impl Engine {
             });
         }
         gpu.check()?;
-        Ok(Rc::new(Engine { gpu, convs }))
+        Ok(Rc::new(Engine { gpu, convs, memory_budget: std::cell::Cell::new(u64::MAX) }))
+    }
+
+    /// Limits the GPU memory of the sessions made from now on to `bytes` (weights included;
+    /// `u64::MAX`: no limit but the device's per-buffer one). A session whose whole-image plan
+    /// exceeds it runs the network over tiles ([`crate::plan::Plan::choose`]).
+    pub fn set_memory_budget(&self, bytes: u64) {
+        self.memory_budget.set(bytes);
+    }
+
+    /// What a session's plan must fit on this engine: the device's buffer limit, the memory budget
+    /// and the weights already resident.
+    pub fn budget(&self) -> Budget {
+        Budget { max_buffer: self.gpu.max_storage_bytes(), total: self.memory_budget.get(), weights: self.weight_bytes() }
+    }
+
+    /// Bytes of the conv weights on the GPU (both GEMM layouts and the biases).
+    pub fn weight_bytes(&self) -> u64 {
+        weight_bytes(&self.channels(), self.gpu.precision)
     }
 
     /// (cin, cout) of each conv.
@@ -213,23 +157,33 @@ pub struct Network {
     pub layers: Vec<LayerShape>,
     /// One buffer per layer output, `[c][h][w]`, stored in `gpu.precision`.
     pub acts: Vec<wgpu::Buffer>,
+    /// The input converted to f16 storage (`None` with f32 storage).
+    pub input_act: Option<wgpu::Buffer>,
     /// The forward pass from `input` to relu5_1.
     pub forward: Vec<Dispatch>,
 }
 
 impl Network {
-    /// Creates activation buffers and the forward dispatches reading `input` (f32
+    /// Takes the network's buffers (`{prefix}network input` with f16 storage, `{prefix}activation
+    /// <layer>`) from `arena` and builds the forward dispatches reading `input` (f32
     /// `[3][height][width]`, network space; with f16 storage the pass starts by converting it into
-    /// a buffer of its own). Sizes must have been checked with [`check_plan`].
-    pub fn new(engine: &Engine, input: &wgpu::Buffer, width: usize, height: usize, pooling: Pooling, prefix: &str) -> Network {
+    /// a buffer of its own). Sizes must have been planned ([`crate::plan::Plan`]).
+    pub fn new(engine: &Engine, input: &wgpu::Buffer, width: usize, height: usize, pooling: Pooling, arena: &mut Arena, prefix: &str) -> Network {
+        let layers = layer_shapes(width, height, &engine.channels());
+        let converted = (engine.gpu.precision != Precision::F32).then(|| arena.take(&format!("{prefix}network input")));
+        let acts: Vec<wgpu::Buffer> = layers.iter().map(|l| arena.take(&format!("{prefix}activation {}", l.name))).collect();
+        Network::with_buffers(engine, input, converted, acts, width, height, pooling)
+    }
+
+    /// The forward pass of a `width`×`height` input over buffers already made (at least that
+    /// large: a tile network's buffers serve every tile's shape): `converted`, the f16 copy of the
+    /// input (`None` with f32 storage), and one activation buffer per layer.
+    pub fn with_buffers(engine: &Engine, input: &wgpu::Buffer, converted: Option<wgpu::Buffer>, acts: Vec<wgpu::Buffer>, width: usize, height: usize, pooling: Pooling) -> Network {
         let gpu = &engine.gpu;
         let v = gpu.variant();
         let layers = layer_shapes(width, height, &engine.channels());
-        let acts: Vec<wgpu::Buffer> =
-            layers.iter().map(|l| gpu.storage(&format!("{prefix}{}", l.name), v.precision.bytes() * l.out_len() as u64)).collect();
         let mut forward = Vec::new();
         let hw3 = 3 * width * height;
-        let converted = (v.precision != Precision::F32).then(|| gpu.storage(&format!("{prefix}network input"), v.precision.bytes() * hw3 as u64));
         if let Some(c) = &converted {
             forward.push(kernels::to_act(gpu, v.precision, hw3, input, c));
         }
@@ -247,7 +201,7 @@ impl Network {
                 None => kernels::pool_forward(gpu, v.precision, format!("{} fwd", l.name), pooling, PoolShape { c, h, w }, src, &acts[i]),
             });
         }
-        Network { width, height, layers, acts, forward }
+        Network { width, height, layers, acts, input_act: converted, forward }
     }
 
     /// Reads layer `i`'s activation back as f32 values (`[c][h][w]`; with f16 storage, the

@@ -321,7 +321,8 @@ fn lbfgs_matches_the_two_loop_reference() {
         let c: Vec<f64> = to_f64(&random(n, -160.0, 180.0, 6));
         let x0 = random(n, -100.0, 130.0, 7);
         let cfg = kernels::LbfgsConfig { lr: 1.0, history: m, decay: 0.0 };
-        let lbfgs = kernels::Lbfgs::new(gpu, cfg, hw);
+        let plan = stylize::plan::Plan::from_buffers(cfg.buffers(hw));
+        let lbfgs = kernels::Lbfgs::new(gpu, cfg, hw, &mut plan.allocate(gpu));
         gpu.queue.write_buffer(lbfgs.direction(), 0, bytemuck::cast_slice(&vec![f32::NAN; n]));
         let x = gpu.storage_init("x", &x0);
         let avg = nan_buffer(gpu, n);

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use stylize::{Engine, Error, Gpu, GpuOptions, Init, Optimizer, Pooling, Run, Settings, VggWeights};
+use stylize::{Engine, Error, Gpu, GpuOptions, Init, Optimizer, Pooling, Run, Settings, TileMode, VggWeights};
 
 /// Neural style transfer (Gatys et al.) on the GPU: repaints CONTENT in the style of STYLE.
 #[derive(Parser)]
@@ -32,6 +32,57 @@ struct InfoArgs {
     /// Output sizes (longer side, square images) to print the memory plan for.
     #[arg(long, value_delimiter = ',', default_values_t = [256u32, 512, 1024, 2048])]
     sizes: Vec<u32>,
+    /// GPU memory a session may use, weights included (e.g. 1GiB, 512MiB, 3GB); beyond it the
+    /// network runs over tiles.
+    #[arg(long, value_parser = parse_bytes)]
+    memory_budget: Option<u64>,
+    /// Tile cores of this many pixels (multiple of 16; 0 = only when the budget needs tiles).
+    #[arg(long, default_value_t = 0)]
+    tile_size: u32,
+    /// How tiles run: exact (two passes, equals untiled) or fast (one pass, Grams one iteration stale).
+    #[arg(long, value_enum, default_value = "exact")]
+    tile_mode: TileModeArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TileModeArg {
+    Exact,
+    Fast,
+}
+
+impl TileModeArg {
+    fn mode(self) -> TileMode {
+        match self {
+            TileModeArg::Exact => TileMode::Exact,
+            TileModeArg::Fast => TileMode::Fast,
+        }
+    }
+}
+
+/// Parses a byte count: `1GiB`, `512MiB`, `3GB`, `800M`, `1.5G`, `123456` (K/M/G/T are binary,
+/// KB/MB/GB/TB decimal).
+fn parse_bytes(v: &str) -> Result<u64, String> {
+    let t = v.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("`{v}` is not a size in bytes (e.g. 1GiB, 512MiB)"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024f64.powi(2),
+        "g" | "gib" => 1024f64.powi(3),
+        "t" | "tib" => 1024f64.powi(4),
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        _ => return Err(format!("`{v}`: unknown unit `{unit}` (use B, KiB, MiB, GiB, KB, MB, GB)")),
+    };
+    let bytes = n * mult;
+    if !(bytes >= 1.0 && bytes < 1e18) {
+        return Err(format!("`{v}` is not a usable memory budget"));
+    }
+    Ok(bytes as u64)
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -142,6 +193,22 @@ struct RunArgs {
     /// Read the losses back every N iterations (progress and trace).
     #[arg(long, default_value_t = 10)]
     report_every: u32,
+    /// GPU memory a run may use, weights included (e.g. 1GiB, 512MiB, 3GB). A size whose whole
+    /// network would not fit runs over tiles that do.
+    #[arg(long, value_parser = parse_bytes)]
+    memory_budget: Option<u64>,
+    /// Run the network over tiles with cores of this many pixels (a multiple of 16; 0 = only when
+    /// the memory budget needs tiles).
+    #[arg(long, default_value_t = 0)]
+    tile_size: u32,
+    /// How tiles run: exact (two passes, equals the untiled run) or fast (one pass per tile, Gram
+    /// matrices one iteration stale, 32-px halos).
+    #[arg(long, value_enum, default_value = "exact")]
+    tile_mode: TileModeArg,
+    /// Tile halo in pixels (multiple of 16); 0 = the mode's (exact: the receptive field of the
+    /// deepest layer with a loss).
+    #[arg(long, default_value_t = 0)]
+    tile_halo: u32,
 }
 
 /// Parses the arguments; a usage error ends the process with one line on stderr and exit code 2
@@ -166,7 +233,9 @@ pub fn main() -> anyhow::Result<()> {
         Some(Command::Info(a)) => {
             let gpu = pollster::block_on(Gpu::new(&GpuOptions::default()))?;
             println!("{}", gpu.describe());
-            print_memory_plans(&gpu, &a.sizes);
+            let s = Settings { tile_size: a.tile_size, tile_mode: a.tile_mode.mode(), ..Settings::default() };
+            s.validate()?;
+            print_memory_plans(&gpu, &a.sizes, &s, a.memory_budget);
             Ok(())
         }
         Some(Command::Bench(args)) => bench::run(args),
@@ -174,34 +243,46 @@ pub fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Prints, per square size, the GPU memory of a session (weights, activations, gradients,
-/// optimiser state) in both storage precisions and whether its largest buffer fits this device.
-fn print_memory_plans(gpu: &Gpu, sizes: &[u32]) {
+/// Prints, per square size, the GPU memory of an untiled session (weights, activations,
+/// gradients, optimiser state, targets) in both storage precisions, and the plan a run on this
+/// device would use within `budget` (whole or tiled, from [`stylize::plan::Plan::choose`]).
+fn print_memory_plans(gpu: &Gpu, sizes: &[u32], s: &Settings, budget: Option<u64>) {
+    use stylize::plan::{Budget, Plan};
     let ch = stylize::vgg::vgg19_channels();
     let max = gpu.max_storage_bytes();
-    println!("memory per session (content and style N×N; this device stores {:?}; largest buffer allowed {} MiB):", gpu.precision, max >> 20);
-    println!("{:>6} {:>14} {:>14} {:>22}", "N", "f32 storage", "f16 storage", "fits this device");
+    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    let weights = |p| stylize::vgg::weight_bytes(&ch, p);
+    let budget = Budget { max_buffer: max, total: budget.unwrap_or(u64::MAX), weights: weights(gpu.precision) };
+    let budget_text = if budget.total == u64::MAX { "none".to_string() } else { format!("{:.0} MiB", mib(budget.total)) };
+    println!(
+        "memory per session, weights included (content and style N×N; this device stores {:?}; largest buffer allowed {} MiB; budget {budget_text}):",
+        gpu.precision,
+        max >> 20
+    );
+    println!("{:>6} {:>14} {:>14}  {}", "N", "whole, f32", "whole, f16", "this device");
     for &n in sizes {
         let n = n as usize;
-        let s = Settings::default();
-        let mib = |p| stylize::bench::peak_bytes(&ch, p, &s, n, n, (n, n)) as f64 / (1u64 << 20) as f64;
-        let fits = match stylize::vgg::check_plan(n, n, (n, n), &ch, gpu.precision, &s, max) {
-            Ok(_) => "yes".to_string(),
-            Err(stylize::Error::TooLarge { fits, buffer, .. }) => format!("no ({buffer}; ≤ {fits})"),
+        let whole = |p| mib(Plan::whole(n, n, (n, n), &ch, p, s).total() + weights(p));
+        let here = match Plan::choose(n, n, (n, n), &ch, gpu.precision, s, budget) {
+            Ok(p) => p.summary(budget.weights),
+            Err(stylize::Error::TooLarge { fits, buffer, .. }) => format!("does not fit ({buffer}); ≤ {fits} px fits"),
             Err(e) => e.to_string(),
         };
-        println!("{n:>6} {:>10.1} MiB {:>10.1} MiB {fits:>22}", mib(stylize::Precision::F32), mib(stylize::Precision::F16));
+        println!("{n:>6} {:>10.1} MiB {:>10.1} MiB  {here}", whole(stylize::Precision::F32), whole(stylize::Precision::F16));
     }
 }
 
 /// Opens the device and starts the run; when a kernel fails to compile on this device, warns
 /// and falls back (f16 → f32 storage, tiled → direct kernels) on a new device instead of failing.
-fn start_run(weights: &VggWeights, content: &image::RgbaImage, style: &image::RgbaImage, settings: &Settings, init: Option<&image::RgbaImage>) -> Result<Run, Error> {
+fn start_run(weights: &VggWeights, content: &image::RgbaImage, style: &image::RgbaImage, settings: &Settings, init: Option<&image::RgbaImage>, budget: Option<u64>) -> Result<Run, Error> {
     let mut opts = GpuOptions::default();
     loop {
         let gpu = pollster::block_on(Gpu::new(&opts))?;
         let variant = gpu.variant();
         let engine = Engine::new(gpu, weights)?;
+        if let Some(b) = budget {
+            engine.set_memory_budget(b);
+        }
         match pollster::block_on(Run::start(engine, content, style, settings, init)) {
             Err(Error::Kernel(msg)) => {
                 let Some(next) = variant.fallback() else { return Err(Error::Kernel(msg)) };
@@ -289,6 +370,9 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
             PoolArg::Avg => Pooling::Avg,
         },
         style_scale: a.style_scale,
+        tile_size: a.tile_size,
+        tile_mode: a.tile_mode.mode(),
+        tile_halo: a.tile_halo,
     };
     settings.validate()?;
     if a.report_every == 0 || a.save_every == Some(0) {
@@ -310,7 +394,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         "content" | "noise" => None,
         path => Some(stylize::image_io::load(Path::new(path))?),
     };
-    let mut run = start_run(&weights, &content, &style, &settings, init_img.as_ref())?;
+    let mut run = start_run(&weights, &content, &style, &settings, init_img.as_ref(), a.memory_budget)?;
     let final_px = run.scales().last().map_or(1.0, |s| s.width as f64 * s.height as f64);
     let bar = ProgressBar::new((run.work().0 / final_px).round() as u64);
     bar.set_style(
@@ -345,9 +429,10 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
     loop {
         let scale = run.scale();
         let n = run.scales()[scale].iterations;
-        if run.scales().len() > 1 {
+        {
             let (w, h) = run.session().size();
-            say(&bar, format!("scale {} of {} · {w} × {h} px · {n} iterations", scale + 1, run.scales().len()));
+            let memory = run.session().plan().summary(run.session().engine().weight_bytes());
+            say(&bar, format!("scale {} of {} · {w} × {h} px · {n} iterations · {memory}", scale + 1, run.scales().len()));
         }
         // Chunks end at t = 1, 1 + r, 1 + 2r, ... so the losses read after each (those of the image
         // before the chunk's last update) belong to iterations 0, r, 2r, ...

@@ -59,6 +59,8 @@ pub struct Gpu {
     pub kernels: Kernels,
     error: Arc<Mutex<Option<String>>>,
     lost: Arc<Mutex<Option<String>>>,
+    /// Bytes of every storage buffer created so far ([`Self::storage_bytes_created`]).
+    created: std::sync::atomic::AtomicU64,
 }
 
 impl Gpu {
@@ -172,6 +174,7 @@ impl Gpu {
             kernels,
             error,
             lost,
+            created: Default::default(),
         })
     }
 
@@ -211,6 +214,12 @@ impl Gpu {
         self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
     }
 
+    /// Bytes of every storage buffer created on this device so far (as requested: each buffer
+    /// is rounded up to 4 bytes), for checking memory plans against what is created.
+    pub fn storage_bytes_created(&self) -> u64 {
+        self.created.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Returns the first GPU error or device loss seen since the device was created, if any.
     pub fn check(&self) -> Result<()> {
         if let Some(msg) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone() {
@@ -247,6 +256,7 @@ impl Gpu {
     /// Creates a zero-initialised storage buffer of `bytes` bytes (at least 4), usable as a copy
     /// source and destination. The caller must have checked `bytes` against [`Self::max_storage_bytes`].
     pub fn storage(&self, label: &str, bytes: u64) -> wgpu::Buffer {
+        self.created.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
         self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: bytes.max(4).next_multiple_of(4),
@@ -260,6 +270,7 @@ impl Gpu {
         if data.is_empty() {
             return self.storage(label, 4);
         }
+        self.created.fetch_add(std::mem::size_of_val(data) as u64, std::sync::atomic::Ordering::Relaxed);
         self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(label),
             contents: bytemuck::cast_slice(data),

@@ -229,9 +229,9 @@ pub struct Lbfgs {
 
 impl Lbfgs {
     /// Creates the state for an image of `hw` pixels (zeroed history; H = 1).
-    pub fn new(gpu: &Gpu, cfg: LbfgsConfig, hw: usize) -> Lbfgs {
+    /// Its buffers are taken from `arena` (planned by [`LbfgsConfig::buffers`]).
+    pub fn new(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, arena: &mut crate::plan::Arena) -> Lbfgs {
         assert!(cfg.history >= 1, "L-BFGS needs at least one pair");
-        let bytes = 12 * hw as u64;
         let m = cfg.history;
         let mut st0 = vec![0f32; ST_HEAD + 2 * m];
         st0[1] = 1.0; // H
@@ -239,12 +239,16 @@ impl Lbfgs {
         Lbfgs {
             cfg,
             hw,
-            s: (0..m).map(|i| gpu.storage(&format!("lbfgs s{i}"), bytes)).collect(),
-            y: (0..m).map(|i| gpu.storage(&format!("lbfgs y{i}"), bytes)).collect(),
-            gprev: gpu.storage("lbfgs previous gradient", bytes),
-            dir: gpu.storage("lbfgs direction", bytes),
-            part: gpu.storage("lbfgs partial sums", 4 * ((3 + 2 * m) as u64) * NG as u64),
-            st: gpu.storage_init("lbfgs scalars", &st0),
+            s: (0..m).map(|i| arena.take(&format!("lbfgs s{i}"))).collect(),
+            y: (0..m).map(|i| arena.take(&format!("lbfgs y{i}"))).collect(),
+            gprev: arena.take("lbfgs previous gradient"),
+            dir: arena.take("lbfgs direction"),
+            part: arena.take("lbfgs partial sums"),
+            st: {
+                let st = arena.take("lbfgs scalars");
+                gpu.queue.write_buffer(&st, 0, bytemuck::cast_slice(&st0));
+                st
+            },
         }
     }
 

@@ -18,6 +18,7 @@ pub mod image;
 pub mod lbfgs;
 pub mod loss;
 pub mod pool;
+pub mod tile;
 
 pub use adam::{adam_step, adam_tick, AdamBuffers, AdamConfig};
 pub use conv::{conv_backward, conv_forward, conv_tiling, direct_lanes, ConvBackward, ConvForward, ConvShape, ConvTile, Direction, NARROW_MAX_PIXELS};
@@ -26,6 +27,7 @@ pub use image::{postprocess, preprocess, to_act};
 pub use lbfgs::{Lbfgs, LbfgsConfig};
 pub use loss::{content_loss, reduce_losses, tv_loss, ContentLoss, LossRange, LossWeights, TvLoss, LOSS_SLOTS, MAX_REDUCE_GROUPS};
 pub use pool::{pool_backward, pool_forward, PoolBackward, PoolShape, Pooling};
+pub use tile::{copy_box, copy_box_act, gram_sum, zero, BoxMove};
 
 /// VGG mean in B, G, R order (0..255 scale): subtracted from pixels to get network space.
 pub const MEAN_BGR: [f32; 3] = [103.939, 116.779, 123.68];
@@ -130,11 +132,12 @@ pub enum Shader {
     Adam,
     Lbfgs,
     Image,
+    Tile,
 }
 
 impl Shader {
     /// Every kernel file.
-    pub const ALL: [Shader; 7] = [Shader::Conv, Shader::Pool, Shader::Gram, Shader::Loss, Shader::Adam, Shader::Lbfgs, Shader::Image];
+    pub const ALL: [Shader; 8] = [Shader::Conv, Shader::Pool, Shader::Gram, Shader::Loss, Shader::Adam, Shader::Lbfgs, Shader::Image, Shader::Tile];
 
     /// File name in `shaders/`.
     pub fn file_name(self) -> &'static str {
@@ -146,6 +149,7 @@ impl Shader {
             Shader::Adam => "adam.wgsl",
             Shader::Lbfgs => "lbfgs.wgsl",
             Shader::Image => "image.wgsl",
+            Shader::Tile => "tile.wgsl",
         }
     }
 
@@ -159,6 +163,7 @@ impl Shader {
             Shader::Adam => include_str!("../../shaders/adam.wgsl"),
             Shader::Lbfgs => include_str!("../../shaders/lbfgs.wgsl"),
             Shader::Image => include_str!("../../shaders/image.wgsl"),
+            Shader::Tile => include_str!("../../shaders/tile.wgsl"),
         }
     }
 
@@ -172,6 +177,7 @@ impl Shader {
             Shader::Adam => adam::uniforms(),
             Shader::Lbfgs => lbfgs::uniforms(),
             Shader::Image => image::uniforms(),
+            Shader::Tile => tile::uniforms(),
         }
     }
 
@@ -185,6 +191,7 @@ impl Shader {
             Shader::Adam => adam::KERNELS,
             Shader::Lbfgs => lbfgs::KERNELS,
             Shader::Image => image::KERNELS,
+            Shader::Tile => tile::KERNELS,
         }
     }
 }
@@ -293,6 +300,7 @@ pub fn all_pipelines(with_f16: bool) -> Vec<PipelineSpec> {
         v.extend(gram::pipelines(precision));
         v.extend(loss::pipelines(precision));
         v.extend(image::pipelines(precision));
+        v.extend(tile::pipelines(precision));
     }
     v.extend(adam::pipelines());
     v.extend(lbfgs::pipelines());

@@ -5,7 +5,8 @@
 use super::{Settings, Targets};
 use crate::gpu::Dispatch;
 use crate::kernels::{self, AdamBuffers, AdamConfig, ContentLoss, ConvBackward, ConvShape, GramSplit, LossRange, LossWeights, PoolBackward, PoolShape, StyleDiff, StyleGrad, TvLoss};
-use crate::kernels::loss::{MAX_LOSS_RANGES, SLOT_CONTENT, SLOT_STYLE, SLOT_TV};
+use crate::kernels::loss::{SLOT_CONTENT, SLOT_STYLE, SLOT_TV};
+use crate::plan::Arena;
 use super::{Optimizer, AVERAGE_DECAY};
 use crate::kernels::adam::ADAM_STATE_INIT;
 use crate::kernels::{Lbfgs, LbfgsConfig};
@@ -21,9 +22,13 @@ pub struct Iteration {
     /// the tick of its step counter and the update; L-BFGS: m lists, one per position of the
     /// newest pair in its ring). Each also updates the iterate average.
     pub optimiser: Vec<Vec<Dispatch>>,
+    /// Where `loss_and_gradient` is split into submissions (indices of the first dispatch of each
+    /// after the first; empty: one submission for any number of iterations). Tiled iterations
+    /// submit tile by tile.
+    pub cuts: Vec<usize>,
     /// Adam's moments m, v (`[3][h][w]`) and state (`[8]`), with Adam.
     pub adam: Option<[Buffer; 3]>,
-    _buffers: Vec<Buffer>,
+    pub(super) _buffers: Vec<Buffer>,
 }
 
 /// The session buffers an iteration reads and writes.
@@ -40,17 +45,16 @@ pub struct IterationBuffers<'a> {
 
 impl Iteration {
     /// Builds the iteration over `net` (whose input is `b.x`) for `settings`, matching `targets`.
-    pub fn build(engine: &Engine, net: &Network, targets: &Targets, settings: &Settings, b: IterationBuffers) -> Iteration {
+    pub fn build(engine: &Engine, net: &Network, targets: &Targets, settings: &Settings, b: IterationBuffers, arena: &mut Arena) -> Iteration {
         let gpu = &engine.gpu;
         let s = settings;
         let (w, h) = (net.width, net.height);
         let hw = w * h;
         let mut ops: Vec<Dispatch> = net.forward.clone();
-        let largest = net.layers.iter().map(|l| l.out_len()).max().unwrap_or(1);
-        let ping = [gpu.storage("gradient ping", 4 * largest as u64), gpu.storage("gradient pong", 4 * largest as u64)];
+        let ping = [arena.take("gradient ping"), arena.take("gradient pong")];
         // Seven reducing passes (content, five style layers, TV), each ≤ MAX_REDUCE_GROUPS partials.
-        let loss_part_len = MAX_LOSS_RANGES * kernels::MAX_REDUCE_GROUPS as usize;
-        let loss_part = gpu.storage("loss partials", 4 * loss_part_len as u64);
+        let loss_part_len = crate::plan::loss_partials(1);
+        let loss_part = arena.take("loss partials");
         let mut part_len = 0usize; // running offset into loss_part
         let mut ranges: Vec<LossRange> = Vec::new(); // partial sums → loss slots
         let mut keep = Vec::new();
@@ -62,8 +66,8 @@ impl Iteration {
             let n = lh * lw;
             if let Some(si) = STYLE_LAYERS.iter().position(|&nm| nm == l.name) {
                 let split = GramSplit::new(c, n);
-                let partial = gpu.storage(&format!("gram partials {}", l.name), 4 * split.partial_len() as u64);
-                let diff = gpu.storage(&format!("gram diff {}", l.name), 4 * (c * c) as u64);
+                let partial = arena.take(&format!("gram partials {}", l.name));
+                let diff = arena.take(&format!("gram diff {}", l.name));
                 ops.push(kernels::gram_partial(gpu, gpu.variant(), format!("{} gram", l.name), split, &net.acts[i], &partial));
                 let bufs = StyleDiff { partial: &partial, target: &targets.style[si], diff: &diff, loss_part: &loss_part };
                 let (d, count) = kernels::style_diff(gpu, format!("{} gram", l.name), split, bufs, part_len);
@@ -87,55 +91,77 @@ impl Iteration {
                 part_len += count;
             }
             let dst = if i == 0 { b.grad_x } else { &ping[1 - cur] };
-            let (ci, ih, iw) = l.input;
-            // Gradients are passed down already through the ReLU of the layer they belong to: the
-            // writer of the gradient w.r.t. layer i−1 applies that layer's mask when it is a conv
-            // (ReLU) output; a pool output or the image gets none.
-            let below_relu = (i > 0 && net.layers[i - 1].conv.is_some()).then(|| &net.acts[i - 1]);
-            let label = format!("{} bwd", l.name);
-            ops.push(match l.conv {
-                Some(k) => {
-                    let bufs = ConvBackward { dout: &ping[cur], in_act: below_relu, weight_t: &engine.convs[k].backward, din: dst };
-                    kernels::conv_backward(gpu, gpu.variant(), label, ConvShape { cin: ci, cout: c, h: ih, w: iw }, bufs)
-                }
-                None => {
-                    let bufs = PoolBackward { input: &net.acts[i - 1], dout: &ping[cur], din: dst, relu_mask: below_relu.is_some() };
-                    kernels::pool_backward(gpu, gpu.precision, label, s.pooling, PoolShape { c: ci, h: ih, w: iw }, bufs)
-                }
-            });
+            ops.push(layer_backward(engine, net, i, s.pooling, &ping[cur], dst));
             cur = 1 - cur;
         }
-        let tv_coef = s.tv_weight * 2.0 / (3 * hw) as f32;
-        let (d, count) = kernels::tv_loss(gpu, "tv".into(), (3, h, w), tv_coef, TvLoss { img: b.x, grad: b.grad_x, loss_part: &loss_part }, part_len);
-        ops.push(d);
-        ranges.push(LossRange { offset: part_len, count, slot: SLOT_TV, scale: 1.0 / (3 * hw) as f32 });
-        part_len += count;
+        finish_losses(gpu, s, (w, h), &b, &loss_part, &mut ranges, part_len, &mut ops);
         assert!(part_len <= loss_part_len);
-        let weights = LossWeights { alpha: s.content_weight, beta: s.style_weight, tau: s.tv_weight, layers: s.style_layer_weights };
-        ops.push(kernels::reduce_losses(gpu, &ranges, weights, &loss_part, b.losses));
-
-        let decay = if s.average { AVERAGE_DECAY } else { 0.0 };
-        let mut adam = None;
-        let optimiser = match s.optimizer {
-            Optimizer::Adam => {
-                let cfg = AdamConfig { lr: s.step_size(), beta1: 0.9, beta2: 0.999, eps: 1e-8, decay };
-                let (m, v) = (gpu.storage("adam m", 12 * hw as u64), gpu.storage("adam v", 12 * hw as u64));
-                let state = gpu.storage_init("adam state", &ADAM_STATE_INIT);
-                let bufs = AdamBuffers { grad: b.grad_x, x: b.x, m: &m, v: &v, state: &state, avg: b.avg };
-                let list = vec![kernels::adam_tick(gpu, cfg, hw, &state), kernels::adam_step(gpu, cfg, hw, bufs)];
-                adam = Some([m, v, state]);
-                vec![list]
-            }
-            Optimizer::Lbfgs => {
-                let cfg = LbfgsConfig { lr: s.step_size(), history: s.history as usize, decay };
-                let lbfgs = Lbfgs::new(gpu, cfg, hw);
-                let lists = (0..cfg.history).map(|k| lbfgs.iteration(gpu, k, b.grad_x, b.x, b.avg)).collect();
-                keep.extend(lbfgs.into_buffers());
-                lists
-            }
-        };
+        let (optimiser, adam, state) = optimiser(gpu, s, hw, &b, arena);
+        keep.extend(state);
         keep.push(loss_part);
         keep.extend(ping);
-        Iteration { loss_and_gradient: ops, optimiser, adam, _buffers: keep }
+        Iteration { loss_and_gradient: ops, cuts: Vec::new(), optimiser, adam, _buffers: keep }
     }
+}
+
+/// The backward pass of layer `i` of `net`: `din` (the gradient w.r.t. its input) from `dout`
+/// (w.r.t. its output). Gradients are passed down already through the ReLU of the layer they
+/// belong to: the writer of the gradient w.r.t. layer i−1 applies that layer's mask when it is a
+/// conv (ReLU) output; a pool output or the image gets none.
+pub(super) fn layer_backward(engine: &Engine, net: &Network, i: usize, pooling: crate::Pooling, dout: &Buffer, din: &Buffer) -> Dispatch {
+    let gpu = &engine.gpu;
+    let l = &net.layers[i];
+    let (ci, ih, iw) = l.input;
+    let below_relu = (i > 0 && net.layers[i - 1].conv.is_some()).then(|| &net.acts[i - 1]);
+    let label = format!("{} bwd", l.name);
+    match l.conv {
+        Some(k) => {
+            let bufs = ConvBackward { dout, in_act: below_relu, weight_t: &engine.convs[k].backward, din };
+            kernels::conv_backward(gpu, gpu.variant(), label, ConvShape { cin: ci, cout: l.output.0, h: ih, w: iw }, bufs)
+        }
+        None => {
+            let bufs = PoolBackward { input: &net.acts[i - 1], dout, din, relu_mask: below_relu.is_some() };
+            kernels::pool_backward(gpu, gpu.precision, label, pooling, PoolShape { c: ci, h: ih, w: iw }, bufs)
+        }
+    }
+}
+
+/// The TV loss on the whole image (its gradient added to `grad_x`) and the one loss reduction
+/// over `ranges` (the TV range appended), pushed onto `ops`.
+#[allow(clippy::too_many_arguments)] // one call site per iteration kind, every argument distinct
+pub(super) fn finish_losses(gpu: &crate::Gpu, s: &Settings, (w, h): (usize, usize), b: &IterationBuffers, loss_part: &Buffer, ranges: &mut Vec<LossRange>, part_len: usize, ops: &mut Vec<Dispatch>) {
+    let hw = w * h;
+    let tv_coef = s.tv_weight * 2.0 / (3 * hw) as f32;
+    let (d, count) = kernels::tv_loss(gpu, "tv".into(), (3, h, w), tv_coef, TvLoss { img: b.x, grad: b.grad_x, loss_part }, part_len);
+    ops.push(d);
+    ranges.push(LossRange { offset: part_len, count, slot: SLOT_TV, scale: 1.0 / (3 * hw) as f32 });
+    let weights = LossWeights { alpha: s.content_weight, beta: s.style_weight, tau: s.tv_weight, layers: s.style_layer_weights };
+    ops.push(kernels::reduce_losses(gpu, ranges, weights, loss_part, b.losses));
+}
+
+/// The optimiser's dispatch lists (see [`Iteration::optimiser`]), Adam's buffers, and the
+/// buffers only the optimiser uses.
+pub(super) fn optimiser(gpu: &crate::Gpu, s: &Settings, hw: usize, b: &IterationBuffers, arena: &mut Arena) -> (Vec<Vec<Dispatch>>, Option<[Buffer; 3]>, Vec<Buffer>) {
+    let mut keep = Vec::new();
+    let decay = if s.average { AVERAGE_DECAY } else { 0.0 };
+    let mut adam = None;
+    let optimiser = match s.optimizer {
+        Optimizer::Adam => {
+            let cfg = AdamConfig { lr: s.step_size(), beta1: 0.9, beta2: 0.999, eps: 1e-8, decay };
+            let (m, v, state) = (arena.take("adam m"), arena.take("adam v"), arena.take("adam state"));
+            gpu.queue.write_buffer(&state, 0, bytemuck::cast_slice(&ADAM_STATE_INIT));
+            let bufs = AdamBuffers { grad: b.grad_x, x: b.x, m: &m, v: &v, state: &state, avg: b.avg };
+            let list = vec![kernels::adam_tick(gpu, cfg, hw, &state), kernels::adam_step(gpu, cfg, hw, bufs)];
+            adam = Some([m, v, state]);
+            vec![list]
+        }
+        Optimizer::Lbfgs => {
+            let cfg = LbfgsConfig { lr: s.step_size(), history: s.history as usize, decay };
+            let lbfgs = Lbfgs::new(gpu, cfg, hw, arena);
+            let lists = (0..cfg.history).map(|k| lbfgs.iteration(gpu, k, b.grad_x, b.x, b.avg)).collect();
+            keep.extend(lbfgs.into_buffers());
+            lists
+        }
+    };
+    (optimiser, adam, keep)
 }

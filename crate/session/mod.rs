@@ -4,8 +4,9 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
-use crate::kernels::{self, loss::SLOT_TOTALS, LOSS_SLOTS};
-use crate::vgg::{check_plan, fit_size, Engine, Network, Pooling};
+use crate::kernels::{self, loss::SLOT_TOTALS};
+use crate::plan::Plan;
+use crate::vgg::{fit_size, Engine, Network, Pooling};
 use image::RgbaImage;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 mod iteration;
 mod run;
 mod targets;
+mod tiled;
 
 pub use crate::kernels::MEAN_BGR;
 pub use iteration::{Iteration, IterationBuffers};
@@ -67,6 +69,21 @@ impl Optimizer {
     }
 }
 
+/// How the network runs over tiles when an image is too large for the memory budget (or
+/// `tile_size` asks for tiles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TileMode {
+    /// Two passes per iteration: every tile's forward pass accumulates the whole image's Gram
+    /// matrices, then every tile's forward and backward pass uses them; halos cover the receptive
+    /// field of the deepest layer with a loss. Equals the untiled computation.
+    #[default]
+    Exact,
+    /// One pass per tile per iteration with the Gram matrices of the previous iteration and
+    /// narrower halos ([`crate::tiles::FAST_HALO`]): about half the work, approximate gradients.
+    Fast,
+}
+
 /// Adam's moments m and v (`[3][h][w]`) and its `[8]` state, read back.
 pub type AdamState = (Vec<f32>, Vec<f32>, Vec<f32>);
 
@@ -119,6 +136,13 @@ pub struct Settings {
     pub pooling: Pooling,
     /// The style image is resized so its longer side is `size × style_scale`.
     pub style_scale: f32,
+    /// Tile cores of this many pixels (a multiple of 16): 0 = tiles only when the whole image
+    /// does not fit the memory budget ([`crate::plan::Plan::choose`]).
+    pub tile_size: u32,
+    /// How tiles run.
+    pub tile_mode: TileMode,
+    /// Tile halo in pixels (a multiple of 16); 0 = the mode's ([`crate::tiles::halo_for`]).
+    pub tile_halo: u32,
 }
 
 impl Default for Settings {
@@ -142,6 +166,9 @@ impl Default for Settings {
             seed: 0,
             pooling: Pooling::Max,
             style_scale: 1.0,
+            tile_size: 0,
+            tile_mode: TileMode::Exact,
+            tile_halo: 0,
         }
     }
 }
@@ -230,6 +257,11 @@ impl Settings {
                 return bad("schedule sizes must increase (e.g. 128:300,256:200,512:150)".into());
             }
         }
+        for (what, v) in [("tile size", self.tile_size), ("tile halo", self.tile_halo)] {
+            if v % 16 != 0 || v > 4096 {
+                return bad(format!("{what} {v} must be a multiple of 16 up to 4096 (0 = automatic)"));
+            }
+        }
         if !self.style_scale.is_finite() || !(0.1..=4.0).contains(&self.style_scale) {
             return bad(format!("style scale must be between 0.1 and 4, got {}", self.style_scale));
         }
@@ -268,6 +300,13 @@ pub fn sizes(w: u32, h: u32, sw: u32, sh: u32, settings: &Settings) -> Result<((
     Ok((content, style))
 }
 
+/// The memory plan of a session for a `w`×`h` photo and a painting of `style` (w, h) at
+/// `settings` on `engine` ([`Plan::choose`] against [`Engine::budget`]): whole, or over tiles.
+pub fn plan_for(engine: &Engine, w: u32, h: u32, style: (u32, u32), settings: &Settings) -> Result<Plan> {
+    let ((cw, ch), (sw, sh)) = sizes(w, h, style.0, style.1, settings)?;
+    Plan::choose(cw as usize, ch as usize, (sw as usize, sh as usize), &engine.channels(), engine.gpu.precision, settings, engine.budget())
+}
+
 /// A running optimisation. See the module docs.
 pub struct Session {
     engine: Rc<Engine>,
@@ -275,7 +314,8 @@ pub struct Session {
     width: usize,
     height: usize,
     style_size: (usize, usize),
-    net: Network,
+    plan: Plan,
+    net: Option<Network>,
     x: wgpu::Buffer,
     avg: wgpu::Buffer,
     grad_x: wgpu::Buffer,
@@ -304,23 +344,28 @@ impl Session {
         let gpu = &engine.gpu;
         let ((w, h), (sw, sh)) = sizes(content.width(), content.height(), style.width(), style.height(), settings)?;
         let (w, h, sw, sh) = (w as usize, h as usize, sw as usize, sh as usize);
-        check_plan(w, h, (sw, sh), &engine.channels(), gpu.precision, settings, gpu.max_storage_bytes())?;
+        let plan = Plan::choose(w, h, (sw, sh), &engine.channels(), gpu.precision, settings, engine.budget())?;
         gpu.check()?;
         let hw = w * h;
-        let x = gpu.storage("image", 12 * hw as u64);
-        let avg = gpu.storage("image average", 12 * hw as u64);
-        let grad_x = gpu.storage("image gradient", 12 * hw as u64);
-        let rgba = gpu.storage("display rgba", 4 * hw as u64);
-        let losses = gpu.storage("losses", 4 * LOSS_SLOTS as u64);
-        let net = Network::new(&engine, &x, w, h, settings.pooling, "");
-        let targets = Targets::compute(&engine, &net, &x, &resize(content, w, h), &resize(style, sw, sh), settings.pooling);
-        if settings.init == Init::Noise {
-            use rand::{RngExt, SeedableRng};
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(settings.seed);
-            let noise: Vec<f32> = (0..3 * hw).map(|i| rng.random::<f32>() * 255.0 - MEAN_BGR[i / hw]).collect();
-            gpu.queue.write_buffer(&x, 0, bytemuck::cast_slice(&noise));
-        }
-        let iteration_plan = Iteration::build(&engine, &net, &targets, settings, IterationBuffers { x: &x, grad_x: &grad_x, losses: &losses, avg: &avg });
+        let mut arena = plan.allocate(gpu);
+        let x = arena.take("image");
+        let avg = arena.take("image average");
+        let grad_x = arena.take("image gradient");
+        let rgba = arena.take("display rgba");
+        let losses = arena.take("losses");
+        let (content_px, style_px) = (resize(content, w, h), resize(style, sw, sh));
+        let bufs = IterationBuffers { x: &x, grad_x: &grad_x, losses: &losses, avg: &avg };
+        let (net, iteration_plan) = match &plan.grid {
+            None => {
+                let net = Network::new(&engine, &x, w, h, settings.pooling, &mut arena, "");
+                let targets = Targets::compute(&engine, &net, &x, &content_px, &style_px, settings.pooling, &mut arena);
+                init_noise(gpu, settings, &x, hw);
+                let it = Iteration::build(&engine, &net, &targets, settings, bufs, &mut arena);
+                (Some(net), it)
+            }
+            Some(_) => (None, tiled::build(&engine, &plan, &content_px, &style_px, settings, bufs, &mut arena)),
+        };
+        debug_assert!(arena.left().is_empty(), "planned buffers never used: {:?}", arena.left());
         let display_op = kernels::postprocess(gpu, hw, &avg, &rgba);
         gpu.check()?;
         LIVE_SESSIONS.fetch_add(1, Ordering::SeqCst);
@@ -330,6 +375,7 @@ impl Session {
             width: w,
             height: h,
             style_size: (sw, sh),
+            plan,
             net,
             x,
             avg,
@@ -386,10 +432,9 @@ impl Session {
     }
 
     /// The peak GPU memory of this session in bytes: every buffer of its plan (the painting's
-    /// network at its own size included) plus the conv weights ([`crate::bench::peak_bytes`]).
+    /// network at its own size included) plus the conv weights.
     pub fn peak_bytes(&self) -> u64 {
-        let e = &self.engine;
-        crate::bench::peak_bytes(&e.channels(), e.gpu.precision, &self.settings, self.width, self.height, self.style_size)
+        self.plan.total() + self.engine.weight_bytes()
     }
 
     /// The dispatches of iteration `k`, in order (forward, losses and backward, reductions, the
@@ -411,8 +456,24 @@ impl Session {
         let gpu = &self.engine.gpu;
         gpu.check()?;
         let start = self.iteration;
-        let its = (start..start + n).flat_map(|k| self.dispatches_of(k));
-        gpu.submit(its.chain(render.then_some(&self.display_op)), |_| {});
+        let it = &self.iteration_plan;
+        if it.cuts.is_empty() {
+            let its = (start..start + n).flat_map(|k| self.dispatches_of(k));
+            gpu.submit(its.chain(render.then_some(&self.display_op)), |_| {});
+        } else {
+            // Tiled: one submission per tile, so no command buffer holds a whole large iteration.
+            let lg = &it.loss_and_gradient;
+            let bounds: Vec<usize> = std::iter::once(0).chain(it.cuts.iter().copied()).chain(std::iter::once(lg.len())).collect();
+            for k in start..start + n {
+                for w in bounds.windows(2) {
+                    gpu.submit(&lg[w[0]..w[1]], |_| {});
+                }
+                gpu.submit(&it.optimiser[k as usize % it.optimiser.len()], |_| {});
+            }
+            if render {
+                gpu.submit([&self.display_op], |_| {});
+            }
+        }
         self.iteration += n;
         Ok(())
     }
@@ -550,9 +611,15 @@ impl Session {
         &self.grad_x
     }
 
-    /// The network activations (one buffer per layer), for tests and tools.
-    pub fn network(&self) -> &Network {
-        &self.net
+    /// The network over the whole image (one activation buffer per layer), for tests and tools;
+    /// `None` when the session runs over tiles.
+    pub fn network(&self) -> Option<&Network> {
+        self.net.as_ref()
+    }
+
+    /// The memory plan the session's buffers were made from.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
     }
 }
 
@@ -563,6 +630,17 @@ fn one_line(msg: &str) -> String {
     let line = msg.lines().map(str::trim).filter(keep).collect::<Vec<_>>().join(" — ");
     let line = if line.is_empty() { msg.trim().to_string() } else { line };
     line.chars().take(400).collect()
+}
+
+/// With [`Init::Noise`], overwrites the image `x` (`[3][hw]`, after the targets used it for the
+/// photo) with seeded uniform noise over 0..255 in network space.
+fn init_noise(gpu: &crate::Gpu, settings: &Settings, x: &wgpu::Buffer, hw: usize) {
+    if settings.init == Init::Noise {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(settings.seed);
+        let noise: Vec<f32> = (0..3 * hw).map(|i| rng.random::<f32>() * 255.0 - MEAN_BGR[i / hw]).collect();
+        gpu.queue.write_buffer(x, 0, bytemuck::cast_slice(&noise));
+    }
 }
 
 /// Resizes to exactly `w`×`h` with Lanczos3 (no-op if already that size).

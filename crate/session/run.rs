@@ -4,9 +4,9 @@
 //! upsampled in f32 with Lanczos3 on the CPU, and with a fresh optimiser (Adam's moments and
 //! L-BFGS's pairs restart: see BENCHMARKS.md). One scale is exactly a session.
 
-use super::{sizes, Session, Settings, MEAN_BGR};
+use super::{plan_for, sizes, Session, Settings, MEAN_BGR};
 use crate::error::{Error, Result};
-use crate::vgg::{check_plan, Engine};
+use crate::vgg::Engine;
 use image::RgbaImage;
 use std::rc::Rc;
 
@@ -54,9 +54,7 @@ impl Run {
         }
         let (size, its) = *schedule.last().expect("a schedule has a scale");
         let last = settings.at_scale(size, its);
-        let ((cw, ch), (sw, sh)) = sizes(w, h, style.0, style.1, &last)?;
-        let gpu = &engine.gpu;
-        check_plan(cw as usize, ch as usize, (sw as usize, sh as usize), &engine.channels(), gpu.precision, &last, gpu.max_storage_bytes())?;
+        plan_for(engine, w, h, style, &last)?;
         Ok(scales)
     }
 

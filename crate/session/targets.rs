@@ -1,7 +1,9 @@
 //! The losses' targets, computed once per session on the GPU: relu4_2 of the content photo and the
 //! Gram matrices of the painting (at its own size) at the five style layers.
 
+use crate::gpu::Gpu;
 use crate::kernels::{self, GramSplit};
+use crate::plan::Arena;
 use crate::vgg::{Engine, Network, Pooling, CONTENT_LAYER, STYLE_LAYERS};
 use image::RgbaImage;
 use wgpu::Buffer;
@@ -19,15 +21,14 @@ impl Targets {
     /// the painting into a temporary network of its own size, runs both forward passes and the
     /// Gram matrices in one submission, and copies relu4_2 into the content target. Reads nothing
     /// back; the painting's network is freed when this returns.
-    pub fn compute(engine: &Engine, net: &Network, x: &Buffer, content: &RgbaImage, style: &RgbaImage, pooling: Pooling) -> Targets {
+    pub fn compute(engine: &Engine, net: &Network, x: &Buffer, content: &RgbaImage, style: &RgbaImage, pooling: Pooling, arena: &mut Arena) -> Targets {
         let gpu = &engine.gpu;
         let (hw, (sw, sh)) = ((content.width() * content.height()) as usize, (style.width() as usize, style.height() as usize));
         let content_idx = net.index(CONTENT_LAYER);
-        let content_target = gpu.storage("content target", gpu.precision.bytes() * net.layers[content_idx].out_len() as u64);
-        let style_in = gpu.storage("style image", 12 * (sw * sh) as u64);
-        let style_net = Network::new(engine, &style_in, sw, sh, pooling, "style ");
-        let upload_c = gpu.storage_init("content rgba", content.as_raw());
-        let upload_s = gpu.storage_init("style rgba", style.as_raw());
+        let content_target = arena.take("content target");
+        let style_in = arena.take("style image");
+        let style_net = Network::new(engine, &style_in, sw, sh, pooling, arena, "style ");
+        let (upload_c, upload_s) = (upload(gpu, arena, "content rgba", content), upload(gpu, arena, "style rgba", style));
         let mut once = vec![kernels::preprocess(gpu, hw, &upload_c, x), kernels::preprocess(gpu, sw * sh, &upload_s, &style_in)];
         once.extend(net.forward.iter().cloned());
         once.extend(style_net.forward.iter().cloned());
@@ -37,8 +38,8 @@ impl Targets {
             let i = style_net.index(name);
             let l = &style_net.layers[i];
             let split = GramSplit::new(l.output.0, l.output.1 * l.output.2);
-            let partial = gpu.storage(&format!("style gram partials {name}"), 4 * split.partial_len() as u64);
-            let target = gpu.storage(&format!("style target {name}"), 4 * (split.c * split.c) as u64);
+            let partial = arena.take(&format!("style gram partials {name}"));
+            let target = arena.take(&format!("style target {name}"));
             once.push(kernels::gram_partial(gpu, gpu.variant(), format!("{name} style gram"), split, &style_net.acts[i], &partial));
             once.push(kernels::gram_finish(gpu, format!("{name} style gram"), split, &partial, &target));
             partials.push(partial);
@@ -47,4 +48,11 @@ impl Targets {
         gpu.submit(&once, |enc| enc.copy_buffer_to_buffer(&net.acts[content_idx], 0, &content_target, 0, content_target.size()));
         Targets { content: content_target, style: targets }
     }
+}
+
+/// The planned upload buffer `name` holding `img`'s RGBA8 pixels.
+pub(super) fn upload(gpu: &Gpu, arena: &mut Arena, name: &str, img: &RgbaImage) -> Buffer {
+    let b = arena.take(name);
+    gpu.queue.write_buffer(&b, 0, img.as_raw());
+    b
 }

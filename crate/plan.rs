@@ -1,0 +1,315 @@
+//! The memory plan of a session: every GPU buffer it creates, with its size and lifetime, computed
+//! from the static graph before anything is allocated. The plan *is* the allocation: a session
+//! creates its buffers by taking them from an [`Arena`] made from its plan, so the figure shown to
+//! the user (`stylize info`, the page's memory line) is what is created, by construction (a test
+//! compares the plan's total with the bytes created). [`Plan::choose`] picks between running the
+//! network on the whole image and over tiles ([`crate::tiles`]) when a budget asks for it.
+
+use crate::error::{Error, Result};
+use crate::gpu::{Gpu, Precision};
+use crate::kernels::{self, GramSplit, LbfgsConfig, MAX_REDUCE_GROUPS};
+use crate::session::{Optimizer, Settings};
+use crate::tiles::{halo_for, strides, TileGrid};
+use crate::vgg::{layer_shapes, LayerShape, CONTENT_LAYER, STYLE_LAYERS};
+use std::collections::HashMap;
+
+/// How long a buffer lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Life {
+    /// As long as the session.
+    Session,
+    /// While the targets are computed (uploads, the painting's network); freed after.
+    Targets,
+}
+
+/// One buffer of a plan.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct BufferSpec {
+    pub name: String,
+    pub bytes: u64,
+    pub life: Life,
+}
+
+/// Every buffer of a session, and whether (and how) it runs over tiles.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub buffers: Vec<BufferSpec>,
+    /// `Some` when the network runs over tiles of the output (the style image is tiled with the
+    /// same core and halo: [`Plan::style_grid`]).
+    pub grid: Option<TileGrid>,
+    /// The tiles of the painting when tiled.
+    pub style_grid: Option<TileGrid>,
+}
+
+/// What a plan must fit: the device's per-buffer limit and a total budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// The largest buffer the device can bind (bytes).
+    pub max_buffer: u64,
+    /// The most GPU memory the session may use with the weights (bytes; `u64::MAX`: no budget).
+    pub total: u64,
+    /// Bytes of the conv weights, already resident (counted against `total`).
+    pub weights: u64,
+}
+
+/// Tile cores tried by [`Plan::choose`], largest first.
+const TILE_CORES: [usize; 14] = [2048, 1536, 1024, 768, 512, 384, 256, 192, 128, 96, 64, 48, 32, 16];
+
+struct Builder {
+    buffers: Vec<BufferSpec>,
+}
+
+impl Builder {
+    fn add(&mut self, name: impl Into<String>, bytes: u64, life: Life) {
+        self.buffers.push(BufferSpec { name: name.into(), bytes, life });
+    }
+
+    /// A network's input copy (f16 storage only) and activations, named `{prefix}…`.
+    fn network(&mut self, prefix: &str, layers: &[LayerShape], precision: Precision, life: Life) {
+        let (c, h, w) = layers[0].input;
+        if precision != Precision::F32 {
+            self.add(format!("{prefix}network input"), precision.bytes() * (c * h * w) as u64, life);
+        }
+        for l in layers {
+            self.add(format!("{prefix}activation {}", l.name), precision.bytes() * l.out_len() as u64, life);
+        }
+    }
+
+    /// The whole-image state: the image, its average and gradient, the optimiser's, the display
+    /// buffer, the losses and their partial sums (`partials` floats).
+    fn image_state(&mut self, hw: u64, settings: &Settings, partials: usize) {
+        for name in ["image", "image average", "image gradient"] {
+            self.add(name, 12 * hw, Life::Session);
+        }
+        match settings.optimizer {
+            Optimizer::Adam => {
+                self.add("adam m", 12 * hw, Life::Session);
+                self.add("adam v", 12 * hw, Life::Session);
+                self.add("adam state", 4 * 8, Life::Session);
+            }
+            Optimizer::Lbfgs => {
+                let cfg = LbfgsConfig { lr: 1.0, history: settings.history as usize, decay: 0.0 };
+                for (name, bytes) in cfg.buffers(hw as usize) {
+                    self.add(name, bytes, Life::Session);
+                }
+            }
+        }
+        self.add("display rgba", 4 * hw, Life::Session);
+        self.add("losses", 4 * kernels::LOSS_SLOTS as u64, Life::Session);
+        self.add("loss partials", 4 * partials as u64, Life::Session);
+    }
+}
+
+/// Floats of the loss partials of an untiled iteration: seven reducing passes.
+pub fn loss_partials(tiles: usize) -> usize {
+    (kernels::loss::MAX_LOSS_RANGES + tiles.saturating_sub(1)) * MAX_REDUCE_GROUPS as usize
+}
+
+impl Plan {
+    /// The plan of an untiled session at `width`×`height` with a painting of `style` (w, h),
+    /// activations stored in `precision`; `channels`: each conv's (cin, cout).
+    pub fn whole(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], precision: Precision, settings: &Settings) -> Plan {
+        let mut b = Builder { buffers: Vec::new() };
+        let hw = (width * height) as u64;
+        let layers = layer_shapes(width, height, channels);
+        b.image_state(hw, settings, loss_partials(1));
+        b.network("", &layers, precision, Life::Session);
+        let largest = layers.iter().map(|l| 4 * l.out_len() as u64).max().unwrap_or(4);
+        b.add("gradient ping", largest, Life::Session);
+        b.add("gradient pong", largest, Life::Session);
+        for l in layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
+            let c = l.output.0;
+            let split = GramSplit::new(c, l.output.1 * l.output.2);
+            b.add(format!("gram partials {}", l.name), 4 * split.partial_len() as u64, Life::Session);
+            b.add(format!("style target {}", l.name), 4 * (c * c) as u64, Life::Session);
+            b.add(format!("gram diff {}", l.name), 4 * (c * c) as u64, Life::Session);
+        }
+        if let Some(l) = layers.iter().find(|l| l.name == CONTENT_LAYER) {
+            b.add("content target", precision.bytes() * l.out_len() as u64, Life::Session);
+        }
+        let style_layers = layer_shapes(style.0, style.1, channels);
+        b.add("content rgba", 4 * hw, Life::Targets);
+        b.add("style rgba", 4 * (style.0 * style.1) as u64, Life::Targets);
+        b.add("style image", 12 * (style.0 * style.1) as u64, Life::Targets);
+        b.network("style ", &style_layers, precision, Life::Targets);
+        for l in style_layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
+            let split = GramSplit::new(l.output.0, l.output.1 * l.output.2);
+            b.add(format!("style gram partials {}", l.name), 4 * split.partial_len() as u64, Life::Targets);
+        }
+        Plan { buffers: b.buffers, grid: None, style_grid: None }
+    }
+
+    /// A network's buffers alone (input copy, activations), named `{prefix}…`: for tools and tests
+    /// that run the forward pass only.
+    pub fn network(prefix: &str, width: usize, height: usize, channels: &[(usize, usize)], precision: Precision) -> Plan {
+        let mut b = Builder { buffers: Vec::new() };
+        b.network(prefix, &layer_shapes(width, height, channels), precision, Life::Session);
+        Plan { buffers: b.buffers, grid: None, style_grid: None }
+    }
+
+    /// A plan of the buffers listed as (name, bytes), all living as long as the session: for the
+    /// parts that plan themselves (e.g. [`LbfgsConfig::buffers`]) used alone in tests.
+    pub fn from_buffers(buffers: Vec<(String, u64)>) -> Plan {
+        let buffers = buffers.into_iter().map(|(name, bytes)| BufferSpec { name, bytes, life: Life::Session }).collect();
+        Plan { buffers, grid: None, style_grid: None }
+    }
+
+    /// The plan of a session that runs the network over tiles with cores of `core` px (the
+    /// painting's targets too, with the same tiles' buffers).
+    pub fn tiled(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], precision: Precision, settings: &Settings, core: usize) -> Plan {
+        let mut b = Builder { buffers: Vec::new() };
+        let hw = (width * height) as u64;
+        let probe = layer_shapes(width.max(16), height.max(16), channels);
+        let halo = halo_for(&probe, settings);
+        let grid = TileGrid::new(width, height, core, halo);
+        let style_grid = TileGrid::new(style.0, style.1, core, halo);
+        b.image_state(hw, settings, loss_partials(grid.tiles.len()));
+        // The tile network, sized for the largest tile input of either grid.
+        let (gw, gh) = grid.max_input();
+        let (sw, sh) = style_grid.max_input();
+        let (tw, th) = (gw.max(sw), gh.max(sh));
+        let layers = layer_shapes(tw, th, channels);
+        let j = strides(&layers);
+        b.add("tile input", 12 * (tw * th) as u64, Life::Session);
+        b.network("tile ", &layers, precision, Life::Session);
+        let largest = layers.iter().map(|l| 4 * l.out_len() as u64).max().unwrap_or(4);
+        b.add("tile gradient ping", largest, Life::Session);
+        b.add("tile gradient pong", largest, Life::Session);
+        b.add("tile image gradient", 12 * (tw * th) as u64, Life::Session);
+        // Scratch for a layer's owned features (and their gradient), the largest over the layers
+        // with a loss.
+        let owned = |g: &TileGrid, i: usize| g.max_owned(j[i]);
+        let loss_layer = |l: &LayerShape| STYLE_LAYERS.contains(&l.name.as_str()) || l.name == CONTENT_LAYER;
+        let crop = layers.iter().enumerate().filter(|(_, l)| loss_layer(l)).map(|(i, l)| l.output.0 * owned(&grid, i).max(owned(&style_grid, i))).max().unwrap_or(1);
+        b.add("tile crop", precision.bytes() * crop as u64, Life::Session);
+        b.add("tile crop gradient", 4 * crop as u64, Life::Session);
+        for (i, l) in layers.iter().enumerate().filter(|(_, l)| STYLE_LAYERS.contains(&l.name.as_str())) {
+            let c = l.output.0;
+            let parts = [&grid, &style_grid].iter().flat_map(|g| g.tiles.iter().map(|t| t.owned(j[i], g.width, g.height).area())).map(|n| GramSplit::new(c, n.max(1)).partial_len()).max().unwrap_or(1);
+            b.add(format!("gram partials {}", l.name), 4 * parts as u64, Life::Session);
+            b.add(format!("gram sum {}", l.name), 4 * (c * c) as u64, Life::Session);
+            b.add(format!("style target {}", l.name), 4 * (c * c) as u64, Life::Session);
+            b.add(format!("gram diff {}", l.name), 4 * (c * c) as u64, Life::Session);
+        }
+        if let Some(i) = layers.iter().position(|l| l.name == CONTENT_LAYER) {
+            let c = layers[i].output.0;
+            for (k, t) in grid.tiles.iter().enumerate() {
+                let n = t.owned(j[i], width, height).area();
+                b.add(format!("content target {k}"), precision.bytes() * (c * n) as u64, Life::Session);
+            }
+        }
+        b.add("content rgba", 4 * hw, Life::Targets);
+        b.add("style rgba", 4 * (style.0 * style.1) as u64, Life::Targets);
+        b.add("style image", 12 * (style.0 * style.1) as u64, Life::Targets);
+        Plan { buffers: b.buffers, grid: Some(grid), style_grid: Some(style_grid) }
+    }
+
+    /// The plan a session uses: tiled with `settings.tile_size` when set; else whole when it fits
+    /// `budget`, else tiled with the largest core (from 2048 px down to 16) that fits. Fails with
+    /// [`Error::TooLarge`] (naming the largest longer side that fits) when nothing fits.
+    pub fn choose(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], precision: Precision, settings: &Settings, budget: Budget) -> Result<Plan> {
+        let plan = Self::candidates(width, height, style, channels, precision, settings).find(|p| p.fits(budget));
+        if let Some(p) = plan {
+            return Ok(p);
+        }
+        let worst = if settings.tile_size > 0 {
+            Self::tiled(width, height, style, channels, precision, settings, settings.tile_size as usize)
+        } else {
+            Self::whole(width, height, style, channels, precision, settings)
+        };
+        let (name, bytes) = worst.largest();
+        let (name, bytes, limit) = if bytes > budget.max_buffer {
+            (name.to_string(), bytes, budget.max_buffer)
+        } else {
+            ("the whole plan".to_string(), worst.total() + budget.weights, budget.total)
+        };
+        // The largest longer side that fits, by bisection (the same answer whatever size was asked).
+        let longer = width.max(height);
+        let fits_at = |side: usize| {
+            let k = side as f64 / longer as f64;
+            let sc = |v: usize| ((v as f64 * k).round() as usize).max(1);
+            Self::candidates(sc(width), sc(height), (sc(style.0), sc(style.1)), channels, precision, settings).any(|p| p.fits(budget))
+        };
+        let (mut lo, mut hi) = (0, longer);
+        if fits_at(16) {
+            lo = 16;
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2;
+                if fits_at(mid) { lo = mid } else { hi = mid }
+            }
+        }
+        let fits = lo;
+        Err(Error::TooLarge { width: width as u32, height: height as u32, buffer: name, bytes, limit, fits: fits as u32 })
+    }
+
+    fn candidates<'a>(width: usize, height: usize, style: (usize, usize), channels: &'a [(usize, usize)], precision: Precision, settings: &'a Settings) -> impl Iterator<Item = Plan> + 'a {
+        let longer = width.max(height).max(style.0).max(style.1);
+        let forced = settings.tile_size as usize;
+        let whole = (forced == 0).then(|| Self::whole(width, height, style, channels, precision, settings));
+        let cores: Vec<usize> = if forced > 0 { vec![forced] } else { TILE_CORES.iter().copied().filter(|&c| c < longer).collect() };
+        whole.into_iter().chain(cores.into_iter().map(move |c| Self::tiled(width, height, style, channels, precision, settings, c)))
+    }
+
+    /// Whether every buffer fits the device and the total (with the weights) fits the budget.
+    pub fn fits(&self, budget: Budget) -> bool {
+        self.largest().1 <= budget.max_buffer && self.total().saturating_add(budget.weights) <= budget.total
+    }
+
+    /// Bytes of every buffer (what the session creates).
+    pub fn total(&self) -> u64 {
+        self.buffers.iter().map(|b| b.bytes).sum()
+    }
+
+    /// Bytes of the buffers that live as long as the session (after the targets are computed).
+    pub fn resident(&self) -> u64 {
+        self.buffers.iter().filter(|b| b.life == Life::Session).map(|b| b.bytes).sum()
+    }
+
+    /// The largest buffer (name, bytes).
+    pub fn largest(&self) -> (&str, u64) {
+        self.buffers.iter().max_by_key(|b| b.bytes).map(|b| (b.name.as_str(), b.bytes)).unwrap_or(("", 0))
+    }
+
+    /// One line for people: `whole image, 812.3 MiB` or `6 tiles of 512 px (halo 80 px), 1.2
+    /// GiB`, with `weights` bytes added to the total.
+    pub fn summary(&self, weights: u64) -> String {
+        let total = (self.total() + weights) as f64 / (1u64 << 20) as f64;
+        let amount = if total >= 1024.0 { format!("{:.2} GiB", total / 1024.0) } else { format!("{total:.1} MiB") };
+        match &self.grid {
+            None => format!("whole image, {amount}"),
+            Some(g) => format!("{} tile{} of {} px (halo {} px), {amount}", g.tiles.len(), if g.tiles.len() == 1 { "" } else { "s" }, g.core, g.halo),
+        }
+    }
+
+    /// Tiles per iteration (1 when untiled).
+    pub fn tile_count(&self) -> usize {
+        self.grid.as_ref().map_or(1, |g| g.tiles.len())
+    }
+
+    /// Creates every buffer of the plan on `gpu` (storage, copy source and destination, zeroed).
+    pub fn allocate(&self, gpu: &Gpu) -> Arena {
+        let buffers = self.buffers.iter().map(|b| (b.name.clone(), gpu.storage(&b.name, b.bytes))).collect();
+        Arena { buffers }
+    }
+}
+
+/// The buffers of a [`Plan`], created, handed out by name to the code that binds them.
+pub struct Arena {
+    buffers: HashMap<String, wgpu::Buffer>,
+}
+
+impl Arena {
+    /// The planned buffer `name`. Panics when the plan has no such buffer: the plan and the code
+    /// that binds its buffers disagree (a bug the session tests catch).
+    pub fn take(&mut self, name: &str) -> wgpu::Buffer {
+        self.buffers.remove(name).unwrap_or_else(|| panic!("buffer {name:?} is not in the memory plan"))
+    }
+
+    /// Names of planned buffers not taken yet.
+    pub fn left(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.buffers.keys().cloned().collect();
+        v.sort();
+        v
+    }
+}

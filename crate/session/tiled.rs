@@ -1,0 +1,280 @@
+//! The iteration over spatial tiles (when the whole image's network does not fit the memory
+//! budget): the image, its gradient and the optimiser's state stay whole; one tile network, sized
+//! for the largest tile, runs every tile in turn. The style loss needs the Gram matrices of the
+//! whole image, sums over positions: each tile adds those of the features it owns
+//! ([`crate::tiles`]), so they are exact; the style gradient at a tile then uses the global G − A.
+//!
+//! [`TileMode::Exact`]: pass 1 forwards every tile and sums the Grams; G − A per layer; pass 2
+//! forwards and backwards every tile, the upstream gradients masked to the features it owns, and
+//! adds its input gradient (halo included) into the whole image's. With halos covering the reach
+//! of the deepest layer with a loss this equals the untiled computation. [`TileMode::Fast`]: one
+//! pass per tile, using the G − A of the previous iteration (computed once more at the end of each
+//! iteration), with narrower halos.
+
+use super::iteration::{finish_losses, layer_backward, optimiser};
+use super::targets::upload;
+use super::{init_noise, Iteration, IterationBuffers, Settings, TileMode};
+use crate::gpu::Dispatch;
+use crate::kernels::loss::{SLOT_CONTENT, SLOT_STYLE};
+use crate::kernels::{self, BoxMove, ContentLoss, GramSplit, LossRange, StyleDiff, StyleGrad};
+use crate::plan::{Arena, Plan};
+use crate::tiles::{strides, Rect, Tile, TileGrid};
+use crate::vgg::{layer_shapes, Engine, Network, CONTENT_LAYER, STYLE_LAYERS};
+use image::RgbaImage;
+use wgpu::Buffer;
+
+/// The tile network's buffers and the per-style-layer Gram buffers, from the plan.
+struct TileBuffers {
+    input: Buffer,
+    converted: Option<Buffer>,
+    acts: Vec<Buffer>,
+    ping: [Buffer; 2],
+    grad_in: Buffer,
+    crop: Buffer,
+    crop_grad: Buffer,
+    /// Per style layer: one tile's partial Grams, the whole image's sum, the target, G − A.
+    partials: Vec<Buffer>,
+    sums: Vec<Buffer>,
+    targets: Vec<Buffer>,
+    diffs: Vec<Buffer>,
+}
+
+/// Layer indices of the style layers and the content layer, and each layer's stride.
+struct Layout {
+    style: Vec<usize>,
+    content: usize,
+    strides: Vec<usize>,
+}
+
+impl TileBuffers {
+    fn take(engine: &Engine, arena: &mut Arena, layout: &Layout) -> TileBuffers {
+        let layers = layer_shapes(16, 16, &engine.channels());
+        let names = |kind: &str, arena: &mut Arena| -> Vec<Buffer> { layout.style.iter().map(|&i| arena.take(&format!("{kind} {}", layers[i].name))).collect() };
+        TileBuffers {
+            input: arena.take("tile input"),
+            converted: (engine.gpu.precision != crate::Precision::F32).then(|| arena.take("tile network input")),
+            acts: layers.iter().map(|l| arena.take(&format!("tile activation {}", l.name))).collect(),
+            ping: [arena.take("tile gradient ping"), arena.take("tile gradient pong")],
+            grad_in: arena.take("tile image gradient"),
+            crop: arena.take("tile crop"),
+            crop_grad: arena.take("tile crop gradient"),
+            partials: names("gram partials", arena),
+            sums: names("gram sum", arena),
+            targets: names("style target", arena),
+            diffs: names("gram diff", arena),
+        }
+    }
+
+    /// The network of tile `t` of `grid` over these buffers, and the dispatches that copy the
+    /// tile's input out of `image` (`[3][H][W]`, network space) and run its forward pass.
+    fn forward(&self, engine: &Engine, grid: &TileGrid, t: &Tile, image: &Buffer, pooling: crate::Pooling) -> (Network, Vec<Dispatch>) {
+        let (tw, th) = t.input_size();
+        let net = Network::with_buffers(engine, &self.input, self.converted.clone(), self.acts.clone(), tw, th, pooling);
+        let from = Rect { x: t.ix0, y: t.iy0, w: tw, h: th };
+        let m = BoxMove { c: 3, src: (grid.width, grid.height), from, dst: (tw, th), to: (0, 0) };
+        let mut ops = vec![kernels::copy_box(&engine.gpu, "tile input".into(), m, image, &self.input, false)];
+        ops.extend(net.forward.iter().cloned());
+        (net, ops)
+    }
+
+    /// Copies the features tile `t` owns at layer `i` (stride `j`) into `crop` (`[C][h][w]` of the
+    /// owned box); `None` when it owns none there.
+    fn crop(&self, engine: &Engine, net: &Network, grid: &TileGrid, t: &Tile, i: usize, j: usize) -> Option<(Rect, Dispatch)> {
+        self.crop_into(engine, net, grid, t, i, j, &self.crop)
+    }
+
+    /// [`Self::crop`] into `dst`.
+    #[allow(clippy::too_many_arguments)] // the tile, its layer, and where to
+    fn crop_into(&self, engine: &Engine, net: &Network, grid: &TileGrid, t: &Tile, i: usize, j: usize, dst: &Buffer) -> Option<(Rect, Dispatch)> {
+        let o = t.owned(j, grid.width, grid.height);
+        let (c, lh, lw) = net.layers[i].output;
+        let m = BoxMove { c, src: (lw, lh), from: o, dst: (o.w, o.h), to: (0, 0) };
+        (o.area() > 0).then(|| (o, kernels::copy_box_act(&engine.gpu, engine.gpu.precision, "tile crop".into(), m, &net.acts[i], dst)))
+    }
+
+    /// Adds the Gram matrices of the features tile `t` owns at every style layer to the sums.
+    fn grams(&self, engine: &Engine, net: &Network, grid: &TileGrid, t: &Tile, layout: &Layout) -> Vec<Dispatch> {
+        let gpu = &engine.gpu;
+        let mut ops = Vec::new();
+        for (si, &i) in layout.style.iter().enumerate() {
+            let Some((o, crop)) = self.crop(engine, net, grid, t, i, layout.strides[i]) else { continue };
+            let name = &net.layers[i].name;
+            let split = GramSplit::new(net.layers[i].output.0, o.area());
+            ops.push(crop);
+            ops.push(kernels::gram_partial(gpu, gpu.variant(), format!("{name} gram"), split, &self.crop, &self.partials[si]));
+            ops.push(kernels::gram_sum(gpu, "tile gram sum".into(), split.c, split.splits, &self.partials[si], &self.sums[si], true));
+        }
+        ops
+    }
+
+    /// Zeroes the Gram sums.
+    fn zero_sums(&self, engine: &Engine, layers: &[crate::vgg::LayerShape], layout: &Layout) -> Vec<Dispatch> {
+        layout.style.iter().zip(&self.sums).map(|(&i, b)| kernels::zero(&engine.gpu, "tile gram sum".into(), layers[i].output.0.pow(2), b)).collect()
+    }
+}
+
+/// Builds a tiled session's one-time work (submitted here: both targets, the noise
+/// initialisation) and its [`Iteration`], from `plan` (which has a grid).
+pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, style: &RgbaImage, s: &Settings, b: IterationBuffers, arena: &mut Arena) -> Iteration {
+    let gpu = &engine.gpu;
+    let (grid, sgrid) = (plan.grid.as_ref().expect("a tiled plan"), plan.style_grid.as_ref().expect("a tiled plan"));
+    let (w, h) = (grid.width, grid.height);
+    let whole = layer_shapes(w, h, &engine.channels());
+    let style_whole = layer_shapes(sgrid.width, sgrid.height, &engine.channels());
+    let layout = Layout {
+        style: STYLE_LAYERS.iter().map(|n| whole.iter().position(|l| l.name == *n).expect("a style layer")).collect(),
+        content: whole.iter().position(|l| l.name == CONTENT_LAYER).expect("the content layer"),
+        strides: strides(&whole),
+    };
+    let tb = TileBuffers::take(engine, arena, &layout);
+    let n_of = |l: &crate::vgg::LayerShape| l.output.1 * l.output.2;
+
+    // The targets: relu4_2 of the photo, tile by tile (each tile keeps what it owns); the
+    // painting's Grams summed over its own tiles.
+    let mut once = vec![kernels::preprocess(gpu, w * h, &upload(gpu, arena, "content rgba", content), b.x)];
+    let mut content_targets = Vec::new();
+    for (k, t) in grid.tiles.iter().enumerate() {
+        let target = arena.take(&format!("content target {k}"));
+        let (net, ops) = tb.forward(engine, grid, t, b.x, s.pooling);
+        once.extend(ops);
+        once.extend(tb.crop_into(engine, &net, grid, t, layout.content, layout.strides[layout.content], &target).map(|(_, d)| d));
+        content_targets.push(target);
+    }
+    let style_img = arena.take("style image");
+    once.push(kernels::preprocess(gpu, sgrid.width * sgrid.height, &upload(gpu, arena, "style rgba", style), &style_img));
+    once.extend(tb.zero_sums(engine, &whole, &layout));
+    for t in &sgrid.tiles {
+        let (net, ops) = tb.forward(engine, sgrid, t, &style_img, s.pooling);
+        once.extend(ops);
+        once.extend(tb.grams(engine, &net, sgrid, t, &layout));
+    }
+    for (si, &i) in layout.style.iter().enumerate() {
+        let l = &style_whole[i];
+        let split = GramSplit { c: l.output.0, n: n_of(l), splits: 1, chunk: n_of(l).next_multiple_of(16) };
+        once.push(kernels::gram_finish(gpu, format!("{} style gram", l.name), split, &tb.sums[si], &tb.targets[si]));
+    }
+    gpu.submit(&once, |_| {});
+    init_noise(gpu, s, b.x, w * h);
+
+    // The iteration.
+    let loss_part = arena.take("loss partials");
+    let mut ranges = Vec::new();
+    let mut part_len = 0;
+    let mut diffs = Vec::new();
+    for (si, &i) in layout.style.iter().enumerate() {
+        let l = &whole[i];
+        let split = GramSplit { c: l.output.0, n: n_of(l), splits: 1, chunk: n_of(l).next_multiple_of(16) };
+        let bufs = StyleDiff { partial: &tb.sums[si], target: &tb.targets[si], diff: &tb.diffs[si], loss_part: &loss_part };
+        let (d, count) = kernels::style_diff(gpu, format!("{} gram", l.name), split, bufs, part_len);
+        diffs.push(d);
+        ranges.push(LossRange { offset: part_len, count, slot: SLOT_STYLE + si, scale: 1.0 / (split.c * split.c) as f32 });
+        part_len += count;
+    }
+    let content_start = part_len;
+    let mut ops = vec![kernels::zero(gpu, "tile scatter".into(), 3 * w * h, b.grad_x)];
+    ops.extend(tb.zero_sums(engine, &whole, &layout));
+    let mut cuts = Vec::new();
+    let exact = s.tile_mode == TileMode::Exact;
+    let mut pass1 = Vec::new();
+    for t in &grid.tiles {
+        let (net, fwd) = tb.forward(engine, grid, t, b.x, s.pooling);
+        pass1.push(fwd);
+        pass1.push(tb.grams(engine, &net, grid, t, &layout));
+    }
+    if exact {
+        for (k, pair) in pass1.chunks(2).enumerate() {
+            if k > 0 {
+                cuts.push(ops.len());
+            }
+            ops.extend(pair.iter().flatten().cloned());
+        }
+        ops.extend(diffs.iter().cloned());
+    } else {
+        // G − A of the initial image, for the first iteration.
+        let mut first: Vec<Dispatch> = tb.zero_sums(engine, &whole, &layout);
+        first.extend(pass1.iter().flatten().cloned());
+        first.extend(diffs.iter().cloned());
+        gpu.submit(&first, |_| {});
+    }
+    for (k, t) in grid.tiles.iter().enumerate() {
+        if exact || k > 0 {
+            cuts.push(ops.len());
+        }
+        let (net, fwd) = tb.forward(engine, grid, t, b.x, s.pooling);
+        ops.extend(fwd);
+        if !exact {
+            ops.extend(tb.grams(engine, &net, grid, t, &layout));
+        }
+        ops.extend(backward(engine, &tb, &net, grid, t, s, &layout, &whole, TileLoss { target: &content_targets[k], loss_part: &loss_part, offset: &mut part_len }));
+        let (tw, th) = t.input_size();
+        let m = BoxMove { c: 3, src: (tw, th), from: Rect { x: 0, y: 0, w: tw, h: th }, dst: (w, h), to: (t.ix0, t.iy0) };
+        ops.push(kernels::copy_box(gpu, "tile scatter".into(), m, &tb.grad_in, b.grad_x, true));
+    }
+    if !exact {
+        ops.extend(diffs);
+    }
+    let lc = &whole[layout.content];
+    ranges.push(LossRange { offset: content_start, count: part_len - content_start, slot: SLOT_CONTENT, scale: 1.0 / lc.out_len() as f32 });
+    finish_losses(gpu, s, (w, h), &b, &loss_part, &mut ranges, part_len, &mut ops);
+    let (optimiser, adam, mut keep) = optimiser(gpu, s, w * h, &b, arena);
+    keep.extend([tb.input, tb.grad_in, tb.crop, tb.crop_grad, loss_part, style_img]);
+    keep.extend(tb.converted);
+    keep.extend(tb.acts.into_iter().chain(tb.ping).chain(tb.partials).chain(tb.sums).chain(tb.targets).chain(tb.diffs).chain(content_targets));
+    Iteration { loss_and_gradient: ops, cuts, optimiser, adam, _buffers: keep }
+}
+
+/// Where a tile's content loss goes: its target (what it owns of the photo's relu4_2) and the
+/// loss partials at `offset` (advanced past the ones it writes).
+struct TileLoss<'a> {
+    target: &'a Buffer,
+    loss_part: &'a Buffer,
+    offset: &'a mut usize,
+}
+
+/// Tile `t`'s losses and backward pass, from relu5_1 down to its input gradient (`tb.grad_in`):
+/// at each layer with a loss, only the features the tile owns get that loss's gradient.
+#[allow(clippy::too_many_arguments)] // the tile, its network, and the session-wide layout
+fn backward(engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t: &Tile, s: &Settings, layout: &Layout, whole: &[crate::vgg::LayerShape], loss: TileLoss) -> Vec<Dispatch> {
+    let gpu = &engine.gpu;
+    let mut ops = Vec::new();
+    let mut cur = 0;
+    let mut first = true;
+    for i in (0..net.layers.len()).rev() {
+        let l = &net.layers[i];
+        let (c, lh, lw) = l.output;
+        let j = layout.strides[i];
+        if let Some(si) = layout.style.iter().position(|&k| k == i) {
+            if first {
+                ops.push(kernels::zero(gpu, "tile scatter".into(), c * lh * lw, &tb.ping[cur]));
+            }
+            if let Some((o, crop)) = tb.crop(engine, net, grid, t, i, j) {
+                let n_whole = whole[i].output.1 * whole[i].output.2;
+                let coef = s.style_weight * s.style_layer_weights[si] * 4.0 / ((c as f32).powi(3) * n_whole as f32);
+                ops.push(crop);
+                let bufs = StyleGrad { feat: &tb.crop, diff: &tb.diffs[si], grad: &tb.crop_grad, accumulate: false };
+                ops.push(kernels::style_grad(gpu, gpu.variant(), format!("{} style grad", l.name), c, o.area(), coef, bufs));
+                let m = BoxMove { c, src: (o.w, o.h), from: Rect { w: o.w, h: o.h, ..Rect::default() }, dst: (lw, lh), to: (o.x, o.y) };
+                ops.push(kernels::copy_box(gpu, "tile scatter".into(), m, &tb.crop_grad, &tb.ping[cur], true));
+            }
+            first = false;
+        }
+        if i == layout.content {
+            if let Some((o, crop)) = tb.crop(engine, net, grid, t, i, j) {
+                let len = whole[i].out_len();
+                ops.push(crop);
+                let owned = BoxMove { c, src: (lw, lh), from: o, dst: (o.w, o.h), to: (0, 0) };
+                ops.push(kernels::copy_box(gpu, "tile crop".into(), owned, &tb.ping[cur], &tb.crop_grad, false));
+                let bufs = ContentLoss { feat: &tb.crop, target: loss.target, grad: &tb.crop_grad, loss_part: loss.loss_part };
+                let (d, count) = kernels::content_loss(gpu, gpu.precision, format!("{} content", l.name), c * o.area(), s.content_weight * 2.0 / len as f32, bufs, *loss.offset);
+                ops.push(d);
+                *loss.offset += count;
+                let back = BoxMove { c, src: (o.w, o.h), from: Rect { w: o.w, h: o.h, ..Rect::default() }, dst: (lw, lh), to: (o.x, o.y) };
+                ops.push(kernels::copy_box(gpu, "tile scatter".into(), back, &tb.crop_grad, &tb.ping[cur], false));
+            }
+        }
+        let dst = if i == 0 { &tb.grad_in } else { &tb.ping[1 - cur] };
+        ops.push(layer_backward(engine, net, i, s.pooling, &tb.ping[cur], dst));
+        cur = 1 - cur;
+    }
+    ops
+}
