@@ -275,6 +275,31 @@ impl LbfgsRef {
 }
 
 /// RGBA8 → planar BGR minus mean.
+/// A box of `c` planes moved from `src` (`sw`×`sh` per plane; box at `from` = (x, y, w, h)) into
+/// `dst` (`dw`×`dh` per plane) at `to`: replaced, or added to when `add` (tile.wgsl `copy_box`).
+#[allow(clippy::too_many_arguments)] // the two buffers with their shapes, the box and the mode
+pub fn copy_box(src: &[f64], (sw, sh): (usize, usize), from: (usize, usize, usize, usize), dst: &mut [f64], (dw, dh): (usize, usize), to: (usize, usize), c: usize, add: bool) {
+    let (fx, fy, bw, bh) = from;
+    for ch in 0..c {
+        for y in 0..bh {
+            for x in 0..bw {
+                let v = src[(ch * sh + fy + y) * sw + fx + x];
+                let d = &mut dst[(ch * dh + to.1 + y) * dw + to.0 + x];
+                *d = if add { *d + v } else { v };
+            }
+        }
+    }
+}
+
+/// `sum[i] (+)= Σ_s partial[s·n + i]` over `splits` partial Grams of n = C² values (tile.wgsl
+/// `gram_sum`).
+pub fn gram_sum(partial: &[f64], n: usize, splits: usize, sum: &mut [f64], accumulate: bool) {
+    for i in 0..n {
+        let s: f64 = (0..splits).map(|k| partial[k * n + i]).sum();
+        sum[i] = if accumulate { sum[i] + s } else { s };
+    }
+}
+
 pub fn preprocess(rgba: &[u8]) -> Vec<f64> {
     let hw = rgba.len() / 4;
     let mut out = vec![0.0; 3 * hw];

@@ -1,0 +1,156 @@
+//! Tiled execution and the memory plan: the plan's total is the bytes a session creates (whole
+//! and tiled, both optimisers, both storage precisions); exact tiles give the untiled losses and
+//! input gradient within 1e-4 relative; the fast mode's error is measured and printed; a memory
+//! budget picks tiles that fit it.
+
+mod common;
+use common::*;
+use stylize::plan::{Budget, Plan};
+use stylize::{Engine, GpuOptions, Init, Optimizer, Precision, Session, Settings, TileMode, VggWeights};
+
+fn engine(weights: &VggWeights, precision: Precision) -> std::rc::Rc<Engine> {
+    let gpu = pollster::block_on(stylize::Gpu::new(&GpuOptions { precision: Some(precision), ..Default::default() })).unwrap();
+    Engine::new(gpu, weights).unwrap()
+}
+
+fn picture(w: u32, h: u32, k: u32) -> image::RgbaImage {
+    image::RgbaImage::from_fn(w, h, |x, y| image::Rgba([((x * 7 + y * 3 * k) % 256) as u8, ((x * y / 3 + k * 40) % 256) as u8, ((y * 5 + x * k) % 256) as u8, 255]))
+}
+
+#[test]
+fn the_plan_total_is_the_bytes_created() {
+    let weights = VggWeights::random(8, 3);
+    let (content, style) = (picture(70, 52, 1), picture(40, 61, 3));
+    for precision in precisions(gpu()) {
+        let engine = engine(&weights, precision);
+        for (optimizer, tile_size) in [(Optimizer::Adam, 0), (Optimizer::Lbfgs, 0), (Optimizer::Adam, 32), (Optimizer::Lbfgs, 48)] {
+            let settings = Settings { size: 70, scales: 1, optimizer, tile_size, ..Settings::default() };
+            let before = engine.gpu.storage_bytes_created();
+            let s = Session::new(engine.clone(), &content, &style, &settings).unwrap();
+            let created = engine.gpu.storage_bytes_created() - before;
+            let plan = s.plan();
+            eprintln!("{precision:?} {optimizer:?} tiles {tile_size}: plan {} B in {} buffers, created {created} B; {}", plan.total(), plan.buffers.len(), plan.summary(0));
+            assert_eq!(plan.total(), created, "{precision:?} {optimizer:?} tile {tile_size}: the plan is what is created");
+            assert_eq!(plan.grid.is_some(), tile_size > 0);
+            assert_eq!(s.peak_bytes(), plan.total() + engine.weight_bytes());
+            engine.gpu.check().unwrap();
+        }
+    }
+}
+
+/// Losses and input gradient of the initial (noise) image, untiled and tiled.
+fn evaluate(engine: &std::rc::Rc<Engine>, settings: &Settings, content: &image::RgbaImage, style: &image::RgbaImage) -> (stylize::Losses, Vec<f32>) {
+    let mut s = Session::new(engine.clone(), content, style, settings).unwrap();
+    s.evaluate().unwrap();
+    let (w, h) = s.size();
+    let g = pollster::block_on(engine.gpu.read_f32(s.gradient_buffer(), 0, 3 * (w * h) as usize)).unwrap();
+    let l = pollster::block_on(s.losses()).unwrap();
+    engine.gpu.check().unwrap();
+    (l, g)
+}
+
+/// (largest relative loss difference, max |Δg| / max |g|, ‖Δg‖ / ‖g‖).
+fn errors(a: &(stylize::Losses, Vec<f32>), b: &(stylize::Losses, Vec<f32>)) -> (f64, f64, f64) {
+    let rel = |x: f32, y: f32| ((x - y).abs() / y.abs().max(1e-20)) as f64;
+    let (la, lb) = (a.0, b.0);
+    let loss = [rel(la.content, lb.content), rel(la.style, lb.style), rel(la.tv, lb.tv), rel(la.total, lb.total)].into_iter().fold(0.0, f64::max);
+    let gmax = b.1.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
+    let gerr = a.1.iter().zip(&b.1).fold(0f32, |m, (x, y)| m.max((x - y).abs())) as f64;
+    assert!(a.1.iter().all(|v| v.is_finite()), "every gradient element written and finite");
+    let norm = |v: &mut dyn Iterator<Item = f64>| v.map(|x| x * x).sum::<f64>().sqrt();
+    let l2 = norm(&mut a.1.iter().zip(&b.1).map(|(x, y)| (x - y) as f64)) / norm(&mut b.1.iter().map(|&x| x as f64));
+    (loss, gerr / gmax, l2)
+}
+
+#[test]
+fn exact_tiles_equal_the_untiled_computation() {
+    // Every layer used (halo 80) on an image several tiles wide; 8-channel random weights keep it
+    // fast. Then the shallower content + three style layers (halo 48) with 32-px cores.
+    let weights = VggWeights::random(8, 5);
+    let (content, style) = (picture(250, 190, 1), picture(180, 230, 2));
+    for precision in precisions(gpu()) {
+        let engine = engine(&weights, precision);
+        let cases = [
+            (Settings { size: 250, tile_size: 64, ..Settings::default() }, "all layers, 64-px cores"),
+            (Settings { size: 250, tile_size: 32, style_layer_weights: [1.0, 0.75, 0.2, 0.0, 0.0], ..Settings::default() }, "relu4_2 + three style layers, 32-px cores"),
+        ];
+        for (tiled, what) in cases {
+            let base = Settings { scales: 1, init: Init::Noise, seed: 3, ..tiled.clone() };
+            let whole = evaluate(&engine, &Settings { tile_size: 0, ..base.clone() }, &content, &style);
+            let t = evaluate(&engine, &Settings { scales: 1, init: Init::Noise, seed: 3, ..tiled }, &content, &style);
+            let plan = stylize::session::plan_for(&engine, 250, 190, (180, 230), &base).unwrap();
+            let (loss, grad, _) = errors(&t, &whole);
+            eprintln!("{precision:?}, {what} ({}): losses within {loss:.2e}, gradient within {grad:.2e} of max |g|", plan.summary(0));
+            assert!(plan.grid.as_ref().unwrap().tiles.len() >= 9, "tiling is not trivial");
+            assert!(loss < 1e-4, "{what}: tiled losses {:?} vs untiled {:?}", t.0, whole.0);
+            assert!(grad < 1e-4, "{what}: tiled gradient differs by {grad:.2e} of its largest element");
+        }
+    }
+}
+
+#[test]
+fn fast_tiles_error_is_measured() {
+    // At the same image (after 3 fast Adam steps): the fast gradient (previous iteration's Grams,
+    // narrow halo) against the untiled one; and the losses of the two runs' trajectories.
+    let weights = VggWeights::random(8, 5);
+    let (content, style) = (picture(250, 190, 1), picture(180, 230, 2));
+    let engine = engine(&weights, Precision::F32);
+    let base = Settings { size: 250, scales: 1, init: Init::Noise, seed: 3, ..Settings::default() };
+    let n = 3 * 250 * 190;
+    let read = |s: &Session| pollster::block_on(engine.gpu.read_f32(s.gradient_buffer(), 0, n)).unwrap();
+    let mut whole = Session::new(engine.clone(), &content, &style, &base).unwrap();
+    whole.step(3, false).unwrap();
+    let whole_after = pollster::block_on(whole.losses()).unwrap();
+    for (halo, steps) in [(80, 0), (16, 3), (32, 3), (48, 3), (80, 3)] {
+        let mut fast = Session::new(engine.clone(), &content, &style, &Settings { tile_size: 64, tile_mode: TileMode::Fast, tile_halo: halo, ..base.clone() }).unwrap();
+        fast.step(steps, false).unwrap();
+        let fast_after = pollster::block_on(fast.losses()).unwrap();
+        fast.evaluate().unwrap();
+        let f = (pollster::block_on(fast.losses()).unwrap(), read(&fast));
+        let x = pollster::block_on(fast.image_f32()).unwrap();
+        let mut exact = Session::new(engine.clone(), &content, &style, &base).unwrap();
+        exact.set_image_f32(&x).unwrap();
+        exact.evaluate().unwrap();
+        let e = (pollster::block_on(exact.losses()).unwrap(), read(&exact));
+        let (loss, grad, l2) = errors(&f, &e);
+        eprintln!(
+            "fast tiles, 64-px cores, halo {halo} px, {steps} steps: at the same image, losses within {loss:.2e}, gradient error {l2:.2e} (L2, relative), {grad:.2e} of max |g|; \
+             after 3 steps the total loss is {:.6e} (untiled run {:.6e})",
+            fast_after.total, whole_after.total
+        );
+        if steps == 0 {
+            // Before the first step the Grams are the image's own and an 80-px halo is exact.
+            assert!(loss < 1e-4 && l2 < 1e-4, "fast tiles at the start: {loss:.2e}, {l2:.2e}");
+        }
+        assert!(loss < 0.5 && l2 < 1.0, "fast tiles are approximate, not garbage");
+    }
+    engine.gpu.check().unwrap();
+}
+
+#[test]
+fn a_budget_picks_tiles_that_fit_it() {
+    let ch = stylize::vgg::vgg19_channels();
+    let s = Settings::default();
+    let weights = stylize::vgg::weight_bytes(&ch, Precision::F16);
+    let gib = 1u64 << 30;
+    // 4096² keeps ~1.6 GiB of whole-image state (image, gradient, Adam's moments, display,
+    // targets): it needs a 2 GiB budget.
+    for (n, budget_gib) in [(1024usize, 1), (2048, 1), (4096, 2)] {
+        let budget = Budget { max_buffer: 2 * gib, total: budget_gib * gib, weights };
+        let whole = Plan::whole(n, n, (n, n), &ch, Precision::F16, &s);
+        let p = Plan::choose(n, n, (n, n), &ch, Precision::F16, &s, budget).unwrap();
+        eprintln!("{n}² within {budget_gib} GiB: {} (whole: {:.0} MiB)", p.summary(weights), (whole.total() + weights) as f64 / (1 << 20) as f64);
+        assert!(whole.total() + weights > budget.total, "{n}² does not fit whole");
+        assert!(p.grid.is_some() && p.total() + weights <= budget.total);
+    }
+    // One answer for the largest size that fits, whatever size was asked.
+    let tight = Budget { max_buffer: 1 << 40, total: 300 << 20, weights };
+    let fits: Vec<u32> = [3000usize, 4000, 5000]
+        .iter()
+        .map(|&n| match Plan::choose(n, n, (n, n), &ch, Precision::F16, &s, tight) {
+            Err(stylize::Error::TooLarge { fits, .. }) => fits,
+            other => panic!("{n}: expected TooLarge, got {:?}", other.map(|p| p.summary(0))),
+        })
+        .collect();
+    assert!(fits.windows(2).all(|w| w[0] == w[1]), "{fits:?}");
+}
