@@ -8,7 +8,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Precision};
 use crate::kernels::{self, GramSplit, LbfgsConfig, MAX_REDUCE_GROUPS};
-use crate::session::{Optimizer, Settings};
+use crate::session::{Optimizer, Settings, TileMode};
 use crate::tiles::{halo_for, strides, TileGrid};
 use crate::vgg::{layer_shapes, LayerShape, CONTENT_LAYER, STYLE_LAYERS};
 use std::collections::HashMap;
@@ -40,6 +40,8 @@ pub struct Plan {
     pub grid: Option<TileGrid>,
     /// The tiles of the painting when tiled.
     pub style_grid: Option<TileGrid>,
+    /// Whether tiles run exactly (two passes) rather than fast.
+    pub exact: bool,
 }
 
 /// What a plan must fit: the device's per-buffer limit and a total budget.
@@ -137,7 +139,7 @@ impl Plan {
             let split = GramSplit::new(l.output.0, l.output.1 * l.output.2);
             b.add(format!("style gram partials {}", l.name), 4 * split.partial_len() as u64, Life::Targets);
         }
-        Plan { buffers: b.buffers, grid: None, style_grid: None }
+        Plan { buffers: b.buffers, grid: None, style_grid: None, exact: true }
     }
 
     /// A network's buffers alone (input copy, activations), named `{prefix}…`: for tools and tests
@@ -145,14 +147,14 @@ impl Plan {
     pub fn network(prefix: &str, width: usize, height: usize, channels: &[(usize, usize)], precision: Precision) -> Plan {
         let mut b = Builder { buffers: Vec::new() };
         b.network(prefix, &layer_shapes(width, height, channels), precision, Life::Session);
-        Plan { buffers: b.buffers, grid: None, style_grid: None }
+        Plan { buffers: b.buffers, grid: None, style_grid: None, exact: true }
     }
 
     /// A plan of the buffers listed as (name, bytes), all living as long as the session: for the
     /// parts that plan themselves (e.g. [`LbfgsConfig::buffers`]) used alone in tests.
     pub fn from_buffers(buffers: Vec<(String, u64)>) -> Plan {
         let buffers = buffers.into_iter().map(|(name, bytes)| BufferSpec { name, bytes, life: Life::Session }).collect();
-        Plan { buffers, grid: None, style_grid: None }
+        Plan { buffers, grid: None, style_grid: None, exact: true }
     }
 
     /// The plan of a session that runs the network over tiles with cores of `core` px (the
@@ -202,7 +204,7 @@ impl Plan {
         b.add("content rgba", 4 * hw, Life::Targets);
         b.add("style rgba", 4 * (style.0 * style.1) as u64, Life::Targets);
         b.add("style image", 12 * (style.0 * style.1) as u64, Life::Targets);
-        Plan { buffers: b.buffers, grid: Some(grid), style_grid: Some(style_grid) }
+        Plan { buffers: b.buffers, grid: Some(grid), style_grid: Some(style_grid), exact: settings.tile_mode == TileMode::Exact }
     }
 
     /// The plan a session uses: tiled with `settings.tile_size` when set; else whole when it fits
@@ -279,6 +281,20 @@ impl Plan {
         match &self.grid {
             None => format!("whole image, {amount}"),
             Some(g) => format!("{} tile{} of {} px (halo {} px), {amount}", g.tiles.len(), if g.tiles.len() == 1 { "" } else { "s" }, g.core, g.halo),
+        }
+    }
+
+    /// The pixels the network processes per iteration, forward and backward counted as one: the
+    /// image's on the whole image; over tiles, every tile input's (halos included), and half as
+    /// much again for the exact mode's forward-only first pass (a conv's input gradient costs as
+    /// much as its forward pass).
+    pub fn work(&self) -> f64 {
+        match &self.grid {
+            None => self.buffers.iter().find(|b| b.name == "display rgba").map_or(0.0, |b| (b.bytes / 4) as f64),
+            Some(g) => {
+                let inputs: f64 = g.tiles.iter().map(|t| (t.input_size().0 * t.input_size().1) as f64).sum();
+                if self.exact { 1.5 * inputs } else { inputs }
+            }
         }
     }
 

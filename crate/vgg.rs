@@ -73,6 +73,12 @@ pub fn fit_size(w0: u32, h0: u32, size: u32) -> (u32, u32) {
     }
 }
 
+/// The memory budget a page uses on `gpu` unless told otherwise (WebGPU does not say how much
+/// memory a device has): twice the largest buffer the adapter allows, between 512 MiB and 2 GiB.
+pub fn default_budget(gpu: &Gpu) -> u64 {
+    (2 * gpu.adapter_limits.max_buffer_size).clamp(512 << 20, 2 << 30)
+}
+
 /// Bytes of the conv weights of a network with `channels` stored in `precision`: both GEMM
 /// layouts (weights in `precision`) and the f32 biases.
 pub fn weight_bytes(channels: &[(usize, usize)], precision: Precision) -> u64 {

@@ -4,8 +4,7 @@
 //! (`Weights`, `Image`, `TooLarge` with a `fits` field, `DeviceLost`, `NotFinite`, ...).
 
 use crate::preview::{Preview, PreviewSource};
-use crate::session::sizes;
-use crate::vgg::{buffer_plan, check_plan};
+use crate::session::{plan_for, sizes};
 use crate::kernels::ConvShape;
 use crate::{ConvPath, Engine, Error, Gpu, GpuOptions, Precision, Run, Session, Settings, VggWeights};
 use js_sys::{Promise, Reflect, Uint8Array};
@@ -100,6 +99,7 @@ impl Stylizer {
         drop(weights);
         let gpu = Gpu::new(&GpuOptions { conv_path, precision, break_kernels, ..Default::default() }).await.map_err(js_error)?;
         let engine = Engine::new(gpu, &w).map_err(js_error)?;
+        engine.set_memory_budget(crate::vgg::default_budget(&engine.gpu));
         Ok(Stylizer { engine })
     }
 
@@ -145,8 +145,10 @@ impl Stylizer {
 
     /// The memory plan of the run's largest (final) scale for these image sizes and settings:
     /// `{width, height, styleWidth, styleHeight, totalBytes, peakBytes, largestBytes, limitBytes,
-    /// fits, maxSize, scales}` (`peakBytes`: the plan plus the weights, what `Job.profile()`
-    /// reports; `maxSize`: the largest output size that fits when `fits` is false; `scales`: the
+    /// budgetBytes, fits, maxSize, tiles, tileSize, halo, scales}` (`peakBytes`: the plan plus the
+    /// weights, what `Job.profile()` reports; `budgetBytes`: the memory budget
+    /// (`setMemoryBudget`); `tiles`: tiles per iteration, 0 when the network runs on the whole
+    /// image; `maxSize`: the largest output size that fits when `fits` is false; `scales`: the
     /// coarse-to-fine schedule, `[{width, height, iterations}]`, or null if a scale is invalid).
     pub fn plan(&self, cw: u32, ch: u32, sw: u32, sh: u32, settings: JsValue) -> Result<JsValue, JsValue> {
         let all = settings_from(&settings)?;
@@ -154,22 +156,44 @@ impl Stylizer {
         let scales = Run::plan(&self.engine, cw, ch, (sw, sh), &all, None).ok();
         let s = all.at_scale(all.final_size(), all.iterations);
         let ((w, h), (sw, sh)) = sizes(cw, ch, sw, sh, &s).map_err(js_error)?;
-        let ch_ = self.engine.channels();
-        let precision = self.engine.gpu.precision;
-        let plan = buffer_plan(w as usize, h as usize, (sw as usize, sh as usize), &ch_, precision, &s);
-        let limit = self.engine.gpu.max_storage_bytes();
-        let (fits, max_size) = match check_plan(w as usize, h as usize, (sw as usize, sh as usize), &ch_, precision, &s, limit) {
-            Ok(_) => (true, s.size),
-            Err(Error::TooLarge { fits, .. }) => (false, fits),
+        let budget = self.engine.budget();
+        let (plan, fits, max_size) = match plan_for(&self.engine, cw, ch, (sw, sh), &s) {
+            Ok(p) => (p, true, s.size),
+            Err(Error::TooLarge { fits, .. }) => {
+                let ch_ = self.engine.channels();
+                (crate::plan::Plan::whole(w as usize, h as usize, (sw as usize, sh as usize), &ch_, self.engine.gpu.precision, &s), false, fits)
+            }
             Err(e) => return Err(js_error(e)),
         };
+        let grid = plan.grid.as_ref();
         Ok(to_js(&serde_json::json!({
             "width": w, "height": h, "styleWidth": sw, "styleHeight": sh,
-            "totalBytes": plan.iter().map(|b| b.1).sum::<u64>(),
-            "peakBytes": crate::bench::peak_bytes(&ch_, precision, &s, w as usize, h as usize, (sw as usize, sh as usize)),
-            "largestBytes": plan.iter().map(|b| b.1).max().unwrap_or(0),
-            "limitBytes": limit, "fits": fits, "maxSize": max_size, "scales": scales,
+            "totalBytes": plan.total(),
+            "peakBytes": plan.total() + budget.weights,
+            "largestBytes": plan.largest().1,
+            "limitBytes": budget.max_buffer,
+            "budgetBytes": if budget.total == u64::MAX { serde_json::Value::Null } else { budget.total.into() },
+            "fits": fits, "maxSize": max_size, "scales": scales,
+            "tiles": grid.map_or(0, |g| g.tiles.len()), "tileSize": grid.map_or(0, |g| g.core), "halo": grid.map_or(0, |g| g.halo),
         })))
+    }
+
+    /// Limits the GPU memory of the runs started from now on to `bytes` (weights included); a
+    /// size whose whole network would not fit runs over tiles. `create` sets a budget derived from
+    /// the adapter ([`crate::vgg::default_budget`]).
+    #[wasm_bindgen(js_name = setMemoryBudget)]
+    pub fn set_memory_budget(&self, bytes: f64) -> Result<(), JsValue> {
+        if !(bytes.is_finite() && bytes >= 1.0) {
+            return Err(js_error(Error::Settings(format!("memory budget {bytes} is not a number of bytes"))));
+        }
+        self.engine.set_memory_budget(bytes as u64);
+        Ok(())
+    }
+
+    /// The memory budget in bytes.
+    #[wasm_bindgen(js_name = memoryBudget)]
+    pub fn memory_budget(&self) -> f64 {
+        self.engine.budget().total as f64
     }
 
     /// Starts a run (its first scale): resizes the images, computes the targets on the GPU and, if
@@ -432,6 +456,12 @@ impl Job {
     #[wasm_bindgen(getter, js_name = atLastScale)]
     pub fn at_last_scale(&self) -> bool {
         self.run.at_last_scale()
+    }
+
+    /// Tiles per iteration at the current scale (1 when the network runs on the whole image).
+    #[wasm_bindgen(getter)]
+    pub fn tiles(&self) -> u32 {
+        self.run.session().plan().tile_count() as u32
     }
 
     /// The run's scales: `[{width, height, iterations}]`.

@@ -68,9 +68,11 @@ function updateMemory() {
   try {
     const p = state.st.plan(content, style, readSettings());
     const sc = p.scales && p.scales.length > 1 ? ` in ${p.scales.length} scales (${p.scales.map((x) => Math.max(x.width, x.height)).join(' → ')} px)` : '';
-    ui.memory.textContent = `${p.width}×${p.height} px output${sc}; needs ${fmtBytes(p.totalBytes)} of GPU memory at the largest scale, largest buffer ${fmtBytes(p.largestBytes)} (this GPU allows ${fmtBytes(p.limitBytes)} per buffer).`;
+    const how = p.tiles > 0 ? `runs in ${p.tiles} tiles of ${p.tileSize} px at the largest scale (the whole image would not fit)` : 'runs on the whole image';
+    const budget = p.budgetBytes != null ? ` of the ${fmtBytes(p.budgetBytes)} budget` : '';
+    ui.memory.textContent = `${p.width}×${p.height} px output${sc}; ${how}; needs ${fmtBytes(p.peakBytes)} of GPU memory${budget}.`;
     ui.memory.classList.toggle('warn', !p.fits);
-    if (!p.fits) ui.memory.textContent += ` Too large: the largest size that fits is about ${p.maxSize} px.`;
+    if (!p.fits) ui.memory.textContent = `${p.width}×${p.height} px does not fit this GPU's memory${budget ? ' budget' : ''}, even in tiles: the largest size that fits is about ${p.maxSize} px.`;
   } catch (e) {
     ui.memory.textContent = e.message;
     ui.memory.classList.add('warn');
@@ -231,7 +233,7 @@ async function runOrResume(mode) {
     try {
       const p = st.plan(state.images.content, state.images.style, settings);
       if (!p.fits) {
-        showError(Object.assign(new Error(`${settings.size} px needs a ${fmtBytes(p.largestBytes)} buffer but this GPU allows ${fmtBytes(p.limitBytes)}.`), { name: 'TooLarge' }),
+        showError(Object.assign(new Error(`${settings.size} px does not fit this GPU's memory, even in tiles.`), { name: 'TooLarge' }),
           { label: `Use ${p.maxSize} px`, run: () => { fields.size.value = p.maxSize; updateLabels(); runOrResume('run'); } });
         return;
       }
@@ -242,11 +244,11 @@ async function runOrResume(mode) {
   ui.comparePos.value = 0;
   const started = performance.now();
   const onProgress = (e) => {
-    const { iteration, iterations, itPerSec, etaSeconds, scale, scales, width, height } = e.detail;
+    const { iteration, iterations, itPerSec, etaSeconds, scale, scales, width, height, tiles } = e.detail;
     state.totalIterations = iterations;
     ui.progress.max = iterations;
     ui.progress.value = iteration;
-    const where = scales > 1 ? `Scale ${scale + 1} of ${scales} · ${width} × ${height} px · ` : '';
+    const where = (scales > 1 ? `Scale ${scale + 1} of ${scales} · ${width} × ${height} px · ` : '') + (tiles > 1 ? `${tiles} tiles · ` : '');
     ui.progressText.textContent = `${where}Iteration ${iteration} / ${iterations} · ${itPerSec.toFixed(2)} it/s · ETA ${fmtTime(etaSeconds)}`;
     updateButtons(); // the run has left 'starting'
   };

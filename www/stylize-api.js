@@ -158,9 +158,49 @@ export async function decodeImage(source, maxSide = 2048) {
 
 /** Encodes RGBA bytes as a PNG Blob. */
 export async function rgbaToPng({ data, width, height }) {
+  // In a worker (png-worker.js), so encoding a full-resolution image never freezes the page; on
+  // the page's thread only where workers cannot be made (e.g. an embedding site's CSP).
+  const pixels = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+  try {
+    return await pngInWorker(pixels, width, height);
+  } catch (e) {
+    if (e.name !== 'NoWorker') throw e;
+  }
   const canvas = new OffscreenCanvas(width, height);
-  canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(data.buffer, data.byteOffset, data.byteLength), width, height), 0, 0);
+  canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(pixels.buffer, pixels.byteOffset, pixels.byteLength), width, height), 0, 0);
   return canvas.convertToBlob({ type: 'image/png' });
+}
+
+let pngWorker = null;
+let pngJobs = 0;
+const pngPending = new Map();
+function pngInWorker(pixels, width, height) {
+  if (!pngWorker) {
+    try {
+      pngWorker = new Worker(new URL('./png-worker.js', import.meta.url));
+    } catch (e) {
+      return Promise.reject(namedError('NoWorker', e.message));
+    }
+    pngWorker.onmessage = ({ data }) => {
+      const job = pngPending.get(data.id);
+      pngPending.delete(data.id);
+      if (data.error) job?.reject(namedError('Encode', `PNG encoding failed: ${data.error}`));
+      else job?.resolve(data.blob);
+    };
+    pngWorker.onerror = (e) => {
+      e.preventDefault();
+      for (const job of pngPending.values()) job.reject(namedError('NoWorker', e.message || 'the PNG worker did not start'));
+      pngPending.clear();
+      pngWorker = null;
+    };
+  }
+  const id = ++pngJobs;
+  return new Promise((resolve, reject) => {
+    pngPending.set(id, { resolve, reject });
+    // A copy is transferred (the caller keeps its pixels).
+    const copy = pixels.slice();
+    pngWorker.postMessage({ id, data: copy.buffer, width, height }, [copy.buffer]);
+  });
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -173,7 +213,7 @@ export class StyleTransfer extends EventTarget {
    */
   sibling() {
     const st = new StyleTransfer();
-    Object.assign(st, { previewMode: this.previewMode, stylizer: this.stylizer, weights: this.weights, options: this.options, siblingsShare: true });
+    Object.assign(st, { previewMode: this.previewMode, stylizer: this.stylizer, weights: this.weights, options: this.options, budget: this.budget, siblingsShare: true });
     this.siblingsShare = true;
     return st;
   }
@@ -182,7 +222,7 @@ export class StyleTransfer extends EventTarget {
    * Loads wasm and weights (given bytes, or fetched with integrity check and caching) and opens
    * the GPU. Rejects with name 'NoWebGPU', 'Weights' or 'Device'.
    */
-  static async create({ weights, onWeightsProgress, conv, precision, breakKernels } = {}) {
+  static async create({ weights, onWeightsProgress, conv, precision, breakKernels, memoryBudget } = {}) {
     const status = await webgpuStatus();
     if (!status.ok) throw namedError('NoWebGPU', status.message);
     await loadWasm();
@@ -195,7 +235,22 @@ export class StyleTransfer extends EventTarget {
     st.options = { conv, precision, breakKernels };
     st.stylizer = await Stylizer.create(bytes, conv ?? undefined, precision ?? undefined, breakKernels ?? undefined);
     st.weights = bytes;
+    if (memoryBudget != null) st.memoryBudget = memoryBudget;
     return st;
+  }
+
+  /**
+   * The GPU memory a run may use, in bytes, weights included (default: derived from the adapter,
+   * 512 MiB to 2 GiB). A size whose whole network would not fit runs over tiles that do
+   * (`plan().tiles`); set it lower for a device with less memory to spare.
+   */
+  get memoryBudget() {
+    return this.stylizer.memoryBudget();
+  }
+
+  set memoryBudget(bytes) {
+    this.stylizer.setMemoryBudget(Number(bytes));
+    this.budget = Number(bytes);
   }
 
   constructor() {
@@ -299,6 +354,7 @@ export class StyleTransfer extends EventTarget {
           this.#emit('fallback', { from, to: next, message: e.message });
           const lost = this.stylizer;
           this.stylizer = await Stylizer.create(this.weights, next.conv, next.precision, this.options?.breakKernels ?? undefined);
+          if (this.budget) this.stylizer.setMemoryBudget(this.budget);
           if (!this.siblingsShare) lost.free();
         }
       }
@@ -363,8 +419,9 @@ export class StyleTransfer extends EventTarget {
     let overlap = false;
     let lastLossAt = -1;
     let lastSaveAt = -Infinity;
-    // Rates and ETA in work (pixel-iterations: a scale's iteration costs its pixels), so the
-    // ETA stays honest when a larger scale begins.
+    // Rates and ETA in work (pixel-iterations: a scale's iteration costs the pixels its network
+    // processes, tiles' halos and second pass included), so the ETA stays honest when a larger
+    // (or tiled) scale begins.
     const rateStart = { t: performance.now(), work: job.work()[1] };
     try {
       while (!this.stopped) {
@@ -405,7 +462,7 @@ export class StyleTransfer extends EventTarget {
         const [totalWork, doneWork] = job.work();
         const elapsed = (performance.now() - rateStart.t) / 1000;
         const workPerSec = elapsed > 0 ? (doneWork - rateStart.work) / elapsed : 0;
-        const pixels = job.width * job.height;
+        const pixels = job.scales[job.scale]?.work ?? job.width * job.height; // a scale's work per iteration
         // Aim for ~100 ms of GPU work per batch so the page stays responsive.
         const msPerIt = (performance.now() - t) / k;
         batch = Math.max(1, Math.min(20, Math.round(100 / Math.max(msPerIt, 1))));
@@ -425,7 +482,7 @@ export class StyleTransfer extends EventTarget {
         }
         const run = this.#runIterations();
         this.#emit('progress', {
-          iteration: run.done, iterations: run.total, scale: (this.scaleBase ?? 0) + job.scale, scales: (this.scaleBase ?? 0) + job.scales.length, width: job.width, height: job.height,
+          iteration: run.done, iterations: run.total, scale: (this.scaleBase ?? 0) + job.scale, scales: (this.scaleBase ?? 0) + job.scales.length, width: job.width, height: job.height, tiles: job.tiles,
           itPerSec: workPerSec / pixels, etaSeconds: workPerSec > 0 ? (totalWork - doneWork) / workPerSec : null,
         });
         await tick();
@@ -484,6 +541,7 @@ export class StyleTransfer extends EventTarget {
     const lost = this.stylizer;
     const v = this.options ?? {};
     this.stylizer = await Stylizer.create(this.weights, v.conv ?? undefined, v.precision ?? undefined, v.breakKernels ?? undefined);
+    if (this.budget) this.stylizer.setMemoryBudget(this.budget);
     // A sibling may still use the lost engine; it is collected when the last one lets go.
     if (!this.siblingsShare) lost.free();
     this.stopped = false;

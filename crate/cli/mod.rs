@@ -395,7 +395,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         path => Some(stylize::image_io::load(Path::new(path))?),
     };
     let mut run = start_run(&weights, &content, &style, &settings, init_img.as_ref(), a.memory_budget)?;
-    let final_px = run.scales().last().map_or(1.0, |s| s.width as f64 * s.height as f64);
+    let final_px = run.scales().last().map_or(1.0, |s| s.work);
     let bar = ProgressBar::new((run.work().0 / final_px).round() as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} final-size it  ETA {eta}  {msg}")

@@ -11,11 +11,14 @@ use image::RgbaImage;
 use std::rc::Rc;
 
 /// One scale of a run: output size in pixels and iterations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Scale {
     pub width: u32,
     pub height: u32,
     pub iterations: u32,
+    /// The network's work per iteration in pixels ([`crate::plan::Plan::work`]): width × height
+    /// on the whole image, more over tiles (halos, and the exact mode's second pass).
+    pub work: f64,
 }
 
 /// A running coarse-to-fine optimisation. See the module docs.
@@ -49,12 +52,12 @@ impl Run {
         }
         let mut scales = Vec::new();
         for &(size, iterations) in &schedule {
-            let ((cw, ch), _) = sizes(w, h, style.0, style.1, &settings.at_scale(size, iterations))?;
-            scales.push(Scale { width: cw, height: ch, iterations });
+            let at = settings.at_scale(size, iterations);
+            let ((cw, ch), _) = sizes(w, h, style.0, style.1, &at)?;
+            // Every scale's memory plan (the last, the largest, is the one that may not fit).
+            let work = plan_for(engine, w, h, style, &at)?.work();
+            scales.push(Scale { width: cw, height: ch, iterations, work });
         }
-        let (size, its) = *schedule.last().expect("a schedule has a scale");
-        let last = settings.at_scale(size, its);
-        plan_for(engine, w, h, style, &last)?;
         Ok(scales)
     }
 
@@ -110,11 +113,11 @@ impl Run {
         self.done + self.session().iteration()
     }
 
-    /// The work of the whole run in pixel-iterations (Σ iterations × pixels per scale), and the
-    /// part of it done: per-iteration cost is proportional to pixels, so done/total is the
-    /// progress and the basis of an honest ETA across scales.
+    /// The work of the whole run in pixel-iterations (Σ iterations × [`Scale::work`]), and the
+    /// part of it done: per-iteration cost is proportional to the pixels the network processes,
+    /// so done/total is the progress and the basis of an honest ETA across scales.
     pub fn work(&self) -> (f64, f64) {
-        let px = |s: &Scale| s.width as f64 * s.height as f64;
+        let px = |s: &Scale| s.work;
         let total = self.scales.iter().map(|s| s.iterations as f64 * px(s)).sum();
         let done = self.scales[..self.scale].iter().map(|s| s.iterations as f64 * px(s)).sum::<f64>() + self.session().iteration() as f64 * px(&self.scales[self.scale]);
         (total, done)

@@ -189,3 +189,35 @@ test('twenty runs one after another: live sessions, their GPU bytes and the JS h
     assert.ok(growth < 16 * 2 ** 20, `JS heap flat from run 5 to run 20 (grew ${(growth / 2 ** 20).toFixed(1)} MiB)`);
   }
 });
+
+test('a budget that the whole image exceeds runs in tiles and downloads a full-size PNG', async () => {
+  const r = await page.evaluate(async () => {
+    const st = window.__stylize.st.sibling();
+    const { content, style } = window.__stylize.images;
+    // relu1_1 and relu2_1 only (16-px halos), so tiles save memory at a size SwiftShader runs quickly.
+    const settings = { size: 96, iterations: 2, scales: 1, content_weight: 0, style_layer_weights: [1, 1, 0, 0, 0] };
+    const all = { ...window.api.StyleTransfer.defaults(), ...settings };
+    const saved = st.memoryBudget;
+    try {
+      st.memoryBudget = 1e15;
+      const whole = st.plan(content, style, all);
+      const tiled = st.plan(content, style, { ...all, tile_size: 32 });
+      st.memoryBudget = Math.floor((whole.peakBytes + tiled.peakBytes) / 2);
+      const plan = st.plan(content, style, all);
+      let seen = 0;
+      st.addEventListener('progress', (e) => { seen = e.detail.tiles; });
+      await st.run({ content, style, settings });
+      const blob = await window.api.rgbaToPng(await st.image());
+      const bmp = await createImageBitmap(blob);
+      return { whole: whole.tiles, tiles: plan.tiles, fits: plan.fits, seen, size: [bmp.width, bmp.height], want: [plan.width, plan.height], type: blob.type, under: plan.peakBytes <= st.memoryBudget };
+    } finally {
+      st.memoryBudget = saved;
+      st.dispose();
+    }
+  });
+  assert.equal(r.whole, 0, 'the whole image runs untiled without a budget');
+  assert.ok(r.fits && r.tiles > 1 && r.under, `the budget picks tiles: ${JSON.stringify(r)}`);
+  assert.equal(r.seen, r.tiles, 'progress reports the tiles');
+  assert.deepEqual(r.size, r.want, 'the PNG has the full size');
+  assert.equal(r.type, 'image/png');
+});

@@ -28,7 +28,7 @@ test('loaded once, the page reloads and stylises with no network', async () => {
   // The service worker has taken control and cached the shell and the samples.
   await page.waitForFunction(async () => {
     await navigator.serviceWorker.ready;
-    const c = await caches.open('stylize-app-v2');
+    const c = await caches.open('stylize-app-v3');
     return !!navigator.serviceWorker.controller && !!(await c.match('stylize_bg.wasm')) && !!(await c.match('samples/index.json'));
   }, null, { timeout: 120_000, polling: 500 });
   const served = srv.requests.length;
