@@ -331,3 +331,37 @@ fn schedule_lbfgs_and_init_evaluate_from_the_cli() {
     let msg = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && msg.contains("schedule sizes must increase"), "{msg}");
 }
+
+/// The "… N tiles of C px (halo H px), X MiB" (or "whole image, X MiB") plan line's MiB figure.
+fn plan_mib(stderr: &str) -> f64 {
+    let line = stderr.lines().find(|l| l.starts_with("scale 1 of 1")).expect("the plan line");
+    let mib = line.rsplit(", ").next().unwrap().trim_end_matches(" MiB");
+    mib.parse().unwrap_or_else(|_| panic!("MiB in {line:?}"))
+}
+
+#[test]
+fn a_memory_budget_runs_the_network_over_tiles_that_fit_it() {
+    // relu1_1 and relu2_1 only: 16-px halos, so tiles save memory at a size lavapipe runs quickly.
+    let dir = out_dir("budget");
+    let shallow = ["--size", "96", "--scales", "1", "--iterations", "3", "--content-weight", "0", "--style-layer-weights", "1,1,0,0,0"];
+    let run = |extra: &[&str], name: &str| {
+        let args: Vec<&str> = shallow.iter().chain(extra).copied().collect();
+        let st = real_run(&mut bin(), &dir.join(name), &dir.join(format!("{name}.jsonl")), &args);
+        let stderr = String::from_utf8_lossy(&st.stderr).to_string();
+        assert!(st.status.success(), "stylize failed: {stderr}");
+        stderr
+    };
+    let whole = run(&[], "whole.png");
+    assert!(whole.contains("whole image"), "{whole}");
+    let tiled = run(&["--tile-size", "32"], "forced.png");
+    let need = plan_mib(&tiled);
+    assert!(need < plan_mib(&whole), "tiles need less memory: {need} vs {}", plan_mib(&whole));
+    let budget = format!("{:.1}MiB", need + 0.1);
+    let out = run(&["--memory-budget", &budget], "budget.png");
+    eprintln!("{}", out.lines().find(|l| l.starts_with("scale 1 of 1")).unwrap());
+    assert!(out.contains("tiles of 32 px") && plan_mib(&out) <= need + 0.1, "the budget picks 32-px tiles: {out}");
+    let img = image::open(dir.join("budget.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (96, 64), "the full size");
+    let too_small = bin().args(["x.png", "y.png", "-o", "z.png", "--memory-budget", "lots"]).output().unwrap();
+    assert_eq!(too_small.status.code(), Some(2), "a budget that is not a size is a usage error");
+}

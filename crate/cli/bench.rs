@@ -29,6 +29,15 @@ pub struct BenchArgs {
     /// The optimiser whose iteration is timed: adam or lbfgs.
     #[arg(long, default_value = "adam")]
     optimizer: String,
+    /// GPU memory budget (as `stylize --memory-budget`): beyond it the network runs over tiles.
+    #[arg(long, value_parser = super::parse_bytes)]
+    memory_budget: Option<u64>,
+    /// Tile cores of this many pixels (0 = only when the budget needs tiles).
+    #[arg(long, default_value_t = 0)]
+    tile_size: u32,
+    /// How tiles run: exact or fast.
+    #[arg(long, value_enum, default_value = "exact")]
+    tile_mode: super::TileModeArg,
 }
 
 fn pattern(size: u32, k: u32) -> image::RgbaImage {
@@ -51,8 +60,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         "lbfgs" => stylize::Optimizer::Lbfgs,
         o => return Err(stylize::Error::Settings(format!("--optimizer {o}: use adam or lbfgs")).into()),
     };
-    let settings = Settings { size: a.size, iterations: a.iterations, scales: 1, optimizer, ..Settings::default() };
+    if let Some(b) = a.memory_budget {
+        engine.set_memory_budget(b);
+    }
+    let settings = Settings { size: a.size, iterations: a.iterations, scales: 1, optimizer, tile_size: a.tile_size, tile_mode: a.tile_mode.mode(), ..Settings::default() };
     let mut session = Session::new(engine.clone(), &pattern(a.size, 1), &pattern(a.size, 3), &settings)?;
+    println!("plan: {}", session.plan().summary(engine.weight_bytes()));
     let gpu = &engine.gpu;
     session.step(1, false)?;
     pollster::block_on(session.losses())?;
@@ -84,12 +97,15 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let (w, h) = session.size();
     println!(
         "size {w}×{h}: {per_iter:.1} ms/iteration (wall, mean of {}), {:.2} GFLOP/iteration, {:.2} GFLOP/s; \
-         {} dispatches and 1 submit per iteration; peak GPU memory {:.1} MiB",
+         {} dispatches and {} submit{} per iteration; peak GPU memory {:.1} MiB (weights and every buffer created: {:.1} MiB)",
         a.iterations,
         total_flops / 1e9,
         total_flops / per_iter / 1e6,
         dispatches.len(),
-        session.peak_bytes() as f64 / (1 << 20) as f64
+        session.plan().tile_count(),
+        if session.plan().tile_count() == 1 { "" } else { "s" },
+        session.peak_bytes() as f64 / (1 << 20) as f64,
+        (engine.gpu.storage_bytes_created() as f64) / (1 << 20) as f64
     );
     // The coarse-to-fine step between scales: the previous scale's image upsampled by √2 on the CPU.
     let small = ((w as f64 / std::f64::consts::SQRT_2).round() as u32, (h as f64 / std::f64::consts::SQRT_2).round() as u32);

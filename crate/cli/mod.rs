@@ -45,13 +45,13 @@ struct InfoArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum TileModeArg {
+pub(crate) enum TileModeArg {
     Exact,
     Fast,
 }
 
 impl TileModeArg {
-    fn mode(self) -> TileMode {
+    pub(crate) fn mode(self) -> TileMode {
         match self {
             TileModeArg::Exact => TileMode::Exact,
             TileModeArg::Fast => TileMode::Fast,
@@ -61,7 +61,7 @@ impl TileModeArg {
 
 /// Parses a byte count: `1GiB`, `512MiB`, `3GB`, `800M`, `1.5G`, `123456` (K/M/G/T are binary,
 /// KB/MB/GB/TB decimal).
-fn parse_bytes(v: &str) -> Result<u64, String> {
+pub(crate) fn parse_bytes(v: &str) -> Result<u64, String> {
     let t = v.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
@@ -79,7 +79,7 @@ fn parse_bytes(v: &str) -> Result<u64, String> {
         _ => return Err(format!("`{v}`: unknown unit `{unit}` (use B, KiB, MiB, GiB, KB, MB, GB)")),
     };
     let bytes = n * mult;
-    if !(bytes >= 1.0 && bytes < 1e18) {
+    if !(1.0..1e18).contains(&bytes) {
         return Err(format!("`{v}` is not a usable memory budget"));
     }
     Ok(bytes as u64)
@@ -259,7 +259,7 @@ fn print_memory_plans(gpu: &Gpu, sizes: &[u32], s: &Settings, budget: Option<u64
         gpu.precision,
         max >> 20
     );
-    println!("{:>6} {:>14} {:>14}  {}", "N", "whole, f32", "whole, f16", "this device");
+    println!("{:>6} {:>14} {:>14}  this device", "N", "whole, f32", "whole, f16");
     for &n in sizes {
         let n = n as usize;
         let whole = |p| mib(Plan::whole(n, n, (n, n), &ch, p, s).total() + weights(p));
