@@ -215,11 +215,8 @@ impl Plan {
         if let Some(p) = plan {
             return Ok(p);
         }
-        let worst = if settings.tile_size > 0 {
-            Self::tiled(width, height, style, channels, precision, settings, settings.tile_size as usize)
-        } else {
-            Self::whole(width, height, style, channels, precision, settings)
-        };
+        // Name what stops the plan with the best chance (the smallest tiles).
+        let worst = Self::candidates(width, height, style, channels, precision, settings).last().expect("at least one candidate plan");
         let (name, bytes) = worst.largest();
         let (name, bytes, limit) = if bytes > budget.max_buffer {
             (name.to_string(), bytes, budget.max_buffer)

@@ -162,7 +162,7 @@ struct RunArgs {
     #[arg(long, default_value_t = Settings::default().tv_weight)]
     tv_weight: f32,
     /// Weights of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 in the style loss.
-    #[arg(long, value_delimiter = ',', num_args = 5, default_value = "1,0.75,0.2,0.2,0.2")]
+    #[arg(long, value_delimiter = ',', default_value = "1,0.75,0.2,0.2,0.2")]
     style_layer_weights: Vec<f32>,
     /// The optimiser's step, in pixel units (0..255); default 4 for Adam, 1 for L-BFGS.
     #[arg(long)]
