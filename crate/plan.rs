@@ -55,8 +55,9 @@ pub struct Budget {
     pub weights: u64,
 }
 
-/// Tile cores tried by [`Plan::choose`], largest first.
-const TILE_CORES: [usize; 14] = [2048, 1536, 1024, 768, 512, 384, 256, 192, 128, 96, 64, 48, 32, 16];
+/// Tile cores tried by [`Plan::choose`], largest first (smaller cores save little: the halos,
+/// up to 80 px a side, dominate their tiles).
+const TILE_CORES: [usize; 11] = [2048, 1536, 1024, 768, 512, 384, 256, 192, 128, 96, 64];
 
 struct Builder {
     buffers: Vec<BufferSpec>,
@@ -188,7 +189,7 @@ impl Plan {
         b.add("tile crop gradient", 4 * crop as u64, Life::Session);
         for (i, l) in layers.iter().enumerate().filter(|(_, l)| STYLE_LAYERS.contains(&l.name.as_str())) {
             let c = l.output.0;
-            let parts = [&grid, &style_grid].iter().flat_map(|g| g.tiles.iter().map(|t| t.owned(j[i], g.width, g.height).area())).map(|n| GramSplit::new(c, n.max(1)).partial_len()).max().unwrap_or(1);
+            let parts = [&grid, &style_grid].iter().flat_map(|g| g.owned_sizes(j[i])).map(|(w, h)| GramSplit::new(c, (w * h).max(1)).partial_len()).max().unwrap_or(1);
             b.add(format!("gram partials {}", l.name), 4 * parts as u64, Life::Session);
             b.add(format!("gram sum {}", l.name), 4 * (c * c) as u64, Life::Session);
             b.add(format!("style target {}", l.name), 4 * (c * c) as u64, Life::Session);
@@ -230,14 +231,16 @@ impl Plan {
             let sc = |v: usize| ((v as f64 * k).round() as usize).max(1);
             Self::candidates(sc(width), sc(height), (sc(style.0), sc(style.1)), channels, precision, settings).any(|p| p.fits(budget))
         };
-        let (mut lo, mut hi) = (0, longer);
+        // Sizes on a 16-px grid: a handful of plans even for 4096 px.
+        let (mut lo, mut hi) = (0, longer.div_ceil(16));
         if fits_at(16) {
-            lo = 16;
+            lo = 1;
             while hi - lo > 1 {
                 let mid = (lo + hi) / 2;
-                if fits_at(mid) { lo = mid } else { hi = mid }
+                if fits_at(16 * mid) { lo = mid } else { hi = mid }
             }
         }
+        let lo = 16 * lo;
         let fits = lo;
         Err(Error::TooLarge { width: width as u32, height: height as u32, buffer: name, bytes, limit, fits: fits as u32 })
     }

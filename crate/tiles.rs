@@ -99,9 +99,22 @@ impl TileGrid {
         (w, h)
     }
 
-    /// The most features any tile owns at stride `j`.
+    /// The most features any tile owns at stride `j`: a whole core's, or the image's when it is
+    /// narrower than a core (the last tile of a row or column owns at most a core's).
     pub fn max_owned(&self, j: usize) -> usize {
-        self.tiles.iter().map(|t| t.owned(j, self.width, self.height).area()).max().unwrap_or(0)
+        (self.core.min(self.width) / j) * (self.core.min(self.height) / j)
+    }
+
+    /// The distinct sizes (w, h) of what tiles own at stride `j` (at most four: interior, last
+    /// column, last row, corner), without visiting every tile.
+    pub fn owned_sizes(&self, j: usize) -> Vec<(usize, usize)> {
+        let cols: Vec<&Tile> = self.tiles.iter().filter(|t| t.y0 == 0).collect();
+        let rows: Vec<&Tile> = self.tiles.iter().step_by(cols.len().max(1)).collect();
+        let mut ws: Vec<usize> = [cols.first(), cols.last()].into_iter().flatten().map(|t| t.owned(j, self.width, self.height).w).collect();
+        let mut hs: Vec<usize> = [rows.first(), rows.last()].into_iter().flatten().map(|t| t.owned(j, self.width, self.height).h).collect();
+        ws.dedup();
+        hs.dedup();
+        ws.iter().flat_map(|&w| hs.iter().map(move |&h| (w, h))).collect()
     }
 }
 
