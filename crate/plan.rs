@@ -226,15 +226,19 @@ impl Plan {
         };
         // The largest longer side that fits, by bisection (the same answer whatever size was asked).
         let longer = width.max(height);
+        let shortest = width.min(height).min(style.0).min(style.1).max(1);
         let fits_at = |side: usize| {
             let k = side as f64 / longer as f64;
             let sc = |v: usize| ((v as f64 * k).round() as usize).max(1);
-            Self::candidates(sc(width), sc(height), (sc(style.0), sc(style.1)), channels, precision, settings).any(|p| p.fits(budget))
+            // Every side of both images at least 16 px (relu5_1 needs 16), as `sizes` demands.
+            sc(shortest) >= 16 && Self::candidates(sc(width), sc(height), (sc(style.0), sc(style.1)), channels, precision, settings).any(|p| p.fits(budget))
         };
-        // Sizes on a 16-px grid: a handful of plans even for 4096 px.
+        // Sizes on a 16-px grid, from the smallest where every side is 16 px: a handful of plans
+        // even for 4096 px.
+        let first = (16 * longer).div_ceil(shortest).div_ceil(16).max(1);
         let (mut lo, mut hi) = (0, longer.div_ceil(16));
-        if fits_at(16) {
-            lo = 1;
+        if first < hi && fits_at(16 * first) {
+            lo = first;
             while hi - lo > 1 {
                 let mid = (lo + hi) / 2;
                 if fits_at(16 * mid) { lo = mid } else { hi = mid }

@@ -153,4 +153,11 @@ fn a_budget_picks_tiles_that_fit_it() {
         })
         .collect();
     assert!(fits.windows(2).all(|w| w[0] == w[1]), "{fits:?}");
+    // Elongated images (a side under 16 px when scaled down) and budgets nothing fits.
+    for (w, h, total) in [(4096usize, 300usize, 100u64 << 20), (4096, 2724, 256 << 20), (300, 4096, 1 << 20)] {
+        match Plan::choose(w, h, (h, w), &ch, Precision::F32, &s, Budget { max_buffer: 128 << 20, total, weights }) {
+            Err(stylize::Error::TooLarge { fits, .. }) => eprintln!("{w}×{h} within {} MiB: ≤ {fits} px fits", total >> 20),
+            other => panic!("{w}×{h}: expected TooLarge, got {:?}", other.map(|p| p.summary(0))),
+        }
+    }
 }

@@ -104,7 +104,7 @@ impl GramSplit {
         let by_k = n.div_ceil(1024);
         let by_mem = ((4usize << 20) / (c * c)).max(1);
         let splits = by_k.min(by_mem).clamp(1, 64);
-        let chunk = n.div_ceil(splits).next_multiple_of(16);
+        let chunk = n.div_ceil(splits).next_multiple_of(16).max(16);
         let splits = n.div_ceil(chunk);
         GramSplit { c, n, splits, chunk }
     }
