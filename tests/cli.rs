@@ -353,13 +353,13 @@ fn a_memory_budget_runs_the_network_over_tiles_that_fit_it() {
     };
     let whole = run(&[], "whole.png");
     assert!(whole.contains("whole image"), "{whole}");
-    let tiled = run(&["--tile-size", "32"], "forced.png");
+    let tiled = run(&["--tile-size", "64"], "forced.png");
     let need = plan_mib(&tiled);
     assert!(need < plan_mib(&whole), "tiles need less memory: {need} vs {}", plan_mib(&whole));
     let budget = format!("{:.1}MiB", need + 0.1);
     let out = run(&["--memory-budget", &budget], "budget.png");
     eprintln!("{}", out.lines().find(|l| l.starts_with("scale 1 of 1")).unwrap());
-    assert!(out.contains("tiles of 32 px") && plan_mib(&out) <= need + 0.1, "the budget picks 32-px tiles: {out}");
+    assert!(out.contains("tiles of 64 px") && plan_mib(&out) <= need + 0.1, "the budget picks 64-px tiles: {out}");
     let img = image::open(dir.join("budget.png")).unwrap();
     assert_eq!((img.width(), img.height()), (96, 64), "the full size");
     let too_small = bin().args(["x.png", "y.png", "-o", "z.png", "--memory-budget", "lots"]).output().unwrap();
