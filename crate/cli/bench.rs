@@ -29,15 +29,8 @@ pub struct BenchArgs {
     /// The optimiser whose iteration is timed: adam or lbfgs.
     #[arg(long, default_value = "adam")]
     optimizer: String,
-    /// GPU memory budget (as `stylize --memory-budget`): beyond it the network runs over tiles.
-    #[arg(long, value_parser = super::parse_bytes)]
-    memory_budget: Option<u64>,
-    /// Tile cores of this many pixels (0 = only when the budget needs tiles).
-    #[arg(long, default_value_t = 0)]
-    tile_size: u32,
-    /// How tiles run: exact or fast.
-    #[arg(long, value_enum, default_value = "exact")]
-    tile_mode: super::TileModeArg,
+    #[command(flatten)]
+    tiles: super::TileArgs,
 }
 
 fn pattern(size: u32, k: u32) -> image::RgbaImage {
@@ -60,10 +53,10 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         "lbfgs" => stylize::Optimizer::Lbfgs,
         o => return Err(stylize::Error::Settings(format!("--optimizer {o}: use adam or lbfgs")).into()),
     };
-    if let Some(b) = a.memory_budget {
+    if let Some(b) = a.tiles.memory_budget {
         engine.set_memory_budget(b);
     }
-    let settings = Settings { size: a.size, iterations: a.iterations, scales: 1, optimizer, tile_size: a.tile_size, tile_mode: a.tile_mode.mode(), ..Settings::default() };
+    let settings = a.tiles.settings(Settings { size: a.size, iterations: a.iterations, scales: 1, optimizer, ..Settings::default() });
     let mut session = Session::new(engine.clone(), &pattern(a.size, 1), &pattern(a.size, 3), &settings)?;
     println!("plan: {}", session.plan().summary(engine.weight_bytes()));
     let gpu = &engine.gpu;

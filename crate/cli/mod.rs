@@ -32,16 +32,36 @@ struct InfoArgs {
     /// Output sizes (longer side, square images) to print the memory plan for.
     #[arg(long, value_delimiter = ',', default_values_t = [256u32, 512, 1024, 2048])]
     sizes: Vec<u32>,
-    /// GPU memory a session may use, weights included (e.g. 1GiB, 512MiB, 3GB); beyond it the
-    /// network runs over tiles.
+    #[command(flatten)]
+    tiles: TileArgs,
+}
+
+/// Memory budget and tiling flags, shared by the run, `info` and `bench`.
+#[derive(Args)]
+pub(crate) struct TileArgs {
+    /// GPU memory a run may use, weights included (e.g. 1GiB, 512MiB, 3GB). A size whose whole
+    /// network would not fit runs over tiles that do.
     #[arg(long, value_parser = parse_bytes)]
-    memory_budget: Option<u64>,
-    /// Tile cores of this many pixels (multiple of 16; 0 = only when the budget needs tiles).
+    pub(crate) memory_budget: Option<u64>,
+    /// Run the network over tiles with cores of this many pixels (a multiple of 16; 0 = only when
+    /// the memory budget needs tiles).
     #[arg(long, default_value_t = 0)]
-    tile_size: u32,
-    /// How tiles run: exact (two passes, equals untiled) or fast (one pass, Grams one iteration stale).
+    pub(crate) tile_size: u32,
+    /// How tiles run: exact (two passes, equals the untiled run) or fast (one pass per tile, Gram
+    /// matrices one iteration stale, 32-px halos).
     #[arg(long, value_enum, default_value = "exact")]
-    tile_mode: TileModeArg,
+    pub(crate) tile_mode: TileModeArg,
+    /// Tile halo in pixels (multiple of 16); 0 = the mode's (exact: the receptive field of the
+    /// deepest layer with a loss).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) tile_halo: u32,
+}
+
+impl TileArgs {
+    /// `base` with these tiling settings.
+    pub(crate) fn settings(&self, base: Settings) -> Settings {
+        Settings { tile_size: self.tile_size, tile_mode: self.tile_mode.mode(), tile_halo: self.tile_halo, ..base }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -193,22 +213,8 @@ struct RunArgs {
     /// Read the losses back every N iterations (progress and trace).
     #[arg(long, default_value_t = 10)]
     report_every: u32,
-    /// GPU memory a run may use, weights included (e.g. 1GiB, 512MiB, 3GB). A size whose whole
-    /// network would not fit runs over tiles that do.
-    #[arg(long, value_parser = parse_bytes)]
-    memory_budget: Option<u64>,
-    /// Run the network over tiles with cores of this many pixels (a multiple of 16; 0 = only when
-    /// the memory budget needs tiles).
-    #[arg(long, default_value_t = 0)]
-    tile_size: u32,
-    /// How tiles run: exact (two passes, equals the untiled run) or fast (one pass per tile, Gram
-    /// matrices one iteration stale, 32-px halos).
-    #[arg(long, value_enum, default_value = "exact")]
-    tile_mode: TileModeArg,
-    /// Tile halo in pixels (multiple of 16); 0 = the mode's (exact: the receptive field of the
-    /// deepest layer with a loss).
-    #[arg(long, default_value_t = 0)]
-    tile_halo: u32,
+    #[command(flatten)]
+    tiles: TileArgs,
 }
 
 /// Parses the arguments; a usage error ends the process with one line on stderr and exit code 2
@@ -233,9 +239,9 @@ pub fn main() -> anyhow::Result<()> {
         Some(Command::Info(a)) => {
             let gpu = pollster::block_on(Gpu::new(&GpuOptions::default()))?;
             println!("{}", gpu.describe());
-            let s = Settings { tile_size: a.tile_size, tile_mode: a.tile_mode.mode(), ..Settings::default() };
+            let s = a.tiles.settings(Settings::default());
             s.validate()?;
-            print_memory_plans(&gpu, &a.sizes, &s, a.memory_budget);
+            print_memory_plans(&gpu, &a.sizes, &s, a.tiles.memory_budget);
             Ok(())
         }
         Some(Command::Bench(args)) => bench::run(args),
@@ -370,9 +376,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
             PoolArg::Avg => Pooling::Avg,
         },
         style_scale: a.style_scale,
-        tile_size: a.tile_size,
-        tile_mode: a.tile_mode.mode(),
-        tile_halo: a.tile_halo,
+        ..a.tiles.settings(Settings::default())
     };
     settings.validate()?;
     if a.report_every == 0 || a.save_every == Some(0) {
@@ -394,7 +398,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         "content" | "noise" => None,
         path => Some(stylize::image_io::load(Path::new(path))?),
     };
-    let mut run = start_run(&weights, &content, &style, &settings, init_img.as_ref(), a.memory_budget)?;
+    let mut run = start_run(&weights, &content, &style, &settings, init_img.as_ref(), a.tiles.memory_budget)?;
     let final_px = run.scales().last().map_or(1.0, |s| s.work);
     let bar = ProgressBar::new((run.work().0 / final_px).round() as u64);
     bar.set_style(
