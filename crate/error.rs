@@ -19,18 +19,18 @@ pub enum Error {
     /// Invalid settings (size, iterations, weights of the loss, ...).
     #[error("settings: {0}")]
     Settings(String),
-    /// The requested size needs a buffer larger than the device allows.
-    #[error(
-        "size {width}×{height} is too large for this GPU: buffer `{buffer}` needs {bytes} bytes but the \
-         device allows at most {limit} bytes per buffer; the largest size that fits is about {fits} px"
-    )]
+    /// The requested size does not fit the device: one buffer is larger than the device allows,
+    /// or the whole plan (weights included, in the smallest tiles) exceeds the memory budget.
+    #[error("size {width}×{height} is too large for this GPU: {}{}", limit_text(buffer, *bytes, *limit), fits_text(buffer, *fits))]
     TooLarge {
         width: u32,
         height: u32,
+        /// The buffer too large for the device, or [`WHOLE_PLAN`] when the total is over budget.
         buffer: String,
         bytes: u64,
+        /// The device's per-buffer limit, or the memory budget (bytes).
         limit: u64,
-        /// The largest longer side (px) whose plan fits the limit at the same aspect ratio.
+        /// The largest longer side (px) whose plan fits at the same aspect ratio; 0 when none does.
         fits: u32,
     },
     /// A kernel failed to compile or validate on this device (its compiler rejected a variant):
@@ -49,6 +49,32 @@ pub enum Error {
     /// Reading or writing a file failed (native only).
     #[error("{0}")]
     Io(String),
+}
+
+/// The `buffer` of [`Error::TooLarge`] when no single buffer but the total is over the budget.
+pub const WHOLE_PLAN: &str = "the whole plan";
+
+fn mib(bytes: u64) -> String {
+    let m = bytes as f64 / (1u64 << 20) as f64;
+    if m >= 1024.0 { format!("{:.2} GiB", m / 1024.0) } else { format!("{m:.1} MiB") }
+}
+
+fn limit_text(buffer: &str, bytes: u64, limit: u64) -> String {
+    if buffer == WHOLE_PLAN {
+        format!("even in the smallest tiles it needs {} of GPU memory (weights included) but the memory budget is {}", mib(bytes), mib(limit))
+    } else {
+        format!("buffer `{buffer}` needs {} but the device allows at most {} per buffer", mib(bytes), mib(limit))
+    }
+}
+
+fn fits_text(buffer: &str, fits: u32) -> String {
+    if fits == 0 && buffer == WHOLE_PLAN {
+        "; no size fits: raise the memory budget".into()
+    } else if fits == 0 {
+        "; no size fits on this device".into()
+    } else {
+        format!("; the largest size that fits is about {fits} px")
+    }
 }
 
 /// Shorthand for `Result<T, stylize::Error>`.

@@ -222,7 +222,7 @@ impl Plan {
         let (name, bytes, limit) = if bytes > budget.max_buffer {
             (name.to_string(), bytes, budget.max_buffer)
         } else {
-            ("the whole plan".to_string(), worst.total() + budget.weights, budget.total)
+            (crate::error::WHOLE_PLAN.to_string(), worst.total() + budget.weights, budget.total)
         };
         // The largest longer side that fits, by bisection (the same answer whatever size was asked).
         let longer = width.max(height);

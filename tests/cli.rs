@@ -121,9 +121,12 @@ fn bad_inputs_give_one_clear_error() {
     run(&good, &[os("--size"), os("0")], "size 0 is out of range");
     run(&good, &[os("--size"), os("100000")], "size 100000 is out of range");
     run(&good, &[os("--lr=-1")], "learning rate");
-    // Past the device's per-buffer limit (lavapipe: 128 MiB per storage binding): a clear error
-    // naming the buffer and the largest size that fits, before anything is allocated.
-    run(&good, &[os("--size"), os("2048"), os("--iterations"), os("1")], "too large for this GPU");
+    // Past the memory budget even in the smallest tiles: a clear error naming the size asked for
+    // (not the first coarse scale), the budget and the largest size that fits, before anything is
+    // allocated; and a budget the weights alone exceed.
+    run(&good, &[os("--size"), os("2048"), os("--memory-budget"), os("150MiB")], "size 2048×1362 is too large for this GPU: even in the smallest tiles it needs");
+    run(&good, &[os("--size"), os("2048"), os("--memory-budget"), os("150MiB")], "but the memory budget is 150.0 MiB; the largest size that fits is about");
+    run(&good, &[os("--memory-budget"), os("64MiB")], "no size fits: raise the memory budget");
     run(&good, &[os("--iterations"), os("abc")], "invalid value");
     run(&good, &[os("--no-such-flag")], "unexpected argument");
     fails_with(&[os("only-one.png")], "required arguments were not provided");

@@ -72,7 +72,7 @@ function updateMemory() {
     const budget = p.budgetBytes != null ? ` of the ${fmtBytes(p.budgetBytes)} budget` : '';
     ui.memory.textContent = `${p.width}×${p.height} px output${sc}; ${how}; needs ${fmtBytes(p.peakBytes)} of GPU memory${budget}.`;
     ui.memory.classList.toggle('warn', !p.fits);
-    if (!p.fits) ui.memory.textContent = `${p.width}×${p.height} px does not fit this GPU's memory${budget ? ' budget' : ''}, even in tiles: the largest size that fits is about ${p.maxSize} px.`;
+    if (!p.fits) ui.memory.textContent = `${p.width}×${p.height} px does not fit this GPU's memory${budget ? ' budget' : ''}, even in tiles: ${p.maxSize > 0 ? `the largest size that fits is about ${p.maxSize} px` : "no size fits; a larger memory budget is needed"}.`;
   } catch (e) {
     ui.memory.textContent = e.message;
     ui.memory.classList.add('warn');
@@ -234,7 +234,7 @@ async function runOrResume(mode) {
       const p = st.plan(state.images.content, state.images.style, settings);
       if (!p.fits) {
         showError(Object.assign(new Error(`${settings.size} px does not fit this GPU's memory, even in tiles.`), { name: 'TooLarge' }),
-          { label: `Use ${p.maxSize} px`, run: () => { fields.size.value = p.maxSize; updateLabels(); runOrResume('run'); } });
+          p.maxSize > 0 ? { label: `Use ${p.maxSize} px`, run: () => { fields.size.value = p.maxSize; updateLabels(); runOrResume('run'); } } : undefined);
         return;
       }
     } catch (e) { showError(e); return; }

@@ -51,13 +51,15 @@ impl Run {
             }
         }
         let mut scales = Vec::new();
-        for &(size, iterations) in &schedule {
+        // Every scale's memory plan, the last (the largest, the one that may not fit) first, so
+        // an error names the size asked for.
+        for &(size, iterations) in schedule.iter().rev() {
             let at = settings.at_scale(size, iterations);
             let ((cw, ch), _) = sizes(w, h, style.0, style.1, &at)?;
-            // Every scale's memory plan (the last, the largest, is the one that may not fit).
             let work = plan_for(engine, w, h, style, &at)?.work();
             scales.push(Scale { width: cw, height: ch, iterations, work });
         }
+        scales.reverse();
         Ok(scales)
     }
 
