@@ -334,6 +334,15 @@ impl Job {
         Ok(())
     }
 
+    /// Steers the live run: `settings` (the run's, with other `content_weight`, `style_weight`,
+    /// `tv_weight`, `style_layer_weights` or `lr`) apply from the next `step` and to later scales,
+    /// the image and the optimiser's state kept, nothing recompiled (uniform writes). Throws
+    /// `Settings` naming anything else that differs, or a bad value.
+    pub fn steer(&mut self, settings: JsValue) -> Result<(), JsValue> {
+        let s = settings_from(&settings)?;
+        self.run.steer(&s).map_err(js_error)
+    }
+
     /// Resolves when the GPU has finished all work submitted so far (rejects on device loss).
     pub fn done(&self) -> Promise {
         let engine = self.run.session().engine().clone();

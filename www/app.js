@@ -78,7 +78,32 @@ function updateMemory() {
     ui.memory.classList.add('warn');
   }
 }
-ui.form.addEventListener('input', () => { updateLabels(); updateButtons(); });
+// During a run, the loss weights, layer weights and step size steer it live (from the next batch);
+// the other settings apply to the next run.
+const STEERABLE = ['content_weight', 'style_weight', 'tv_weight', 'style_layer_weights', 'lr'];
+let steerTimer = 0;
+function steerLive() {
+  const st = state.st;
+  if (!st || !['running', 'paused'].includes(st.state)) return;
+  const now = readSettings();
+  const changes = Object.fromEntries(STEERABLE.filter((k) => JSON.stringify(now[k]) !== JSON.stringify(st.settings[k])).map((k) => [k, now[k]]));
+  if (!Object.keys(changes).length) return;
+  try {
+    st.steer(changes);
+    hideError();
+  } catch (e) { showError(e); }
+}
+ui.form.addEventListener('input', (e) => {
+  updateLabels();
+  updateButtons();
+  const busy = ['running', 'paused'].includes(state.st?.state);
+  if (busy && e.target.closest('[data-steer]')) {
+    clearTimeout(steerTimer); // a dragged slider steers once it rests
+    steerTimer = setTimeout(steerLive, 150);
+  } else if (busy) {
+    setStatus('Stylizing… (that setting applies to the next run; the weights and the step size change this one)');
+  }
+});
 $('reset').addEventListener('click', () => fillSettings(state.defaults));
 
 // ---------------------------------------------------------------- image pickers
@@ -174,7 +199,7 @@ function drawPlot() {
   if (h.length < 1) return;
   const series = [['total', '#222'], ['content', '#1f77b4'], ['style', '#d62728']];
   const s = state.st.settings;
-  const val = (l, k) => (k === 'content' ? l.content * s.content_weight : k === 'style' ? l.style * s.style_weight : l.total);
+  const val = (l, k) => (k === 'content' ? l.content * (l.content_weight ?? s.content_weight) : k === 'style' ? l.style * (l.style_weight ?? s.style_weight) : l.total);
   const vals = h.flatMap((l) => series.map(([k]) => val(l, k))).filter((v) => v > 0);
   if (!vals.length) return;
   const lo = Math.log10(Math.min(...vals)), hi = Math.log10(Math.max(...vals)) + 1e-9;
@@ -197,6 +222,15 @@ function drawPlot() {
     }
   }
   ctx.setLineDash([]);
+  // Where the run was steered: an orange line labelled with what changed.
+  const names = { content_weight: 'α', style_weight: 'β', tv_weight: 'τ', style_layer_weights: 'layers', lr: 'step' };
+  ctx.strokeStyle = ctx.fillStyle = '#e67e00';
+  for (const m of state.st.steers || []) {
+    const x = X(m.iteration);
+    ctx.beginPath(); ctx.moveTo(x, 12); ctx.lineTo(x, c.height - 18); ctx.stroke();
+    const label = Object.entries(m.changes).map(([k, v]) => (typeof v === 'number' ? `${names[k]} ${Number(v.toPrecision(3))}` : names[k])).join(', ');
+    ctx.fillText(label, Math.min(x + 3, c.width - ctx.measureText(label).width - 2), 24);
+  }
   series.forEach(([k, color], i) => {
     ctx.strokeStyle = ctx.fillStyle = color;
     ctx.beginPath();
@@ -253,6 +287,8 @@ async function runOrResume(mode) {
     updateButtons(); // the run has left 'starting'
   };
   const onLosses = () => drawPlot();
+  const onSteer = (e) => { drawPlot(); setStatus(`Stylizing… steered at iteration ${e.detail.iteration}.`); };
+  st.addEventListener('steer', onSteer);
   const onFallback = () => showNotes(st);
   st.addEventListener('progress', onProgress);
   st.addEventListener('losses', onLosses);
@@ -285,6 +321,7 @@ async function runOrResume(mode) {
   } finally {
     st.removeEventListener('progress', onProgress);
     st.removeEventListener('losses', onLosses);
+    st.removeEventListener('steer', onSteer);
     st.removeEventListener('fallback', onFallback);
     drawPlot();
     updateButtons();

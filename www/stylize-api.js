@@ -6,11 +6,14 @@
 //   st.addEventListener('progress', e => console.log(e.detail));
 //       // {iteration, iterations, scale, scales, width, height, itPerSec, etaSeconds}
 //   st.addEventListener('scale', e => ...);   // {scale, scales, width, height, iterations}: a scale begins
-//   st.addEventListener('losses', e => ...);  // {iteration, content, style, tv, total, scale, scaleIteration}
+//   st.addEventListener('losses', e => ...);  // {iteration, content, style, tv, total, scale, scaleIteration,
+//                                             //  content_weight, style_weight (those of its batch)}
 //   const result = await st.run({ content: await decodeImage(file), style: await decodeImage(url),
 //                                 settings: { size: 256, iterations: 300 }, canvas });
 //   const png = await st.pngBlob();
 //   await st.continueLarger(1024);            // the result as the first scale of a larger run
+//   st.steer({ style_weight: 300 });          // during a run: applies from the next batch
+//   st.addEventListener('steer', e => ...);   // {iteration, changes}
 //
 // A run is coarse-to-fine by default (settings.scales 0: from settings.min_size up to size in
 // steps of √2; `iterations` are the final scale's, see Settings::schedule in the engine); the
@@ -258,6 +261,7 @@ export class StyleTransfer extends EventTarget {
     this.state = 'idle'; // idle | starting | running | paused | done | failed
     this.notes = []; // GPU fallbacks taken, for the page's status details
     this.history = [];
+    this.steers = []; // {iteration, changes} of each steer() of the current run
     this.lastGood = null;
   }
 
@@ -302,6 +306,7 @@ export class StyleTransfer extends EventTarget {
     this.base = 0;
     this.scaleBase = 0;
     this.history = [];
+    this.steers = [];
     this.lastGood = null;
     this.stopped = false;
     await this.#start();
@@ -340,7 +345,8 @@ export class StyleTransfer extends EventTarget {
     try {
       for (;;) {
         try {
-          this.job = await this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.runSettings ?? this.settings, gpuCanvas, init ?? undefined);
+          this.jobSettings = this.runSettings ?? this.settings;
+          this.job = await this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.jobSettings, gpuCanvas, init ?? undefined);
           this.runSettings = null;
           this.#emitScale();
           return;
@@ -452,6 +458,8 @@ export class StyleTransfer extends EventTarget {
         // queue stays busy for many seconds).
         if (!overlap && inflight) { await inflight; inflight = null; }
         const k = Math.min(batch, job.remaining);
+        // The weights the batch runs with (a steer() during it applies to the next one).
+        const weights = { content_weight: this.settings.content_weight, style_weight: this.settings.style_weight };
         const t = performance.now();
         job.step(k, true);
         const done = job.done();
@@ -471,7 +479,7 @@ export class StyleTransfer extends EventTarget {
         if (it - 1 - lastLossAt >= 10 || lastLossAt < 0 || scaleEnd) {
           const l = await job.losses();
           lastLossAt = l.iteration;
-          const entry = { ...l, iteration: (this.base ?? 0) + job.iterationsBefore + l.iteration, scale: (this.scaleBase ?? 0) + job.scale, scaleIteration: l.iteration };
+          const entry = { ...l, ...weights, iteration: (this.base ?? 0) + job.iterationsBefore + l.iteration, scale: (this.scaleBase ?? 0) + job.scale, scaleIteration: l.iteration };
           this.history.push(entry);
           this.#emit('losses', entry);
         }
@@ -500,6 +508,27 @@ export class StyleTransfer extends EventTarget {
       this.#emit('error', e);
       throw e;
     }
+  }
+
+  /**
+   * Steers the live run: `changes` may set content_weight, style_weight, tv_weight,
+   * style_layer_weights and lr. They apply from the next batch (and to later scales) without
+   * restarting, resetting the optimiser or recompiling anything, and stay in `settings` (a
+   * recovery keeps them). Fires 'steer' {iteration, changes}; `steers` lists every change. Throws
+   * 'Settings' for any other key, a bad value, or when no run is going.
+   */
+  steer(changes) {
+    const allowed = ['content_weight', 'style_weight', 'tv_weight', 'style_layer_weights', 'lr'];
+    const other = Object.keys(changes).find((k) => !allowed.includes(k));
+    if (other) throw namedError('Settings', `\`${other}\` cannot change during a run (only ${allowed.join(', ')} can): start a new run.`);
+    if (!this.job || !['running', 'paused'].includes(this.state)) throw namedError('Settings', 'There is no run to steer.');
+    const next = { ...this.jobSettings, ...changes };
+    this.job.steer(next);
+    this.jobSettings = next;
+    this.settings = { ...this.settings, ...changes };
+    const entry = { iteration: this.#runIterations().done, changes: { ...changes } };
+    this.steers.push(entry);
+    this.#emit('steer', entry);
   }
 
   /** Pauses after the batch in flight. */

@@ -165,7 +165,8 @@ impl Kernel {
         let uniform = gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(&self.name),
             contents: bytemuck::bytes_of(params),
-            usage: wgpu::BufferUsages::UNIFORM,
+            // COPY_DST: a live run's loss weights and step are changed in place (`session::steer`).
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         });
         let mut entries = Vec::with_capacity(self.bindings.len());
         let mut bound = Vec::with_capacity(buffers.len());
@@ -187,6 +188,6 @@ impl Kernel {
         }
         let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(&self.name), layout: &self.layout, entries: &entries });
         let recipe = std::rc::Rc::new(Recipe { key: self.key.clone(), bindings: self.bindings, params: bytemuck::bytes_of(params).to_vec(), buffers: bound });
-        Dispatch { label: label.into(), kernel: self.name.clone(), flops, pipeline: self.pipeline.clone(), bind_group, groups, recipe }
+        Dispatch { label: label.into(), kernel: self.name.clone(), flops, pipeline: self.pipeline.clone(), bind_group, groups, recipe, uniform }
     }
 }

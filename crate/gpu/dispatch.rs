@@ -14,6 +14,8 @@ pub struct Dispatch {
     pub(crate) bind_group: wgpu::BindGroup,
     pub(crate) groups: [u32; 3],
     pub(crate) recipe: std::rc::Rc<super::Recipe>,
+    /// Its uniform buffer (shared by its clones), rewritten by [`Self::set_f32`].
+    pub(crate) uniform: wgpu::Buffer,
 }
 
 impl Dispatch {
@@ -27,6 +29,17 @@ impl Dispatch {
     /// The workgroup grid.
     pub fn groups(&self) -> [u32; 3] {
         self.groups
+    }
+
+    /// Rewrites the f32 at byte `offset` of its uniform (for every clone of it) from the next
+    /// submission on: a queue write, nothing recompiled or rebound.
+    pub fn set_f32(&self, queue: &wgpu::Queue, offset: usize, value: f32) {
+        queue.write_buffer(&self.uniform, offset as u64, bytemuck::bytes_of(&value));
+    }
+
+    /// The f32 at byte `offset` of the uniform it was built with.
+    pub fn initial_f32(&self, offset: usize) -> f32 {
+        bytemuck::pod_read_unaligned(&self.recipe.params[offset..offset + 4])
     }
 
     /// What it was built from (pipeline key, uniform bytes, bound buffers), to replay it.

@@ -11,6 +11,9 @@ use super::{Optimizer, AVERAGE_DECAY};
 use crate::kernels::adam::ADAM_STATE_INIT;
 use crate::kernels::{Lbfgs, LbfgsConfig};
 use crate::vgg::{Engine, Network, CONTENT_LAYER, STYLE_LAYERS};
+use super::steer::{Knob, Steering};
+use crate::kernels::{adam::AdamParams, gram::StyleGradParams, lbfgs::LbfgsParams, loss::{ElemParams, ReduceLossParams}};
+use std::mem::offset_of;
 use wgpu::Buffer;
 
 /// The dispatches of one iteration and the buffers only they use.
@@ -28,6 +31,8 @@ pub struct Iteration {
     pub cuts: Vec<usize>,
     /// Adam's moments m, v (`[3][h][w]`) and state (`[8]`), with Adam.
     pub adam: Option<[Buffer; 3]>,
+    /// The uniform fields that follow the loss weights and the step ([`super::Session::steer`]).
+    pub steering: Steering,
     pub(super) _buffers: Vec<Buffer>,
 }
 
@@ -60,6 +65,7 @@ impl Iteration {
         let mut keep = Vec::new();
         let mut cur = 0usize; // ping-pong buffer holding the gradient w.r.t. the current layer's output
         let mut first = true;
+        let mut steering = Steering::default();
         for i in (0..net.layers.len()).rev() {
             let l = &net.layers[i];
             let (c, lh, lw) = l.output;
@@ -74,18 +80,21 @@ impl Iteration {
                 ops.push(d);
                 ranges.push(LossRange { offset: part_len, count, slot: SLOT_STYLE + si, scale: 1.0 / (c * c) as f32 });
                 part_len += count;
-                let coef = s.style_weight * s.style_layer_weights[si] * 4.0 / ((c as f32).powi(3) * n as f32);
+                let scale = 4.0 / ((c as f32).powi(3) * n as f32);
                 let bufs = StyleGrad { feat: &net.acts[i], diff: &diff, grad: &ping[cur], accumulate: !first };
-                ops.push(kernels::style_grad(gpu, gpu.variant(), format!("{} style grad", l.name), c, n, coef, bufs));
+                let d = kernels::style_grad(gpu, gpu.variant(), format!("{} style grad", l.name), c, n, scale * Knob::StyleLayer(si).value(s), bufs);
+                steering.add(&d, offset_of!(StyleGradParams, coef), scale, Knob::StyleLayer(si), s);
+                ops.push(d);
                 first = false;
                 keep.extend([partial, diff]);
             }
             if l.name == CONTENT_LAYER {
                 let len = l.out_len();
-                let coef = s.content_weight * 2.0 / len as f32;
+                let scale = 2.0 / len as f32;
                 assert!(!first, "the content layer lies below relu5_1");
                 let bufs = ContentLoss { feat: &net.acts[i], target: &targets.content, grad: &ping[cur], loss_part: &loss_part };
-                let (d, count) = kernels::content_loss(gpu, gpu.precision, format!("{} content", l.name), len, coef, bufs, part_len);
+                let (d, count) = kernels::content_loss(gpu, gpu.precision, format!("{} content", l.name), len, scale * s.content_weight, bufs, part_len);
+                steering.add(&d, offset_of!(ElemParams, coef), scale, Knob::Alpha, s);
                 ops.push(d);
                 ranges.push(LossRange { offset: part_len, count, slot: SLOT_CONTENT, scale: 1.0 / len as f32 });
                 part_len += count;
@@ -94,13 +103,13 @@ impl Iteration {
             ops.push(layer_backward(engine, net, i, s.pooling, &ping[cur], dst));
             cur = 1 - cur;
         }
-        finish_losses(gpu, s, (w, h), &b, &loss_part, &mut ranges, part_len, &mut ops);
+        finish_losses(gpu, s, (w, h), &b, &loss_part, &mut ranges, part_len, &mut ops, &mut steering);
         assert!(part_len <= loss_part_len);
-        let (optimiser, adam, state) = optimiser(gpu, s, hw, &b, arena);
+        let (optimiser, adam, state) = optimiser(gpu, s, hw, &b, arena, &mut steering);
         keep.extend(state);
         keep.push(loss_part);
         keep.extend(ping);
-        Iteration { loss_and_gradient: ops, cuts: Vec::new(), optimiser, adam, _buffers: keep }
+        Iteration { loss_and_gradient: ops, cuts: Vec::new(), optimiser, adam, steering, _buffers: keep }
     }
 }
 
@@ -129,19 +138,27 @@ pub(super) fn layer_backward(engine: &Engine, net: &Network, i: usize, pooling: 
 /// The TV loss on the whole image (its gradient added to `grad_x`) and the one loss reduction
 /// over `ranges` (the TV range appended), pushed onto `ops`.
 #[allow(clippy::too_many_arguments)] // one call site per iteration kind, every argument distinct
-pub(super) fn finish_losses(gpu: &crate::Gpu, s: &Settings, (w, h): (usize, usize), b: &IterationBuffers, loss_part: &Buffer, ranges: &mut Vec<LossRange>, part_len: usize, ops: &mut Vec<Dispatch>) {
+pub(super) fn finish_losses(gpu: &crate::Gpu, s: &Settings, (w, h): (usize, usize), b: &IterationBuffers, loss_part: &Buffer, ranges: &mut Vec<LossRange>, part_len: usize, ops: &mut Vec<Dispatch>, steering: &mut Steering) {
     let hw = w * h;
-    let tv_coef = s.tv_weight * 2.0 / (3 * hw) as f32;
-    let (d, count) = kernels::tv_loss(gpu, "tv".into(), (3, h, w), tv_coef, TvLoss { img: b.x, grad: b.grad_x, loss_part }, part_len);
+    let tv_scale = 2.0 / (3 * hw) as f32;
+    let (d, count) = kernels::tv_loss(gpu, "tv".into(), (3, h, w), tv_scale * s.tv_weight, TvLoss { img: b.x, grad: b.grad_x, loss_part }, part_len);
+    steering.add(&d, offset_of!(ElemParams, coef), tv_scale, Knob::Tau, s);
     ops.push(d);
     ranges.push(LossRange { offset: part_len, count, slot: SLOT_TV, scale: 1.0 / (3 * hw) as f32 });
     let weights = LossWeights { alpha: s.content_weight, beta: s.style_weight, tau: s.tv_weight, layers: s.style_layer_weights };
-    ops.push(kernels::reduce_losses(gpu, ranges, weights, loss_part, b.losses));
+    let d = kernels::reduce_losses(gpu, ranges, weights, loss_part, b.losses);
+    for (off, knob) in [(offset_of!(ReduceLossParams, alpha), Knob::Alpha), (offset_of!(ReduceLossParams, beta), Knob::Beta), (offset_of!(ReduceLossParams, tau), Knob::Tau)] {
+        steering.add(&d, off, 1.0, knob, s);
+    }
+    for l in 0..5 {
+        steering.add(&d, offset_of!(ReduceLossParams, layer_w) + 4 * l, 1.0, Knob::Layer(l), s);
+    }
+    ops.push(d);
 }
 
 /// The optimiser's dispatch lists (see [`Iteration::optimiser`]), Adam's buffers, and the
 /// buffers only the optimiser uses.
-pub(super) fn optimiser(gpu: &crate::Gpu, s: &Settings, hw: usize, b: &IterationBuffers, arena: &mut Arena) -> (Vec<Vec<Dispatch>>, Option<[Buffer; 3]>, Vec<Buffer>) {
+pub(super) fn optimiser(gpu: &crate::Gpu, s: &Settings, hw: usize, b: &IterationBuffers, arena: &mut Arena, steering: &mut Steering) -> (Vec<Vec<Dispatch>>, Option<[Buffer; 3]>, Vec<Buffer>) {
     let mut keep = Vec::new();
     let decay = if s.average { AVERAGE_DECAY } else { 0.0 };
     let mut adam = None;
@@ -152,13 +169,19 @@ pub(super) fn optimiser(gpu: &crate::Gpu, s: &Settings, hw: usize, b: &Iteration
             gpu.queue.write_buffer(&state, 0, bytemuck::cast_slice(&ADAM_STATE_INIT));
             let bufs = AdamBuffers { grad: b.grad_x, x: b.x, m: &m, v: &v, state: &state, avg: b.avg };
             let list = vec![kernels::adam_tick(gpu, cfg, hw, &state), kernels::adam_step(gpu, cfg, hw, bufs)];
+            for d in &list {
+                steering.add(d, offset_of!(AdamParams, lr), 1.0, Knob::Lr, s);
+            }
             adam = Some([m, v, state]);
             vec![list]
         }
         Optimizer::Lbfgs => {
             let cfg = LbfgsConfig { lr: s.step_size(), history: s.history as usize, decay };
             let lbfgs = Lbfgs::new(gpu, cfg, hw, arena);
-            let lists = (0..cfg.history).map(|k| lbfgs.iteration(gpu, k, b.grad_x, b.x, b.avg)).collect();
+            let lists: Vec<Vec<Dispatch>> = (0..cfg.history).map(|k| lbfgs.iteration(gpu, k, b.grad_x, b.x, b.avg)).collect();
+            for d in lists.iter().flatten() {
+                steering.add(d, offset_of!(LbfgsParams, lr), 1.0, Knob::Lr, s);
+            }
             keep.extend(lbfgs.into_buffers());
             lists
         }

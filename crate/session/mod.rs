@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 mod iteration;
 mod run;
+pub mod steer;
 mod targets;
 mod tiled;
 
@@ -174,6 +175,19 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// These settings with `from`'s loss weights, style layer weights and step: what a live run
+    /// can change ([`Session::steer`]).
+    pub fn steered(&self, from: &Settings) -> Settings {
+        Settings {
+            content_weight: from.content_weight,
+            style_weight: from.style_weight,
+            tv_weight: from.tv_weight,
+            style_layer_weights: from.style_layer_weights,
+            lr: from.lr,
+            ..self.clone()
+        }
+    }
+
     /// The optimiser's step: `lr`, or the optimiser's default.
     pub fn step_size(&self) -> f32 {
         self.lr.unwrap_or(self.optimizer.default_lr())
@@ -484,6 +498,21 @@ impl Session {
         let gpu = &self.engine.gpu;
         gpu.check()?;
         gpu.submit(&[], |enc| enc.copy_buffer_to_buffer(&self.avg, 0, &self.x, 0, self.x.size()));
+        Ok(())
+    }
+
+    /// Changes the loss weights (α, β, τ, the style layers') and the step to `next`'s from the next
+    /// submission on, keeping the image and the optimiser's state: queue writes to the uniforms
+    /// that hold them ([`steer::Steering`]); nothing is compiled or rebuilt. `next` must differ
+    /// from [`Self::settings`] in nothing else ([`Error::Settings`] naming what). Over tiles,
+    /// halos stay as planned: a style layer weight raised from 0 makes exact tiles approximate
+    /// until the next scale.
+    pub fn steer(&mut self, next: &Settings) -> Result<()> {
+        steer::check_steerable(&self.settings, next)?;
+        self.engine.gpu.check()?;
+        self.iteration_plan.steering.apply(&self.engine.gpu.queue, next);
+        self.settings = next.clone();
+        self.evaluated_at = None;
         Ok(())
     }
 

@@ -85,6 +85,19 @@ impl Run {
         self.session.as_mut().expect("a run has a session between scales")
     }
 
+    /// Steers the live run ([`Session::steer`]): `next` (the run's settings with other loss
+    /// weights, style layer weights or step) applies from the next batch of this scale and to
+    /// every later scale. Fails with [`crate::Error::Settings`] if anything else differs.
+    pub fn steer(&mut self, next: &Settings) -> Result<()> {
+        super::steer::check_steerable(&self.settings, next)?;
+        if let Some(session) = self.session.as_mut() {
+            let s = session.settings().steered(next);
+            session.steer(&s)?;
+        }
+        self.settings = self.settings.steered(next);
+        Ok(())
+    }
+
     /// The run's settings (as given: the schedule is [`Self::scales`]).
     pub fn settings(&self) -> &Settings {
         &self.settings

@@ -13,7 +13,10 @@
 
 use super::iteration::{finish_losses, layer_backward, optimiser};
 use super::targets::upload;
+use super::steer::{Knob, Steering};
 use super::{init_noise, Iteration, IterationBuffers, Settings, TileMode};
+use crate::kernels::{gram::StyleGradParams, loss::ElemParams};
+use std::mem::offset_of;
 use crate::gpu::Dispatch;
 use crate::kernels::loss::{SLOT_CONTENT, SLOT_STYLE};
 use crate::kernels::{self, BoxMove, ContentLoss, GramSplit, LossRange, StyleDiff, StyleGrad};
@@ -174,6 +177,7 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, style: &R
     let mut ops = vec![kernels::zero(gpu, "tile scatter".into(), 3 * w * h, b.grad_x)];
     ops.extend(tb.zero_sums(engine, &whole, &layout));
     let mut cuts = Vec::new();
+    let mut steering = Steering::default();
     let exact = s.tile_mode == TileMode::Exact;
     let mut pass1 = Vec::new();
     for t in &grid.tiles {
@@ -205,7 +209,7 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, style: &R
         if !exact {
             ops.extend(tb.grams(engine, &net, grid, t, &layout));
         }
-        ops.extend(backward(engine, &tb, &net, grid, t, s, &layout, &whole, TileLoss { target: &content_targets[k], loss_part: &loss_part, offset: &mut part_len }));
+        ops.extend(backward(engine, &tb, &net, grid, t, s, &layout, &whole, TileLoss { target: &content_targets[k], loss_part: &loss_part, offset: &mut part_len }, &mut steering));
         let (tw, th) = t.input_size();
         let m = BoxMove { c: 3, src: (tw, th), from: Rect { x: 0, y: 0, w: tw, h: th }, dst: (w, h), to: (t.ix0, t.iy0) };
         ops.push(kernels::copy_box(gpu, "tile scatter".into(), m, &tb.grad_in, b.grad_x, true));
@@ -215,12 +219,12 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, style: &R
     }
     let lc = &whole[layout.content];
     ranges.push(LossRange { offset: content_start, count: part_len - content_start, slot: SLOT_CONTENT, scale: 1.0 / lc.out_len() as f32 });
-    finish_losses(gpu, s, (w, h), &b, &loss_part, &mut ranges, part_len, &mut ops);
-    let (optimiser, adam, mut keep) = optimiser(gpu, s, w * h, &b, arena);
+    finish_losses(gpu, s, (w, h), &b, &loss_part, &mut ranges, part_len, &mut ops, &mut steering);
+    let (optimiser, adam, mut keep) = optimiser(gpu, s, w * h, &b, arena, &mut steering);
     keep.extend([tb.input, tb.grad_in, tb.crop, tb.crop_grad, loss_part, style_img]);
     keep.extend(tb.converted);
     keep.extend(tb.acts.into_iter().chain(tb.ping).chain(tb.partials).chain(tb.sums).chain(tb.targets).chain(tb.diffs).chain(content_targets));
-    Iteration { loss_and_gradient: ops, cuts, optimiser, adam, _buffers: keep }
+    Iteration { loss_and_gradient: ops, cuts, optimiser, adam, steering, _buffers: keep }
 }
 
 /// Where a tile's content loss goes: its target (what it owns of the photo's relu4_2) and the
@@ -234,7 +238,7 @@ struct TileLoss<'a> {
 /// Tile `t`'s losses and backward pass, from relu5_1 down to its input gradient (`tb.grad_in`):
 /// at each layer with a loss, only the features the tile owns get that loss's gradient.
 #[allow(clippy::too_many_arguments)] // the tile, its network, and the session-wide layout
-fn backward(engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t: &Tile, s: &Settings, layout: &Layout, whole: &[crate::vgg::LayerShape], loss: TileLoss) -> Vec<Dispatch> {
+fn backward(engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t: &Tile, s: &Settings, layout: &Layout, whole: &[crate::vgg::LayerShape], loss: TileLoss, steering: &mut Steering) -> Vec<Dispatch> {
     let gpu = &engine.gpu;
     let mut ops = Vec::new();
     let mut cur = 0;
@@ -249,10 +253,12 @@ fn backward(engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t
             }
             if let Some((o, crop)) = tb.crop(engine, net, grid, t, i, j) {
                 let n_whole = whole[i].output.1 * whole[i].output.2;
-                let coef = s.style_weight * s.style_layer_weights[si] * 4.0 / ((c as f32).powi(3) * n_whole as f32);
+                let scale = 4.0 / ((c as f32).powi(3) * n_whole as f32);
                 ops.push(crop);
                 let bufs = StyleGrad { feat: &tb.crop, diff: &tb.diffs[si], grad: &tb.crop_grad, accumulate: false };
-                ops.push(kernels::style_grad(gpu, gpu.variant(), format!("{} style grad", l.name), c, o.area(), coef, bufs));
+                let d = kernels::style_grad(gpu, gpu.variant(), format!("{} style grad", l.name), c, o.area(), scale * Knob::StyleLayer(si).value(s), bufs);
+                steering.add(&d, offset_of!(StyleGradParams, coef), scale, Knob::StyleLayer(si), s);
+                ops.push(d);
                 let m = BoxMove { c, src: (o.w, o.h), from: Rect { w: o.w, h: o.h, ..Rect::default() }, dst: (lw, lh), to: (o.x, o.y) };
                 ops.push(kernels::copy_box(gpu, "tile scatter".into(), m, &tb.crop_grad, &tb.ping[cur], true));
             }
@@ -265,7 +271,9 @@ fn backward(engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t
                 let owned = BoxMove { c, src: (lw, lh), from: o, dst: (o.w, o.h), to: (0, 0) };
                 ops.push(kernels::copy_box(gpu, "tile crop".into(), owned, &tb.ping[cur], &tb.crop_grad, false));
                 let bufs = ContentLoss { feat: &tb.crop, target: loss.target, grad: &tb.crop_grad, loss_part: loss.loss_part };
-                let (d, count) = kernels::content_loss(gpu, gpu.precision, format!("{} content", l.name), c * o.area(), s.content_weight * 2.0 / len as f32, bufs, *loss.offset);
+                let scale = 2.0 / len as f32;
+                let (d, count) = kernels::content_loss(gpu, gpu.precision, format!("{} content", l.name), c * o.area(), scale * s.content_weight, bufs, *loss.offset);
+                steering.add(&d, offset_of!(ElemParams, coef), scale, Knob::Alpha, s);
                 ops.push(d);
                 *loss.offset += count;
                 let back = BoxMove { c, src: (o.w, o.h), from: Rect { w: o.w, h: o.h, ..Rect::default() }, dst: (lw, lh), to: (o.x, o.y) };

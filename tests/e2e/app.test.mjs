@@ -78,6 +78,35 @@ test('pause, resume and stop', async () => {
   await context.close();
 });
 
+test('steering a live run: β raised mid-run applies from the next batch, the run goes on, the plot marks it', async () => {
+  const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  await small(page, 16);
+  await page.click('#go');
+  await page.waitForFunction(() => (window.__stylize.st.job?.iteration ?? 0) >= 3, null, { timeout: 120_000 });
+  await setValue(page, '#strength', 3); // β 30 → 1000
+  await page.waitForFunction(() => window.__stylize.st.steers.length === 1, null, { timeout: 10_000 });
+  const refused = await page.evaluate(() => { try { window.__stylize.st.steer({ size: 64 }); return null; } catch (e) { return `${e.name}: ${e.message}`; } });
+  assert.match(refused, /^Settings: `size` cannot change during a run/);
+  await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+  const { history, steers, settings } = await page.evaluate(() => { const st = window.__stylize.st; return { history: st.history, steers: st.steers, settings: st.settings }; });
+  assert.equal(steers.length, 1);
+  assert.deepEqual(steers[0].changes, { style_weight: 1000 });
+  assert.ok(steers[0].iteration >= 3 && steers[0].iteration < 16, `steered mid-run at ${steers[0].iteration}`);
+  assert.equal(settings.style_weight, 1000, 'the run keeps the new β');
+  assert.equal(await page.$eval('#progress', (p) => p.value), 16, 'the run was not restarted: 16 iterations in all');
+  // Every loss read back is the weighting of its batch: the engine's total uses β = 30 before, 1000 after.
+  for (const l of history) {
+    const expect = l.content * settings.content_weight + l.style * l.style_weight + l.tv * settings.tv_weight;
+    assert.ok(Math.abs(l.total - expect) <= 1e-3 * expect, `iteration ${l.iteration}: total ${l.total} = α·c + ${l.style_weight}·s + τ·tv = ${expect}`);
+  }
+  assert.ok(history.some((l) => l.style_weight === 30) && history.some((l) => l.style_weight === 1000), 'losses before and after the change');
+  await page.locator('#lossplot').screenshot({ path: path.join(OUT, 'e2e-steered-plot.png') });
+  await page.screenshot({ path: path.join(OUT, 'e2e-steered-run.png'), fullPage: true });
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
 test('a corrupt image and a corrupt weights file give clear errors and keep the app usable', async () => {
   const { page, context } = await openPage(b, `${srv.url}/index.html`);
   await ready(page);
