@@ -11,6 +11,7 @@ pub mod gpu;
 pub mod image_io;
 pub mod kernels;
 pub mod plan;
+pub mod record;
 pub mod preview;
 pub mod tiles;
 pub mod weights;

@@ -71,6 +71,32 @@ pub fn live_session_bytes() -> f64 {
 /// Refuses image bytes before the browser decodes them: empty, not an image, a format stylize
 /// does not read, absurd declared dimensions, a truncated JPEG (which browsers fill in) — the same
 /// check and messages as the CLI's ([`crate::image_io::check`]). Throws an `Image` error.
+/// `png` (bytes) with the run record `record` (`{stylize, settings, content: {name, sha256},
+/// style, adapter}`) inserted as its `stylize` iTXt chunk ([`crate::record`]). Throws `Image` if
+/// `png` is not a PNG, `Settings` if the record is not one.
+#[wasm_bindgen(js_name = pngWithRecord)]
+pub fn png_with_record(png: &[u8], record: JsValue) -> Result<Vec<u8>, JsValue> {
+    let text: String = js_sys::JSON::stringify(&record).map_err(|_| js_error(Error::Settings("the record is not JSON".into())))?.into();
+    let record: crate::record::RunRecord = serde_json::from_str(&text).map_err(|e| js_error(Error::Settings(format!("not a run record: {e}"))))?;
+    crate::record::insert_png_record(png, &record).map_err(js_error)
+}
+
+/// The run record a PNG carries, or null. Throws `Image` if `png` is not a PNG, `Settings` if its
+/// record cannot be read.
+/// The stylize version (Cargo.toml's), as results' records name it.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").into()
+}
+
+#[wasm_bindgen(js_name = pngRecord)]
+pub fn png_record(png: &[u8]) -> Result<JsValue, JsValue> {
+    Ok(match crate::record::read_png_record(png).map_err(js_error)? {
+        Some(r) => to_js(&r),
+        None => JsValue::NULL,
+    })
+}
+
 #[wasm_bindgen(js_name = checkImageBytes)]
 pub fn check_image_bytes(bytes: &[u8], name: &str) -> Result<(), JsValue> {
     crate::image_io::check(bytes, name).map_err(js_error)
@@ -141,6 +167,12 @@ impl Stylizer {
     /// Adapter description (name, limits, features).
     pub fn adapter(&self) -> String {
         self.engine.gpu.describe()
+    }
+
+    /// The adapter in one line (what a result's record names).
+    #[wasm_bindgen(js_name = adapterSummary)]
+    pub fn adapter_summary(&self) -> String {
+        self.engine.gpu.summary()
     }
 
     /// The memory plan of the run's largest (final) scale for these image sizes and settings:

@@ -368,3 +368,53 @@ fn a_memory_budget_runs_the_network_over_tiles_that_fit_it() {
     let too_small = bin().args(["x.png", "y.png", "-o", "z.png", "--memory-budget", "lots"]).output().unwrap();
     assert_eq!(too_small.status.code(), Some(2), "a budget that is not a size is a usage error");
 }
+
+/// The PNG carries its settings, inputs and adapter; the same run twice gives the same pixels;
+/// `--settings-from` reproduces a result from its PNG alone (flags given override it).
+#[test]
+fn the_png_records_its_settings_and_settings_from_reproduces_it() {
+    let dir = out_dir("record");
+    let (photo, painting) = (test_image("chelsea.png", "chelsea.png"), test_image("starry_night.jpg", "hubble_deep_field.jpg"));
+    let go = |name: &str, args: &[&str]| {
+        let out = dir.join(name);
+        let st = bin().arg(&photo).arg(&painting).arg("-o").arg(&out).args(args).arg("--weights").arg(real_weights_path()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&st.stderr).to_string();
+        assert!(st.status.success(), "stylize {args:?} failed: {stderr}");
+        let bytes = std::fs::read(&out).unwrap();
+        let record = stylize::record::read_png_record(&bytes).unwrap().expect("the PNG carries a record");
+        (image::load_from_memory(&bytes).unwrap().to_rgba8().into_raw(), record, stderr)
+    };
+    let custom = ["--size", "32", "--iterations", "4", "--style-weight", "100", "--tv-weight", "5", "--seed", "4", "--init", "noise", "--lr", "3", "--style-layer-weights", "1,1,0.5,0.2,0.1"];
+    let (a, rec, _) = go("a.png", &custom);
+    assert_eq!((rec.settings.style_weight, rec.settings.seed, rec.settings.init, rec.settings.lr), (100.0, 4, stylize::Init::Noise, Some(3.0)));
+    assert_eq!(rec.content.name, "chelsea.png");
+    let sha = stylize::record::sha256_hex(&std::fs::read(&photo).unwrap());
+    assert_eq!(rec.content.sha256, sha, "the photo's SHA-256");
+    assert!(rec.adapter.contains("conv path"), "{}", rec.adapter);
+    let (again, _, _) = go("again.png", &custom);
+    assert!(a == again, "same inputs, settings and adapter: the same pixels");
+    let a_png = dir.join("a.png");
+    let a_arg = a_png.to_str().unwrap();
+    let (b, rec_b, _) = go("b.png", &["--settings-from", a_arg]);
+    assert_eq!(rec_b.settings, rec.settings, "every setting restored from the PNG");
+    assert!(a == b, "--settings-from reproduces the pixels");
+    let (_, rec_c, _) = go("c.png", &["--settings-from", a_arg, "--iterations", "2"]);
+    assert_eq!(rec_c.settings, stylize::Settings { iterations: 2, ..rec.settings.clone() }, "a flag given overrides the record");
+    // Another painting: a note, not a failure.
+    let other = test_image("the_scream.jpg", "hubble_deep_field.jpg");
+    let st = bin().arg(&photo).arg(&other).arg("-o").arg(dir.join("d.png")).args(["--settings-from", a_arg, "--iterations", "0", "--scales", "1"]).arg("--weights").arg(real_weights_path()).output().unwrap();
+    let e = String::from_utf8_lossy(&st.stderr);
+    assert!(st.status.success() && e.contains("is not the recorded painting"), "{e}");
+    // A PNG without a record, and a file that is not a PNG.
+    let plain = dir.join("plain.png");
+    image::RgbaImage::new(4, 4).save(&plain).unwrap();
+    let jpg = dir.join("x.jpg");
+    std::fs::write(&jpg, jpeg(&half_red_half_blue(16, 16))).unwrap();
+    let fail = |p: &Path, needle: &str| {
+        let st = bin().arg(&photo).arg(&painting).arg("-o").arg(dir.join("e.png")).arg("--settings-from").arg(p).output().unwrap();
+        let e = String::from_utf8_lossy(&st.stderr);
+        assert!(!st.status.success() && e.trim().lines().count() == 1 && e.contains(needle), "{e}");
+    };
+    fail(&plain, "it carries no stylize settings");
+    fail(&jpg, "it is not a PNG image");
+}

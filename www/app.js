@@ -1,7 +1,7 @@
 // app.js — the stylize page: pickers, settings, run controls, preview, loss plot, download.
 // A thin shell over stylize-api.js; all GPU work happens in the wasm engine.
 
-import { StyleTransfer, decodeImage, loadWasm, webgpuStatus, rgbaToPng } from './stylize-api.js';
+import { StyleTransfer, decodeImage, loadWasm, webgpuStatus, readRecord } from './stylize-api.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -48,6 +48,7 @@ function readSettings() {
   const num = (el) => Number(el.value);
   return {
     ...state.defaults,
+    ...state.restored, // what a dropped result's record set beyond the form (schedule, history, ...)
     size: num(fields.size), iterations: Math.round(num(fields.iterations)),
     content_weight: num(fields.content_weight), tv_weight: num(fields.tv_weight),
     style_weight: Number((10 ** Number($('strength').value)).toPrecision(3)),
@@ -104,7 +105,38 @@ ui.form.addEventListener('input', (e) => {
     setStatus('Stylizing… (that setting applies to the next run; the weights and the step size change this one)');
   }
 });
-$('reset').addEventListener('click', () => fillSettings(state.defaults));
+$('reset').addEventListener('click', () => { state.restored = null; fillSettings(state.defaults); });
+
+// ---------------------------------------------------------------- a result's settings
+/** Restores the settings a result PNG (from this page or the CLI) carries, and says what it needs. */
+async function restoreFrom(file) {
+  hideError();
+  let rec;
+  try {
+    rec = await readRecord(file);
+  } catch (e) { showError(Object.assign(new Error(`${file.name}: ${e.message}`), { name: e.name })); return; }
+  if (!rec) {
+    showError(Object.assign(new Error(`${file.name} carries no stylize settings: only PNGs that stylize saved do.`), { name: 'Settings' }));
+    return;
+  }
+  state.restored = rec.settings;
+  fillSettings({ ...state.defaults, ...rec.settings });
+  const same = (kind, r) => state.images[kind]?.sha256 && state.images[kind].sha256 === r.sha256;
+  const needs = [['content', 'photo', rec.content], ['style', 'painting', rec.style]]
+    .map(([kind, what, r]) => (same(kind, r) ? `the ${what} “${r.name}” (selected)` : `the ${what} “${r.name}” (not selected: choose it)`));
+  const gpu = state.st && rec.adapter !== state.st.adapterSummary ? ` It was made on ${rec.adapter}; on this GPU the pixels may differ slightly.` : '';
+  setStatus(`Settings restored from ${file.name} (stylize ${rec.stylize}, seed ${rec.settings.seed}). To make it again: ${needs.join(' and ')}.${gpu}`);
+  updateButtons();
+}
+$('restore-file').addEventListener('change', (e) => { const f = e.target.files[0]; if (f) restoreFrom(f); e.target.value = ''; });
+// A PNG dropped anywhere but on the photo or painting picker restores its settings.
+document.addEventListener('dragover', (e) => { if (!e.defaultPrevented) e.preventDefault(); });
+document.addEventListener('drop', (e) => {
+  if (e.defaultPrevented) return; // a picker took it
+  e.preventDefault();
+  const f = e.dataTransfer?.files[0];
+  if (f) restoreFrom(f);
+});
 
 // ---------------------------------------------------------------- image pickers
 async function setImage(kind, source, label) {
@@ -338,7 +370,7 @@ ui.comparePos.addEventListener('input', () => {
 });
 ui.download.addEventListener('click', async () => {
   try {
-    const blob = await rgbaToPng(await state.st.image());
+    const blob = await state.st.pngBlob();
     const a = document.createElement('a');
     a.href = URL.createObjectURL(blob);
     a.download = 'stylized.png';

@@ -23,7 +23,7 @@
 // Errors are Error objects whose `name` says what failed: 'NoWebGPU', 'Weights', 'Image',
 // 'Settings', 'TooLarge' (with `fits`, the largest size that fits), 'DeviceLost', 'NotFinite', 'Gpu'.
 
-import init, { Stylizer, checkImageBytes, liveSessions, liveSessionBytes } from './stylize.js';
+import init, { Stylizer, checkImageBytes, liveSessions, liveSessionBytes, pngWithRecord, pngRecord, version } from './stylize.js';
 
 const BASE = new URL('.', import.meta.url);
 /** SHA-256 of weights/vgg19-conv-f16.safetensors as made by tools/fetch-weights. */
@@ -131,12 +131,15 @@ export async function decodeImage(source, maxSide = 2048) {
   // Browsers decode a truncated JPEG with its missing rows filled in; refuse it with the CLI's
   // message (the same check, in the engine).
   await loadWasm();
-  const name = source instanceof File ? source.name : String(source).split('/').pop();
+  const name = source instanceof File ? source.name : decodeURIComponent(String(source).split('/').pop());
+  const bytes = new Uint8Array(await blob.arrayBuffer());
   try {
-    checkImageBytes(new Uint8Array(await blob.arrayBuffer()), name);
+    checkImageBytes(bytes, name);
   } catch (e) {
     throw namedError('Image', e.message);
   }
+  // For the result's record (crypto.subtle exists in secure contexts only).
+  const sha256 = crypto.subtle ? await sha256Hex(bytes) : null;
   let bmp;
   try {
     bmp = await createImageBitmap(blob, { imageOrientation: 'from-image' });
@@ -156,11 +159,33 @@ export async function decodeImage(source, maxSide = 2048) {
   ctx.drawImage(bmp, 0, 0, width, height);
   bmp.close();
   const data = new Uint8Array(ctx.getImageData(0, 0, width, height).data.buffer);
-  return { data, width, height };
+  return { data, width, height, name, sha256 };
 }
 
-/** Encodes RGBA bytes as a PNG Blob. */
-export async function rgbaToPng({ data, width, height }) {
+/**
+ * The run record a PNG carries ({stylize, settings, content: {name, sha256}, style, adapter}), or
+ * null for a PNG without one. Rejects with 'Image' if the file is not a PNG, 'Settings' if its
+ * record cannot be read.
+ */
+export async function readRecord(blob) {
+  await loadWasm();
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  try {
+    return pngRecord(bytes);
+  } catch (e) {
+    throw namedError(e.name || 'Image', e.message);
+  }
+}
+
+/** Encodes RGBA bytes as a PNG Blob, with `record` (see readRecord) inside it when given. */
+export async function rgbaToPng(image, record = null) {
+  const png = await encodePng(image);
+  if (!record) return png;
+  await loadWasm();
+  return new Blob([pngWithRecord(new Uint8Array(await png.arrayBuffer()), record)], { type: 'image/png' });
+}
+
+async function encodePng({ data, width, height }) {
   // In a worker (png-worker.js), so encoding a full-resolution image never freezes the page; on
   // the page's thread only where workers cannot be made (e.g. an embedding site's CSP).
   const pixels = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
@@ -282,6 +307,11 @@ export class StyleTransfer extends EventTarget {
 
   get adapter() {
     return this.stylizer.adapter();
+  }
+
+  /** The adapter in one line (name, backend, device type; conv path, storage), as records name it. */
+  get adapterSummary() {
+    return this.stylizer.adapterSummary();
   }
 
   /** Memory plan for content/style (decoded images) at settings: see Stylizer.plan. */
@@ -592,9 +622,19 @@ export class StyleTransfer extends EventTarget {
     throw namedError('Gpu', 'No image yet.');
   }
 
-  /** The current image as a PNG Blob. */
+  /**
+   * What the current (or last) run was made from: {stylize, settings, content: {name, sha256},
+   * style, adapter} — the inputs' names and hashes as decodeImage() gave them — or null before a run.
+   */
+  record() {
+    if (!this.inputs || !this.settings) return null;
+    const input = (img) => ({ name: img.name ?? 'image', sha256: img.sha256 ?? '' });
+    return { stylize: version(), settings: this.settings, content: input(this.inputs.content), style: input(this.inputs.style), adapter: this.adapterSummary };
+  }
+
+  /** The current image as a PNG Blob carrying its record (see record()). */
   async pngBlob() {
-    return rgbaToPng(await this.image());
+    return rgbaToPng(await this.image(), this.record());
   }
 
   /** Test hook: destroys the GPU device, as a driver reset or the browser reclaiming the GPU would. */

@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use stylize::record::{InputRecord, RunRecord};
 use stylize::{Engine, Error, Gpu, GpuOptions, Init, Optimizer, Pooling, Run, Settings, TileMode, VggWeights};
 
 /// Neural style transfer (Gatys et al.) on the GPU: repaints CONTENT in the style of STYLE.
@@ -213,15 +214,55 @@ struct RunArgs {
     /// Read the losses back every N iterations (progress and trace).
     #[arg(long, default_value_t = 10)]
     report_every: u32,
+    /// Start from the settings recorded in a PNG that stylize wrote (the page's downloads too);
+    /// the flags given here override them. Notes when an input is not the recorded one.
+    #[arg(long)]
+    settings_from: Option<PathBuf>,
     #[command(flatten)]
     tiles: TileArgs,
 }
 
-/// Parses the arguments; a usage error ends the process with one line on stderr and exit code 2
-/// (`--help` and `--version` print as usual).
-fn parse_args() -> Cli {
-    match Cli::try_parse() {
-        Ok(cli) => cli,
+/// The run's flags that are settings, by their `Settings` field name (which is the flag's id).
+const SETTING_FLAGS: [&str; 21] = [
+    "size", "iterations", "content_weight", "style_weight", "tv_weight", "style_layer_weights", "lr", "optimizer", "history", "average",
+    "resample_moments", "scales", "min_size", "schedule", "init", "seed", "pooling", "style_scale", "tile_size", "tile_mode", "tile_halo",
+];
+
+/// The settings recorded in the PNG at `path`, with those of `flags` given on the command line.
+fn settings_from(path: &Path, flags: &Settings, matches: &clap::ArgMatches) -> Result<(Settings, RunRecord), Error> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    let which = |e: Error| match e {
+        Error::Image(m) | Error::Settings(m) => Error::Settings(format!("--settings-from {}: {m}", path.display())),
+        e => e,
+    };
+    let record = stylize::record::read_png_record(&bytes)
+        .map_err(which)?
+        .ok_or_else(|| Error::Settings(format!("--settings-from {}: it carries no stylize settings (PNGs that stylize writes do)", path.display())))?;
+    let mut merged = serde_json::to_value(&record.settings).expect("settings serialise");
+    let given = serde_json::to_value(flags).expect("settings serialise");
+    for id in SETTING_FLAGS {
+        if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+            merged[id] = given[id].clone();
+        }
+    }
+    let settings = serde_json::from_value(merged).map_err(|e| Error::Settings(format!("--settings-from {}: {e}", path.display())))?;
+    Ok((settings, record))
+}
+
+/// The name and SHA-256 of the input file at `path`.
+fn input_record(path: &Path) -> Result<InputRecord, Error> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?;
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    Ok(InputRecord { name, sha256: stylize::record::sha256_hex(&bytes) })
+}
+
+/// Parses the arguments (and keeps the matches, to tell the flags given from defaults); a usage
+/// error ends the process with one line on stderr and exit code 2 (`--help` and `--version` print
+/// as usual).
+fn parse_args() -> (Cli, clap::ArgMatches) {
+    use clap::{CommandFactory, FromArgMatches};
+    match Cli::command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m).map(|c| (c, m))) {
+        Ok(parsed) => parsed,
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
             let text = e.render().to_string();
@@ -234,7 +275,7 @@ fn parse_args() -> Cli {
 
 /// Runs the CLI; every failure becomes one line on stderr and exit code 1.
 pub fn main() -> anyhow::Result<()> {
-    let cli = parse_args();
+    let (cli, matches) = parse_args();
     match cli.command {
         Some(Command::Info(a)) => {
             let gpu = pollster::block_on(Gpu::new(&GpuOptions::default()))?;
@@ -245,7 +286,7 @@ pub fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Bench(args)) => bench::run(args),
-        None => run(cli.run),
+        None => run(cli.run, &matches),
     }
 }
 
@@ -340,13 +381,20 @@ fn check_output(path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-fn save(img: &image::RgbaImage, path: &Path) -> Result<(), Error> {
+/// Writes `img` to `path` (PNG with `record` inside it, or JPEG).
+fn save(img: &image::RgbaImage, path: &Path, record: &RunRecord) -> Result<(), Error> {
+    let failed = |e: &dyn std::fmt::Display| Error::Io(format!("cannot write {}: {e}", path.display()));
     let is_png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
-    let r = if is_png { img.save(path) } else { image::DynamicImage::ImageRgba8(img.clone()).to_rgb8().save(path) };
-    r.map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))
+    if !is_png {
+        return image::DynamicImage::ImageRgba8(img.clone()).to_rgb8().save(path).map_err(|e| failed(&e));
+    }
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).map_err(|e| failed(&e))?;
+    let png = stylize::record::insert_png_record(&png, record)?;
+    std::fs::write(path, png).map_err(|e| failed(&e))
 }
 
-fn run(a: RunArgs) -> anyhow::Result<()> {
+fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     let (content_path, style_path, out) = (a.content.unwrap(), a.style.unwrap(), a.output.unwrap());
     let settings = Settings {
         size: a.size,
@@ -378,6 +426,10 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         style_scale: a.style_scale,
         ..a.tiles.settings(Settings::default())
     };
+    let (settings, recorded) = match &a.settings_from {
+        Some(p) => settings_from(p, &settings, matches).map(|(s, r)| (s, Some(r)))?,
+        None => (settings, None),
+    };
     settings.validate()?;
     if a.report_every == 0 || a.save_every == Some(0) {
         return Err(Error::Settings("--report-every and --save-every must be at least 1".into()).into());
@@ -385,6 +437,14 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
     check_output(&out)?;
     let content = stylize::image_io::load(&content_path)?;
     let style = stylize::image_io::load(&style_path)?;
+    let inputs = (input_record(&content_path)?, input_record(&style_path)?);
+    if let Some(r) = &recorded {
+        for (what, given, rec) in [("photo", &inputs.0, &r.content), ("painting", &inputs.1, &r.style)] {
+            if given.sha256 != rec.sha256 {
+                eprintln!("note: {} is not the recorded {what} {} (its SHA-256 differs): the result will differ", given.name, rec.name);
+            }
+        }
+    }
     stylize::session::sizes(content.width(), content.height(), style.width(), style.height(), &settings.at_scale(settings.final_size(), 0))?;
     let weights = VggWeights::load(&weights_path(a.weights))?;
     let mut trace = match &a.trace {
@@ -399,6 +459,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         path => Some(stylize::image_io::load(Path::new(path))?),
     };
     let mut run = start_run(&weights, &content, &style, &settings, init_img.as_ref(), a.tiles.memory_budget)?;
+    let made_from = RunRecord::new(&settings, inputs.0, inputs.1, run.session().engine().gpu.summary());
     let final_px = run.scales().last().map_or(1.0, |s| s.work);
     let bar = ProgressBar::new((run.work().0 / final_px).round() as u64);
     bar.set_style(
@@ -457,7 +518,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
                     let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("out");
                     let ext = out.extension().and_then(|s| s.to_str()).unwrap_or("png");
                     let p = out.with_file_name(format!("{stem}-{:04}.{ext}", run.iterations_done()));
-                    save(&pollster::block_on(run.session().image())?, &p)?;
+                    save(&pollster::block_on(run.session().image())?, &p, &made_from)?;
                 }
             }
         }
@@ -475,7 +536,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
     let last = pollster::block_on(session.losses())?;
     record(last, scale, &bar)?;
     let img = pollster::block_on(session.image())?;
-    save(&img, &out)?;
+    save(&img, &out, &made_from)?;
     bar.finish();
     if let Some(mut t) = trace {
         t.flush().map_err(|e| Error::Io(format!("writing the trace: {e}")))?;

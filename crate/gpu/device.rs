@@ -178,22 +178,25 @@ impl Gpu {
         })
     }
 
+    /// The adapter in one line: name (backend, device type; conv path, storage), what a result's
+    /// record names ([`crate::record::RunRecord::adapter`]).
+    pub fn summary(&self) -> String {
+        let i = &self.adapter_info;
+        // Browsers do not reveal adapter names.
+        let name = if i.name.is_empty() { "WebGPU adapter".to_string() } else { i.name.clone() };
+        format!("{} ({:?}, {:?}; conv path {:?}, storage {:?})", name, i.backend, i.device_type, self.conv_path, self.precision)
+    }
+
     /// A human-readable description of the adapter, the granted limits and features.
     pub fn describe(&self) -> String {
         let i = &self.adapter_info;
         let l = &self.limits;
-        // Browsers do not reveal adapter names.
-        let name = if i.name.is_empty() { "WebGPU adapter".to_string() } else { i.name.clone() };
         format!(
-            "adapter: {} ({:?}, {:?}; conv path {:?}, storage {:?})\ndriver: {} {}\nlimits: max_buffer_size {} B, max_storage_buffer_binding_size {} B, \
+            "adapter: {}\ndriver: {} {}\nlimits: max_buffer_size {} B, max_storage_buffer_binding_size {} B, \
              max_storage_buffers_per_shader_stage {}, max_compute_workgroup_storage_size {} B, \
              max_compute_invocations_per_workgroup {}, max_compute_workgroups_per_dimension {}\n\
              adapter offers: max_buffer_size {} B, max_storage_buffer_binding_size {} B, features {:?}\nfeatures: {:?}",
-            name,
-            i.backend,
-            i.device_type,
-            self.conv_path,
-            self.precision,
+            self.summary(),
             i.driver,
             i.driver_info,
             l.max_buffer_size,

@@ -4,7 +4,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { serve, browser, openPage, setValue, pngSize, OUT } from './harness.mjs';
+import crypto from 'node:crypto';
+import { serve, browser, openPage, setValue, pngSize, OUT, DIST } from './harness.mjs';
 
 let srv, b;
 before(async () => { srv = await serve(); b = await browser(); });
@@ -103,6 +104,71 @@ test('steering a live run: β raised mid-run applies from the next batch, the ru
   assert.ok(history.some((l) => l.style_weight === 30) && history.some((l) => l.style_weight === 1000), 'losses before and after the change');
   await page.locator('#lossplot').screenshot({ path: path.join(OUT, 'e2e-steered-plot.png') });
   await page.screenshot({ path: path.join(OUT, 'e2e-steered-run.png'), fullPage: true });
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+/** The `stylize` iTXt record of a PNG (parsed here, independently of the engine), or null. */
+function pngRecord(buf) {
+  for (let at = 8; at + 12 <= buf.length;) {
+    const len = buf.readUInt32BE(at), type = buf.toString('latin1', at + 4, at + 8);
+    const body = buf.subarray(at + 8, at + 8 + len);
+    if (type === 'iTXt' && body.toString('latin1', 0, 8) === 'stylize\0') return JSON.parse(body.subarray(12).toString('utf8'));
+    at += 12 + len;
+  }
+  return null;
+}
+
+test('the downloaded PNG carries its settings; the same run gives the same pixels; dropping the PNG restores the settings', async () => {
+  const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  await small(page, 3);
+  await setValue(page, '#seed', 7);
+  await setValue(page, '#strength', 2);
+  const runAndDownload = async (name) => {
+    await page.click('#go');
+    await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    const file = path.join(OUT, name);
+    await dl.saveAs(file);
+    return fs.readFileSync(file);
+  };
+  const a = await runAndDownload('recorded-a.png');
+  const rec = pngRecord(a);
+  assert.ok(rec, 'the PNG carries a stylize record');
+  assert.equal(rec.settings.seed, 7);
+  assert.equal(rec.settings.style_weight, 100);
+  assert.equal(rec.settings.size, 32);
+  assert.equal(rec.content.name, 'chelsea.png');
+  const sha = crypto.createHash('sha256').update(fs.readFileSync(path.join(DIST, 'samples', 'chelsea.png'))).digest('hex');
+  assert.equal(rec.content.sha256, sha, "the photo's SHA-256");
+  assert.match(rec.adapter, /conv path/);
+  const again = await runAndDownload('recorded-b.png');
+  assert.ok(a.equals(again), 'same inputs, settings and adapter: the same file, pixel for pixel');
+
+  await page.$eval('#reset', (el) => el.click()); // in the closed Advanced panel
+  assert.notEqual(await page.$eval('#seed', (el) => el.value), '7');
+  const drop = async (bytes, name) => {
+    const dt = await page.evaluateHandle(([b64, n]) => {
+      const d = new DataTransfer();
+      d.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], n, { type: 'image/png' }));
+      return d;
+    }, [bytes.toString('base64'), name]);
+    await page.dispatchEvent('#preview', 'drop', { dataTransfer: dt });
+  };
+  await drop(a, 'recorded-a.png');
+  await page.waitForFunction(() => /^Settings restored from recorded-a.png/.test(document.getElementById('status').textContent));
+  assert.equal(await page.$eval('#seed', (el) => el.value), '7');
+  assert.equal(await page.$eval('#size', (el) => el.value), '32');
+  assert.equal(Number(await page.$eval('#strength', (el) => el.value)), 2);
+  assert.match(await status(page), /the photo “chelsea.png” \(selected\)/);
+  await page.screenshot({ path: path.join(OUT, 'e2e-settings-restored.png'), fullPage: true });
+  const third = await runAndDownload('recorded-c.png');
+  assert.ok(a.equals(third), 'the restored settings make the same pixels');
+  // A PNG without a record: a clear error, the settings kept.
+  await drop(fs.readFileSync(path.join(DIST, 'samples', 'chelsea.png')), 'chelsea.png');
+  await page.waitForFunction(() => !document.getElementById('error').hidden);
+  assert.match(await page.textContent('#error-text'), /chelsea.png carries no stylize settings/);
   assert.deepEqual(log.errors, []);
   await context.close();
 });
