@@ -392,3 +392,188 @@ pub fn losses(weights: &VggWeights, x: &[f64], w: usize, h: usize, t: &RefTarget
     let tv = tv_loss(x, 3, h, w).0;
     RefLosses { content, style, tv }
 }
+
+// ---------------------------------------------------------------- colour (shaders/color.wgsl)
+
+/// YIQ luminance weights of R, G, B.
+pub const LUMA: [f64; 3] = [0.299, 0.587, 0.114];
+
+/// Pixel `i` of a network-space `[3][n]` image as (R, G, B) in 0..255.
+pub fn rgb_at(img: &[f64], n: usize, i: usize) -> [f64; 3] {
+    [img[2 * n + i] + MEAN_BGR[2] as f64, img[n + i] + MEAN_BGR[1] as f64, img[i] + MEAN_BGR[0] as f64]
+}
+
+/// Mean and covariance of the pixels (R, G, B in 0..255) of a network-space `[3][n]` image.
+pub fn color_stats(img: &[f64], n: usize) -> ([f64; 3], [[f64; 3]; 3]) {
+    let mut mean = [0.0; 3];
+    for i in 0..n {
+        let p = rgb_at(img, n, i);
+        (0..3).for_each(|c| mean[c] += p[c] / n as f64);
+    }
+    let mut cov = [[0.0; 3]; 3];
+    for i in 0..n {
+        let p = rgb_at(img, n, i);
+        for a in 0..3 {
+            for b in 0..3 {
+                cov[a][b] += (p[a] - mean[a]) * (p[b] - mean[b]) / n as f64;
+            }
+        }
+    }
+    (mean, cov)
+}
+
+/// `[Σ R', Σ G', Σ B', Σ R'R', Σ R'G', Σ R'B', Σ G'G', Σ G'B', Σ B'B']` with v' = v − 128: what
+/// the rows of `color_moments` add up to.
+pub fn color_moments(img: &[f64], n: usize) -> [f64; 9] {
+    let mut m = [0.0; 9];
+    for i in 0..n {
+        let [r, g, b] = rgb_at(img, n, i).map(|v| v - 128.0);
+        for (k, v) in [r, g, b, r * r, r * g, r * b, g * g, g * b, b * b].into_iter().enumerate() {
+            m[k] += v;
+        }
+    }
+    m
+}
+
+/// `sym^power` of a symmetric positive semi-definite 3×3 matrix, eigenvalues clamped to ≥ 1e-2,
+/// by the power-series-free route: eigenvalues from the characteristic cubic (trigonometric
+/// solution), eigenvectors from cross products of the rows of `sym − λI`.
+pub fn sym_power(sym: &[[f64; 3]; 3], power: f64) -> [[f64; 3]; 3] {
+    let a = sym;
+    let p1 = a[0][1].powi(2) + a[0][2].powi(2) + a[1][2].powi(2);
+    let q = (a[0][0] + a[1][1] + a[2][2]) / 3.0;
+    let mut vals;
+    if p1 < 1e-18 {
+        vals = [a[0][0], a[1][1], a[2][2]];
+    } else {
+        let p2 = (a[0][0] - q).powi(2) + (a[1][1] - q).powi(2) + (a[2][2] - q).powi(2) + 2.0 * p1;
+        let p = (p2 / 6.0).sqrt();
+        let bm: Vec<Vec<f64>> = (0..3).map(|r| (0..3).map(|c| (a[r][c] - if r == c { q } else { 0.0 }) / p).collect()).collect();
+        let det = bm[0][0] * (bm[1][1] * bm[2][2] - bm[1][2] * bm[2][1]) - bm[0][1] * (bm[1][0] * bm[2][2] - bm[1][2] * bm[2][0]) + bm[0][2] * (bm[1][0] * bm[2][1] - bm[1][1] * bm[2][0]);
+        let phi = (det / 2.0).clamp(-1.0, 1.0).acos() / 3.0;
+        let l1 = q + 2.0 * p * phi.cos();
+        let l3 = q + 2.0 * p * (phi + 2.0 * std::f64::consts::PI / 3.0).cos();
+        vals = [l1, 3.0 * q - l1 - l3, l3];
+    }
+    vals.sort_by(|x, y| y.total_cmp(x));
+    // Orthonormal eigenvectors: for each distinct λ the largest cross product of rows of A − λI;
+    // repeated eigenvalues fall back to completing an orthonormal basis.
+    let mut vecs: Vec<[f64; 3]> = Vec::new();
+    for &l in &vals {
+        let m: Vec<[f64; 3]> = (0..3).map(|r| [a[r][0] - if r == 0 { l } else { 0.0 }, a[r][1] - if r == 1 { l } else { 0.0 }, a[r][2] - if r == 2 { l } else { 0.0 }]).collect();
+        let cross = |u: [f64; 3], v: [f64; 3]| [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]];
+        let norm = |u: [f64; 3]| (u[0] * u[0] + u[1] * u[1] + u[2] * u[2]).sqrt();
+        let mut best = [m[0], m[1], m[2]].iter().enumerate().flat_map(|(i, &u)| [m[0], m[1], m[2]].into_iter().skip(i + 1).map(move |v| cross(u, v))).collect::<Vec<_>>();
+        // Remove components along the vectors found so far (repeated eigenvalues).
+        for b in best.iter_mut() {
+            for v in &vecs {
+                let d = b[0] * v[0] + b[1] * v[1] + b[2] * v[2];
+                (0..3).for_each(|k| b[k] -= d * v[k]);
+            }
+        }
+        best.sort_by(|x, y| norm(*y).total_cmp(&norm(*x)));
+        let mut v = best[0];
+        if norm(v) < 1e-9 {
+            // A repeated eigenvalue: any unit vector orthogonal to those found.
+            v = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+                .into_iter()
+                .map(|mut e| {
+                    for u in &vecs {
+                        let d = e[0] * u[0] + e[1] * u[1] + e[2] * u[2];
+                        (0..3).for_each(|k| e[k] -= d * u[k]);
+                    }
+                    e
+                })
+                .max_by(|x, y| norm(*x).total_cmp(&norm(*y)))
+                .expect("three candidates");
+        }
+        let nv = norm(v);
+        vecs.push([v[0] / nv, v[1] / nv, v[2] / nv]);
+    }
+    let f: Vec<f64> = vals.iter().map(|&l| l.max(1e-2).powf(power)).collect();
+    let mut out = [[0.0; 3]; 3];
+    for (k, v) in vecs.iter().enumerate() {
+        for r in 0..3 {
+            for c in 0..3 {
+                out[r][c] += f[k] * v[r] * v[c];
+            }
+        }
+    }
+    out
+}
+
+fn matmul3(a: &[[f64; 3]; 3], b: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    let mut o = [[0.0; 3]; 3];
+    for r in 0..3 {
+        for c in 0..3 {
+            o[r][c] = (0..3).map(|k| a[r][k] * b[k][c]).sum();
+        }
+    }
+    o
+}
+
+/// The `[24]` affine maps of `color_fit` (painting's, then photo's; each A row-major then b) for
+/// photo `content [3][n]` and painting `style [3][m]` (network space); `mode` 1 match, 2 luminance.
+pub fn color_fit(mode: u32, content: &[f64], n: usize, style: &[f64], m: usize) -> [f64; 24] {
+    let (mc, cc) = color_stats(content, n);
+    let (ms, cs) = color_stats(style, m);
+    let mut out = [0.0; 24];
+    let mut put = |at: usize, a: [[f64; 3]; 3], b: [f64; 3]| {
+        for r in 0..3 {
+            out[at + 3 * r..at + 3 * r + 3].copy_from_slice(&a[r]);
+        }
+        out[at + 9..at + 12].copy_from_slice(&b);
+    };
+    let dot = |u: &[f64; 3], v: &[f64; 3]| u[0] * v[0] + u[1] * v[1] + u[2] * v[2];
+    let quad = |cov: &[[f64; 3]; 3]| (0..3).map(|r| LUMA[r] * dot(&cov[r], &LUMA)).sum::<f64>();
+    if mode == 1 {
+        let a = matmul3(&sym_power(&cc, 0.5), &sym_power(&cs, -0.5));
+        let b: [f64; 3] = std::array::from_fn(|r| mc[r] - dot(&a[r], &ms));
+        put(0, a, b);
+        put(12, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [0.0; 3]);
+    } else {
+        let k = (quad(&cc).max(0.0) / quad(&cs).max(1e-2)).sqrt();
+        let row = LUMA.map(|w| k * w);
+        put(0, [row; 3], [dot(&LUMA, &mc) - k * dot(&LUMA, &ms); 3]);
+        put(12, [LUMA; 3], [0.0; 3]);
+    }
+    out
+}
+
+/// `color_apply`: `img [3][n]` (network space) mapped by the affine at `offset` of `affine`,
+/// clamped to 0..255 in pixel space.
+pub fn color_apply(img: &[f64], n: usize, affine: &[f64], offset: usize) -> Vec<f64> {
+    let mut out = vec![0.0; 3 * n];
+    for i in 0..n {
+        let p = rgb_at(img, n, i);
+        let a = &affine[offset..offset + 12];
+        let q: [f64; 3] = std::array::from_fn(|r| (a[3 * r] * p[0] + a[3 * r + 1] * p[1] + a[3 * r + 2] * p[2] + a[9 + r]).clamp(0.0, 255.0));
+        out[i] = q[2] - MEAN_BGR[0] as f64;
+        out[n + i] = q[1] - MEAN_BGR[1] as f64;
+        out[2 * n + i] = q[0] - MEAN_BGR[2] as f64;
+    }
+    out
+}
+
+/// `color_display`: RGBA8 of `result`'s luminance with `photo`'s chroma (both `[3][n]`, network
+/// space): photo + (Y(result) − Y(photo)), rounded half up, clamped, alpha 255.
+pub fn color_display(result: &[f64], photo: &[f64], n: usize) -> Vec<u32> {
+    (0..n)
+        .map(|i| {
+            let (r, p) = (rgb_at(result, n, i), rgb_at(photo, n, i));
+            let dy: f64 = (0..3).map(|c| LUMA[c] * (r[c] - p[c])).sum();
+            let byte = |v: f64| (v + 0.5).floor().clamp(0.0, 255.0) as u32;
+            byte(p[0] + dy) | byte(p[1] + dy) << 8 | byte(p[2] + dy) << 16 | 255 << 24
+        })
+        .collect()
+}
+
+/// `grey_gradient`: every channel of `g [3][n]` set to the sum of the three.
+pub fn grey_gradient(g: &[f64], n: usize) -> Vec<f64> {
+    let mut out = vec![0.0; 3 * n];
+    for i in 0..n {
+        let s = g[i] + g[n + i] + g[2 * n + i];
+        (0..3).for_each(|c| out[c * n + i] = s);
+    }
+    out
+}

@@ -12,6 +12,7 @@ use crate::gpu::{Binding, Gpu, Kernel, PipelineKey, Precision, F16_ACT_STORE, WG
 use std::sync::Arc;
 
 pub mod adam;
+pub mod color;
 pub mod conv;
 pub mod gram;
 pub mod image;
@@ -133,11 +134,12 @@ pub enum Shader {
     Lbfgs,
     Image,
     Tile,
+    Color,
 }
 
 impl Shader {
     /// Every kernel file.
-    pub const ALL: [Shader; 8] = [Shader::Conv, Shader::Pool, Shader::Gram, Shader::Loss, Shader::Adam, Shader::Lbfgs, Shader::Image, Shader::Tile];
+    pub const ALL: [Shader; 9] = [Shader::Conv, Shader::Pool, Shader::Gram, Shader::Loss, Shader::Adam, Shader::Lbfgs, Shader::Image, Shader::Tile, Shader::Color];
 
     /// File name in `shaders/`.
     pub fn file_name(self) -> &'static str {
@@ -150,6 +152,7 @@ impl Shader {
             Shader::Lbfgs => "lbfgs.wgsl",
             Shader::Image => "image.wgsl",
             Shader::Tile => "tile.wgsl",
+            Shader::Color => "color.wgsl",
         }
     }
 
@@ -164,6 +167,7 @@ impl Shader {
             Shader::Lbfgs => include_str!("../../shaders/lbfgs.wgsl"),
             Shader::Image => include_str!("../../shaders/image.wgsl"),
             Shader::Tile => include_str!("../../shaders/tile.wgsl"),
+            Shader::Color => include_str!("../../shaders/color.wgsl"),
         }
     }
 
@@ -178,6 +182,7 @@ impl Shader {
             Shader::Lbfgs => lbfgs::uniforms(),
             Shader::Image => image::uniforms(),
             Shader::Tile => tile::uniforms(),
+            Shader::Color => color::uniforms(),
         }
     }
 
@@ -192,6 +197,7 @@ impl Shader {
             Shader::Lbfgs => lbfgs::KERNELS,
             Shader::Image => image::KERNELS,
             Shader::Tile => tile::KERNELS,
+            Shader::Color => color::KERNELS,
         }
     }
 }
@@ -301,6 +307,7 @@ pub fn all_pipelines(with_f16: bool) -> Vec<PipelineSpec> {
         v.extend(loss::pipelines(precision));
         v.extend(image::pipelines(precision));
         v.extend(tile::pipelines(precision));
+        v.extend(color::pipelines(precision));
     }
     v.extend(adam::pipelines());
     v.extend(lbfgs::pipelines());
