@@ -23,7 +23,7 @@ pub use weights::{ConvWeights, VggWeights};
 pub mod session;
 pub mod vgg;
 
-pub use session::{Init, Losses, Optimizer, Run, Scale, Session, Settings, TileMode};
+pub use session::{Colors, Init, Losses, Optimizer, Run, Scale, Session, Settings, TileMode};
 pub use vgg::{Engine, Pooling};
 pub mod reference;
 

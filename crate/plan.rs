@@ -81,6 +81,16 @@ impl Builder {
 
     /// The whole-image state: the image, its average and gradient, the optimiser's, the display
     /// buffer, the losses and their partial sums (`partials` floats).
+    /// Colour control's moments (of the photo, `hw` px, and the painting, `shw` px) and maps.
+    fn colour(&mut self, hw: u64, shw: u64, settings: &Settings) {
+        if settings.colors.fits() {
+            let rows = |n: u64| (4 * kernels::color::MOMENT_ROW * kernels::color::moment_groups(n as usize)) as u64;
+            self.add("colour moments photo", rows(hw), Life::Targets);
+            self.add("colour moments painting", rows(shw), Life::Targets);
+            self.add("colour affine", 4 * kernels::color::AFFINE_LEN as u64, Life::Session);
+        }
+    }
+
     fn image_state(&mut self, hw: u64, settings: &Settings, partials: usize) {
         for name in ["image", "image average", "image gradient"] {
             self.add(name, 12 * hw, Life::Session);
@@ -99,6 +109,9 @@ impl Builder {
             }
         }
         self.add("display rgba", 4 * hw, Life::Session);
+        if settings.colors.keeps_photo() {
+            self.add("photo", 12 * hw, Life::Session);
+        }
         self.add("losses", 4 * kernels::LOSS_SLOTS as u64, Life::Session);
         self.add("loss partials", 4 * partials as u64, Life::Session);
     }
@@ -135,6 +148,7 @@ impl Plan {
         b.add("content rgba", 4 * hw, Life::Targets);
         b.add("style rgba", 4 * (style.0 * style.1) as u64, Life::Targets);
         b.add("style image", 12 * (style.0 * style.1) as u64, Life::Targets);
+        b.colour(hw, (style.0 * style.1) as u64, settings);
         b.network("style ", &style_layers, precision, Life::Targets);
         for l in style_layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
             let split = GramSplit::new(l.output.0, l.output.1 * l.output.2);
@@ -205,6 +219,7 @@ impl Plan {
         b.add("content rgba", 4 * hw, Life::Targets);
         b.add("style rgba", 4 * (style.0 * style.1) as u64, Life::Targets);
         b.add("style image", 12 * (style.0 * style.1) as u64, Life::Targets);
+        b.colour(hw, (style.0 * style.1) as u64, settings);
         Plan { buffers: b.buffers, grid: Some(grid), style_grid: Some(style_grid), exact: settings.tile_mode == TileMode::Exact }
     }
 

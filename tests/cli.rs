@@ -418,3 +418,40 @@ fn the_png_records_its_settings_and_settings_from_reproduces_it() {
     fail(&plain, "it carries no stylize settings");
     fail(&jpg, "it is not a PNG image");
 }
+
+/// YIQ chroma (I, Q) of an RGB pixel.
+fn chroma(p: &[u8]) -> (f64, f64) {
+    let [r, g, b] = [p[0], p[1], p[2]].map(|v| v as f64);
+    (0.596 * r - 0.274 * g - 0.322 * b, 0.211 * r - 0.523 * g + 0.312 * b)
+}
+
+/// `--colors`: every mode lowers the loss; with `luminance` and `swap` the output has the photo's
+/// chroma (YIQ's I and Q) within a few levels (8-bit rounding, clamping at 0 and 255), while the
+/// painting's colours (the default) do not.
+#[test]
+fn colour_modes_keep_the_photos_colours() {
+    let dir = out_dir("colors");
+    let photo = stylize::image_io::load(&test_image("chelsea.png", "chelsea.png")).unwrap();
+    let small = stylize::session::resize(&photo, 32, 21);
+    for mode in ["painting", "luminance", "match", "swap"] {
+        let (out, trace) = (dir.join(format!("{mode}.png")), dir.join(format!("{mode}.jsonl")));
+        let st = real_run(&mut bin(), &out, &trace, &["--size", "32", "--iterations", "10", "--report-every", "9", "--colors", mode]);
+        let stderr = String::from_utf8_lossy(&st.stderr);
+        assert!(st.status.success(), "--colors {mode}: {stderr}");
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&trace).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let (first, last) = (lines[0]["total"].as_f64().unwrap(), lines.last().unwrap()["total"].as_f64().unwrap());
+        assert!(last < 0.8 * first, "--colors {mode}: the loss falls: {first} → {last}");
+        let img = image::open(&out).unwrap().to_rgba8();
+        let n = (img.width() * img.height()) as f64;
+        let diff: f64 = img.pixels().zip(small.pixels()).map(|(a, b)| {
+            let ((ia, qa), (ib, qb)) = (chroma(&a.0), chroma(&b.0));
+            (ia - ib).abs() + (qa - qb).abs()
+        }).sum::<f64>() / n;
+        eprintln!("--colors {mode}: loss {first:.4e} → {last:.4e}; mean |ΔI| + |ΔQ| from the photo {diff:.2}");
+        match mode {
+            "luminance" | "swap" => assert!(diff < 3.0, "--colors {mode}: the photo's chroma, off by {diff:.2} on average"),
+            "painting" => assert!(diff > 10.0, "the painting's colours differ from the photo's: {diff:.2}"),
+            _ => {}
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! The whole loss gradient w.r.t. the image, as computed on the GPU by the session (forward,
 //! losses, every backward kernel), against central finite differences of the f64 CPU reference
 //! loss — for the content, style and TV terms separately. Tiny random weights (8 channels, the
-//! VGG19 layer structure) and a 20×18 image keep it fast; max and avg pooling both.
+//! VGG19 layer structure) and a 20×18 image keep it fast; max and avg pooling both; and the
+//! luminance-only transfer (Colors::Luminance), whose gradient is w.r.t. each pixel's luminance.
 //!
 //! Tolerance: |g_gpu − g_fd| ≤ 1e-4 · max|g_fd| + 1e-4 · |g_fd| on 24 random pixels per term.
 //! (f32 GPU arithmetic vs f64 differences with step 1e-3 in pixel units; ReLU/max kinks are rare
@@ -12,13 +13,19 @@ mod common;
 use common::*;
 use rand::{RngExt, SeedableRng};
 use stylize::reference as cpu;
-use stylize::{Engine, GpuOptions, Init, Pooling, Precision, Session, Settings, VggWeights};
+use stylize::{Colors, Engine, GpuOptions, Init, Pooling, Precision, Session, Settings, VggWeights};
 
 fn device(precision: Precision) -> stylize::Gpu {
     pollster::block_on(stylize::Gpu::new(&GpuOptions { precision: Some(precision), ..Default::default() })).unwrap()
 }
 
 fn check(alpha: f32, beta: f32, tau: f32, pooling: Pooling, what: &str) {
+    check_colors(alpha, beta, tau, pooling, Colors::Painting, what);
+}
+
+/// With [`Colors::Luminance`] the image is grey and the gradient is w.r.t. its luminance: each
+/// finite difference moves one pixel's three channels together.
+fn check_colors(alpha: f32, beta: f32, tau: f32, pooling: Pooling, colors: Colors, what: &str) {
     let weights = VggWeights::random(8, 11);
     let gpu = device(Precision::F32);
     let engine = Engine::new(gpu, &weights).unwrap();
@@ -33,6 +40,7 @@ fn check(alpha: f32, beta: f32, tau: f32, pooling: Pooling, what: &str) {
         init: Init::Noise, // at the content image the content gradient is exactly zero
         seed: 5,
         pooling,
+        colors,
         ..Settings::default()
     };
     let mut s = Session::new(engine.clone(), &content, &style, &settings).unwrap();
@@ -44,11 +52,22 @@ fn check(alpha: f32, beta: f32, tau: f32, pooling: Pooling, what: &str) {
     let gpu_losses = pollster::block_on(s.losses()).unwrap();
     gpu.check().unwrap();
 
-    let c_in = cpu::preprocess(content.as_raw());
+    let mut c_in = cpu::preprocess(content.as_raw());
     // The session resizes the style image so its longer side matches the output's.
     let (_, (sw, sh)) = stylize::session::sizes(w as u32, h as u32, 16, 19, &settings).unwrap();
     let style_resized = stylize::session::resize(&style, sw as usize, sh as usize);
-    let s_in = cpu::preprocess(style_resized.as_raw());
+    let mut s_in = cpu::preprocess(style_resized.as_raw());
+    let n = w * h;
+    if colors == Colors::Luminance {
+        let fit = cpu::color_fit(2, &c_in, n, &s_in, (sw * sh) as usize);
+        s_in = cpu::color_apply(&s_in, (sw * sh) as usize, &fit, 0);
+        c_in = cpu::color_apply(&c_in, n, &fit, 12);
+        for i in 0..n {
+            let grey = |c: usize| grad[c * n + i];
+            assert!(grey(0) == grey(1) && grey(1) == grey(2), "{what}: the luminance gradient is the same on every channel");
+            assert!((x[i] + 103.939 - (x[2 * n + i] + 123.68)).abs() < 1e-3, "{what}: the image is grey");
+        }
+    }
     let targets = cpu::targets(&weights, &c_in, w, h, &s_in, sw as usize, sh as usize, pooling);
     let total = |x: &[f64]| {
         let l = cpu::losses(&weights, x, w, h, &targets, settings.style_layer_weights, pooling);
@@ -65,10 +84,12 @@ fn check(alpha: f32, beta: f32, tau: f32, pooling: Pooling, what: &str) {
     let mut idx = Vec::new();
     for _ in 0..24 {
         let i = rng.random_range(0..x.len());
-        let mut xp = x.clone();
-        xp[i] += step;
-        let mut xm = x.clone();
-        xm[i] -= step;
+        let moved: Vec<usize> = if colors == Colors::Luminance { (0..3).map(|c| c * n + i % n).collect() } else { vec![i] };
+        let (mut xp, mut xm) = (x.clone(), x.clone());
+        for &j in &moved {
+            xp[j] += step;
+            xm[j] -= step;
+        }
         fd.push((total(&xp) - total(&xm)) / (2.0 * step));
         idx.push(i);
     }
@@ -96,6 +117,11 @@ fn style_gradient_matches_finite_differences() {
 #[test]
 fn tv_gradient_matches_finite_differences() {
     check(0.0, 0.0, 1.0, Pooling::Max, "tv");
+}
+
+#[test]
+fn luminance_transfer_gradient_matches_finite_differences() {
+    check_colors(1.0, 30.0, 20.0, Pooling::Max, Colors::Luminance, "luminance-only transfer, all terms");
 }
 
 #[test]

@@ -23,14 +23,22 @@ fn the_plan_total_is_the_bytes_created() {
     let (content, style) = (picture(70, 52, 1), picture(40, 61, 3));
     for precision in precisions(gpu()) {
         let engine = engine(&weights, precision);
-        for (optimizer, tile_size) in [(Optimizer::Adam, 0), (Optimizer::Lbfgs, 0), (Optimizer::Adam, 32), (Optimizer::Lbfgs, 48)] {
-            let settings = Settings { size: 70, scales: 1, optimizer, tile_size, ..Settings::default() };
+        use stylize::Colors;
+        let cases = [
+            (Optimizer::Adam, 0, Colors::Painting),
+            (Optimizer::Lbfgs, 0, Colors::Luminance),
+            (Optimizer::Adam, 32, Colors::Match),
+            (Optimizer::Lbfgs, 48, Colors::Swap),
+            (Optimizer::Adam, 48, Colors::Luminance),
+        ];
+        for (optimizer, tile_size, colors) in cases {
+            let settings = Settings { size: 70, scales: 1, optimizer, tile_size, colors, ..Settings::default() };
             let before = engine.gpu.storage_bytes_created();
             let s = Session::new(engine.clone(), &content, &style, &settings).unwrap();
             let created = engine.gpu.storage_bytes_created() - before;
             let plan = s.plan();
-            eprintln!("{precision:?} {optimizer:?} tiles {tile_size}: plan {} B in {} buffers, created {created} B; {}", plan.total(), plan.buffers.len(), plan.summary(0));
-            assert_eq!(plan.total(), created, "{precision:?} {optimizer:?} tile {tile_size}: the plan is what is created");
+            eprintln!("{precision:?} {optimizer:?} tiles {tile_size} {colors:?}: plan {} B in {} buffers, created {created} B; {}", plan.total(), plan.buffers.len(), plan.summary(0));
+            assert_eq!(plan.total(), created, "{precision:?} {optimizer:?} tile {tile_size} {colors:?}: the plan is what is created");
             assert_eq!(plan.grid.is_some(), tile_size > 0);
             assert_eq!(s.peak_bytes(), plan.total() + engine.weight_bytes());
             engine.gpu.check().unwrap();

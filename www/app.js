@@ -36,6 +36,7 @@ $('error-dismiss').addEventListener('click', hideError);
 const fields = {
   size: $('size'), iterations: $('iterations'), content_weight: $('content-weight'), tv_weight: $('tv-weight'),
   init: $('init'), seed: $('seed'), lr: $('lr'), pooling: $('pooling'), optimizer: $('optimizer'), scales: $('scales'),
+  colors: $('colors'),
 };
 function fillSettings(s) {
   for (const [k, el] of Object.entries(fields)) el.value = s[k] ?? '';
@@ -53,7 +54,7 @@ function readSettings() {
     content_weight: num(fields.content_weight), tv_weight: num(fields.tv_weight),
     style_weight: Number((10 ** Number($('strength').value)).toPrecision(3)),
     init: fields.init.value, seed: Math.round(num(fields.seed)), lr: fields.lr.value === '' ? null : num(fields.lr), pooling: fields.pooling.value,
-    optimizer: fields.optimizer.value, scales: Number(fields.scales.value), average: $('average').checked,
+    optimizer: fields.optimizer.value, scales: Number(fields.scales.value), average: $('average').checked, colors: fields.colors.value,
     style_layer_weights: Array.from(document.querySelectorAll('.layer-w'), num),
   };
 }

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use stylize::record::{InputRecord, RunRecord};
-use stylize::{Engine, Error, Gpu, GpuOptions, Init, Optimizer, Pooling, Run, Settings, TileMode, VggWeights};
+use stylize::{Colors, Engine, Error, Gpu, GpuOptions, Init, Optimizer, Pooling, Run, Settings, TileMode, VggWeights};
 
 /// Neural style transfer (Gatys et al.) on the GPU: repaints CONTENT in the style of STYLE.
 #[derive(Parser)]
@@ -129,6 +129,14 @@ fn parse_schedule(v: &str) -> Result<Vec<(u32, u32)>, String> {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum ColorsArg {
+    Painting,
+    Luminance,
+    Match,
+    Swap,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum PoolArg {
     Max,
     Avg,
@@ -199,6 +207,11 @@ struct RunArgs {
     /// Pooling between VGG blocks.
     #[arg(long, value_enum, default_value = "max")]
     pooling: PoolArg,
+    /// Whose colours the result has: the painting's; the photo's by luminance-only transfer
+    /// (YIQ), by matching the painting's palette (mean and covariance of RGB), or by swapping
+    /// the result's chroma for the photo's afterwards.
+    #[arg(long, value_enum, default_value = "painting")]
+    colors: ColorsArg,
     /// Style image scale relative to the output size.
     #[arg(long, default_value_t = 1.0)]
     style_scale: f32,
@@ -223,9 +236,10 @@ struct RunArgs {
 }
 
 /// The run's flags that are settings, by their `Settings` field name (which is the flag's id).
-const SETTING_FLAGS: [&str; 21] = [
+const SETTING_FLAGS: [&str; 22] = [
     "size", "iterations", "content_weight", "style_weight", "tv_weight", "style_layer_weights", "lr", "optimizer", "history", "average",
-    "resample_moments", "scales", "min_size", "schedule", "init", "seed", "pooling", "style_scale", "tile_size", "tile_mode", "tile_halo",
+    "resample_moments", "scales", "min_size", "schedule", "init", "seed", "pooling", "style_scale", "colors", "tile_size", "tile_mode",
+    "tile_halo",
 ];
 
 /// The settings recorded in the PNG at `path`, with those of `flags` given on the command line.
@@ -424,6 +438,12 @@ fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             PoolArg::Avg => Pooling::Avg,
         },
         style_scale: a.style_scale,
+        colors: match a.colors {
+            ColorsArg::Painting => Colors::Painting,
+            ColorsArg::Luminance => Colors::Luminance,
+            ColorsArg::Match => Colors::Match,
+            ColorsArg::Swap => Colors::Swap,
+        },
         ..a.tiles.settings(Settings::default())
     };
     let (settings, recorded) = match &a.settings_from {

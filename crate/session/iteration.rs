@@ -154,6 +154,10 @@ pub(super) fn finish_losses(gpu: &crate::Gpu, s: &Settings, (w, h): (usize, usiz
         steering.add(&d, offset_of!(ReduceLossParams, layer_w) + 4 * l, 1.0, Knob::Layer(l), s);
     }
     ops.push(d);
+    if s.colors == super::Colors::Luminance {
+        // The network sees the luminance on all three channels: its gradient is their sum.
+        ops.push(kernels::color::grey_gradient(gpu, hw, b.grad_x));
+    }
 }
 
 /// The optimiser's dispatch lists (see [`Iteration::optimiser`]), Adam's buffers, and the

@@ -11,6 +11,7 @@ use image::RgbaImage;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+mod color;
 mod iteration;
 mod run;
 pub mod steer;
@@ -20,6 +21,7 @@ mod tiled;
 pub use crate::kernels::MEAN_BGR;
 pub use iteration::{Iteration, IterationBuffers};
 pub use run::{resize_planar, Run, Scale};
+pub use color::ColourBuffers;
 pub use targets::Targets;
 
 /// Sessions alive in this process (each holds its GPU buffers until dropped).
@@ -85,6 +87,38 @@ pub enum TileMode {
     Fast,
 }
 
+/// Whose colours the result has (Gatys et al. 2017, "Controlling Perceptual Factors…", §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Colors {
+    /// The painting's (the method as published in 2016).
+    #[default]
+    Painting,
+    /// The photo's, by luminance-only transfer: the photo's and the painting's luminance (YIQ's
+    /// Y; the painting's matched to the photo's mean and variance) on all three channels, a grey
+    /// image optimised (the gradient w.r.t. the luminance), shown and saved with the photo's
+    /// chroma (I, Q).
+    Luminance,
+    /// The photo's, by matching the painting's palette to the photo's (mean and covariance of RGB)
+    /// before its Gram matrices are computed.
+    Match,
+    /// The photo's, as a post-process: the result's luminance with the photo's chroma (YIQ), as
+    /// jcjohnson/neural-style's `-original_colors`.
+    Swap,
+}
+
+impl Colors {
+    /// Whether the photo is kept to show the result with its chroma.
+    pub fn keeps_photo(self) -> bool {
+        matches!(self, Colors::Luminance | Colors::Swap)
+    }
+
+    /// Whether the painting's colours are fitted to the photo's ([`crate::kernels::color::color_fit`]).
+    pub fn fits(self) -> bool {
+        matches!(self, Colors::Luminance | Colors::Match)
+    }
+}
+
 /// Adam's moments m and v (`[3][h][w]`) and its `[8]` state, read back.
 pub type AdamState = (Vec<f32>, Vec<f32>, Vec<f32>);
 
@@ -137,6 +171,8 @@ pub struct Settings {
     pub pooling: Pooling,
     /// The style image is resized so its longer side is `size × style_scale`.
     pub style_scale: f32,
+    /// Whose colours the result has.
+    pub colors: Colors,
     /// Tile cores of this many pixels (a multiple of 16): 0 = tiles only when the whole image
     /// does not fit the memory budget ([`crate::plan::Plan::choose`]).
     pub tile_size: u32,
@@ -167,6 +203,7 @@ impl Default for Settings {
             seed: 0,
             pooling: Pooling::Max,
             style_scale: 1.0,
+            colors: Colors::Painting,
             tile_size: 0,
             tile_mode: TileMode::Exact,
             tile_halo: 0,
@@ -337,6 +374,8 @@ pub struct Session {
     rgba: wgpu::Buffer,
     iteration_plan: Iteration,
     display_op: Dispatch,
+    /// The photo's map to grey (luminance transfer), to apply to images set from outside.
+    grey: Option<Dispatch>,
     iteration: u32,
     evaluated_at: Option<u32>,
 }
@@ -369,18 +408,28 @@ impl Session {
         let losses = arena.take("losses");
         let (content_px, style_px) = (resize(content, w, h), resize(style, sw, sh));
         let bufs = IterationBuffers { x: &x, grad_x: &grad_x, losses: &losses, avg: &avg };
-        let (net, iteration_plan) = match &plan.grid {
+        let (net, iteration_plan, colour) = match &plan.grid {
             None => {
                 let net = Network::new(&engine, &x, w, h, settings.pooling, &mut arena, "");
-                let targets = Targets::compute(&engine, &net, &x, &content_px, &style_px, settings.pooling, &mut arena);
+                let targets = Targets::compute(&engine, &net, &x, &content_px, &style_px, settings, &mut arena);
                 init_noise(gpu, settings, &x, hw);
                 let it = Iteration::build(&engine, &net, &targets, settings, bufs, &mut arena);
-                (Some(net), it)
+                (Some(net), it, targets.colour)
             }
-            Some(_) => (None, tiled::build(&engine, &plan, &content_px, &style_px, settings, bufs, &mut arena)),
+            Some(_) => {
+                let (it, colour) = tiled::build(&engine, &plan, &content_px, &style_px, settings, bufs, &mut arena);
+                (None, it, colour)
+            }
         };
         debug_assert!(arena.left().is_empty(), "planned buffers never used: {:?}", arena.left());
-        let display_op = kernels::postprocess(gpu, hw, &avg, &rgba);
+        let display_op = match &colour.photo {
+            Some(photo) => kernels::color::color_display(gpu, hw, &avg, photo, &rgba),
+            None => kernels::postprocess(gpu, hw, &avg, &rgba),
+        };
+        let grey = match (&colour.affine, settings.colors) {
+            (Some(affine), Colors::Luminance) => Some(kernels::color::color_apply(gpu, hw, affine, kernels::color::PHOTO_MAP, &x)),
+            _ => None,
+        };
         gpu.check()?;
         LIVE_SESSIONS.fetch_add(1, Ordering::SeqCst);
         let session = Session {
@@ -398,6 +447,7 @@ impl Session {
             rgba,
             iteration_plan,
             display_op,
+            grey,
             iteration: 0,
             evaluated_at: None,
         };
@@ -617,7 +667,9 @@ impl Session {
         gpu.check()?;
         let px = resize(img, self.width, self.height);
         let upload = gpu.storage_init("resume rgba", px.as_raw());
-        gpu.run(&[&kernels::preprocess(gpu, self.width * self.height, &upload, &self.x)]);
+        let pre = kernels::preprocess(gpu, self.width * self.height, &upload, &self.x);
+        // Luminance transfer optimises a grey image: the one set is made grey (its luminance kept).
+        gpu.run(&std::iter::once(&pre).chain(&self.grey).collect::<Vec<_>>());
         self.restart_average();
         self.iteration = iteration;
         Ok(())
@@ -667,7 +719,14 @@ fn init_noise(gpu: &crate::Gpu, settings: &Settings, x: &wgpu::Buffer, hw: usize
     if settings.init == Init::Noise {
         use rand::{RngExt, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(settings.seed);
-        let noise: Vec<f32> = (0..3 * hw).map(|i| rng.random::<f32>() * 255.0 - MEAN_BGR[i / hw]).collect();
+        let mut noise: Vec<f32> = (0..3 * hw).map(|i| rng.random::<f32>() * 255.0 - MEAN_BGR[i / hw]).collect();
+        if settings.colors == Colors::Luminance {
+            // Grey noise: the luminance is what is optimised.
+            for i in 0..hw {
+                let v = noise[i] + MEAN_BGR[0];
+                (1..3).for_each(|c| noise[c * hw + i] = v - MEAN_BGR[c]);
+            }
+        }
         gpu.queue.write_buffer(x, 0, bytemuck::cast_slice(&noise));
     }
 }

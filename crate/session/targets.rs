@@ -4,7 +4,8 @@
 use crate::gpu::Gpu;
 use crate::kernels::{self, GramSplit};
 use crate::plan::Arena;
-use crate::vgg::{Engine, Network, Pooling, CONTENT_LAYER, STYLE_LAYERS};
+use super::{ColourBuffers, Settings};
+use crate::vgg::{Engine, Network, CONTENT_LAYER, STYLE_LAYERS};
 use image::RgbaImage;
 use wgpu::Buffer;
 
@@ -14,14 +15,18 @@ pub struct Targets {
     pub content: Buffer,
     /// Gram matrix `[C][C]` (f32) of the painting at each of [`STYLE_LAYERS`], in that order.
     pub style: Vec<Buffer>,
+    /// What colour control keeps ([`super::Colors`]).
+    pub colour: ColourBuffers,
 }
 
 impl Targets {
     /// Uploads the photo into `x` (the image being optimised, `net`'s input, in network space) and
-    /// the painting into a temporary network of its own size, runs both forward passes and the
-    /// Gram matrices in one submission, and copies relu4_2 into the content target. Reads nothing
-    /// back; the painting's network is freed when this returns.
-    pub fn compute(engine: &Engine, net: &Network, x: &Buffer, content: &RgbaImage, style: &RgbaImage, pooling: Pooling, arena: &mut Arena) -> Targets {
+    /// the painting into a temporary network of its own size, prepares both for the settings'
+    /// colours ([`super::Colors`]), runs both forward passes and the Gram matrices in one
+    /// submission, and copies relu4_2 into the content target. Reads nothing back; the painting's
+    /// network is freed when this returns.
+    pub fn compute(engine: &Engine, net: &Network, x: &Buffer, content: &RgbaImage, style: &RgbaImage, settings: &Settings, arena: &mut Arena) -> Targets {
+        let pooling = settings.pooling;
         let gpu = &engine.gpu;
         let (hw, (sw, sh)) = ((content.width() * content.height()) as usize, (style.width() as usize, style.height() as usize));
         let content_idx = net.index(CONTENT_LAYER);
@@ -30,6 +35,8 @@ impl Targets {
         let style_net = Network::new(engine, &style_in, sw, sh, pooling, arena, "style ");
         let (upload_c, upload_s) = (upload(gpu, arena, "content rgba", content), upload(gpu, arena, "style rgba", style));
         let mut once = vec![kernels::preprocess(gpu, hw, &upload_c, x), kernels::preprocess(gpu, sw * sh, &upload_s, &style_in)];
+        let (prep, colour) = super::color::prepare(gpu, settings.colors, (x, hw), (&style_in, sw * sh), arena);
+        once.extend(prep);
         once.extend(net.forward.iter().cloned());
         once.extend(style_net.forward.iter().cloned());
         let mut targets = Vec::new();
@@ -46,7 +53,7 @@ impl Targets {
             targets.push(target);
         }
         gpu.submit(&once, |enc| enc.copy_buffer_to_buffer(&net.acts[content_idx], 0, &content_target, 0, content_target.size()));
-        Targets { content: content_target, style: targets }
+        Targets { content: content_target, style: targets, colour }
     }
 }
 

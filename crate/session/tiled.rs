@@ -116,9 +116,10 @@ impl TileBuffers {
     }
 }
 
-/// Builds a tiled session's one-time work (submitted here: both targets, the noise
-/// initialisation) and its [`Iteration`], from `plan` (which has a grid).
-pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, style: &RgbaImage, s: &Settings, b: IterationBuffers, arena: &mut Arena) -> Iteration {
+/// Builds a tiled session's one-time work (submitted here: the colour preparation, both targets,
+/// the noise initialisation) and its [`Iteration`], from `plan` (which has a grid); returns the
+/// colour buffers kept.
+pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, style: &RgbaImage, s: &Settings, b: IterationBuffers, arena: &mut Arena) -> (Iteration, super::ColourBuffers) {
     let gpu = &engine.gpu;
     let (grid, sgrid) = (plan.grid.as_ref().expect("a tiled plan"), plan.style_grid.as_ref().expect("a tiled plan"));
     let (w, h) = (grid.width, grid.height);
@@ -135,6 +136,10 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, style: &R
     // The targets: relu4_2 of the photo, tile by tile (each tile keeps what it owns); the
     // painting's Grams summed over its own tiles.
     let mut once = vec![kernels::preprocess(gpu, w * h, &upload(gpu, arena, "content rgba", content), b.x)];
+    let style_img = arena.take("style image");
+    once.push(kernels::preprocess(gpu, sgrid.width * sgrid.height, &upload(gpu, arena, "style rgba", style), &style_img));
+    let (prep, colour) = super::color::prepare(gpu, s.colors, (b.x, w * h), (&style_img, sgrid.width * sgrid.height), arena);
+    once.extend(prep);
     let mut content_targets = Vec::new();
     for (k, t) in grid.tiles.iter().enumerate() {
         let target = arena.take(&format!("content target {k}"));
@@ -143,8 +148,6 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, style: &R
         once.extend(tb.crop_into(engine, &net, grid, t, layout.content, layout.strides[layout.content], &target).map(|(_, d)| d));
         content_targets.push(target);
     }
-    let style_img = arena.take("style image");
-    once.push(kernels::preprocess(gpu, sgrid.width * sgrid.height, &upload(gpu, arena, "style rgba", style), &style_img));
     once.extend(tb.zero_sums(engine, &whole, &layout));
     for t in &sgrid.tiles {
         let (net, ops) = tb.forward(engine, sgrid, t, &style_img, s.pooling);
@@ -224,7 +227,7 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, style: &R
     keep.extend([tb.input, tb.grad_in, tb.crop, tb.crop_grad, loss_part, style_img]);
     keep.extend(tb.converted);
     keep.extend(tb.acts.into_iter().chain(tb.ping).chain(tb.partials).chain(tb.sums).chain(tb.targets).chain(tb.diffs).chain(content_targets));
-    Iteration { loss_and_gradient: ops, cuts, optimiser, adam, steering, _buffers: keep }
+    (Iteration { loss_and_gradient: ops, cuts, optimiser, adam, steering, _buffers: keep }, colour)
 }
 
 /// Where a tile's content loss goes: its target (what it owns of the photo's relu4_2) and the

@@ -173,6 +173,44 @@ test('the downloaded PNG carries its settings; the same run gives the same pixel
   await context.close();
 });
 
+test("colours: luminance transfer keeps the photo's colours, and the choice travels in the PNG", async () => {
+  const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  await small(page, 4);
+  await page.selectOption('#colors', 'luminance');
+  await page.click('#go');
+  await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+  // Mean |ΔI| + |ΔQ| (YIQ) between the result and the photo drawn at the result's size.
+  const diff = await page.evaluate(async () => {
+    const st = window.__stylize.st;
+    const res = await st.image();
+    const photo = window.__stylize.images.content;
+    const src = new OffscreenCanvas(photo.width, photo.height);
+    src.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(photo.data), photo.width, photo.height), 0, 0);
+    const dst = new OffscreenCanvas(res.width, res.height);
+    const ctx = dst.getContext('2d');
+    ctx.imageSmoothingQuality = 'high';
+    ctx.drawImage(src, 0, 0, res.width, res.height);
+    const p = ctx.getImageData(0, 0, res.width, res.height).data;
+    const iq = (d, k) => [0.596 * d[k] - 0.274 * d[k + 1] - 0.322 * d[k + 2], 0.211 * d[k] - 0.523 * d[k + 1] + 0.312 * d[k + 2]];
+    let sum = 0;
+    for (let k = 0; k < p.length; k += 4) {
+      const [a, b2] = [iq(res.data, k), iq(p, k)];
+      sum += Math.abs(a[0] - b2[0]) + Math.abs(a[1] - b2[1]);
+    }
+    return sum / (p.length / 4);
+  });
+  console.log(`# e2e: luminance transfer: mean |ΔI| + |ΔQ| from the photo ${diff.toFixed(2)}`);
+  assert.ok(diff < 6, `the photo's chroma (within resampling differences): ${diff}`);
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  const file = path.join(OUT, 'colours-luminance.png');
+  await dl.saveAs(file);
+  assert.equal(pngRecord(fs.readFileSync(file)).settings.colors, 'luminance');
+  await page.screenshot({ path: path.join(OUT, 'e2e-colours-luminance.png'), fullPage: true });
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
 test('a corrupt image and a corrupt weights file give clear errors and keep the app usable', async () => {
   const { page, context } = await openPage(b, `${srv.url}/index.html`);
   await ready(page);
