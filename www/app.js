@@ -36,7 +36,7 @@ $('error-dismiss').addEventListener('click', hideError);
 const fields = {
   size: $('size'), iterations: $('iterations'), content_weight: $('content-weight'), tv_weight: $('tv-weight'),
   init: $('init'), seed: $('seed'), lr: $('lr'), pooling: $('pooling'), optimizer: $('optimizer'), scales: $('scales'),
-  colors: $('colors'),
+  colors: $('colors'), style_scale: $('style-scale'),
 };
 function fillSettings(s) {
   for (const [k, el] of Object.entries(fields)) el.value = s[k] ?? '';
@@ -55,6 +55,7 @@ function readSettings() {
     style_weight: Number((10 ** Number($('strength').value)).toPrecision(3)),
     init: fields.init.value, seed: Math.round(num(fields.seed)), lr: fields.lr.value === '' ? null : num(fields.lr), pooling: fields.pooling.value,
     optimizer: fields.optimizer.value, scales: Number(fields.scales.value), average: $('average').checked, colors: fields.colors.value,
+    style_scale: num(fields.style_scale),
     style_layer_weights: Array.from(document.querySelectorAll('.layer-w'), num),
   };
 }
@@ -62,7 +63,35 @@ function fmtBytes(b) { return b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` :
 function updateLabels() {
   $('strength-out').textContent = `β = ${(10 ** Number($('strength').value)).toPrecision(3)}`;
   $('size-out').textContent = `${fields.size.value} px`;
+  $('style-scale-out').textContent = `${Number(fields.style_scale.value).toFixed(2)}×`;
   updateMemory();
+  drawStyleScale();
+}
+
+/** The painting at the chosen scale, tiled over a frame of the output's shape. */
+let styleCanvas = null; // the painting as a canvas, made once per painting
+function drawStyleScale() {
+  const c = $('style-scale-preview');
+  const { content, style } = state.images;
+  const ctx = c.getContext('2d');
+  if (!content || !style) { ctx.clearRect(0, 0, c.width, c.height); return; }
+  if (styleCanvas?.source !== style) {
+    const canvas = new OffscreenCanvas(style.width, style.height);
+    canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(style.data), style.width, style.height), 0, 0);
+    styleCanvas = { source: style, canvas };
+  }
+  const h = Math.max(1, Math.round(160 * content.height / content.width));
+  if (c.height !== h) c.height = h;
+  // The output's longer side is `size`; the painting's is size × scale: in preview pixels,
+  // (its longer side) = 160 × scale × (output's longer side / output's width).
+  const scale = Number(fields.style_scale.value);
+  const k = (160 * scale * Math.max(content.width, content.height) / content.width) / Math.max(style.width, style.height);
+  const tile = new OffscreenCanvas(Math.max(1, Math.round(style.width * k)), Math.max(1, Math.round(style.height * k)));
+  const tctx = tile.getContext('2d');
+  tctx.imageSmoothingQuality = 'high';
+  tctx.drawImage(styleCanvas.canvas, 0, 0, tile.width, tile.height);
+  ctx.fillStyle = ctx.createPattern(tile, 'repeat');
+  ctx.fillRect(0, 0, c.width, c.height);
 }
 function updateMemory() {
   const { content, style } = state.images;
@@ -154,6 +183,7 @@ async function setImage(kind, source, label) {
     picker.classList.add('has-image');
     if (kind === 'content') ui.before.src = url;
     updateMemory();
+    drawStyleScale();
     updateButtons();
   } catch (e) {
     showError(e); // the previous image stays selected
@@ -415,7 +445,7 @@ ui.weightsFile.addEventListener('change', async () => {
     state.st = st;
     replaced?.close(); // its session and device hold GPU memory that garbage collection does not see
     ui.weightsStatus.textContent = `Using local weights: ${f.name}.`;
-    setStatus(`Ready — local weights ${f.name} on ${st.adapter.split('\n')[0].replace('adapter: ', '')}.`);
+    readyStatus(/\bCpu\b/.test(st.adapterSummary), ` with your weights file ${f.name}`);
   } catch (e) {
     setStatus(state.st ? 'Ready (kept the previous weights).' : 'No weights loaded.');
     showError(e);
@@ -429,6 +459,18 @@ ui.weightsFile.addEventListener('change', async () => {
 // samples (the weights have their own cache).
 if ('serviceWorker' in navigator) {
   navigator.serviceWorker.register('sw.js').catch((e) => console.warn(`stylize: offline use unavailable (${e.message})`));
+}
+
+/** The ready line, for a person: where it runs and what to expect; the adapter's details behind a disclosure. */
+function readyStatus(software, extra = '') {
+  const name = state.st.adapterSummary.split(' (')[0];
+  const gpuName = name && name !== 'WebGPU adapter' ? ` (${name})` : '';
+  setStatus(software
+    ? `Ready${extra}, but slowly: this browser gives WebGPU no graphics card, so it runs on the processor. Sizes up to about 128 px finish in minutes; for larger pictures use a browser with hardware acceleration on.`
+    : `Ready${extra} — it runs on your graphics card${gpuName}. Pick a photo and a painting, or use the samples, and press Stylize.`);
+  const details = $('gpu-details');
+  details.hidden = false;
+  details.querySelector('pre').textContent = state.st.adapter;
 }
 
 async function main() {
@@ -448,7 +490,9 @@ async function main() {
     const samples = loadSamples().catch((e) => showError(new Error(`Could not load the sample images: ${e.message}`)));
     state.st = await startEngine();
     await samples;
-    setStatus(`Ready on ${state.st.adapter.split('\n')[0].replace('adapter: ', '')}.`);
+    const software = gpu.fallback || /\bCpu\b/.test(state.st.adapterSummary);
+    if (software) fillSettings({ ...readSettings(), size: 128 });
+    readyStatus(software);
   } catch (e) {
     setStatus('Not ready.');
     showError(e, e.name === 'Weights' ? { label: 'Choose a local weights file', run: () => ui.weightsFile.click() } : null);

@@ -211,6 +211,26 @@ test("colours: luminance transfer keeps the photo's colours, and the choice trav
   await context.close();
 });
 
+test('a first visit: a status for people (software adapter: slow, small size), GPU details behind a disclosure; the painting-scale slider and its preview', async () => {
+  const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  assert.match(await status(page), /runs on the processor/, 'SwiftShader is a software adapter');
+  assert.equal(await page.$eval('#size', (el) => el.value), '128', 'a practical size on a software adapter');
+  assert.ok(await page.isVisible('#gpu-details'));
+  assert.match(await page.$eval('#gpu-details pre', (el) => el.textContent), /^adapter: /);
+  const preview = () => page.locator('#style-scale-preview').screenshot();
+  const at1 = await preview();
+  await setValue(page, '#style-scale', 0.5);
+  assert.equal(await page.textContent('#style-scale-out'), '0.50×');
+  const at05 = await preview();
+  assert.notDeepEqual(at05, at1, 'the preview follows the scale');
+  const s = await page.evaluate(() => window.__stylize.st.plan(window.__stylize.images.content, window.__stylize.images.style, { ...window.__stylize.defaults, size: 128, style_scale: 0.5 }));
+  assert.equal(Math.max(s.styleWidth, s.styleHeight), 64, 'the engine takes the scale: a 64-px painting for a 128-px output');
+  await page.screenshot({ path: path.join(OUT, 'e2e-first-visit.png'), fullPage: true });
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
 test('a corrupt image and a corrupt weights file give clear errors and keep the app usable', async () => {
   const { page, context } = await openPage(b, `${srv.url}/index.html`);
   await ready(page);
