@@ -81,6 +81,18 @@ impl Builder {
 
     /// The whole-image state: the image, its average and gradient, the optimiser's, the display
     /// buffer, the losses and their partial sums (`partials` floats).
+    /// Each painting's Gram matrices when several are blended (kept, to blend again when the
+    /// blend weights are steered).
+    fn painting_grams(&mut self, layers: &[LayerShape], settings: &Settings) {
+        if settings.paintings() > 1 {
+            for l in layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
+                for k in 0..settings.paintings() {
+                    self.add(format!("style grams {} {k}", l.name), 4 * (l.output.0 * l.output.0) as u64, Life::Session);
+                }
+            }
+        }
+    }
+
     /// Colour control's moments (of the photo, `hw` px, and the painting, `shw` px) and maps.
     fn colour(&mut self, hw: u64, shw: u64, settings: &Settings) {
         if settings.colors.fits() {
@@ -144,6 +156,7 @@ impl Plan {
         if let Some(l) = layers.iter().find(|l| l.name == CONTENT_LAYER) {
             b.add("content target", precision.bytes() * l.out_len() as u64, Life::Session);
         }
+        b.painting_grams(&layers, settings);
         let style_layers = layer_shapes(style.0, style.1, channels);
         b.add("content rgba", 4 * hw, Life::Targets);
         b.add("style rgba", 4 * (style.0 * style.1) as u64, Life::Targets);
@@ -209,6 +222,7 @@ impl Plan {
             b.add(format!("style target {}", l.name), 4 * (c * c) as u64, Life::Session);
             b.add(format!("gram diff {}", l.name), 4 * (c * c) as u64, Life::Session);
         }
+        b.painting_grams(&layers, settings);
         if let Some(i) = layers.iter().position(|l| l.name == CONTENT_LAYER) {
             let c = layers[i].output.0;
             for (k, t) in grid.tiles.iter().enumerate() {

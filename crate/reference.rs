@@ -577,3 +577,8 @@ pub fn grey_gradient(g: &[f64], n: usize) -> Vec<f64> {
     }
     out
 }
+
+/// `gram_blend`: Σ_k weights[k] · grams[k].
+pub fn gram_blend(grams: &[Vec<f64>], weights: &[f64]) -> Vec<f64> {
+    (0..grams[0].len()).map(|i| grams.iter().zip(weights).map(|(g, w)| w * g[i]).sum()).collect()
+}

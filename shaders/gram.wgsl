@@ -29,6 +29,10 @@
 //     0 gp  1 partial_in: [splits][C][C]   2 gram_out (= D): array<f32> [C][C]   3 target_gram: [C][C]
 //     4 loss_part: array<f32> [..]  (written at loss_offset + workgroup index)
 //     dispatch (min(⌈C²/WG⌉, 64), 1, 1), grid-stride loop (few workgroups: cheap reductions)
+//   gram_blend — several paintings' style targets combined: out[i] = Σ_k w_k · g_k[i], k < count
+//     0 bp: uniform BlendParams {n = C², count ≤ 4, w: vec4 (the blend weights, summing to 1)}
+//     5 g0 6 g1 7 g2 8 g3: array<f32> [C][C] (the paintings' Grams; unused ones bound to g0)
+//     9 blend_out: array<f32> [C][C]    dispatch 2-D, WG wide
 //   style_grad — grad[c][n] = (accumulate ? grad[c][n] : 0) + coef · Σ_k D[c][k]·F[k][n] · [F[c][n] > 0]
 //     (F is a ReLU output: the gradient leaves through that ReLU, as conv.wgsl's backward expects)
 //     0 sg: uniform StyleGradParams   1 feat: array<act> [C][N]   2 grad: array<f32> [C][N]   3 diff: [C][C]
@@ -214,6 +218,33 @@ fn style_diff(
     if (li == 0u) {
         loss_part[gp.loss_offset + wid.x] = total;
     }
+}
+
+// ---------------------------------------------------------------- gram_blend
+@group(0) @binding(0) var<uniform> bp: BlendParams;
+@group(0) @binding(5) var<storage, read> g0: array<f32>;
+@group(0) @binding(6) var<storage, read> g1: array<f32>;
+@group(0) @binding(7) var<storage, read> g2: array<f32>;
+@group(0) @binding(8) var<storage, read> g3: array<f32>;
+@group(0) @binding(9) var<storage, read_write> blend_out: array<f32>;
+
+@compute @workgroup_size(WG)
+fn gram_blend(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= bp.n) {
+        return;
+    }
+    var v = bp.w.x * g0[i];
+    if (bp.count > 1u) {
+        v += bp.w.y * g1[i];
+    }
+    if (bp.count > 2u) {
+        v += bp.w.z * g2[i];
+    }
+    if (bp.count > 3u) {
+        v += bp.w.w * g3[i];
+    }
+    blend_out[i] = v;
 }
 
 // ---------------------------------------------------------------- style_grad

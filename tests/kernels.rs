@@ -578,3 +578,19 @@ fn colour_moments_fit_apply_display_and_grey_gradient() {
     let got = run_read(gpu, &[&color::grey_gradient(gpu, n, &g_buf)], &g_buf, 3 * n);
     assert_close("grey gradient", &got, &cpu::grey_gradient(&to_f64(&g), n), 1e-6, 1e-6);
 }
+
+#[test]
+fn gram_blend_combines_up_to_four_paintings() {
+    let gpu = gpu();
+    let n = 48 * 48;
+    let grams: Vec<Vec<f32>> = (0..4).map(|k| random(n, -2.0, 5.0, 90 + k)).collect();
+    let bufs: Vec<wgpu::Buffer> = grams.iter().map(|g| gpu.storage_init("gram", g)).collect();
+    for weights in [vec![1.0f32], vec![0.7, 0.3], vec![0.2, 0.5, 0.3], vec![0.1, 0.2, 0.3, 0.4]] {
+        let k = weights.len();
+        let out = nan_buffer(gpu, n);
+        let refs: Vec<&wgpu::Buffer> = bufs[..k].iter().collect();
+        let got = run_read(gpu, &[&kernels::gram_blend(gpu, "blend".into(), n, &refs, &weights, &out)], &out, n);
+        let want = cpu::gram_blend(&grams[..k].iter().map(|g| to_f64(g)).collect::<Vec<_>>(), &to_f64(&weights));
+        assert_close(&format!("gram_blend of {k}"), &got, &want, 1e-5, 1e-6);
+    }
+}

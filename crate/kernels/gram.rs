@@ -22,6 +22,20 @@ crate::wgsl_struct! {
 }
 
 crate::wgsl_struct! {
+    /// Uniform parameters of gram_blend.
+    pub struct BlendParams {
+        /// Elements (C²).
+        pub n: u32,
+        /// Paintings blended (1..=4).
+        pub count: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        /// Their weights.
+        pub w: [f32; 4],
+    }
+}
+
+crate::wgsl_struct! {
     /// Uniform parameters of the style-gradient kernels.
     pub struct StyleGradParams {
         pub c: u32,
@@ -58,10 +72,22 @@ const STYLE_DIFF: KernelDef = KernelDef {
 const STYLE_GRAD: KernelDef = KernelDef { shader: Shader::Gram, entry: "style_grad", bindings: GRAD_BINDINGS };
 const STYLE_GRAD_DIRECT: KernelDef = KernelDef { shader: Shader::Gram, entry: "style_grad_direct", bindings: GRAD_BINDINGS };
 /// The entry points of `gram.wgsl`.
-pub const KERNELS: &[KernelDef] = &[GRAM_PARTIAL, GRAM_DIRECT, GRAM_FINISH, STYLE_DIFF, STYLE_GRAD, STYLE_GRAD_DIRECT];
+const GRAM_BLEND: KernelDef = KernelDef {
+    shader: Shader::Gram,
+    entry: "gram_blend",
+    bindings: &[
+        binding("bp", 0, Bind::Uniform),
+        binding("g0", 5, Bind::Read),
+        binding("g1", 6, Bind::Read),
+        binding("g2", 7, Bind::Read),
+        binding("g3", 8, Bind::Read),
+        binding("blend_out", 9, Bind::Write),
+    ],
+};
+pub const KERNELS: &[KernelDef] = &[GRAM_PARTIAL, GRAM_DIRECT, GRAM_FINISH, STYLE_DIFF, STYLE_GRAD, STYLE_GRAD_DIRECT, GRAM_BLEND];
 
 pub(crate) fn uniforms() -> Vec<Uniform> {
-    vec![Uniform::of::<GramParams>(), Uniform::of::<StyleGradParams>()]
+    vec![Uniform::of::<GramParams>(), Uniform::of::<StyleGradParams>(), Uniform::of::<BlendParams>()]
 }
 
 /// The tiled kernel (`lanes` = None) or the direct one with 4, 16 or 64 invocations per workgroup.
@@ -79,7 +105,7 @@ pub(crate) fn pipelines(precision: Precision) -> Vec<PipelineSpec> {
         v.extend([None, Some(4), Some(16), Some(64)].map(|l| lanes_spec(tiled, direct, l, precision)));
     }
     if precision == Precision::F32 {
-        v.extend([GRAM_FINISH.plain(), STYLE_DIFF.plain()]);
+        v.extend([GRAM_FINISH.plain(), STYLE_DIFF.plain(), GRAM_BLEND.plain()]);
     }
     v
 }
@@ -201,4 +227,19 @@ pub fn style_grad(gpu: &Gpu, v: Variant, label: String, c: usize, n: usize, coef
     let kernel = lanes_spec(&STYLE_GRAD, &STYLE_GRAD_DIRECT, lanes, v.precision).get(gpu);
     let params = StyleGradParams { c: c as u32, n: n as u32, tiles_n, accumulate: b.accumulate as u32, coef, _pad0: 0, _pad1: 0, _pad2: 0 };
     kernel.dispatch(gpu, label, &params, &[("feat", b.feat), ("grad", b.grad), ("diff", b.diff)], grid_tiles(tiles_n, tiles_m), flops)
+}
+
+/// Most paintings [`gram_blend`] combines.
+pub const MAX_PAINTINGS: usize = 4;
+
+/// `out [C][C] = Σ_k weights[k] · grams[k]` (1 to [`MAX_PAINTINGS`] Gram matrices of `n` = C²
+/// floats): several paintings' style targets as one.
+pub fn gram_blend(gpu: &Gpu, label: String, n: usize, grams: &[&Buffer], weights: &[f32], out: &Buffer) -> Dispatch {
+    assert!((1..=MAX_PAINTINGS).contains(&grams.len()) && grams.len() == weights.len(), "1 to 4 Grams, one weight each");
+    let mut w = [0.0; 4];
+    w[..weights.len()].copy_from_slice(weights);
+    let p = BlendParams { n: n as u32, count: grams.len() as u32, _pad0: 0, _pad1: 0, w };
+    let g = |k: usize| grams.get(k).copied().unwrap_or(grams[0]);
+    let bufs = [("g0", g(0)), ("g1", g(1)), ("g2", g(2)), ("g3", g(3)), ("blend_out", out)];
+    GRAM_BLEND.plain().get(gpu).dispatch(gpu, label, &p, &bufs, grid_elems(n), (2 * n * grams.len()) as f64)
 }

@@ -23,7 +23,7 @@ pub mod tile;
 
 pub use adam::{adam_step, adam_tick, AdamBuffers, AdamConfig};
 pub use conv::{conv_backward, conv_forward, conv_tiling, direct_lanes, ConvBackward, ConvForward, ConvShape, ConvTile, Direction, NARROW_MAX_PIXELS};
-pub use gram::{gram_finish, gram_partial, style_diff, style_grad, GramSplit, StyleDiff, StyleGrad};
+pub use gram::{gram_blend, gram_finish, gram_partial, style_diff, style_grad, GramSplit, StyleDiff, StyleGrad, MAX_PAINTINGS};
 pub use image::{postprocess, preprocess, to_act};
 pub use lbfgs::{Lbfgs, LbfgsConfig};
 pub use loss::{content_loss, reduce_losses, tv_loss, ContentLoss, LossRange, LossWeights, TvLoss, LOSS_SLOTS, MAX_REDUCE_GROUPS};

@@ -1,6 +1,6 @@
 //! A session's colour control ([`super::Colors`]): the one-time work after the photo and the
-//! painting are uploaded, before any network sees them — keep the photo (to show the result with
-//! its chroma), fit the painting's colours to the photo's and apply the fit (and, for luminance
+//! paintings are uploaded, before any network sees them — keep the photo (to show the result with
+//! its chroma), fit each painting's colours to the photo's and apply the fit (and, for luminance
 //! transfer, make the photo grey) — and the buffers that stay.
 
 use super::Colors;
@@ -15,32 +15,58 @@ use wgpu::Buffer;
 pub struct ColourBuffers {
     /// `[3][h][w]` the photo (network space), with [`Colors::keeps_photo`].
     pub photo: Option<Buffer>,
-    /// `[24]` the painting's and the photo's maps, with [`Colors::fits`].
+    /// `[24]` the (last) painting's and the photo's maps, with [`Colors::fits`].
     pub affine: Option<Buffer>,
 }
 
-/// The dispatches that prepare the photo `x` (`hw` pixels, network space) and the painting
-/// `style` (`shw` pixels) for `colors`, and the buffers kept; taken from `arena` as planned.
-pub(super) fn prepare(gpu: &crate::Gpu, colors: Colors, (x, hw): (&Buffer, usize), (style, shw): (&Buffer, usize), arena: &mut Arena) -> (Vec<Dispatch>, ColourBuffers) {
-    let mut ops = Vec::new();
-    let mut kept = ColourBuffers::default();
-    if colors.keeps_photo() {
-        let photo = arena.take("photo");
-        let all = BoxMove { c: 3, src: (hw, 1), from: Rect { x: 0, y: 0, w: hw, h: 1 }, dst: (hw, 1), to: (0, 0) };
-        ops.push(kernels::copy_box(gpu, "keep the photo".into(), all, x, &photo, false));
-        kept.photo = Some(photo);
-    }
-    if colors.fits() {
-        let (mc, ms, affine) = (arena.take("colour moments photo"), arena.take("colour moments painting"), arena.take("colour affine"));
-        let fit = if colors == Colors::Luminance { color::Fit::Luminance } else { color::Fit::Match };
-        ops.push(color::color_moments(gpu, hw, x, &mc));
-        ops.push(color::color_moments(gpu, shw, style, &ms));
-        ops.push(color::color_fit(gpu, fit, (hw, &mc), (shw, &ms), &affine));
-        ops.push(color::color_apply(gpu, shw, &affine, 0, style));
-        if colors == Colors::Luminance {
-            ops.push(color::color_apply(gpu, hw, &affine, color::PHOTO_MAP, x));
+/// The preparation under way: the photo's part done, each painting's to come.
+pub(super) struct ColourPrep {
+    colors: Colors,
+    hw: usize,
+    kept: ColourBuffers,
+    moments: Option<(Buffer, Buffer)>,
+}
+
+impl ColourPrep {
+    /// The photo's part for `colors` (`x`: the photo, `hw` pixels, network space): keep a copy,
+    /// take its colour moments. Buffers from `arena` as planned.
+    pub(super) fn new(gpu: &crate::Gpu, colors: Colors, x: &Buffer, hw: usize, arena: &mut Arena) -> (ColourPrep, Vec<Dispatch>) {
+        let mut ops = Vec::new();
+        let mut kept = ColourBuffers::default();
+        if colors.keeps_photo() {
+            let photo = arena.take("photo");
+            let all = BoxMove { c: 3, src: (hw, 1), from: Rect { x: 0, y: 0, w: hw, h: 1 }, dst: (hw, 1), to: (0, 0) };
+            ops.push(kernels::copy_box(gpu, "keep the photo".into(), all, x, &photo, false));
+            kept.photo = Some(photo);
         }
-        kept.affine = Some(affine);
+        let mut moments = None;
+        if colors.fits() {
+            let (mc, ms) = (arena.take("colour moments photo"), arena.take("colour moments painting"));
+            ops.push(color::color_moments(gpu, hw, x, &mc));
+            kept.affine = Some(arena.take("colour affine"));
+            moments = Some((mc, ms));
+        }
+        (ColourPrep { colors, hw, kept, moments }, ops)
     }
-    (ops, kept)
+
+    /// Painting `k`'s part (`style`, `shw` pixels): fit its colours to the photo's and apply the
+    /// fit; after the first painting's fit, luminance transfer makes the photo `x` grey.
+    pub(super) fn painting(&self, gpu: &crate::Gpu, k: usize, x: &Buffer, style: &Buffer, shw: usize) -> Vec<Dispatch> {
+        let (Some((mc, ms)), Some(affine)) = (&self.moments, &self.kept.affine) else { return Vec::new() };
+        let fit = if self.colors == Colors::Luminance { color::Fit::Luminance } else { color::Fit::Match };
+        let mut ops = vec![
+            color::color_moments(gpu, shw, style, ms),
+            color::color_fit(gpu, fit, (self.hw, mc), (shw, ms), affine),
+            color::color_apply(gpu, shw, affine, 0, style),
+        ];
+        if k == 0 && self.colors == Colors::Luminance {
+            ops.push(color::color_apply(gpu, self.hw, affine, color::PHOTO_MAP, x));
+        }
+        ops
+    }
+
+    /// The buffers the session keeps.
+    pub(super) fn finish(self) -> ColourBuffers {
+        self.kept
+    }
 }

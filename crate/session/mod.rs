@@ -173,6 +173,11 @@ pub struct Settings {
     pub style_scale: f32,
     /// Whose colours the result has.
     pub colors: Colors,
+    /// Blend weights of several paintings (up to [`crate::kernels::MAX_PAINTINGS`]), in their
+    /// order; normalised to sum 1. Empty: one painting. Its length is the number of paintings.
+    pub style_blend: Vec<f32>,
+    /// Each painting's own scale (`style_scale` for those not listed).
+    pub style_scales: Vec<f32>,
     /// Tile cores of this many pixels (a multiple of 16): 0 = tiles only when the whole image
     /// does not fit the memory budget ([`crate::plan::Plan::choose`]).
     pub tile_size: u32,
@@ -204,6 +209,8 @@ impl Default for Settings {
             pooling: Pooling::Max,
             style_scale: 1.0,
             colors: Colors::Painting,
+            style_blend: Vec::new(),
+            style_scales: Vec::new(),
             tile_size: 0,
             tile_mode: TileMode::Exact,
             tile_halo: 0,
@@ -221,8 +228,27 @@ impl Settings {
             tv_weight: from.tv_weight,
             style_layer_weights: from.style_layer_weights,
             lr: from.lr,
+            style_blend: from.style_blend.clone(),
             ..self.clone()
         }
+    }
+
+    /// How many paintings the run blends (the length of `style_blend`, at least 1).
+    pub fn paintings(&self) -> usize {
+        self.style_blend.len().max(1)
+    }
+
+    /// Painting `k`'s weight in the blend (the normalised `style_blend`; 1 for a single painting).
+    pub fn blend_weight(&self, k: usize) -> f32 {
+        if self.style_blend.is_empty() {
+            return if k == 0 { 1.0 } else { 0.0 };
+        }
+        self.style_blend.get(k).map_or(0.0, |w| w / self.style_blend.iter().sum::<f32>())
+    }
+
+    /// Painting `k`'s scale relative to the output.
+    pub fn style_scale_of(&self, k: usize) -> f32 {
+        self.style_scales.get(k).copied().unwrap_or(self.style_scale)
     }
 
     /// The optimiser's step: `lr`, or the optimiser's default.
@@ -313,8 +339,17 @@ impl Settings {
                 return bad(format!("{what} {v} must be a multiple of 16 up to 4096 (0 = automatic)"));
             }
         }
-        if !self.style_scale.is_finite() || !(0.1..=4.0).contains(&self.style_scale) {
-            return bad(format!("style scale must be between 0.1 and 4, got {}", self.style_scale));
+        for &v in std::iter::once(&self.style_scale).chain(&self.style_scales) {
+            if !v.is_finite() || !(0.1..=4.0).contains(&v) {
+                return bad(format!("style scale must be between 0.1 and 4, got {v}"));
+            }
+        }
+        let most = crate::kernels::MAX_PAINTINGS;
+        if self.style_blend.len() > most || self.style_scales.len() > most {
+            return bad(format!("at most {most} paintings can be blended"));
+        }
+        if self.style_blend.iter().any(|w| !w.is_finite() || *w < 0.0) || (!self.style_blend.is_empty() && self.style_blend.iter().sum::<f32>() <= 0.0) {
+            return bad("blend weights must be numbers ≥ 0 with a positive sum (e.g. 0.7,0.3)".into());
         }
         Ok(())
     }
@@ -336,11 +371,31 @@ pub struct Losses {
 }
 
 /// Output size for a content image of `w`×`h` at `settings.size`, and the style size for a style
-/// image of `sw`×`sh`. Fails if a side would be under 16 px (relu5_1 needs 16).
+/// image of `sw`×`sh` (the first painting's scale). Fails if a side would be under 16 px (relu5_1
+/// needs 16).
 pub fn sizes(w: u32, h: u32, sw: u32, sh: u32, settings: &Settings) -> Result<((u32, u32), (u32, u32))> {
+    painting_sizes(w, h, &[(sw, sh)], settings).map(|(c, s)| (c, s[0]))
+}
+
+/// [`sizes`] for several paintings (`styles`, each at its own scale).
+pub fn painting_sizes(w: u32, h: u32, styles: &[(u32, u32)], settings: &Settings) -> Result<((u32, u32), Vec<(u32, u32)>)> {
     let content = fit_size(w, h, settings.size);
-    let style_size = ((settings.size as f32 * settings.style_scale).round() as u32).max(16);
-    let style = fit_size(sw, sh, style_size);
+    let mut out = Vec::new();
+    for (k, &(sw, sh)) in styles.iter().enumerate() {
+        let style_size = ((settings.size as f32 * settings.style_scale_of(k)).round() as u32).max(16);
+        let style = fit_size(sw, sh, style_size);
+        check_sides(content, style)?;
+        out.push(style);
+    }
+    Ok((content, out))
+}
+
+/// The largest width and the largest height of `sizes` (what one set of buffers serves them all).
+pub fn bounding(sizes: &[(u32, u32)]) -> (u32, u32) {
+    sizes.iter().fold((0, 0), |(a, b), &(w, h)| (a.max(w), b.max(h)))
+}
+
+fn check_sides(content: (u32, u32), style: (u32, u32)) -> Result<()> {
     for (what, (a, b)) in [("content", content), ("style", style)] {
         if a.min(b) < 16 {
             return Err(Error::Settings(format!(
@@ -348,13 +403,20 @@ pub fn sizes(w: u32, h: u32, sw: u32, sh: u32, settings: &Settings) -> Result<((
             )));
         }
     }
-    Ok((content, style))
+    Ok(())
 }
 
 /// The memory plan of a session for a `w`×`h` photo and a painting of `style` (w, h) at
 /// `settings` on `engine` ([`Plan::choose`] against [`Engine::budget`]): whole, or over tiles.
 pub fn plan_for(engine: &Engine, w: u32, h: u32, style: (u32, u32), settings: &Settings) -> Result<Plan> {
-    let ((cw, ch), (sw, sh)) = sizes(w, h, style.0, style.1, settings)?;
+    plan_for_paintings(engine, w, h, &[style], settings)
+}
+
+/// [`plan_for`] with several paintings (`styles`, their sizes before resizing): one set of
+/// painting buffers serves them all, one after the other.
+pub fn plan_for_paintings(engine: &Engine, w: u32, h: u32, styles: &[(u32, u32)], settings: &Settings) -> Result<Plan> {
+    let ((cw, ch), ss) = painting_sizes(w, h, styles, settings)?;
+    let (sw, sh) = bounding(&ss);
     Plan::choose(cw as usize, ch as usize, (sw as usize, sh as usize), &engine.channels(), engine.gpu.precision, settings, engine.budget())
 }
 
@@ -376,6 +438,9 @@ pub struct Session {
     display_op: Dispatch,
     /// The photo's map to grey (luminance transfer), to apply to images set from outside.
     grey: Option<Dispatch>,
+    /// With several paintings: the blend of their Grams into the style targets (run again when
+    /// the blend weights are steered).
+    blend: Vec<Dispatch>,
     iteration: u32,
     evaluated_at: Option<u32>,
 }
@@ -393,9 +458,25 @@ impl Session {
     /// ([`Targets::compute`]) and the initial image. Builds the iteration ([`Iteration::build`]).
     /// Nothing is read back.
     pub fn new(engine: Rc<Engine>, content: &RgbaImage, style: &RgbaImage, settings: &Settings) -> Result<Session> {
+        Session::with_paintings(engine, content, std::slice::from_ref(style), settings)
+    }
+
+    /// [`Self::new`] with several paintings (as many as `settings.style_blend` has weights, at
+    /// most [`crate::kernels::MAX_PAINTINGS`]): the style targets are their Gram matrices blended
+    /// by those weights, each painting at its own scale ([`Settings::style_scale_of`]).
+    pub fn with_paintings(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], settings: &Settings) -> Result<Session> {
         settings.validate()?;
+        if paintings.is_empty() || paintings.len() != settings.paintings() {
+            return Err(Error::Settings(format!(
+                "{} painting(s) need as many blend weights (got {}): give one weight per painting, e.g. 0.7,0.3",
+                paintings.len(),
+                settings.style_blend.len()
+            )));
+        }
         let gpu = &engine.gpu;
-        let ((w, h), (sw, sh)) = sizes(content.width(), content.height(), style.width(), style.height(), settings)?;
+        let dims: Vec<(u32, u32)> = paintings.iter().map(|p| (p.width(), p.height())).collect();
+        let ((w, h), style_sizes) = painting_sizes(content.width(), content.height(), &dims, settings)?;
+        let (sw, sh) = bounding(&style_sizes);
         let (w, h, sw, sh) = (w as usize, h as usize, sw as usize, sh as usize);
         let plan = Plan::choose(w, h, (sw, sh), &engine.channels(), gpu.precision, settings, engine.budget())?;
         gpu.check()?;
@@ -406,21 +487,29 @@ impl Session {
         let grad_x = arena.take("image gradient");
         let rgba = arena.take("display rgba");
         let losses = arena.take("losses");
-        let (content_px, style_px) = (resize(content, w, h), resize(style, sw, sh));
+        let content_px = resize(content, w, h);
+        let style_px: Vec<RgbaImage> = paintings.iter().zip(&style_sizes).map(|(p, &(a, b))| resize(p, a as usize, b as usize)).collect();
         let bufs = IterationBuffers { x: &x, grad_x: &grad_x, losses: &losses, avg: &avg };
-        let (net, iteration_plan, colour) = match &plan.grid {
+        let (net, iteration_plan, colour, blend) = match &plan.grid {
             None => {
                 let net = Network::new(&engine, &x, w, h, settings.pooling, &mut arena, "");
                 let targets = Targets::compute(&engine, &net, &x, &content_px, &style_px, settings, &mut arena);
                 init_noise(gpu, settings, &x, hw);
                 let it = Iteration::build(&engine, &net, &targets, settings, bufs, &mut arena);
-                (Some(net), it, targets.colour)
+                (Some(net), it, targets.colour, targets.blend)
             }
             Some(_) => {
-                let (it, colour) = tiled::build(&engine, &plan, &content_px, &style_px, settings, bufs, &mut arena);
-                (None, it, colour)
+                let (it, colour, blend) = tiled::build(&engine, &plan, &content_px, &style_px, settings, bufs, &mut arena);
+                (None, it, colour, blend)
             }
         };
+        // The blend weights are steerable: their uniforms join the iteration's.
+        let mut iteration_plan = iteration_plan;
+        for d in &blend {
+            for k in 0..settings.paintings() {
+                iteration_plan.steering.add(d, std::mem::offset_of!(kernels::gram::BlendParams, w) + 4 * k, 1.0, steer::Knob::Blend(k), settings);
+            }
+        }
         debug_assert!(arena.left().is_empty(), "planned buffers never used: {:?}", arena.left());
         let display_op = match &colour.photo {
             Some(photo) => kernels::color::color_display(gpu, hw, &avg, photo, &rgba),
@@ -448,6 +537,7 @@ impl Session {
             iteration_plan,
             display_op,
             grey,
+            blend,
             iteration: 0,
             evaluated_at: None,
         };
@@ -459,9 +549,9 @@ impl Session {
     /// [`Self::new`] inside a validation error scope: a kernel that fails to compile or validate
     /// on this device becomes [`Error::Kernel`] (instead of an error at the first step), so the
     /// caller can fall back to another [`crate::Variant`] on a new device.
-    pub async fn create_checked(engine: Rc<Engine>, content: &RgbaImage, style: &RgbaImage, settings: &Settings) -> Result<Session> {
+    pub async fn create_checked(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], settings: &Settings) -> Result<Session> {
         let scope = engine.gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let session = Session::new(engine.clone(), content, style, settings);
+        let session = Session::with_paintings(engine.clone(), content, paintings, settings);
         #[cfg(not(target_arch = "wasm32"))]
         let _ = engine.gpu.device.poll(wgpu::PollType::Poll);
         if let Some(e) = scope.pop().await {
@@ -561,6 +651,9 @@ impl Session {
         steer::check_steerable(&self.settings, next)?;
         self.engine.gpu.check()?;
         self.iteration_plan.steering.apply(&self.engine.gpu.queue, next);
+        if next.style_blend != self.settings.style_blend {
+            self.engine.gpu.submit(&self.blend, |_| {});
+        }
         self.settings = next.clone();
         self.evaluated_at = None;
         Ok(())

@@ -4,7 +4,7 @@
 //! upsampled in f32 with Lanczos3 on the CPU, and with a fresh optimiser (Adam's moments and
 //! L-BFGS's pairs restart: see BENCHMARKS.md). One scale is exactly a session.
 
-use super::{plan_for, sizes, Session, Settings, MEAN_BGR};
+use super::{painting_sizes, plan_for_paintings, Session, Settings, MEAN_BGR};
 use crate::error::{Error, Result};
 use crate::vgg::Engine;
 use image::RgbaImage;
@@ -25,7 +25,7 @@ pub struct Scale {
 pub struct Run {
     engine: Rc<Engine>,
     content: RgbaImage,
-    style: RgbaImage,
+    paintings: Vec<RgbaImage>,
     settings: Settings,
     scales: Vec<Scale>,
     scale: usize,
@@ -41,6 +41,11 @@ impl Run {
     /// initial image) the scales smaller than it are skipped — the initial image stands for them;
     /// a scale of its size continues from it — keeping at least the final one.
     pub fn plan(engine: &Engine, w: u32, h: u32, style: (u32, u32), settings: &Settings, init_side: Option<u32>) -> Result<Vec<Scale>> {
+        Run::plan_paintings(engine, w, h, &[style], settings, init_side)
+    }
+
+    /// [`Self::plan`] with several paintings (`styles`: their sizes).
+    pub fn plan_paintings(engine: &Engine, w: u32, h: u32, styles: &[(u32, u32)], settings: &Settings, init_side: Option<u32>) -> Result<Vec<Scale>> {
         settings.validate()?;
         let mut schedule = settings.schedule();
         if let Some(side) = init_side {
@@ -55,8 +60,8 @@ impl Run {
         // an error names the size asked for.
         for &(size, iterations) in schedule.iter().rev() {
             let at = settings.at_scale(size, iterations);
-            let ((cw, ch), _) = sizes(w, h, style.0, style.1, &at)?;
-            let work = plan_for(engine, w, h, style, &at)?.work();
+            let ((cw, ch), _) = painting_sizes(w, h, styles, &at)?;
+            let work = plan_for_paintings(engine, w, h, styles, &at)?.work();
             scales.push(Scale { width: cw, height: ch, iterations, work });
         }
         scales.reverse();
@@ -66,13 +71,19 @@ impl Run {
     /// Plans the run ([`Self::plan`]) and starts its first scale (its session created inside a
     /// validation scope: [`Session::create_checked`]), from `init` (resized) when given.
     pub async fn start(engine: Rc<Engine>, content: &RgbaImage, style: &RgbaImage, settings: &Settings, init: Option<&RgbaImage>) -> Result<Run> {
-        let scales = Run::plan(&engine, content.width(), content.height(), (style.width(), style.height()), settings, init.map(|i| i.width().max(i.height())))?;
+        Run::start_paintings(engine, content, std::slice::from_ref(style), settings, init).await
+    }
+
+    /// [`Self::start`] with several paintings blended by `settings.style_blend`.
+    pub async fn start_paintings(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], settings: &Settings, init: Option<&RgbaImage>) -> Result<Run> {
+        let dims: Vec<(u32, u32)> = paintings.iter().map(|p| (p.width(), p.height())).collect();
+        let scales = Run::plan_paintings(&engine, content.width(), content.height(), &dims, settings, init.map(|i| i.width().max(i.height())))?;
         let first = settings.at_scale(scales[0].width.max(scales[0].height), scales[0].iterations);
-        let mut session = Session::create_checked(engine.clone(), content, style, &first).await?;
+        let mut session = Session::create_checked(engine.clone(), content, paintings, &first).await?;
         if let Some(img) = init {
             session.set_image(img, 0)?;
         }
-        Ok(Run { engine, content: content.clone(), style: style.clone(), settings: settings.clone(), scales, scale: 0, session: Some(session), done: 0, prev_size: (0, 0) })
+        Ok(Run { engine, content: content.clone(), paintings: paintings.to_vec(), settings: settings.clone(), scales, scale: 0, session: Some(session), done: 0, prev_size: (0, 0) })
     }
 
     /// The session of the current scale.
@@ -149,7 +160,7 @@ impl Run {
             _ => None,
         };
         let settings = self.enter_settings();
-        let session = Session::create_checked(self.engine.clone(), &self.content, &self.style, &settings).await?;
+        let session = Session::create_checked(self.engine.clone(), &self.content, &self.paintings, &settings).await?;
         self.enter(session, &prev)?;
         if let Some((m, v, state)) = moments {
             let ((pw, ph), (w, h)) = (self.prev_size, self.session().size());
@@ -173,7 +184,7 @@ impl Run {
     pub fn advance(&mut self, prev: &[f32]) -> Result<()> {
         self.check_not_last()?;
         let settings = self.enter_settings();
-        let session = Session::new(self.engine.clone(), &self.content, &self.style, &settings)?;
+        let session = Session::with_paintings(self.engine.clone(), &self.content, &self.paintings, &settings)?;
         self.enter(session, prev)
     }
 

@@ -23,6 +23,8 @@ pub enum Knob {
     StyleLayer(usize),
     /// The optimiser's step ([`Settings::step_size`]).
     Lr,
+    /// Painting k's blend weight ([`Settings::blend_weight`]).
+    Blend(usize),
 }
 
 impl Knob {
@@ -35,6 +37,7 @@ impl Knob {
             Knob::Layer(l) => s.style_layer_weights[l],
             Knob::StyleLayer(l) => s.style_weight * s.style_layer_weights[l],
             Knob::Lr => s.step_size(),
+            Knob::Blend(k) => s.blend_weight(k),
         }
     }
 }
@@ -87,9 +90,12 @@ impl Steering {
 }
 
 /// `next` if it differs from `now` only in what a live run can change (α, β, τ, the style layer
-/// weights, the step), else [`Error::Settings`] naming the first setting that needs a new run.
+/// weights, the step, the blend weights of as many paintings), else [`Error::Settings`] naming the first setting that needs a new run.
 pub fn check_steerable(now: &Settings, next: &Settings) -> Result<()> {
     next.validate()?;
+    if next.style_blend.len() != now.style_blend.len() {
+        return Err(Error::Settings("the number of paintings cannot change during a run: start a new run".into()));
+    }
     let steerable = next.steered(now);
     if steerable == *now {
         return Ok(());
@@ -98,6 +104,6 @@ pub fn check_steerable(now: &Settings, next: &Settings) -> Result<()> {
     let b = serde_json::to_value(&steerable).unwrap_or_default();
     let name = a.as_object().and_then(|a| a.iter().find(|(k, v)| b.get(k.as_str()) != Some(v)).map(|(k, _)| k.clone())).unwrap_or_else(|| "a setting".into());
     Err(Error::Settings(format!(
-        "`{name}` cannot change during a run (only the content, style and smoothness weights, the style layer weights and the learning rate can): start a new run"
+        "`{name}` cannot change during a run (only the content, style and smoothness weights, the style layer weights, the learning rate and the blend weights can): start a new run"
     )))
 }

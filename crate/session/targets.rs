@@ -4,7 +4,9 @@
 use crate::gpu::Gpu;
 use crate::kernels::{self, GramSplit};
 use crate::plan::Arena;
+use super::color::ColourPrep;
 use super::{ColourBuffers, Settings};
+use crate::gpu::Dispatch;
 use crate::vgg::{Engine, Network, CONTENT_LAYER, STYLE_LAYERS};
 use image::RgbaImage;
 use wgpu::Buffer;
@@ -17,44 +19,87 @@ pub struct Targets {
     pub style: Vec<Buffer>,
     /// What colour control keeps ([`super::Colors`]).
     pub colour: ColourBuffers,
+    /// With several paintings: the dispatches that blend their Grams into the targets (run again
+    /// when the blend weights are steered).
+    pub blend: Vec<Dispatch>,
+    _grams: Vec<Buffer>,
 }
 
 impl Targets {
     /// Uploads the photo into `x` (the image being optimised, `net`'s input, in network space) and
-    /// the painting into a temporary network of its own size, prepares both for the settings'
-    /// colours ([`super::Colors`]), runs both forward passes and the Gram matrices in one
-    /// submission, and copies relu4_2 into the content target. Reads nothing back; the painting's
-    /// network is freed when this returns.
-    pub fn compute(engine: &Engine, net: &Network, x: &Buffer, content: &RgbaImage, style: &RgbaImage, settings: &Settings, arena: &mut Arena) -> Targets {
-        let pooling = settings.pooling;
+    /// each painting in turn into a network of its own size (one set of buffers, planned for the
+    /// largest), prepares them for the settings' colours ([`super::Colors`]), runs the forward
+    /// passes and the Gram matrices — one submission per painting — and copies relu4_2 into the
+    /// content target. Several paintings' Grams are blended by their weights ([`Targets::blend`]).
+    /// Reads nothing back; the paintings' network is freed when this returns.
+    pub fn compute(engine: &Engine, net: &Network, x: &Buffer, content: &RgbaImage, paintings: &[RgbaImage], settings: &Settings, arena: &mut Arena) -> Targets {
         let gpu = &engine.gpu;
-        let (hw, (sw, sh)) = ((content.width() * content.height()) as usize, (style.width() as usize, style.height() as usize));
+        let hw = (content.width() * content.height()) as usize;
         let content_idx = net.index(CONTENT_LAYER);
         let content_target = arena.take("content target");
         let style_in = arena.take("style image");
-        let style_net = Network::new(engine, &style_in, sw, sh, pooling, arena, "style ");
-        let (upload_c, upload_s) = (upload(gpu, arena, "content rgba", content), upload(gpu, arena, "style rgba", style));
-        let mut once = vec![kernels::preprocess(gpu, hw, &upload_c, x), kernels::preprocess(gpu, sw * sh, &upload_s, &style_in)];
-        let (prep, colour) = super::color::prepare(gpu, settings.colors, (x, hw), (&style_in, sw * sh), arena);
-        once.extend(prep);
-        once.extend(net.forward.iter().cloned());
-        once.extend(style_net.forward.iter().cloned());
-        let mut targets = Vec::new();
-        let mut partials = Vec::new();
-        for name in STYLE_LAYERS {
-            let i = style_net.index(name);
-            let l = &style_net.layers[i];
-            let split = GramSplit::new(l.output.0, l.output.1 * l.output.2);
-            let partial = arena.take(&format!("style gram partials {name}"));
-            let target = arena.take(&format!("style target {name}"));
-            once.push(kernels::gram_partial(gpu, gpu.variant(), format!("{name} style gram"), split, &style_net.acts[i], &partial));
-            once.push(kernels::gram_finish(gpu, format!("{name} style gram"), split, &partial, &target));
-            partials.push(partial);
-            targets.push(target);
+        let (w0, h0) = (paintings[0].width() as usize, paintings[0].height() as usize);
+        let first = Network::new(engine, &style_in, w0, h0, settings.pooling, arena, "style ");
+        let upload_c = upload(gpu, arena, "content rgba", content);
+        let upload_s = arena.take("style rgba");
+        let mut once = vec![kernels::preprocess(gpu, hw, &upload_c, x)];
+        let (prep, first_ops) = ColourPrep::new(gpu, settings.colors, x, hw, arena);
+        once.extend(first_ops);
+        let targets: Vec<Buffer> = STYLE_LAYERS.iter().map(|name| arena.take(&format!("style target {name}"))).collect();
+        let partials: Vec<Buffer> = STYLE_LAYERS.iter().map(|name| arena.take(&format!("style gram partials {name}"))).collect();
+        let blended = paintings.len() > 1;
+        let grams: Vec<Vec<Buffer>> = if blended {
+            STYLE_LAYERS.iter().map(|name| (0..paintings.len()).map(|k| arena.take(&format!("style grams {name} {k}"))).collect()).collect()
+        } else {
+            Vec::new()
+        };
+        for (k, painting) in paintings.iter().enumerate() {
+            let (sw, sh) = (painting.width() as usize, painting.height() as usize);
+            let style_net = Network::with_buffers(engine, &style_in, first.input_act.clone(), first.acts.clone(), sw, sh, settings.pooling);
+            // The upload is written before this submission and after the previous one's.
+            gpu.queue.write_buffer(&upload_s, 0, painting.as_raw());
+            let mut ops = if k == 0 { std::mem::take(&mut once) } else { Vec::new() };
+            ops.push(kernels::preprocess(gpu, sw * sh, &upload_s, &style_in));
+            ops.extend(prep.painting(gpu, k, x, &style_in, sw * sh));
+            if k == 0 {
+                ops.extend(net.forward.iter().cloned());
+            }
+            ops.extend(style_net.forward.iter().cloned());
+            for (li, name) in STYLE_LAYERS.iter().enumerate() {
+                let i = style_net.index(name);
+                let l = &style_net.layers[i];
+                let split = GramSplit::new(l.output.0, l.output.1 * l.output.2);
+                let out = if blended { &grams[li][k] } else { &targets[li] };
+                ops.push(kernels::gram_partial(gpu, gpu.variant(), format!("{name} style gram"), split, &style_net.acts[i], &partials[li]));
+                ops.push(kernels::gram_finish(gpu, format!("{name} style gram"), split, &partials[li], out));
+            }
+            if k == 0 {
+                gpu.submit(&ops, |enc| enc.copy_buffer_to_buffer(&net.acts[content_idx], 0, &content_target, 0, content_target.size()));
+            } else {
+                gpu.submit(&ops, |_| {});
+            }
         }
-        gpu.submit(&once, |enc| enc.copy_buffer_to_buffer(&net.acts[content_idx], 0, &content_target, 0, content_target.size()));
-        Targets { content: content_target, style: targets, colour }
+        let blend = blend_ops(engine, settings, &grams, &targets);
+        gpu.submit(&blend, |_| {});
+        Targets { content: content_target, style: targets, colour: prep.finish(), blend, _grams: grams.into_iter().flatten().collect() }
     }
+}
+
+/// With several paintings: per style layer, `gram_blend` of the paintings' Grams (`grams[layer][k]`)
+/// into the target, by the settings' blend weights (steerable: [`super::steer::Knob::Blend`]).
+pub(super) fn blend_ops(engine: &Engine, settings: &Settings, grams: &[Vec<Buffer>], targets: &[Buffer]) -> Vec<Dispatch> {
+    let gpu = &engine.gpu;
+    let weights: Vec<f32> = (0..settings.paintings()).map(|k| settings.blend_weight(k)).collect();
+    grams
+        .iter()
+        .zip(targets)
+        .zip(STYLE_LAYERS)
+        .map(|((g, t), name)| {
+            let refs: Vec<&Buffer> = g.iter().collect();
+            let c2 = (t.size() / 4) as usize;
+            kernels::gram_blend(gpu, format!("{name} style blend"), c2, &refs, &weights, t)
+        })
+        .collect()
 }
 
 /// The planned upload buffer `name` holding `img`'s RGBA8 pixels.

@@ -14,6 +14,7 @@
 use super::iteration::{finish_losses, layer_backward, optimiser};
 use super::targets::upload;
 use super::steer::{Knob, Steering};
+use super::color::ColourPrep;
 use super::{init_noise, Iteration, IterationBuffers, Settings, TileMode};
 use crate::kernels::{gram::StyleGradParams, loss::ElemParams};
 use std::mem::offset_of;
@@ -119,12 +120,11 @@ impl TileBuffers {
 /// Builds a tiled session's one-time work (submitted here: the colour preparation, both targets,
 /// the noise initialisation) and its [`Iteration`], from `plan` (which has a grid); returns the
 /// colour buffers kept.
-pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, style: &RgbaImage, s: &Settings, b: IterationBuffers, arena: &mut Arena) -> (Iteration, super::ColourBuffers) {
+pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings: &[RgbaImage], s: &Settings, b: IterationBuffers, arena: &mut Arena) -> (Iteration, super::ColourBuffers, Vec<Dispatch>) {
     let gpu = &engine.gpu;
     let (grid, sgrid) = (plan.grid.as_ref().expect("a tiled plan"), plan.style_grid.as_ref().expect("a tiled plan"));
     let (w, h) = (grid.width, grid.height);
     let whole = layer_shapes(w, h, &engine.channels());
-    let style_whole = layer_shapes(sgrid.width, sgrid.height, &engine.channels());
     let layout = Layout {
         style: STYLE_LAYERS.iter().map(|n| whole.iter().position(|l| l.name == *n).expect("a style layer")).collect(),
         content: whole.iter().position(|l| l.name == CONTENT_LAYER).expect("the content layer"),
@@ -133,33 +133,55 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, style: &R
     let tb = TileBuffers::take(engine, arena, &layout);
     let n_of = |l: &crate::vgg::LayerShape| l.output.1 * l.output.2;
 
-    // The targets: relu4_2 of the photo, tile by tile (each tile keeps what it owns); the
-    // painting's Grams summed over its own tiles.
+    // The targets: relu4_2 of the photo, tile by tile (each tile keeps what it owns); each
+    // painting's Grams summed over its own tiles (the painting buffers, planned for the largest,
+    // serve each in turn: one submission per painting), blended when there are several.
     let mut once = vec![kernels::preprocess(gpu, w * h, &upload(gpu, arena, "content rgba", content), b.x)];
+    let (prep, first_ops) = ColourPrep::new(gpu, s.colors, b.x, w * h, arena);
+    once.extend(first_ops);
     let style_img = arena.take("style image");
-    once.push(kernels::preprocess(gpu, sgrid.width * sgrid.height, &upload(gpu, arena, "style rgba", style), &style_img));
-    let (prep, colour) = super::color::prepare(gpu, s.colors, (b.x, w * h), (&style_img, sgrid.width * sgrid.height), arena);
-    once.extend(prep);
+    let upload_s = arena.take("style rgba");
+    let blended = paintings.len() > 1;
+    let grams: Vec<Vec<Buffer>> = if blended {
+        layout.style.iter().map(|&i| (0..paintings.len()).map(|k| arena.take(&format!("style grams {} {k}", whole[i].name))).collect()).collect()
+    } else {
+        Vec::new()
+    };
     let mut content_targets = Vec::new();
-    for (k, t) in grid.tiles.iter().enumerate() {
-        let target = arena.take(&format!("content target {k}"));
-        let (net, ops) = tb.forward(engine, grid, t, b.x, s.pooling);
-        once.extend(ops);
-        once.extend(tb.crop_into(engine, &net, grid, t, layout.content, layout.strides[layout.content], &target).map(|(_, d)| d));
-        content_targets.push(target);
+    for (k, painting) in paintings.iter().enumerate() {
+        let (sw, sh) = (painting.width() as usize, painting.height() as usize);
+        let pgrid = TileGrid::new(sw, sh, sgrid.core, sgrid.halo);
+        let pwhole = layer_shapes(sw, sh, &engine.channels());
+        gpu.queue.write_buffer(&upload_s, 0, painting.as_raw());
+        let mut ops = if k == 0 { std::mem::take(&mut once) } else { Vec::new() };
+        ops.push(kernels::preprocess(gpu, sw * sh, &upload_s, &style_img));
+        ops.extend(prep.painting(gpu, k, b.x, &style_img, sw * sh));
+        if k == 0 {
+            for (t_k, t) in grid.tiles.iter().enumerate() {
+                let target = arena.take(&format!("content target {t_k}"));
+                let (net, fwd) = tb.forward(engine, grid, t, b.x, s.pooling);
+                ops.extend(fwd);
+                ops.extend(tb.crop_into(engine, &net, grid, t, layout.content, layout.strides[layout.content], &target).map(|(_, d)| d));
+                content_targets.push(target);
+            }
+        }
+        ops.extend(tb.zero_sums(engine, &whole, &layout));
+        for t in &pgrid.tiles {
+            let (net, fwd) = tb.forward(engine, &pgrid, t, &style_img, s.pooling);
+            ops.extend(fwd);
+            ops.extend(tb.grams(engine, &net, &pgrid, t, &layout));
+        }
+        for (si, &i) in layout.style.iter().enumerate() {
+            let l = &pwhole[i];
+            let split = GramSplit { c: l.output.0, n: n_of(l), splits: 1, chunk: n_of(l).next_multiple_of(16) };
+            let out = if blended { &grams[si][k] } else { &tb.targets[si] };
+            ops.push(kernels::gram_finish(gpu, format!("{} style gram", l.name), split, &tb.sums[si], out));
+        }
+        gpu.submit(&ops, |_| {});
     }
-    once.extend(tb.zero_sums(engine, &whole, &layout));
-    for t in &sgrid.tiles {
-        let (net, ops) = tb.forward(engine, sgrid, t, &style_img, s.pooling);
-        once.extend(ops);
-        once.extend(tb.grams(engine, &net, sgrid, t, &layout));
-    }
-    for (si, &i) in layout.style.iter().enumerate() {
-        let l = &style_whole[i];
-        let split = GramSplit { c: l.output.0, n: n_of(l), splits: 1, chunk: n_of(l).next_multiple_of(16) };
-        once.push(kernels::gram_finish(gpu, format!("{} style gram", l.name), split, &tb.sums[si], &tb.targets[si]));
-    }
-    gpu.submit(&once, |_| {});
+    let blend = super::targets::blend_ops(engine, s, &grams, &tb.targets);
+    gpu.submit(&blend, |_| {});
+    let colour = prep.finish();
     init_noise(gpu, s, b.x, w * h);
 
     // The iteration.
@@ -227,7 +249,9 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, style: &R
     keep.extend([tb.input, tb.grad_in, tb.crop, tb.crop_grad, loss_part, style_img]);
     keep.extend(tb.converted);
     keep.extend(tb.acts.into_iter().chain(tb.ping).chain(tb.partials).chain(tb.sums).chain(tb.targets).chain(tb.diffs).chain(content_targets));
-    (Iteration { loss_and_gradient: ops, cuts, optimiser, adam, steering, _buffers: keep }, colour)
+    keep.extend(grams.into_iter().flatten());
+    keep.push(upload_s);
+    (Iteration { loss_and_gradient: ops, cuts, optimiser, adam, steering, _buffers: keep }, colour, blend)
 }
 
 /// Where a tile's content loss goes: its target (what it owns of the photo's relu4_2) and the
