@@ -377,8 +377,12 @@ pub fn sizes(w: u32, h: u32, sw: u32, sh: u32, settings: &Settings) -> Result<((
     painting_sizes(w, h, &[(sw, sh)], settings).map(|(c, s)| (c, s[0]))
 }
 
-/// [`sizes`] for several paintings (`styles`, each at its own scale).
-pub fn painting_sizes(w: u32, h: u32, styles: &[(u32, u32)], settings: &Settings) -> Result<((u32, u32), Vec<(u32, u32)>)> {
+/// A width and a height in pixels.
+pub type Size = (u32, u32);
+
+/// [`sizes`] for several paintings (`styles`, each at its own scale): the output's size and each
+/// painting's.
+pub fn painting_sizes(w: u32, h: u32, styles: &[Size], settings: &Settings) -> Result<(Size, Vec<Size>)> {
     let content = fit_size(w, h, settings.size);
     let mut out = Vec::new();
     for (k, &(sw, sh)) in styles.iter().enumerate() {
