@@ -28,8 +28,11 @@ pub struct RunRecord {
     pub settings: Settings,
     /// The photo.
     pub content: InputRecord,
-    /// The painting.
+    /// The painting (the first, when several are blended).
     pub style: InputRecord,
+    /// The further paintings blended, in order (`settings.style_blend` weighs them all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_paintings: Vec<InputRecord>,
     /// The GPU adapter (name and backend) and the kernels' conv path and storage: results are
     /// reproducible to the pixel on the same adapter and variant.
     pub adapter: String,
@@ -38,7 +41,7 @@ pub struct RunRecord {
 impl RunRecord {
     /// A record of `settings` with this crate's version.
     pub fn new(settings: &Settings, content: InputRecord, style: InputRecord, adapter: String) -> RunRecord {
-        RunRecord { stylize: env!("CARGO_PKG_VERSION").into(), settings: settings.clone(), content, style, adapter }
+        RunRecord { stylize: env!("CARGO_PKG_VERSION").into(), settings: settings.clone(), content, style, more_paintings: Vec::new(), adapter }
     }
 }
 

@@ -455,3 +455,27 @@ fn colour_modes_keep_the_photos_colours() {
         }
     }
 }
+
+/// Two paintings blended from the CLI: the run lowers the loss, the record names both, and a
+/// blend that does not match the paintings is one clear line.
+#[test]
+fn two_paintings_blend_from_the_cli() {
+    let dir = out_dir("blend");
+    let scream = test_image("the_scream.jpg", "mosaic.png");
+    let (out, trace) = (dir.join("blend.png"), dir.join("blend.jsonl"));
+    let mut cmd = bin();
+    cmd.arg("--style").arg(&scream);
+    let st = real_run(&mut cmd, &out, &trace, &["--size", "32", "--iterations", "8", "--report-every", "7", "--style-blend", "0.7,0.3", "--style-scales", "1,0.75"]);
+    let stderr = String::from_utf8_lossy(&st.stderr);
+    assert!(st.status.success(), "{stderr}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&trace).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (first, last) = (lines[0]["total"].as_f64().unwrap(), lines.last().unwrap()["total"].as_f64().unwrap());
+    assert!(last < 0.8 * first, "the loss falls: {first} → {last}");
+    let rec = stylize::record::read_png_record(&std::fs::read(&out).unwrap()).unwrap().unwrap();
+    assert_eq!(rec.settings.style_blend, vec![0.7, 0.3]);
+    assert_eq!(rec.more_paintings.len(), 1);
+    assert_eq!(rec.more_paintings[0].name, scream.file_name().unwrap().to_string_lossy());
+    let bad = bin().args(["a.png", "b.png", "-o", "c.png", "--style", "d.png", "--style-blend", "1,2,3"]).arg("--weights").arg(real_weights_path()).output().unwrap();
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && e.trim().lines().count() == 1, "{e}");
+}

@@ -212,6 +212,15 @@ struct RunArgs {
     /// the result's chroma for the photo's afterwards.
     #[arg(long, value_enum, default_value = "painting")]
     colors: ColorsArg,
+    /// A further painting to blend (repeat for up to four in all, in order after STYLE).
+    #[arg(long = "style", value_name = "FILE")]
+    more_styles: Vec<PathBuf>,
+    /// Blend weights of the paintings, STYLE first (e.g. 0.7,0.3; normalised; default equal).
+    #[arg(long, value_delimiter = ',')]
+    style_blend: Vec<f32>,
+    /// Each painting's scale relative to the output, STYLE first (default: --style-scale).
+    #[arg(long, value_delimiter = ',')]
+    style_scales: Vec<f32>,
     /// Style image scale relative to the output size.
     #[arg(long, default_value_t = 1.0)]
     style_scale: f32,
@@ -236,10 +245,10 @@ struct RunArgs {
 }
 
 /// The run's flags that are settings, by their `Settings` field name (which is the flag's id).
-const SETTING_FLAGS: [&str; 22] = [
+const SETTING_FLAGS: [&str; 24] = [
     "size", "iterations", "content_weight", "style_weight", "tv_weight", "style_layer_weights", "lr", "optimizer", "history", "average",
-    "resample_moments", "scales", "min_size", "schedule", "init", "seed", "pooling", "style_scale", "colors", "tile_size", "tile_mode",
-    "tile_halo",
+    "resample_moments", "scales", "min_size", "schedule", "init", "seed", "pooling", "style_scale", "colors", "style_blend", "style_scales",
+    "tile_size", "tile_mode", "tile_halo",
 ];
 
 /// The settings recorded in the PNG at `path`, with those of `flags` given on the command line.
@@ -335,7 +344,7 @@ fn print_memory_plans(gpu: &Gpu, sizes: &[u32], s: &Settings, budget: Option<u64
 
 /// Opens the device and starts the run; when a kernel fails to compile on this device, warns
 /// and falls back (f16 → f32 storage, tiled → direct kernels) on a new device instead of failing.
-fn start_run(weights: &VggWeights, content: &image::RgbaImage, style: &image::RgbaImage, settings: &Settings, init: Option<&image::RgbaImage>, budget: Option<u64>) -> Result<Run, Error> {
+fn start_run(weights: &VggWeights, content: &image::RgbaImage, paintings: &[image::RgbaImage], settings: &Settings, init: Option<&image::RgbaImage>, budget: Option<u64>) -> Result<Run, Error> {
     let mut opts = GpuOptions::default();
     loop {
         let gpu = pollster::block_on(Gpu::new(&opts))?;
@@ -344,7 +353,7 @@ fn start_run(weights: &VggWeights, content: &image::RgbaImage, style: &image::Rg
         if let Some(b) = budget {
             engine.set_memory_budget(b);
         }
-        match pollster::block_on(Run::start(engine, content, style, settings, init)) {
+        match pollster::block_on(Run::start_paintings(engine, content, paintings, settings, init)) {
             Err(Error::Kernel(msg)) => {
                 let Some(next) = variant.fallback() else { return Err(Error::Kernel(msg)) };
                 eprintln!(
@@ -444,6 +453,12 @@ fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             ColorsArg::Match => Colors::Match,
             ColorsArg::Swap => Colors::Swap,
         },
+        style_blend: match (a.style_blend.is_empty(), a.more_styles.len()) {
+            (true, 0) => Vec::new(),
+            (true, more) => vec![1.0; more + 1],
+            (false, _) => a.style_blend.clone(),
+        },
+        style_scales: a.style_scales.clone(),
         ..a.tiles.settings(Settings::default())
     };
     let (settings, recorded) = match &a.settings_from {
@@ -456,8 +471,15 @@ fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     }
     check_output(&out)?;
     let content = stylize::image_io::load(&content_path)?;
-    let style = stylize::image_io::load(&style_path)?;
+    let mut paintings = vec![stylize::image_io::load(&style_path)?];
+    for p in &a.more_styles {
+        paintings.push(stylize::image_io::load(p)?);
+    }
+    if paintings.len() != settings.paintings() {
+        return Err(Error::Settings(format!("{} paintings need {} blend weights (--style-blend), got {}", paintings.len(), paintings.len(), settings.style_blend.len())).into());
+    }
     let inputs = (input_record(&content_path)?, input_record(&style_path)?);
+    let more_inputs = a.more_styles.iter().map(|p| input_record(p)).collect::<Result<Vec<_>, _>>()?;
     if let Some(r) = &recorded {
         for (what, given, rec) in [("photo", &inputs.0, &r.content), ("painting", &inputs.1, &r.style)] {
             if given.sha256 != rec.sha256 {
@@ -465,7 +487,8 @@ fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             }
         }
     }
-    stylize::session::sizes(content.width(), content.height(), style.width(), style.height(), &settings.at_scale(settings.final_size(), 0))?;
+    let dims: Vec<(u32, u32)> = paintings.iter().map(|p| (p.width(), p.height())).collect();
+    stylize::session::painting_sizes(content.width(), content.height(), &dims, &settings.at_scale(settings.final_size(), 0))?;
     let weights = VggWeights::load(&weights_path(a.weights))?;
     let mut trace = match &a.trace {
         Some(p) => Some(std::io::BufWriter::new(
@@ -478,8 +501,8 @@ fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         "content" | "noise" => None,
         path => Some(stylize::image_io::load(Path::new(path))?),
     };
-    let mut run = start_run(&weights, &content, &style, &settings, init_img.as_ref(), a.tiles.memory_budget)?;
-    let made_from = RunRecord::new(&settings, inputs.0, inputs.1, run.session().engine().gpu.summary());
+    let mut run = start_run(&weights, &content, &paintings, &settings, init_img.as_ref(), a.tiles.memory_budget)?;
+    let made_from = RunRecord { more_paintings: more_inputs, ..RunRecord::new(&settings, inputs.0, inputs.1, run.session().engine().gpu.summary()) };
     let final_px = run.scales().last().map_or(1.0, |s| s.work);
     let bar = ProgressBar::new((run.work().0 / final_px).round() as u64);
     bar.set_style(

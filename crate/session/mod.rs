@@ -388,7 +388,10 @@ pub fn painting_sizes(w: u32, h: u32, styles: &[Size], settings: &Settings) -> R
     for (k, &(sw, sh)) in styles.iter().enumerate() {
         let style_size = ((settings.size as f32 * settings.style_scale_of(k)).round() as u32).max(16);
         let style = fit_size(sw, sh, style_size);
-        check_sides(content, style)?;
+        check_sides(content, style).map_err(|e| match e {
+            Error::Settings(m) if styles.len() > 1 => Error::Settings(m.replace("the style image", &format!("painting {}", k + 1))),
+            e => e,
+        })?;
         out.push(style);
     }
     Ok((content, out))
