@@ -4,7 +4,7 @@
 //! (`Weights`, `Image`, `TooLarge` with a `fits` field, `DeviceLost`, `NotFinite`, ...).
 
 use crate::preview::{Preview, PreviewSource};
-use crate::session::{plan_for, sizes};
+use crate::session::{painting_sizes, plan_for_paintings};
 use crate::kernels::ConvShape;
 use crate::{ConvPath, Engine, Error, Gpu, GpuOptions, Precision, Run, Session, Settings, VggWeights};
 use js_sys::{Promise, Reflect, Uint8Array};
@@ -182,14 +182,17 @@ impl Stylizer {
     /// (`setMemoryBudget`); `tiles`: tiles per iteration, 0 when the network runs on the whole
     /// image; `maxSize`: the largest output size that fits when `fits` is false; `scales`: the
     /// coarse-to-fine schedule, `[{width, height, iterations}]`, or null if a scale is invalid).
-    pub fn plan(&self, cw: u32, ch: u32, sw: u32, sh: u32, settings: JsValue) -> Result<JsValue, JsValue> {
+    pub fn plan(&self, cw: u32, ch: u32, sw: u32, sh: u32, settings: JsValue, more: JsValue) -> Result<JsValue, JsValue> {
         let all = settings_from(&settings)?;
         all.validate().map_err(js_error)?;
-        let scales = Run::plan(&self.engine, cw, ch, (sw, sh), &all, None).ok();
+        let mut dims = vec![(sw, sh)];
+        dims.extend(more_sizes(&more));
+        let scales = Run::plan_paintings(&self.engine, cw, ch, &dims, &all, None).ok();
         let s = all.at_scale(all.final_size(), all.iterations);
-        let ((w, h), (sw, sh)) = sizes(cw, ch, sw, sh, &s).map_err(js_error)?;
+        let ((w, h), style_sizes) = painting_sizes(cw, ch, &dims, &s).map_err(js_error)?;
+        let (sw, sh) = crate::session::bounding(&style_sizes);
         let budget = self.engine.budget();
-        let (plan, fits, max_size) = match plan_for(&self.engine, cw, ch, (sw, sh), &s) {
+        let (plan, fits, max_size) = match plan_for_paintings(&self.engine, cw, ch, &dims, &s) {
             Ok(p) => (p, true, s.size),
             Err(Error::TooLarge { fits, .. }) => {
                 let ch_ = self.engine.channels();
@@ -246,12 +249,17 @@ impl Stylizer {
         settings: JsValue,
         canvas: Option<web_sys::HtmlCanvasElement>,
         init: JsValue,
+        more: JsValue,
     ) -> Promise {
         let engine = self.engine.clone();
-        let inputs = settings_from(&settings).and_then(|s| Ok((s, rgba(content, cw, ch, "content")?, rgba(style, sw, sh, "style")?, init_image(&init)?)));
+        let inputs = settings_from(&settings).and_then(|s| {
+            let mut paintings = vec![rgba(style, sw, sh, "style")?];
+            paintings.extend(more_paintings(&more)?);
+            Ok((s, rgba(content, cw, ch, "content")?, paintings, init_image(&init)?))
+        });
         future_to_promise(async move {
-            let (s, c, st, init) = inputs?;
-            let run = Run::start(engine.clone(), &c, &st, &s, init.as_ref()).await.map_err(js_error)?;
+            let (s, c, paintings, init) = inputs?;
+            let run = Run::start_paintings(engine.clone(), &c, &paintings, &s, init.as_ref()).await.map_err(js_error)?;
             let view = match canvas {
                 Some(canvas) => Some(View::new(&engine, run.session(), canvas)?),
                 None => None,
@@ -262,6 +270,23 @@ impl Stylizer {
 }
 
 /// `{data: Uint8Array, width, height}` → an image; undefined/null → none.
+/// Further paintings: an array of `{data, width, height}` (undefined or null: none).
+fn more_paintings(v: &JsValue) -> Result<Vec<image::RgbaImage>, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(Vec::new());
+    }
+    js_sys::Array::from(v).iter().map(|p| init_image(&p).map(|i| i.unwrap_or_default())).collect()
+}
+
+/// The sizes of an array of `{width, height}` (undefined or null: none).
+fn more_sizes(v: &JsValue) -> Vec<(u32, u32)> {
+    if v.is_undefined() || v.is_null() {
+        return Vec::new();
+    }
+    let get = |p: &JsValue, k: &str| Reflect::get(p, &k.into()).ok().and_then(|x| x.as_f64()).unwrap_or(0.0) as u32;
+    js_sys::Array::from(v).iter().map(|p| (get(&p, "width"), get(&p, "height"))).collect()
+}
+
 fn init_image(v: &JsValue) -> Result<Option<image::RgbaImage>, JsValue> {
     if v.is_undefined() || v.is_null() {
         return Ok(None);

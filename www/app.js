@@ -11,7 +11,8 @@ const ui = {
   comparePos: $('compare-pos'), plot: $('lossplot'), download: $('download'), larger: $('larger'), memory: $('memory'),
   form: $('settings'), weightsFile: $('weights-file'), weightsStatus: $('weights-status'),
 };
-const state = { st: null, images: { content: null, style: null }, urls: { content: null, style: null }, defaults: null, result: null };
+const state = { st: null, images: { content: null, style: null }, urls: { content: null, style: null }, defaults: null, result: null,
+  more: [], firstShare: 1 }; // more: further paintings to blend, {img, url, share, scale}
 window.__stylize = state; // for tests and the curious
 
 function setStatus(text) { ui.status.textContent = text; }
@@ -57,8 +58,94 @@ function readSettings() {
     optimizer: fields.optimizer.value, scales: Number(fields.scales.value), average: $('average').checked, colors: fields.colors.value,
     style_scale: num(fields.style_scale),
     style_layer_weights: Array.from(document.querySelectorAll('.layer-w'), num),
+    ...blendSettings(num(fields.style_scale)),
   };
 }
+
+// ---------------------------------------------------------------- blending paintings
+/** style_blend (normalised shares) and style_scales for the paintings chosen; none for one. */
+function blendSettings(firstScale) {
+  if (!state.more.length) return { style_blend: [], style_scales: [] };
+  const shares = [state.firstShare, ...state.more.map((m) => m.share)];
+  const sum = shares.reduce((a, b) => a + b, 0) || 1;
+  return { style_blend: shares.map((v) => Number((v / sum).toFixed(4))), style_scales: [firstScale, ...state.more.map((m) => m.scale)] };
+}
+/** Every painting of the run: the picker's, then the blended ones. */
+function paintings() {
+  return state.more.length ? [state.images.style, ...state.more.map((m) => m.img)] : state.images.style;
+}
+function renderBlend() {
+  const rows = $('blend-rows');
+  rows.replaceChildren();
+  $('blend-help').hidden = state.more.length === 0;
+  if (!state.more.length) return;
+  const pct = blendSettings(1).style_blend.map((v) => `${Math.round(v * 100)}%`);
+  const row = (img, label, share, onShare, scale, onScale, onRemove) => {
+    const r = document.createElement('div');
+    r.className = 'blend-row';
+    const t = document.createElement('img');
+    t.src = img;
+    t.alt = label;
+    const s1 = document.createElement('label');
+    s1.innerHTML = '<span class="share-label"></span><input type="range" min="0" max="1" step="0.05" data-steer>';
+    s1.querySelector('span').textContent = `${label}: ${pct[share.i]}`;
+    const sr = s1.querySelector('input');
+    sr.value = share.v;
+    sr.setAttribute('aria-label', `${label}'s share`);
+    sr.addEventListener('input', () => { onShare(Number(sr.value)); updateBlendLabels(); steerSoon(); });
+    r.append(t, s1);
+    if (onRemove) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = 'Remove';
+      b.addEventListener('click', onRemove);
+      r.append(b);
+    } else {
+      r.append(document.createElement('span'));
+    }
+    if (onScale) {
+      const s2 = document.createElement('label');
+      s2.innerHTML = 'scale <input type="range" min="0.25" max="2" step="0.05"><output></output>';
+      const rr = s2.querySelector('input');
+      rr.value = scale;
+      rr.setAttribute('aria-label', `${label}'s scale`);
+      s2.querySelector('output').textContent = `${Number(scale).toFixed(2)}×`;
+      rr.addEventListener('input', () => { onScale(Number(rr.value)); s2.querySelector('output').textContent = `${Number(rr.value).toFixed(2)}×`; updateMemory(); });
+      r.append(s2);
+    } else {
+      const note = document.createElement('small');
+      note.textContent = 'scale: the painting-scale slider';
+      r.append(note);
+    }
+    rows.append(r);
+  };
+  row(state.urls.style, 'Painting 1', { i: 0, v: state.firstShare }, (v) => { state.firstShare = v; }, null, null, null);
+  state.more.forEach((m, k) => row(m.url, `Painting ${k + 2}`, { i: k + 1, v: m.share }, (v) => { m.share = v; }, m.scale, (v) => { m.scale = v; }, () => {
+    if (['running', 'paused', 'starting'].includes(state.st?.state)) { showError(new Error('The paintings of a run cannot change while it runs: stop it first.')); return; }
+    state.more.splice(k, 1);
+    if (m.url.startsWith('blob:')) URL.revokeObjectURL(m.url);
+    renderBlend();
+    updateMemory();
+  }));
+}
+function updateBlendLabels() {
+  const pct = blendSettings(1).style_blend;
+  document.querySelectorAll('#blend-rows .share-label').forEach((el, i) => { el.textContent = `Painting ${i + 1}: ${Math.round(pct[i] * 100)}%`; });
+}
+$('add-painting').addEventListener('change', async (e) => {
+  const f = e.target.files[0];
+  e.target.value = '';
+  if (!f) return;
+  if (state.more.length >= 3) { showError(new Error('At most four paintings can be blended.')); return; }
+  if (['running', 'paused', 'starting'].includes(state.st?.state)) { showError(new Error('The paintings of a run cannot change while it runs: stop it first.')); return; }
+  try {
+    const img = await decodeImage(f);
+    state.more.push({ img, url: URL.createObjectURL(f), share: 1, scale: Number(fields.style_scale.value) });
+    hideError();
+    renderBlend();
+    updateMemory();
+  } catch (err) { showError(err); }
+});
 function fmtBytes(b) { return b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : `${(b / 2 ** 20).toFixed(0)} MiB`; }
 function updateLabels() {
   $('strength-out').textContent = `β = ${(10 ** Number($('strength').value)).toPrecision(3)}`;
@@ -97,7 +184,7 @@ function updateMemory() {
   const { content, style } = state.images;
   if (!state.st || !content || !style) { ui.memory.textContent = ''; return; }
   try {
-    const p = state.st.plan(content, style, readSettings());
+    const p = state.st.plan(content, paintings(), readSettings());
     const sc = p.scales && p.scales.length > 1 ? ` in ${p.scales.length} scales (${p.scales.map((x) => Math.max(x.width, x.height)).join(' → ')} px)` : '';
     const how = p.tiles > 0 ? `runs in ${p.tiles} tiles of ${p.tileSize} px at the largest scale (the whole image would not fit)` : 'runs on the whole image';
     const budget = p.budgetBytes != null ? ` of the ${fmtBytes(p.budgetBytes)} budget` : '';
@@ -111,7 +198,7 @@ function updateMemory() {
 }
 // During a run, the loss weights, layer weights and step size steer it live (from the next batch);
 // the other settings apply to the next run.
-const STEERABLE = ['content_weight', 'style_weight', 'tv_weight', 'style_layer_weights', 'lr'];
+const STEERABLE = ['content_weight', 'style_weight', 'tv_weight', 'style_layer_weights', 'lr', 'style_blend'];
 let steerTimer = 0;
 function steerLive() {
   const st = state.st;
@@ -123,6 +210,11 @@ function steerLive() {
     st.steer(changes);
     hideError();
   } catch (e) { showError(e); }
+}
+function steerSoon() {
+  if (!['running', 'paused'].includes(state.st?.state)) return;
+  clearTimeout(steerTimer); // a dragged slider steers once it rests
+  steerTimer = setTimeout(steerLive, 150);
 }
 ui.form.addEventListener('input', (e) => {
   updateLabels();
@@ -154,6 +246,10 @@ async function restoreFrom(file) {
   const same = (kind, r) => state.images[kind]?.sha256 && state.images[kind].sha256 === r.sha256;
   const needs = [['content', 'photo', rec.content], ['style', 'painting', rec.style]]
     .map(([kind, what, r]) => (same(kind, r) ? `the ${what} “${r.name}” (selected)` : `the ${what} “${r.name}” (not selected: choose it)`));
+  for (const [k, r] of (rec.more_paintings || []).entries()) {
+    const have = state.more[k]?.img?.sha256 === r.sha256;
+    needs.push(`painting ${k + 2} “${r.name}” to blend (${have ? 'added' : 'not added: blend it in'})`);
+  }
   const gpu = state.st && rec.adapter !== state.st.adapterSummary ? ` It was made on ${rec.adapter}; on this GPU the pixels may differ slightly.` : '';
   setStatus(`Settings restored from ${file.name} (stylize ${rec.stylize}, seed ${rec.settings.seed}). To make it again: ${needs.join(' and ')}.${gpu}`);
   updateButtons();
@@ -182,6 +278,7 @@ async function setImage(kind, source, label) {
     thumb.alt = `Selected ${kind === 'content' ? 'photo' : 'painting'}: ${label}`;
     picker.classList.add('has-image');
     if (kind === 'content') ui.before.src = url;
+    if (kind === 'style') renderBlend();
     updateMemory();
     drawStyleScale();
     updateButtons();
@@ -286,7 +383,7 @@ function drawPlot() {
   }
   ctx.setLineDash([]);
   // Where the run was steered: an orange line labelled with what changed.
-  const names = { content_weight: 'α', style_weight: 'β', tv_weight: 'τ', style_layer_weights: 'layers', lr: 'step' };
+  const names = { content_weight: 'α', style_weight: 'β', tv_weight: 'τ', style_layer_weights: 'layers', lr: 'step', style_blend: 'blend' };
   ctx.strokeStyle = ctx.fillStyle = '#e67e00';
   for (const m of state.st.steers || []) {
     const x = X(m.iteration);
@@ -328,7 +425,7 @@ async function runOrResume(mode) {
   const settings = readSettings();
   if (!recover) {
     try {
-      const p = st.plan(state.images.content, state.images.style, settings);
+      const p = st.plan(state.images.content, paintings(), settings);
       if (!p.fits) {
         showError(Object.assign(new Error(`${settings.size} px does not fit this GPU's memory, even in tiles.`), { name: 'TooLarge' }),
           p.maxSize > 0 ? { label: `Use ${p.maxSize} px`, run: () => { fields.size.value = p.maxSize; updateLabels(); runOrResume('run'); } } : undefined);
@@ -360,7 +457,7 @@ async function runOrResume(mode) {
   state.totalIterations = null;
   const p = recover ? st.recover()
     : mode === 'larger' ? st.continueLarger(settings.size, settings)
-    : st.run({ content: state.images.content, style: state.images.style, settings, canvas: ui.preview });
+    : st.run({ content: state.images.content, style: paintings(), settings, canvas: ui.preview });
   updateButtons();
   try {
     const r = await p;

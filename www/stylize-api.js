@@ -13,6 +13,7 @@
 //   const png = await st.pngBlob();
 //   await st.continueLarger(1024);            // the result as the first scale of a larger run
 //   st.steer({ style_weight: 300 });          // during a run: applies from the next batch
+//   st.run({ content, style: [starry, scream], settings: { style_blend: [0.7, 0.3] } }); // blend paintings
 //   st.addEventListener('steer', e => ...);   // {iteration, changes}
 //
 // A run is coarse-to-fine by default (settings.scales 0: from settings.min_size up to size in
@@ -233,6 +234,19 @@ function pngInWorker(pixels, width, height) {
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
+/** `style` as a list: one painting, or up to four to blend. */
+function paintingList(style) {
+  const list = Array.isArray(style) ? style : [style];
+  if (list.length < 1 || list.length > 4) throw namedError('Settings', `Blend 1 to 4 paintings, not ${list.length}.`);
+  return list;
+}
+
+/** Settings for `n` paintings: equal blend weights unless given. */
+function withBlend(settings, n) {
+  if (n > 1 && !(settings.style_blend?.length)) return { ...settings, style_blend: Array(n).fill(1 / n) };
+  return settings;
+}
+
 /** A style-transfer engine on this page's GPU. Events: progress, losses, done, error. */
 export class StyleTransfer extends EventTarget {
   /**
@@ -316,7 +330,8 @@ export class StyleTransfer extends EventTarget {
 
   /** Memory plan for content/style (decoded images) at settings: see Stylizer.plan. */
   plan(content, style, settings) {
-    return this.stylizer.plan(content.width, content.height, style.width, style.height, settings);
+    const [first, ...more] = paintingList(style);
+    return this.stylizer.plan(content.width, content.height, first.width, first.height, withBlend(settings, 1 + more.length), more.map(({ width, height }) => ({ width, height })));
   }
 
   #emit(type, detail) {
@@ -330,7 +345,7 @@ export class StyleTransfer extends EventTarget {
    */
   async run({ content, style, settings = {}, canvas = null, init = null }) {
     if (this.busy) throw namedError('Busy', 'A run is already in progress.');
-    this.settings = { ...StyleTransfer.defaults(), ...settings };
+    this.settings = withBlend({ ...StyleTransfer.defaults(), ...settings }, paintingList(style).length);
     this.inputs = { content, style, canvas, init };
     this.runSettings = null;
     this.base = 0;
@@ -368,7 +383,8 @@ export class StyleTransfer extends EventTarget {
    * failure during the run.
    */
   async #start() {
-    const { content, style, canvas, init } = this.inputs;
+    const { content, style: paintings, canvas, init } = this.inputs;
+    const [style, ...more] = paintingList(paintings);
     const gpuCanvas = this.previewMode === 'webgpu' ? canvas : null;
     this.#freeJob();
     this.state = 'starting';
@@ -376,7 +392,7 @@ export class StyleTransfer extends EventTarget {
       for (;;) {
         try {
           this.jobSettings = this.runSettings ?? this.settings;
-          this.job = await this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.jobSettings, gpuCanvas, init ?? undefined);
+          this.job = await this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.jobSettings, gpuCanvas, init ?? undefined, more);
           this.runSettings = null;
           this.#emitScale();
           return;
@@ -542,13 +558,14 @@ export class StyleTransfer extends EventTarget {
 
   /**
    * Steers the live run: `changes` may set content_weight, style_weight, tv_weight,
-   * style_layer_weights and lr. They apply from the next batch (and to later scales) without
+   * style_layer_weights, lr and style_blend (as many weights as paintings). They apply from the
+   * next batch (and to later scales) without
    * restarting, resetting the optimiser or recompiling anything, and stay in `settings` (a
    * recovery keeps them). Fires 'steer' {iteration, changes}; `steers` lists every change. Throws
    * 'Settings' for any other key, a bad value, or when no run is going.
    */
   steer(changes) {
-    const allowed = ['content_weight', 'style_weight', 'tv_weight', 'style_layer_weights', 'lr'];
+    const allowed = ['content_weight', 'style_weight', 'tv_weight', 'style_layer_weights', 'lr', 'style_blend'];
     const other = Object.keys(changes).find((k) => !allowed.includes(k));
     if (other) throw namedError('Settings', `\`${other}\` cannot change during a run (only ${allowed.join(', ')} can): start a new run.`);
     if (!this.job || !['running', 'paused'].includes(this.state)) throw namedError('Settings', 'There is no run to steer.');
@@ -629,7 +646,10 @@ export class StyleTransfer extends EventTarget {
   record() {
     if (!this.inputs || !this.settings) return null;
     const input = (img) => ({ name: img.name ?? 'image', sha256: img.sha256 ?? '' });
-    return { stylize: version(), settings: this.settings, content: input(this.inputs.content), style: input(this.inputs.style), adapter: this.adapterSummary };
+    const [first, ...more] = paintingList(this.inputs.style);
+    const rec = { stylize: version(), settings: this.settings, content: input(this.inputs.content), style: input(first), adapter: this.adapterSummary };
+    if (more.length) rec.more_paintings = more.map(input);
+    return rec;
   }
 
   /** The current image as a PNG Blob carrying its record (see record()). */

@@ -231,6 +231,37 @@ test('a first visit: a status for people (software adapter: slow, small size), G
   await context.close();
 });
 
+test('blending a second painting: added in the page, shares that sum to 100%, steered mid-run, named in the PNG', async () => {
+  const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  await small(page, 12);
+  await page.setInputFiles('#add-painting', path.join(DIST, 'samples', 'mosaic.png'));
+  await page.waitForSelector('.blend-row >> nth=1');
+  const labels = () => page.$$eval('#blend-rows .share-label', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(await labels(), ['Painting 1: 50%', 'Painting 2: 50%']);
+  const shares = page.locator('#blend-rows input[type=range][data-steer]');
+  await shares.nth(1).evaluate((el) => { el.value = 0.25; el.dispatchEvent(new Event('input', { bubbles: true })); });
+  assert.deepEqual(await labels(), ['Painting 1: 80%', 'Painting 2: 20%']);
+  await page.click('#go');
+  await page.waitForFunction(() => (window.__stylize.st.job?.iteration ?? 0) >= 2, null, { timeout: 120_000 });
+  assert.deepEqual(await page.evaluate(() => window.__stylize.st.settings.style_blend), [0.8, 0.2]);
+  await shares.nth(0).evaluate((el) => { el.value = 0.25; el.dispatchEvent(new Event('input', { bubbles: true })); });
+  await page.waitForFunction(() => window.__stylize.st.steers.length === 1, null, { timeout: 10_000 });
+  const steer = await page.evaluate(() => window.__stylize.st.steers[0]);
+  assert.deepEqual(steer.changes, { style_blend: [0.5, 0.5] }, 'the blend steered mid-run');
+  await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+  assert.equal(await page.$eval('#progress', (p) => p.value), 12, 'not restarted');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  const file = path.join(OUT, 'blended.png');
+  await dl.saveAs(file);
+  const rec = pngRecord(fs.readFileSync(file));
+  assert.deepEqual(rec.settings.style_blend, [0.5, 0.5]);
+  assert.equal(rec.more_paintings[0].name, 'mosaic.png');
+  await page.screenshot({ path: path.join(OUT, 'e2e-two-paintings.png'), fullPage: true });
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
 test('a corrupt image and a corrupt weights file give clear errors and keep the app usable', async () => {
   const { page, context } = await openPage(b, `${srv.url}/index.html`);
   await ready(page);
