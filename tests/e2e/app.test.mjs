@@ -397,7 +397,7 @@ test('coarse to fine: scale by scale with one progress bar and plot, then Contin
 
   // Continue larger: the 64 px result becomes the first scale of an 80 px run (scales of 40 and
   // 57 px are skipped), with L-BFGS chosen in the advanced panel.
-  await page.click('details summary');
+  await page.click('#advanced summary');
   await page.selectOption('#optimizer', 'lbfgs');
   await setValue(page, '#size', 80);
   assert.equal(await page.textContent('#larger'), 'Continue larger (64 → 80 px)');
