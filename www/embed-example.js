@@ -1,12 +1,15 @@
 // embed-example.js — what a host page writes to embed stylize: import the element, add it, listen.
-// Query parameters (for trying things out): ?size=64&iterations=40&strength=30
+// Query parameters (for trying things out): ?size=64&iterations=40&strength=30&paintings=2&colors=swap
 import './style-transfer.js';
 
 const q = new URLSearchParams(location.search);
 const samples = await (await fetch('samples/index.json')).json();
 const el = document.createElement('style-transfer');
 el.setAttribute('content-src', `samples/${samples.photos[0]}`);
-el.setAttribute('style-src', `samples/${samples.styles[0]}`);
+// ?paintings=N blends the first N sample paintings equally.
+const n = Math.min(Number(q.get('paintings') ?? 1), samples.styles.length);
+el.setAttribute('style-src', samples.styles.slice(0, n).map((f) => `samples/${f}`).join(' '));
+if (q.get('colors')) el.setAttribute('colors', q.get('colors'));
 el.setAttribute('size', q.get('size') ?? '64');
 el.setAttribute('iterations', q.get('iterations') ?? '40');
 el.setAttribute('strength', q.get('strength') ?? '30');

@@ -4,12 +4,16 @@
 //   <style-transfer content-src="photo.jpg" style-src="painting.jpg" size="256" iterations="300"
 //                   strength="30" autostart></style-transfer>
 //
-// Attributes: content-src, style-src (image URLs), size (output's longer side, px), iterations,
-// strength (β, the style weight), scales (coarse-to-fine scales: 0 = automatic, the default, from
-// 128 px up in steps of √2; 1 = one scale), optimizer ("adam" or "lbfgs"), autostart (run as soon
-// as it is connected). Changing an attribute takes effect at the next start(); with autostart, a
-// change restarts the run.
-// Methods: start() → Promise<result>, pause(), resume(), stop(), pngBlob().
+// Attributes: content-src, style-src (image URLs; up to four space-separated URLs blend their
+// paintings), style-blend (their weights, e.g. "0.7 0.3"; default equal), style-scale (the
+// painting's size relative to the output), colors ("painting", "luminance", "match" or "swap"),
+// size (output's longer side, px), iterations, strength (β, the style weight), scales
+// (coarse-to-fine scales: 0 = automatic, the default, from 128 px up in steps of √2; 1 = one
+// scale), optimizer ("adam" or "lbfgs"), autostart (run as soon as it is connected). Changing an
+// attribute takes effect at the next start(); with autostart, a change restarts the run —
+// except strength and style-blend during a run, which steer it from the next batch.
+// Methods: start() → Promise<result>, pause(), resume(), stop(), pngBlob() (carries its settings),
+// steer({style_weight, content_weight, tv_weight, style_layer_weights, lr, style_blend}).
 // Events: 'progress' {iteration, iterations, scale, scales, width, height, itPerSec, etaSeconds},
 // 'scale' {scale, scales, width, height, iterations}, 'losses' {iteration, content, style, tv,
 // total}, 'done' {width, height, iteration, stopped} (bubbling CustomEvents), and 'error'
@@ -24,7 +28,7 @@ import { StyleTransfer, decodeImage } from './stylize-api.js';
 let engine; // one device + weights per page: a promise of the first StyleTransfer
 
 class StyleTransferElement extends HTMLElement {
-  static observedAttributes = ['content-src', 'style-src', 'size', 'iterations', 'strength', 'scales', 'optimizer'];
+  static observedAttributes = ['content-src', 'style-src', 'size', 'iterations', 'strength', 'scales', 'optimizer', 'colors', 'style-scale', 'style-blend'];
 
   constructor() {
     super();
@@ -52,7 +56,19 @@ class StyleTransferElement extends HTMLElement {
   }
 
   attributeChangedCallback(name, oldValue, newValue) {
-    if (oldValue !== newValue && this.isConnected && this.hasAttribute('autostart') && this.#started) this.#restartSoon();
+    if (oldValue === newValue || !this.isConnected) return;
+    // The weights of a live run are steered, not restarted.
+    if (['strength', 'style-blend'].includes(name) && ['running', 'paused'].includes(this.st?.state)) {
+      const s = this.#settings();
+      try {
+        this.st.steer(name === 'strength' ? { style_weight: s.style_weight } : { style_blend: s.style_blend });
+        return;
+      } catch (e) {
+        this.#emit('error', e);
+        return;
+      }
+    }
+    if (this.hasAttribute('autostart') && this.#started) this.#restartSoon();
   }
 
   #started = false;
@@ -85,8 +101,14 @@ class StyleTransferElement extends HTMLElement {
     if (this.hasAttribute('strength')) settings.style_weight = Number(this.getAttribute('strength'));
     if (this.hasAttribute('scales')) settings.scales = Number(this.getAttribute('scales'));
     if (this.hasAttribute('optimizer')) settings.optimizer = this.getAttribute('optimizer');
+    if (this.hasAttribute('colors')) settings.colors = this.getAttribute('colors');
+    if (this.hasAttribute('style-scale')) settings.style_scale = Number(this.getAttribute('style-scale'));
+    if (this.hasAttribute('style-blend')) settings.style_blend = this.getAttribute('style-blend').trim().split(/[\s,]+/).map(Number);
     return settings;
   }
+
+  /** Steers the live run (see StyleTransfer.steer). */
+  steer(changes) { this.st?.steer(changes); }
 
   /** Loads the engine (once per page) and the two images, then runs with the current attributes. */
   async start() {
@@ -99,7 +121,9 @@ class StyleTransferElement extends HTMLElement {
       const base = await engine.catch((e) => { engine = undefined; throw e; });
       this.st ??= first ? base : base.sibling();
       const st = this.st;
-      const [content, style] = await Promise.all([decodeImage(this.getAttribute('content-src')), decodeImage(this.getAttribute('style-src'))]);
+      const styleSrcs = (this.getAttribute('style-src') || '').trim().split(/\s+/);
+      const [content, ...styles] = await Promise.all([decodeImage(this.getAttribute('content-src')), ...styleSrcs.map((u) => decodeImage(u))]);
+      const style = styles.length > 1 ? styles : styles[0];
       if (!this.isConnected) return { stopped: true };
       const fwd = (e) => {
         this.#emit(e.type, e.detail);

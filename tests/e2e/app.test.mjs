@@ -353,6 +353,15 @@ test('the embed example runs <style-transfer> and fires its events', async () =>
   assert.deepEqual(log.errors, []);
   assert.deepEqual(log.external, []);
   await context.close();
+  // Two paintings blended and the photo's colours, from attributes.
+  const second = await openPage(b, `${srv.url}/embed-example.html?size=32&iterations=3&paintings=2&colors=swap`);
+  await second.page.waitForFunction(() => (window.__embedEvents || []).some((e) => e.type === 'done' || e.type === 'error'), null, { timeout: 300_000 });
+  const ev2 = await second.page.evaluate(() => window.__embedEvents);
+  assert.equal(ev2.find((e) => e.type === 'error'), undefined, JSON.stringify(ev2.find((e) => e.type === 'error')));
+  const settings = await second.page.evaluate(() => document.querySelector('style-transfer').st.settings);
+  assert.deepEqual([settings.colors, settings.style_blend.length], ['swap', 2]);
+  assert.deepEqual(second.log.errors, []);
+  await second.context.close();
 });
 
 test('without WebGPU the page explains what is needed instead of failing', async () => {
