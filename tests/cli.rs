@@ -479,3 +479,26 @@ fn two_paintings_blend_from_the_cli() {
     let e = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && e.trim().lines().count() == 1, "{e}");
 }
+
+/// `--steer 5:style-weight=1000`: from run iteration 5 on, the losses are weighted with β = 1000
+/// (the run is not restarted); a key that cannot be steered is a usage error.
+#[test]
+fn steer_changes_a_running_cli_run() {
+    let dir = out_dir("steer");
+    let (out, trace) = (dir.join("s.png"), dir.join("s.jsonl"));
+    let st = real_run(&mut bin(), &out, &trace, &["--size", "32", "--iterations", "8", "--report-every", "1", "--steer", "5:style-weight=1000;tv-weight=5"]);
+    let stderr = String::from_utf8_lossy(&st.stderr);
+    assert!(st.status.success() && stderr.contains("steered at iteration 5: style-weight 1000, tv-weight 5"), "{stderr}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&trace).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.iter().map(|l| l["iteration"].as_u64().unwrap()).collect::<Vec<_>>(), (0..=8).collect::<Vec<_>>(), "one run: iterations 0 to 7, then the written image (8)");
+    for l in &lines {
+        let it = l["iteration"].as_u64().unwrap();
+        let f = |k: &str| l[k].as_f64().unwrap();
+        let (beta, tau) = if it >= 5 { (1000.0, 5.0) } else { (30.0, 20.0) };
+        let want = f("content") + beta * f("style") + tau * f("tv");
+        assert!((f("total") - want).abs() <= 1e-4 * want, "iteration {it}: total {} vs α·c + {beta}·s + {tau}·tv = {want}", f("total"));
+    }
+    let bad = bin().args(["a.png", "b.png", "-o", "c.png", "--steer", "5:size=64"]).output().unwrap();
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(bad.status.code() == Some(2) && e.contains("`size` cannot be steered"), "{e}");
+}

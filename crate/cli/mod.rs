@@ -236,12 +236,67 @@ struct RunArgs {
     /// Read the losses back every N iterations (progress and trace).
     #[arg(long, default_value_t = 10)]
     report_every: u32,
+    /// Steer the run at a run iteration (counted over all scales): `ITER:key=value[;key=value]`
+    /// with keys style-weight, content-weight, tv-weight, lr, style-layer-weights and style-blend
+    /// (lists separated by `/`, e.g. `120:style-weight=100;style-blend=0.2/0.8`). Repeatable.
+    #[arg(long, value_parser = parse_steer)]
+    steer: Vec<Steer>,
     /// Start from the settings recorded in a PNG that stylize wrote (the page's downloads too);
     /// the flags given here override them. Notes when an input is not the recorded one.
     #[arg(long)]
     settings_from: Option<PathBuf>,
     #[command(flatten)]
     tiles: TileArgs,
+}
+
+/// A scripted change of a live run (`--steer`).
+#[derive(Clone, Debug)]
+struct Steer {
+    at: u32,
+    changes: Vec<(String, Vec<f32>)>,
+}
+
+/// Parses `120:style-weight=100;style-blend=0.2/0.8`.
+fn parse_steer(v: &str) -> Result<Steer, String> {
+    let (at, rest) = v.split_once(':').ok_or_else(|| format!("`{v}` is not ITER:key=value"))?;
+    let at = at.trim().parse().map_err(|_| format!("`{at}` is not an iteration"))?;
+    let keys = ["style-weight", "content-weight", "tv-weight", "lr", "style-layer-weights", "style-blend"];
+    let changes = rest
+        .split(';')
+        .map(|kv| {
+            let (k, val) = kv.split_once('=').ok_or_else(|| format!("`{kv}` is not key=value"))?;
+            let k = k.trim();
+            if !keys.contains(&k) {
+                return Err(format!("`{k}` cannot be steered (use {})", keys.join(", ")));
+            }
+            let vals = val.split('/').map(|x| x.trim().parse::<f32>().map_err(|_| format!("`{x}` is not a number"))).collect::<Result<Vec<_>, _>>()?;
+            Ok((k.to_string(), vals))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Steer { at, changes })
+}
+
+impl Steer {
+    /// `s` with these changes.
+    fn apply(&self, s: &Settings) -> Result<Settings, Error> {
+        let mut s = s.clone();
+        for (k, v) in &self.changes {
+            let one = || v.first().copied().filter(|_| v.len() == 1).ok_or_else(|| Error::Settings(format!("--steer: {k} takes one number")));
+            match k.as_str() {
+                "style-weight" => s.style_weight = one()?,
+                "content-weight" => s.content_weight = one()?,
+                "tv-weight" => s.tv_weight = one()?,
+                "lr" => s.lr = Some(one()?),
+                "style-layer-weights" => s.style_layer_weights = v.clone().try_into().map_err(|_| Error::Settings("--steer: style-layer-weights takes 5 numbers".into()))?,
+                _ => s.style_blend = v.clone(),
+            }
+        }
+        Ok(s)
+    }
+
+    fn describe(&self) -> String {
+        self.changes.iter().map(|(k, v)| format!("{k} {}", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("/"))).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// The run's flags that are settings, by their `Settings` field name (which is the flag's id).
@@ -521,6 +576,8 @@ fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         if settings.average { " with averaging" } else { "" },
         run.session().engine().gpu.adapter_info.name
     ));
+    let mut steers = a.steer.clone();
+    steers.sort_by_key(|st| st.at);
     let start = Instant::now();
     let mut record = |l: stylize::Losses, scale: usize, bar: &ProgressBar| -> anyhow::Result<()> {
         let ms = start.elapsed().as_secs_f64() * 1e3;
@@ -546,9 +603,20 @@ fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         // before the chunk's last update) belong to iterations 0, r, 2r, ...
         while run.session().iteration() < n {
             let t = run.session().iteration();
+            // Scripted steering due at this run iteration.
+            while steers.first().is_some_and(|st| st.at <= run.iterations_done()) {
+                let st = steers.remove(0);
+                let next_settings = st.apply(run.settings())?;
+                run.steer(&next_settings)?;
+                say(&bar, format!("steered at iteration {}: {}", run.iterations_done(), st.describe()));
+            }
             let mut next = if t == 0 { 1 } else { ((t - 1) / a.report_every + 1) * a.report_every + 1 };
             if let Some(s) = a.save_every {
                 next = next.min((t / s + 1) * s);
+            }
+            if let Some(st) = steers.first() {
+                // Stop the chunk where the next change is due.
+                next = next.min(t + st.at.saturating_sub(run.iterations_done()).max(1));
             }
             let next = next.min(n);
             run.session_mut().step(next - t, false)?;
