@@ -43,6 +43,16 @@ fn the_plan_total_is_the_bytes_created() {
             assert_eq!(s.peak_bytes(), plan.total() + engine.weight_bytes());
             engine.gpu.check().unwrap();
         }
+        // Two paintings of different shapes and scales (one set of painting buffers for both).
+        let more = [style.clone(), picture(66, 30, 5)];
+        for tile_size in [0, 32] {
+            let settings = Settings { size: 70, scales: 1, tile_size, style_blend: vec![0.6, 0.4], style_scales: vec![1.0, 1.3], colors: Colors::Match, ..Settings::default() };
+            let before = engine.gpu.storage_bytes_created();
+            let s = Session::with_paintings(engine.clone(), &content, &more, &settings).unwrap();
+            let created = engine.gpu.storage_bytes_created() - before;
+            assert_eq!(s.plan().total(), created, "{precision:?} two paintings, tiles {tile_size}: the plan is what is created");
+            engine.gpu.check().unwrap();
+        }
     }
 }
 
