@@ -236,9 +236,13 @@ async function restoreFrom(file) {
   let rec;
   try {
     rec = await readRecord(file);
-  } catch (e) { showError(Object.assign(new Error(`${file.name}: ${e.message}`), { name: e.name })); return; }
+  } catch (e) {
+    const hint = e.name === 'Image' ? ' Only a PNG that stylize saved restores settings; drop photos and paintings on their pickers.' : '';
+    showError(Object.assign(new Error(`${file.name}: ${e.message}.${hint}`), { name: e.name }));
+    return;
+  }
   if (!rec) {
-    showError(Object.assign(new Error(`${file.name} carries no stylize settings: only PNGs that stylize saved do.`), { name: 'Settings' }));
+    showError(Object.assign(new Error(`${file.name} carries no stylize settings: only PNGs that stylize saved do (drop photos and paintings on their pickers).`), { name: 'Settings' }));
     return;
   }
   state.restored = rec.settings;
