@@ -582,3 +582,12 @@ pub fn grey_gradient(g: &[f64], n: usize) -> Vec<f64> {
 pub fn gram_blend(grams: &[Vec<f64>], weights: &[f64]) -> Vec<f64> {
     (0..grams[0].len()).map(|i| grams.iter().zip(weights).map(|(g, w)| w * g[i]).sum()).collect()
 }
+
+/// `mask_act` / `mask_add`: `src [c][n] · mask [n]`, added to `dst` when `accumulate`.
+pub fn mask_apply(src: &[f64], mask: &[f64], dst: &mut [f64], accumulate: bool) {
+    let n = mask.len();
+    for (e, d) in dst.iter_mut().enumerate() {
+        let v = src[e] * mask[e % n];
+        *d = if accumulate { *d + v } else { v };
+    }
+}

@@ -18,12 +18,19 @@
 //   gram_sum     — sum[i] = (mode 1 ? sum[i] : 0) + Σ_{s < bh} partial[s·bw + i] for i < bw = C²:
 //     one tile's split-K partial Grams added to the running Gram of the whole image
 //     0 tp  1 src (= partial): array<f32> [splits][C][C]  2 dst (= sum): array<f32> [C][C]
+//   mask_act     — region control: dst_act[e] = src_act[e] · mask[e mod bw] for e < c·bw (features
+//     [c][bw] weighted by a per-pixel mask)
+//     0 tp  3 src_act: array<act> [c][n]  4 dst_act: array<act> [c][n]  5 mask: array<f32> [n]
+//   mask_add     — dst[e] = (mode 1 ? dst[e] : 0) + src[e] · mask[e mod bw] for e < c·bw (a masked
+//     gradient added into the layer's)
+//     0 tp  1 src: array<f32> [c][n]  2 dst: array<f32> [c][n]  5 mask: array<f32> [n]
 
 @group(0) @binding(0) var<uniform> tp: TileParams;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(3) var<storage, read> src_act: array<act>;
 @group(0) @binding(4) var<storage, read_write> dst_act: array<act>;
+@group(0) @binding(5) var<storage, read> mask: array<f32>;
 
 // (source index, destination index) of box element e.
 fn box_index(e: u32) -> vec2<u32> {
@@ -80,4 +87,21 @@ fn gram_sum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
         s += src[k * tp.bw + i];
     }
     dst[i] = s;
+}
+
+@compute @workgroup_size(WG)
+fn mask_act(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = gid.x + gid.y * nwg.x * WG;
+    if (e < tp.c * tp.bw) {
+        dst_act[e] = src_act[e] * act(mask[e % tp.bw]);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn mask_add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = gid.x + gid.y * nwg.x * WG;
+    if (e < tp.c * tp.bw) {
+        let v = src[e] * mask[e % tp.bw];
+        dst[e] = select(v, dst[e] + v, tp.mode == 1u);
+    }
 }

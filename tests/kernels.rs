@@ -594,3 +594,31 @@ fn gram_blend_combines_up_to_four_paintings() {
         assert_close(&format!("gram_blend of {k}"), &got, &want, 1e-5, 1e-6);
     }
 }
+
+#[test]
+fn masked_features_and_gradients() {
+    let gpu = gpu();
+    let (c, n) = (24usize, 37 * 29);
+    let src = random(c * n, -1.0, 3.0, 101);
+    let mask = random(n, 0.0, 1.0, 102);
+    let m_buf = gpu.storage_init("mask", &mask);
+    for precision in precisions(gpu) {
+        let acts = round_acts(precision, &src);
+        let mut want = vec![0.0; c * n];
+        cpu::mask_apply(&to_f64(&acts), &to_f64(&mask), &mut want, false);
+        let a_buf = gpu.act_init("acts", precision, &acts);
+        let out = nan_acts(gpu, precision, c * n);
+        let got = run_read_acts(gpu, precision, &[&kernels::mask_act(gpu, precision, "mask".into(), (c, n), &a_buf, &m_buf, &out)], &out, c * n);
+        let tol = if precision == Precision::F32 { 1e-6 } else { 2e-3 };
+        assert_close(&format!("mask_act {precision:?}"), &got, &want, tol, tol);
+    }
+    let s_buf = gpu.storage_init("src", &src);
+    let base = random(c * n, -1.0, 1.0, 103);
+    for accumulate in [false, true] {
+        let mut want = to_f64(&base);
+        cpu::mask_apply(&to_f64(&src), &to_f64(&mask), &mut want, accumulate);
+        let out = if accumulate { gpu.storage_init("dst", &base) } else { nan_buffer(gpu, c * n) };
+        let got = run_read(gpu, &[&kernels::mask_add(gpu, "mask add".into(), (c, n), &s_buf, &m_buf, &out, accumulate)], &out, c * n);
+        assert_close(&format!("mask_add accumulate={accumulate}"), &got, &want, 1e-6, 1e-6);
+    }
+}

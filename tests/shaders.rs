@@ -93,16 +93,17 @@ fn bindings_match_the_wgsl() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 32, "every kernel entry point");
+    assert_eq!(checked, 34, "every kernel entry point");
 }
 
 #[test]
 fn every_pipeline_variant_is_listed_once() {
     let all = stylize::kernels::all_pipelines(true);
     // conv 2 directions × 5 tiles, pool 2 × 2, Gram partials and style gradient 4 each, content
-    // loss, to_act and the tile activation copy: per precision; Gram finish, style diff, TV,
-    // reduce, Adam ×2, pre/post, L-BFGS ×4, tile copy/zero/Gram sum, colour ×5, Gram blend: f32.
-    assert_eq!(all.len(), 2 * (10 + 4 + 8 + 1 + 1 + 1) + 8 + 4 + 3 + 5 + 1);
+    // loss, to_act, the tile activation copy and the masked features: per precision; Gram finish,
+    // style diff, TV, reduce, Adam ×2, pre/post, L-BFGS ×4, tile copy/zero/Gram sum/masked add,
+    // colour ×5, Gram blend: f32.
+    assert_eq!(all.len(), 2 * (10 + 4 + 8 + 1 + 1 + 1 + 1) + 8 + 4 + 4 + 5 + 1);
     let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
     names.sort();
     names.dedup();

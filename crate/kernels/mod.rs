@@ -28,7 +28,7 @@ pub use image::{postprocess, preprocess, to_act};
 pub use lbfgs::{Lbfgs, LbfgsConfig};
 pub use loss::{content_loss, reduce_losses, tv_loss, ContentLoss, LossRange, LossWeights, TvLoss, LOSS_SLOTS, MAX_REDUCE_GROUPS};
 pub use pool::{pool_backward, pool_forward, PoolBackward, PoolShape, Pooling};
-pub use tile::{copy_box, copy_box_act, gram_sum, zero, BoxMove};
+pub use tile::{copy_box, copy_box_act, gram_sum, mask_act, mask_add, zero, BoxMove};
 
 /// VGG mean in B, G, R order (0..255 scale): subtracted from pixels to get network space.
 pub const MEAN_BGR: [f32; 3] = [103.939, 116.779, 123.68];

@@ -40,8 +40,18 @@ const GRAM_SUM: KernelDef = KernelDef {
     entry: "gram_sum",
     bindings: &[binding("tp", 0, Bind::Uniform), binding("src", 1, Bind::Read), binding("dst", 2, Bind::Write)],
 };
+const MASK_ACT: KernelDef = KernelDef {
+    shader: Shader::Tile,
+    entry: "mask_act",
+    bindings: &[binding("tp", 0, Bind::Uniform), binding("src_act", 3, Bind::Read), binding("dst_act", 4, Bind::Write), binding("mask", 5, Bind::Read)],
+};
+const MASK_ADD: KernelDef = KernelDef {
+    shader: Shader::Tile,
+    entry: "mask_add",
+    bindings: &[binding("tp", 0, Bind::Uniform), binding("src", 1, Bind::Read), binding("dst", 2, Bind::Write), binding("mask", 5, Bind::Read)],
+};
 /// The entry points of `tile.wgsl`.
-pub const KERNELS: &[KernelDef] = &[COPY, COPY_ACT, ZERO, GRAM_SUM];
+pub const KERNELS: &[KernelDef] = &[COPY, COPY_ACT, ZERO, GRAM_SUM, MASK_ACT, MASK_ADD];
 
 pub(crate) fn uniforms() -> Vec<Uniform> {
     vec![Uniform::of::<TileParams>()]
@@ -51,11 +61,15 @@ fn act_spec(precision: Precision) -> PipelineSpec {
     COPY_ACT.spec(precision, None, &[], format!("copy_box_act{}", precision.suffix()))
 }
 
+fn mask_act_spec(precision: Precision) -> PipelineSpec {
+    MASK_ACT.spec(precision, None, &[], format!("mask_act{}", precision.suffix()))
+}
+
 /// Every tile pipeline for `precision` (the f32-only ones with f32).
 pub(crate) fn pipelines(precision: Precision) -> Vec<PipelineSpec> {
-    let mut v = vec![act_spec(precision)];
+    let mut v = vec![act_spec(precision), mask_act_spec(precision)];
     if precision == Precision::F32 {
-        v.extend([COPY.plain(), ZERO.plain(), GRAM_SUM.plain()]);
+        v.extend([COPY.plain(), ZERO.plain(), GRAM_SUM.plain(), MASK_ADD.plain()]);
     }
     v
 }
@@ -121,4 +135,21 @@ pub fn gram_sum(gpu: &Gpu, label: String, c: usize, splits: usize, partial: &Buf
     let n = c * c;
     let p = TileParams { c: 1, bw: n as u32, bh: splits as u32, mode: accumulate as u32, sw: 0, sh: 0, sx: 0, sy: 0, dw: 0, dh: 0, dx: 0, dy: 0 };
     GRAM_SUM.plain().get(gpu).dispatch(gpu, label, &p, &[("src", partial), ("dst", sum)], grid_elems(n), (n * splits) as f64)
+}
+
+fn mask_params(c: usize, n: usize, accumulate: bool) -> TileParams {
+    TileParams { c: c as u32, bw: n as u32, bh: 1, mode: accumulate as u32, sw: 0, sh: 0, sx: 0, sy: 0, dw: 0, dh: 0, dx: 0, dy: 0 }
+}
+
+/// `dst [c][n] = src [c][n] · mask [n]` (activations stored in `precision`): a layer's features
+/// weighted by a region's mask (guided Gram matrices).
+pub fn mask_act(gpu: &Gpu, precision: Precision, label: String, (c, n): (usize, usize), src: &Buffer, mask: &Buffer, dst: &Buffer) -> Dispatch {
+    let k = mask_act_spec(precision).get(gpu);
+    k.dispatch(gpu, label, &mask_params(c, n, false), &[("src_act", src), ("dst_act", dst), ("mask", mask)], grid_elems(c * n), (c * n) as f64)
+}
+
+/// `dst [c][n] (+)= src [c][n] · mask [n]` (f32): a region's masked gradient into the layer's.
+pub fn mask_add(gpu: &Gpu, label: String, (c, n): (usize, usize), src: &Buffer, mask: &Buffer, dst: &Buffer, accumulate: bool) -> Dispatch {
+    let bufs = [("src", src), ("dst", dst), ("mask", mask)];
+    MASK_ADD.plain().get(gpu).dispatch(gpu, label, &mask_params(c, n, accumulate), &bufs, grid_elems(c * n), 2.0 * (c * n) as f64)
 }
