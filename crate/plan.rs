@@ -141,7 +141,9 @@ impl Plan {
         let mut b = Builder { buffers: Vec::new() };
         let hw = (width * height) as u64;
         let layers = layer_shapes(width, height, channels);
-        b.image_state(hw, settings, loss_partials(1));
+        // Each styled region's style passes write their own loss partials (five layers each).
+        let styled = crate::session::regions::styled_count(settings).max(1);
+        b.image_state(hw, settings, loss_partials(1 + 5 * (styled - 1)));
         b.network("", &layers, precision, Life::Session);
         let largest = layers.iter().map(|l| 4 * l.out_len() as u64).max().unwrap_or(4);
         b.add("gradient ping", largest, Life::Session);
@@ -157,6 +159,18 @@ impl Plan {
             b.add("content target", precision.bytes() * l.out_len() as u64, Life::Session);
         }
         b.painting_grams(&layers, settings);
+        let styled = crate::session::regions::styled_count(settings);
+        if styled > 0 {
+            let style_ls: Vec<&LayerShape> = layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())).collect();
+            for l in &style_ls {
+                for r in 0..styled {
+                    b.add(format!("region mask {} {r}", l.name), 4 * (l.output.1 * l.output.2) as u64, Life::Session);
+                }
+            }
+            let most = style_ls.iter().map(|l| l.out_len() as u64).max().unwrap_or(1);
+            b.add("region features", precision.bytes() * most, Life::Session);
+            b.add("region gradient", 4 * most, Life::Session);
+        }
         let style_layers = layer_shapes(style.0, style.1, channels);
         b.add("content rgba", 4 * hw, Life::Targets);
         b.add("style rgba", 4 * (style.0 * style.1) as u64, Life::Targets);
@@ -282,7 +296,14 @@ impl Plan {
         let longer = width.max(height).max(style.0).max(style.1);
         let forced = settings.tile_size as usize;
         let whole = (forced == 0).then(|| Self::whole(width, height, style, channels, precision, settings));
-        let cores: Vec<usize> = if forced > 0 { vec![forced] } else { TILE_CORES.iter().copied().filter(|&c| c < longer).collect() };
+        // Regions run on the whole image.
+        let cores: Vec<usize> = if !settings.regions.is_empty() {
+            Vec::new()
+        } else if forced > 0 {
+            vec![forced]
+        } else {
+            TILE_CORES.iter().copied().filter(|&c| c < longer).collect()
+        };
         whole.into_iter().chain(cores.into_iter().map(move |c| Self::tiled(width, height, style, channels, precision, settings, c)))
     }
 

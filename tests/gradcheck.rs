@@ -167,3 +167,78 @@ fn f16_storage_gradient_tracks_f32() {
         assert!(rel < 1e-2, "{what} loss: f16 {a} vs f32 {b} (rel {rel:.2e})");
     }
 }
+
+/// Region control: a mask with a left region matching the painting, a right region keeping the
+/// photo and the rest (the painting too); the GPU's guided-Gram losses and gradient against the
+/// f64 reference's (masks pooled like the network, Grams of masked features normalised by
+/// M = round(Σ m²)) and central finite differences.
+#[test]
+fn guided_gram_gradient_matches_finite_differences() {
+    use stylize::session::regions;
+    let weights = VggWeights::random(8, 17);
+    let engine = Engine::new(device(Precision::F32), &weights).unwrap();
+    let (w, h) = (24usize, 20usize);
+    let content = image::RgbaImage::from_fn(w as u32, h as u32, |x, y| image::Rgba([(x * 11 + y * 3) as u8, (y * 13) as u8, (x * y) as u8, 255]));
+    let style = image::RgbaImage::from_fn(20, 22, |x, y| image::Rgba([(x * 40) as u8, (y * 9 + x) as u8, (200 - y * 5) as u8, 255]));
+    // Left third red (painting 1), right third blue (keep the photo), middle unlisted (the rest).
+    let mask = image::RgbaImage::from_fn(w as u32, h as u32, |x, _| if x < 8 { image::Rgba([250, 10, 10, 255]) } else if x >= 16 { image::Rgba([0, 0, 255, 255]) } else { image::Rgba([128, 128, 128, 255]) });
+    let regions_set = vec![stylize::session::Region { color: [255, 0, 0], painting: Some(0) }, stylize::session::Region { color: [0, 0, 255], painting: None }];
+    let settings = Settings { size: 24, scales: 1, init: Init::Noise, seed: 5, content_weight: 1.0, style_weight: 30.0, tv_weight: 0.0, regions: regions_set.clone(), ..Settings::default() };
+    let mut s = Session::with_regions(engine.clone(), &content, std::slice::from_ref(&style), Some(&mask), &settings).unwrap();
+    s.evaluate().unwrap();
+    let gpu = &engine.gpu;
+    let grad = pollster::block_on(gpu.read_f32(s.gradient_buffer(), 0, 3 * w * h)).unwrap();
+    let x = to_f64(&pollster::block_on(gpu.read_f32(s.image_buffer(), 0, 3 * w * h)).unwrap());
+    let gpu_losses = pollster::block_on(s.losses()).unwrap();
+    gpu.check().unwrap();
+
+    let channels: Vec<(usize, usize)> = weights.convs.iter().map(|c| (c.cin, c.cout)).collect();
+    let layers = stylize::vgg::layer_shapes(w, h, &channels);
+    let styled = regions::styled_regions(&mask, w, h, &regions_set, &layers, settings.pooling);
+    assert_eq!(styled.len(), 2, "the red region and the rest; the blue one keeps the photo");
+    let (_, (sw, sh)) = stylize::session::sizes(w as u32, h as u32, 20, 22, &settings).unwrap();
+    let s_in = cpu::preprocess(stylize::session::resize(&style, sw as usize, sh as usize).as_raw());
+    let targets = cpu::targets(&weights, &cpu::preprocess(content.as_raw()), w, h, &s_in, sw as usize, sh as usize, settings.pooling);
+    let style_idx: Vec<usize> = layers.iter().enumerate().filter(|(_, l)| stylize::vgg::STYLE_LAYERS.contains(&l.name.as_str())).map(|(i, _)| i).collect();
+    let total = |x: &[f64]| {
+        let plain = cpu::losses(&weights, x, w, h, &targets, settings.style_layer_weights, settings.pooling);
+        let acts = cpu::forward(&weights, x, w, h, settings.pooling);
+        let mut style_loss = 0.0;
+        for (si, &i) in style_idx.iter().enumerate() {
+            let (c, lh, lw) = layers[i].output;
+            for r in &styled {
+                let (m, mass) = &r.layers[si];
+                if *mass == 0 {
+                    continue;
+                }
+                let fm: Vec<f64> = acts[i].iter().enumerate().map(|(e, v)| v * m[e % (lh * lw)] as f64).collect();
+                // cpu::gram normalises by C·N; the guided Gram by C·M.
+                let g: Vec<f64> = cpu::gram(&fm, c, lh * lw).iter().map(|v| v * (lh * lw) as f64 / *mass as f64).collect();
+                style_loss += settings.style_layer_weights[si] as f64 * g.iter().zip(&targets.grams[si]).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / (c * c) as f64;
+            }
+        }
+        (plain.content, style_loss, 1.0 * plain.content + 30.0 * style_loss)
+    };
+    let (c0, s0, t0) = total(&x);
+    eprintln!("regions: GPU {gpu_losses:?}; CPU content {c0:.6e} style {s0:.6e}");
+    assert!(((gpu_losses.style as f64 - s0) / s0).abs() < 1e-4, "guided style loss: GPU {} vs CPU {s0}", gpu_losses.style);
+    assert!(((gpu_losses.total as f64 - t0) / t0).abs() < 1e-4);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    let step = 1e-3;
+    let mut worst: f64 = 0.0;
+    let mut fds = Vec::new();
+    for _ in 0..24 {
+        let i = rng.random_range(0..x.len());
+        let (mut xp, mut xm) = (x.clone(), x.clone());
+        xp[i] += step;
+        xm[i] -= step;
+        fds.push((i, (total(&xp).2 - total(&xm).2) / (2.0 * step)));
+    }
+    let scale = fds.iter().fold(0.0f64, |m, (_, v)| m.max(v.abs()));
+    for (i, fd) in fds {
+        let err = (grad[i] as f64 - fd).abs();
+        worst = worst.max(err / scale);
+        assert!(err <= 1e-4 * scale + 1e-4 * fd.abs(), "pixel {i}: GPU {} vs finite difference {fd}", grad[i]);
+    }
+    eprintln!("regions: max |g_gpu − g_fd| / max|g_fd| = {worst:.2e} (max|g| {scale:.3e})");
+}

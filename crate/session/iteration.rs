@@ -36,6 +36,12 @@ pub struct Iteration {
     pub(super) _buffers: Vec<Buffer>,
 }
 
+/// A styled region on the GPU: its painting and, per style layer, its mask (`[n]` f32) and mass.
+pub struct RegionGpu {
+    pub painting: usize,
+    pub layers: Vec<(Buffer, usize)>,
+}
+
 /// The session buffers an iteration reads and writes.
 pub struct IterationBuffers<'a> {
     /// `[3][h][w]` the image being optimised (network space), the network's input.
@@ -49,8 +55,9 @@ pub struct IterationBuffers<'a> {
 }
 
 impl Iteration {
-    /// Builds the iteration over `net` (whose input is `b.x`) for `settings`, matching `targets`.
-    pub fn build(engine: &Engine, net: &Network, targets: &Targets, settings: &Settings, b: IterationBuffers, arena: &mut Arena) -> Iteration {
+    /// Builds the iteration over `net` (whose input is `b.x`) for `settings`, matching `targets`;
+    /// with `regions`, each styled region's guided Grams match its painting's.
+    pub fn build(engine: &Engine, net: &Network, targets: &Targets, settings: &Settings, b: IterationBuffers, regions: &[RegionGpu], arena: &mut Arena) -> Iteration {
         let gpu = &engine.gpu;
         let s = settings;
         let (w, h) = (net.width, net.height);
@@ -58,7 +65,8 @@ impl Iteration {
         let mut ops: Vec<Dispatch> = net.forward.clone();
         let ping = [arena.take("gradient ping"), arena.take("gradient pong")];
         // Seven reducing passes (content, five style layers, TV), each ≤ MAX_REDUCE_GROUPS partials.
-        let loss_part_len = crate::plan::loss_partials(1);
+        let loss_part_len = crate::plan::loss_partials(1 + 5 * regions.len().saturating_sub(1));
+        let region_bufs = (!regions.is_empty()).then(|| (arena.take("region features"), arena.take("region gradient")));
         let loss_part = arena.take("loss partials");
         let mut part_len = 0usize; // running offset into loss_part
         let mut ranges: Vec<LossRange> = Vec::new(); // partial sums → loss slots
@@ -70,7 +78,40 @@ impl Iteration {
             let l = &net.layers[i];
             let (c, lh, lw) = l.output;
             let n = lh * lw;
-            if let Some(si) = STYLE_LAYERS.iter().position(|&nm| nm == l.name) {
+            if let (Some(si), Some((feats, rgrad))) = (STYLE_LAYERS.iter().position(|&nm| nm == l.name), &region_bufs) {
+                // Guided Grams: per styled region, the masked features' Gram (normalised by the
+                // mask's mass M) against its painting's; the gradient masked again into the layer's.
+                let partial = arena.take(&format!("gram partials {}", l.name));
+                let diff = arena.take(&format!("gram diff {}", l.name));
+                let start = part_len;
+                for (ri, region) in regions.iter().enumerate() {
+                    let (mask, mass) = &region.layers[si];
+                    if *mass == 0 {
+                        continue;
+                    }
+                    let label = |what: &str| format!("{} region {ri} {what}", l.name);
+                    ops.push(kernels::mask_act(gpu, gpu.precision, label("mask"), (c, n), &net.acts[i], mask, feats));
+                    let split = GramSplit::new(c, n);
+                    ops.push(kernels::gram_partial(gpu, gpu.variant(), label("gram"), split, feats, &partial));
+                    let bufs = StyleDiff { partial: &partial, target: targets.painting(si, region.painting), diff: &diff, loss_part: &loss_part };
+                    let (d, count) = kernels::style_diff(gpu, label("gram"), GramSplit { n: *mass, ..split }, bufs, part_len);
+                    ops.push(d);
+                    part_len += count;
+                    let scale = 4.0 / ((c as f32).powi(3) * *mass as f32);
+                    let sg = StyleGrad { feat: feats, diff: &diff, grad: rgrad, accumulate: false };
+                    let d = kernels::style_grad(gpu, gpu.variant(), label("style grad"), c, n, scale * Knob::StyleLayer(si).value(s), sg);
+                    steering.add(&d, offset_of!(StyleGradParams, coef), scale, Knob::StyleLayer(si), s);
+                    ops.push(d);
+                    ops.push(kernels::mask_add(gpu, label("gradient"), (c, n), rgrad, mask, &ping[cur], !first));
+                    first = false;
+                }
+                if first {
+                    ops.push(kernels::zero(gpu, "no styled region here".into(), c * n, &ping[cur]));
+                    first = false;
+                }
+                ranges.push(LossRange { offset: start, count: part_len - start, slot: SLOT_STYLE + si, scale: 1.0 / (c * c) as f32 });
+                keep.extend([partial, diff]);
+            } else if let Some(si) = STYLE_LAYERS.iter().position(|&nm| nm == l.name) {
                 let split = GramSplit::new(c, n);
                 let partial = arena.take(&format!("gram partials {}", l.name));
                 let diff = arena.take(&format!("gram diff {}", l.name));
@@ -109,6 +150,7 @@ impl Iteration {
         keep.extend(state);
         keep.push(loss_part);
         keep.extend(ping);
+        keep.extend(region_bufs.into_iter().flat_map(|(a, b)| [a, b]));
         Iteration { loss_and_gradient: ops, cuts: Vec::new(), optimiser, adam, steering, _buffers: keep }
     }
 }

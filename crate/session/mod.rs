@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 mod color;
 mod iteration;
+pub mod regions;
 mod run;
 pub mod steer;
 mod targets;
@@ -85,6 +86,15 @@ pub enum TileMode {
     /// One pass per tile per iteration with the Gram matrices of the previous iteration and
     /// narrower halos ([`crate::tiles::FAST_HALO`]): about half the work, approximate gradients.
     Fast,
+}
+
+/// One region of a region mask: the mask's pixels near `color` match painting `painting` (an
+/// index into the run's paintings), or keep the photo (`None`: content only).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    pub color: [u8; 3],
+    pub painting: Option<usize>,
 }
 
 /// Whose colours the result has (Gatys et al. 2017, "Controlling Perceptual Factors…", §5).
@@ -178,6 +188,11 @@ pub struct Settings {
     pub style_blend: Vec<f32>,
     /// Each painting's own scale (`style_scale` for those not listed).
     pub style_scales: Vec<f32>,
+    /// Region control: the colours of the region mask given with the run and what each region
+    /// matches ([`regions`]); the mask's other pixels take the first painting. Empty: none. With
+    /// regions each region matches its own painting (the blend weights only count the paintings),
+    /// and the network runs on the whole image (no tiles).
+    pub regions: Vec<Region>,
     /// Tile cores of this many pixels (a multiple of 16): 0 = tiles only when the whole image
     /// does not fit the memory budget ([`crate::plan::Plan::choose`]).
     pub tile_size: u32,
@@ -211,6 +226,7 @@ impl Default for Settings {
             colors: Colors::Painting,
             style_blend: Vec::new(),
             style_scales: Vec::new(),
+            regions: Vec::new(),
             tile_size: 0,
             tile_mode: TileMode::Exact,
             tile_halo: 0,
@@ -348,6 +364,15 @@ impl Settings {
         if self.style_blend.len() > most || self.style_scales.len() > most {
             return bad(format!("at most {most} paintings can be blended"));
         }
+        if self.regions.len() > 4 {
+            return bad("at most 4 region colours".into());
+        }
+        if let Some(r) = self.regions.iter().find(|r| r.painting.is_some_and(|p| p >= self.paintings())) {
+            return bad(format!("region {:?} names painting {} of {}", r.color, r.painting.unwrap_or(0) + 1, self.paintings()));
+        }
+        if !self.regions.is_empty() && self.tile_size > 0 {
+            return bad("regions run on the whole image: no tile size".into());
+        }
         if self.style_blend.iter().any(|w| !w.is_finite() || *w < 0.0) || (!self.style_blend.is_empty() && self.style_blend.iter().sum::<f32>() <= 0.0) {
             return bad("blend weights must be numbers ≥ 0 with a positive sum (e.g. 0.7,0.3)".into());
         }
@@ -472,7 +497,18 @@ impl Session {
     /// most [`crate::kernels::MAX_PAINTINGS`]): the style targets are their Gram matrices blended
     /// by those weights, each painting at its own scale ([`Settings::style_scale_of`]).
     pub fn with_paintings(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], settings: &Settings) -> Result<Session> {
+        Session::with_regions(engine, content, paintings, None, settings)
+    }
+
+    /// [`Self::with_paintings`] with a region mask (any size; resized to the output's by nearest
+    /// neighbour) for `settings.regions` ([`regions`]).
+    pub fn with_regions(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], mask: Option<&RgbaImage>, settings: &Settings) -> Result<Session> {
         settings.validate()?;
+        match (mask.is_some(), settings.regions.is_empty()) {
+            (false, false) => return Err(Error::Settings("regions need a region mask image".into())),
+            (true, true) => return Err(Error::Settings("a region mask needs its regions: which colour takes which painting (or the photo)".into())),
+            _ => {}
+        }
         if paintings.is_empty() || paintings.len() != settings.paintings() {
             return Err(Error::Settings(format!(
                 "{} painting(s) need as many blend weights (got {}): give one weight per painting, e.g. 0.7,0.3",
@@ -502,7 +538,32 @@ impl Session {
                 let net = Network::new(&engine, &x, w, h, settings.pooling, &mut arena, "");
                 let targets = Targets::compute(&engine, &net, &x, &content_px, &style_px, settings, &mut arena);
                 init_noise(gpu, settings, &x, hw);
-                let it = Iteration::build(&engine, &net, &targets, settings, bufs, &mut arena);
+                let region_gpu: Vec<iteration::RegionGpu> = match mask {
+                    Some(m) => {
+                        let layers = crate::vgg::layer_shapes(w, h, &engine.channels());
+                        let style_names: Vec<&str> = layers.iter().filter(|l| crate::vgg::STYLE_LAYERS.contains(&l.name.as_str())).map(|l| l.name.as_str()).collect();
+                        regions::styled_regions(m, w, h, &settings.regions, &layers, settings.pooling)
+                            .into_iter()
+                            .enumerate()
+                            .map(|(r, reg)| iteration::RegionGpu {
+                                painting: reg.painting,
+                                layers: reg
+                                    .layers
+                                    .iter()
+                                    .zip(&style_names)
+                                    .map(|((m, mass), name)| {
+                                        let b = arena.take(&format!("region mask {name} {r}"));
+                                        gpu.queue.write_buffer(&b, 0, bytemuck::cast_slice(m));
+                                        (b, *mass)
+                                    })
+                                    .collect(),
+                            })
+                            .collect()
+                    }
+                    None => Vec::new(),
+                };
+                let mut it = Iteration::build(&engine, &net, &targets, settings, bufs, &region_gpu, &mut arena);
+                it._buffers.extend(region_gpu.into_iter().flat_map(|r| r.layers.into_iter().map(|(b, _)| b)));
                 (Some(net), it, targets.colour, targets.blend)
             }
             Some(_) => {

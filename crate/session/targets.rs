@@ -22,7 +22,20 @@ pub struct Targets {
     /// With several paintings: the dispatches that blend their Grams into the targets (run again
     /// when the blend weights are steered).
     pub blend: Vec<Dispatch>,
-    _grams: Vec<Buffer>,
+    /// With several paintings: each one's Grams, `[style layer][painting]`.
+    grams: Vec<Vec<Buffer>>,
+}
+
+impl Targets {
+    /// Painting `k`'s Gram matrix at style layer `layer` (an index into [`STYLE_LAYERS`]).
+    pub fn painting(&self, layer: usize, k: usize) -> &Buffer {
+        if self.grams.is_empty() {
+            assert_eq!(k, 0, "one painting");
+            &self.style[layer]
+        } else {
+            &self.grams[layer][k]
+        }
+    }
 }
 
 impl Targets {
@@ -81,7 +94,7 @@ impl Targets {
         }
         let blend = blend_ops(engine, settings, &grams, &targets);
         gpu.submit(&blend, |_| {});
-        Targets { content: content_target, style: targets, colour: prep.finish(), blend, _grams: grams.into_iter().flatten().collect() }
+        Targets { content: content_target, style: targets, colour: prep.finish(), blend, grams }
     }
 }
 

@@ -1,0 +1,72 @@
+//! Region control (Gatys et al. 2017, spatial control): a mask image paints the photo into
+//! regions, each matching its own painting's Gram matrices — or keeping the photo (content only).
+//! Each styled region's mask, made at the output size and pooled to every style layer with the
+//! network's own pooling, weights that layer's features before their Gram matrix (a guided Gram,
+//! normalised by the mask's mass M = round(Σ m²)) and its gradient (`mask_act`, `mask_add`).
+
+use super::{Region, Settings};
+use crate::vgg::{LayerShape, Pooling, STYLE_LAYERS};
+use image::RgbaImage;
+
+/// Largest squared RGB distance at which a mask pixel belongs to a region's colour.
+const NEAR: u32 = 3 * 96 * 96;
+
+/// A region whose features match a painting: which painting, and per style layer its mask
+/// (`[n]` at that layer's size) and mass (0: absent at that layer).
+#[derive(Clone, Debug)]
+pub struct StyledRegion {
+    pub painting: usize,
+    pub layers: Vec<(Vec<f32>, usize)>,
+}
+
+/// The regions of `mask` (RGBA, resized to the output's `w`×`h` by nearest neighbour) for the
+/// settings' regions: each listed colour is a region (the nearest listed colour within a
+/// distance of 96 per channel), every other pixel is the "rest", which takes the first painting.
+/// Returns the styled regions (the rest last); regions that keep the photo are left out.
+pub fn styled_regions(mask: &RgbaImage, w: usize, h: usize, regions: &[Region], layers: &[LayerShape], pooling: Pooling) -> Vec<StyledRegion> {
+    let px = image::imageops::resize(mask, w as u32, h as u32, image::imageops::FilterType::Nearest);
+    let label = |p: &image::Rgba<u8>| {
+        let d = |c: &[u8; 3]| (0..3).map(|k| (p[k] as i32 - c[k] as i32).pow(2) as u32).sum::<u32>();
+        regions.iter().enumerate().map(|(r, reg)| (d(&reg.color), r)).filter(|&(dist, _)| dist <= NEAR).min().map(|(_, r)| r)
+    };
+    let labels: Vec<Option<usize>> = px.pixels().map(label).collect();
+    let mut styled: Vec<(usize, Vec<f64>)> = Vec::new();
+    for (r, reg) in regions.iter().enumerate() {
+        if let Some(p) = reg.painting {
+            styled.push((p, labels.iter().map(|&l| if l == Some(r) { 1.0 } else { 0.0 }).collect()));
+        }
+    }
+    styled.push((0, labels.iter().map(|l| if l.is_none() { 1.0 } else { 0.0 }).collect()));
+    styled
+        .into_iter()
+        .map(|(painting, full)| {
+            let (mut m, mut mh, mut mw) = (full, h, w);
+            let mut out = Vec::new();
+            for l in layers {
+                if l.conv.is_none() {
+                    m = crate::reference::pool_forward(&m, 1, mh, mw, pooling == Pooling::Avg);
+                    (mh, mw) = (mh / 2, mw / 2);
+                }
+                if STYLE_LAYERS.contains(&l.name.as_str()) {
+                    debug_assert_eq!((mh, mw), (l.output.1, l.output.2));
+                    out.push((m.iter().map(|&v| v as f32).collect(), mass(&m)));
+                }
+            }
+            StyledRegion { painting, layers: out }
+        })
+        .collect()
+}
+
+/// M = round(Σ m²): the pixels a (soft) mask covers, what its guided Gram is normalised by.
+pub fn mass(m: &[f64]) -> usize {
+    m.iter().map(|v| v * v).sum::<f64>().round() as usize
+}
+
+/// How many regions the settings style (those with a painting, and the rest).
+pub fn styled_count(settings: &Settings) -> usize {
+    if settings.regions.is_empty() {
+        0
+    } else {
+        settings.regions.iter().filter(|r| r.painting.is_some()).count() + 1
+    }
+}
