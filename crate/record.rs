@@ -33,6 +33,9 @@ pub struct RunRecord {
     /// The further paintings blended, in order (`settings.style_blend` weighs them all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub more_paintings: Vec<InputRecord>,
+    /// The region mask, with `settings.regions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<InputRecord>,
     /// The GPU adapter (name and backend) and the kernels' conv path and storage: results are
     /// reproducible to the pixel on the same adapter and variant.
     pub adapter: String,
@@ -41,7 +44,7 @@ pub struct RunRecord {
 impl RunRecord {
     /// A record of `settings` with this crate's version.
     pub fn new(settings: &Settings, content: InputRecord, style: InputRecord, adapter: String) -> RunRecord {
-        RunRecord { stylize: env!("CARGO_PKG_VERSION").into(), settings: settings.clone(), content, style, more_paintings: Vec::new(), adapter }
+        RunRecord { stylize: env!("CARGO_PKG_VERSION").into(), settings: settings.clone(), content, style, more_paintings: Vec::new(), mask: None, adapter }
     }
 }
 

@@ -250,16 +250,17 @@ impl Stylizer {
         canvas: Option<web_sys::HtmlCanvasElement>,
         init: JsValue,
         more: JsValue,
+        mask: JsValue,
     ) -> Promise {
         let engine = self.engine.clone();
         let inputs = settings_from(&settings).and_then(|s| {
             let mut paintings = vec![rgba(style, sw, sh, "style")?];
             paintings.extend(more_paintings(&more)?);
-            Ok((s, rgba(content, cw, ch, "content")?, paintings, init_image(&init)?))
+            Ok((s, rgba(content, cw, ch, "content")?, paintings, init_image(&init)?, init_image(&mask)?))
         });
         future_to_promise(async move {
-            let (s, c, paintings, init) = inputs?;
-            let run = Run::start_paintings(engine.clone(), &c, &paintings, &s, init.as_ref()).await.map_err(js_error)?;
+            let (s, c, paintings, init, mask) = inputs?;
+            let run = Run::start_paintings(engine.clone(), &c, &paintings, mask.as_ref(), &s, init.as_ref()).await.map_err(js_error)?;
             let view = match canvas {
                 Some(canvas) => Some(View::new(&engine, run.session(), canvas)?),
                 None => None,

@@ -502,3 +502,45 @@ fn steer_changes_a_running_cli_run() {
     let e = String::from_utf8_lossy(&bad.stderr);
     assert!(bad.status.code() == Some(2) && e.contains("`size` cannot be steered"), "{e}");
 }
+
+/// `--mask` with `--region-style`: the region given to the painting is repainted, the region that
+/// keeps the photo stays close to it; the record names the regions and the mask.
+#[test]
+fn a_region_mask_keeps_the_photo_where_asked() {
+    let dir = out_dir("regions");
+    let mask = dir.join("mask.png");
+    // Left half red (the painting), right half blue (the photo).
+    image::RgbaImage::from_fn(451, 300, |x, _| if x < 225 { image::Rgba([255, 0, 0, 255]) } else { image::Rgba([0, 0, 255, 255]) }).save(&mask).unwrap();
+    let (out, trace) = (dir.join("r.png"), dir.join("r.jsonl"));
+    let painting = test_image("starry_night.jpg", "hubble_deep_field.jpg");
+    let mut cmd = bin();
+    cmd.arg("--mask").arg(&mask).args(["--region-style", &format!("#ff0000={}", painting.display()), "--region-style", "#00f=photo"]);
+    // L-BFGS: Adam's per-pixel normalisation turns the small gradients that reach the kept region
+    // through the deep layers' receptive fields into full-size steps (README, "Regions").
+    let st = real_run(&mut cmd, &out, &trace, &["--size", "64", "--iterations", "20", "--scales", "1", "--optimizer", "lbfgs"]);
+    let stderr = String::from_utf8_lossy(&st.stderr);
+    assert!(st.status.success(), "{stderr}");
+    let img = image::open(&out).unwrap().to_rgba8();
+    let photo = stylize::session::resize(&stylize::image_io::load(&test_image("chelsea.png", "chelsea.png")).unwrap(), img.width() as usize, img.height() as usize);
+    let (w, h) = (img.width(), img.height());
+    let change = |x0: u32, x1: u32| {
+        let mut s = 0.0;
+        for y in 0..h {
+            for x in x0..x1 {
+                let (a, b) = (img.get_pixel(x, y), photo.get_pixel(x, y));
+                s += (0..3).map(|k| (a[k] as f64 - b[k] as f64).abs()).sum::<f64>() / 3.0;
+            }
+        }
+        s / ((x1 - x0) * h) as f64
+    };
+    let (styled, kept) = (change(0, w / 4), change(3 * w / 4, w));
+    eprintln!("regions: mean |Δ| from the photo: painted quarter {styled:.1}, kept quarter {kept:.1} (levels)");
+    assert!(kept < styled / 2.0, "the region that keeps the photo stays closer to it: {kept:.1} vs {styled:.1}");
+    let rec = stylize::record::read_png_record(&std::fs::read(&out).unwrap()).unwrap().unwrap();
+    assert_eq!(rec.settings.regions.len(), 2);
+    assert_eq!(rec.settings.regions[1].painting, None);
+    assert_eq!(rec.mask.unwrap().name, "mask.png");
+    let bad = bin().arg(test_image("chelsea.png", "chelsea.png")).arg(test_image("starry_night.jpg", "hubble_deep_field.jpg")).args(["-o", "c.png", "--region-style", "#ff0000=photo"]).arg("--weights").arg(real_weights_path()).output().unwrap();
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && e.trim().lines().count() == 1 && e.contains("--mask and --region-style go together"), "{e}");
+}

@@ -14,6 +14,8 @@
 //   await st.continueLarger(1024);            // the result as the first scale of a larger run
 //   st.steer({ style_weight: 300 });          // during a run: applies from the next batch
 //   st.run({ content, style: [starry, scream], settings: { style_blend: [0.7, 0.3] } }); // blend paintings
+//   st.run({ content, style, mask,                     // regions: a decoded mask image and what each colour takes
+//            settings: { regions: [{ color: [255, 0, 0], painting: 0 }, { color: [0, 0, 255], painting: null }] } });
 //   st.addEventListener('steer', e => ...);   // {iteration, changes}
 //
 // A run is coarse-to-fine by default (settings.scales 0: from settings.min_size up to size in
@@ -343,10 +345,10 @@ export class StyleTransfer extends EventTarget {
    * Resolves to {width, height, iteration, stopped} when finished or stopped; rejects on errors
    * (the last good image stays available through image()).
    */
-  async run({ content, style, settings = {}, canvas = null, init = null }) {
+  async run({ content, style, settings = {}, canvas = null, init = null, mask = null }) {
     if (this.busy) throw namedError('Busy', 'A run is already in progress.');
     this.settings = withBlend({ ...StyleTransfer.defaults(), ...settings }, paintingList(style).length);
-    this.inputs = { content, style, canvas, init };
+    this.inputs = { content, style, canvas, init, mask };
     this.runSettings = null;
     this.base = 0;
     this.scaleBase = 0;
@@ -383,7 +385,7 @@ export class StyleTransfer extends EventTarget {
    * failure during the run.
    */
   async #start() {
-    const { content, style: paintings, canvas, init } = this.inputs;
+    const { content, style: paintings, canvas, init, mask } = this.inputs;
     const [style, ...more] = paintingList(paintings);
     const gpuCanvas = this.previewMode === 'webgpu' ? canvas : null;
     this.#freeJob();
@@ -392,7 +394,7 @@ export class StyleTransfer extends EventTarget {
       for (;;) {
         try {
           this.jobSettings = this.runSettings ?? this.settings;
-          this.job = await this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.jobSettings, gpuCanvas, init ?? undefined, more);
+          this.job = await this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.jobSettings, gpuCanvas, init ?? undefined, more, mask ?? undefined);
           this.runSettings = null;
           this.#emitScale();
           return;

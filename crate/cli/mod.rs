@@ -236,6 +236,15 @@ struct RunArgs {
     /// Read the losses back every N iterations (progress and trace).
     #[arg(long, default_value_t = 10)]
     report_every: u32,
+    /// Region mask (an image the size of the photo, or any size: resized): regions painted in
+    /// flat colours, each given a painting or the photo with --region-style.
+    #[arg(long, value_name = "FILE")]
+    mask: Option<PathBuf>,
+    /// What a region of --mask matches: `'#ff0000=starry.jpg'` (a painting: STYLE, a --style
+    /// file, or another file) or `'#0000ff=photo'` (keep the photo there). Repeat for up to four;
+    /// the mask's other pixels take STYLE.
+    #[arg(long, value_name = "COLOR=PAINTING|photo")]
+    region_style: Vec<String>,
     /// Steer the run at a run iteration (counted over all scales): `ITER:key=value[;key=value]`
     /// with keys style-weight, content-weight, tv-weight, lr, style-layer-weights and style-blend
     /// (lists separated by `/`, e.g. `120:style-weight=100;style-blend=0.2/0.8`). Repeatable.
@@ -327,6 +336,21 @@ fn settings_from(path: &Path, flags: &Settings, matches: &clap::ArgMatches) -> R
     Ok((settings, record))
 }
 
+/// `#rrggbb`, `#rgb` or `r,g,b`.
+fn parse_color(v: &str) -> Option<[u8; 3]> {
+    let v = v.trim();
+    if let Some(hex) = v.strip_prefix('#') {
+        let d = |i: usize, n: usize| u8::from_str_radix(hex.get(i..i + n)?, 16).ok();
+        return match hex.len() {
+            6 => Some([d(0, 2)?, d(2, 2)?, d(4, 2)?]),
+            3 => Some([d(0, 1)? * 17, d(1, 1)? * 17, d(2, 1)? * 17]),
+            _ => None,
+        };
+    }
+    let parts: Vec<u8> = v.split(',').map(|p| p.trim().parse().ok()).collect::<Option<_>>()?;
+    parts.try_into().ok()
+}
+
 /// The name and SHA-256 of the input file at `path`.
 fn input_record(path: &Path) -> Result<InputRecord, Error> {
     let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?;
@@ -399,7 +423,8 @@ fn print_memory_plans(gpu: &Gpu, sizes: &[u32], s: &Settings, budget: Option<u64
 
 /// Opens the device and starts the run; when a kernel fails to compile on this device, warns
 /// and falls back (f16 → f32 storage, tiled → direct kernels) on a new device instead of failing.
-fn start_run(weights: &VggWeights, content: &image::RgbaImage, paintings: &[image::RgbaImage], settings: &Settings, init: Option<&image::RgbaImage>, budget: Option<u64>) -> Result<Run, Error> {
+#[allow(clippy::too_many_arguments)] // the run's inputs, each distinct
+fn start_run(weights: &VggWeights, content: &image::RgbaImage, paintings: &[image::RgbaImage], mask: Option<&image::RgbaImage>, settings: &Settings, init: Option<&image::RgbaImage>, budget: Option<u64>) -> Result<Run, Error> {
     let mut opts = GpuOptions::default();
     loop {
         let gpu = pollster::block_on(Gpu::new(&opts))?;
@@ -408,7 +433,7 @@ fn start_run(weights: &VggWeights, content: &image::RgbaImage, paintings: &[imag
         if let Some(b) = budget {
             engine.set_memory_budget(b);
         }
-        match pollster::block_on(Run::start_paintings(engine, content, paintings, settings, init)) {
+        match pollster::block_on(Run::start_paintings(engine, content, paintings, mask, settings, init)) {
             Err(Error::Kernel(msg)) => {
                 let Some(next) = variant.fallback() else { return Err(Error::Kernel(msg)) };
                 eprintln!(
@@ -533,8 +558,42 @@ fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     if paintings.len() != settings.paintings() {
         return Err(Error::Settings(format!("{} paintings need {} blend weights (--style-blend), got {}", paintings.len(), paintings.len(), settings.style_blend.len())).into());
     }
+    let mut style_paths: Vec<PathBuf> = std::iter::once(style_path.clone()).chain(a.more_styles.iter().cloned()).collect();
+    // Region control: each --region-style names a colour and a painting (added when new) or the photo.
+    let mut settings = settings;
+    let mask = match &a.mask {
+        Some(p) => Some(stylize::image_io::load(p)?),
+        None => None,
+    };
+    if mask.is_none() != a.region_style.is_empty() {
+        return Err(Error::Settings("--mask and --region-style go together: the mask, and what each of its colours matches".into()).into());
+    }
+    for spec in &a.region_style {
+        let (colour, what) = spec.split_once('=').ok_or_else(|| Error::Settings(format!("--region-style `{spec}` is not COLOR=PAINTING or COLOR=photo")))?;
+        let color = parse_color(colour).ok_or_else(|| Error::Settings(format!("--region-style: `{colour}` is not a colour (#rrggbb)")))?;
+        let painting = if what.eq_ignore_ascii_case("photo") {
+            None
+        } else {
+            let p = PathBuf::from(what);
+            let known = style_paths.iter().position(|q| q == &p || q.file_name().is_some_and(|n| Some(n) == p.file_name() && !p.exists()));
+            Some(match known {
+                Some(k) => k,
+                None => {
+                    paintings.push(stylize::image_io::load(&p)?);
+                    style_paths.push(p);
+                    style_paths.len() - 1
+                }
+            })
+        };
+        settings.regions.push(stylize::session::Region { color, painting });
+    }
+    if !settings.regions.is_empty() && settings.style_blend.len() != paintings.len() && paintings.len() > 1 {
+        // With regions each region matches its own painting: the weights only count them.
+        settings.style_blend = vec![1.0; paintings.len()];
+    }
+    settings.validate()?;
     let inputs = (input_record(&content_path)?, input_record(&style_path)?);
-    let more_inputs = a.more_styles.iter().map(|p| input_record(p)).collect::<Result<Vec<_>, _>>()?;
+    let more_inputs = style_paths[1..].iter().map(|p| input_record(p)).collect::<Result<Vec<_>, _>>()?;
     if let Some(r) = &recorded {
         for (what, given, rec) in [("photo", &inputs.0, &r.content), ("painting", &inputs.1, &r.style)] {
             if given.sha256 != rec.sha256 {
@@ -556,8 +615,9 @@ fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         "content" | "noise" => None,
         path => Some(stylize::image_io::load(Path::new(path))?),
     };
-    let mut run = start_run(&weights, &content, &paintings, &settings, init_img.as_ref(), a.tiles.memory_budget)?;
-    let made_from = RunRecord { more_paintings: more_inputs, ..RunRecord::new(&settings, inputs.0, inputs.1, run.session().engine().gpu.summary()) };
+    let mut run = start_run(&weights, &content, &paintings, mask.as_ref(), &settings, init_img.as_ref(), a.tiles.memory_budget)?;
+    let mask_input = a.mask.as_deref().map(input_record).transpose()?;
+    let made_from = RunRecord { more_paintings: more_inputs, mask: mask_input, ..RunRecord::new(&settings, inputs.0, inputs.1, run.session().engine().gpu.summary()) };
     let final_px = run.scales().last().map_or(1.0, |s| s.work);
     let bar = ProgressBar::new((run.work().0 / final_px).round() as u64);
     bar.set_style(

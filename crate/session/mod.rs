@@ -617,9 +617,9 @@ impl Session {
     /// [`Self::new`] inside a validation error scope: a kernel that fails to compile or validate
     /// on this device becomes [`Error::Kernel`] (instead of an error at the first step), so the
     /// caller can fall back to another [`crate::Variant`] on a new device.
-    pub async fn create_checked(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], settings: &Settings) -> Result<Session> {
+    pub async fn create_checked(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], mask: Option<&RgbaImage>, settings: &Settings) -> Result<Session> {
         let scope = engine.gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let session = Session::with_paintings(engine.clone(), content, paintings, settings);
+        let session = Session::with_regions(engine.clone(), content, paintings, mask, settings);
         #[cfg(not(target_arch = "wasm32"))]
         let _ = engine.gpu.device.poll(wgpu::PollType::Poll);
         if let Some(e) = scope.pop().await {

@@ -26,6 +26,7 @@ pub struct Run {
     engine: Rc<Engine>,
     content: RgbaImage,
     paintings: Vec<RgbaImage>,
+    mask: Option<RgbaImage>,
     settings: Settings,
     scales: Vec<Scale>,
     scale: usize,
@@ -71,19 +72,21 @@ impl Run {
     /// Plans the run ([`Self::plan`]) and starts its first scale (its session created inside a
     /// validation scope: [`Session::create_checked`]), from `init` (resized) when given.
     pub async fn start(engine: Rc<Engine>, content: &RgbaImage, style: &RgbaImage, settings: &Settings, init: Option<&RgbaImage>) -> Result<Run> {
-        Run::start_paintings(engine, content, std::slice::from_ref(style), settings, init).await
+        Run::start_paintings(engine, content, std::slice::from_ref(style), None, settings, init).await
     }
 
     /// [`Self::start`] with several paintings blended by `settings.style_blend`.
-    pub async fn start_paintings(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], settings: &Settings, init: Option<&RgbaImage>) -> Result<Run> {
+    /// and, for `settings.regions`, the region `mask` (it travels with the run: every scale's
+    /// session resizes it to its size).
+    pub async fn start_paintings(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], mask: Option<&RgbaImage>, settings: &Settings, init: Option<&RgbaImage>) -> Result<Run> {
         let dims: Vec<(u32, u32)> = paintings.iter().map(|p| (p.width(), p.height())).collect();
         let scales = Run::plan_paintings(&engine, content.width(), content.height(), &dims, settings, init.map(|i| i.width().max(i.height())))?;
         let first = settings.at_scale(scales[0].width.max(scales[0].height), scales[0].iterations);
-        let mut session = Session::create_checked(engine.clone(), content, paintings, &first).await?;
+        let mut session = Session::create_checked(engine.clone(), content, paintings, mask, &first).await?;
         if let Some(img) = init {
             session.set_image(img, 0)?;
         }
-        Ok(Run { engine, content: content.clone(), paintings: paintings.to_vec(), settings: settings.clone(), scales, scale: 0, session: Some(session), done: 0, prev_size: (0, 0) })
+        Ok(Run { engine, content: content.clone(), paintings: paintings.to_vec(), mask: mask.cloned(), settings: settings.clone(), scales, scale: 0, session: Some(session), done: 0, prev_size: (0, 0) })
     }
 
     /// The session of the current scale.
@@ -160,7 +163,7 @@ impl Run {
             _ => None,
         };
         let settings = self.enter_settings();
-        let session = Session::create_checked(self.engine.clone(), &self.content, &self.paintings, &settings).await?;
+        let session = Session::create_checked(self.engine.clone(), &self.content, &self.paintings, self.mask.as_ref(), &settings).await?;
         self.enter(session, &prev)?;
         if let Some((m, v, state)) = moments {
             let ((pw, ph), (w, h)) = (self.prev_size, self.session().size());
@@ -184,7 +187,7 @@ impl Run {
     pub fn advance(&mut self, prev: &[f32]) -> Result<()> {
         self.check_not_last()?;
         let settings = self.enter_settings();
-        let session = Session::with_paintings(self.engine.clone(), &self.content, &self.paintings, &settings)?;
+        let session = Session::with_regions(self.engine.clone(), &self.content, &self.paintings, self.mask.as_ref(), &settings)?;
         self.enter(session, prev)
     }
 
