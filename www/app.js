@@ -59,8 +59,167 @@ function readSettings() {
     style_scale: num(fields.style_scale),
     style_layer_weights: Array.from(document.querySelectorAll('.layer-w'), num),
     ...blendSettings(num(fields.style_scale)),
+    regions: regionSettings(),
   };
 }
+
+// ---------------------------------------------------------------- regions (brush and mask)
+// The mask is a canvas at the photo's shape (longer side 512): transparent where unpainted (the
+// first painting), else one of four flat colours, each a region given a painting or the photo.
+const REGION_COLORS = [[230, 25, 75], [0, 110, 230], [50, 200, 40], [255, 225, 25]];
+const regions = { mask: null, tool: 0, undo: [], takes: [0, null, 0, 0], drawing: false, last: null };
+function regionMaskFor(photo) {
+  const k = 512 / Math.max(photo.width, photo.height);
+  const c = document.createElement('canvas');
+  c.width = Math.max(1, Math.round(photo.width * k));
+  c.height = Math.max(1, Math.round(photo.height * k));
+  return c;
+}
+let photoCanvas = null;
+function drawRegions() {
+  const view = $('region-canvas');
+  const photo = state.images.content;
+  if (!photo) return;
+  if (!regions.mask || photoCanvas?.source !== photo) {
+    regions.mask = regionMaskFor(photo);
+    regions.undo = [];
+    const pc = new OffscreenCanvas(photo.width, photo.height);
+    pc.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(photo.data), photo.width, photo.height), 0, 0);
+    photoCanvas = { source: photo, canvas: pc };
+    renderRegionAssign();
+  }
+  view.width = regions.mask.width;
+  view.height = regions.mask.height;
+  const ctx = view.getContext('2d');
+  ctx.drawImage(photoCanvas.canvas, 0, 0, view.width, view.height);
+  ctx.globalAlpha = 0.55;
+  ctx.drawImage(regions.mask, 0, 0);
+  ctx.globalAlpha = 1;
+}
+/** Which region colours the mask uses (a scan of its pixels). */
+function usedRegions() {
+  if (!regions.mask) return [];
+  const d = regions.mask.getContext('2d').getImageData(0, 0, regions.mask.width, regions.mask.height).data;
+  const used = new Set();
+  for (let i = 0; i < d.length; i += 4) {
+    if (d[i + 3] < 128) continue;
+    const k = REGION_COLORS.findIndex((c) => Math.abs(c[0] - d[i]) + Math.abs(c[1] - d[i + 1]) + Math.abs(c[2] - d[i + 2]) < 60);
+    if (k >= 0) used.add(k);
+  }
+  return [...used].sort();
+}
+/** settings.regions for the painted colours (none when nothing is painted). */
+function regionSettings() {
+  const npaint = 1 + state.more.length;
+  return usedRegions().map((k) => ({ color: REGION_COLORS[k], painting: regions.takes[k] == null ? null : Math.min(regions.takes[k], npaint - 1) }));
+}
+/** The mask image for the engine: painted colours on black (black is no region). */
+function regionMaskImage() {
+  const m = regions.mask;
+  const c = new OffscreenCanvas(m.width, m.height);
+  const ctx = c.getContext('2d');
+  ctx.fillStyle = '#000';
+  ctx.fillRect(0, 0, m.width, m.height);
+  ctx.drawImage(m, 0, 0);
+  return { data: new Uint8Array(ctx.getImageData(0, 0, m.width, m.height).data.buffer), width: m.width, height: m.height, name: 'painted regions' };
+}
+function renderRegionAssign() {
+  const box = $('region-assign');
+  box.replaceChildren();
+  const npaint = 1 + state.more.length;
+  REGION_COLORS.forEach((c, k) => {
+    const l = document.createElement('label');
+    const dot = document.createElement('span');
+    dot.className = 'dot';
+    dot.style.setProperty('--c', `rgb(${c.join(',')})`);
+    const sel = document.createElement('select');
+    sel.setAttribute('aria-label', `What region ${k + 1} takes`);
+    sel.dataset.region = k;
+    for (let p = 0; p < npaint; p++) sel.append(new Option(`Painting ${p + 1}`, String(p)));
+    sel.append(new Option('the photo (no style)', 'photo'));
+    sel.value = regions.takes[k] == null ? 'photo' : String(Math.min(regions.takes[k], npaint - 1));
+    sel.addEventListener('change', () => { regions.takes[k] = sel.value === 'photo' ? null : Number(sel.value); updateMemory(); });
+    l.append(dot, `Region ${k + 1} takes`, sel);
+    box.append(l);
+  });
+}
+function regionPoint(e) {
+  const v = $('region-canvas');
+  const r = v.getBoundingClientRect();
+  return [(e.clientX - r.left) * (v.width / r.width), (e.clientY - r.top) * (v.height / r.height)];
+}
+function paintTo(p) {
+  const ctx = regions.mask.getContext('2d');
+  ctx.globalCompositeOperation = regions.tool === 'eraser' ? 'destination-out' : 'source-over';
+  ctx.strokeStyle = ctx.fillStyle = regions.tool === 'eraser' ? '#000' : `rgb(${REGION_COLORS[regions.tool].join(',')})`;
+  ctx.lineWidth = Number($('region-brush').value);
+  ctx.lineCap = 'round';
+  ctx.beginPath();
+  ctx.moveTo(...(regions.last ?? p));
+  ctx.lineTo(...p);
+  ctx.stroke();
+  ctx.globalCompositeOperation = 'source-over';
+  regions.last = p;
+  drawRegions();
+}
+$('region-canvas').addEventListener('pointerdown', (e) => {
+  if (!regions.mask) return;
+  e.preventDefault();
+  $('region-canvas').setPointerCapture(e.pointerId);
+  regions.undo.push(regions.mask.getContext('2d').getImageData(0, 0, regions.mask.width, regions.mask.height));
+  if (regions.undo.length > 30) regions.undo.shift();
+  regions.drawing = true;
+  regions.last = null;
+  paintTo(regionPoint(e));
+});
+$('region-canvas').addEventListener('pointermove', (e) => { if (regions.drawing) paintTo(regionPoint(e)); });
+for (const type of ['pointerup', 'pointercancel']) $('region-canvas').addEventListener(type, () => { regions.drawing = false; updateMemory(); });
+function selectTool(tool) {
+  regions.tool = tool;
+  document.querySelectorAll('.region-tools .swatch').forEach((b) => b.classList.toggle('active', Number(b.dataset.region) === tool));
+  $('region-eraser').classList.toggle('active', tool === 'eraser');
+}
+document.querySelectorAll('.region-tools .swatch').forEach((b) => b.addEventListener('click', () => selectTool(Number(b.dataset.region))));
+$('region-eraser').addEventListener('click', () => selectTool('eraser'));
+$('region-undo').addEventListener('click', () => {
+  const prev = regions.undo.pop();
+  if (prev) { regions.mask.getContext('2d').putImageData(prev, 0, 0); drawRegions(); updateMemory(); }
+});
+$('region-clear').addEventListener('click', () => {
+  if (!regions.mask) return;
+  const ctx = regions.mask.getContext('2d');
+  regions.undo.push(ctx.getImageData(0, 0, regions.mask.width, regions.mask.height));
+  ctx.clearRect(0, 0, regions.mask.width, regions.mask.height);
+  drawRegions();
+  updateMemory();
+});
+$('region-file').addEventListener('change', async (e) => {
+  const f = e.target.files[0];
+  e.target.value = '';
+  if (!f || !regions.mask) return;
+  try {
+    const img = await decodeImage(f);
+    const src = new OffscreenCanvas(img.width, img.height);
+    src.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(img.data), img.width, img.height), 0, 0);
+    const ctx = regions.mask.getContext('2d');
+    regions.undo.push(ctx.getImageData(0, 0, regions.mask.width, regions.mask.height));
+    ctx.clearRect(0, 0, regions.mask.width, regions.mask.height);
+    ctx.imageSmoothingEnabled = false; // flat colours stay flat
+    ctx.drawImage(src, 0, 0, regions.mask.width, regions.mask.height);
+    // Pixels of no region colour become unpainted.
+    const d = ctx.getImageData(0, 0, regions.mask.width, regions.mask.height);
+    for (let i = 0; i < d.data.length; i += 4) {
+      const near = REGION_COLORS.some((c) => Math.abs(c[0] - d.data[i]) + Math.abs(c[1] - d.data[i + 1]) + Math.abs(c[2] - d.data[i + 2]) < 60);
+      if (!near) d.data[i + 3] = 0;
+    }
+    ctx.putImageData(d, 0, 0);
+    hideError();
+    drawRegions();
+    updateMemory();
+  } catch (err) { showError(err); }
+});
+$('regions-panel').addEventListener('toggle', () => { drawRegions(); renderRegionAssign(); });
+selectTool(0);
 
 // ---------------------------------------------------------------- blending paintings
 /** style_blend (normalised shares) and style_scales for the paintings chosen; none for one. */
@@ -75,6 +234,7 @@ function paintings() {
   return state.more.length ? [state.images.style, ...state.more.map((m) => m.img)] : state.images.style;
 }
 function renderBlend() {
+  renderRegionAssign(); // its choices list the paintings
   const rows = $('blend-rows');
   rows.replaceChildren();
   $('blend-help').hidden = state.more.length === 0;
@@ -254,6 +414,7 @@ async function restoreFrom(file) {
     const have = state.more[k]?.img?.sha256 === r.sha256;
     needs.push(`painting ${k + 2} “${r.name}” to blend (${have ? 'added' : 'not added: blend it in'})`);
   }
+  if (rec.settings.regions?.length) needs.push(`its region mask${rec.mask ? ` “${rec.mask.name}”` : ''} (paint the regions again or load the mask under Regions)`);
   const gpu = state.st && rec.adapter !== state.st.adapterSummary ? ` It was made on ${rec.adapter}; on this GPU the pixels may differ slightly.` : '';
   setStatus(`Settings restored from ${file.name} (stylize ${rec.stylize}, seed ${rec.settings.seed}). To make it again: ${needs.join(' and ')}.${gpu}`);
   updateButtons();
@@ -283,6 +444,7 @@ async function setImage(kind, source, label) {
     picker.classList.add('has-image');
     if (kind === 'content') ui.before.src = url;
     if (kind === 'style') renderBlend();
+    if (kind === 'content' && $('regions-panel').open) drawRegions();
     updateMemory();
     drawStyleScale();
     updateButtons();
@@ -461,7 +623,7 @@ async function runOrResume(mode) {
   state.totalIterations = null;
   const p = recover ? st.recover()
     : mode === 'larger' ? st.continueLarger(settings.size, settings)
-    : st.run({ content: state.images.content, style: paintings(), settings, canvas: ui.preview });
+    : st.run({ content: state.images.content, style: paintings(), settings, canvas: ui.preview, mask: settings.regions.length ? regionMaskImage() : null });
   updateButtons();
   try {
     const r = await p;

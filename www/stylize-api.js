@@ -651,6 +651,7 @@ export class StyleTransfer extends EventTarget {
     const [first, ...more] = paintingList(this.inputs.style);
     const rec = { stylize: version(), settings: this.settings, content: input(this.inputs.content), style: input(first), adapter: this.adapterSummary };
     if (more.length) rec.more_paintings = more.map(input);
+    if (this.inputs.mask) rec.mask = input(this.inputs.mask);
     return rec;
   }
 

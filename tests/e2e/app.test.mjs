@@ -262,6 +262,46 @@ test('blending a second painting: added in the page, shares that sum to 100%, st
   await context.close();
 });
 
+test('regions: painting the photo with the mouse, one region keeping the photo, and running', async () => {
+  const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  await small(page, 3);
+  await page.click('#regions-panel summary');
+  const canvas = page.locator('#region-canvas');
+  const box = await canvas.boundingBox();
+  const drag = async (x0, x1) => {
+    for (let y = 0.15; y < 0.95; y += 0.2) {
+      await page.mouse.move(box.x + box.width * x0, box.y + box.height * y);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width * x1, box.y + box.height * y, { steps: 8 });
+      await page.mouse.up();
+    }
+  };
+  await page.click('.swatch[data-region="0"]');
+  await drag(0.05, 0.4); // red: painting 1
+  await page.click('.swatch[data-region="1"]');
+  await drag(0.6, 0.95); // blue: the photo
+  await page.selectOption('#region-assign select[data-region="1"]', 'photo');
+  const regionsSet = await page.evaluate(() => window.__stylize.st && document.querySelector('#region-canvas') && true);
+  assert.ok(regionsSet);
+  await page.click('#region-undo');
+  await drag(0.6, 0.95); // undone and painted again
+  await canvas.screenshot({ path: path.join(OUT, 'e2e-regions-brush.png') });
+  await page.click('#go');
+  await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+  const settings = await page.evaluate(() => window.__stylize.st.settings);
+  assert.deepEqual(settings.regions, [{ color: [230, 25, 75], painting: 0 }, { color: [0, 110, 230], painting: null }]);
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  const file = path.join(OUT, 'regions.png');
+  await dl.saveAs(file);
+  const rec = pngRecord(fs.readFileSync(file));
+  assert.equal(rec.settings.regions.length, 2);
+  assert.equal(rec.mask.name, 'painted regions');
+  await page.screenshot({ path: path.join(OUT, 'e2e-regions.png'), fullPage: true });
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
 test('a corrupt image and a corrupt weights file give clear errors and keep the app usable', async () => {
   const { page, context } = await openPage(b, `${srv.url}/index.html`);
   await ready(page);
