@@ -265,7 +265,8 @@ impl Plan {
         let (name, bytes, limit) = if bytes > budget.max_buffer {
             (name.to_string(), bytes, budget.max_buffer)
         } else {
-            (crate::error::WHOLE_PLAN.to_string(), worst.total() + budget.weights, budget.total)
+            let what = if settings.regions.is_empty() { crate::error::WHOLE_PLAN } else { crate::error::WHOLE_IMAGE_PLAN };
+            (what.to_string(), worst.total() + budget.weights, budget.total)
         };
         // The largest longer side that fits, by bisection (the same answer whatever size was asked).
         let longer = width.max(height);
