@@ -54,9 +54,6 @@ pub enum Error {
 /// The `buffer` of [`Error::TooLarge`] when no single buffer but the total is over the budget.
 pub const WHOLE_PLAN: &str = "the whole plan";
 
-/// [`WHOLE_PLAN`] for a run with regions, which does not run over tiles.
-pub const WHOLE_IMAGE_PLAN: &str = "the whole-image plan";
-
 fn mib(bytes: u64) -> String {
     let m = bytes as f64 / (1u64 << 20) as f64;
     if m >= 1024.0 { format!("{:.2} GiB", m / 1024.0) } else { format!("{m:.1} MiB") }
@@ -65,15 +62,14 @@ fn mib(bytes: u64) -> String {
 fn limit_text(buffer: &str, bytes: u64, limit: u64) -> String {
     if buffer == WHOLE_PLAN {
         format!("even in the smallest tiles it needs {} of GPU memory (weights included) but the memory budget is {}", mib(bytes), mib(limit))
-    } else if buffer == WHOLE_IMAGE_PLAN {
-        format!("with regions (which run on the whole image, not in tiles) it needs {} of GPU memory (weights included) but the memory budget is {}", mib(bytes), mib(limit))
+
     } else {
         format!("buffer `{buffer}` needs {} but the device allows at most {} per buffer", mib(bytes), mib(limit))
     }
 }
 
 fn fits_text(buffer: &str, fits: u32) -> String {
-    if fits == 0 && (buffer == WHOLE_PLAN || buffer == WHOLE_IMAGE_PLAN) {
+    if fits == 0 && buffer == WHOLE_PLAN {
         "; no size fits: raise the memory budget".into()
     } else if fits == 0 {
         "; no size fits on this device".into()

@@ -208,7 +208,8 @@ impl Plan {
         let halo = halo_for(&probe, settings);
         let grid = TileGrid::new(width, height, core, halo);
         let style_grid = TileGrid::new(style.0, style.1, core, halo);
-        b.image_state(hw, settings, loss_partials(grid.tiles.len()));
+        let styled = crate::session::regions::styled_count(settings);
+        b.image_state(hw, settings, loss_partials(grid.tiles.len() + 5 * styled.saturating_sub(1)));
         // The tile network, sized for the largest tile input of either grid.
         let (gw, gh) = grid.max_input();
         let (sw, sh) = style_grid.max_input();
@@ -228,6 +229,23 @@ impl Plan {
         let crop = layers.iter().enumerate().filter(|(_, l)| loss_layer(l)).map(|(i, l)| l.output.0 * owned(&grid, i).max(owned(&style_grid, i))).max().unwrap_or(1);
         b.add("tile crop", precision.bytes() * crop as u64, Life::Session);
         b.add("tile crop gradient", 4 * crop as u64, Life::Session);
+        if styled > 0 {
+            // Regions: each styled region's masks at every style layer (whole image), Gram sums and
+            // G − A; a tile's owned mask crop and the masked features and gradient.
+            let whole = layer_shapes(width, height, channels);
+            for l in whole.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
+                let c = l.output.0;
+                for r in 0..styled {
+                    b.add(format!("region mask {} {r}", l.name), 4 * (l.output.1 * l.output.2) as u64, Life::Session);
+                    b.add(format!("region gram sum {} {r}", l.name), 4 * (c * c) as u64, Life::Session);
+                    b.add(format!("region gram diff {} {r}", l.name), 4 * (c * c) as u64, Life::Session);
+                }
+            }
+            let owned_px = layers.iter().enumerate().filter(|(_, l)| STYLE_LAYERS.contains(&l.name.as_str())).map(|(i, _)| owned(&grid, i)).max().unwrap_or(1);
+            b.add("tile mask crop", 4 * owned_px as u64, Life::Session);
+            b.add("tile masked crop", precision.bytes() * crop as u64, Life::Session);
+            b.add("tile masked gradient", 4 * crop as u64, Life::Session);
+        }
         for (i, l) in layers.iter().enumerate().filter(|(_, l)| STYLE_LAYERS.contains(&l.name.as_str())) {
             let c = l.output.0;
             let parts = [&grid, &style_grid].iter().flat_map(|g| g.owned_sizes(j[i])).map(|(w, h)| GramSplit::new(c, (w * h).max(1)).partial_len()).max().unwrap_or(1);
@@ -265,8 +283,7 @@ impl Plan {
         let (name, bytes, limit) = if bytes > budget.max_buffer {
             (name.to_string(), bytes, budget.max_buffer)
         } else {
-            let what = if settings.regions.is_empty() { crate::error::WHOLE_PLAN } else { crate::error::WHOLE_IMAGE_PLAN };
-            (what.to_string(), worst.total() + budget.weights, budget.total)
+            (crate::error::WHOLE_PLAN.to_string(), worst.total() + budget.weights, budget.total)
         };
         // The largest longer side that fits, by bisection (the same answer whatever size was asked).
         let longer = width.max(height);
@@ -297,10 +314,7 @@ impl Plan {
         let longer = width.max(height).max(style.0).max(style.1);
         let forced = settings.tile_size as usize;
         let whole = (forced == 0).then(|| Self::whole(width, height, style, channels, precision, settings));
-        // Regions run on the whole image.
-        let cores: Vec<usize> = if !settings.regions.is_empty() {
-            Vec::new()
-        } else if forced > 0 {
+        let cores: Vec<usize> = if forced > 0 {
             vec![forced]
         } else {
             TILE_CORES.iter().copied().filter(|&c| c < longer).collect()

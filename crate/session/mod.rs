@@ -370,9 +370,6 @@ impl Settings {
         if let Some(r) = self.regions.iter().find(|r| r.painting.is_some_and(|p| p >= self.paintings())) {
             return bad(format!("region {:?} names painting {} of {}", r.color, r.painting.unwrap_or(0) + 1, self.paintings()));
         }
-        if !self.regions.is_empty() && self.tile_size > 0 {
-            return bad("regions run on the whole image: no tile size".into());
-        }
         if self.style_blend.iter().any(|w| !w.is_finite() || *w < 0.0) || (!self.style_blend.is_empty() && self.style_blend.iter().sum::<f32>() <= 0.0) {
             return bad("blend weights must be numbers ≥ 0 with a positive sum (e.g. 0.7,0.3)".into());
         }
@@ -538,36 +535,15 @@ impl Session {
                 let net = Network::new(&engine, &x, w, h, settings.pooling, &mut arena, "");
                 let targets = Targets::compute(&engine, &net, &x, &content_px, &style_px, settings, &mut arena);
                 init_noise(gpu, settings, &x, hw);
-                let region_gpu: Vec<iteration::RegionGpu> = match mask {
-                    Some(m) => {
-                        let layers = crate::vgg::layer_shapes(w, h, &engine.channels());
-                        let style_names: Vec<&str> = layers.iter().filter(|l| crate::vgg::STYLE_LAYERS.contains(&l.name.as_str())).map(|l| l.name.as_str()).collect();
-                        regions::styled_regions(m, w, h, &settings.regions, &layers, settings.pooling)
-                            .into_iter()
-                            .enumerate()
-                            .map(|(r, reg)| iteration::RegionGpu {
-                                painting: reg.painting,
-                                layers: reg
-                                    .layers
-                                    .iter()
-                                    .zip(&style_names)
-                                    .map(|((m, mass), name)| {
-                                        let b = arena.take(&format!("region mask {name} {r}"));
-                                        gpu.queue.write_buffer(&b, 0, bytemuck::cast_slice(m));
-                                        (b, *mass)
-                                    })
-                                    .collect(),
-                            })
-                            .collect()
-                    }
-                    None => Vec::new(),
-                };
+                let region_gpu = upload_regions(&engine, mask, (w, h), settings, &mut arena);
                 let mut it = Iteration::build(&engine, &net, &targets, settings, bufs, &region_gpu, &mut arena);
                 it._buffers.extend(region_gpu.into_iter().flat_map(|r| r.layers.into_iter().map(|(b, _)| b)));
                 (Some(net), it, targets.colour, targets.blend)
             }
             Some(_) => {
-                let (it, colour, blend) = tiled::build(&engine, &plan, &content_px, &style_px, settings, bufs, &mut arena);
+                let region_gpu = upload_regions(&engine, mask, (w, h), settings, &mut arena);
+                let (mut it, colour, blend) = tiled::build(&engine, &plan, &content_px, &style_px, settings, bufs, &region_gpu, &mut arena);
+                it._buffers.extend(region_gpu.into_iter().flat_map(|r| r.layers.into_iter().map(|(b, _)| b)));
                 (None, it, colour, blend)
             }
         };
@@ -890,6 +866,31 @@ fn init_noise(gpu: &crate::Gpu, settings: &Settings, x: &wgpu::Buffer, hw: usize
         }
         gpu.queue.write_buffer(x, 0, bytemuck::cast_slice(&noise));
     }
+}
+
+/// The styled regions of `mask` at the output's `w`×`h` ([`regions::styled_regions`]), their
+/// per-layer masks written into the planned buffers; none without a mask.
+fn upload_regions(engine: &Engine, mask: Option<&RgbaImage>, (w, h): (usize, usize), settings: &Settings, arena: &mut crate::plan::Arena) -> Vec<iteration::RegionGpu> {
+    let Some(m) = mask else { return Vec::new() };
+    let layers = crate::vgg::layer_shapes(w, h, &engine.channels());
+    let style_names: Vec<String> = layers.iter().filter(|l| crate::vgg::STYLE_LAYERS.contains(&l.name.as_str())).map(|l| l.name.clone()).collect();
+    regions::styled_regions(m, w, h, &settings.regions, &layers, settings.pooling)
+        .into_iter()
+        .enumerate()
+        .map(|(r, reg)| iteration::RegionGpu {
+            painting: reg.painting,
+            layers: reg
+                .layers
+                .iter()
+                .zip(&style_names)
+                .map(|((m, mass), name)| {
+                    let b = arena.take(&format!("region mask {name} {r}"));
+                    engine.gpu.queue.write_buffer(&b, 0, bytemuck::cast_slice(m));
+                    (b, *mass)
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// Resizes to exactly `w`×`h` with Lanczos3 (no-op if already that size).

@@ -15,6 +15,7 @@ use super::iteration::{finish_losses, layer_backward, optimiser};
 use super::targets::upload;
 use super::steer::{Knob, Steering};
 use super::color::ColourPrep;
+use super::iteration::RegionGpu;
 use super::{init_noise, Iteration, IterationBuffers, Settings, TileMode};
 use crate::kernels::{gram::StyleGradParams, loss::ElemParams};
 use std::mem::offset_of;
@@ -120,7 +121,8 @@ impl TileBuffers {
 /// Builds a tiled session's one-time work (submitted here: the colour preparation, both targets,
 /// the noise initialisation) and its [`Iteration`], from `plan` (which has a grid); returns the
 /// colour buffers kept.
-pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings: &[RgbaImage], s: &Settings, b: IterationBuffers, arena: &mut Arena) -> (Iteration, super::ColourBuffers, Vec<Dispatch>) {
+#[allow(clippy::too_many_arguments)] // the session's inputs and buffers, each distinct
+pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings: &[RgbaImage], s: &Settings, b: IterationBuffers, regions: &[RegionGpu], arena: &mut Arena) -> (Iteration, super::ColourBuffers, Vec<Dispatch>) {
     let gpu = &engine.gpu;
     let (grid, sgrid) = (plan.grid.as_ref().expect("a tiled plan"), plan.style_grid.as_ref().expect("a tiled plan"));
     let (w, h) = (grid.width, grid.height);
@@ -189,7 +191,33 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
     let mut ranges = Vec::new();
     let mut part_len = 0;
     let mut diffs = Vec::new();
-    for (si, &i) in layout.style.iter().enumerate() {
+    let tr = (!regions.is_empty()).then(|| TileRegions {
+        regions,
+        sums: layout.style.iter().map(|&i| (0..regions.len()).map(|r| arena.take(&format!("region gram sum {} {r}", whole[i].name))).collect()).collect(),
+        diffs: layout.style.iter().map(|&i| (0..regions.len()).map(|r| arena.take(&format!("region gram diff {} {r}", whole[i].name))).collect()).collect(),
+        mask_crop: arena.take("tile mask crop"),
+        masked: arena.take("tile masked crop"),
+        masked_grad: arena.take("tile masked gradient"),
+    });
+    let painting_target = |si: usize, k: usize| if grams.is_empty() { &tb.targets[si] } else { &grams[si][k] };
+    for (si, &i) in layout.style.iter().enumerate().filter(|_| tr.is_some()) {
+        // Regions: per styled region, its guided G − A (normalised by its mask's mass).
+        let (l, tr) = (&whole[i], tr.as_ref().expect("regions"));
+        let start = part_len;
+        for (r, region) in regions.iter().enumerate() {
+            let mass = region.layers[si].1;
+            if mass == 0 {
+                continue;
+            }
+            let split = GramSplit { c: l.output.0, n: mass, splits: 1, chunk: n_of(l).next_multiple_of(16) };
+            let bufs = StyleDiff { partial: &tr.sums[si][r], target: painting_target(si, region.painting), diff: &tr.diffs[si][r], loss_part: &loss_part };
+            let (d, count) = kernels::style_diff(gpu, format!("{} region {r} gram", l.name), split, bufs, part_len);
+            diffs.push(d);
+            part_len += count;
+        }
+        ranges.push(LossRange { offset: start, count: part_len - start, slot: SLOT_STYLE + si, scale: 1.0 / (l.output.0 * l.output.0) as f32 });
+    }
+    for (si, &i) in layout.style.iter().enumerate().filter(|_| tr.is_none()) {
         let l = &whole[i];
         let split = GramSplit { c: l.output.0, n: n_of(l), splits: 1, chunk: n_of(l).next_multiple_of(16) };
         let bufs = StyleDiff { partial: &tb.sums[si], target: &tb.targets[si], diff: &tb.diffs[si], loss_part: &loss_part };
@@ -201,6 +229,13 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
     let content_start = part_len;
     let mut ops = vec![kernels::zero(gpu, "tile scatter".into(), 3 * w * h, b.grad_x)];
     ops.extend(tb.zero_sums(engine, &whole, &layout));
+    let zero_regions = || -> Vec<Dispatch> {
+        tr.as_ref().map_or(Vec::new(), |tr| {
+            let whole = &whole;
+            layout.style.iter().enumerate().flat_map(|(si, &i)| tr.sums[si].iter().map(move |b| kernels::zero(gpu, "region gram sum".into(), whole[i].output.0.pow(2), b))).collect()
+        })
+    };
+    ops.extend(zero_regions());
     let mut cuts = Vec::new();
     let mut steering = Steering::default();
     let exact = s.tile_mode == TileMode::Exact;
@@ -208,7 +243,10 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
     for t in &grid.tiles {
         let (net, fwd) = tb.forward(engine, grid, t, b.x, s.pooling);
         pass1.push(fwd);
-        pass1.push(tb.grams(engine, &net, grid, t, &layout));
+        pass1.push(match &tr {
+            Some(tr) => tr.grams(engine, &tb, &net, grid, t, &layout, &whole),
+            None => tb.grams(engine, &net, grid, t, &layout),
+        });
     }
     if exact {
         for (k, pair) in pass1.chunks(2).enumerate() {
@@ -221,6 +259,7 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
     } else {
         // G − A of the initial image, for the first iteration.
         let mut first: Vec<Dispatch> = tb.zero_sums(engine, &whole, &layout);
+        first.extend(zero_regions());
         first.extend(pass1.iter().flatten().cloned());
         first.extend(diffs.iter().cloned());
         gpu.submit(&first, |_| {});
@@ -232,9 +271,13 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
         let (net, fwd) = tb.forward(engine, grid, t, b.x, s.pooling);
         ops.extend(fwd);
         if !exact {
-            ops.extend(tb.grams(engine, &net, grid, t, &layout));
+            ops.extend(match &tr {
+                Some(tr) => tr.grams(engine, &tb, &net, grid, t, &layout, &whole),
+                None => tb.grams(engine, &net, grid, t, &layout),
+            });
         }
-        ops.extend(backward(engine, &tb, &net, grid, t, s, &layout, &whole, TileLoss { target: &content_targets[k], loss_part: &loss_part, offset: &mut part_len }, &mut steering));
+        let loss = TileLoss { target: &content_targets[k], loss_part: &loss_part, offset: &mut part_len };
+        ops.extend(backward(engine, &tb, &net, grid, t, s, &layout, &whole, loss, tr.as_ref(), &mut steering));
         let (tw, th) = t.input_size();
         let m = BoxMove { c: 3, src: (tw, th), from: Rect { x: 0, y: 0, w: tw, h: th }, dst: (w, h), to: (t.ix0, t.iy0) };
         ops.push(kernels::copy_box(gpu, "tile scatter".into(), m, &tb.grad_in, b.grad_x, true));
@@ -250,6 +293,9 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
     keep.extend(tb.converted);
     keep.extend(tb.acts.into_iter().chain(tb.ping).chain(tb.partials).chain(tb.sums).chain(tb.targets).chain(tb.diffs).chain(content_targets));
     keep.extend(grams.into_iter().flatten());
+    if let Some(tr) = tr {
+        keep.extend(tr.sums.into_iter().flatten().chain(tr.diffs.into_iter().flatten()).chain([tr.mask_crop, tr.masked, tr.masked_grad]));
+    }
     keep.push(upload_s);
     (Iteration { loss_and_gradient: ops, cuts, optimiser, adam, steering, _buffers: keep }, colour, blend)
 }
@@ -265,7 +311,7 @@ struct TileLoss<'a> {
 /// Tile `t`'s losses and backward pass, from relu5_1 down to its input gradient (`tb.grad_in`):
 /// at each layer with a loss, only the features the tile owns get that loss's gradient.
 #[allow(clippy::too_many_arguments)] // the tile, its network, and the session-wide layout
-fn backward(engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t: &Tile, s: &Settings, layout: &Layout, whole: &[crate::vgg::LayerShape], loss: TileLoss, steering: &mut Steering) -> Vec<Dispatch> {
+fn backward(engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t: &Tile, s: &Settings, layout: &Layout, whole: &[crate::vgg::LayerShape], loss: TileLoss, tr: Option<&TileRegions>, steering: &mut Steering) -> Vec<Dispatch> {
     let gpu = &engine.gpu;
     let mut ops = Vec::new();
     let mut cur = 0;
@@ -278,7 +324,9 @@ fn backward(engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t
             if first {
                 ops.push(kernels::zero(gpu, "tile scatter".into(), c * lh * lw, &tb.ping[cur]));
             }
-            if let Some((o, crop)) = tb.crop(engine, net, grid, t, i, j) {
+            if let Some(tr) = tr {
+                ops.extend(tr.backward(engine, tb, net, grid, t, (i, si, j), &tb.ping[cur], s, steering));
+            } else if let Some((o, crop)) = tb.crop(engine, net, grid, t, i, j) {
                 let n_whole = whole[i].output.1 * whole[i].output.2;
                 let scale = 4.0 / ((c as f32).powi(3) * n_whole as f32);
                 ops.push(crop);
@@ -312,4 +360,90 @@ fn backward(engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t
         cur = 1 - cur;
     }
     ops
+}
+
+/// Region control over tiles: each styled region's masks (whole image, per style layer), its Gram
+/// sums and G − A (`[style layer][region]`), and a tile's scratch: the owned part of a mask, the
+/// masked features and their gradient.
+struct TileRegions<'a> {
+    regions: &'a [RegionGpu],
+    sums: Vec<Vec<Buffer>>,
+    diffs: Vec<Vec<Buffer>>,
+    mask_crop: Buffer,
+    masked: Buffer,
+    masked_grad: Buffer,
+}
+
+impl TileRegions<'_> {
+    /// Copies the part of region `r`'s mask at style layer `si` (stride `j`) that tile
+    /// `t` owns into `mask_crop`; the owned box in tile coordinates.
+    fn mask_crop(&self, engine: &Engine, grid: &TileGrid, t: &Tile, (si, j): (usize, usize), r: usize, whole: (usize, usize)) -> Option<(Rect, Dispatch)> {
+        let o = t.owned(j, grid.width, grid.height);
+        (o.area() > 0).then(|| {
+            let from = Rect { x: t.ix0 / j + o.x, y: t.iy0 / j + o.y, w: o.w, h: o.h };
+            let m = BoxMove { c: 1, src: whole, from, dst: (o.w, o.h), to: (0, 0) };
+            (o, kernels::copy_box(&engine.gpu, "region mask crop".into(), m, &self.regions[r].layers[si].0, &self.mask_crop, false))
+        })
+    }
+
+    /// Adds the guided Grams of the features tile `t` owns, per styled region, to the sums.
+    #[allow(clippy::too_many_arguments)] // the tile and the session's layout
+    fn grams(&self, engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t: &Tile, layout: &Layout, whole: &[crate::vgg::LayerShape]) -> Vec<Dispatch> {
+        let gpu = &engine.gpu;
+        let mut ops = Vec::new();
+        for (si, &i) in layout.style.iter().enumerate() {
+            let j = layout.strides[i];
+            let Some((o, crop)) = tb.crop(engine, net, grid, t, i, j) else { continue };
+            let c = net.layers[i].output.0;
+            let wl = (whole[i].output.2, whole[i].output.1);
+            ops.push(crop);
+            for (r, region) in self.regions.iter().enumerate() {
+                if region.layers[si].1 == 0 {
+                    continue;
+                }
+                let (_, mc) = self.mask_crop(engine, grid, t, (si, j), r, wl).expect("an owned box");
+                ops.push(mc);
+                ops.push(kernels::mask_act(gpu, gpu.precision, "region mask".into(), (c, o.area()), &tb.crop, &self.mask_crop, &self.masked));
+                let split = GramSplit::new(c, o.area());
+                ops.push(kernels::gram_partial(gpu, gpu.variant(), format!("{} region {r} gram", net.layers[i].name), split, &self.masked, &tb.partials[si]));
+                ops.push(kernels::gram_sum(gpu, "region gram sum".into(), c, split.splits, &tb.partials[si], &self.sums[si][r], true));
+            }
+        }
+        ops
+    }
+
+    /// Tile `t`'s guided style gradient at style layer `i` (index `si`, stride `j`), added into
+    /// `dst` (the gradient w.r.t. that layer's output) at the features it owns.
+    #[allow(clippy::too_many_arguments)] // the tile, its layer, and where to
+    fn backward(&self, engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t: &Tile, (i, si, j): (usize, usize, usize), dst: &Buffer, s: &Settings, steering: &mut Steering) -> Vec<Dispatch> {
+        let gpu = &engine.gpu;
+        let mut ops = Vec::new();
+        let Some((o, crop)) = tb.crop(engine, net, grid, t, i, j) else { return ops };
+        let (c, lh, lw) = net.layers[i].output;
+        let whole_layer = layer_shapes(grid.width, grid.height, &engine.channels());
+        let wl = (whole_layer[i].output.2, whole_layer[i].output.1);
+        ops.push(crop);
+        let mut any = false;
+        for (r, region) in self.regions.iter().enumerate() {
+            let mass = region.layers[si].1;
+            if mass == 0 {
+                continue;
+            }
+            let (_, mc) = self.mask_crop(engine, grid, t, (si, j), r, wl).expect("an owned box");
+            ops.push(mc);
+            ops.push(kernels::mask_act(gpu, gpu.precision, "region mask".into(), (c, o.area()), &tb.crop, &self.mask_crop, &self.masked));
+            let scale = 4.0 / ((c as f32).powi(3) * mass as f32);
+            let bufs = StyleGrad { feat: &self.masked, diff: &self.diffs[si][r], grad: &tb.crop_grad, accumulate: false };
+            let d = kernels::style_grad(gpu, gpu.variant(), format!("{} region {r} style grad", net.layers[i].name), c, o.area(), scale * Knob::StyleLayer(si).value(s), bufs);
+            steering.add(&d, offset_of!(StyleGradParams, coef), scale, Knob::StyleLayer(si), s);
+            ops.push(d);
+            ops.push(kernels::mask_add(gpu, "region gradient".into(), (c, o.area()), &tb.crop_grad, &self.mask_crop, &self.masked_grad, any));
+            any = true;
+        }
+        if any {
+            let m = BoxMove { c, src: (o.w, o.h), from: Rect { w: o.w, h: o.h, ..Rect::default() }, dst: (lw, lh), to: (o.x, o.y) };
+            ops.push(kernels::copy_box(gpu, "tile scatter".into(), m, &self.masked_grad, dst, true));
+        }
+        ops
+    }
 }
