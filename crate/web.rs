@@ -256,7 +256,7 @@ impl Stylizer {
         let inputs = settings_from(&settings).and_then(|s| {
             let mut paintings = vec![rgba(style, sw, sh, "style")?];
             paintings.extend(more_paintings(&more)?);
-            Ok((s, rgba(content, cw, ch, "content")?, paintings, init_image(&init)?, init_image(&mask)?))
+            Ok((s, rgba(content, cw, ch, "content")?, paintings, image_arg(&init, "initial image")?, image_arg(&mask, "region mask")?))
         });
         future_to_promise(async move {
             let (s, c, paintings, init, mask) = inputs?;
@@ -276,7 +276,14 @@ fn more_paintings(v: &JsValue) -> Result<Vec<image::RgbaImage>, JsValue> {
     if v.is_undefined() || v.is_null() {
         return Ok(Vec::new());
     }
-    js_sys::Array::from(v).iter().map(|p| init_image(&p).map(|i| i.unwrap_or_default())).collect()
+    js_sys::Array::from(v)
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            let what = format!("painting {}", k + 2);
+            image_arg(&p, &what)?.ok_or_else(|| js_error(Error::Image(format!("{what} is missing"))))
+        })
+        .collect()
 }
 
 /// The sizes of an array of `{width, height}` (undefined or null: none).
@@ -288,14 +295,15 @@ fn more_sizes(v: &JsValue) -> Vec<(u32, u32)> {
     js_sys::Array::from(v).iter().map(|p| (get(&p, "width"), get(&p, "height"))).collect()
 }
 
-fn init_image(v: &JsValue) -> Result<Option<image::RgbaImage>, JsValue> {
+/// An optional `{data, width, height}` argument (`what` names it in errors).
+fn image_arg(v: &JsValue, what: &str) -> Result<Option<image::RgbaImage>, JsValue> {
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
     let get = |k: &str| Reflect::get(v, &k.into()).unwrap_or(JsValue::UNDEFINED);
     let (w, h) = (get("width").as_f64().unwrap_or(0.0) as u32, get("height").as_f64().unwrap_or(0.0) as u32);
     let data = Uint8Array::new(&get("data")).to_vec();
-    rgba(&data, w, h, "initial image").map(Some)
+    rgba(&data, w, h, what).map(Some)
 }
 
 fn variant_js(v: crate::Variant) -> JsValue {

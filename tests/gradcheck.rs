@@ -19,6 +19,15 @@ fn device(precision: Precision) -> stylize::Gpu {
     pollster::block_on(stylize::Gpu::new(&GpuOptions { precision: Some(precision), ..Default::default() })).unwrap()
 }
 
+/// A small synthetic photo and painting (deterministic gradients of colour).
+fn photo(w: usize, h: usize) -> image::RgbaImage {
+    image::RgbaImage::from_fn(w as u32, h as u32, |x, y| image::Rgba([(x * 11 + y * 3) as u8, (y * 13) as u8, (x * y) as u8, 255]))
+}
+
+fn painting(w: u32, h: u32) -> image::RgbaImage {
+    image::RgbaImage::from_fn(w, h, |x, y| image::Rgba([(x * 40) as u8, (y * 9 + x) as u8, (200 - y * 5) as u8, 255]))
+}
+
 fn check(alpha: f32, beta: f32, tau: f32, pooling: Pooling, what: &str) {
     check_colors(alpha, beta, tau, pooling, Colors::Painting, what);
 }
@@ -30,8 +39,7 @@ fn check_colors(alpha: f32, beta: f32, tau: f32, pooling: Pooling, colors: Color
     let gpu = device(Precision::F32);
     let engine = Engine::new(gpu, &weights).unwrap();
     let (w, h) = (20usize, 18usize);
-    let content = image::RgbaImage::from_fn(w as u32, h as u32, |x, y| image::Rgba([(x * 11 + y * 3) as u8, (y * 13) as u8, (x * y) as u8, 255]));
-    let style = image::RgbaImage::from_fn(16, 19, |x, y| image::Rgba([(x * 40) as u8, (y * 9 + x) as u8, (200 - y * 5) as u8, 255]));
+    let (content, style) = (photo(w, h), painting(16, 19));
     let settings = Settings {
         size: 20,
         content_weight: alpha,
@@ -178,8 +186,7 @@ fn guided_gram_gradient_matches_finite_differences() {
     let weights = VggWeights::random(8, 17);
     let engine = Engine::new(device(Precision::F32), &weights).unwrap();
     let (w, h) = (24usize, 20usize);
-    let content = image::RgbaImage::from_fn(w as u32, h as u32, |x, y| image::Rgba([(x * 11 + y * 3) as u8, (y * 13) as u8, (x * y) as u8, 255]));
-    let style = image::RgbaImage::from_fn(20, 22, |x, y| image::Rgba([(x * 40) as u8, (y * 9 + x) as u8, (200 - y * 5) as u8, 255]));
+    let (content, style) = (photo(w, h), painting(20, 22));
     // Left third red (painting 1), right third blue (keep the photo), middle unlisted (the rest).
     let mask = image::RgbaImage::from_fn(w as u32, h as u32, |x, _| if x < 8 { image::Rgba([250, 10, 10, 255]) } else if x >= 16 { image::Rgba([0, 0, 255, 255]) } else { image::Rgba([128, 128, 128, 255]) });
     let regions_set = vec![stylize::session::Region { color: [255, 0, 0], painting: Some(0) }, stylize::session::Region { color: [0, 0, 255], painting: None }];

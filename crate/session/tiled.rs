@@ -325,7 +325,8 @@ fn backward(engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t
                 ops.push(kernels::zero(gpu, "tile scatter".into(), c * lh * lw, &tb.ping[cur]));
             }
             if let Some(tr) = tr {
-                ops.extend(tr.backward(engine, tb, net, grid, t, (i, si, j), &tb.ping[cur], s, steering));
+                let wl = (whole[i].output.2, whole[i].output.1);
+                ops.extend(tr.backward(engine, tb, net, grid, t, (i, si, j, wl), &tb.ping[cur], s, steering));
             } else if let Some((o, crop)) = tb.crop(engine, net, grid, t, i, j) {
                 let n_whole = whole[i].output.1 * whole[i].output.2;
                 let scale = 4.0 / ((c as f32).powi(3) * n_whole as f32);
@@ -412,16 +413,15 @@ impl TileRegions<'_> {
         ops
     }
 
-    /// Tile `t`'s guided style gradient at style layer `i` (index `si`, stride `j`), added into
+    /// Tile `t`'s guided style gradient at style layer `i` (index `si`, stride `j`, whole-image
+    /// size `wl`), added into
     /// `dst` (the gradient w.r.t. that layer's output) at the features it owns.
     #[allow(clippy::too_many_arguments)] // the tile, its layer, and where to
-    fn backward(&self, engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t: &Tile, (i, si, j): (usize, usize, usize), dst: &Buffer, s: &Settings, steering: &mut Steering) -> Vec<Dispatch> {
+    fn backward(&self, engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t: &Tile, (i, si, j, wl): (usize, usize, usize, (usize, usize)), dst: &Buffer, s: &Settings, steering: &mut Steering) -> Vec<Dispatch> {
         let gpu = &engine.gpu;
         let mut ops = Vec::new();
         let Some((o, crop)) = tb.crop(engine, net, grid, t, i, j) else { return ops };
         let (c, lh, lw) = net.layers[i].output;
-        let whole_layer = layer_shapes(grid.width, grid.height, &engine.channels());
-        let wl = (whole_layer[i].output.2, whole_layer[i].output.1);
         ops.push(crop);
         let mut any = false;
         for (r, region) in self.regions.iter().enumerate() {

@@ -21,6 +21,15 @@ async function small(page, iterations) {
   await setValue(page, '#iterations', iterations);
 }
 const iteration = (page) => page.evaluate(() => window.__stylize.st.job?.iteration ?? 0);
+/** Waits until the run's status says Done. */
+const untilDone = (page) => page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+/** Clicks Download PNG and saves the file as OUT/name; returns its path. */
+async function download(page, name) {
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  const file = path.join(OUT, name);
+  await dl.saveAs(file);
+  return file;
+}
 
 test('a run at 32 px: progress, falling loss, live preview, PNG download; no console errors, no external requests', async () => {
   const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
@@ -33,7 +42,7 @@ test('a run at 32 px: progress, falling loss, live preview, PNG download; no con
   await page.click('#go');
   await page.waitForFunction(() => document.getElementById('progress').value >= 1, null, { timeout: 120_000 });
   const mid = await page.locator('#preview').screenshot();
-  await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+  await untilDone(page);
   const secs = (Date.now() - t0) / 1000;
   assert.equal(await page.$eval('#progress', (p) => p.value), 6);
   assert.match(await page.textContent('#progress-text'), /Iteration 6 \/ 6/);
@@ -44,9 +53,7 @@ test('a run at 32 px: progress, falling loss, live preview, PNG download; no con
   const done = await page.locator('#preview').screenshot();
   assert.notDeepEqual(done, blank, 'the preview canvas shows the image');
   assert.notDeepEqual(done, mid, 'the preview changes as the run progresses');
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-  const file = path.join(OUT, 'stylized-32.png');
-  await dl.saveAs(file);
+  const file = await download(page, 'stylized-32.png');
   assert.deepEqual(pngSize(fs.readFileSync(file)), { width: 32, height: 21 }, 'chelsea 451×300 → 32×21');
   await setValue(page, '#compare-pos', 50);
   await page.screenshot({ path: path.join(OUT, 'e2e-finished-run.png'), fullPage: true });
@@ -89,7 +96,7 @@ test('steering a live run: β raised mid-run applies from the next batch, the ru
   await page.waitForFunction(() => window.__stylize.st.steers.length === 1, null, { timeout: 10_000 });
   const refused = await page.evaluate(() => { try { window.__stylize.st.steer({ size: 64 }); return null; } catch (e) { return `${e.name}: ${e.message}`; } });
   assert.match(refused, /^Settings: `size` cannot change during a run/);
-  await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+  await untilDone(page);
   const { history, steers, settings } = await page.evaluate(() => { const st = window.__stylize.st; return { history: st.history, steers: st.steers, settings: st.settings }; });
   assert.equal(steers.length, 1);
   assert.deepEqual(steers[0].changes, { style_weight: 1000 });
@@ -127,10 +134,8 @@ test('the downloaded PNG carries its settings; the same run gives the same pixel
   await setValue(page, '#strength', 2);
   const runAndDownload = async (name) => {
     await page.click('#go');
-    await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
-    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-    const file = path.join(OUT, name);
-    await dl.saveAs(file);
+    await untilDone(page);
+    const file = await download(page, name);
     return fs.readFileSync(file);
   };
   const a = await runAndDownload('recorded-a.png');
@@ -179,7 +184,7 @@ test("colours: luminance transfer keeps the photo's colours, and the choice trav
   await small(page, 4);
   await page.selectOption('#colors', 'luminance');
   await page.click('#go');
-  await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+  await untilDone(page);
   // Mean |ΔI| + |ΔQ| (YIQ) between the result and the photo drawn at the result's size.
   const diff = await page.evaluate(async () => {
     const st = window.__stylize.st;
@@ -202,9 +207,7 @@ test("colours: luminance transfer keeps the photo's colours, and the choice trav
   });
   console.log(`# e2e: luminance transfer: mean |ΔI| + |ΔQ| from the photo ${diff.toFixed(2)}`);
   assert.ok(diff < 6, `the photo's chroma (within resampling differences): ${diff}`);
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-  const file = path.join(OUT, 'colours-luminance.png');
-  await dl.saveAs(file);
+  const file = await download(page, 'colours-luminance.png');
   assert.equal(pngRecord(fs.readFileSync(file)).settings.colors, 'luminance');
   await page.screenshot({ path: path.join(OUT, 'e2e-colours-luminance.png'), fullPage: true });
   assert.deepEqual(log.errors, []);
@@ -249,11 +252,9 @@ test('blending a second painting: added in the page, shares that sum to 100%, st
   await page.waitForFunction(() => window.__stylize.st.steers.length === 1, null, { timeout: 10_000 });
   const steer = await page.evaluate(() => window.__stylize.st.steers[0]);
   assert.deepEqual(steer.changes, { style_blend: [0.5, 0.5] }, 'the blend steered mid-run');
-  await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+  await untilDone(page);
   assert.equal(await page.$eval('#progress', (p) => p.value), 12, 'not restarted');
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-  const file = path.join(OUT, 'blended.png');
-  await dl.saveAs(file);
+  const file = await download(page, 'blended.png');
   const rec = pngRecord(fs.readFileSync(file));
   assert.deepEqual(rec.settings.style_blend, [0.5, 0.5]);
   assert.equal(rec.more_paintings[0].name, 'mosaic.png');
@@ -288,12 +289,10 @@ test('regions: painting the photo with the mouse, one region keeping the photo, 
   await drag(0.6, 0.95); // undone and painted again
   await canvas.screenshot({ path: path.join(OUT, 'e2e-regions-brush.png') });
   await page.click('#go');
-  await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+  await untilDone(page);
   const settings = await page.evaluate(() => window.__stylize.st.settings);
   assert.deepEqual(settings.regions, [{ color: [230, 25, 75], painting: 0 }, { color: [0, 110, 230], painting: null }]);
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-  const file = path.join(OUT, 'regions.png');
-  await dl.saveAs(file);
+  const file = await download(page, 'regions.png');
   const rec = pngRecord(fs.readFileSync(file));
   assert.equal(rec.settings.regions.length, 2);
   assert.equal(rec.mask.name, 'painted regions');
@@ -333,7 +332,7 @@ test('device loss mid-run: the error offers to resume from the last image, and r
   assert.match(await page.textContent('#error-fix'), /Resume from iteration \d+/);
   assert.ok(await page.isEnabled('#download'), 'the last good image can still be downloaded');
   await page.click('#error-fix');
-  await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+  await untilDone(page);
   assert.equal(await iteration(page), 8);
   await context.close();
 });
@@ -350,7 +349,7 @@ test('device loss during the first batch (no image kept yet): starting again on 
   assert.match(await page.textContent('#error-text'), /device was lost/i);
   assert.match(await page.textContent('#error-fix'), /Start again on a new GPU device/);
   await page.click('#error-fix');
-  await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+  await untilDone(page);
   assert.equal(await iteration(page), 3);
   assert.deepEqual(log.errors.filter((e) => e.startsWith('pageerror')), []);
   await context.close();
@@ -374,7 +373,7 @@ test('a tab hidden and frozen mid-run resumes when visible and finishes without 
   await new Promise((r) => setTimeout(r, 3000));
   await cdp.send('Page.setWebLifecycleState', { state: 'active' });
   await hide('visible');
-  await page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+  await untilDone(page);
   assert.equal(await iteration(page), 6);
   assert.deepEqual(log.errors, [], 'no errors');
   await context.close();
@@ -440,9 +439,7 @@ test('coarse to fine: scale by scale with one progress bar and plot, then Contin
   assert.deepEqual([...new Set(history.map((l) => l.scale))], [0, 1, 2], 'losses from every scale');
   assert.ok(history.every((l, i) => i === 0 || l.iteration >= history[i - 1].iteration), 'one iteration axis across scales');
   await page.screenshot({ path: path.join(OUT, 'e2e-coarse-to-fine.png'), fullPage: true });
-  let [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-  await dl.saveAs(path.join(OUT, 'ctf-64.png'));
-  assert.deepEqual(pngSize(fs.readFileSync(path.join(OUT, 'ctf-64.png'))), { width: 64, height: 43 });
+  assert.deepEqual(pngSize(fs.readFileSync(await download(page, 'ctf-64.png'))), { width: 64, height: 43 });
 
   // Continue larger: the 64 px result becomes the first scale of an 80 px run (scales of 40 and
   // 57 px are skipped), with L-BFGS chosen in the advanced panel.
@@ -455,9 +452,7 @@ test('coarse to fine: scale by scale with one progress bar and plot, then Contin
   assert.match(await status(page), /^Done after 2 iterations/, `one scale of 2 iterations: ${await status(page)}`);
   const st = await page.evaluate(() => ({ settings: window.__stylize.st.settings, first: window.__stylize.st.history[0] }));
   assert.equal(st.settings.optimizer, 'lbfgs');
-  [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-  await dl.saveAs(path.join(OUT, 'ctf-80.png'));
-  assert.deepEqual(pngSize(fs.readFileSync(path.join(OUT, 'ctf-80.png'))), { width: 80, height: 53 });
+  assert.deepEqual(pngSize(fs.readFileSync(await download(page, 'ctf-80.png'))), { width: 80, height: 53 });
   const fresh = history[0].total;
   assert.ok(st.first.total < 0.8 * fresh, `the larger run starts from the result, not the photo: ${st.first.total} vs ${fresh}`);
   assert.deepEqual(log.errors, []);
@@ -486,8 +481,6 @@ test('device loss at the second of three scales: resuming continues at that scal
   assert.ok(sawScale2, 'the resumed run continues at scale 2 of 3');
   assert.match(await status(page), /^Done after 9 iterations/);
   assert.match(await page.textContent('#progress-text'), /Scale 3 of 3 · 64 × 43 px · Iteration 9 \/ 9/);
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-  await dl.saveAs(path.join(OUT, 'ctf-recovered.png'));
-  assert.deepEqual(pngSize(fs.readFileSync(path.join(OUT, 'ctf-recovered.png'))), { width: 64, height: 43 });
+  assert.deepEqual(pngSize(fs.readFileSync(await download(page, 'ctf-recovered.png'))), { width: 64, height: 43 });
   await context.close();
 });
