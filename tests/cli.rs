@@ -535,7 +535,7 @@ fn a_region_mask_keeps_the_photo_where_asked() {
     };
     let (styled, kept) = (change(0, w / 4), change(3 * w / 4, w));
     eprintln!("regions: mean |Δ| from the photo: painted quarter {styled:.1}, kept quarter {kept:.1} (levels)");
-    assert!(kept < styled / 2.0, "the region that keeps the photo stays closer to it: {kept:.1} vs {styled:.1}");
+    assert!(kept < styled / 5.0, "the region that keeps the photo stays close to it: {kept:.1} vs {styled:.1}");
     let rec = stylize::record::read_png_record(&std::fs::read(&out).unwrap()).unwrap().unwrap();
     assert_eq!(rec.settings.regions.len(), 2);
     assert_eq!(rec.settings.regions[1].painting, None);
