@@ -103,6 +103,19 @@ impl Builder {
         }
     }
 
+    /// Style masks: per styled region that matches a part of its painting, its painting-side mask
+    /// at every style layer of the painting network (`painting`, the bounding size: any painting
+    /// fits) and its own targets.
+    fn guided_targets(&mut self, painting: &[LayerShape], settings: &Settings) {
+        let styled = crate::session::regions::styled_count(settings);
+        for r in (0..styled).filter(|&r| crate::session::regions::guided_by_painting(settings, r)) {
+            for l in painting.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
+                self.add(format!("style mask {} {r}", l.name), 4 * (l.output.1 * l.output.2) as u64, Life::Targets);
+                self.add(format!("region target {} {r}", l.name), 4 * (l.output.0 * l.output.0) as u64, Life::Session);
+            }
+        }
+    }
+
     fn image_state(&mut self, hw: u64, settings: &Settings, partials: usize) {
         for name in ["image", "image average", "image gradient"] {
             self.add(name, 12 * hw, Life::Session);
@@ -177,6 +190,11 @@ impl Plan {
         b.add("style image", 12 * (style.0 * style.1) as u64, Life::Targets);
         b.colour(hw, (style.0 * style.1) as u64, settings);
         b.network("style ", &style_layers, precision, Life::Targets);
+        b.guided_targets(&style_layers, settings);
+        if !settings.style_masks.is_empty() {
+            let most = style_layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())).map(|l| l.out_len() as u64).max().unwrap_or(1);
+            b.add("style region features", precision.bytes() * most, Life::Targets);
+        }
         for l in style_layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
             let split = GramSplit::new(l.output.0, l.output.1 * l.output.2);
             b.add(format!("style gram partials {}", l.name), 4 * split.partial_len() as u64, Life::Targets);
@@ -241,7 +259,10 @@ impl Plan {
                     b.add(format!("region gram diff {} {r}", l.name), 4 * (c * c) as u64, Life::Session);
                 }
             }
-            let owned_px = layers.iter().enumerate().filter(|(_, l)| STYLE_LAYERS.contains(&l.name.as_str())).map(|(i, _)| owned(&grid, i)).max().unwrap_or(1);
+            // Style masks crop the painting's masks over the painting's tiles too.
+            let guided = !settings.style_masks.is_empty();
+            let owned_px = layers.iter().enumerate().filter(|(_, l)| STYLE_LAYERS.contains(&l.name.as_str())).map(|(i, _)| owned(&grid, i).max(if guided { owned(&style_grid, i) } else { 0 })).max().unwrap_or(1);
+            b.guided_targets(&layer_shapes(style.0, style.1, channels), settings);
             b.add("tile mask crop", 4 * owned_px as u64, Life::Session);
             b.add("tile masked crop", precision.bytes() * crop as u64, Life::Session);
             b.add("tile masked gradient", 4 * crop as u64, Life::Session);

@@ -36,6 +36,10 @@ pub struct RunRecord {
     /// The region mask, with `settings.regions`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask: Option<InputRecord>,
+    /// Each painting's style mask (in the paintings' order; `None`: that painting has none);
+    /// empty when no painting has one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub style_masks: Vec<Option<InputRecord>>,
     /// The GPU adapter (name and backend) and the kernels' conv path and storage: results are
     /// reproducible to the pixel on the same adapter and variant.
     pub adapter: String,
@@ -44,7 +48,7 @@ pub struct RunRecord {
 impl RunRecord {
     /// A record of `settings` with this crate's version.
     pub fn new(settings: &Settings, content: InputRecord, style: InputRecord, adapter: String) -> RunRecord {
-        RunRecord { stylize: env!("CARGO_PKG_VERSION").into(), settings: settings.clone(), content, style, more_paintings: Vec::new(), mask: None, adapter }
+        RunRecord { stylize: env!("CARGO_PKG_VERSION").into(), settings: settings.clone(), content, style, more_paintings: Vec::new(), mask: None, style_masks: Vec::new(), adapter }
     }
 }
 

@@ -4,7 +4,7 @@
 //! (`Weights`, `Image`, `TooLarge` with a `fits` field, `DeviceLost`, `NotFinite`, ...).
 
 use crate::preview::{Preview, PreviewSource};
-use crate::session::{painting_sizes, plan_for_paintings};
+use crate::session::{painting_sizes, plan_for_paintings, Masks};
 use crate::kernels::ConvShape;
 use crate::{ConvPath, Engine, Error, Gpu, GpuOptions, Precision, Run, Session, Settings, VggWeights};
 use js_sys::{Promise, Reflect, Uint8Array};
@@ -251,16 +251,18 @@ impl Stylizer {
         init: JsValue,
         more: JsValue,
         mask: JsValue,
+        style_masks: JsValue,
     ) -> Promise {
         let engine = self.engine.clone();
         let inputs = settings_from(&settings).and_then(|s| {
             let mut paintings = vec![rgba(style, sw, sh, "style")?];
             paintings.extend(more_paintings(&more)?);
-            Ok((s, rgba(content, cw, ch, "content")?, paintings, image_arg(&init, "initial image")?, image_arg(&mask, "region mask")?))
+            let masks = Masks { regions: image_arg(&mask, "region mask")?, paintings: style_mask_args(&style_masks)? };
+            Ok((s, rgba(content, cw, ch, "content")?, paintings, image_arg(&init, "initial image")?, masks))
         });
         future_to_promise(async move {
-            let (s, c, paintings, init, mask) = inputs?;
-            let run = Run::start_paintings(engine.clone(), &c, &paintings, mask.as_ref(), &s, init.as_ref()).await.map_err(js_error)?;
+            let (s, c, paintings, init, masks) = inputs?;
+            let run = Run::start_paintings(engine.clone(), &c, &paintings, &masks, &s, init.as_ref()).await.map_err(js_error)?;
             let view = match canvas {
                 Some(canvas) => Some(View::new(&engine, run.session(), canvas)?),
                 None => None,
@@ -284,6 +286,15 @@ fn more_paintings(v: &JsValue) -> Result<Vec<image::RgbaImage>, JsValue> {
             image_arg(&p, &what)?.ok_or_else(|| js_error(Error::Image(format!("{what} is missing"))))
         })
         .collect()
+}
+
+/// Style masks: an array, per painting, of `{data, width, height}` or null (undefined or null:
+/// none).
+fn style_mask_args(v: &JsValue) -> Result<Vec<Option<image::RgbaImage>>, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(Vec::new());
+    }
+    js_sys::Array::from(v).iter().enumerate().map(|(k, m)| image_arg(&m, &format!("style mask of painting {}", k + 1))).collect()
 }
 
 /// The sizes of an array of `{width, height}` (undefined or null: none).

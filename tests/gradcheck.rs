@@ -182,6 +182,19 @@ fn f16_storage_gradient_tracks_f32() {
 /// M = round(Σ m²)) and central finite differences.
 #[test]
 fn guided_gram_gradient_matches_finite_differences() {
+    guided_case(None);
+}
+
+/// The same with a style mask on the painting: the red region matches the guided Gram of the
+/// painting's top part (its mask pooled like the network, normalised by its own mass), the rest
+/// the painting's bottom part.
+#[test]
+fn style_mask_targets_match_the_reference() {
+    let top = image::RgbaImage::from_fn(20, 22, |_, y| if y < 9 { image::Rgba([255, 0, 0, 255]) } else { image::Rgba([0, 0, 0, 255]) });
+    guided_case(Some(top));
+}
+
+fn guided_case(style_mask: Option<image::RgbaImage>) {
     use stylize::session::regions;
     let weights = VggWeights::random(8, 17);
     let engine = Engine::new(device(Precision::F32), &weights).unwrap();
@@ -191,7 +204,8 @@ fn guided_gram_gradient_matches_finite_differences() {
     let mask = image::RgbaImage::from_fn(w as u32, h as u32, |x, _| if x < 8 { image::Rgba([250, 10, 10, 255]) } else if x >= 16 { image::Rgba([0, 0, 255, 255]) } else { image::Rgba([128, 128, 128, 255]) });
     let regions_set = vec![stylize::session::Region { color: [255, 0, 0], painting: Some(0) }, stylize::session::Region { color: [0, 0, 255], painting: None }];
     let settings = Settings { size: 24, scales: 1, init: Init::Noise, seed: 5, content_weight: 1.0, style_weight: 30.0, tv_weight: 0.0, regions: regions_set.clone(), ..Settings::default() };
-    let mut s = Session::with_regions(engine.clone(), &content, std::slice::from_ref(&style), Some(&mask), &settings).unwrap();
+    let masks = stylize::session::Masks { regions: Some(mask.clone()), paintings: vec![style_mask.clone()] };
+    let mut s = Session::with_regions(engine.clone(), &content, std::slice::from_ref(&style), &masks, &settings).unwrap();
     s.evaluate().unwrap();
     let gpu = &engine.gpu;
     let grad = pollster::block_on(gpu.read_f32(s.gradient_buffer(), 0, 3 * w * h)).unwrap();
@@ -207,27 +221,55 @@ fn guided_gram_gradient_matches_finite_differences() {
     let s_in = cpu::preprocess(stylize::session::resize(&style, sw as usize, sh as usize).as_raw());
     let targets = cpu::targets(&weights, &cpu::preprocess(content.as_raw()), w, h, &s_in, sw as usize, sh as usize, settings.pooling);
     let style_idx: Vec<usize> = layers.iter().enumerate().filter(|(_, l)| stylize::vgg::STYLE_LAYERS.contains(&l.name.as_str())).map(|(i, _)| i).collect();
+    // Guided Gram of masked features (cpu::gram normalises by C·N; the guided Gram by C·M).
+    let guided = |f: &[f64], m: &[f32], mass: usize, c: usize, n: usize| -> Vec<f64> {
+        let fm: Vec<f64> = f.iter().enumerate().map(|(e, v)| v * m[e % n] as f64).collect();
+        cpu::gram(&fm, c, n).iter().map(|v| v * n as f64 / mass as f64).collect()
+    };
+    // Each styled region's targets: its part of the painting with a style mask, else the whole.
+    let region_targets: Vec<Vec<Vec<f64>>> = match &style_mask {
+        None => styled.iter().map(|_| targets.grams.clone()).collect(),
+        Some(sm) => {
+            let s_layers = stylize::vgg::layer_shapes(sw as usize, sh as usize, &channels);
+            let parts = regions::styled_regions(sm, sw as usize, sh as usize, &regions_set, &s_layers, settings.pooling);
+            let s_acts = cpu::forward(&weights, &s_in, sw as usize, sh as usize, settings.pooling);
+            let s_idx: Vec<usize> = s_layers.iter().enumerate().filter(|(_, l)| stylize::vgg::STYLE_LAYERS.contains(&l.name.as_str())).map(|(i, _)| i).collect();
+            parts
+                .iter()
+                .map(|p| {
+                    s_idx.iter().enumerate().map(|(si, &i)| {
+                        let (c, lh, lw) = s_layers[i].output;
+                        let (m, mass) = &p.layers[si];
+                        if *mass == 0 { targets.grams[si].clone() } else { guided(&s_acts[i], m, *mass, c, lh * lw) }
+                    }).collect()
+                })
+                .collect()
+        }
+    };
+    if style_mask.is_some() {
+        let differs = region_targets[0][0].iter().zip(&targets.grams[0]).any(|(a, b)| (a - b).abs() > 1e-3 * b.abs().max(1.0));
+        assert!(differs, "the painting's top part has other Grams than the whole painting");
+    }
     let total = |x: &[f64]| {
         let plain = cpu::losses(&weights, x, w, h, &targets, settings.style_layer_weights, settings.pooling);
         let acts = cpu::forward(&weights, x, w, h, settings.pooling);
         let mut style_loss = 0.0;
         for (si, &i) in style_idx.iter().enumerate() {
             let (c, lh, lw) = layers[i].output;
-            for r in &styled {
-                let (m, mass) = &r.layers[si];
+            for (r, reg) in styled.iter().enumerate() {
+                let (m, mass) = &reg.layers[si];
                 if *mass == 0 {
                     continue;
                 }
-                let fm: Vec<f64> = acts[i].iter().enumerate().map(|(e, v)| v * m[e % (lh * lw)] as f64).collect();
-                // cpu::gram normalises by C·N; the guided Gram by C·M.
-                let g: Vec<f64> = cpu::gram(&fm, c, lh * lw).iter().map(|v| v * (lh * lw) as f64 / *mass as f64).collect();
-                style_loss += settings.style_layer_weights[si] as f64 * g.iter().zip(&targets.grams[si]).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / (c * c) as f64;
+                let g = guided(&acts[i], m, *mass, c, lh * lw);
+                style_loss += settings.style_layer_weights[si] as f64 * g.iter().zip(&region_targets[r][si]).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / (c * c) as f64;
             }
         }
         (plain.content, style_loss, 1.0 * plain.content + 30.0 * style_loss)
     };
     let (c0, s0, t0) = total(&x);
-    eprintln!("regions: GPU {gpu_losses:?}; CPU content {c0:.6e} style {s0:.6e}");
+    let what = if style_mask.is_some() { "regions with a style mask" } else { "regions" };
+    eprintln!("{what}: GPU {gpu_losses:?}; CPU content {c0:.6e} style {s0:.6e}");
     assert!(((gpu_losses.style as f64 - s0) / s0).abs() < 1e-4, "guided style loss: GPU {} vs CPU {s0}", gpu_losses.style);
     assert!(((gpu_losses.total as f64 - t0) / t0).abs() < 1e-4);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
@@ -247,5 +289,5 @@ fn guided_gram_gradient_matches_finite_differences() {
         worst = worst.max(err / scale);
         assert!(err <= 1e-4 * scale + 1e-4 * fd.abs(), "pixel {i}: GPU {} vs finite difference {fd}", grad[i]);
     }
-    eprintln!("regions: max |g_gpu − g_fd| / max|g_fd| = {worst:.2e} (max|g| {scale:.3e})");
+    eprintln!("{what}: max |g_gpu − g_fd| / max|g_fd| = {worst:.2e} (max|g| {scale:.3e})");
 }

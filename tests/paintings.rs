@@ -100,7 +100,8 @@ fn tiles_steering_and_a_mismatch() {
 }
 
 /// Regions over tiles equal regions on the whole image (exact tiles), and the plan is what is
-/// created, whole and tiled.
+/// created, whole and tiled; so with style masks on both paintings (each region then matches its
+/// part of its painting, summed over the painting's tiles too), which change the style loss.
 #[test]
 fn regions_over_tiles_equal_the_whole_image() {
     let weights = VggWeights::random(8, 21);
@@ -111,20 +112,30 @@ fn regions_over_tiles_equal_the_whole_image() {
     let mask = image::RgbaImage::from_fn(96, 72, |x, y| if x < 40 { image::Rgba([255, 0, 0, 255]) } else if (30..50).contains(&y) { image::Rgba([0, 0, 255, 255]) } else { image::Rgba([0, 0, 0, 255]) });
     let regions = vec![stylize::session::Region { color: [255, 0, 0], painting: Some(1) }, stylize::session::Region { color: [0, 0, 255], painting: None }];
     let base = Settings { size: 96, scales: 1, init: Init::Noise, seed: 4, style_blend: vec![1.0, 1.0], regions, ..Settings::default() };
-    let eval = |s: &Settings| {
+    // Painting 1's unlisted left half is the rest's part; painting 2's top half is the red region's.
+    let style_masks = vec![
+        Some(image::RgbaImage::from_fn(80, 64, |x, _| if x < 40 { image::Rgba([0, 0, 0, 255]) } else { image::Rgba([255, 0, 0, 255]) })),
+        Some(image::RgbaImage::from_fn(64, 80, |_, y| if y < 40 { image::Rgba([255, 0, 0, 255]) } else { image::Rgba([0, 0, 0, 255]) })),
+    ];
+    let eval_with = |s: &Settings, masks: &stylize::session::Masks| {
         let before = engine.gpu.storage_bytes_created();
-        let mut session = Session::with_regions(engine.clone(), &content, &paintings, Some(&mask), s).unwrap();
+        let mut session = Session::with_regions(engine.clone(), &content, &paintings, masks, s).unwrap();
         assert_eq!(session.plan().total(), engine.gpu.storage_bytes_created() - before, "the plan is what is created (tiles {})", s.tile_size);
         session.evaluate().unwrap();
         let g = pollster::block_on(engine.gpu.read_f32(session.gradient_buffer(), 0, 3 * 96 * 72)).unwrap();
         (pollster::block_on(session.losses()).unwrap(), g, session.plan().summary(0))
     };
-    let (lw, gw, _) = eval(&base);
-    let (lt, gt, plan) = eval(&Settings { tile_size: 32, ..base.clone() });
-    let gmax = gw.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let gerr = gw.iter().zip(&gt).fold(0f32, |m, (a, b)| m.max((a - b).abs())) / gmax;
     let rel = |a: f32, b: f32| ((a - b) / b).abs();
-    eprintln!("regions over tiles ({plan}): style {} vs {} whole, total within {:.1e}; gradient within {gerr:.1e} of max |g|", lt.style, lw.style, rel(lt.total, lw.total));
-    assert!(rel(lt.style, lw.style) < 1e-4 && rel(lt.total, lw.total) < 1e-4 && gerr < 1e-4, "tiles {lt:?} vs whole {lw:?}, gradient {gerr:.1e}");
+    let mut whole_style = Vec::new();
+    for (what, masks) in [("", stylize::session::Masks::regions(mask.clone())), (" with style masks", stylize::session::Masks { regions: Some(mask.clone()), paintings: style_masks.clone() })] {
+        let (lw, gw, _) = eval_with(&base, &masks);
+        let (lt, gt, plan) = eval_with(&Settings { tile_size: 32, ..base.clone() }, &masks);
+        let gmax = gw.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let gerr = gw.iter().zip(&gt).fold(0f32, |m, (a, b)| m.max((a - b).abs())) / gmax;
+        eprintln!("regions{what} over tiles ({plan}): style {} vs {} whole, total within {:.1e}; gradient within {gerr:.1e} of max |g|", lt.style, lw.style, rel(lt.total, lw.total));
+        assert!(rel(lt.style, lw.style) < 1e-4 && rel(lt.total, lw.total) < 1e-4 && gerr < 1e-4, "tiles {lt:?} vs whole {lw:?}, gradient {gerr:.1e}");
+        whole_style.push(lw.style);
+    }
+    assert!(rel(whole_style[1], whole_style[0]) > 1e-2, "the style masks change the targets: {whole_style:?}");
     engine.gpu.check().unwrap();
 }

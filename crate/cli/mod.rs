@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use stylize::record::{InputRecord, RunRecord};
+use stylize::session::Masks;
 use stylize::{Colors, Engine, Error, Gpu, GpuOptions, Init, Optimizer, Pooling, Run, Settings, TileMode, VggWeights};
 
 /// Neural style transfer (Gatys et al.) on the GPU: repaints CONTENT in the style of STYLE.
@@ -245,6 +246,11 @@ struct RunArgs {
     /// the mask's other pixels take STYLE.
     #[arg(long, value_name = "COLOR=PAINTING|photo")]
     region_style: Vec<String>,
+    /// A style mask over a painting, in the colours of --mask: each region then matches only
+    /// its part of that painting (the rest of the photo, the painting's unlisted colours).
+    /// `MASK` for STYLE, or `PAINTING=MASK` for another painting of the run. Repeatable.
+    #[arg(long, value_name = "[PAINTING=]MASK")]
+    style_mask: Vec<String>,
     /// Steer the run at a run iteration (counted over all scales): `ITER:key=value[;key=value]`
     /// with keys style-weight, content-weight, tv-weight, lr, style-layer-weights and style-blend
     /// (lists separated by `/`, e.g. `120:style-weight=100;style-blend=0.2/0.8`). Repeatable.
@@ -424,7 +430,7 @@ fn print_memory_plans(gpu: &Gpu, sizes: &[u32], s: &Settings, budget: Option<u64
 /// Opens the device and starts the run; when a kernel fails to compile on this device, warns
 /// and falls back (f16 → f32 storage, tiled → direct kernels) on a new device instead of failing.
 #[allow(clippy::too_many_arguments)] // the run's inputs, each distinct
-fn start_run(weights: &VggWeights, content: &image::RgbaImage, paintings: &[image::RgbaImage], mask: Option<&image::RgbaImage>, settings: &Settings, init: Option<&image::RgbaImage>, budget: Option<u64>) -> Result<Run, Error> {
+fn start_run(weights: &VggWeights, content: &image::RgbaImage, paintings: &[image::RgbaImage], masks: &Masks, settings: &Settings, init: Option<&image::RgbaImage>, budget: Option<u64>) -> Result<Run, Error> {
     let mut opts = GpuOptions::default();
     loop {
         let gpu = pollster::block_on(Gpu::new(&opts))?;
@@ -433,7 +439,7 @@ fn start_run(weights: &VggWeights, content: &image::RgbaImage, paintings: &[imag
         if let Some(b) = budget {
             engine.set_memory_budget(b);
         }
-        match pollster::block_on(Run::start_paintings(engine, content, paintings, mask, settings, init)) {
+        match pollster::block_on(Run::start_paintings(engine, content, paintings, masks, settings, init)) {
             Err(Error::Kernel(msg)) => {
                 let Some(next) = variant.fallback() else { return Err(Error::Kernel(msg)) };
                 eprintln!(
@@ -587,6 +593,25 @@ fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         };
         settings.regions.push(stylize::session::Region { color, painting });
     }
+    // Style masks, each for a painting of the run (named as in --region-style; STYLE by default).
+    let mut style_masks: Vec<Option<(PathBuf, image::RgbaImage)>> = vec![None; paintings.len()];
+    for spec in &a.style_mask {
+        let (painting, file) = match spec.split_once('=') {
+            Some((p, f)) => (Some(PathBuf::from(p)), PathBuf::from(f)),
+            None => (None, PathBuf::from(spec)),
+        };
+        let k = match &painting {
+            None => 0,
+            Some(p) => style_paths
+                .iter()
+                .position(|q| q == p || q.file_name().is_some_and(|n| Some(n) == p.file_name()))
+                .ok_or_else(|| Error::Settings(format!("--style-mask `{spec}`: {} is not a painting of this run (STYLE, --style or --region-style)", p.display())))?,
+        };
+        if style_masks[k].is_some() {
+            return Err(Error::Settings(format!("--style-mask: painting {} has two style masks", style_paths[k].display())).into());
+        }
+        style_masks[k] = Some((file.clone(), stylize::image_io::load(&file)?));
+    }
     if !settings.regions.is_empty() && settings.style_blend.len() != paintings.len() && paintings.len() > 1 {
         // With regions each region matches its own painting: the weights only count them.
         settings.style_blend = vec![1.0; paintings.len()];
@@ -615,9 +640,15 @@ fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         "content" | "noise" => None,
         path => Some(stylize::image_io::load(Path::new(path))?),
     };
-    let mut run = start_run(&weights, &content, &paintings, mask.as_ref(), &settings, init_img.as_ref(), a.tiles.memory_budget)?;
+    let masks = Masks { regions: mask, paintings: style_masks.iter().map(|m| m.as_ref().map(|(_, img)| img.clone())).collect() };
+    let mut run = start_run(&weights, &content, &paintings, &masks, &settings, init_img.as_ref(), a.tiles.memory_budget)?;
     let mask_input = a.mask.as_deref().map(input_record).transpose()?;
-    let made_from = RunRecord { more_paintings: more_inputs, mask: mask_input, ..RunRecord::new(&settings, inputs.0, inputs.1, run.session().engine().gpu.summary()) };
+    let style_mask_inputs = if style_masks.iter().any(Option::is_some) {
+        style_masks.iter().map(|m| m.as_ref().map(|(p, _)| input_record(p)).transpose()).collect::<Result<Vec<_>, _>>()?
+    } else {
+        Vec::new()
+    };
+    let made_from = RunRecord { more_paintings: more_inputs, mask: mask_input, style_masks: style_mask_inputs, ..RunRecord::new(&settings, inputs.0, inputs.1, run.session().engine().gpu.summary()) };
     let final_px = run.scales().last().map_or(1.0, |s| s.work);
     let bar = ProgressBar::new((run.work().0 / final_px).round() as u64);
     bar.set_style(

@@ -36,10 +36,39 @@ pub struct Iteration {
     pub(super) _buffers: Vec<Buffer>,
 }
 
-/// A styled region on the GPU: its painting and, per style layer, its mask (`[n]` f32) and mass.
+/// A styled region on the GPU: its painting and, per style layer, its mask (`[n]` f32) and mass;
+/// with a style mask on its painting, what it matches of that painting.
 pub struct RegionGpu {
     pub painting: usize,
     pub layers: Vec<(Buffer, usize)>,
+    pub guide: Option<PaintingGuide>,
+}
+
+/// A styled region's part of its painting (a style mask): per style layer, the painting-side mask
+/// (`[n]` f32 at the painting's layer size; freed after the targets) and its mass (0: the region
+/// is absent there, and the whole painting's Gram is the target), and the guided Gram `[C][C]`
+/// computed from it ([`super::Targets::compute`], the tiled build).
+pub struct PaintingGuide {
+    pub masks: Vec<Buffer>,
+    pub masses: Vec<usize>,
+    pub targets: Vec<Buffer>,
+}
+
+impl RegionGpu {
+    /// The buffers the iteration keeps: the masks and the region's own targets (the painting-side
+    /// masks are done with once the targets are computed).
+    pub fn into_kept(self) -> impl Iterator<Item = Buffer> {
+        self.layers.into_iter().map(|(b, _)| b).chain(self.guide.into_iter().flat_map(|g| g.targets))
+    }
+
+    /// The Gram matrix this region matches at style layer `si`: its part of the painting's when
+    /// a style mask gives one there, else `painting` (the whole painting's).
+    pub fn target<'a>(&'a self, si: usize, painting: &'a Buffer) -> &'a Buffer {
+        match &self.guide {
+            Some(g) if g.masses[si] > 0 => &g.targets[si],
+            _ => painting,
+        }
+    }
 }
 
 /// The session buffers an iteration reads and writes.
@@ -93,7 +122,7 @@ impl Iteration {
                     ops.push(kernels::mask_act(gpu, gpu.precision, label("mask"), (c, n), &net.acts[i], mask, feats));
                     let split = GramSplit::new(c, n);
                     ops.push(kernels::gram_partial(gpu, gpu.variant(), label("gram"), split, feats, &partial));
-                    let bufs = StyleDiff { partial: &partial, target: targets.painting(si, region.painting), diff: &diff, loss_part: &loss_part };
+                    let bufs = StyleDiff { partial: &partial, target: region.target(si, targets.painting(si, region.painting)), diff: &diff, loss_part: &loss_part };
                     let (d, count) = kernels::style_diff(gpu, label("gram"), GramSplit { n: *mass, ..split }, bufs, part_len);
                     ops.push(d);
                     part_len += count;

@@ -20,7 +20,8 @@ mod targets;
 mod tiled;
 
 pub use crate::kernels::MEAN_BGR;
-pub use iteration::{Iteration, IterationBuffers};
+pub use iteration::{Iteration, IterationBuffers, PaintingGuide, RegionGpu};
+pub use regions::Masks;
 pub use run::{resize_planar, Run, Scale};
 pub use color::ColourBuffers;
 pub use targets::Targets;
@@ -193,6 +194,10 @@ pub struct Settings {
     /// regions each region matches its own painting (the blend weights only count the paintings),
     /// and the network runs on the whole image (no tiles).
     pub regions: Vec<Region>,
+    /// Which paintings come with a style mask ([`regions::Masks`]): set from the run's masks by
+    /// [`regions::Masks::settle`], not by people (not serialised).
+    #[serde(skip)]
+    pub style_masks: Vec<bool>,
     /// Tile cores of this many pixels (a multiple of 16): 0 = tiles only when the whole image
     /// does not fit the memory budget ([`crate::plan::Plan::choose`]).
     pub tile_size: u32,
@@ -227,6 +232,7 @@ impl Default for Settings {
             style_blend: Vec::new(),
             style_scales: Vec::new(),
             regions: Vec::new(),
+            style_masks: Vec::new(),
             tile_size: 0,
             tile_mode: TileMode::Exact,
             tile_halo: 0,
@@ -494,18 +500,15 @@ impl Session {
     /// most [`crate::kernels::MAX_PAINTINGS`]): the style targets are their Gram matrices blended
     /// by those weights, each painting at its own scale ([`Settings::style_scale_of`]).
     pub fn with_paintings(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], settings: &Settings) -> Result<Session> {
-        Session::with_regions(engine, content, paintings, None, settings)
+        Session::with_regions(engine, content, paintings, &Masks::default(), settings)
     }
 
-    /// [`Self::with_paintings`] with a region mask (any size; resized to the output's by nearest
-    /// neighbour) for `settings.regions` ([`regions`]).
-    pub fn with_regions(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], mask: Option<&RgbaImage>, settings: &Settings) -> Result<Session> {
+    /// [`Self::with_paintings`] with masks ([`regions::Masks`]): a region mask (any size; resized
+    /// to the output's by nearest neighbour) for `settings.regions` ([`regions`]), and style masks
+    /// over the paintings in the same colours.
+    pub fn with_regions(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], masks: &Masks, settings: &Settings) -> Result<Session> {
         settings.validate()?;
-        match (mask.is_some(), settings.regions.is_empty()) {
-            (false, false) => return Err(Error::Settings("regions need a region mask image".into())),
-            (true, true) => return Err(Error::Settings("a region mask needs its regions: which colour takes which painting (or the photo)".into())),
-            _ => {}
-        }
+        let settings = &masks.settle(settings)?;
         if paintings.is_empty() || paintings.len() != settings.paintings() {
             return Err(Error::Settings(format!(
                 "{} painting(s) need as many blend weights (got {}): give one weight per painting, e.g. 0.7,0.3",
@@ -533,17 +536,17 @@ impl Session {
         let (net, iteration_plan, colour, blend) = match &plan.grid {
             None => {
                 let net = Network::new(&engine, &x, w, h, settings.pooling, &mut arena, "");
-                let targets = Targets::compute(&engine, &net, &x, &content_px, &style_px, settings, &mut arena);
+                let region_gpu = upload_regions(&engine, masks, (w, h), &style_sizes, settings, &mut arena);
+                let targets = Targets::compute(&engine, &net, &x, &content_px, &style_px, settings, &region_gpu, &mut arena);
                 init_noise(gpu, settings, &x, hw);
-                let region_gpu = upload_regions(&engine, mask, (w, h), settings, &mut arena);
                 let mut it = Iteration::build(&engine, &net, &targets, settings, bufs, &region_gpu, &mut arena);
-                it._buffers.extend(region_gpu.into_iter().flat_map(|r| r.layers.into_iter().map(|(b, _)| b)));
+                it._buffers.extend(region_gpu.into_iter().flat_map(RegionGpu::into_kept));
                 (Some(net), it, targets.colour, targets.blend)
             }
             Some(_) => {
-                let region_gpu = upload_regions(&engine, mask, (w, h), settings, &mut arena);
+                let region_gpu = upload_regions(&engine, masks, (w, h), &style_sizes, settings, &mut arena);
                 let (mut it, colour, blend) = tiled::build(&engine, &plan, &content_px, &style_px, settings, bufs, &region_gpu, &mut arena);
-                it._buffers.extend(region_gpu.into_iter().flat_map(|r| r.layers.into_iter().map(|(b, _)| b)));
+                it._buffers.extend(region_gpu.into_iter().flat_map(RegionGpu::into_kept));
                 (None, it, colour, blend)
             }
         };
@@ -593,9 +596,9 @@ impl Session {
     /// [`Self::new`] inside a validation error scope: a kernel that fails to compile or validate
     /// on this device becomes [`Error::Kernel`] (instead of an error at the first step), so the
     /// caller can fall back to another [`crate::Variant`] on a new device.
-    pub async fn create_checked(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], mask: Option<&RgbaImage>, settings: &Settings) -> Result<Session> {
+    pub async fn create_checked(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], masks: &Masks, settings: &Settings) -> Result<Session> {
         let scope = engine.gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let session = Session::with_regions(engine.clone(), content, paintings, mask, settings);
+        let session = Session::with_regions(engine.clone(), content, paintings, masks, settings);
         #[cfg(not(target_arch = "wasm32"))]
         let _ = engine.gpu.device.poll(wgpu::PollType::Poll);
         if let Some(e) = scope.pop().await {
@@ -868,29 +871,44 @@ fn init_noise(gpu: &crate::Gpu, settings: &Settings, x: &wgpu::Buffer, hw: usize
     }
 }
 
-/// The styled regions of `mask` at the output's `w`×`h` ([`regions::styled_regions`]), their
-/// per-layer masks written into the planned buffers; none without a mask.
-fn upload_regions(engine: &Engine, mask: Option<&RgbaImage>, (w, h): (usize, usize), settings: &Settings, arena: &mut crate::plan::Arena) -> Vec<iteration::RegionGpu> {
-    let Some(m) = mask else { return Vec::new() };
-    let layers = crate::vgg::layer_shapes(w, h, &engine.channels());
-    let style_names: Vec<String> = layers.iter().filter(|l| crate::vgg::STYLE_LAYERS.contains(&l.name.as_str())).map(|l| l.name.clone()).collect();
-    regions::styled_regions(m, w, h, &settings.regions, &layers, settings.pooling)
-        .into_iter()
-        .enumerate()
-        .map(|(r, reg)| iteration::RegionGpu {
-            painting: reg.painting,
-            layers: reg
-                .layers
-                .iter()
-                .zip(&style_names)
-                .map(|((m, mass), name)| {
-                    let b = arena.take(&format!("region mask {name} {r}"));
-                    engine.gpu.queue.write_buffer(&b, 0, bytemuck::cast_slice(m));
-                    (b, *mass)
-                })
-                .collect(),
+/// The styled regions of the region mask at the output's `w`×`h` ([`regions::styled_regions`]),
+/// their per-layer masks written into the planned buffers; for a region whose painting has a style
+/// mask, that mask's part for it at the painting's size (`style_sizes[k]`) and the buffers of its
+/// own targets ([`PaintingGuide`]). None without a region mask.
+fn upload_regions(engine: &Engine, masks: &Masks, (w, h): (usize, usize), style_sizes: &[(u32, u32)], settings: &Settings, arena: &mut crate::plan::Arena) -> Vec<RegionGpu> {
+    let Some(m) = &masks.regions else { return Vec::new() };
+    let channels = engine.channels();
+    let style_names: Vec<&str> = crate::vgg::STYLE_LAYERS.to_vec();
+    let upload = |arena: &mut crate::plan::Arena, name: String, data: &[f32]| {
+        let b = arena.take(&name);
+        engine.gpu.queue.write_buffer(&b, 0, bytemuck::cast_slice(data));
+        b
+    };
+    // Each painting's style mask, split into the styled regions (the same order as the photo's).
+    let painted: Vec<Option<Vec<regions::StyledRegion>>> = (0..settings.paintings())
+        .map(|k| {
+            masks.painting(k).map(|pm| {
+                let (sw, sh) = (style_sizes[k].0 as usize, style_sizes[k].1 as usize);
+                regions::styled_regions(pm, sw, sh, &settings.regions, &crate::vgg::layer_shapes(sw, sh, &channels), settings.pooling)
+            })
         })
-        .collect()
+        .collect();
+    let photo = regions::styled_regions(m, w, h, &settings.regions, &crate::vgg::layer_shapes(w, h, &channels), settings.pooling);
+    let mut out = Vec::new();
+    for (r, reg) in photo.into_iter().enumerate() {
+        let layers = reg.layers.iter().zip(&style_names).map(|((m, mass), name)| (upload(arena, format!("region mask {name} {r}"), m), *mass)).collect();
+        let guide = painted[reg.painting].as_ref().map(|p| {
+            let part = &p[r];
+            debug_assert_eq!(part.painting, reg.painting);
+            PaintingGuide {
+                masks: part.layers.iter().zip(&style_names).map(|((m, _), name)| upload(arena, format!("style mask {name} {r}"), m)).collect(),
+                masses: part.layers.iter().map(|(_, mass)| *mass).collect(),
+                targets: style_names.iter().map(|name| arena.take(&format!("region target {name} {r}"))).collect(),
+            }
+        });
+        out.push(RegionGpu { painting: reg.painting, layers, guide });
+    }
+    out
 }
 
 /// Resizes to exactly `w`×`h` with Lanczos3 (no-op if already that size).

@@ -3,10 +3,57 @@
 //! Each styled region's mask, made at the output size and pooled to every style layer with the
 //! network's own pooling, weights that layer's features before their Gram matrix (a guided Gram,
 //! normalised by the mask's mass M = round(Σ m²)) and its gradient (`mask_act`, `mask_add`).
+//! A painting may come with a style mask in the same colours: a region then matches the guided
+//! Grams of its part of that painting (its mask pooled likewise, normalised by its own mass)
+//! instead of the whole painting's.
 
 use super::{Region, Settings};
+use crate::error::{Error, Result};
 use crate::vgg::{LayerShape, Pooling, STYLE_LAYERS};
 use image::RgbaImage;
+
+/// The masks of a run: the region mask over the photo and, per painting (in the run's order), an
+/// optional style mask drawn in the same colours over that painting.
+#[derive(Clone, Debug, Default)]
+pub struct Masks {
+    /// The region mask (any size; resized to the output's by nearest neighbour).
+    pub regions: Option<RgbaImage>,
+    /// Painting k's style mask (any size; resized to the painting's); missing or `None`: none.
+    pub paintings: Vec<Option<RgbaImage>>,
+}
+
+impl Masks {
+    /// A region mask alone.
+    pub fn regions(mask: RgbaImage) -> Masks {
+        Masks { regions: Some(mask), paintings: Vec::new() }
+    }
+
+    /// Painting `k`'s style mask, if it has one.
+    pub fn painting(&self, k: usize) -> Option<&RgbaImage> {
+        self.paintings.get(k).and_then(|m| m.as_ref())
+    }
+
+    /// Checks the masks against `settings` (regions need a region mask and the other way round; a
+    /// style mask needs regions and a painting to belong to) and returns the settings with
+    /// [`Settings::style_masks`] set from them.
+    pub fn settle(&self, settings: &Settings) -> Result<Settings> {
+        let bad = |m: String| Err(Error::Settings(m));
+        match (self.regions.is_some(), settings.regions.is_empty()) {
+            (false, false) => return bad("regions need a region mask image".into()),
+            (true, true) => return bad("a region mask needs its regions: which colour takes which painting (or the photo)".into()),
+            _ => {}
+        }
+        let masked: Vec<bool> = (0..settings.paintings()).map(|k| self.painting(k).is_some()).collect();
+        if let Some(k) = (settings.paintings()..self.paintings.len()).find(|&k| self.painting(k).is_some()) {
+            return bad(format!("a style mask for painting {} but the run has {} painting(s)", k + 1, settings.paintings()));
+        }
+        if masked.iter().any(|&m| m) && settings.regions.is_empty() {
+            return bad("a style mask needs regions: a region mask over the photo and what each colour takes".into());
+        }
+        let style_masks = if masked.iter().any(|&m| m) { masked } else { Vec::new() };
+        Ok(Settings { style_masks, ..settings.clone() })
+    }
+}
 
 /// Largest squared RGB distance at which a mask pixel belongs to a region's colour.
 const NEAR: u32 = 3 * 96 * 96;
@@ -60,6 +107,21 @@ pub fn styled_regions(mask: &RgbaImage, w: usize, h: usize, regions: &[Region], 
 /// M = round(Σ m²): the pixels a (soft) mask covers, what its guided Gram is normalised by.
 pub fn mass(m: &[f64]) -> usize {
     m.iter().map(|v| v * v).sum::<f64>().round() as usize
+}
+
+/// The painting each styled region matches, in [`styled_regions`]' order (the rest last: the
+/// first painting).
+pub fn styled_paintings(settings: &Settings) -> Vec<usize> {
+    if settings.regions.is_empty() {
+        return Vec::new();
+    }
+    settings.regions.iter().filter_map(|r| r.painting).chain([0]).collect()
+}
+
+/// Whether styled region `r` (in [`styled_regions`]' order) matches a part of its painting: its
+/// painting has a style mask ([`Settings::style_masks`]).
+pub fn guided_by_painting(settings: &Settings, r: usize) -> bool {
+    styled_paintings(settings).get(r).is_some_and(|&p| settings.style_masks.get(p).copied().unwrap_or(false))
 }
 
 /// How many regions the settings style (those with a painting, and the rest).

@@ -4,7 +4,7 @@
 //! upsampled in f32 with Lanczos3 on the CPU, and with a fresh optimiser (Adam's moments and
 //! L-BFGS's pairs restart: see BENCHMARKS.md). One scale is exactly a session.
 
-use super::{painting_sizes, plan_for_paintings, Session, Settings, MEAN_BGR};
+use super::{painting_sizes, plan_for_paintings, Masks, Session, Settings, MEAN_BGR};
 use crate::error::{Error, Result};
 use crate::vgg::Engine;
 use image::RgbaImage;
@@ -26,7 +26,7 @@ pub struct Run {
     engine: Rc<Engine>,
     content: RgbaImage,
     paintings: Vec<RgbaImage>,
-    mask: Option<RgbaImage>,
+    masks: Masks,
     settings: Settings,
     scales: Vec<Scale>,
     scale: usize,
@@ -72,21 +72,22 @@ impl Run {
     /// Plans the run ([`Self::plan`]) and starts its first scale (its session created inside a
     /// validation scope: [`Session::create_checked`]), from `init` (resized) when given.
     pub async fn start(engine: Rc<Engine>, content: &RgbaImage, style: &RgbaImage, settings: &Settings, init: Option<&RgbaImage>) -> Result<Run> {
-        Run::start_paintings(engine, content, std::slice::from_ref(style), None, settings, init).await
+        Run::start_paintings(engine, content, std::slice::from_ref(style), &Masks::default(), settings, init).await
     }
 
-    /// [`Self::start`] with several paintings blended by `settings.style_blend`.
-    /// and, for `settings.regions`, the region `mask` (it travels with the run: every scale's
-    /// session resizes it to its size).
-    pub async fn start_paintings(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], mask: Option<&RgbaImage>, settings: &Settings, init: Option<&RgbaImage>) -> Result<Run> {
+    /// [`Self::start`] with several paintings blended by `settings.style_blend` and, for
+    /// `settings.regions`, the region mask and the paintings' style masks (they travel with the
+    /// run: every scale's session resizes them to its sizes).
+    pub async fn start_paintings(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], masks: &Masks, settings: &Settings, init: Option<&RgbaImage>) -> Result<Run> {
+        let settings = &masks.settle(settings)?;
         let dims: Vec<(u32, u32)> = paintings.iter().map(|p| (p.width(), p.height())).collect();
         let scales = Run::plan_paintings(&engine, content.width(), content.height(), &dims, settings, init.map(|i| i.width().max(i.height())))?;
         let first = settings.at_scale(scales[0].width.max(scales[0].height), scales[0].iterations);
-        let mut session = Session::create_checked(engine.clone(), content, paintings, mask, &first).await?;
+        let mut session = Session::create_checked(engine.clone(), content, paintings, masks, &first).await?;
         if let Some(img) = init {
             session.set_image(img, 0)?;
         }
-        Ok(Run { engine, content: content.clone(), paintings: paintings.to_vec(), mask: mask.cloned(), settings: settings.clone(), scales, scale: 0, session: Some(session), done: 0, prev_size: (0, 0) })
+        Ok(Run { engine, content: content.clone(), paintings: paintings.to_vec(), masks: masks.clone(), settings: settings.clone(), scales, scale: 0, session: Some(session), done: 0, prev_size: (0, 0) })
     }
 
     /// The session of the current scale.
@@ -163,7 +164,7 @@ impl Run {
             _ => None,
         };
         let settings = self.enter_settings();
-        let session = Session::create_checked(self.engine.clone(), &self.content, &self.paintings, self.mask.as_ref(), &settings).await?;
+        let session = Session::create_checked(self.engine.clone(), &self.content, &self.paintings, &self.masks, &settings).await?;
         self.enter(session, &prev)?;
         if let Some((m, v, state)) = moments {
             let ((pw, ph), (w, h)) = (self.prev_size, self.session().size());
@@ -187,7 +188,7 @@ impl Run {
     pub fn advance(&mut self, prev: &[f32]) -> Result<()> {
         self.check_not_last()?;
         let settings = self.enter_settings();
-        let session = Session::with_regions(self.engine.clone(), &self.content, &self.paintings, self.mask.as_ref(), &settings)?;
+        let session = Session::with_regions(self.engine.clone(), &self.content, &self.paintings, &self.masks, &settings)?;
         self.enter(session, prev)
     }
 

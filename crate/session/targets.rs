@@ -5,7 +5,7 @@ use crate::gpu::Gpu;
 use crate::kernels::{self, GramSplit};
 use crate::plan::Arena;
 use super::color::ColourPrep;
-use super::{ColourBuffers, Settings};
+use super::{ColourBuffers, RegionGpu, Settings};
 use crate::gpu::Dispatch;
 use crate::vgg::{Engine, Network, CONTENT_LAYER, STYLE_LAYERS};
 use image::RgbaImage;
@@ -45,7 +45,10 @@ impl Targets {
     /// passes and the Gram matrices — one submission per painting — and copies relu4_2 into the
     /// content target. Several paintings' Grams are blended by their weights ([`Targets::blend`]).
     /// Reads nothing back; the paintings' network is freed when this returns.
-    pub fn compute(engine: &Engine, net: &Network, x: &Buffer, content: &RgbaImage, paintings: &[RgbaImage], settings: &Settings, arena: &mut Arena) -> Targets {
+    /// Regions whose painting has a style mask get their own targets: the guided Grams of their
+    /// part of it ([`super::PaintingGuide`]).
+    #[allow(clippy::too_many_arguments)] // the network, its input, the images, and where to
+    pub fn compute(engine: &Engine, net: &Network, x: &Buffer, content: &RgbaImage, paintings: &[RgbaImage], settings: &Settings, regions: &[RegionGpu], arena: &mut Arena) -> Targets {
         let gpu = &engine.gpu;
         let hw = (content.width() * content.height()) as usize;
         let content_idx = net.index(CONTENT_LAYER);
@@ -66,6 +69,7 @@ impl Targets {
         } else {
             Vec::new()
         };
+        let guided_feats = (!settings.style_masks.is_empty()).then(|| arena.take("style region features"));
         for (k, painting) in paintings.iter().enumerate() {
             let (sw, sh) = (painting.width() as usize, painting.height() as usize);
             let style_net = Network::with_buffers(engine, &style_in, first.input_act.clone(), first.acts.clone(), sw, sh, settings.pooling);
@@ -85,6 +89,16 @@ impl Targets {
                 let out = if blended { &grams[li][k] } else { &targets[li] };
                 ops.push(kernels::gram_partial(gpu, gpu.variant(), format!("{name} style gram"), split, &style_net.acts[i], &partials[li]));
                 ops.push(kernels::gram_finish(gpu, format!("{name} style gram"), split, &partials[li], out));
+                // Style masks: each region's part of this painting, a guided Gram normalised by
+                // its mask's mass.
+                for (r, region) in regions.iter().enumerate().filter(|(_, r)| r.painting == k) {
+                    let Some(g) = region.guide.as_ref().filter(|g| g.masses[li] > 0) else { continue };
+                    let feats = guided_feats.as_ref().expect("planned with style masks");
+                    let label = format!("{name} painting region {r}");
+                    ops.push(kernels::mask_act(gpu, gpu.precision, label.clone(), (split.c, split.n), &style_net.acts[i], &g.masks[li], feats));
+                    ops.push(kernels::gram_partial(gpu, gpu.variant(), label.clone(), split, feats, &partials[li]));
+                    ops.push(kernels::gram_finish(gpu, label, GramSplit { n: g.masses[li], ..split }, &partials[li], &g.targets[li]));
+                }
             }
             if k == 0 {
                 gpu.submit(&ops, |enc| enc.copy_buffer_to_buffer(&net.acts[content_idx], 0, &content_target, 0, content_target.size()));

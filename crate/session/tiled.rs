@@ -149,6 +149,14 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
     } else {
         Vec::new()
     };
+    let tr = (!regions.is_empty()).then(|| TileRegions {
+        regions,
+        sums: layout.style.iter().map(|&i| (0..regions.len()).map(|r| arena.take(&format!("region gram sum {} {r}", whole[i].name))).collect()).collect(),
+        diffs: layout.style.iter().map(|&i| (0..regions.len()).map(|r| arena.take(&format!("region gram diff {} {r}", whole[i].name))).collect()).collect(),
+        mask_crop: arena.take("tile mask crop"),
+        masked: arena.take("tile masked crop"),
+        masked_grad: arena.take("tile masked gradient"),
+    });
     let mut content_targets = Vec::new();
     for (k, painting) in paintings.iter().enumerate() {
         let (sw, sh) = (painting.width() as usize, painting.height() as usize);
@@ -168,16 +176,34 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
             }
         }
         ops.extend(tb.zero_sums(engine, &whole, &layout));
+        // Style masks: the regions' parts of this painting, summed in the regions' Gram sums
+        // (free until the iteration).
+        let guided: Vec<usize> = regions.iter().enumerate().filter(|(_, r)| r.painting == k && r.guide.is_some()).map(|(r, _)| r).collect();
+        if let Some(tr) = tr.as_ref().filter(|_| !guided.is_empty()) {
+            for (si, &i) in layout.style.iter().enumerate() {
+                ops.extend(guided.iter().map(|&r| kernels::zero(gpu, "region gram sum".into(), pwhole[i].output.0.pow(2), &tr.sums[si][r])));
+            }
+        }
         for t in &pgrid.tiles {
             let (net, fwd) = tb.forward(engine, &pgrid, t, &style_img, s.pooling);
             ops.extend(fwd);
             ops.extend(tb.grams(engine, &net, &pgrid, t, &layout));
+            if let Some(tr) = tr.as_ref().filter(|_| !guided.is_empty()) {
+                ops.extend(tr.painting_grams(engine, &tb, &net, &pgrid, t, &layout, &pwhole, &guided));
+            }
         }
         for (si, &i) in layout.style.iter().enumerate() {
             let l = &pwhole[i];
             let split = GramSplit { c: l.output.0, n: n_of(l), splits: 1, chunk: n_of(l).next_multiple_of(16) };
             let out = if blended { &grams[si][k] } else { &tb.targets[si] };
             ops.push(kernels::gram_finish(gpu, format!("{} style gram", l.name), split, &tb.sums[si], out));
+            for &r in &guided {
+                let (g, tr) = (regions[r].guide.as_ref().expect("guided"), tr.as_ref().expect("regions"));
+                if g.masses[si] > 0 {
+                    let label = format!("{} painting region {r}", l.name);
+                    ops.push(kernels::gram_finish(gpu, label, GramSplit { n: g.masses[si], ..split }, &tr.sums[si][r], &g.targets[si]));
+                }
+            }
         }
         gpu.submit(&ops, |_| {});
     }
@@ -191,14 +217,6 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
     let mut ranges = Vec::new();
     let mut part_len = 0;
     let mut diffs = Vec::new();
-    let tr = (!regions.is_empty()).then(|| TileRegions {
-        regions,
-        sums: layout.style.iter().map(|&i| (0..regions.len()).map(|r| arena.take(&format!("region gram sum {} {r}", whole[i].name))).collect()).collect(),
-        diffs: layout.style.iter().map(|&i| (0..regions.len()).map(|r| arena.take(&format!("region gram diff {} {r}", whole[i].name))).collect()).collect(),
-        mask_crop: arena.take("tile mask crop"),
-        masked: arena.take("tile masked crop"),
-        masked_grad: arena.take("tile masked gradient"),
-    });
     let painting_target = |si: usize, k: usize| if grams.is_empty() { &tb.targets[si] } else { &grams[si][k] };
     for (si, &i) in layout.style.iter().enumerate().filter(|_| tr.is_some()) {
         // Regions: per styled region, its guided G − A (normalised by its mask's mass).
@@ -210,7 +228,7 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
                 continue;
             }
             let split = GramSplit { c: l.output.0, n: mass, splits: 1, chunk: n_of(l).next_multiple_of(16) };
-            let bufs = StyleDiff { partial: &tr.sums[si][r], target: painting_target(si, region.painting), diff: &tr.diffs[si][r], loss_part: &loss_part };
+            let bufs = StyleDiff { partial: &tr.sums[si][r], target: region.target(si, painting_target(si, region.painting)), diff: &tr.diffs[si][r], loss_part: &loss_part };
             let (d, count) = kernels::style_diff(gpu, format!("{} region {r} gram", l.name), split, bufs, part_len);
             diffs.push(d);
             part_len += count;
@@ -379,12 +397,48 @@ impl TileRegions<'_> {
     /// Copies the part of region `r`'s mask at style layer `si` (stride `j`) that tile
     /// `t` owns into `mask_crop`; the owned box in tile coordinates.
     fn mask_crop(&self, engine: &Engine, grid: &TileGrid, t: &Tile, (si, j): (usize, usize), r: usize, whole: (usize, usize)) -> Option<(Rect, Dispatch)> {
+        self.crop_mask(engine, grid, t, j, &self.regions[r].layers[si].0, whole)
+    }
+
+    /// Copies the part of `mask` (`[h][w]`, `whole` = (w, h) at stride `j`) that tile `t` owns
+    /// into `mask_crop`; the owned box in tile coordinates.
+    fn crop_mask(&self, engine: &Engine, grid: &TileGrid, t: &Tile, j: usize, mask: &Buffer, whole: (usize, usize)) -> Option<(Rect, Dispatch)> {
         let o = t.owned(j, grid.width, grid.height);
         (o.area() > 0).then(|| {
             let from = Rect { x: t.ix0 / j + o.x, y: t.iy0 / j + o.y, w: o.w, h: o.h };
             let m = BoxMove { c: 1, src: whole, from, dst: (o.w, o.h), to: (0, 0) };
-            (o, kernels::copy_box(&engine.gpu, "region mask crop".into(), m, &self.regions[r].layers[si].0, &self.mask_crop, false))
+            (o, kernels::copy_box(&engine.gpu, "region mask crop".into(), m, mask, &self.mask_crop, false))
         })
+    }
+
+    /// Style masks: adds the guided Grams of the painting's features tile `t` (of the painting's
+    /// `grid`) owns, per region of `guided` (whose painting this is), to the regions' sums; each
+    /// region's painting-side mask at the painting's layer sizes (`pwhole`).
+    #[allow(clippy::too_many_arguments)] // the tile and the session's layout
+    fn painting_grams(&self, engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t: &Tile, layout: &Layout, pwhole: &[crate::vgg::LayerShape], guided: &[usize]) -> Vec<Dispatch> {
+        let gpu = &engine.gpu;
+        let mut ops = Vec::new();
+        for (si, &i) in layout.style.iter().enumerate() {
+            let j = layout.strides[i];
+            let live: Vec<usize> = guided.iter().copied().filter(|&r| self.regions[r].guide.as_ref().is_some_and(|g| g.masses[si] > 0)).collect();
+            if live.is_empty() {
+                continue;
+            }
+            let Some((o, crop)) = tb.crop(engine, net, grid, t, i, j) else { continue };
+            let c = net.layers[i].output.0;
+            let wl = (pwhole[i].output.2, pwhole[i].output.1);
+            ops.push(crop);
+            for r in live {
+                let g = self.regions[r].guide.as_ref().expect("guided");
+                let (_, mc) = self.crop_mask(engine, grid, t, j, &g.masks[si], wl).expect("an owned box");
+                ops.push(mc);
+                ops.push(kernels::mask_act(gpu, gpu.precision, "painting region mask".into(), (c, o.area()), &tb.crop, &self.mask_crop, &self.masked));
+                let split = GramSplit::new(c, o.area());
+                ops.push(kernels::gram_partial(gpu, gpu.variant(), format!("{} painting region {r} gram", net.layers[i].name), split, &self.masked, &tb.partials[si]));
+                ops.push(kernels::gram_sum(gpu, "region gram sum".into(), c, split.splits, &tb.partials[si], &self.sums[si][r], true));
+            }
+        }
+        ops
     }
 
     /// Adds the guided Grams of the features tile `t` owns, per styled region, to the sums.
