@@ -64,42 +64,54 @@ function readSettings() {
 }
 
 // ---------------------------------------------------------------- regions (brush and mask)
-// The mask is a canvas at the photo's shape (longer side 512): transparent where unpainted (the
-// first painting), else one of four flat colours, each a region given a painting or the photo.
+// One mask per surface — the photo ('photo') and each painting (0, 1, …) — a canvas at the image's
+// shape (longer side 512): transparent where unpainted, else one of four flat colours. The photo's
+// colours are the regions, each given a painting or the photo; a painting's mask (a style mask)
+// says which part of that painting each region takes (its unpainted part: the photo's rest).
 const REGION_COLORS = [[230, 25, 75], [0, 110, 230], [50, 200, 40], [255, 225, 25]];
-const regions = { mask: null, tool: 0, undo: [], takes: [0, null, 0, 0], drawing: false, last: null };
-function regionMaskFor(photo) {
-  const k = 512 / Math.max(photo.width, photo.height);
-  const c = document.createElement('canvas');
-  c.width = Math.max(1, Math.round(photo.width * k));
-  c.height = Math.max(1, Math.round(photo.height * k));
-  return c;
+const regions = { masks: new Map(), on: 'photo', tool: 0, undo: [], takes: [0, null, 0, 0], drawing: false, last: null,
+  get mask() { return this.masks.get(this.on)?.mask ?? null; } };
+/** The image under surface `on`: the photo, or painting k. */
+function surfaceImage(on) {
+  if (on === 'photo') return state.images.content;
+  return on === 0 ? state.images.style : state.more[on - 1]?.img ?? null;
 }
-let photoCanvas = null;
+/** The mask of surface `on`, made (blank) for its current image; null without an image. */
+function surfaceMask(on) {
+  const img = surfaceImage(on);
+  if (!img) return null;
+  let entry = regions.masks.get(on);
+  if (!entry || entry.source !== img) {
+    const k = 512 / Math.max(img.width, img.height);
+    const mask = document.createElement('canvas');
+    mask.width = Math.max(1, Math.round(img.width * k));
+    mask.height = Math.max(1, Math.round(img.height * k));
+    const picture = new OffscreenCanvas(img.width, img.height);
+    picture.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(img.data), img.width, img.height), 0, 0);
+    entry = { source: img, mask, picture };
+    regions.masks.set(on, entry);
+    regions.undo = regions.undo.filter((u) => u.on !== on);
+  }
+  return entry;
+}
 function drawRegions() {
   const view = $('region-canvas');
-  const photo = state.images.content;
-  if (!photo) return;
-  if (!regions.mask || photoCanvas?.source !== photo) {
-    regions.mask = regionMaskFor(photo);
-    regions.undo = [];
-    const pc = new OffscreenCanvas(photo.width, photo.height);
-    pc.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(photo.data), photo.width, photo.height), 0, 0);
-    photoCanvas = { source: photo, canvas: pc };
-    renderRegionAssign();
-  }
-  view.width = regions.mask.width;
-  view.height = regions.mask.height;
+  if (regions.on !== 'photo' && !surfaceImage(regions.on)) regions.on = 'photo';
+  const entry = surfaceMask(regions.on);
+  if (!entry) return;
+  view.width = entry.mask.width;
+  view.height = entry.mask.height;
+  view.setAttribute('aria-label', `${regions.on === 'photo' ? 'The photo' : `Painting ${regions.on + 1}`} with the painted regions; drag to paint`);
   const ctx = view.getContext('2d');
-  ctx.drawImage(photoCanvas.canvas, 0, 0, view.width, view.height);
+  ctx.drawImage(entry.picture, 0, 0, view.width, view.height);
   ctx.globalAlpha = 0.55;
-  ctx.drawImage(regions.mask, 0, 0);
+  ctx.drawImage(entry.mask, 0, 0);
   ctx.globalAlpha = 1;
 }
-/** Which region colours the mask uses (a scan of its pixels). */
-function usedRegions() {
-  if (!regions.mask) return [];
-  const d = regions.mask.getContext('2d').getImageData(0, 0, regions.mask.width, regions.mask.height).data;
+/** Which region colours a mask uses (a scan of its pixels). */
+function usedRegions(mask = regions.masks.get('photo')?.mask) {
+  if (!mask) return [];
+  const d = mask.getContext('2d').getImageData(0, 0, mask.width, mask.height).data;
   const used = new Set();
   for (let i = 0; i < d.length; i += 4) {
     if (d[i + 3] < 128) continue;
@@ -108,22 +120,47 @@ function usedRegions() {
   }
   return [...used].sort();
 }
-/** settings.regions for the painted colours (none when nothing is painted). */
+/** settings.regions for the colours painted on the photo (none when nothing is painted). */
 function regionSettings() {
+  if (regions.masks.get('photo')?.source !== state.images.content) return [];
   const npaint = 1 + state.more.length;
   return usedRegions().map((k) => ({ color: REGION_COLORS[k], painting: regions.takes[k] == null ? null : Math.min(regions.takes[k], npaint - 1) }));
 }
-/** The mask image for the engine: painted colours on black (black is no region). */
-function regionMaskImage() {
-  const m = regions.mask;
+/** The mask image of surface `on` for the engine: painted colours on black (black is no region). */
+function regionMaskImage(on = 'photo') {
+  const m = regions.masks.get(on).mask;
   const c = new OffscreenCanvas(m.width, m.height);
   const ctx = c.getContext('2d');
   ctx.fillStyle = '#000';
   ctx.fillRect(0, 0, m.width, m.height);
   ctx.drawImage(m, 0, 0);
-  return { data: new Uint8Array(ctx.getImageData(0, 0, m.width, m.height).data.buffer), width: m.width, height: m.height, name: 'painted regions' };
+  const name = on === 'photo' ? 'painted regions' : `painted regions of painting ${on + 1}`;
+  return { data: new Uint8Array(ctx.getImageData(0, 0, m.width, m.height).data.buffer), width: m.width, height: m.height, name };
 }
+/** Each painting's style mask (null where nothing is painted on it), or null when none has one. */
+function styleMaskImages() {
+  const masks = [];
+  for (let k = 0; k < 1 + state.more.length; k++) {
+    const e = regions.masks.get(k);
+    masks.push(e && e.source === surfaceImage(k) && usedRegions(e.mask).length ? regionMaskImage(k) : null);
+  }
+  return masks.some((m) => m) ? masks : null;
+}
+/** The "Paint on" choices: the photo and each painting. */
+function renderSurfaces() {
+  const sel = $('region-surface');
+  const npaint = 1 + state.more.length;
+  sel.replaceChildren(new Option('the photo (its regions)', 'photo'));
+  for (let k = 0; k < npaint; k++) sel.append(new Option(`painting ${k + 1} (the part each region takes)`, String(k)));
+  if (regions.on !== 'photo' && regions.on >= npaint) regions.on = 'photo';
+  sel.value = String(regions.on);
+}
+$('region-surface').addEventListener('change', (e) => {
+  regions.on = e.target.value === 'photo' ? 'photo' : Number(e.target.value);
+  drawRegions();
+});
 function renderRegionAssign() {
+  renderSurfaces();
   const box = $('region-assign');
   box.replaceChildren();
   const npaint = 1 + state.more.length;
@@ -162,12 +199,16 @@ function paintTo(p) {
   regions.last = p;
   drawRegions();
 }
+/** Keeps the current mask's pixels for Undo. */
+function pushUndo() {
+  regions.undo.push({ on: regions.on, mask: regions.mask, data: regions.mask.getContext('2d').getImageData(0, 0, regions.mask.width, regions.mask.height) });
+  if (regions.undo.length > 30) regions.undo.shift();
+}
 $('region-canvas').addEventListener('pointerdown', (e) => {
   if (!regions.mask) return;
   e.preventDefault();
   $('region-canvas').setPointerCapture(e.pointerId);
-  regions.undo.push(regions.mask.getContext('2d').getImageData(0, 0, regions.mask.width, regions.mask.height));
-  if (regions.undo.length > 30) regions.undo.shift();
+  pushUndo();
   regions.drawing = true;
   regions.last = null;
   paintTo(regionPoint(e));
@@ -183,12 +224,17 @@ document.querySelectorAll('.region-tools .swatch').forEach((b) => b.addEventList
 $('region-eraser').addEventListener('click', () => selectTool('eraser'));
 $('region-undo').addEventListener('click', () => {
   const prev = regions.undo.pop();
-  if (prev) { regions.mask.getContext('2d').putImageData(prev, 0, 0); drawRegions(); updateMemory(); }
+  if (!prev) return;
+  prev.mask.getContext('2d').putImageData(prev.data, 0, 0);
+  regions.on = prev.on; // show what was undone
+  renderSurfaces();
+  drawRegions();
+  updateMemory();
 });
 $('region-clear').addEventListener('click', () => {
   if (!regions.mask) return;
   const ctx = regions.mask.getContext('2d');
-  regions.undo.push(ctx.getImageData(0, 0, regions.mask.width, regions.mask.height));
+  pushUndo();
   ctx.clearRect(0, 0, regions.mask.width, regions.mask.height);
   drawRegions();
   updateMemory();
@@ -202,7 +248,7 @@ $('region-file').addEventListener('change', async (e) => {
     const src = new OffscreenCanvas(img.width, img.height);
     src.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(img.data), img.width, img.height), 0, 0);
     const ctx = regions.mask.getContext('2d');
-    regions.undo.push(ctx.getImageData(0, 0, regions.mask.width, regions.mask.height));
+    pushUndo();
     ctx.clearRect(0, 0, regions.mask.width, regions.mask.height);
     ctx.imageSmoothingEnabled = false; // flat colours stay flat
     ctx.drawImage(src, 0, 0, regions.mask.width, regions.mask.height);
@@ -415,6 +461,9 @@ async function restoreFrom(file) {
     needs.push(`painting ${k + 2} “${r.name}” to blend (${have ? 'added' : 'not added: blend it in'})`);
   }
   if (rec.settings.regions?.length) needs.push(`its region mask${rec.mask ? ` “${rec.mask.name}”` : ''} (paint the regions again or load the mask under Regions)`);
+  for (const [k, m] of (rec.style_masks || []).entries()) {
+    if (m) needs.push(`the style mask “${m.name}” on painting ${k + 1} (paint it again or load it under Regions, painting ${k + 1})`);
+  }
   const gpu = state.st && rec.adapter !== state.st.adapterSummary ? ` It was made on ${rec.adapter}; on this GPU the pixels may differ slightly.` : '';
   setStatus(`Settings restored from ${file.name} (stylize ${rec.stylize}, seed ${rec.settings.seed}). To make it again: ${needs.join(' and ')}.${gpu}`);
   updateButtons();
@@ -444,7 +493,7 @@ async function setImage(kind, source, label) {
     picker.classList.add('has-image');
     if (kind === 'content') ui.before.src = url;
     if (kind === 'style') renderBlend();
-    if (kind === 'content' && $('regions-panel').open) drawRegions();
+    if ($('regions-panel').open) drawRegions();
     updateMemory();
     drawStyleScale();
     updateButtons();
@@ -623,7 +672,8 @@ async function runOrResume(mode) {
   state.totalIterations = null;
   const p = recover ? st.recover()
     : mode === 'larger' ? st.continueLarger(settings.size, settings)
-    : st.run({ content: state.images.content, style: paintings(), settings, canvas: ui.preview, mask: settings.regions.length ? regionMaskImage() : null });
+    : st.run({ content: state.images.content, style: paintings(), settings, canvas: ui.preview,
+      mask: settings.regions.length ? regionMaskImage() : null, styleMasks: settings.regions.length ? styleMaskImages() : null });
   updateButtons();
   try {
     const r = await p;

@@ -16,6 +16,8 @@
 //   st.run({ content, style: [starry, scream], settings: { style_blend: [0.7, 0.3] } }); // blend paintings
 //   st.run({ content, style, mask,                     // regions: a decoded mask image and what each colour takes
 //            settings: { regions: [{ color: [255, 0, 0], painting: 0 }, { color: [0, 0, 255], painting: null }] } });
+//   st.run({ content, style, mask, styleMasks: [paintingMask],  // style masks: per painting, a mask in the same
+//            settings: { regions } });                          // colours; a region matches its part of the painting
 //   st.addEventListener('steer', e => ...);   // {iteration, changes}
 //
 // A run is coarse-to-fine by default (settings.scales 0: from settings.min_size up to size in
@@ -345,10 +347,10 @@ export class StyleTransfer extends EventTarget {
    * Resolves to {width, height, iteration, stopped} when finished or stopped; rejects on errors
    * (the last good image stays available through image()).
    */
-  async run({ content, style, settings = {}, canvas = null, init = null, mask = null }) {
+  async run({ content, style, settings = {}, canvas = null, init = null, mask = null, styleMasks = null }) {
     if (this.busy) throw namedError('Busy', 'A run is already in progress.');
     this.settings = withBlend({ ...StyleTransfer.defaults(), ...settings }, paintingList(style).length);
-    this.inputs = { content, style, canvas, init, mask };
+    this.inputs = { content, style, canvas, init, mask, styleMasks };
     this.runSettings = null;
     this.base = 0;
     this.scaleBase = 0;
@@ -385,7 +387,7 @@ export class StyleTransfer extends EventTarget {
    * failure during the run.
    */
   async #start() {
-    const { content, style: paintings, canvas, init, mask } = this.inputs;
+    const { content, style: paintings, canvas, init, mask, styleMasks } = this.inputs;
     const [style, ...more] = paintingList(paintings);
     const gpuCanvas = this.previewMode === 'webgpu' ? canvas : null;
     this.#freeJob();
@@ -394,7 +396,7 @@ export class StyleTransfer extends EventTarget {
       for (;;) {
         try {
           this.jobSettings = this.runSettings ?? this.settings;
-          this.job = await this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.jobSettings, gpuCanvas, init ?? undefined, more, mask ?? undefined);
+          this.job = await this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.jobSettings, gpuCanvas, init ?? undefined, more, mask ?? undefined, styleMasks?.map((m) => m ?? null) ?? undefined);
           this.runSettings = null;
           this.#emitScale();
           return;
@@ -652,6 +654,7 @@ export class StyleTransfer extends EventTarget {
     const rec = { stylize: version(), settings: this.settings, content: input(this.inputs.content), style: input(first), adapter: this.adapterSummary };
     if (more.length) rec.more_paintings = more.map(input);
     if (this.inputs.mask) rec.mask = input(this.inputs.mask);
+    if (this.inputs.styleMasks?.some((m) => m)) rec.style_masks = this.inputs.styleMasks.map((m) => (m ? input(m) : null));
     return rec;
   }
 

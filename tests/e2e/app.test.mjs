@@ -263,7 +263,7 @@ test('blending a second painting: added in the page, shares that sum to 100%, st
   await context.close();
 });
 
-test('regions: painting the photo with the mouse, one region keeping the photo, and running', async () => {
+test('regions: painting the photo with the mouse, one region keeping the photo, a style mask on the painting, and running', async () => {
   const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
   await ready(page);
   await small(page, 3);
@@ -288,14 +288,30 @@ test('regions: painting the photo with the mouse, one region keeping the photo, 
   await page.click('#region-undo');
   await drag(0.6, 0.95); // undone and painted again
   await canvas.screenshot({ path: path.join(OUT, 'e2e-regions-brush.png') });
+  // A style mask: the red region takes the painting's left part.
+  await page.selectOption('#region-surface', '0');
+  assert.match(await canvas.getAttribute('aria-label'), /Painting 1/);
+  await page.click('.swatch[data-region="0"]');
+  const pbox = await canvas.boundingBox();
+  for (let y = 0.1; y < 1; y += 0.15) {
+    await page.mouse.move(pbox.x + pbox.width * 0.05, pbox.y + pbox.height * y);
+    await page.mouse.down();
+    await page.mouse.move(pbox.x + pbox.width * 0.45, pbox.y + pbox.height * y, { steps: 8 });
+    await page.mouse.up();
+  }
+  await canvas.screenshot({ path: path.join(OUT, 'e2e-style-mask-brush.png') });
   await page.click('#go');
   await untilDone(page);
   const settings = await page.evaluate(() => window.__stylize.st.settings);
   assert.deepEqual(settings.regions, [{ color: [230, 25, 75], painting: 0 }, { color: [0, 110, 230], painting: null }]);
+  const masks = await page.evaluate(() => window.__stylize.st.inputs.styleMasks.map((m) => m && [m.width, m.height, m.name]));
+  assert.equal(masks.length, 1);
+  assert.equal(masks[0][2], 'painted regions of painting 1');
   const file = await download(page, 'regions.png');
   const rec = pngRecord(fs.readFileSync(file));
   assert.equal(rec.settings.regions.length, 2);
   assert.equal(rec.mask.name, 'painted regions');
+  assert.equal(rec.style_masks[0].name, 'painted regions of painting 1');
   await page.screenshot({ path: path.join(OUT, 'e2e-regions.png'), fullPage: true });
   assert.deepEqual(log.errors, []);
   await context.close();
