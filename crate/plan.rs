@@ -117,9 +117,11 @@ impl Builder {
     }
 
     fn image_state(&mut self, hw: u64, settings: &Settings, partials: usize) {
-        for name in ["image", "image average", "image gradient"] {
+        for name in ["image", "image gradient"] {
             self.add(name, 12 * hw, Life::Session);
         }
+        // With averaging off the image is what is shown: the optimiser binds a placeholder.
+        self.add("image average", if settings.average { 12 * hw } else { 4 }, Life::Session);
         match settings.optimizer {
             Optimizer::Adam => {
                 self.add("adam m", 12 * hw, Life::Session);

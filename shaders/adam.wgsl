@@ -13,9 +13,10 @@
 //                                               created as (0, 0, 0, 0, 0, 1, 0, 0)
 //   adam_step — per element i of x [3][h][w]:
 //     m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²;  x −= lr·(m·c1)/(sqrt(v·c2) + ε);  clamp;
-//     avg = r·avg + k·x   (bias-corrected EMA of the iterates; decay 0: avg = x)
+//     avg = r·avg + k·x   (bias-corrected EMA of the iterates) when p.average ≠ 0; else avg (then
+//                         a placeholder of any size) is never touched
 //     0 p: AdamParams  1 grad: [3][h][w]  2 x: [3][h][w]  3 m: [3][h][w]  4 v: [3][h][w]  5 state: [8]
-//     6 avg: [3][h][w]
+//     6 avg: [3][h][w] (with p.average; else any)
 //     WG-wide workgroups, 2-D grid: index = x + y · (num_workgroups.x · WG).
 //
 // AdamParams (uniform; generated from the Rust struct in crate/kernels/adam.rs), MEAN_BGR and
@@ -57,5 +58,7 @@ fn adam_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     let mean = MEAN_BGR[c];
     let xi = clamp(x[i] - step, -mean, 255.0 - mean);
     x[i] = xi;
-    avg[i] = select(state[3] * avg[i], 0.0, state[3] == 0.0) + state[4] * xi; // t = 1 never reads avg
+    if (p.average != 0u) {
+        avg[i] = select(state[3] * avg[i], 0.0, state[3] == 0.0) + state[4] * xi; // t = 1 never reads avg
+    }
 }

@@ -35,8 +35,9 @@
 //     5 dir [n]  4 u [n]  3 next [n]  6 part [(3 + 2m)][NG]  7 st [8 + 2m]
 //   lbfgs_step — per element, WG-wide workgroups, 2-D grid: index = x + y · (num_workgroups.x · WG):
 //     x' = clamp(x + step·dir) to channel c's [−mean_c, 255 − mean_c]; s = x' − x (the step taken,
-//     after the projection: what the next pair sees); x = x'; avg = r·avg + k·x'
-//     5 dir [n] (read)  2 x [n]  3 s: s_(k mod m) [n] (written)  4 avg [n]  7 st (read)
+//     after the projection: what the next pair sees); x = x'; avg = r·avg + k·x' when p.average ≠ 0
+//     (else avg, then a placeholder of any size, is never touched)
+//     5 dir [n] (read)  2 x [n]  3 s: s_(k mod m) [n] (written)  4 avg [n] (with p.average)  7 st (read)
 //
 // LbfgsParams, WG, MEAN_BGR, workgroup_sum and ema_coefs come from the prelude.
 
@@ -170,5 +171,7 @@ fn lbfgs_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     let x1 = clamp(x0 + st_in[5] * dir_in[i], -mean, 255.0 - mean);
     x[i] = x1;
     s_out[i] = x1 - x0;
-    avg[i] = select(st_in[3] * avg[i], 0.0, st_in[3] == 0.0) + st_in[4] * x1; // t = 1 never reads avg
+    if (p.average != 0u) {
+        avg[i] = select(st_in[3] * avg[i], 0.0, st_in[3] == 0.0) + st_in[4] * x1; // t = 1 never reads avg
+    }
 }

@@ -15,9 +15,11 @@ crate::wgsl_struct! {
         pub beta1: f32,
         pub beta2: f32,
         pub eps: f32,
-        /// Iterate-average decay (0: the average is the iterate).
+        /// Iterate-average decay.
         pub decay: f32,
-        pub _pad1: u32,
+        /// 1: keep the iterate average in `avg`; 0: averaging is off and `avg` (a placeholder)
+        /// is never touched.
+        pub average: u32,
     }
 }
 
@@ -55,12 +57,12 @@ pub struct AdamConfig {
     pub beta1: f32,
     pub beta2: f32,
     pub eps: f32,
-    /// Iterate-average decay (0: the average is the iterate).
+    /// Iterate-average decay (0: no average is kept; `avg` may be a placeholder).
     pub decay: f32,
 }
 
 fn params(cfg: AdamConfig, hw: usize) -> AdamParams {
-    AdamParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, decay: cfg.decay, _pad1: 0 }
+    AdamParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, decay: cfg.decay, average: u32::from(cfg.decay > 0.0) }
 }
 
 /// Initial contents of the `[8]` state buffer of [`adam_tick`]/[`adam_step`].

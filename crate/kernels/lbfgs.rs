@@ -17,7 +17,7 @@ crate::wgsl_struct! {
         pub hw: u32,
         /// Step length (pixel units along the L-BFGS direction; 1 is the quasi-Newton step).
         pub lr: f32,
-        /// Iterate-average decay (0: the average is the iterate).
+        /// Iterate-average decay.
         pub decay: f32,
         /// History length.
         pub m: u32,
@@ -31,7 +31,9 @@ crate::wgsl_struct! {
         pub mode: u32,
         /// Workgroups of the reducing passes ([`reduce_groups`]).
         pub ng: u32,
-        pub _pad1: u32,
+        /// 1: lbfgs_step keeps the iterate average in `avg`; 0: averaging is off and `avg` (a
+        /// placeholder) is never touched.
+        pub average: u32,
         pub _pad2: u32,
     }
 }
@@ -104,7 +106,7 @@ pub struct LbfgsConfig {
     pub lr: f32,
     /// Correction pairs kept (m ≥ 1).
     pub history: usize,
-    /// Iterate-average decay (0 = off).
+    /// Iterate-average decay (0 = off: no average is kept; `avg` may be a placeholder).
     pub decay: f32,
 }
 
@@ -145,7 +147,7 @@ pub fn reduce_groups(hw: usize) -> u32 {
 
 fn params(cfg: LbfgsConfig, hw: usize) -> LbfgsParams {
     let m = cfg.history as u32;
-    LbfgsParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, decay: cfg.decay, m, slot: 0, rd: NONE, wr: NONE, mode: 0, ng: reduce_groups(hw), _pad1: 0, _pad2: 0 }
+    LbfgsParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, decay: cfg.decay, m, slot: 0, rd: NONE, wr: NONE, mode: 0, ng: reduce_groups(hw), average: u32::from(cfg.decay > 0.0), _pad2: 0 }
 }
 
 /// Forms pair `slot`'s y = grad − gprev, sets gprev = grad and dir = −grad, and writes the partial

@@ -465,7 +465,10 @@ pub struct Session {
     plan: Plan,
     net: Option<Network>,
     x: wgpu::Buffer,
+    /// The iterate average with averaging on; else a placeholder the optimiser binds.
     avg: wgpu::Buffer,
+    /// What is shown and saved: `avg` with averaging on, else `x`.
+    shown: wgpu::Buffer,
     grad_x: wgpu::Buffer,
     losses: wgpu::Buffer,
     rgba: wgpu::Buffer,
@@ -558,9 +561,11 @@ impl Session {
             }
         }
         debug_assert!(arena.left().is_empty(), "planned buffers never used: {:?}", arena.left());
+        // What is shown and saved: the average when averaging, else the image itself.
+        let shown = if settings.average { avg.clone() } else { x.clone() };
         let display_op = match &colour.photo {
-            Some(photo) => kernels::color::color_display(gpu, hw, &avg, photo, &rgba),
-            None => kernels::postprocess(gpu, hw, &avg, &rgba),
+            Some(photo) => kernels::color::color_display(gpu, hw, &shown, photo, &rgba),
+            None => kernels::postprocess(gpu, hw, &shown, &rgba),
         };
         let grey = match (&colour.affine, settings.colors) {
             (Some(affine), Colors::Luminance) => Some(kernels::color::color_apply(gpu, hw, affine, kernels::color::PHOTO_MAP, &x)),
@@ -578,6 +583,7 @@ impl Session {
             net,
             x,
             avg,
+            shown,
             grad_x,
             losses,
             rgba,
@@ -684,7 +690,9 @@ impl Session {
     pub fn adopt_average(&mut self) -> Result<()> {
         let gpu = &self.engine.gpu;
         gpu.check()?;
-        gpu.submit(&[], |enc| enc.copy_buffer_to_buffer(&self.avg, 0, &self.x, 0, self.x.size()));
+        if self.settings.average {
+            gpu.submit(&[], |enc| enc.copy_buffer_to_buffer(&self.avg, 0, &self.x, 0, self.x.size()));
+        }
         Ok(())
     }
 
@@ -737,7 +745,7 @@ impl Session {
     /// read back as `[3][h][w]` f32 in network space: what the next scale starts from.
     pub fn image_f32(&self) -> impl std::future::Future<Output = Result<Vec<f32>>> + 'static {
         let engine = self.engine.clone();
-        let buffer = self.avg.clone();
+        let buffer = self.shown.clone();
         let n = 3 * self.width * self.height;
         async move { engine.gpu.read_f32(&buffer, 0, n).await }
     }
@@ -783,7 +791,9 @@ impl Session {
 
     /// The iterate average starts again from the current image (after the image was replaced).
     fn restart_average(&self) {
-        self.engine.gpu.submit(&[], |enc| enc.copy_buffer_to_buffer(&self.x, 0, &self.avg, 0, self.avg.size()));
+        if self.settings.average {
+            self.engine.gpu.submit(&[], |enc| enc.copy_buffer_to_buffer(&self.x, 0, &self.avg, 0, self.avg.size()));
+        }
     }
 
     /// Converts the current image to RGBA8 on the GPU and reads it back (`width × height × 4` bytes).
