@@ -19,8 +19,12 @@ use std::collections::HashMap;
 pub enum Life {
     /// As long as the session.
     Session,
-    /// While the targets are computed (uploads, the painting's network); freed after.
+    /// While the targets are computed (uploads, the painting's network); released before the
+    /// iteration's buffers are created.
     Targets,
+    /// From the iteration on (gradients, the optimiser's state): created once the targets'
+    /// buffers are released, so the two never take memory at once.
+    Iteration,
 }
 
 /// One buffer of a plan.
@@ -65,7 +69,8 @@ struct Builder {
 
 impl Builder {
     fn add(&mut self, name: impl Into<String>, bytes: u64, life: Life) {
-        self.buffers.push(BufferSpec { name: name.into(), bytes, life });
+        // Buffers are created in whole 4-byte words.
+        self.buffers.push(BufferSpec { name: name.into(), bytes: bytes.max(4).next_multiple_of(4), life });
     }
 
     /// A network's input copy (f16 storage only) and activations, named `{prefix}…`.
@@ -117,21 +122,20 @@ impl Builder {
     }
 
     fn image_state(&mut self, hw: u64, settings: &Settings, partials: usize) {
-        for name in ["image", "image gradient"] {
-            self.add(name, 12 * hw, Life::Session);
-        }
+        self.add("image", 12 * hw, Life::Session);
+        self.add("image gradient", 12 * hw, Life::Iteration);
         // With averaging off the image is what is shown: the optimiser binds a placeholder.
         self.add("image average", if settings.average { 12 * hw } else { 4 }, Life::Session);
         match settings.optimizer {
             Optimizer::Adam => {
-                self.add("adam m", 12 * hw, Life::Session);
-                self.add("adam v", 12 * hw, Life::Session);
-                self.add("adam state", 4 * 8, Life::Session);
+                self.add("adam m", 12 * hw, Life::Iteration);
+                self.add("adam v", 12 * hw, Life::Iteration);
+                self.add("adam state", 4 * 8, Life::Iteration);
             }
             Optimizer::Lbfgs => {
                 let cfg = LbfgsConfig { lr: 1.0, history: settings.history as usize, decay: 0.0 };
                 for (name, bytes) in cfg.buffers(hw as usize) {
-                    self.add(name, bytes, Life::Session);
+                    self.add(name, bytes, Life::Iteration);
                 }
             }
         }
@@ -140,7 +144,7 @@ impl Builder {
             self.add("photo", 12 * hw, Life::Session);
         }
         self.add("losses", 4 * kernels::LOSS_SLOTS as u64, Life::Session);
-        self.add("loss partials", 4 * partials as u64, Life::Session);
+        self.add("loss partials", 4 * partials as u64, Life::Iteration);
     }
 }
 
@@ -161,14 +165,14 @@ impl Plan {
         b.image_state(hw, settings, loss_partials(1 + 5 * (styled - 1)));
         b.network("", &layers, precision, Life::Session);
         let largest = layers.iter().map(|l| 4 * l.out_len() as u64).max().unwrap_or(4);
-        b.add("gradient ping", largest, Life::Session);
-        b.add("gradient pong", largest, Life::Session);
+        b.add("gradient ping", largest, Life::Iteration);
+        b.add("gradient pong", largest, Life::Iteration);
         for l in layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
             let c = l.output.0;
             let split = GramSplit::new(c, l.output.1 * l.output.2);
-            b.add(format!("gram partials {}", l.name), 4 * split.partial_len() as u64, Life::Session);
+            b.add(format!("gram partials {}", l.name), 4 * split.partial_len() as u64, Life::Iteration);
             b.add(format!("style target {}", l.name), 4 * (c * c) as u64, Life::Session);
-            b.add(format!("gram diff {}", l.name), 4 * (c * c) as u64, Life::Session);
+            b.add(format!("gram diff {}", l.name), 4 * (c * c) as u64, Life::Iteration);
         }
         if let Some(l) = layers.iter().find(|l| l.name == CONTENT_LAYER) {
             b.add("content target", precision.bytes() * l.out_len() as u64, Life::Session);
@@ -183,8 +187,8 @@ impl Plan {
                 }
             }
             let most = style_ls.iter().map(|l| l.out_len() as u64).max().unwrap_or(1);
-            b.add("region features", precision.bytes() * most, Life::Session);
-            b.add("region gradient", 4 * most, Life::Session);
+            b.add("region features", precision.bytes() * most, Life::Iteration);
+            b.add("region gradient", 4 * most, Life::Iteration);
         }
         let style_layers = layer_shapes(style.0, style.1, channels);
         b.add("content rgba", 4 * hw, Life::Targets);
@@ -239,16 +243,16 @@ impl Plan {
         b.add("tile input", 12 * (tw * th) as u64, Life::Session);
         b.network("tile ", &layers, precision, Life::Session);
         let largest = layers.iter().map(|l| 4 * l.out_len() as u64).max().unwrap_or(4);
-        b.add("tile gradient ping", largest, Life::Session);
-        b.add("tile gradient pong", largest, Life::Session);
-        b.add("tile image gradient", 12 * (tw * th) as u64, Life::Session);
+        b.add("tile gradient ping", largest, Life::Iteration);
+        b.add("tile gradient pong", largest, Life::Iteration);
+        b.add("tile image gradient", 12 * (tw * th) as u64, Life::Iteration);
         // Scratch for a layer's owned features (and their gradient), the largest over the layers
         // with a loss.
         let owned = |g: &TileGrid, i: usize| g.max_owned(j[i]);
         let loss_layer = |l: &LayerShape| STYLE_LAYERS.contains(&l.name.as_str()) || l.name == CONTENT_LAYER;
         let crop = layers.iter().enumerate().filter(|(_, l)| loss_layer(l)).map(|(i, l)| l.output.0 * owned(&grid, i).max(owned(&style_grid, i))).max().unwrap_or(1);
         b.add("tile crop", precision.bytes() * crop as u64, Life::Session);
-        b.add("tile crop gradient", 4 * crop as u64, Life::Session);
+        b.add("tile crop gradient", 4 * crop as u64, Life::Iteration);
         if styled > 0 {
             // Regions: each styled region's masks at every style layer (whole image), Gram sums and
             // G − A; a tile's owned mask crop and the masked features and gradient.
@@ -258,7 +262,7 @@ impl Plan {
                 for r in 0..styled {
                     b.add(format!("region mask {} {r}", l.name), 4 * (l.output.1 * l.output.2) as u64, Life::Session);
                     b.add(format!("region gram sum {} {r}", l.name), 4 * (c * c) as u64, Life::Session);
-                    b.add(format!("region gram diff {} {r}", l.name), 4 * (c * c) as u64, Life::Session);
+                    b.add(format!("region gram diff {} {r}", l.name), 4 * (c * c) as u64, Life::Iteration);
                 }
             }
             // Style masks crop the painting's masks over the painting's tiles too.
@@ -267,7 +271,7 @@ impl Plan {
             b.guided_targets(&layer_shapes(style.0, style.1, channels), settings);
             b.add("tile mask crop", 4 * owned_px as u64, Life::Session);
             b.add("tile masked crop", precision.bytes() * crop as u64, Life::Session);
-            b.add("tile masked gradient", 4 * crop as u64, Life::Session);
+            b.add("tile masked gradient", 4 * crop as u64, Life::Iteration);
         }
         for (i, l) in layers.iter().enumerate().filter(|(_, l)| STYLE_LAYERS.contains(&l.name.as_str())) {
             let c = l.output.0;
@@ -275,7 +279,7 @@ impl Plan {
             b.add(format!("gram partials {}", l.name), 4 * parts as u64, Life::Session);
             b.add(format!("gram sum {}", l.name), 4 * (c * c) as u64, Life::Session);
             b.add(format!("style target {}", l.name), 4 * (c * c) as u64, Life::Session);
-            b.add(format!("gram diff {}", l.name), 4 * (c * c) as u64, Life::Session);
+            b.add(format!("gram diff {}", l.name), 4 * (c * c) as u64, Life::Iteration);
         }
         b.painting_grams(&layers, settings);
         if let Some(i) = layers.iter().position(|l| l.name == CONTENT_LAYER) {
@@ -306,7 +310,7 @@ impl Plan {
         let (name, bytes, limit) = if bytes > budget.max_buffer {
             (name.to_string(), bytes, budget.max_buffer)
         } else {
-            (crate::error::WHOLE_PLAN.to_string(), worst.total() + budget.weights, budget.total)
+            (crate::error::WHOLE_PLAN.to_string(), worst.peak() + budget.weights, budget.total)
         };
         // The largest longer side that fits, by bisection (the same answer whatever size was asked).
         let longer = width.max(height);
@@ -345,19 +349,30 @@ impl Plan {
         whole.into_iter().chain(cores.into_iter().map(move |c| Self::tiled(width, height, style, channels, precision, settings, c)))
     }
 
-    /// Whether every buffer fits the device and the total (with the weights) fits the budget.
+    /// Whether every buffer fits the device and the peak (with the weights) fits the budget.
     pub fn fits(&self, budget: Budget) -> bool {
-        self.largest().1 <= budget.max_buffer && self.total().saturating_add(budget.weights) <= budget.total
+        self.largest().1 <= budget.max_buffer && self.peak().saturating_add(budget.weights) <= budget.total
     }
 
-    /// Bytes of every buffer (what the session creates).
+    /// Bytes of every buffer (what the session creates, over its life).
     pub fn total(&self) -> u64 {
         self.buffers.iter().map(|b| b.bytes).sum()
     }
 
-    /// Bytes of the buffers that live as long as the session (after the targets are computed).
+    /// Bytes of the buffers of one lifetime.
+    pub fn bytes_of(&self, life: Life) -> u64 {
+        self.buffers.iter().filter(|b| b.life == life).map(|b| b.bytes).sum()
+    }
+
+    /// The most GPU memory the session holds at once: its session-long buffers with either the
+    /// targets' (while they are computed) or the iteration's (after), bytes.
+    pub fn peak(&self) -> u64 {
+        self.bytes_of(Life::Session) + self.bytes_of(Life::Targets).max(self.bytes_of(Life::Iteration))
+    }
+
+    /// Bytes held while the session iterates (after the targets are computed).
     pub fn resident(&self) -> u64 {
-        self.buffers.iter().filter(|b| b.life == Life::Session).map(|b| b.bytes).sum()
+        self.bytes_of(Life::Session) + self.bytes_of(Life::Iteration)
     }
 
     /// The largest buffer (name, bytes).
@@ -366,9 +381,9 @@ impl Plan {
     }
 
     /// One line for people: `whole image, 812.3 MiB` or `6 tiles of 512 px (halo 80 px), 1.2
-    /// GiB`, with `weights` bytes added to the total.
+    /// GiB`, with `weights` bytes added to the peak.
     pub fn summary(&self, weights: u64) -> String {
-        let total = (self.total() + weights) as f64 / (1u64 << 20) as f64;
+        let total = (self.peak() + weights) as f64 / (1u64 << 20) as f64;
         let amount = if total >= 1024.0 { format!("{:.2} GiB", total / 1024.0) } else { format!("{total:.1} MiB") };
         match &self.grid {
             None => format!("whole image, {amount}"),
@@ -395,28 +410,55 @@ impl Plan {
         self.grid.as_ref().map_or(1, |g| g.tiles.len())
     }
 
-    /// Creates every buffer of the plan on `gpu` (storage, copy source and destination, zeroed).
+    /// Creates the plan's session and targets buffers on `gpu` (storage, copy source and
+    /// destination, zeroed); the iteration's follow with [`Arena::begin_iteration`].
     pub fn allocate(&self, gpu: &Gpu) -> Arena {
-        let buffers = self.buffers.iter().map(|b| (b.name.clone(), gpu.storage(&b.name, b.bytes))).collect();
-        Arena { buffers }
+        let now = |b: &&BufferSpec| b.life != Life::Iteration;
+        let buffers = self.buffers.iter().filter(now).map(|b| (b.name.clone(), (gpu.storage(&b.name, b.bytes), b.life))).collect();
+        let later = self.buffers.iter().filter(|b| b.life == Life::Iteration).cloned().collect();
+        Arena { buffers, later, targets: Vec::new() }
     }
 }
 
 /// The buffers of a [`Plan`], created, handed out by name to the code that binds them.
 pub struct Arena {
-    buffers: HashMap<String, wgpu::Buffer>,
+    buffers: HashMap<String, (wgpu::Buffer, Life)>,
+    /// The iteration's buffers, created by [`Self::begin_iteration`].
+    later: Vec<BufferSpec>,
+    /// The targets' buffers handed out, released by [`Self::begin_iteration`].
+    targets: Vec<wgpu::Buffer>,
 }
 
 impl Arena {
-    /// The planned buffer `name`. Panics when the plan has no such buffer: the plan and the code
-    /// that binds its buffers disagree (a bug the session tests catch).
+    /// The planned buffer `name`. Panics when the plan has no such buffer (or it is the
+    /// iteration's, before [`Self::begin_iteration`]): the plan and the code that binds its
+    /// buffers disagree (a bug the session tests catch).
     pub fn take(&mut self, name: &str) -> wgpu::Buffer {
-        self.buffers.remove(name).unwrap_or_else(|| panic!("buffer {name:?} is not in the memory plan"))
+        let (buffer, life) = self.buffers.remove(name).unwrap_or_else(|| panic!("buffer {name:?} is not in the memory plan (or not created yet)"));
+        if life == Life::Targets {
+            self.targets.push(buffer.clone());
+        }
+        buffer
     }
 
-    /// Names of planned buffers not taken yet.
+    /// The targets are computed (and submitted): releases their buffers ([`Gpu::release`]) and
+    /// creates the iteration's, so the two never take memory at once. Panics if a targets
+    /// buffer was never taken (the plan lists what nothing uses).
+    pub fn begin_iteration(&mut self, gpu: &Gpu) {
+        let untaken: Vec<&String> = self.buffers.iter().filter(|(_, (_, l))| *l == Life::Targets).map(|(n, _)| n).collect();
+        assert!(untaken.is_empty(), "targets buffers never used: {untaken:?}");
+        for b in self.targets.drain(..) {
+            gpu.release(&b);
+        }
+        for b in self.later.drain(..) {
+            let buffer = gpu.storage(&b.name, b.bytes);
+            self.buffers.insert(b.name, (buffer, b.life));
+        }
+    }
+
+    /// Names of planned buffers not taken yet (the iteration's included, created or not).
     pub fn left(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.buffers.keys().cloned().collect();
+        let mut v: Vec<String> = self.buffers.keys().chain(self.later.iter().map(|b| &b.name)).cloned().collect();
         v.sort();
         v
     }

@@ -204,7 +204,7 @@ impl Stylizer {
         Ok(to_js(&serde_json::json!({
             "width": w, "height": h, "styleWidth": sw, "styleHeight": sh,
             "totalBytes": plan.total(),
-            "peakBytes": plan.total() + budget.weights,
+            "peakBytes": plan.peak() + budget.weights,
             "largestBytes": plan.largest().1,
             "limitBytes": budget.max_buffer,
             "budgetBytes": if budget.total == u64::MAX { serde_json::Value::Null } else { budget.total.into() },

@@ -34,13 +34,17 @@ fn the_plan_total_is_the_bytes_created() {
         for (optimizer, tile_size, colors) in cases {
             let settings = Settings { size: 70, scales: 1, optimizer, tile_size, colors, ..Settings::default() };
             let before = engine.gpu.storage_bytes_created();
+            let baseline = engine.gpu.reset_storage_peak();
             let s = Session::new(engine.clone(), &content, &style, &settings).unwrap();
             let created = engine.gpu.storage_bytes_created() - before;
             let plan = s.plan();
-            eprintln!("{precision:?} {optimizer:?} tiles {tile_size} {colors:?}: plan {} B in {} buffers, created {created} B; {}", plan.total(), plan.buffers.len(), plan.summary(0));
+            let held = engine.gpu.storage_peak_since(baseline);
+            eprintln!("{precision:?} {optimizer:?} tiles {tile_size} {colors:?}: plan {} B in {} buffers, created {created} B, most held at once {held} B (plan's peak {} B); {}", plan.total(), plan.buffers.len(), plan.peak(), plan.summary(0));
             assert_eq!(plan.total(), created, "{precision:?} {optimizer:?} tile {tile_size} {colors:?}: the plan is what is created");
+            assert_eq!(plan.peak(), held, "{precision:?} {optimizer:?} tile {tile_size} {colors:?}: the plan's peak is the most held at once (the targets' buffers released before the iteration's are made)");
+            assert!(plan.peak() < plan.total(), "the targets' and the iteration's buffers never coexist");
             assert_eq!(plan.grid.is_some(), tile_size > 0);
-            assert_eq!(s.peak_bytes(), plan.total() + engine.weight_bytes());
+            assert_eq!(s.peak_bytes(), plan.peak() + engine.weight_bytes());
             engine.gpu.check().unwrap();
         }
         // Two paintings of different shapes and scales (one set of painting buffers for both).
@@ -48,9 +52,11 @@ fn the_plan_total_is_the_bytes_created() {
         for tile_size in [0, 32] {
             let settings = Settings { size: 70, scales: 1, tile_size, style_blend: vec![0.6, 0.4], style_scales: vec![1.0, 1.3], colors: Colors::Match, ..Settings::default() };
             let before = engine.gpu.storage_bytes_created();
+            let baseline = engine.gpu.reset_storage_peak();
             let s = Session::with_paintings(engine.clone(), &content, &more, &settings).unwrap();
             let created = engine.gpu.storage_bytes_created() - before;
             assert_eq!(s.plan().total(), created, "{precision:?} two paintings, tiles {tile_size}: the plan is what is created");
+            assert_eq!(s.plan().peak(), engine.gpu.storage_peak_since(baseline), "{precision:?} two paintings, tiles {tile_size}: the plan's peak is the most held");
             engine.gpu.check().unwrap();
         }
     }
@@ -157,9 +163,9 @@ fn a_budget_picks_tiles_that_fit_it() {
         let budget = Budget { max_buffer: 2 * gib, total: budget_gib * gib, weights };
         let whole = Plan::whole(n, n, (n, n), &ch, Precision::F16, &s);
         let p = Plan::choose(n, n, (n, n), &ch, Precision::F16, &s, budget).unwrap();
-        eprintln!("{n}² within {budget_gib} GiB: {} (whole: {:.0} MiB)", p.summary(weights), (whole.total() + weights) as f64 / (1 << 20) as f64);
-        assert!(whole.total() + weights > budget.total, "{n}² does not fit whole");
-        assert!(p.grid.is_some() && p.total() + weights <= budget.total);
+        eprintln!("{n}² within {budget_gib} GiB: {} (whole: {:.0} MiB)", p.summary(weights), (whole.peak() + weights) as f64 / (1 << 20) as f64);
+        assert!(whole.peak() + weights > budget.total, "{n}² does not fit whole");
+        assert!(p.grid.is_some() && p.peak() + weights <= budget.total);
     }
     // One answer for the largest size that fits, whatever size was asked.
     let tight = Budget { max_buffer: 1 << 40, total: 300 << 20, weights };

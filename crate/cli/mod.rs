@@ -417,7 +417,7 @@ fn print_memory_plans(gpu: &Gpu, sizes: &[u32], s: &Settings, budget: Option<u64
     println!("{:>6} {:>14} {:>14}  this device", "N", "whole, f32", "whole, f16");
     for &n in sizes {
         let n = n as usize;
-        let whole = |p| mib(Plan::whole(n, n, (n, n), &ch, p, s).total() + weights(p));
+        let whole = |p| mib(Plan::whole(n, n, (n, n), &ch, p, s).peak() + weights(p));
         let here = match Plan::choose(n, n, (n, n), &ch, gpu.precision, s, budget) {
             Ok(p) => p.summary(budget.weights),
             Err(stylize::Error::TooLarge { fits, buffer, .. }) => format!("does not fit ({buffer}); ≤ {fits} px fits"),

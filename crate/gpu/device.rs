@@ -61,6 +61,10 @@ pub struct Gpu {
     lost: Arc<Mutex<Option<String>>>,
     /// Bytes of every storage buffer created so far ([`Self::storage_bytes_created`]).
     created: std::sync::atomic::AtomicU64,
+    /// Bytes released explicitly ([`Self::release`]), and the most ever held at once
+    /// ([`Self::storage_bytes_held`], [`Self::storage_peak_since`]).
+    released: std::sync::atomic::AtomicU64,
+    peak: std::sync::atomic::AtomicU64,
 }
 
 impl Gpu {
@@ -175,6 +179,8 @@ impl Gpu {
             error,
             lost,
             created: Default::default(),
+            released: Default::default(),
+            peak: Default::default(),
         })
     }
 
@@ -223,6 +229,33 @@ impl Gpu {
         self.created.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Bytes of storage buffers created and not released with [`Self::release`] (buffers merely
+    /// dropped still count).
+    pub fn storage_bytes_held(&self) -> u64 {
+        self.storage_bytes_created() - self.released.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Starts measuring the most storage held at once: returns the bytes held now, the baseline
+    /// for [`Self::storage_peak_since`].
+    pub fn reset_storage_peak(&self) -> u64 {
+        let held = self.storage_bytes_held();
+        self.peak.store(held, std::sync::atomic::Ordering::Relaxed);
+        held
+    }
+
+    /// The most storage held at once since [`Self::reset_storage_peak`] returned `baseline`,
+    /// above it (bytes).
+    pub fn storage_peak_since(&self, baseline: u64) -> u64 {
+        self.peak.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(baseline)
+    }
+
+    /// Destroys `buffer` (its memory is reclaimed once the work submitted with it is done) and
+    /// counts its bytes as released. Using it afterwards is a validation error.
+    pub fn release(&self, buffer: &wgpu::Buffer) {
+        self.released.fetch_add(buffer.size(), std::sync::atomic::Ordering::Relaxed);
+        buffer.destroy();
+    }
+
     /// Returns the first GPU error or device loss seen since the device was created, if any.
     pub fn check(&self) -> Result<()> {
         if let Some(msg) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone() {
@@ -260,6 +293,7 @@ impl Gpu {
     /// source and destination. The caller must have checked `bytes` against [`Self::max_storage_bytes`].
     pub fn storage(&self, label: &str, bytes: u64) -> wgpu::Buffer {
         self.created.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+        self.peak.fetch_max(self.storage_bytes_held(), std::sync::atomic::Ordering::Relaxed);
         self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: bytes.max(4).next_multiple_of(4),
@@ -274,6 +308,7 @@ impl Gpu {
             return self.storage(label, 4);
         }
         self.created.fetch_add(std::mem::size_of_val(data) as u64, std::sync::atomic::Ordering::Relaxed);
+        self.peak.fetch_max(self.storage_bytes_held(), std::sync::atomic::Ordering::Relaxed);
         self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(label),
             contents: bytemuck::cast_slice(data),

@@ -33,6 +33,8 @@ pub struct Iteration {
     pub adam: Option<[Buffer; 3]>,
     /// The uniform fields that follow the loss weights and the step ([`super::Session::steer`]).
     pub steering: Steering,
+    /// `[3][h][w]` the gradient of the total loss w.r.t. the image.
+    pub grad_x: Buffer,
     pub(super) _buffers: Vec<Buffer>,
 }
 
@@ -71,7 +73,25 @@ impl RegionGpu {
     }
 }
 
-/// The session buffers an iteration reads and writes.
+/// The session-long buffers an iteration reads and writes.
+#[derive(Clone, Copy)]
+pub struct ImageBuffers<'a> {
+    /// `[3][h][w]` the image being optimised (network space), the network's input.
+    pub x: &'a Buffer,
+    /// `[LOSS_SLOTS]` the losses.
+    pub losses: &'a Buffer,
+    /// `[3][h][w]` the iterate average (a placeholder with averaging off).
+    pub avg: &'a Buffer,
+}
+
+impl<'a> ImageBuffers<'a> {
+    /// With the image's gradient (an iteration buffer: taken once the targets are computed).
+    pub fn with_gradient(self, grad_x: &'a Buffer) -> IterationBuffers<'a> {
+        IterationBuffers { x: self.x, grad_x, losses: self.losses, avg: self.avg }
+    }
+}
+
+/// The buffers an iteration reads and writes.
 pub struct IterationBuffers<'a> {
     /// `[3][h][w]` the image being optimised (network space), the network's input.
     pub x: &'a Buffer,
@@ -86,8 +106,10 @@ pub struct IterationBuffers<'a> {
 impl Iteration {
     /// Builds the iteration over `net` (whose input is `b.x`) for `settings`, matching `targets`;
     /// with `regions`, each styled region's guided Grams match its painting's.
-    pub fn build(engine: &Engine, net: &Network, targets: &Targets, settings: &Settings, b: IterationBuffers, regions: &[RegionGpu], arena: &mut Arena) -> Iteration {
+    pub fn build(engine: &Engine, net: &Network, targets: &Targets, settings: &Settings, image: ImageBuffers, regions: &[RegionGpu], arena: &mut Arena) -> Iteration {
         let gpu = &engine.gpu;
+        let grad_x = arena.take("image gradient");
+        let b = image.with_gradient(&grad_x);
         let s = settings;
         let (w, h) = (net.width, net.height);
         let hw = w * h;
@@ -180,7 +202,7 @@ impl Iteration {
         keep.push(loss_part);
         keep.extend(ping);
         keep.extend(region_bufs.into_iter().flat_map(|(a, b)| [a, b]));
-        Iteration { loss_and_gradient: ops, cuts: Vec::new(), optimiser, adam, steering, _buffers: keep }
+        Iteration { loss_and_gradient: ops, cuts: Vec::new(), optimiser, adam, steering, grad_x, _buffers: keep }
     }
 }
 

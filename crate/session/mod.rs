@@ -20,7 +20,7 @@ mod targets;
 mod tiled;
 
 pub use crate::kernels::MEAN_BGR;
-pub use iteration::{Iteration, IterationBuffers, PaintingGuide, RegionGpu};
+pub use iteration::{ImageBuffers, Iteration, IterationBuffers, PaintingGuide, RegionGpu};
 pub use regions::Masks;
 pub use run::{resize_planar, Run, Scale};
 pub use color::ColourBuffers;
@@ -530,18 +530,19 @@ impl Session {
         let mut arena = plan.allocate(gpu);
         let x = arena.take("image");
         let avg = arena.take("image average");
-        let grad_x = arena.take("image gradient");
         let rgba = arena.take("display rgba");
         let losses = arena.take("losses");
         let content_px = resize(content, w, h);
         let style_px: Vec<RgbaImage> = paintings.iter().zip(&style_sizes).map(|(p, &(a, b))| resize(p, a as usize, b as usize)).collect();
-        let bufs = IterationBuffers { x: &x, grad_x: &grad_x, losses: &losses, avg: &avg };
+        let bufs = ImageBuffers { x: &x, losses: &losses, avg: &avg };
         let (net, iteration_plan, colour, blend) = match &plan.grid {
             None => {
                 let net = Network::new(&engine, &x, w, h, settings.pooling, &mut arena, "");
                 let region_gpu = upload_regions(&engine, masks, (w, h), &style_sizes, settings, &mut arena);
                 let targets = Targets::compute(&engine, &net, &x, &content_px, &style_px, settings, &region_gpu, &mut arena);
                 init_noise(gpu, settings, &x, hw);
+                // The targets are submitted: their buffers make way for the iteration's.
+                arena.begin_iteration(gpu);
                 let mut it = Iteration::build(&engine, &net, &targets, settings, bufs, &region_gpu, &mut arena);
                 it._buffers.extend(region_gpu.into_iter().flat_map(RegionGpu::into_kept));
                 (Some(net), it, targets.colour, targets.blend)
@@ -555,6 +556,7 @@ impl Session {
         };
         // The blend weights are steerable: their uniforms join the iteration's.
         let mut iteration_plan = iteration_plan;
+        let grad_x = iteration_plan.grad_x.clone();
         for d in &blend {
             for k in 0..settings.paintings() {
                 iteration_plan.steering.add(d, std::mem::offset_of!(kernels::gram::BlendParams, w) + 4 * k, 1.0, steer::Knob::Blend(k), settings);
@@ -638,10 +640,10 @@ impl Session {
         (self.style_size.0 as u32, self.style_size.1 as u32)
     }
 
-    /// The peak GPU memory of this session in bytes: every buffer of its plan (the painting's
-    /// network at its own size included) plus the conv weights.
+    /// The peak GPU memory of this session in bytes: its plan's peak (the session's buffers with
+    /// the targets' or the iteration's, whichever is more: [`Plan::peak`]) plus the conv weights.
     pub fn peak_bytes(&self) -> u64 {
-        self.plan.total() + self.engine.weight_bytes()
+        self.plan.peak() + self.engine.weight_bytes()
     }
 
     /// The dispatches of iteration `k`, in order (forward, losses and backward, reductions, the

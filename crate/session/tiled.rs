@@ -16,7 +16,7 @@ use super::targets::upload;
 use super::steer::{Knob, Steering};
 use super::color::ColourPrep;
 use super::iteration::RegionGpu;
-use super::{init_noise, Iteration, IterationBuffers, Settings, TileMode};
+use super::{init_noise, ImageBuffers, Iteration, Settings, TileMode};
 use crate::kernels::{gram::StyleGradParams, loss::ElemParams};
 use std::mem::offset_of;
 use crate::gpu::Dispatch;
@@ -28,15 +28,17 @@ use crate::vgg::{layer_shapes, Engine, Network, CONTENT_LAYER, STYLE_LAYERS};
 use image::RgbaImage;
 use wgpu::Buffer;
 
-/// The tile network's buffers and the per-style-layer Gram buffers, from the plan.
+/// The tile network's buffers and the per-style-layer Gram buffers, from the plan; the gradients
+/// (`ping`, `grad_in`, `crop_grad`, `diffs`) are the iteration's, taken by
+/// [`TileBuffers::take_iteration`] once the targets are computed.
 struct TileBuffers {
     input: Buffer,
     converted: Option<Buffer>,
     acts: Vec<Buffer>,
-    ping: [Buffer; 2],
-    grad_in: Buffer,
+    ping: Vec<Buffer>,
+    grad_in: Option<Buffer>,
     crop: Buffer,
-    crop_grad: Buffer,
+    crop_grad: Option<Buffer>,
     /// Per style layer: one tile's partial Grams, the whole image's sum, the target, G − A.
     partials: Vec<Buffer>,
     sums: Vec<Buffer>,
@@ -59,15 +61,34 @@ impl TileBuffers {
             input: arena.take("tile input"),
             converted: (engine.gpu.precision != crate::Precision::F32).then(|| arena.take("tile network input")),
             acts: layers.iter().map(|l| arena.take(&format!("tile activation {}", l.name))).collect(),
-            ping: [arena.take("tile gradient ping"), arena.take("tile gradient pong")],
-            grad_in: arena.take("tile image gradient"),
+            ping: Vec::new(),
+            grad_in: None,
             crop: arena.take("tile crop"),
-            crop_grad: arena.take("tile crop gradient"),
+            crop_grad: None,
             partials: names("gram partials", arena),
             sums: names("gram sum", arena),
             targets: names("style target", arena),
-            diffs: names("gram diff", arena),
+            diffs: Vec::new(),
         }
+    }
+
+    /// Takes the iteration's buffers (after [`Arena::begin_iteration`]).
+    fn take_iteration(&mut self, engine: &Engine, arena: &mut Arena, layout: &Layout) {
+        let layers = layer_shapes(16, 16, &engine.channels());
+        self.ping = vec![arena.take("tile gradient ping"), arena.take("tile gradient pong")];
+        self.grad_in = Some(arena.take("tile image gradient"));
+        self.crop_grad = Some(arena.take("tile crop gradient"));
+        self.diffs = layout.style.iter().map(|&i| arena.take(&format!("gram diff {}", layers[i].name))).collect();
+    }
+
+    /// The gradient w.r.t. the tile's input (an iteration buffer).
+    fn grad_in(&self) -> &Buffer {
+        self.grad_in.as_ref().expect("taken with the iteration's buffers")
+    }
+
+    /// The gradient w.r.t. a crop (an iteration buffer).
+    fn crop_grad(&self) -> &Buffer {
+        self.crop_grad.as_ref().expect("taken with the iteration's buffers")
     }
 
     /// The network of tile `t` of `grid` over these buffers, and the dispatches that copy the
@@ -122,7 +143,7 @@ impl TileBuffers {
 /// the noise initialisation) and its [`Iteration`], from `plan` (which has a grid); returns the
 /// colour buffers kept.
 #[allow(clippy::too_many_arguments)] // the session's inputs and buffers, each distinct
-pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings: &[RgbaImage], s: &Settings, b: IterationBuffers, regions: &[RegionGpu], arena: &mut Arena) -> (Iteration, super::ColourBuffers, Vec<Dispatch>) {
+pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings: &[RgbaImage], s: &Settings, image: ImageBuffers, regions: &[RegionGpu], arena: &mut Arena) -> (Iteration, super::ColourBuffers, Vec<Dispatch>) {
     let gpu = &engine.gpu;
     let (grid, sgrid) = (plan.grid.as_ref().expect("a tiled plan"), plan.style_grid.as_ref().expect("a tiled plan"));
     let (w, h) = (grid.width, grid.height);
@@ -132,14 +153,14 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
         content: whole.iter().position(|l| l.name == CONTENT_LAYER).expect("the content layer"),
         strides: strides(&whole),
     };
-    let tb = TileBuffers::take(engine, arena, &layout);
+    let mut tb = TileBuffers::take(engine, arena, &layout);
     let n_of = |l: &crate::vgg::LayerShape| l.output.1 * l.output.2;
 
     // The targets: relu4_2 of the photo, tile by tile (each tile keeps what it owns); each
     // painting's Grams summed over its own tiles (the painting buffers, planned for the largest,
     // serve each in turn: one submission per painting), blended when there are several.
-    let mut once = vec![kernels::preprocess(gpu, w * h, &upload(gpu, arena, "content rgba", content), b.x)];
-    let (prep, first_ops) = ColourPrep::new(gpu, s.colors, b.x, w * h, arena);
+    let mut once = vec![kernels::preprocess(gpu, w * h, &upload(gpu, arena, "content rgba", content), image.x)];
+    let (prep, first_ops) = ColourPrep::new(gpu, s.colors, image.x, w * h, arena);
     once.extend(first_ops);
     let style_img = arena.take("style image");
     let upload_s = arena.take("style rgba");
@@ -149,13 +170,13 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
     } else {
         Vec::new()
     };
-    let tr = (!regions.is_empty()).then(|| TileRegions {
+    let mut tr = (!regions.is_empty()).then(|| TileRegions {
         regions,
         sums: layout.style.iter().map(|&i| (0..regions.len()).map(|r| arena.take(&format!("region gram sum {} {r}", whole[i].name))).collect()).collect(),
-        diffs: layout.style.iter().map(|&i| (0..regions.len()).map(|r| arena.take(&format!("region gram diff {} {r}", whole[i].name))).collect()).collect(),
+        diffs: Vec::new(),
         mask_crop: arena.take("tile mask crop"),
         masked: arena.take("tile masked crop"),
-        masked_grad: arena.take("tile masked gradient"),
+        masked_grad: None,
     });
     let mut content_targets = Vec::new();
     for (k, painting) in paintings.iter().enumerate() {
@@ -165,11 +186,11 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
         gpu.queue.write_buffer(&upload_s, 0, painting.as_raw());
         let mut ops = if k == 0 { std::mem::take(&mut once) } else { Vec::new() };
         ops.push(kernels::preprocess(gpu, sw * sh, &upload_s, &style_img));
-        ops.extend(prep.painting(gpu, k, b.x, &style_img, sw * sh));
+        ops.extend(prep.painting(gpu, k, image.x, &style_img, sw * sh));
         if k == 0 {
             for (t_k, t) in grid.tiles.iter().enumerate() {
                 let target = arena.take(&format!("content target {t_k}"));
-                let (net, fwd) = tb.forward(engine, grid, t, b.x, s.pooling);
+                let (net, fwd) = tb.forward(engine, grid, t, image.x, s.pooling);
                 ops.extend(fwd);
                 ops.extend(tb.crop_into(engine, &net, grid, t, layout.content, layout.strides[layout.content], &target).map(|(_, d)| d));
                 content_targets.push(target);
@@ -210,9 +231,17 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
     let blend = super::targets::blend_ops(engine, s, &grams, &tb.targets);
     gpu.submit(&blend, |_| {});
     let colour = prep.finish();
-    init_noise(gpu, s, b.x, w * h);
+    init_noise(gpu, s, image.x, w * h);
 
-    // The iteration.
+    // The iteration: the targets are submitted, their buffers make way for the iteration's.
+    drop((style_img, upload_s));
+    arena.begin_iteration(gpu);
+    let grad_x = arena.take("image gradient");
+    let b = image.with_gradient(&grad_x);
+    tb.take_iteration(engine, arena, &layout);
+    if let Some(tr) = tr.as_mut() {
+        tr.take_iteration(arena, &layout, &whole);
+    }
     let loss_part = arena.take("loss partials");
     let mut ranges = Vec::new();
     let mut part_len = 0;
@@ -259,7 +288,7 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
     let exact = s.tile_mode == TileMode::Exact;
     let mut pass1 = Vec::new();
     for t in &grid.tiles {
-        let (net, fwd) = tb.forward(engine, grid, t, b.x, s.pooling);
+        let (net, fwd) = tb.forward(engine, grid, t, image.x, s.pooling);
         pass1.push(fwd);
         pass1.push(match &tr {
             Some(tr) => tr.grams(engine, &tb, &net, grid, t, &layout, &whole),
@@ -286,7 +315,7 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
         if exact || k > 0 {
             cuts.push(ops.len());
         }
-        let (net, fwd) = tb.forward(engine, grid, t, b.x, s.pooling);
+        let (net, fwd) = tb.forward(engine, grid, t, image.x, s.pooling);
         ops.extend(fwd);
         if !exact {
             ops.extend(match &tr {
@@ -298,7 +327,7 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
         ops.extend(backward(engine, &tb, &net, grid, t, s, &layout, &whole, loss, tr.as_ref(), &mut steering));
         let (tw, th) = t.input_size();
         let m = BoxMove { c: 3, src: (tw, th), from: Rect { x: 0, y: 0, w: tw, h: th }, dst: (w, h), to: (t.ix0, t.iy0) };
-        ops.push(kernels::copy_box(gpu, "tile scatter".into(), m, &tb.grad_in, b.grad_x, true));
+        ops.push(kernels::copy_box(gpu, "tile scatter".into(), m, tb.grad_in(), b.grad_x, true));
     }
     if !exact {
         ops.extend(diffs);
@@ -307,15 +336,15 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
     ranges.push(LossRange { offset: content_start, count: part_len - content_start, slot: SLOT_CONTENT, scale: 1.0 / lc.out_len() as f32 });
     finish_losses(gpu, s, (w, h), &b, &loss_part, &mut ranges, part_len, &mut ops, &mut steering);
     let (optimiser, adam, mut keep) = optimiser(gpu, s, w * h, &b, arena, &mut steering);
-    keep.extend([tb.input, tb.grad_in, tb.crop, tb.crop_grad, loss_part, style_img]);
+    keep.extend([tb.input, tb.crop, loss_part]);
+    keep.extend(tb.grad_in.into_iter().chain(tb.crop_grad));
     keep.extend(tb.converted);
     keep.extend(tb.acts.into_iter().chain(tb.ping).chain(tb.partials).chain(tb.sums).chain(tb.targets).chain(tb.diffs).chain(content_targets));
     keep.extend(grams.into_iter().flatten());
     if let Some(tr) = tr {
-        keep.extend(tr.sums.into_iter().flatten().chain(tr.diffs.into_iter().flatten()).chain([tr.mask_crop, tr.masked, tr.masked_grad]));
+        keep.extend(tr.sums.into_iter().flatten().chain(tr.diffs.into_iter().flatten()).chain([tr.mask_crop, tr.masked]).chain(tr.masked_grad));
     }
-    keep.push(upload_s);
-    (Iteration { loss_and_gradient: ops, cuts, optimiser, adam, steering, _buffers: keep }, colour, blend)
+    (Iteration { loss_and_gradient: ops, cuts, optimiser, adam, steering, grad_x, _buffers: keep }, colour, blend)
 }
 
 /// Where a tile's content loss goes: its target (what it owns of the photo's relu4_2) and the
@@ -349,12 +378,12 @@ fn backward(engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t
                 let n_whole = whole[i].output.1 * whole[i].output.2;
                 let scale = 4.0 / ((c as f32).powi(3) * n_whole as f32);
                 ops.push(crop);
-                let bufs = StyleGrad { feat: &tb.crop, diff: &tb.diffs[si], grad: &tb.crop_grad, accumulate: false };
+                let bufs = StyleGrad { feat: &tb.crop, diff: &tb.diffs[si], grad: tb.crop_grad(), accumulate: false };
                 let d = kernels::style_grad(gpu, gpu.variant(), format!("{} style grad", l.name), c, o.area(), scale * Knob::StyleLayer(si).value(s), bufs);
                 steering.add(&d, offset_of!(StyleGradParams, coef), scale, Knob::StyleLayer(si), s);
                 ops.push(d);
                 let m = BoxMove { c, src: (o.w, o.h), from: Rect { w: o.w, h: o.h, ..Rect::default() }, dst: (lw, lh), to: (o.x, o.y) };
-                ops.push(kernels::copy_box(gpu, "tile scatter".into(), m, &tb.crop_grad, &tb.ping[cur], true));
+                ops.push(kernels::copy_box(gpu, "tile scatter".into(), m, tb.crop_grad(), &tb.ping[cur], true));
             }
             first = false;
         }
@@ -363,18 +392,18 @@ fn backward(engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t
                 let len = whole[i].out_len();
                 ops.push(crop);
                 let owned = BoxMove { c, src: (lw, lh), from: o, dst: (o.w, o.h), to: (0, 0) };
-                ops.push(kernels::copy_box(gpu, "tile crop".into(), owned, &tb.ping[cur], &tb.crop_grad, false));
-                let bufs = ContentLoss { feat: &tb.crop, target: loss.target, grad: &tb.crop_grad, loss_part: loss.loss_part };
+                ops.push(kernels::copy_box(gpu, "tile crop".into(), owned, &tb.ping[cur], tb.crop_grad(), false));
+                let bufs = ContentLoss { feat: &tb.crop, target: loss.target, grad: tb.crop_grad(), loss_part: loss.loss_part };
                 let scale = 2.0 / len as f32;
                 let (d, count) = kernels::content_loss(gpu, gpu.precision, format!("{} content", l.name), c * o.area(), scale * s.content_weight, bufs, *loss.offset);
                 steering.add(&d, offset_of!(ElemParams, coef), scale, Knob::Alpha, s);
                 ops.push(d);
                 *loss.offset += count;
                 let back = BoxMove { c, src: (o.w, o.h), from: Rect { w: o.w, h: o.h, ..Rect::default() }, dst: (lw, lh), to: (o.x, o.y) };
-                ops.push(kernels::copy_box(gpu, "tile scatter".into(), back, &tb.crop_grad, &tb.ping[cur], false));
+                ops.push(kernels::copy_box(gpu, "tile scatter".into(), back, tb.crop_grad(), &tb.ping[cur], false));
             }
         }
-        let dst = if i == 0 { &tb.grad_in } else { &tb.ping[1 - cur] };
+        let dst = if i == 0 { tb.grad_in() } else { &tb.ping[1 - cur] };
         ops.push(layer_backward(engine, net, i, s.pooling, &tb.ping[cur], dst));
         cur = 1 - cur;
     }
@@ -390,10 +419,19 @@ struct TileRegions<'a> {
     diffs: Vec<Vec<Buffer>>,
     mask_crop: Buffer,
     masked: Buffer,
-    masked_grad: Buffer,
+    /// The iteration's (taken by [`TileRegions::take_iteration`]).
+    masked_grad: Option<Buffer>,
 }
 
 impl TileRegions<'_> {
+    /// Takes the iteration's buffers (after [`Arena::begin_iteration`]): G − A per style layer
+    /// and region, and the masked gradient.
+    fn take_iteration(&mut self, arena: &mut Arena, layout: &Layout, whole: &[crate::vgg::LayerShape]) {
+        let n = self.regions.len();
+        self.diffs = layout.style.iter().map(|&i| (0..n).map(|r| arena.take(&format!("region gram diff {} {r}", whole[i].name))).collect()).collect();
+        self.masked_grad = Some(arena.take("tile masked gradient"));
+    }
+
     /// Copies the part of region `r`'s mask at style layer `si` (stride `j`) that tile
     /// `t` owns into `mask_crop`; the owned box in tile coordinates.
     fn mask_crop(&self, engine: &Engine, grid: &TileGrid, t: &Tile, (si, j): (usize, usize), r: usize, whole: (usize, usize)) -> Option<(Rect, Dispatch)> {
@@ -487,16 +525,16 @@ impl TileRegions<'_> {
             ops.push(mc);
             ops.push(kernels::mask_act(gpu, gpu.precision, "region mask".into(), (c, o.area()), &tb.crop, &self.mask_crop, &self.masked));
             let scale = 4.0 / ((c as f32).powi(3) * mass as f32);
-            let bufs = StyleGrad { feat: &self.masked, diff: &self.diffs[si][r], grad: &tb.crop_grad, accumulate: false };
+            let bufs = StyleGrad { feat: &self.masked, diff: &self.diffs[si][r], grad: tb.crop_grad(), accumulate: false };
             let d = kernels::style_grad(gpu, gpu.variant(), format!("{} region {r} style grad", net.layers[i].name), c, o.area(), scale * Knob::StyleLayer(si).value(s), bufs);
             steering.add(&d, offset_of!(StyleGradParams, coef), scale, Knob::StyleLayer(si), s);
             ops.push(d);
-            ops.push(kernels::mask_add(gpu, "region gradient".into(), (c, o.area()), &tb.crop_grad, &self.mask_crop, &self.masked_grad, any));
+            ops.push(kernels::mask_add(gpu, "region gradient".into(), (c, o.area()), tb.crop_grad(), &self.mask_crop, self.masked_grad.as_ref().expect("taken with the iteration's buffers"), any));
             any = true;
         }
         if any {
             let m = BoxMove { c, src: (o.w, o.h), from: Rect { w: o.w, h: o.h, ..Rect::default() }, dst: (lw, lh), to: (o.x, o.y) };
-            ops.push(kernels::copy_box(gpu, "tile scatter".into(), m, &self.masked_grad, dst, true));
+            ops.push(kernels::copy_box(gpu, "tile scatter".into(), m, self.masked_grad.as_ref().expect("taken with the iteration's buffers"), dst, true));
         }
         ops
     }
