@@ -9,7 +9,11 @@
 // painting's size relative to the output), colors ("painting", "luminance", "match" or "swap"),
 // size (output's longer side, px), iterations, strength (β, the style weight), scales
 // (coarse-to-fine scales: 0 = automatic, the default, from 128 px up in steps of √2; 1 = one
-// scale), optimizer ("adam" or "lbfgs"), autostart (run as soon as it is connected). Changing an
+// scale), optimizer ("adam" or "lbfgs"), mask-src and regions (region control: a mask image URL and
+// what each of its colours takes, e.g. regions="#ff0000=2 #0000ff=photo" — painting 2 of style-src,
+// or the photo kept; the mask's other pixels take painting 1), style-mask-src (a style mask URL per
+// painting of style-src, space-separated, "-" for none: each region then takes its part of that
+// painting), autostart (run as soon as it is connected). Changing an
 // attribute takes effect at the next start(); with autostart, a change restarts the run —
 // except strength and style-blend during a run, which steer it from the next batch.
 // Methods: start() → Promise<result>, pause(), resume(), stop(), pngBlob() (carries its settings),
@@ -28,7 +32,7 @@ import { StyleTransfer, decodeImage } from './stylize-api.js';
 let engine; // one device + weights per page: a promise of the first StyleTransfer
 
 class StyleTransferElement extends HTMLElement {
-  static observedAttributes = ['content-src', 'style-src', 'size', 'iterations', 'strength', 'scales', 'optimizer', 'colors', 'style-scale', 'style-blend'];
+  static observedAttributes = ['content-src', 'style-src', 'size', 'iterations', 'strength', 'scales', 'optimizer', 'colors', 'style-scale', 'style-blend', 'mask-src', 'regions', 'style-mask-src'];
 
   constructor() {
     super();
@@ -104,6 +108,7 @@ class StyleTransferElement extends HTMLElement {
     if (this.hasAttribute('colors')) settings.colors = this.getAttribute('colors');
     if (this.hasAttribute('style-scale')) settings.style_scale = Number(this.getAttribute('style-scale'));
     if (this.hasAttribute('style-blend')) settings.style_blend = this.getAttribute('style-blend').trim().split(/[\s,]+/).map(Number);
+    if (this.hasAttribute('regions')) settings.regions = parseRegions(this.getAttribute('regions'));
     return settings;
   }
 
@@ -122,7 +127,14 @@ class StyleTransferElement extends HTMLElement {
       this.st ??= first ? base : base.sibling();
       const st = this.st;
       const styleSrcs = (this.getAttribute('style-src') || '').trim().split(/\s+/);
-      const [content, ...styles] = await Promise.all([decodeImage(this.getAttribute('content-src')), ...styleSrcs.map((u) => decodeImage(u))]);
+      const settings = this.#settings();
+      const maskSrc = this.getAttribute('mask-src');
+      const styleMaskSrcs = (this.getAttribute('style-mask-src') || '').trim().split(/\s+/).filter((u) => u);
+      const optional = (u) => (u && u !== '-' ? decodeImage(u) : null);
+      const [content, mask, ...rest] = await Promise.all([decodeImage(this.getAttribute('content-src')), optional(maskSrc),
+        ...styleSrcs.map((u) => decodeImage(u)), ...styleMaskSrcs.map(optional)]);
+      const styles = rest.slice(0, styleSrcs.length);
+      const styleMasks = rest.slice(styleSrcs.length);
       const style = styles.length > 1 ? styles : styles[0];
       if (!this.isConnected) return { stopped: true };
       const fwd = (e) => {
@@ -136,7 +148,7 @@ class StyleTransferElement extends HTMLElement {
       st.addEventListener('losses', fwd);
       st.addEventListener('scale', fwd);
       try {
-        this.#running = st.run({ content, style, settings: this.#settings(), canvas: this.canvas });
+        this.#running = st.run({ content, style, settings, canvas: this.canvas, mask, styleMasks: styleMasks.length ? styleMasks : null });
         const result = await this.#running;
         this.message.textContent = '';
         this.#emit('done', result);
@@ -161,6 +173,21 @@ class StyleTransferElement extends HTMLElement {
   stop() { this.st?.stop(); }
   /** The current image as a PNG Blob. */
   pngBlob() { return this.st.pngBlob(); }
+}
+
+/** `regions` attribute → settings.regions: "#ff0000=2 #00f=photo" (painting numbers from 1). */
+function parseRegions(text) {
+  return text.trim().split(/\s+/).filter((t) => t).map((token) => {
+    const [colour, what] = token.split('=');
+    const hex = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(colour ?? '')?.[1];
+    const n = Number(what);
+    if (!hex || !(what === 'photo' || (Number.isInteger(n) && n >= 1))) {
+      throw Object.assign(new Error(`regions: “${token}” is not COLOUR=PAINTING (a number from 1) or COLOUR=photo, e.g. #ff0000=1`), { name: 'Settings' });
+    }
+    const full = hex.length === 3 ? [...hex].map((c) => c + c).join('') : hex;
+    const color = [0, 2, 4].map((i) => parseInt(full.slice(i, i + 2), 16));
+    return { color, painting: what === 'photo' ? null : n - 1 };
+  });
 }
 
 if (!customElements.get('style-transfer')) customElements.define('style-transfer', StyleTransferElement);

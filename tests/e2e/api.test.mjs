@@ -5,7 +5,9 @@
 // the CLI's message. Tiny images and a few iterations (SwiftShader is slow).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, browser, openPage } from './harness.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { serve, browser, openPage, DIST } from './harness.mjs';
 
 let srv, b, page, log, context;
 before(async () => {
@@ -92,7 +94,7 @@ async function addElement(id, attrs) {
     const samples = { 'content-src': 'samples/chelsea.png', 'style-src': 'samples/starry_night.jpg', size: '32', iterations: '2' };
     for (const [k, v] of Object.entries({ ...samples, ...attrs })) if (v !== null) el.setAttribute(k, v);
     el.events = [];
-    for (const t of ['progress', 'done', 'error']) el.addEventListener(t, (e) => el.events.push({ type: t, bubbles: e.bubbles, detail: t === 'error' ? e.detail.name : e.detail }));
+    for (const t of ['progress', 'done', 'error']) el.addEventListener(t, (e) => el.events.push({ type: t, bubbles: e.bubbles, detail: t === 'error' ? e.detail.name : e.detail, ...(t === 'error' ? { message: e.detail.message } : {}) }));
     document.body.append(el);
   }, { id, attrs });
 }
@@ -108,6 +110,37 @@ test('two elements on one page both finish; attribute changes restart an autosta
   await page.waitForFunction(() => document.getElementById('one').events.filter((e) => e.type === 'done').length === 2, null, { timeout: 300_000 });
   assert.deepEqual((await events('one', 'done')).map((e) => e.detail.iteration), [2, 1], 'the restarted run uses the new attribute');
   await page.evaluate(() => { document.getElementById('one').remove(); document.getElementById('two').remove(); });
+});
+
+test('an element with a region mask, its regions and a style mask runs them; a bad regions attribute is a Settings error', async () => {
+  // The masks are drawn in the page and served beside it (the page's CSP fetches only its own origin).
+  const pngs = await page.evaluate(async () => {
+    const png = async (w, h, paint) => {
+      const c = new OffscreenCanvas(w, h);
+      paint(c.getContext('2d'), w, h);
+      return [...new Uint8Array(await (await c.convertToBlob({ type: 'image/png' })).arrayBuffer())];
+    };
+    const mask = await png(60, 40, (g, w, h) => { g.fillStyle = '#ff0000'; g.fillRect(0, 0, w / 2, h); g.fillStyle = '#0000ff'; g.fillRect(w / 2, 0, w / 2, h); });
+    const styleMask = await png(60, 40, (g, w, h) => { g.fillStyle = '#000'; g.fillRect(0, 0, w, h); g.fillStyle = '#ff0000'; g.fillRect(0, 0, w, h / 2); });
+    return { mask, styleMask };
+  });
+  fs.mkdirSync(path.join(DIST, 'e2e-masks'), { recursive: true });
+  const urls = {};
+  for (const [k, bytes] of Object.entries(pngs)) {
+    fs.writeFileSync(path.join(DIST, 'e2e-masks', `${k}.png`), Buffer.from(bytes));
+    urls[k] = `e2e-masks/${k}.png`;
+  }
+  await addElement('regions', { autostart: '', 'mask-src': urls.mask, regions: '#ff0000=1 #00f=photo', 'style-mask-src': urls.styleMask });
+  await page.waitForFunction(() => document.getElementById('regions').events.some((e) => e.type === 'done' || e.type === 'error'), null, { timeout: 300_000 });
+  assert.deepEqual((await events('regions', 'error')), []);
+  assert.deepEqual((await events('regions', 'done')).map((e) => e.detail.iteration), [2]);
+  const got = await page.evaluate(() => { const st = document.getElementById('regions').st; return { regions: st.settings.regions, masks: st.inputs.styleMasks.map((m) => m && [m.width, m.height]), mask: [st.inputs.mask.width, st.inputs.mask.height] }; });
+  assert.deepEqual(got, { regions: [{ color: [255, 0, 0], painting: 0 }, { color: [0, 0, 255], painting: null }], masks: [[60, 40]], mask: [60, 40] });
+  await addElement('bad-regions', { 'mask-src': urls.mask, regions: 'red=1' });
+  const err = await page.evaluate(() => document.getElementById('bad-regions').start().then(() => null, (e) => [e.name, e.message]));
+  assert.equal(err[0], 'Settings');
+  assert.match(err[1], /red=1/);
+  await page.evaluate(() => { document.getElementById('regions').remove(); document.getElementById('bad-regions').remove(); });
 });
 
 test('an element removed mid-run stops within one batch and frees its session', async () => {
