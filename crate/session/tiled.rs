@@ -454,51 +454,46 @@ impl TileRegions<'_> {
     /// region's painting-side mask at the painting's layer sizes (`pwhole`).
     #[allow(clippy::too_many_arguments)] // the tile and the session's layout
     fn painting_grams(&self, engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t: &Tile, layout: &Layout, pwhole: &[crate::vgg::LayerShape], guided: &[usize]) -> Vec<Dispatch> {
-        let gpu = &engine.gpu;
-        let mut ops = Vec::new();
-        for (si, &i) in layout.style.iter().enumerate() {
-            let j = layout.strides[i];
-            let live: Vec<usize> = guided.iter().copied().filter(|&r| self.regions[r].guide.as_ref().is_some_and(|g| g.masses[si] > 0)).collect();
-            if live.is_empty() {
-                continue;
-            }
-            let Some((o, crop)) = tb.crop(engine, net, grid, t, i, j) else { continue };
-            let c = net.layers[i].output.0;
-            let wl = (pwhole[i].output.2, pwhole[i].output.1);
-            ops.push(crop);
-            for r in live {
-                let g = self.regions[r].guide.as_ref().expect("guided");
-                let (_, mc) = self.crop_mask(engine, grid, t, j, &g.masks[si], wl).expect("an owned box");
-                ops.push(mc);
-                ops.push(kernels::mask_act(gpu, gpu.precision, "painting region mask".into(), (c, o.area()), &tb.crop, &self.mask_crop, &self.masked));
-                let split = GramSplit::new(c, o.area());
-                ops.push(kernels::gram_partial(gpu, gpu.variant(), format!("{} painting region {r} gram", net.layers[i].name), split, &self.masked, &tb.partials[si]));
-                ops.push(kernels::gram_sum(gpu, "region gram sum".into(), c, split.splits, &tb.partials[si], &self.sums[si][r], true));
-            }
-        }
-        ops
+        let mask_of = |si: usize, r: usize| {
+            let g = self.regions[r].guide.as_ref().filter(|g| guided.contains(&r) && g.masses[si] > 0)?;
+            Some(&g.masks[si])
+        };
+        self.guided_grams(engine, tb, net, (grid, t), layout, pwhole, "painting region", mask_of)
     }
 
     /// Adds the guided Grams of the features tile `t` owns, per styled region, to the sums.
     #[allow(clippy::too_many_arguments)] // the tile and the session's layout
     fn grams(&self, engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t: &Tile, layout: &Layout, whole: &[crate::vgg::LayerShape]) -> Vec<Dispatch> {
+        let mask_of = |si: usize, r: usize| {
+            let (mask, mass) = &self.regions[r].layers[si];
+            (*mass > 0).then_some(mask)
+        };
+        self.guided_grams(engine, tb, net, (grid, t), layout, whole, "region", mask_of)
+    }
+
+    /// At every style layer, for each region `r` that `mask_of(layer index, r)` gives a mask
+    /// (`[h][w]` at the layer sizes `sizes`), adds the Gram of the features tile `t` owns, masked by
+    /// the mask's owned part, to that region's sum.
+    #[allow(clippy::too_many_arguments)] // the tile and the session's layout
+    fn guided_grams<'m>(&self, engine: &Engine, tb: &TileBuffers, net: &Network, (grid, t): (&TileGrid, &Tile), layout: &Layout, sizes: &[crate::vgg::LayerShape], what: &str, mask_of: impl Fn(usize, usize) -> Option<&'m Buffer>) -> Vec<Dispatch> {
         let gpu = &engine.gpu;
         let mut ops = Vec::new();
         for (si, &i) in layout.style.iter().enumerate() {
             let j = layout.strides[i];
+            let live: Vec<(usize, &Buffer)> = (0..self.regions.len()).filter_map(|r| mask_of(si, r).map(|m| (r, m))).collect();
+            if live.is_empty() {
+                continue;
+            }
             let Some((o, crop)) = tb.crop(engine, net, grid, t, i, j) else { continue };
             let c = net.layers[i].output.0;
-            let wl = (whole[i].output.2, whole[i].output.1);
+            let wl = (sizes[i].output.2, sizes[i].output.1);
             ops.push(crop);
-            for (r, region) in self.regions.iter().enumerate() {
-                if region.layers[si].1 == 0 {
-                    continue;
-                }
-                let (_, mc) = self.mask_crop(engine, grid, t, (si, j), r, wl).expect("an owned box");
+            for (r, mask) in live {
+                let (_, mc) = self.crop_mask(engine, grid, t, j, mask, wl).expect("an owned box");
                 ops.push(mc);
-                ops.push(kernels::mask_act(gpu, gpu.precision, "region mask".into(), (c, o.area()), &tb.crop, &self.mask_crop, &self.masked));
+                ops.push(kernels::mask_act(gpu, gpu.precision, format!("{what} mask"), (c, o.area()), &tb.crop, &self.mask_crop, &self.masked));
                 let split = GramSplit::new(c, o.area());
-                ops.push(kernels::gram_partial(gpu, gpu.variant(), format!("{} region {r} gram", net.layers[i].name), split, &self.masked, &tb.partials[si]));
+                ops.push(kernels::gram_partial(gpu, gpu.variant(), format!("{} {what} {r} gram", net.layers[i].name), split, &self.masked, &tb.partials[si]));
                 ops.push(kernels::gram_sum(gpu, "region gram sum".into(), c, split.splits, &tb.partials[si], &self.sums[si][r], true));
             }
         }
