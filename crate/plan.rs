@@ -33,6 +33,9 @@ pub struct BufferSpec {
     pub name: String,
     pub bytes: u64,
     pub life: Life,
+    /// Whether its kernels bind it in windows ([`crate::kernels::window`]), so it may be larger
+    /// than one binding (up to the device's buffer limit).
+    pub windowed: bool,
 }
 
 /// Every buffer of a session, and whether (and how) it runs over tiles.
@@ -51,12 +54,21 @@ pub struct Plan {
 /// What a plan must fit: the device's per-buffer limit and a total budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget {
-    /// The largest buffer the device can bind (bytes).
+    /// The largest buffer the device binds whole (bytes).
+    pub max_binding: u64,
+    /// The largest buffer the device creates (bytes): the windowed whole-image buffers' limit.
     pub max_buffer: u64,
     /// The most GPU memory the session may use with the weights (bytes; `u64::MAX`: no budget).
     pub total: u64,
     /// Bytes of the conv weights, already resident (counted against `total`).
     pub weights: u64,
+}
+
+impl Budget {
+    /// The budget of `total` bytes (`u64::MAX`: none) on `gpu`, whose weights take `weights`.
+    pub fn for_device(gpu: &Gpu, total: u64, weights: u64) -> Budget {
+        Budget { max_binding: gpu.max_storage_bytes(), max_buffer: gpu.max_buffer_bytes(), total, weights }
+    }
 }
 
 /// Tile cores tried by [`Plan::choose`], largest first (smaller cores save little: the halos,
@@ -70,7 +82,13 @@ struct Builder {
 impl Builder {
     fn add(&mut self, name: impl Into<String>, bytes: u64, life: Life) {
         // Buffers are created in whole 4-byte words.
-        self.buffers.push(BufferSpec { name: name.into(), bytes: bytes.max(4).next_multiple_of(4), life });
+        self.buffers.push(BufferSpec { name: name.into(), bytes: bytes.max(4).next_multiple_of(4), life, windowed: false });
+    }
+
+    /// A whole-image buffer its kernels bind in windows.
+    fn add_windowed(&mut self, name: impl Into<String>, bytes: u64, life: Life) {
+        self.add(name, bytes, life);
+        self.buffers.last_mut().expect("just added").windowed = true;
     }
 
     /// A network's input copy (f16 storage only) and activations, named `{prefix}…`.
@@ -122,26 +140,31 @@ impl Builder {
     }
 
     fn image_state(&mut self, hw: u64, settings: &Settings, partials: usize) {
-        self.add("image", 12 * hw, Life::Session);
-        self.add("image gradient", 12 * hw, Life::Iteration);
+        self.add_windowed("image", 12 * hw, Life::Session);
+        self.add_windowed("image gradient", 12 * hw, Life::Iteration);
         // With averaging off the image is what is shown: the optimiser binds a placeholder.
-        self.add("image average", if settings.average { 12 * hw } else { 4 }, Life::Session);
+        self.add_windowed("image average", if settings.average { 12 * hw } else { 4 }, Life::Session);
         match settings.optimizer {
             Optimizer::Adam => {
-                self.add("adam m", 12 * hw, Life::Iteration);
-                self.add("adam v", 12 * hw, Life::Iteration);
+                self.add_windowed("adam m", 12 * hw, Life::Iteration);
+                self.add_windowed("adam v", 12 * hw, Life::Iteration);
                 self.add("adam state", 4 * 8, Life::Iteration);
             }
             Optimizer::Lbfgs => {
                 let cfg = LbfgsConfig { lr: 1.0, history: settings.history as usize, decay: 0.0 };
                 for (name, bytes) in cfg.buffers(hw as usize) {
-                    self.add(name, bytes, Life::Iteration);
+                    // The [3][h][w] history, gradient and direction are windowed, not the sums.
+                    if bytes == 12 * hw {
+                        self.add_windowed(name, bytes, Life::Iteration);
+                    } else {
+                        self.add(name, bytes, Life::Iteration);
+                    }
                 }
             }
         }
         self.add("display rgba", 4 * hw, Life::Session);
         if settings.colors.keeps_photo() {
-            self.add("photo", 12 * hw, Life::Session);
+            self.add_windowed("photo", 12 * hw, Life::Session);
         }
         self.add("losses", 4 * kernels::LOSS_SLOTS as u64, Life::Session);
         self.add("loss partials", 4 * partials as u64, Life::Iteration);
@@ -219,7 +242,7 @@ impl Plan {
     /// A plan of the buffers listed as (name, bytes), all living as long as the session: for the
     /// parts that plan themselves (e.g. [`LbfgsConfig::buffers`]) used alone in tests.
     pub fn from_buffers(buffers: Vec<(String, u64)>) -> Plan {
-        let buffers = buffers.into_iter().map(|(name, bytes)| BufferSpec { name, bytes, life: Life::Session }).collect();
+        let buffers = buffers.into_iter().map(|(name, bytes)| BufferSpec { name, bytes, life: Life::Session, windowed: false }).collect();
         Plan { buffers, grid: None, style_grid: None, exact: true }
     }
 
@@ -289,9 +312,9 @@ impl Plan {
                 b.add(format!("content target {k}"), precision.bytes() * (c * n) as u64, Life::Session);
             }
         }
-        b.add("content rgba", 4 * hw, Life::Targets);
-        b.add("style rgba", 4 * (style.0 * style.1) as u64, Life::Targets);
-        b.add("style image", 12 * (style.0 * style.1) as u64, Life::Targets);
+        b.add_windowed("content rgba", 4 * hw, Life::Targets);
+        b.add_windowed("style rgba", 4 * (style.0 * style.1) as u64, Life::Targets);
+        b.add_windowed("style image", 12 * (style.0 * style.1) as u64, Life::Targets);
         b.colour(hw, (style.0 * style.1) as u64, settings);
         Plan { buffers: b.buffers, grid: Some(grid), style_grid: Some(style_grid), exact: settings.tile_mode == TileMode::Exact }
     }
@@ -300,15 +323,14 @@ impl Plan {
     /// `budget`, else tiled with the largest core (from 2048 px down to 16) that fits. Fails with
     /// [`Error::TooLarge`] (naming the largest longer side that fits) when nothing fits.
     pub fn choose(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], precision: Precision, settings: &Settings, budget: Budget) -> Result<Plan> {
-        let plan = Self::candidates(width, height, style, channels, precision, settings).find(|p| p.fits(budget));
+        let plan = Self::candidates(width, height, style, channels, precision, settings).map(|p| p.staged(budget)).find(|p| p.fits(budget));
         if let Some(p) = plan {
             return Ok(p);
         }
         // Name what stops the plan with the best chance (the smallest tiles).
-        let worst = Self::candidates(width, height, style, channels, precision, settings).last().expect("at least one candidate plan");
-        let (name, bytes) = worst.largest();
-        let (name, bytes, limit) = if bytes > budget.max_buffer {
-            (name.to_string(), bytes, budget.max_buffer)
+        let worst = Self::candidates(width, height, style, channels, precision, settings).last().expect("at least one candidate plan").staged(budget);
+        let (name, bytes, limit) = if let Some((name, bytes, limit)) = worst.too_large(budget) {
+            (name.to_string(), bytes, limit)
         } else {
             (crate::error::WHOLE_PLAN.to_string(), worst.peak() + budget.weights, budget.total)
         };
@@ -319,7 +341,7 @@ impl Plan {
             let k = side as f64 / longer as f64;
             let sc = |v: usize| ((v as f64 * k).round() as usize).max(1);
             // Every side of both images at least 16 px (relu5_1 needs 16), as `sizes` demands.
-            sc(shortest) >= 16 && Self::candidates(sc(width), sc(height), (sc(style.0), sc(style.1)), channels, precision, settings).any(|p| p.fits(budget))
+            sc(shortest) >= 16 && Self::candidates(sc(width), sc(height), (sc(style.0), sc(style.1)), channels, precision, settings).any(|p| p.staged(budget).fits(budget))
         };
         // Sizes on a 16-px grid, from the smallest where every side is 16 px: a handful of plans
         // even for 4096 px.
@@ -349,9 +371,41 @@ impl Plan {
         whole.into_iter().chain(cores.into_iter().map(move |c| Self::tiled(width, height, style, channels, precision, settings, c)))
     }
 
-    /// Whether every buffer fits the device and the peak (with the weights) fits the budget.
+    /// Whether every buffer fits the device (bound whole: one binding; windowed: one buffer)
+    /// and the peak (with the weights) fits the budget.
     pub fn fits(&self, budget: Budget) -> bool {
-        self.largest().1 <= budget.max_buffer && self.peak().saturating_add(budget.weights) <= budget.total
+        self.too_large(budget).is_none() && self.peak().saturating_add(budget.weights) <= budget.total
+    }
+
+    /// The largest buffer over its limit on a device of `budget` (name, bytes, limit), if any.
+    pub fn too_large(&self, budget: Budget) -> Option<(&str, u64, u64)> {
+        let limit = |b: &BufferSpec| if b.windowed { budget.max_buffer } else { budget.max_binding };
+        self.buffers.iter().filter(|b| b.bytes > limit(b)).max_by_key(|b| b.bytes).map(|b| (b.name.as_str(), b.bytes, limit(b)))
+    }
+
+    /// The plan on a device of `budget`: with whole-image buffers larger than one binding, the
+    /// staged per-pixel kernels' two scratch buffers and room for their colour moments
+    /// ([`crate::kernels::window`]). Unchanged otherwise.
+    pub fn staged(mut self, budget: Budget) -> Plan {
+        use crate::kernels::window::{moment_rows, needs_staging, stage_pixels};
+        let px_of = |name: &str, bufs: &[BufferSpec]| bufs.iter().find(|b| b.name == name).map_or(0, |b| (b.bytes / 12) as usize);
+        let (hw, shw) = (px_of("image", &self.buffers), px_of("style image", &self.buffers));
+        if !needs_staging(budget.max_binding, hw) && !needs_staging(budget.max_binding, shw) {
+            return self;
+        }
+        let px = stage_pixels(budget.max_binding, 256);
+        for b in &mut self.buffers {
+            let n = match b.name.as_str() {
+                "colour moments photo" => hw,
+                "colour moments painting" => shw,
+                _ => continue,
+            };
+            b.bytes = b.bytes.max((4 * kernels::color::MOMENT_ROW * moment_rows(budget.max_binding, 256, n)) as u64);
+        }
+        for name in ["staging a", "staging b"] {
+            self.buffers.push(BufferSpec { name: name.into(), bytes: 12 * px as u64, life: Life::Session, windowed: false });
+        }
+        self
     }
 
     /// Bytes of every buffer (what the session creates, over its life).
@@ -454,6 +508,15 @@ impl Arena {
             let buffer = gpu.storage(&b.name, b.bytes);
             self.buffers.insert(b.name, (buffer, b.life));
         }
+    }
+
+    /// The staging buffers of the windowed per-pixel kernels, when planned ([`Plan::staged`]).
+    pub fn staging(&mut self) -> Option<crate::kernels::window::Staging> {
+        if !self.buffers.contains_key("staging a") {
+            return None;
+        }
+        let (a, b) = (self.take("staging a"), self.take("staging b"));
+        Some(crate::kernels::window::Staging { px: (a.size() / 12) as usize, a, b })
     }
 
     /// Names of planned buffers not taken yet (the iteration's included, created or not).

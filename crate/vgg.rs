@@ -142,7 +142,7 @@ impl Engine {
     /// What a session's plan must fit on this engine: the device's buffer limit, the memory budget
     /// and the weights already resident.
     pub fn budget(&self) -> Budget {
-        Budget { max_buffer: self.gpu.max_storage_bytes(), total: self.memory_budget.get(), weights: self.weight_bytes() }
+        Budget::for_device(&self.gpu, self.memory_budget.get(), self.weight_bytes())
     }
 
     /// Bytes of the conv weights on the GPU (both GEMM layouts and the biases).

@@ -17,7 +17,9 @@
 //                         a placeholder of any size) is never touched
 //     0 p: AdamParams  1 grad: [3][h][w]  2 x: [3][h][w]  3 m: [3][h][w]  4 v: [3][h][w]  5 state: [8]
 //     6 avg: [3][h][w] (with p.average; else any)
-//     WG-wide workgroups, 2-D grid: index = x + y · (num_workgroups.x · WG).
+//     WG-wide workgroups, 2-D grid: index = x + y · (num_workgroups.x · WG); p.n elements from
+//     element p.base of the image (an image larger than one binding runs in windows: every [3][h][w]
+//     binding is then that window, and p.base places it, for the channel's range)
 //
 // AdamParams (uniform; generated from the Rust struct in crate/kernels/adam.rs), MEAN_BGR and
 // ema_coefs come from the prelude.
@@ -54,7 +56,7 @@ fn adam_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     m[i] = mi;
     v[i] = vi;
     let step = p.lr * (mi * state[1]) / (sqrt(vi * state[2]) + p.eps);
-    let c = min(i / p.hw, 2u);
+    let c = min((p.base + i) / p.hw, 2u);
     let mean = MEAN_BGR[c];
     let xi = clamp(x[i] - step, -mean, 255.0 - mean);
     x[i] = xi;

@@ -10,9 +10,14 @@
 // no-ops, and so does a pair skipped by the curvature check (sᵀy ≤ 1e-10: ρ = 0, H unchanged).
 //
 // Reductions: the grid-stride kernels run p.ng ≤ NG = WG workgroups (about 4 elements per
-// invocation, at most NG); each writes its partial sum of a dot product to part[region][workgroup];
-// the consumer (every workgroup of the next kernel) sums the p.ng partials itself, so no separate
-// reduction pass and no readback.
+// invocation, at most NG); each writes its partial sum of a dot product to
+// part[region][p.g0 + workgroup]; the consumer (every workgroup of the next kernel) sums the p.nr
+// partials itself, so no separate reduction pass and no readback.
+//
+// Windows: an image larger than one storage binding runs every [n] pass once per window of
+// elements (crate/kernels/window.rs): every [n] binding is then that window, p.n its length, p.base
+// its first element (lbfgs_step's channel), p.g0 its first partial slot; p.nr counts every
+// window's partials. Unwindowed: base = g0 = 0, nr = ng.
 //
 // Bindings (all f32; 0 p: LbfgsParams, generated from crate/kernels/lbfgs.rs):
 //   lbfgs_pair — p.ng workgroups, grid-stride over n:
@@ -79,10 +84,10 @@ fn lbfgs_pair(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) w
     let tgg = workgroup_sum(li, gg);
     let tsd = workgroup_sum(li, sd);
     if (li == 0u) {
-        part[R_YS * NG + wg.x] = tys;
-        part[R_YY * NG + wg.x] = tyy;
-        part[R_GG * NG + wg.x] = tgg;
-        part[p.wr * NG + wg.x] = tsd;
+        part[R_YS * NG + p.g0 + wg.x] = tys;
+        part[R_YY * NG + p.g0 + wg.x] = tyy;
+        part[R_GG * NG + p.g0 + wg.x] = tgg;
+        part[p.wr * NG + p.g0 + wg.x] = tsd;
     }
 }
 
@@ -90,7 +95,7 @@ fn lbfgs_pair(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) w
 
 @compute @workgroup_size(WG)
 fn lbfgs_curvature(@builtin(local_invocation_index) li: u32) {
-    let own = li < p.ng;
+    let own = li < p.nr;
     let ys = workgroup_sum(li, select(0.0, part[R_YS * NG + li], own));
     let yy = workgroup_sum(li, select(0.0, part[R_YY * NG + li], own));
     let gg = workgroup_sum(li, select(0.0, part[R_GG * NG + li], own));
@@ -121,7 +126,7 @@ fn lbfgs_curvature(@builtin(local_invocation_index) li: u32) {
 @compute @workgroup_size(WG)
 fn lbfgs_axpy(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
     var own = 0.0;
-    if (p.rd != NONE && li < p.ng) {
+    if (p.rd != NONE && li < p.nr) {
         own = part[p.rd * NG + li];
     }
     let sigma = workgroup_sum(li, own);
@@ -132,7 +137,7 @@ fn lbfgs_axpy(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) w
     if (p.mode == 0u) {
         let alpha = rho * sigma;
         c = -alpha;
-        if (wg.x == 0u && li == 0u) {
+        if (wg.x == 0u && li == 0u && p.g0 == 0u) {
             st[alpha_at] = alpha;
         }
     } else if (p.mode == 1u) {
@@ -149,7 +154,7 @@ fn lbfgs_axpy(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) w
     if (p.wr != NONE) {
         let total = workgroup_sum(li, dot);
         if (li == 0u) {
-            part[p.wr * NG + wg.x] = total;
+            part[p.wr * NG + p.g0 + wg.x] = total;
         }
     }
 }
@@ -166,7 +171,7 @@ fn lbfgs_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     if (i >= p.n) {
         return;
     }
-    let mean = MEAN_BGR[min(i / p.hw, 2u)];
+    let mean = MEAN_BGR[min((p.base + i) / p.hw, 2u)];
     let x0 = x[i];
     let x1 = clamp(x0 + st_in[5] * dir_in[i], -mean, 255.0 - mean);
     x[i] = x1;

@@ -19,13 +19,16 @@
 //     loss = Σ (x[y+1,x]−x[y,x])² + (x[y,x+1]−x[y,x])² (per workgroup partials),
 //     grad += coef·∂loss/∂x (coef = τ·2/(3·h·w); ∂ of the sum above / 2)
 //     0 p: ElemParams  1 src: [c][h][w]  2 grad: [c][h][w] (accumulated)  4 loss_part
+//     Over p.n elements: p.rows rows of each channel from row p.row0, element i at index
+//     p.first + i of src and grad (whole image: rows = h, row0 = first = 0; an image larger
+//     than one binding: one channel's band of rows, bound with a row of halo each side)
 //   reduce_losses — one workgroup, dispatch (1,1,1): for each of rl.n_ranges ranges (≤ 7),
 //     losses[slot] = scale · Σ loss_part[offset .. offset+count]; then the SLOT_TOTALS slots
 //     (rl.layer_w[0] = w_1..w_4, rl.layer_w[1].x = w_5)
 //     0 rl: ReduceLossParams  1 part_in: [..]  2 losses: [16]
 // content_loss and tv_loss run a grid-stride loop over min(⌈n/WG⌉, 64) workgroups (x only), so
 // their reductions stay few and cheap; each writes one partial per workgroup.
-// ElemParams {n, h, w, loss_offset, coef} and ReduceLossParams {ranges: (offset, count, slot,
+// ElemParams {n, h, w, loss_offset, coef, rows, row0, first} and ReduceLossParams {ranges: (offset, count, slot,
 // bitcast<u32>(scale)) × 7, alpha, beta, tau, n_ranges, layer_w} are generated from the Rust
 // structs in crate/kernels/loss.rs; workgroup_sum comes from shaders/prelude.wgsl.
 
@@ -62,30 +65,31 @@ fn tv_loss(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     var sq = 0.0;
-    let hw = p.h * p.w;
+    let plane = p.rows * p.w;
     for (var i = wid.x * WG + li; i < p.n; i += nwg.x * WG) {
-        let r = i % hw;
-        let y = r / p.w;
-        let x = r - y * p.w;
-        let v = src[i];
+        let r = i % plane;
+        let y = p.row0 + r / p.w;
+        let x = r % p.w;
+        let j = p.first + i;
+        let v = src[j];
         var g = 0.0;
         if (y + 1u < p.h) {
-            let d = src[i + p.w] - v;
+            let d = src[j + p.w] - v;
             sq += d * d;
             g -= d;
         }
         if (x + 1u < p.w) {
-            let d = src[i + 1u] - v;
+            let d = src[j + 1u] - v;
             sq += d * d;
             g -= d;
         }
         if (y > 0u) {
-            g += v - src[i - p.w];
+            g += v - src[j - p.w];
         }
         if (x > 0u) {
-            g += v - src[i - 1u];
+            g += v - src[j - 1u];
         }
-        grad[i] += p.coef * g;
+        grad[j] += p.coef * g;
     }
     let total = workgroup_sum(li, sq);
     if (li == 0u) {

@@ -240,20 +240,37 @@ fn content_and_tv_losses() {
         assert_close(&format!("content grad {precision:?}"), &got_grad, &want, 1e-5, 1e-5);
     }
 
+    assert_eq!(tv_case(gpu, &part), 1, "one TV dispatch when the image binds whole");
+}
+
+/// TV of a 131×149 image (loss through `reduce_losses`, gradient added to a base) against the
+/// reference on `gpu`, partials from offset 5 of `part`; returns the TV dispatches made.
+fn tv_case(gpu: &stylize::Gpu, part: &wgpu::Buffer) -> usize {
     let (h, w) = (131, 149);
     let img = random(3 * h * w, -100.0, 100.0, 4);
     let base = random(3 * h * w, -1.0, 1.0, 5);
     let (x, g) = (gpu.storage_init("x", &img), gpu.storage_init("g", &base));
     let losses = nan_buffer(gpu, 16);
-    let (d, count) = kernels::tv_loss(gpu, "t".into(), (3, h, w), 1.0, TvLoss { img: &x, grad: &g, loss_part: &part }, 5);
-    let r = reduce_one(gpu, LossRange { offset: 5, count, slot: 6, scale: 1.0 / (3 * h * w) as f32 }, &part, &losses);
-    let got_loss = run_read(gpu, &[&d, &r], &losses, 7);
+    let (ds, count) = kernels::tv_loss(gpu, "t".into(), (3, h, w), 1.0, TvLoss { img: &x, grad: &g, loss_part: part }, 5);
+    assert!(count <= 64, "at most 64 partials");
+    let r = reduce_one(gpu, LossRange { offset: 5, count, slot: 6, scale: 1.0 / (3 * h * w) as f32 }, part, &losses);
+    let got_loss = run_read(gpu, &ds.iter().chain([&r]).collect::<Vec<_>>(), &losses, 7);
     let got_grad = pollster::block_on(gpu.read_f32(&g, 0, 3 * h * w)).unwrap();
     let (loss, grad) = cpu::tv_loss(&to_f64(&img), 3, h, w);
     assert_close("tv loss", &got_loss[6..7], &[loss], 1e-3, 1e-5);
     // The kernel's coef multiplies half the derivative of the raw sum: coef·∂Σ/2 = coef·grad·n/2.
     let want: Vec<f64> = grad.iter().zip(&base).map(|(gr, &b)| b as f64 + gr * (3 * h * w) as f64 / 2.0).collect();
     assert_close("tv grad", &got_grad, &want, 1e-3, 1e-5);
+    ds.len()
+}
+
+/// On a device that binds 64 KiB, TV runs per channel over bands of rows (a plane is 78 KB).
+#[test]
+fn tv_loss_in_bands_of_rows() {
+    let gpu = windowed_gpu();
+    let part = nan_buffer(gpu, 128);
+    let n = tv_case(gpu, &part);
+    assert!(n >= 6, "two or more bands per channel: {n} dispatches");
 }
 
 /// `reduce_losses` with one range (the combined slots 8..11 are not looked at).
@@ -284,8 +301,19 @@ fn reduce_losses_sums_every_range_and_combines_the_slots() {
 
 #[test]
 fn adam_three_steps_with_clamp_and_average() {
-    let gpu = gpu();
-    let hw = 300 + 1;
+    assert_eq!(adam_case(gpu(), 301), 1, "one Adam dispatch when the image binds whole");
+}
+
+/// On a device that binds 64 KiB, Adam runs over windows of the image that straddle channels.
+#[test]
+fn adam_in_windows() {
+    let n = adam_case(windowed_gpu(), 10_007);
+    assert!(n >= 2, "{n} windows");
+}
+
+/// Three Adam steps on `hw` pixels (clamped, averaged) against the reference on `gpu`; returns
+/// the dispatches of one step.
+fn adam_case(gpu: &stylize::Gpu, hw: usize) -> usize {
     let x0 = random(3 * hw, -120.0, 150.0, 1);
     let decay = 0.9;
     let cfg = AdamConfig { lr: 4.0, beta1: 0.9, beta2: 0.999, eps: 1e-8, decay };
@@ -293,17 +321,22 @@ fn adam_three_steps_with_clamp_and_average() {
     let state = gpu.storage_init("s", &kernels::adam::ADAM_STATE_INIT);
     let avg = nan_buffer(gpu, 3 * hw); // step 1 must not read it
     let (mut rx, mut rm, mut rv, mut ravg) = (to_f64(&x0), vec![0.0; 3 * hw], vec![0.0; 3 * hw], vec![0.0; 3 * hw]);
+    let mut count = 0;
     for t in 1..=3 {
         let grad = random(3 * hw, -2.0, 2.0, 10 + t as u64);
         let g = gpu.storage_init("g", &grad);
         let bufs = AdamBuffers { grad: &g, x: &x, m: &m, v: &v, state: &state, avg: &avg };
-        let got = run_read(gpu, &[&kernels::adam_tick(gpu, cfg, hw, &state), &kernels::adam_step(gpu, cfg, hw, bufs)], &x, 3 * hw);
+        let steps = kernels::adam_step(gpu, cfg, hw, bufs);
+        count = steps.len();
+        let tick = kernels::adam_tick(gpu, cfg, hw, &state);
+        let got = run_read(gpu, &std::iter::once(&tick).chain(&steps).collect::<Vec<_>>(), &x, 3 * hw);
         cpu::adam_step(&mut rx, &mut rm, &mut rv, &to_f64(&grad), hw, t, 4.0, 0.9, 0.999, 1e-8);
         assert_close(&format!("adam step {t}"), &got, &rx, 1e-3, 1e-5);
         let want_avg = cpu::ema_step(&mut ravg, &rx, decay as f64, t);
         let got_avg = pollster::block_on(gpu.read_f32(&avg, 0, 3 * hw)).unwrap();
         assert_close(&format!("adam average {t}"), &got_avg, &want_avg, 1e-3, 1e-5);
     }
+    count
 }
 
 /// L-BFGS on the GPU against the f64 reference ([`cpu::LbfgsRef`]) over more iterations than its
@@ -315,8 +348,25 @@ fn adam_three_steps_with_clamp_and_average() {
 fn lbfgs_matches_the_two_loop_reference() {
     let gpu = gpu();
     for (hw, m) in [(301usize, 3usize), (5003, 4)] {
-        let n = 3 * hw;
         assert_eq!(kernels::lbfgs::reduce_groups(hw) > 1, hw > 1000, "the larger case has several reducing workgroups");
+        assert_eq!(lbfgs_case(gpu, hw, m), 1, "one step dispatch when the image binds whole");
+    }
+}
+
+/// On a device that binds 64 KiB, every L-BFGS pass runs over windows of the image (the dot
+/// products' partial sums from every window, the step's channel ranges across windows).
+#[test]
+fn lbfgs_in_windows() {
+    let n = lbfgs_case(windowed_gpu(), 12_007, 3);
+    assert!(n >= 3, "{n} windows");
+}
+
+/// L-BFGS with history `m` on `hw` pixels against the reference on `gpu`; returns the step's
+/// dispatches (windows).
+fn lbfgs_case(gpu: &stylize::Gpu, hw: usize, m: usize) -> usize {
+    let windows;
+    {
+        let n = 3 * hw;
         let a: Vec<f64> = to_f64(&random(n, 0.5, 2.0, 5));
         let c: Vec<f64> = to_f64(&random(n, -160.0, 180.0, 6));
         let x0 = random(n, -100.0, 130.0, 7);
@@ -362,7 +412,9 @@ fn lbfgs_matches_the_two_loop_reference() {
         assert!(got_avg.iter().all(|v| v.is_nan()), "decay 0: no average is kept, the placeholder is never written");
         let dist = |v: &[f64]| v.iter().zip(&c).zip(&a).map(|((x, c), a)| a * (x - c).powi(2)).sum::<f64>();
         assert!(dist(&rx) < 0.5 * dist(&to_f64(&x0)), "L-BFGS descends the quadratic");
+        windows = lists[0].iter().filter(|d| d.label == "lbfgs step").count();
     }
+    windows
 }
 
 #[test]
@@ -535,7 +587,7 @@ fn colour_moments_fit_apply_display_and_grey_gradient() {
     // Fit, both modes, against the reference; the match makes the painting's covariance the photo's.
     for (fit, mode) in [(Fit::Match, 1u32), (Fit::Luminance, 2)] {
         let affine = nan_buffer(gpu, AFFINE_LEN);
-        let got = run_read(gpu, &[&color::color_fit(gpu, fit, (n, &part_c), (m, &part_s), &affine)], &affine, AFFINE_LEN);
+        let got = run_read(gpu, &[&color::color_fit(gpu, fit, (n, &part_c, color::moment_groups(n)), (m, &part_s, color::moment_groups(m)), &affine)], &affine, AFFINE_LEN);
         let want = cpu::color_fit(mode, &to_f64(&photo), n, &to_f64(&painting), m);
         assert_close(&format!("colour fit {fit:?}"), &got, &want, 2e-3, 2e-3);
         // Apply both maps (in place) against the reference applied with the GPU's maps.

@@ -407,12 +407,13 @@ fn print_memory_plans(gpu: &Gpu, sizes: &[u32], s: &Settings, budget: Option<u64
     let max = gpu.max_storage_bytes();
     let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
     let weights = |p| stylize::vgg::weight_bytes(&ch, p);
-    let budget = Budget { max_buffer: max, total: budget.unwrap_or(u64::MAX), weights: weights(gpu.precision) };
+    let budget = Budget::for_device(gpu, budget.unwrap_or(u64::MAX), weights(gpu.precision));
     let budget_text = if budget.total == u64::MAX { "none".to_string() } else { format!("{:.0} MiB", mib(budget.total)) };
     println!(
-        "memory per session, weights included (content and style N×N; this device stores {:?}; largest buffer allowed {} MiB; budget {budget_text}):",
+        "memory per session, weights included (content and style N×N; this device stores {:?}; binds {} MiB, whole-image buffers up to {} MiB; budget {budget_text}):",
         gpu.precision,
-        max >> 20
+        max >> 20,
+        gpu.max_buffer_bytes() >> 20
     );
     println!("{:>6} {:>14} {:>14}  this device", "N", "whole, f32", "whole, f16");
     for &n in sizes {

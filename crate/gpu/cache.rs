@@ -42,15 +42,32 @@ pub struct PipelineKey {
     pub constants: Vec<(&'static str, u32)>,
 }
 
+/// A byte range of a buffer bound to one storage binding: the whole buffer, or a window of a
+/// whole-image buffer larger than the device binds ([`crate::kernels::window`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Slice<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    /// Bytes from the buffer's start (a multiple of the device's storage offset alignment).
+    pub offset: u64,
+    /// Bytes bound (a multiple of 4).
+    pub size: u64,
+}
+
+impl<'a> From<&'a wgpu::Buffer> for Slice<'a> {
+    fn from(buffer: &'a wgpu::Buffer) -> Self {
+        Slice { buffer, offset: 0, size: buffer.size() }
+    }
+}
+
 /// Everything a [`Dispatch`] was built from, to replay it elsewhere (the Tint test runs recorded
 /// kernel cases under Dawn): the pipeline key, the binding table, the uniform's bytes and the
-/// buffer bound to each storage binding.
+/// buffer bound to each storage binding with the bound range (offset, size in bytes).
 #[derive(Debug)]
 pub struct Recipe {
     pub key: PipelineKey,
     pub bindings: &'static [Binding],
     pub params: Vec<u8>,
-    pub buffers: Vec<(Binding, wgpu::Buffer)>,
+    pub buffers: Vec<(Binding, wgpu::Buffer, u64, u64)>,
 }
 
 /// One compiled compute pipeline with its explicit bind group layout.
@@ -162,6 +179,20 @@ impl Kernel {
         groups: [u32; 3],
         flops: f64,
     ) -> Dispatch {
+        let slices: Vec<(&str, Slice)> = buffers.iter().map(|&(n, b)| (n, Slice::from(b))).collect();
+        self.dispatch_slices(gpu, label, params, &slices, groups, flops)
+    }
+
+    /// [`Self::dispatch`] with byte ranges of buffers ([`Slice`]) bound instead of whole buffers.
+    pub fn dispatch_slices<P: bytemuck::Pod>(
+        &self,
+        gpu: &Gpu,
+        label: impl Into<String>,
+        params: &P,
+        buffers: &[(&str, Slice)],
+        groups: [u32; 3],
+        flops: f64,
+    ) -> Dispatch {
         let uniform = gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(&self.name),
             contents: bytemuck::bytes_of(params),
@@ -177,8 +208,13 @@ impl Kernel {
                     let mut named = buffers.iter().filter(|(n, _)| *n == b.name);
                     let buf = named.next().unwrap_or_else(|| panic!("kernel {}: no buffer for binding `{}`", self.name, b.name));
                     assert!(named.next().is_none(), "kernel {}: two buffers for binding `{}`", self.name, b.name);
-                    bound.push((*b, buf.1.clone()));
-                    buf.1.as_entire_binding()
+                    let sl = buf.1;
+                    bound.push((*b, sl.buffer.clone(), sl.offset, sl.size));
+                    if sl.offset == 0 && sl.size == sl.buffer.size() {
+                        sl.buffer.as_entire_binding()
+                    } else {
+                        wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer: sl.buffer, offset: sl.offset, size: std::num::NonZeroU64::new(sl.size) })
+                    }
                 }
             };
             entries.push(wgpu::BindGroupEntry { binding: b.slot, resource });

@@ -22,6 +22,11 @@ pub struct GpuOptions {
     /// the fallback when a device's compiler rejects a variant. `None` reads `STYLIZE_BREAK_KERNELS`
     /// natively.
     pub break_kernels: Option<String>,
+    /// Request at most this storage binding size (bytes) instead of the adapter's, as a device
+    /// that binds less would (many mobile GPUs and software adapters bind 128 MiB): tests use it
+    /// to run the windowed whole-image kernels at small sizes. `None` reads `STYLIZE_MAX_BINDING`
+    /// natively (bytes).
+    pub max_binding: Option<u64>,
 }
 
 /// The value of environment variable `name` natively (`None` when unset, and always on the web).
@@ -117,6 +122,18 @@ impl Gpu {
         let adapter_limits = adapter.limits();
         let mut limits = wgpu::Limits::default();
         limits.max_storage_buffer_binding_size = adapter_limits.max_storage_buffer_binding_size;
+        let cap = match opts.max_binding {
+            Some(b) => Some(b),
+            None => match env_override("STYLIZE_MAX_BINDING") {
+                Some(v) => Some(v.trim().parse::<u64>().map_err(|_| Error::Settings(format!("STYLIZE_MAX_BINDING={v:?} is not a byte count")))?),
+                None => None,
+            },
+        };
+        if let Some(cap) = cap {
+            // Whole 256-byte blocks, at least 64 KiB (a binding smaller than that holds no layer).
+            let cap = cap.max(1 << 16) / 256 * 256;
+            limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.min(cap);
+        }
         limits.max_buffer_size = adapter_limits.max_buffer_size;
         limits.max_storage_buffers_per_shader_stage =
             limits.max_storage_buffers_per_shader_stage.min(adapter_limits.max_storage_buffers_per_shader_stage);
@@ -218,9 +235,21 @@ impl Gpu {
         )
     }
 
-    /// Largest storage buffer (bytes) a plan may create: the smaller of the binding and buffer limits.
+    /// Largest storage buffer (bytes) a kernel binds whole: the smaller of the binding and buffer
+    /// limits.
     pub fn max_storage_bytes(&self) -> u64 {
         self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
+    }
+
+    /// Largest buffer (bytes) the device creates: the whole-image buffers bound in windows
+    /// ([`crate::kernels::window`]) may be this large.
+    pub fn max_buffer_bytes(&self) -> u64 {
+        self.limits.max_buffer_size
+    }
+
+    /// Alignment (bytes) of a storage binding's offset: windows start on multiples of it.
+    pub fn binding_alignment(&self) -> u64 {
+        self.limits.min_storage_buffer_offset_alignment as u64
     }
 
     /// Bytes of every storage buffer created on this device so far (as requested: each buffer

@@ -9,7 +9,7 @@ mod dispatch;
 mod precision;
 mod readback;
 
-pub use cache::{binding, Bind, Binding, Kernel, Kernels, PipelineKey, Recipe};
+pub use cache::{binding, Bind, Binding, Kernel, Kernels, PipelineKey, Recipe, Slice};
 pub use device::{Gpu, GpuOptions};
 pub use dispatch::{grid_1d, grid_elems, grid_tiles, Dispatch, MAX_GROUPS_PER_DIM, WG};
 pub use precision::{ConvPath, Precision, Variant, F16_ACT_STORE};

@@ -2,7 +2,7 @@
 //! (`shaders/adam.wgsl`).
 
 use crate::gpu::{binding, grid_elems, Bind, Dispatch, Gpu};
-use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform};
+use crate::kernels::{window, KernelDef, PipelineSpec, Shader, Uniform};
 use wgpu::Buffer;
 
 crate::wgsl_struct! {
@@ -20,6 +20,11 @@ crate::wgsl_struct! {
         /// 1: keep the iterate average in `avg`; 0: averaging is off and `avg` (a placeholder)
         /// is never touched.
         pub average: u32,
+        /// adam_step: the element of the image at index 0 of the bound window (0 unwindowed).
+        pub base: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
     }
 }
 
@@ -62,7 +67,7 @@ pub struct AdamConfig {
 }
 
 fn params(cfg: AdamConfig, hw: usize) -> AdamParams {
-    AdamParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, decay: cfg.decay, average: u32::from(cfg.decay > 0.0) }
+    AdamParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, decay: cfg.decay, average: u32::from(cfg.decay > 0.0), base: 0, _pad0: 0, _pad1: 0, _pad2: 0 }
 }
 
 /// Initial contents of the `[8]` state buffer of [`adam_tick`]/[`adam_step`].
@@ -91,8 +96,18 @@ pub struct AdamBuffers<'a> {
 }
 
 /// One Adam update of the `[3][hw]` image; the result is clamped to each channel's valid range
-/// and folded into the iterate average.
-pub fn adam_step(gpu: &Gpu, cfg: AdamConfig, hw: usize, b: AdamBuffers) -> Dispatch {
-    let bufs = [("grad", b.grad), ("x", b.x), ("m", b.m), ("v", b.v), ("state", b.state), ("avg", b.avg)];
-    STEP.plain().get(gpu).dispatch(gpu, "adam", &params(cfg, hw), &bufs, grid_elems(3 * hw), 12.0 * 3.0 * hw as f64)
+/// and folded into the iterate average. One dispatch; on an image larger than one binding, one
+/// per window ([`crate::kernels::window::ranges`]).
+pub fn adam_step(gpu: &Gpu, cfg: AdamConfig, hw: usize, b: AdamBuffers) -> Vec<Dispatch> {
+    let n = 3 * hw;
+    let rs = window::ranges(gpu, n);
+    let windowed = rs.len() > 1;
+    rs.into_iter()
+        .map(|r| {
+            let part = |buf| window::part(gpu, buf, r, windowed);
+            let bufs = [("grad", part(b.grad)), ("x", part(b.x)), ("m", part(b.m)), ("v", part(b.v)), ("state", b.state.into()), ("avg", part(b.avg))];
+            let p = AdamParams { n: (r.1 - r.0) as u32, base: r.0 as u32, ..params(cfg, hw) };
+            STEP.plain().get(gpu).dispatch_slices(gpu, "adam", &p, &bufs, grid_elems(r.1 - r.0), 12.0 * (r.1 - r.0) as f64)
+        })
+        .collect()
 }

@@ -2,7 +2,7 @@
 //! that matches the painting to the photo (mean and covariance, or luminance), its application,
 //! the display of a result with the photo's chroma, and the luminance-only gradient.
 
-use crate::gpu::{binding, grid_elems, Bind, Dispatch, Gpu, WG};
+use crate::gpu::{binding, grid_elems, Bind, Dispatch, Gpu, Slice, WG};
 use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform, MAX_REDUCE_GROUPS};
 use wgpu::Buffer;
 
@@ -88,15 +88,22 @@ pub fn moment_groups(n: usize) -> usize {
 
 /// Colour moments of `img [3][n]` (network space) → `part [moment_groups(n)][12]`.
 pub fn color_moments(gpu: &Gpu, n: usize, img: &Buffer, part: &Buffer) -> Dispatch {
-    let groups = moment_groups(n);
-    assert!(part.size() as usize >= groups * MOMENT_ROW * 4, "colour moments overflow their buffer");
-    MOMENTS.plain().get(gpu).dispatch(gpu, "colour moments", &params(n), &[("img", img), ("part_out", part)], [groups as u32, 1, 1], 12.0 * n as f64)
+    color_moments_rows(gpu, n, img, Slice::from(part), MAX_REDUCE_GROUPS as usize)
+}
+
+/// [`color_moments`] into a window `part` of a moments buffer, in at most `rows` rows.
+pub(crate) fn color_moments_rows(gpu: &Gpu, n: usize, img: &Buffer, part: Slice, rows: usize) -> Dispatch {
+    let groups = moment_groups(n).min(rows);
+    assert!(part.size as usize >= groups * MOMENT_ROW * 4, "colour moments overflow their buffer");
+    MOMENTS.plain().get(gpu).dispatch_slices(gpu, "colour moments", &params(n), &[("img", img.into()), ("part_out", part)], [groups as u32, 1, 1], 12.0 * n as f64)
 }
 
 /// The painting's and the photo's pixel-space maps (`affine [24]`) from their moments (`n` and
 /// `m` pixels: the photo's and the painting's).
-pub fn color_fit(gpu: &Gpu, fit: Fit, (n, part_c): (usize, &Buffer), (m, part_s): (usize, &Buffer), affine: &Buffer) -> Dispatch {
-    let p = ColorParams { m: m as u32, groups_c: moment_groups(n) as u32, groups_s: moment_groups(m) as u32, mode: fit as u32, ..params(n) };
+/// `part_c`, `part_s`: each buffer with the rows of moments written ([`moment_groups`], or what
+/// [`crate::kernels::window::color_moments`] returns).
+pub fn color_fit(gpu: &Gpu, fit: Fit, (n, part_c, rows_c): (usize, &Buffer, usize), (m, part_s, rows_s): (usize, &Buffer, usize), affine: &Buffer) -> Dispatch {
+    let p = ColorParams { m: m as u32, groups_c: rows_c as u32, groups_s: rows_s as u32, mode: fit as u32, ..params(n) };
     let bufs = [("part_c", part_c), ("part_s", part_s), ("affine", affine)];
     FIT.plain().get(gpu).dispatch(gpu, "colour fit", &p, &bufs, [1, 1, 1], 200.0)
 }
@@ -109,9 +116,9 @@ pub fn color_apply(gpu: &Gpu, n: usize, affine: &Buffer, offset: usize, img: &Bu
 }
 
 /// RGBA8 `rgba [n]` of `result [3][n]`'s luminance with `photo [3][n]`'s chroma (YIQ).
-pub fn color_display(gpu: &Gpu, n: usize, result: &Buffer, photo: &Buffer, rgba: &Buffer) -> Dispatch {
-    let bufs = [("result", result), ("photo", photo), ("rgba_out", rgba)];
-    DISPLAY.plain().get(gpu).dispatch(gpu, "colour display", &params(n), &bufs, grid_elems(n), 15.0 * n as f64)
+pub fn color_display<'a>(gpu: &Gpu, n: usize, result: &Buffer, photo: &Buffer, rgba: impl Into<Slice<'a>>) -> Dispatch {
+    let bufs = [("result", result.into()), ("photo", photo.into()), ("rgba_out", rgba.into())];
+    DISPLAY.plain().get(gpu).dispatch_slices(gpu, "colour display", &params(n), &bufs, grid_elems(n), 15.0 * n as f64)
 }
 
 /// Sets every channel of the gradient `grad [3][n]` to the sum of the three, in place.

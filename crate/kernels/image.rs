@@ -1,7 +1,7 @@
 //! Conversions between display pixels, the network's input space and stored activations
 //! (`shaders/image.wgsl`).
 
-use crate::gpu::{binding, grid_elems, Bind, Dispatch, Gpu, Precision};
+use crate::gpu::{binding, grid_elems, Bind, Dispatch, Gpu, Precision, Slice};
 use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform};
 use wgpu::Buffer;
 
@@ -56,13 +56,13 @@ fn params(n: usize) -> ImageParams {
 }
 
 /// RGBA8 pixels `rgba [hw]` (u32, R in the low byte) → network input `img [3][hw]` (BGR, minus mean).
-pub fn preprocess(gpu: &Gpu, hw: usize, rgba: &Buffer, img: &Buffer) -> Dispatch {
-    PRE.plain().get(gpu).dispatch(gpu, "preprocess", &params(hw), &[("rgba", rgba), ("img", img)], grid_elems(hw), 6.0 * hw as f64)
+pub fn preprocess<'a>(gpu: &Gpu, hw: usize, rgba: impl Into<Slice<'a>>, img: &Buffer) -> Dispatch {
+    PRE.plain().get(gpu).dispatch_slices(gpu, "preprocess", &params(hw), &[("rgba", rgba.into()), ("img", img.into())], grid_elems(hw), 6.0 * hw as f64)
 }
 
 /// Network-space `img [3][hw]` → RGBA8 `rgba [hw]`, rounded and clamped, alpha 255.
-pub fn postprocess(gpu: &Gpu, hw: usize, img: &Buffer, rgba: &Buffer) -> Dispatch {
-    POST.plain().get(gpu).dispatch(gpu, "postprocess", &params(hw), &[("img_in", img), ("rgba_out", rgba)], grid_elems(hw), 6.0 * hw as f64)
+pub fn postprocess<'a>(gpu: &Gpu, hw: usize, img: &Buffer, rgba: impl Into<Slice<'a>>) -> Dispatch {
+    POST.plain().get(gpu).dispatch_slices(gpu, "postprocess", &params(hw), &[("img_in", img.into()), ("rgba_out", rgba.into())], grid_elems(hw), 6.0 * hw as f64)
 }
 
 /// `dst [n] = src [n]` converted to activations stored in `precision` (the network's copy of its

@@ -6,7 +6,7 @@
 //! depend on k mod m only ([`Lbfgs::iteration`]).
 
 use crate::gpu::{binding, grid_elems, Bind, Dispatch, Gpu, WG};
-use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform};
+use crate::kernels::{window, KernelDef, PipelineSpec, Shader, Uniform};
 use wgpu::Buffer;
 
 crate::wgsl_struct! {
@@ -34,7 +34,16 @@ crate::wgsl_struct! {
         /// 1: lbfgs_step keeps the iterate average in `avg`; 0: averaging is off and `avg` (a
         /// placeholder) is never touched.
         pub average: u32,
+        /// lbfgs_step: the element at index 0 of the bound window (0 unwindowed).
+        pub base: u32,
+        /// The reducing passes' first partial slot (their window's) and how many partial sums
+        /// the consumers add (every window's).
+        pub g0: u32,
+        pub nr: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
         pub _pad2: u32,
+        pub _pad3: u32,
     }
 }
 
@@ -147,20 +156,65 @@ pub fn reduce_groups(hw: usize) -> u32 {
 
 fn params(cfg: LbfgsConfig, hw: usize) -> LbfgsParams {
     let m = cfg.history as u32;
-    LbfgsParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, decay: cfg.decay, m, slot: 0, rd: NONE, wr: NONE, mode: 0, ng: reduce_groups(hw), average: u32::from(cfg.decay > 0.0), _pad2: 0 }
+    LbfgsParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, decay: cfg.decay, m, slot: 0, rd: NONE, wr: NONE, mode: 0, ng: reduce_groups(hw), average: u32::from(cfg.decay > 0.0), base: 0, g0: 0, nr: reduce_groups(hw), _pad0: 0, _pad1: 0, _pad2: 0, _pad3: 0 }
+}
+
+/// One window of the reducing passes: elements `[start, end)`, its partial slots from `g0`, `ng`
+/// workgroups.
+#[derive(Clone, Copy, Debug)]
+struct Win {
+    start: usize,
+    end: usize,
+    g0: u32,
+    ng: u32,
+}
+
+/// The windows of an image of `hw` pixels on `gpu` (one unless the image is larger than one
+/// binding, [`crate::kernels::window`]) and the partial sums they write together (≤ NG).
+fn windows(gpu: &Gpu, hw: usize) -> (Vec<Win>, u32) {
+    let rs = window::ranges(gpu, 3 * hw);
+    if rs.len() == 1 {
+        return (vec![Win { start: 0, end: 3 * hw, g0: 0, ng: reduce_groups(hw) }], reduce_groups(hw));
+    }
+    assert!(rs.len() <= NG as usize, "L-BFGS over {} windows: more than its partial sums hold", rs.len());
+    let per = NG / rs.len() as u32;
+    let mut g0 = 0;
+    let ws = rs
+        .into_iter()
+        .map(|(start, end)| {
+            let ng = ((end - start) as u32).div_ceil(4 * WG).clamp(1, per);
+            let w = Win { start, end, g0, ng };
+            g0 += ng;
+            w
+        })
+        .collect();
+    (ws, g0)
+}
+
+impl Win {
+    fn params(&self, cfg: LbfgsConfig, hw: usize, nr: u32) -> LbfgsParams {
+        LbfgsParams { n: (self.end - self.start) as u32, base: self.start as u32, g0: self.g0, ng: self.ng, nr, ..params(cfg, hw) }
+    }
 }
 
 /// Forms pair `slot`'s y = grad − gprev, sets gprev = grad and dir = −grad, and writes the partial
-/// sums of yᵀs, yᵀy, gradᵀgrad (regions 0..3) and sᵀdir (region `wr`).
-pub fn lbfgs_pair(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, wr: u32, b: LbfgsPair) -> Dispatch {
-    let p = LbfgsParams { wr, ..params(cfg, hw) };
-    let bufs = [("grad", b.grad), ("gprev", b.gprev), ("s_in", b.s), ("y_out", b.y), ("dir", b.dir), ("part", b.part)];
-    PAIR.plain().get(gpu).dispatch(gpu, "lbfgs pair", &p, &bufs, [reduce_groups(hw), 1, 1], 8.0 * 3.0 * hw as f64)
+/// sums of yᵀs, yᵀy, gradᵀgrad (regions 0..3) and sᵀdir (region `wr`). One dispatch per window.
+pub fn lbfgs_pair(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, wr: u32, b: LbfgsPair) -> Vec<Dispatch> {
+    let (ws, nr) = windows(gpu, hw);
+    let windowed = ws.len() > 1;
+    ws.iter()
+        .map(|w| {
+            let part = |buf| window::part(gpu, buf, (w.start, w.end), windowed);
+            let p = LbfgsParams { wr, ..w.params(cfg, hw, nr) };
+            let bufs = [("grad", part(b.grad)), ("gprev", part(b.gprev)), ("s_in", part(b.s)), ("y_out", part(b.y)), ("dir", part(b.dir)), ("part", b.part.into())];
+            PAIR.plain().get(gpu).dispatch_slices(gpu, "lbfgs pair", &p, &bufs, [w.ng, 1, 1], 8.0 * (w.end - w.start) as f64)
+        })
+        .collect()
 }
 
 /// The iteration's tick and pair `slot`'s curvature check (one workgroup; see the WGSL header).
 pub fn lbfgs_curvature(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, slot: usize, part: &Buffer, st: &Buffer) -> Dispatch {
-    let p = LbfgsParams { slot: slot as u32, ..params(cfg, hw) };
+    let p = LbfgsParams { slot: slot as u32, nr: windows(gpu, hw).1, ..params(cfg, hw) };
     CURVATURE.plain().get(gpu).dispatch(gpu, "lbfgs curvature", &p, &[("part", part), ("st", st)], [1, 1, 1], 3.0 * NG as f64)
 }
 
@@ -189,12 +243,19 @@ pub struct AxpyStep {
 }
 
 /// One step of the two-loop recursion on pair `at.slot`, reading σ from region `at.rd` and
-/// writing the partial sums of nextᵀdir to `at.wr`.
-pub fn lbfgs_axpy(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, at: AxpyStep, b: LbfgsAxpy) -> Dispatch {
+/// writing the partial sums of nextᵀdir to `at.wr`. One dispatch per window.
+pub fn lbfgs_axpy(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, at: AxpyStep, b: LbfgsAxpy) -> Vec<Dispatch> {
     let AxpyStep { mode, slot, rd, wr } = at;
-    let p = LbfgsParams { mode, slot: slot as u32, rd, wr, ..params(cfg, hw) };
-    let bufs = [("dir", b.dir), ("u", b.u), ("next", b.next), ("part", b.part), ("st", b.st)];
-    AXPY.plain().get(gpu).dispatch(gpu, format!("lbfgs loop {mode}"), &p, &bufs, [reduce_groups(hw), 1, 1], 4.0 * 3.0 * hw as f64)
+    let (ws, nr) = windows(gpu, hw);
+    let windowed = ws.len() > 1;
+    ws.iter()
+        .map(|w| {
+            let part = |buf| window::part(gpu, buf, (w.start, w.end), windowed);
+            let p = LbfgsParams { mode, slot: slot as u32, rd, wr, ..w.params(cfg, hw, nr) };
+            let bufs = [("dir", part(b.dir)), ("u", part(b.u)), ("next", part(b.next)), ("part", b.part.into()), ("st", b.st.into())];
+            AXPY.plain().get(gpu).dispatch_slices(gpu, format!("lbfgs loop {mode}"), &p, &bufs, [w.ng, 1, 1], 4.0 * (w.end - w.start) as f64)
+        })
+        .collect()
 }
 
 /// The buffers of [`lbfgs_step`].
@@ -210,10 +271,18 @@ pub struct LbfgsStep<'a> {
     pub st: &'a Buffer,
 }
 
-/// x ← clamp(x + step·dir); s ← the displacement; avg ← r·avg + k·x.
-pub fn lbfgs_step(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, b: LbfgsStep) -> Dispatch {
-    let bufs = [("dir_in", b.dir), ("x", b.x), ("s_out", b.s), ("avg", b.avg), ("st_in", b.st)];
-    STEP.plain().get(gpu).dispatch(gpu, "lbfgs step", &params(cfg, hw), &bufs, grid_elems(3 * hw), 6.0 * 3.0 * hw as f64)
+/// x ← clamp(x + step·dir); s ← the displacement; avg ← r·avg + k·x. One dispatch per window.
+pub fn lbfgs_step(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, b: LbfgsStep) -> Vec<Dispatch> {
+    let (ws, nr) = windows(gpu, hw);
+    let windowed = ws.len() > 1;
+    ws.iter()
+        .map(|w| {
+            let part = |buf| window::part(gpu, buf, (w.start, w.end), windowed);
+            let bufs = [("dir_in", part(b.dir)), ("x", part(b.x)), ("s_out", part(b.s)), ("avg", part(b.avg)), ("st_in", b.st.into())];
+            let n = w.end - w.start;
+            STEP.plain().get(gpu).dispatch_slices(gpu, "lbfgs step", &w.params(cfg, hw, nr), &bufs, grid_elems(n), 6.0 * n as f64)
+        })
+        .collect()
 }
 
 /// The optimiser's GPU state for one image: m pairs, the previous gradient, the direction, the
@@ -260,25 +329,25 @@ impl Lbfgs {
         let (cfg, hw, m) = (self.cfg, self.hw, self.cfg.history);
         let j = (k + m - 1) % m; // the newest pair: its s is the previous step
         let region = |i: usize| 3 + i as u32;
-        let mut ops = vec![lbfgs_pair(gpu, cfg, hw, region(0), LbfgsPair { grad, gprev: &self.gprev, s: &self.s[j], y: &self.y[j], dir: &self.dir, part: &self.part })];
+        let mut ops = lbfgs_pair(gpu, cfg, hw, region(0), LbfgsPair { grad, gprev: &self.gprev, s: &self.s[j], y: &self.y[j], dir: &self.dir, part: &self.part });
         ops.push(lbfgs_curvature(gpu, cfg, hw, j, &self.part, &self.st));
         let newest_first = |i: usize| (j + m - i) % m;
         for i in 0..m {
             let slot = newest_first(i);
             let (next, wr) = if i + 1 < m { (&self.s[newest_first(i + 1)], region(i + 1)) } else { (&self.s[slot], NONE) };
             let b = LbfgsAxpy { dir: &self.dir, u: &self.y[slot], next, part: &self.part, st: &self.st };
-            ops.push(lbfgs_axpy(gpu, cfg, hw, AxpyStep { mode: 0, slot, rd: region(i), wr }, b));
+            ops.extend(lbfgs_axpy(gpu, cfg, hw, AxpyStep { mode: 0, slot, rd: region(i), wr }, b));
         }
         let oldest_first = |i: usize| (j + 1 + i) % m;
         let b = LbfgsAxpy { dir: &self.dir, u: &self.y[0], next: &self.y[oldest_first(0)], part: &self.part, st: &self.st };
-        ops.push(lbfgs_axpy(gpu, cfg, hw, AxpyStep { mode: 2, slot: 0, rd: NONE, wr: region(m) }, b));
+        ops.extend(lbfgs_axpy(gpu, cfg, hw, AxpyStep { mode: 2, slot: 0, rd: NONE, wr: region(m) }, b));
         for i in 0..m {
             let slot = oldest_first(i);
             let (next, wr) = if i + 1 < m { (&self.y[oldest_first(i + 1)], region(m + i + 1)) } else { (&self.y[slot], NONE) };
             let b = LbfgsAxpy { dir: &self.dir, u: &self.s[slot], next, part: &self.part, st: &self.st };
-            ops.push(lbfgs_axpy(gpu, cfg, hw, AxpyStep { mode: 1, slot, rd: region(m + i), wr }, b));
+            ops.extend(lbfgs_axpy(gpu, cfg, hw, AxpyStep { mode: 1, slot, rd: region(m + i), wr }, b));
         }
-        ops.push(lbfgs_step(gpu, cfg, hw, LbfgsStep { dir: &self.dir, x, s: &self.s[(j + 1) % m], avg, st: &self.st }));
+        ops.extend(lbfgs_step(gpu, cfg, hw, LbfgsStep { dir: &self.dir, x, s: &self.s[(j + 1) % m], avg, st: &self.st }));
         ops
     }
 

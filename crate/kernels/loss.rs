@@ -3,7 +3,7 @@
 //! through the prelude.
 
 use crate::gpu::{binding, Bind, Dispatch, Gpu, Precision, WG};
-use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform};
+use crate::kernels::{window, KernelDef, PipelineSpec, Shader, Uniform};
 use wgpu::Buffer;
 
 /// Floats in the `losses` buffer.
@@ -45,9 +45,11 @@ crate::wgsl_struct! {
         pub w: u32,
         pub loss_offset: u32,
         pub coef: f32,
-        pub _pad0: u32,
-        pub _pad1: u32,
-        pub _pad2: u32,
+        /// tv_loss: rows per channel processed, the first one's row in the image, and the index
+        /// of its first element in the bound `src`/`grad` (0, h, 0 unwindowed; content_loss: 0).
+        pub rows: u32,
+        pub row0: u32,
+        pub first: u32,
     }
 }
 
@@ -123,7 +125,7 @@ pub struct ContentLoss<'a> {
 /// into `loss_part[loss_offset ..]`. Returns the dispatch and the number of partial sums.
 pub fn content_loss(gpu: &Gpu, precision: Precision, label: String, n: usize, coef: f32, b: ContentLoss, loss_offset: usize) -> (Dispatch, usize) {
     let groups = grid_reduce(n, b.loss_part, loss_offset);
-    let p = ElemParams { n: n as u32, h: 0, w: 0, loss_offset: loss_offset as u32, coef, _pad0: 0, _pad1: 0, _pad2: 0 };
+    let p = ElemParams { n: n as u32, h: 0, w: 0, loss_offset: loss_offset as u32, coef, rows: 0, row0: 0, first: 0 };
     let kernel = content_spec(precision).get(gpu);
     let bufs = [("feat", b.feat), ("grad", b.grad), ("target_feat", b.target), ("loss_part", b.loss_part)];
     (kernel.dispatch(gpu, label, &p, &bufs, groups, 3.0 * n as f64), groups[0] as usize)
@@ -141,13 +143,39 @@ pub struct TvLoss<'a> {
 
 /// Total variation of the `(c, h, w)` image: `grad += coef·∂TV/∂img` (TV = Σ squared forward
 /// differences, ∂ halved) and per-workgroup partial sums of TV into `loss_part[loss_offset ..]`.
-/// Returns the dispatch and the number of partial sums.
-pub fn tv_loss(gpu: &Gpu, label: String, (c, h, w): (usize, usize, usize), coef: f32, b: TvLoss, loss_offset: usize) -> (Dispatch, usize) {
+/// Returns the dispatches (one; on an image larger than one binding, one per channel and band of
+/// rows, each binding its rows and one of halo each side, [`crate::kernels::window`]) and the
+/// number of partial sums (at most [`MAX_REDUCE_GROUPS`]).
+pub fn tv_loss(gpu: &Gpu, label: String, (c, h, w): (usize, usize, usize), coef: f32, b: TvLoss, loss_offset: usize) -> (Vec<Dispatch>, usize) {
     let n = c * h * w;
-    let groups = grid_reduce(n, b.loss_part, loss_offset);
-    let p = ElemParams { n: n as u32, h: h as u32, w: w as u32, loss_offset: loss_offset as u32, coef, _pad0: 0, _pad1: 0, _pad2: 0 };
-    let bufs = [("src", b.img), ("grad", b.grad), ("loss_part", b.loss_part)];
-    (TV.plain().get(gpu).dispatch(gpu, label, &p, &bufs, groups, 8.0 * n as f64), groups[0] as usize)
+    let whole = window::binds_whole(gpu, b.img) && window::binds_whole(gpu, b.grad);
+    if whole {
+        let groups = grid_reduce(n, b.loss_part, loss_offset);
+        let p = ElemParams { n: n as u32, h: h as u32, w: w as u32, loss_offset: loss_offset as u32, coef, rows: h as u32, row0: 0, first: 0 };
+        let bufs = [("src", b.img), ("grad", b.grad), ("loss_part", b.loss_part)];
+        return (vec![TV.plain().get(gpu).dispatch(gpu, label, &p, &bufs, groups, 8.0 * n as f64)], groups[0] as usize);
+    }
+    // Bands of rows whose span with a halo row on each side (and the alignment skew) binds.
+    let rows = (window::flat_len(gpu) / w.max(1)).saturating_sub(3).clamp(1, h.max(1));
+    let bands: Vec<(usize, usize, usize)> = (0..c).flat_map(|ch| (0..h).step_by(rows).map(move |y0| (ch, y0, rows.min(h - y0)))).collect();
+    let per = (MAX_REDUCE_GROUPS as usize / bands.len()).max(1);
+    assert!(bands.len() <= MAX_REDUCE_GROUPS as usize, "TV over {} bands: more than the loss partials hold", bands.len());
+    let mut ops = Vec::new();
+    let mut count = 0;
+    for (ch, y0, nr) in bands {
+        let (top, bottom) = (y0.saturating_sub(1), (y0 + nr + 1).min(h));
+        let (start, end) = (ch * h * w + top * w, ch * h * w + bottom * w);
+        let (src, skew) = window::slice(gpu, b.img, start, end);
+        let (grad, _) = window::slice(gpu, b.grad, start, end);
+        let len = nr * w;
+        let groups = (len.div_ceil(WG as usize)).clamp(1, per);
+        assert!((loss_offset + count + groups) * 4 <= b.loss_part.size() as usize, "loss partials overflow their buffer");
+        let p = ElemParams { n: len as u32, h: h as u32, w: w as u32, loss_offset: (loss_offset + count) as u32, coef, rows: nr as u32, row0: y0 as u32, first: (skew + (y0 - top) * w) as u32 };
+        let bufs = [("src", src), ("grad", grad), ("loss_part", b.loss_part.into())];
+        ops.push(TV.plain().get(gpu).dispatch_slices(gpu, format!("{label} (window)"), &p, &bufs, [groups as u32, 1, 1], 8.0 * len as f64));
+        count += groups;
+    }
+    (ops, count)
 }
 
 /// One range of loss partials for [`reduce_losses`]: `losses[slot] = scale · Σ

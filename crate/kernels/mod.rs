@@ -20,6 +20,7 @@ pub mod lbfgs;
 pub mod loss;
 pub mod pool;
 pub mod tile;
+pub mod window;
 
 pub use adam::{adam_step, adam_tick, AdamBuffers, AdamConfig};
 pub use conv::{conv_backward, conv_forward, conv_tiling, direct_lanes, ConvBackward, ConvForward, ConvShape, ConvTile, Direction, NARROW_MAX_PIXELS};

@@ -1,7 +1,7 @@
 //! Moving boxes between whole-image and per-tile buffers, and summing Gram matrices over tiles
 //! (`shaders/tile.wgsl`): the kernels of tiled execution ([`crate::session`]'s tiled iteration).
 
-use crate::gpu::{binding, grid_elems, Bind, Dispatch, Gpu, Precision};
+use crate::gpu::{binding, grid_elems, Bind, Dispatch, Gpu, Precision, Slice};
 use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform};
 use crate::tiles::Rect;
 use wgpu::Buffer;
@@ -116,6 +116,25 @@ impl BoxMove {
 pub fn copy_box(gpu: &Gpu, label: String, m: BoxMove, src: &Buffer, dst: &Buffer, add: bool) -> Dispatch {
     let n = m.len();
     COPY.plain().get(gpu).dispatch(gpu, label, &m.params(add as u32), &[("src", src), ("dst", dst)], grid_elems(n), n as f64)
+}
+
+/// The parameters of one channel's band of `(bw, bh)` of box move `m` between windows of its
+/// buffers: the box starts `src_skew` elements into the source window and `dst_skew` into the
+/// destination's ([`crate::kernels::window::copy_boxes`]).
+pub(crate) fn box_params_windowed(m: BoxMove, (bw, bh): (usize, usize), src_skew: usize, dst_skew: usize, add: bool) -> TileParams {
+    let u = |v: usize| v as u32;
+    TileParams { c: 1, bw: u(bw), bh: u(bh), mode: add as u32, sw: u(m.src.0), sh: 1, sx: u(src_skew), sy: 0, dw: u(m.dst.0), dh: 1, dx: u(dst_skew), dy: 0 }
+}
+
+/// [`copy_box`] of `n` elements with parameters `p` between windows of buffers.
+pub(crate) fn copy_box_slices(gpu: &Gpu, label: String, p: TileParams, n: usize, src: Slice, dst: Slice) -> Dispatch {
+    COPY.plain().get(gpu).dispatch_slices(gpu, label, &p, &[("src", src), ("dst", dst)], grid_elems(n), n as f64)
+}
+
+/// [`zero`] of a window of a buffer.
+pub(crate) fn zero_slice(gpu: &Gpu, label: String, n: usize, dst: Slice) -> Dispatch {
+    let p = TileParams { c: 1, bw: n as u32, bh: 1, mode: 0, sw: 0, sh: 0, sx: 0, sy: 0, dw: 0, dh: 0, dx: 0, dy: 0 };
+    ZERO.plain().get(gpu).dispatch_slices(gpu, label, &p, &[("dst", dst)], grid_elems(n), 0.0)
 }
 
 /// Activation box (stored in `precision`): `dst[box at to] = src[box at from]`.

@@ -5,7 +5,8 @@
 
 use super::Colors;
 use crate::gpu::Dispatch;
-use crate::kernels::{self, color, BoxMove};
+use crate::kernels::window::{self, Staging};
+use crate::kernels::{color, BoxMove};
 use crate::plan::Arena;
 use crate::tiles::Rect;
 use wgpu::Buffer;
@@ -24,43 +25,46 @@ pub(super) struct ColourPrep {
     colors: Colors,
     hw: usize,
     kept: ColourBuffers,
-    moments: Option<(Buffer, Buffer)>,
+    /// The moments' buffers (photo, painting) and the photo's rows.
+    moments: Option<(Buffer, Buffer, usize)>,
+    staging: Option<Staging>,
 }
 
 impl ColourPrep {
     /// The photo's part for `colors` (`x`: the photo, `hw` pixels, network space): keep a copy,
     /// take its colour moments. Buffers from `arena` as planned.
-    pub(super) fn new(gpu: &crate::Gpu, colors: Colors, x: &Buffer, hw: usize, arena: &mut Arena) -> (ColourPrep, Vec<Dispatch>) {
+    /// `staging`: the scratch of windowed per-pixel kernels ([`window::Staging`]), when planned.
+    pub(super) fn new(gpu: &crate::Gpu, colors: Colors, x: &Buffer, hw: usize, arena: &mut Arena, staging: Option<&Staging>) -> (ColourPrep, Vec<Dispatch>) {
         let mut ops = Vec::new();
         let mut kept = ColourBuffers::default();
         if colors.keeps_photo() {
             let photo = arena.take("photo");
             let all = BoxMove { c: 3, src: (hw, 1), from: Rect { x: 0, y: 0, w: hw, h: 1 }, dst: (hw, 1), to: (0, 0) };
-            ops.push(kernels::copy_box(gpu, "keep the photo".into(), all, x, &photo, false));
+            ops.extend(window::copy_boxes(gpu, "keep the photo", all, x, &photo, false));
             kept.photo = Some(photo);
         }
         let mut moments = None;
         if colors.fits() {
             let (mc, ms) = (arena.take("colour moments photo"), arena.take("colour moments painting"));
-            ops.push(color::color_moments(gpu, hw, x, &mc));
+            let (m_ops, rows) = window::color_moments(gpu, hw, x, &mc, staging);
+            ops.extend(m_ops);
             kept.affine = Some(arena.take("colour affine"));
-            moments = Some((mc, ms));
+            moments = Some((mc, ms, rows));
         }
-        (ColourPrep { colors, hw, kept, moments }, ops)
+        (ColourPrep { colors, hw, kept, moments, staging: staging.cloned() }, ops)
     }
 
     /// Painting `k`'s part (`style`, `shw` pixels): fit its colours to the photo's and apply the
     /// fit; after the first painting's fit, luminance transfer makes the photo `x` grey.
     pub(super) fn painting(&self, gpu: &crate::Gpu, k: usize, x: &Buffer, style: &Buffer, shw: usize) -> Vec<Dispatch> {
-        let (Some((mc, ms)), Some(affine)) = (&self.moments, &self.kept.affine) else { return Vec::new() };
+        let (Some((mc, ms, rows_c)), Some(affine)) = (&self.moments, &self.kept.affine) else { return Vec::new() };
         let fit = if self.colors == Colors::Luminance { color::Fit::Luminance } else { color::Fit::Match };
-        let mut ops = vec![
-            color::color_moments(gpu, shw, style, ms),
-            color::color_fit(gpu, fit, (self.hw, mc), (shw, ms), affine),
-            color::color_apply(gpu, shw, affine, 0, style),
-        ];
+        let st = self.staging.as_ref();
+        let (mut ops, rows_s) = window::color_moments(gpu, shw, style, ms, st);
+        ops.push(color::color_fit(gpu, fit, (self.hw, mc, *rows_c), (shw, ms, rows_s), affine));
+        ops.extend(window::color_apply(gpu, shw, affine, 0, style, st));
         if k == 0 && self.colors == Colors::Luminance {
-            ops.push(color::color_apply(gpu, self.hw, affine, color::PHOTO_MAP, x));
+            ops.extend(window::color_apply(gpu, self.hw, affine, color::PHOTO_MAP, x, st));
         }
         ops
     }

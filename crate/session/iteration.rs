@@ -9,6 +9,7 @@ use crate::kernels::loss::{SLOT_CONTENT, SLOT_STYLE, SLOT_TV};
 use crate::plan::Arena;
 use super::{Optimizer, AVERAGE_DECAY};
 use crate::kernels::adam::ADAM_STATE_INIT;
+use crate::kernels::window::Staging;
 use crate::kernels::{Lbfgs, LbfgsConfig};
 use crate::vgg::{Engine, Network, CONTENT_LAYER, STYLE_LAYERS};
 use super::steer::{Knob, Steering};
@@ -82,12 +83,14 @@ pub struct ImageBuffers<'a> {
     pub losses: &'a Buffer,
     /// `[3][h][w]` the iterate average (a placeholder with averaging off).
     pub avg: &'a Buffer,
+    /// The staged per-pixel kernels' scratch, when the image is larger than one binding.
+    pub staging: Option<&'a Staging>,
 }
 
 impl<'a> ImageBuffers<'a> {
     /// With the image's gradient (an iteration buffer: taken once the targets are computed).
     pub fn with_gradient(self, grad_x: &'a Buffer) -> IterationBuffers<'a> {
-        IterationBuffers { x: self.x, grad_x, losses: self.losses, avg: self.avg }
+        IterationBuffers { x: self.x, grad_x, losses: self.losses, avg: self.avg, staging: self.staging }
     }
 }
 
@@ -101,6 +104,8 @@ pub struct IterationBuffers<'a> {
     pub losses: &'a Buffer,
     /// `[3][h][w]` the iterate average (what is shown and saved).
     pub avg: &'a Buffer,
+    /// The staged per-pixel kernels' scratch, when the image is larger than one binding.
+    pub staging: Option<&'a Staging>,
 }
 
 impl Iteration {
@@ -234,9 +239,11 @@ pub(super) fn layer_backward(engine: &Engine, net: &Network, i: usize, pooling: 
 pub(super) fn finish_losses(gpu: &crate::Gpu, s: &Settings, (w, h): (usize, usize), b: &IterationBuffers, loss_part: &Buffer, ranges: &mut Vec<LossRange>, part_len: usize, ops: &mut Vec<Dispatch>, steering: &mut Steering) {
     let hw = w * h;
     let tv_scale = 2.0 / (3 * hw) as f32;
-    let (d, count) = kernels::tv_loss(gpu, "tv".into(), (3, h, w), tv_scale * s.tv_weight, TvLoss { img: b.x, grad: b.grad_x, loss_part }, part_len);
-    steering.add(&d, offset_of!(ElemParams, coef), tv_scale, Knob::Tau, s);
-    ops.push(d);
+    let (ds, count) = kernels::tv_loss(gpu, "tv".into(), (3, h, w), tv_scale * s.tv_weight, TvLoss { img: b.x, grad: b.grad_x, loss_part }, part_len);
+    for d in ds {
+        steering.add(&d, offset_of!(ElemParams, coef), tv_scale, Knob::Tau, s);
+        ops.push(d);
+    }
     ranges.push(LossRange { offset: part_len, count, slot: SLOT_TV, scale: 1.0 / (3 * hw) as f32 });
     let weights = LossWeights { alpha: s.content_weight, beta: s.style_weight, tau: s.tv_weight, layers: s.style_layer_weights };
     let d = kernels::reduce_losses(gpu, ranges, weights, loss_part, b.losses);
@@ -249,7 +256,7 @@ pub(super) fn finish_losses(gpu: &crate::Gpu, s: &Settings, (w, h): (usize, usiz
     ops.push(d);
     if s.colors == super::Colors::Luminance {
         // The network sees the luminance on all three channels: its gradient is their sum.
-        ops.push(kernels::color::grey_gradient(gpu, hw, b.grad_x));
+        ops.extend(kernels::window::grey_gradient(gpu, hw, b.grad_x, b.staging));
     }
 }
 
@@ -265,7 +272,8 @@ pub(super) fn optimiser(gpu: &crate::Gpu, s: &Settings, hw: usize, b: &Iteration
             let (m, v, state) = (arena.take("adam m"), arena.take("adam v"), arena.take("adam state"));
             gpu.queue.write_buffer(&state, 0, bytemuck::cast_slice(&ADAM_STATE_INIT));
             let bufs = AdamBuffers { grad: b.grad_x, x: b.x, m: &m, v: &v, state: &state, avg: b.avg };
-            let list = vec![kernels::adam_tick(gpu, cfg, hw, &state), kernels::adam_step(gpu, cfg, hw, bufs)];
+            let mut list = vec![kernels::adam_tick(gpu, cfg, hw, &state)];
+            list.extend(kernels::adam_step(gpu, cfg, hw, bufs));
             for d in &list {
                 steering.add(d, offset_of!(AdamParams, lr), 1.0, Knob::Lr, s);
             }

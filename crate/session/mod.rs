@@ -473,9 +473,12 @@ pub struct Session {
     losses: wgpu::Buffer,
     rgba: wgpu::Buffer,
     iteration_plan: Iteration,
-    display_op: Dispatch,
+    /// Postprocessing (or the colour display) of what is shown into `rgba`.
+    display_op: Vec<Dispatch>,
     /// The photo's map to grey (luminance transfer), to apply to images set from outside.
-    grey: Option<Dispatch>,
+    grey: Vec<Dispatch>,
+    /// The scratch of the windowed per-pixel kernels (images larger than one binding).
+    staging: Option<kernels::window::Staging>,
     /// With several paintings: the blend of their Grams into the style targets (run again when
     /// the blend weights are steered).
     blend: Vec<Dispatch>,
@@ -528,13 +531,14 @@ impl Session {
         gpu.check()?;
         let hw = w * h;
         let mut arena = plan.allocate(gpu);
+        let staging = arena.staging();
         let x = arena.take("image");
         let avg = arena.take("image average");
         let rgba = arena.take("display rgba");
         let losses = arena.take("losses");
         let content_px = resize(content, w, h);
         let style_px: Vec<RgbaImage> = paintings.iter().zip(&style_sizes).map(|(p, &(a, b))| resize(p, a as usize, b as usize)).collect();
-        let bufs = ImageBuffers { x: &x, losses: &losses, avg: &avg };
+        let bufs = ImageBuffers { x: &x, losses: &losses, avg: &avg, staging: staging.as_ref() };
         let (net, iteration_plan, colour, blend) = match &plan.grid {
             None => {
                 let net = Network::new(&engine, &x, w, h, settings.pooling, &mut arena, "");
@@ -566,12 +570,12 @@ impl Session {
         // What is shown and saved: the average when averaging, else the image itself.
         let shown = if settings.average { avg.clone() } else { x.clone() };
         let display_op = match &colour.photo {
-            Some(photo) => kernels::color::color_display(gpu, hw, &shown, photo, &rgba),
-            None => kernels::postprocess(gpu, hw, &shown, &rgba),
+            Some(photo) => kernels::window::color_display(gpu, hw, &shown, photo, &rgba, staging.as_ref()),
+            None => kernels::window::postprocess(gpu, hw, &shown, &rgba, staging.as_ref()),
         };
         let grey = match (&colour.affine, settings.colors) {
-            (Some(affine), Colors::Luminance) => Some(kernels::color::color_apply(gpu, hw, affine, kernels::color::PHOTO_MAP, &x)),
-            _ => None,
+            (Some(affine), Colors::Luminance) => kernels::window::color_apply(gpu, hw, affine, kernels::color::PHOTO_MAP, &x, staging.as_ref()),
+            _ => Vec::new(),
         };
         gpu.check()?;
         LIVE_SESSIONS.fetch_add(1, Ordering::SeqCst);
@@ -592,6 +596,7 @@ impl Session {
             iteration_plan,
             display_op,
             grey,
+            staging,
             blend,
             iteration: 0,
             evaluated_at: None,
@@ -668,7 +673,7 @@ impl Session {
         let it = &self.iteration_plan;
         if it.cuts.is_empty() {
             let its = (start..start + n).flat_map(|k| self.dispatches_of(k));
-            gpu.submit(its.chain(render.then_some(&self.display_op)), |_| {});
+            gpu.submit(its.chain(self.display_op.iter().filter(|_| render)), |_| {});
         } else {
             // Tiled: one submission per tile, so no command buffer holds a whole large iteration.
             let lg = &it.loss_and_gradient;
@@ -680,7 +685,7 @@ impl Session {
                 gpu.submit(&it.optimiser[k as usize % it.optimiser.len()], |_| {});
             }
             if render {
-                gpu.submit([&self.display_op], |_| {});
+                gpu.submit(&self.display_op, |_| {});
             }
         }
         self.iteration += n;
@@ -801,7 +806,7 @@ impl Session {
     /// Converts the current image to RGBA8 on the GPU and reads it back (`width × height × 4` bytes).
     /// The returned future owns what it needs, so the session can keep stepping while it runs.
     pub fn image(&self) -> impl std::future::Future<Output = Result<RgbaImage>> + 'static {
-        self.engine.gpu.run(&[&self.display_op]);
+        self.engine.gpu.run(&self.display_op.iter().collect::<Vec<_>>());
         let engine = self.engine.clone();
         let buffer = self.rgba.clone();
         let (w, h) = (self.width as u32, self.height as u32);
@@ -819,9 +824,9 @@ impl Session {
         gpu.check()?;
         let px = resize(img, self.width, self.height);
         let upload = gpu.storage_init("resume rgba", px.as_raw());
-        let pre = kernels::preprocess(gpu, self.width * self.height, &upload, &self.x);
+        let pre = kernels::window::preprocess(gpu, self.width * self.height, &upload, &self.x, self.staging.as_ref());
         // Luminance transfer optimises a grey image: the one set is made grey (its luminance kept).
-        gpu.run(&std::iter::once(&pre).chain(&self.grey).collect::<Vec<_>>());
+        gpu.run(&pre.iter().chain(&self.grey).collect::<Vec<_>>());
         self.restart_average();
         self.iteration = iteration;
         Ok(())

@@ -59,7 +59,7 @@ impl Targets {
         let upload_c = upload(gpu, arena, "content rgba", content);
         let upload_s = arena.take("style rgba");
         let mut once = vec![kernels::preprocess(gpu, hw, &upload_c, x)];
-        let (prep, first_ops) = ColourPrep::new(gpu, settings.colors, x, hw, arena);
+        let (prep, first_ops) = ColourPrep::new(gpu, settings.colors, x, hw, arena, None);
         once.extend(first_ops);
         let targets: Vec<Buffer> = STYLE_LAYERS.iter().map(|name| arena.take(&format!("style target {name}"))).collect();
         let partials: Vec<Buffer> = STYLE_LAYERS.iter().map(|name| arena.take(&format!("style gram partials {name}"))).collect();

@@ -98,7 +98,7 @@ impl TileBuffers {
         let net = Network::with_buffers(engine, &self.input, self.converted.clone(), self.acts.clone(), tw, th, pooling);
         let from = Rect { x: t.ix0, y: t.iy0, w: tw, h: th };
         let m = BoxMove { c: 3, src: (grid.width, grid.height), from, dst: (tw, th), to: (0, 0) };
-        let mut ops = vec![kernels::copy_box(&engine.gpu, "tile input".into(), m, image, &self.input, false)];
+        let mut ops = kernels::window::copy_boxes(&engine.gpu, "tile input", m, image, &self.input, false);
         ops.extend(net.forward.iter().cloned());
         (net, ops)
     }
@@ -159,8 +159,8 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
     // The targets: relu4_2 of the photo, tile by tile (each tile keeps what it owns); each
     // painting's Grams summed over its own tiles (the painting buffers, planned for the largest,
     // serve each in turn: one submission per painting), blended when there are several.
-    let mut once = vec![kernels::preprocess(gpu, w * h, &upload(gpu, arena, "content rgba", content), image.x)];
-    let (prep, first_ops) = ColourPrep::new(gpu, s.colors, image.x, w * h, arena);
+    let mut once = kernels::window::preprocess(gpu, w * h, &upload(gpu, arena, "content rgba", content), image.x, image.staging);
+    let (prep, first_ops) = ColourPrep::new(gpu, s.colors, image.x, w * h, arena, image.staging);
     once.extend(first_ops);
     let style_img = arena.take("style image");
     let upload_s = arena.take("style rgba");
@@ -185,7 +185,7 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
         let pwhole = layer_shapes(sw, sh, &engine.channels());
         gpu.queue.write_buffer(&upload_s, 0, painting.as_raw());
         let mut ops = if k == 0 { std::mem::take(&mut once) } else { Vec::new() };
-        ops.push(kernels::preprocess(gpu, sw * sh, &upload_s, &style_img));
+        ops.extend(kernels::window::preprocess(gpu, sw * sh, &upload_s, &style_img, image.staging));
         ops.extend(prep.painting(gpu, k, image.x, &style_img, sw * sh));
         if k == 0 {
             for (t_k, t) in grid.tiles.iter().enumerate() {
@@ -274,7 +274,7 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
         part_len += count;
     }
     let content_start = part_len;
-    let mut ops = vec![kernels::zero(gpu, "tile scatter".into(), 3 * w * h, b.grad_x)];
+    let mut ops = kernels::window::zero_all(gpu, "tile scatter", 3 * w * h, b.grad_x);
     ops.extend(tb.zero_sums(engine, &whole, &layout));
     let zero_regions = || -> Vec<Dispatch> {
         tr.as_ref().map_or(Vec::new(), |tr| {
@@ -327,7 +327,7 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
         ops.extend(backward(engine, &tb, &net, grid, t, s, &layout, &whole, loss, tr.as_ref(), &mut steering));
         let (tw, th) = t.input_size();
         let m = BoxMove { c: 3, src: (tw, th), from: Rect { x: 0, y: 0, w: tw, h: th }, dst: (w, h), to: (t.ix0, t.iy0) };
-        ops.push(kernels::copy_box(gpu, "tile scatter".into(), m, tb.grad_in(), b.grad_x, true));
+        ops.extend(kernels::window::copy_boxes(gpu, "tile scatter", m, tb.grad_in(), b.grad_x, true));
     }
     if !exact {
         ops.extend(diffs);

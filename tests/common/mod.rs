@@ -16,6 +16,19 @@ pub fn gpu() -> &'static Gpu {
     })
 }
 
+/// A device that binds at most 64 KiB of a buffer at a time (as a device with a small binding
+/// limit would), so the windowed whole-image kernels ([`stylize::kernels::window`]) run several
+/// windows at test sizes.
+pub fn windowed_gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| {
+        let opts = stylize::GpuOptions { max_binding: Some(64 << 10), precision: Some(Precision::F32), ..Default::default() };
+        let gpu = pollster::block_on(Gpu::new(&opts)).expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)");
+        assert_eq!(gpu.max_storage_bytes(), 64 << 10, "the device binds 64 KiB");
+        gpu
+    })
+}
+
 /// The storage precisions this device runs: f32, and f16 where the adapter offers `shader-f16`
 /// (lavapipe does; `lavapipe_runs_f16` in tests/kernels.rs makes sure CI never skips it).
 pub fn precisions(gpu: &Gpu) -> Vec<Precision> {
@@ -123,7 +136,7 @@ pub mod export {
         for d in ds {
             let r = d.recipe();
             modules.entry(module_id(&r.key.module)).or_insert_with(|| stylize::kernels::module_source(r.key.module).into());
-            let bindings: Vec<serde_json::Value> = r.buffers.iter().map(|(b, buf)| serde_json::json!({ "slot": b.slot, "buffer": index(buf) })).collect();
+            let bindings: Vec<serde_json::Value> = r.buffers.iter().map(|(b, buf, offset, size)| serde_json::json!({ "slot": b.slot, "buffer": index(buf), "offset": offset, "size": size })).collect();
             dispatches.push(serde_json::json!({
                 "kernel": d.kernel, "module": module_id(&r.key.module), "entry": r.key.entry,
                 "constants": r.key.constants.iter().map(|(n, v)| (n.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),

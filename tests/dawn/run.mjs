@@ -127,7 +127,12 @@ for (const f of files) {
       const params = b64(d.params);
       const ub = device.createBuffer({ size: params.length, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
       device.queue.writeBuffer(ub, 0, params);
-      const entries = d.layout.map((l) => ({ binding: l.slot, resource: { buffer: l.kind === 'Uniform' ? ub : buffers[d.bindings.find((b) => b.slot === l.slot).buffer] } }));
+      const entries = d.layout.map((l) => {
+        if (l.kind === 'Uniform') return { binding: l.slot, resource: { buffer: ub } };
+        // A window of a whole-image buffer binds a range (offset, size in bytes).
+        const b = d.bindings.find((x) => x.slot === l.slot);
+        return { binding: l.slot, resource: { buffer: buffers[b.buffer], offset: b.offset ?? 0, size: b.size } };
+      });
       pass.setPipeline(p);
       pass.setBindGroup(0, device.createBindGroup({ layout: bgl, entries }));
       pass.dispatchWorkgroups(...d.groups);
