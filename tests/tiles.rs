@@ -185,3 +185,44 @@ fn a_budget_picks_tiles_that_fit_it() {
         }
     }
 }
+
+/// On a device that binds 96 KiB of a buffer, a tiled session's whole-image buffers (the image,
+/// its gradient, Adam's moments or L-BFGS's history, the photo and the painting: 192 KB each at
+/// 128×128) are larger than one binding and run in windows, the per-pixel colour kernels staged:
+/// the plan is still what is created, and three iterations give the losses, the image and the
+/// display of a device that binds them whole.
+#[test]
+fn windowed_whole_image_buffers_run_like_whole_ones() {
+    use stylize::Colors;
+    let weights = VggWeights::random(4, 7);
+    let opts = GpuOptions { max_binding: Some(96 << 10), precision: Some(Precision::F32), ..Default::default() };
+    let capped = Engine::new(pollster::block_on(stylize::Gpu::new(&opts)).unwrap(), &weights).unwrap();
+    let free = engine(&weights, Precision::F32);
+    let (content, style) = (picture(128, 128, 1), picture(110, 120, 4));
+    for (optimizer, colors) in [(Optimizer::Adam, Colors::Luminance), (Optimizer::Lbfgs, Colors::Match)] {
+        let settings = Settings { size: 128, scales: 1, optimizer, colors, tile_size: 32, tile_halo: 16, init: Init::Noise, seed: 5, ..Settings::default() };
+        let run = |engine: &std::rc::Rc<Engine>| {
+            let before = engine.gpu.storage_bytes_created();
+            let mut s = Session::new(engine.clone(), &content, &style, &settings).unwrap();
+            assert_eq!(s.plan().total(), engine.gpu.storage_bytes_created() - before, "{optimizer:?} {colors:?}: the plan is what is created");
+            s.step(3, true).unwrap();
+            let img = pollster::block_on(s.image_f32()).unwrap();
+            let shown = pollster::block_on(s.image()).unwrap();
+            let l = pollster::block_on(s.losses()).unwrap();
+            engine.gpu.check().unwrap();
+            let staged = s.plan().buffers.iter().any(|b| b.name == "staging a");
+            (l, img, shown, staged)
+        };
+        let (lw, iw, sw, staged_w) = run(&capped);
+        let (lf, i_f, sf, staged_f) = run(&free);
+        assert!(staged_w && !staged_f, "staging only where the image does not bind whole");
+        let rel = |a: f32, b: f32| ((a - b).abs() / b.abs().max(1e-20)) as f64;
+        let loss = [rel(lw.content, lf.content), rel(lw.style, lf.style), rel(lw.tv, lf.tv), rel(lw.total, lf.total)].into_iter().fold(0.0, f64::max);
+        let px = iw.iter().zip(&i_f).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let levels = sw.as_raw().iter().zip(sf.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
+        eprintln!("{optimizer:?} {colors:?}, windowed vs whole after 3 iterations: losses within {loss:.1e}, image within {px:.1e} (pixel units), display within {levels} level(s)");
+        assert!(loss < 1e-4, "losses {lw:?} vs {lf:?}");
+        assert!(px < 1e-2, "image differs by {px}");
+        assert!(levels <= 1, "display differs by {levels} levels");
+    }
+}
