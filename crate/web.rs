@@ -177,7 +177,9 @@ impl Stylizer {
 
     /// The memory plan of the run's largest (final) scale for these image sizes and settings:
     /// `{width, height, styleWidth, styleHeight, totalBytes, peakBytes, largestBytes, limitBytes,
-    /// budgetBytes, fits, maxSize, tiles, tileSize, halo, scales}` (`peakBytes`: the plan plus the
+    /// bufferLimitBytes, budgetBytes, fits, maxSize, tiles, tileSize, halo, scales}` (`limitBytes`:
+    /// the largest buffer a kernel binds whole; `bufferLimitBytes`: the largest whole-image buffer,
+    /// bound in windows; `peakBytes`: the plan plus the
     /// weights, what `Job.profile()` reports; `budgetBytes`: the memory budget
     /// (`setMemoryBudget`); `tiles`: tiles per iteration, 0 when the network runs on the whole
     /// image; `maxSize`: the largest output size that fits when `fits` is false; `scales`: the
@@ -206,7 +208,8 @@ impl Stylizer {
             "totalBytes": plan.total(),
             "peakBytes": plan.peak() + budget.weights,
             "largestBytes": plan.largest().1,
-            "limitBytes": budget.max_buffer,
+            "limitBytes": budget.max_binding,
+            "bufferLimitBytes": budget.max_buffer,
             "budgetBytes": if budget.total == u64::MAX { serde_json::Value::Null } else { budget.total.into() },
             "fits": fits, "maxSize": max_size, "scales": scales,
             "tiles": grid.map_or(0, |g| g.tiles.len()), "tileSize": grid.map_or(0, |g| g.core), "halo": grid.map_or(0, |g| g.halo),

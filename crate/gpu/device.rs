@@ -74,7 +74,8 @@ pub struct Gpu {
 
 impl Gpu {
     /// Opens the best available adapter (high performance; natively the `STYLIZE_ADAPTER` name
-    /// override), requests WebGPU's default limits raised to the adapter's buffer-size limits and
+    /// override), requests WebGPU's default limits raised to the adapter's buffer-size limits (the binding
+    /// size capped by [`GpuOptions::max_binding`]) and
     /// timestamp queries and `shader-f16` when offered, installs error and device-lost handlers,
     /// and picks the conv path and storage precision (`opts`, else the `STYLIZE_CONV` /
     /// `STYLIZE_PRECISION` environment variables natively, else the adapter's type). Kernels are
@@ -120,8 +121,6 @@ impl Gpu {
         }
         let adapter = adapter.expect("set above");
         let adapter_limits = adapter.limits();
-        let mut limits = wgpu::Limits::default();
-        limits.max_storage_buffer_binding_size = adapter_limits.max_storage_buffer_binding_size;
         let cap = match opts.max_binding {
             Some(b) => Some(b),
             None => match env_override("STYLIZE_MAX_BINDING") {
@@ -129,14 +128,15 @@ impl Gpu {
                 None => None,
             },
         };
-        if let Some(cap) = cap {
-            // Whole 256-byte blocks, at least 64 KiB (a binding smaller than that holds no layer).
-            let cap = cap.max(1 << 16) / 256 * 256;
-            limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.min(cap);
-        }
-        limits.max_buffer_size = adapter_limits.max_buffer_size;
-        limits.max_storage_buffers_per_shader_stage =
-            limits.max_storage_buffers_per_shader_stage.min(adapter_limits.max_storage_buffers_per_shader_stage);
+        // Whole 256-byte blocks, at least 64 KiB (a binding smaller than that holds no layer).
+        let binding = cap.map_or(u64::MAX, |c| c.max(1 << 16) / 256 * 256);
+        let defaults = wgpu::Limits::default();
+        let limits = wgpu::Limits {
+            max_storage_buffer_binding_size: adapter_limits.max_storage_buffer_binding_size.min(binding),
+            max_buffer_size: adapter_limits.max_buffer_size,
+            max_storage_buffers_per_shader_stage: defaults.max_storage_buffers_per_shader_stage.min(adapter_limits.max_storage_buffers_per_shader_stage),
+            ..defaults
+        };
         let features = adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_F16);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {

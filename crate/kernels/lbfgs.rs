@@ -42,8 +42,6 @@ crate::wgsl_struct! {
         pub nr: u32,
         pub _pad0: u32,
         pub _pad1: u32,
-        pub _pad2: u32,
-        pub _pad3: u32,
     }
 }
 
@@ -156,7 +154,7 @@ pub fn reduce_groups(hw: usize) -> u32 {
 
 fn params(cfg: LbfgsConfig, hw: usize) -> LbfgsParams {
     let m = cfg.history as u32;
-    LbfgsParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, decay: cfg.decay, m, slot: 0, rd: NONE, wr: NONE, mode: 0, ng: reduce_groups(hw), average: u32::from(cfg.decay > 0.0), base: 0, g0: 0, nr: reduce_groups(hw), _pad0: 0, _pad1: 0, _pad2: 0, _pad3: 0 }
+    LbfgsParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, decay: cfg.decay, m, slot: 0, rd: NONE, wr: NONE, mode: 0, ng: reduce_groups(hw), average: u32::from(cfg.decay > 0.0), base: 0, g0: 0, nr: reduce_groups(hw), _pad0: 0, _pad1: 0 }
 }
 
 /// One window of the reducing passes: elements `[start, end)`, its partial slots from `g0`, `ng`

@@ -22,7 +22,7 @@ use crate::tiles::Rect;
 use wgpu::Buffer;
 
 /// Bytes of one staging scratch buffer at most (two are planned when staging is needed).
-pub const STAGE_BYTES: u64 = 16 << 20;
+pub const STAGE_BYTES: u64 = 4 << 20;
 
 /// Whether `buffer` can be bound whole on `gpu`.
 pub fn binds_whole(gpu: &Gpu, buffer: &Buffer) -> bool {
