@@ -1,13 +1,13 @@
 // Drives dist/bench.html in headless Chromium (software or real WebGPU) and prints the table.
 import { serve, browser } from '../tests/e2e/harness.mjs';
 
-const [sizes, iterations, convreps, conv = 'auto', precision = 'auto', optimizer = 'adam'] = process.argv.slice(2);
+const [sizes, iterations, convreps, conv = 'auto', precision = 'auto', optimizer = 'adam', tile = '0', tilemode = 'exact', peer = '1'] = process.argv.slice(2);
 const srv = await serve();
 const b = await browser();
 try {
   const page = await b.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
-  await page.goto(`${srv.url}/bench.html?sizes=${sizes}&iterations=${iterations}&convreps=${convreps}${conv === 'auto' ? '' : `&conv=${conv}`}${precision === 'auto' ? '' : `&precision=${precision}`}&optimizer=${optimizer}`);
+  await page.goto(`${srv.url}/bench.html?sizes=${sizes}&iterations=${iterations}&convreps=${convreps}${conv === 'auto' ? '' : `&conv=${conv}`}${precision === 'auto' ? '' : `&precision=${precision}`}&optimizer=${optimizer}&tile=${tile}&tilemode=${tilemode}${peer === '0' ? '&peer=0' : ''}`);
   await page.waitForFunction(() => window.__bench?.done, null, { timeout: 3_600_000 });
   const r = await page.evaluate(() => window.__bench);
   console.log((await page.textContent('#out')).trim());

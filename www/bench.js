@@ -2,6 +2,7 @@
 // (tfjs-backend-webgpu) in the same page and GPU, plus the 3×3 conv 1×128×128×64→64 case.
 // Both sides are timed the same way: one iteration submitted, then waited for (our
 // queue.onSubmittedWorkDone; tfjs: reading back the scalar loss), mean over N after a warm-up.
+// `?tile=PX&tilemode=exact|fast` runs our side over tiles of that core (issue 10's cost of tiling).
 // Results: window.__bench (read by tools/bench-browser).
 import { Stylizer } from './stylize.js';
 import { fetchWeights, loadWasm } from './stylize-api.js';
@@ -28,7 +29,7 @@ function pattern(n, k) {
 }
 
 async function ours(st, size) {
-  const job = await st.start(pattern(size, 1), size, size, pattern(size, 3), size, size, { size, iterations: iterations + 1, scales: 1, optimizer: q.get('optimizer') ?? 'adam' }, null);
+  const job = await st.start(pattern(size, 1), size, size, pattern(size, 3), size, size, { size, iterations: iterations + 1, scales: 1, optimizer: q.get('optimizer') ?? 'adam', tile_size: Number(q.get('tile') ?? 0), tile_mode: q.get('tilemode') ?? 'exact' }, null);
   await job.done();
   job.step(1, false);
   await job.done();
