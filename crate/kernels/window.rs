@@ -57,9 +57,10 @@ pub fn slice<'a>(gpu: &Gpu, buffer: &'a Buffer, start: usize, end: usize) -> (Sl
     (Slice { buffer, offset: 4 * s0 as u64, size: 4 * (end - s0) as u64 }, start - s0)
 }
 
-/// The window `[start, end)` of `buffer` when the flat windows split it, else all of it.
+/// The window `[start, end)` of `buffer` when the flat windows split the image, else all of it
+/// (also for a placeholder too small to hold the window, e.g. the average with averaging off).
 pub fn part<'a>(gpu: &Gpu, buffer: &'a Buffer, (start, end): (usize, usize), windowed: bool) -> Slice<'a> {
-    if windowed && buffer.size() > 4 {
+    if windowed && buffer.size() >= 4 * end as u64 {
         slice(gpu, buffer, start, end).0
     } else {
         Slice::from(buffer)
