@@ -199,8 +199,9 @@ fn windowed_whole_image_buffers_run_like_whole_ones() {
     let capped = Engine::new(pollster::block_on(stylize::Gpu::new(&opts)).unwrap(), &weights).unwrap();
     let free = engine(&weights, Precision::F32);
     let (content, style) = (picture(128, 128, 1), picture(110, 120, 4));
-    for (optimizer, colors) in [(Optimizer::Adam, Colors::Luminance), (Optimizer::Lbfgs, Colors::Match)] {
-        let settings = Settings { size: 128, scales: 1, optimizer, colors, tile_size: 32, tile_halo: 16, init: Init::Noise, seed: 5, ..Settings::default() };
+    // Adam with the iterate average on (shown: the average, windowed too), L-BFGS without.
+    for (optimizer, colors, average) in [(Optimizer::Adam, Colors::Luminance, true), (Optimizer::Lbfgs, Colors::Match, false)] {
+        let settings = Settings { size: 128, scales: 1, optimizer, colors, average, tile_size: 32, tile_halo: 16, init: Init::Noise, seed: 5, ..Settings::default() };
         let run = |engine: &std::rc::Rc<Engine>| {
             let before = engine.gpu.storage_bytes_created();
             let mut s = Session::new(engine.clone(), &content, &style, &settings).unwrap();
