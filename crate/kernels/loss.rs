@@ -156,7 +156,8 @@ pub fn tv_loss(gpu: &Gpu, label: String, (c, h, w): (usize, usize, usize), coef:
         return (vec![TV.plain().get(gpu).dispatch(gpu, label, &p, &bufs, groups, 8.0 * n as f64)], groups[0] as usize);
     }
     // Bands of rows whose span with a halo row on each side (and the alignment skew) binds.
-    let rows = (window::flat_len(gpu) / w.max(1)).saturating_sub(3).clamp(1, h.max(1));
+    let skew = (gpu.binding_alignment() / 4) as usize;
+    let rows = (window::flat_len(gpu).saturating_sub(skew) / w.max(1)).saturating_sub(2).clamp(1, h.max(1));
     let bands: Vec<(usize, usize, usize)> = (0..c).flat_map(|ch| (0..h).step_by(rows).map(move |y0| (ch, y0, rows.min(h - y0)))).collect();
     let per = (MAX_REDUCE_GROUPS as usize / bands.len()).max(1);
     assert!(bands.len() <= MAX_REDUCE_GROUPS as usize, "TV over {} bands: more than the loss partials hold", bands.len());

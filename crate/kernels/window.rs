@@ -184,28 +184,27 @@ pub fn color_display(gpu: &Gpu, hw: usize, result: &Buffer, photo: &Buffer, rgba
     ops
 }
 
-/// [`crate::kernels::color::color_apply`] for images of any size.
-pub fn color_apply(gpu: &Gpu, hw: usize, affine: &Buffer, offset: usize, img: &Buffer, st: Option<&Staging>) -> Vec<Dispatch> {
-    let Some(st) = staged(gpu, hw, st) else { return vec![crate::kernels::color::color_apply(gpu, hw, affine, offset, img)] };
+/// An in-place per-pixel kernel (`run(n, img)` on `img [3][n]`) for images of any size: staged,
+/// each window gathered, run on the scratch and scattered back.
+fn in_place(gpu: &Gpu, hw: usize, img: &Buffer, st: Option<&Staging>, run: impl Fn(usize, &Buffer) -> Dispatch) -> Vec<Dispatch> {
+    let Some(st) = staged(gpu, hw, st) else { return vec![run(hw, img)] };
     let mut ops = Vec::new();
     for w in st.windows(hw) {
         ops.extend(gather(gpu, img, hw, w, &st.a));
-        ops.push(crate::kernels::color::color_apply(gpu, w.1, affine, offset, &st.a));
+        ops.push(run(w.1, &st.a));
         ops.extend(scatter(gpu, &st.a, hw, w, img));
     }
     ops
 }
 
+/// [`crate::kernels::color::color_apply`] for images of any size.
+pub fn color_apply(gpu: &Gpu, hw: usize, affine: &Buffer, offset: usize, img: &Buffer, st: Option<&Staging>) -> Vec<Dispatch> {
+    in_place(gpu, hw, img, st, |n, b| crate::kernels::color::color_apply(gpu, n, affine, offset, b))
+}
+
 /// [`crate::kernels::color::grey_gradient`] for images of any size.
 pub fn grey_gradient(gpu: &Gpu, hw: usize, grad: &Buffer, st: Option<&Staging>) -> Vec<Dispatch> {
-    let Some(st) = staged(gpu, hw, st) else { return vec![crate::kernels::color::grey_gradient(gpu, hw, grad)] };
-    let mut ops = Vec::new();
-    for w in st.windows(hw) {
-        ops.extend(gather(gpu, grad, hw, w, &st.a));
-        ops.push(crate::kernels::color::grey_gradient(gpu, w.1, &st.a));
-        ops.extend(scatter(gpu, &st.a, hw, w, grad));
-    }
-    ops
+    in_place(gpu, hw, grad, st, |n, b| crate::kernels::color::grey_gradient(gpu, n, b))
 }
 
 /// Rows of colour moments [`color_moments`] writes for `hw` pixels on a device binding
