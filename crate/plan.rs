@@ -387,20 +387,20 @@ impl Plan {
     /// staged per-pixel kernels' two scratch buffers and room for their colour moments
     /// ([`crate::kernels::window`]). Unchanged otherwise.
     pub fn staged(mut self, budget: Budget) -> Plan {
-        use crate::kernels::window::{moment_rows, needs_staging, stage_pixels};
+        use crate::kernels::window::{moment_rows, needs_staging, stage_pixels, MAX_OFFSET_ALIGNMENT};
         let px_of = |name: &str, bufs: &[BufferSpec]| bufs.iter().find(|b| b.name == name).map_or(0, |b| (b.bytes / 12) as usize);
         let (hw, shw) = (px_of("image", &self.buffers), px_of("style image", &self.buffers));
         if !needs_staging(budget.max_binding, hw) && !needs_staging(budget.max_binding, shw) {
             return self;
         }
-        let px = stage_pixels(budget.max_binding, 256);
+        let px = stage_pixels(budget.max_binding, MAX_OFFSET_ALIGNMENT);
         for b in &mut self.buffers {
             let n = match b.name.as_str() {
                 "colour moments photo" => hw,
                 "colour moments painting" => shw,
                 _ => continue,
             };
-            b.bytes = b.bytes.max((4 * kernels::color::MOMENT_ROW * moment_rows(budget.max_binding, 256, n)) as u64);
+            b.bytes = b.bytes.max((4 * kernels::color::MOMENT_ROW * moment_rows(budget.max_binding, MAX_OFFSET_ALIGNMENT, n)) as u64);
         }
         for name in ["staging a", "staging b"] {
             self.buffers.push(BufferSpec { name: name.into(), bytes: 12 * px as u64, life: Life::Session, windowed: false });

@@ -114,8 +114,7 @@ impl BoxMove {
 
 /// f32 box: `dst[box at to] = src[box at from]`, or `+=` when `add`.
 pub fn copy_box(gpu: &Gpu, label: String, m: BoxMove, src: &Buffer, dst: &Buffer, add: bool) -> Dispatch {
-    let n = m.len();
-    COPY.plain().get(gpu).dispatch(gpu, label, &m.params(add as u32), &[("src", src), ("dst", dst)], grid_elems(n), n as f64)
+    copy_box_slices(gpu, label, m.params(add as u32), m.len(), src.into(), dst.into())
 }
 
 /// The parameters of one channel's band of `(bw, bh)` of box move `m` between windows of its
@@ -145,8 +144,7 @@ pub fn copy_box_act(gpu: &Gpu, precision: Precision, label: String, m: BoxMove, 
 
 /// `dst[0..n] = 0` (f32).
 pub fn zero(gpu: &Gpu, label: String, n: usize, dst: &Buffer) -> Dispatch {
-    let p = TileParams { c: 1, bw: n as u32, bh: 1, mode: 0, sw: 0, sh: 0, sx: 0, sy: 0, dw: 0, dh: 0, dx: 0, dy: 0 };
-    ZERO.plain().get(gpu).dispatch(gpu, label, &p, &[("dst", dst)], grid_elems(n), 0.0)
+    zero_slice(gpu, label, n, dst.into())
 }
 
 /// `sum [c][c] = (accumulate ? sum : 0) + Σ_s partial[s]` over `splits` partial Grams `[s][c][c]`.

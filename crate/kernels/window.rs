@@ -21,6 +21,10 @@ use crate::kernels::{copy_box, tile::box_params_windowed, BoxMove};
 use crate::tiles::Rect;
 use wgpu::Buffer;
 
+/// The largest `minStorageBufferOffsetAlignment` WebGPU allows (bytes): plans, made before any
+/// device is known, align staging windows to it, which suits every device.
+pub const MAX_OFFSET_ALIGNMENT: u64 = 256;
+
 /// Bytes of one staging scratch buffer at most (two are planned when staging is needed).
 pub const STAGE_BYTES: u64 = 4 << 20;
 
