@@ -163,6 +163,9 @@ impl Builder {
             }
         }
         self.add("display rgba", 4 * hw, Life::Session);
+        if crate::session::keep::keeps_photo(&settings.regions) {
+            self.add("keep mask", 4 * hw, Life::Session);
+        }
         if settings.colors.keeps_photo() {
             self.add_windowed("photo", 12 * hw, Life::Session);
         }

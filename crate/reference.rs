@@ -183,16 +183,26 @@ pub fn tv_loss(img: &[f64], c: usize, h: usize, w: usize) -> (f64, Vec<f64>) {
     (loss / n, grad)
 }
 
-/// One Adam step at step count `t` (1-based) with clamping to the valid pixel range; updates in place.
+/// The free part f = 1 − k of element `i` of a `[3][hw]` image under the kept regions' mask `keep`
+/// (`[hw]`; none: 1): the optimisers run on y in x = k·photo + (1 − k)·y.
+pub fn free_part(keep: Option<&[f64]>, hw: usize, i: usize) -> f64 {
+    keep.map_or(1.0, |k| 1.0 - k[i % hw])
+}
+
+/// One Adam step at step count `t` (1-based) with clamping to the valid pixel range; updates in
+/// place. With `keep` (`[hw]`), on y in x = k·photo + (1 − k)·y: the gradient is f·grad and x moves
+/// by f times Adam's step (f = 1 − k).
 #[allow(clippy::too_many_arguments)]
-pub fn adam_step(x: &mut [f64], m: &mut [f64], v: &mut [f64], grad: &[f64], hw: usize, t: i32, lr: f64, b1: f64, b2: f64, eps: f64) {
+pub fn adam_step(x: &mut [f64], m: &mut [f64], v: &mut [f64], grad: &[f64], hw: usize, t: i32, lr: f64, b1: f64, b2: f64, eps: f64, keep: Option<&[f64]>) {
     for i in 0..x.len() {
-        m[i] = b1 * m[i] + (1.0 - b1) * grad[i];
-        v[i] = b2 * v[i] + (1.0 - b2) * grad[i] * grad[i];
+        let f = free_part(keep, hw, i);
+        let g = f * grad[i];
+        m[i] = b1 * m[i] + (1.0 - b1) * g;
+        v[i] = b2 * v[i] + (1.0 - b2) * g * g;
         let mh = m[i] / (1.0 - b1.powi(t));
         let vh = v[i] / (1.0 - b2.powi(t));
         let mean = MEAN_BGR[(i / hw).min(2)] as f64;
-        x[i] = (x[i] - lr * mh / (vh.sqrt() + eps)).clamp(-mean, 255.0 - mean);
+        x[i] = (x[i] - f * lr * mh / (vh.sqrt() + eps)).clamp(-mean, 255.0 - mean);
     }
 }
 
@@ -226,9 +236,13 @@ impl LbfgsRef {
         LbfgsRef { m, lr, s: vec![vec![0.0; n]; m], y: vec![vec![0.0; n]; m], rho: vec![0.0; m], h: 1.0, gprev: vec![0.0; n], k: 0 }
     }
 
-    /// One iteration given the gradient `g` at `x` (`[3][hw]`, network space); updates `x`.
-    pub fn step(&mut self, x: &mut [f64], g: &[f64], hw: usize) {
+    /// One iteration given the gradient `g` at `x` (`[3][hw]`, network space); updates `x`. With
+    /// `keep` (`[hw]`), on y in x = k·photo + (1 − k)·y: the gradient is f·g, x moves by f·step·q
+    /// and s is that move over f (f = 1 − k; s = 0 where f = 0).
+    pub fn step(&mut self, x: &mut [f64], g: &[f64], hw: usize, keep: Option<&[f64]>) {
         let m = self.m;
+        let g: Vec<f64> = g.iter().enumerate().map(|(i, v)| free_part(keep, hw, i) * v).collect();
+        let g = &g[..];
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
         let j = (self.k + m - 1) % m;
         self.y[j] = g.iter().zip(&self.gprev).map(|(a, b)| a - b).collect();
@@ -266,8 +280,9 @@ impl LbfgsRef {
         let next = (j + 1) % m;
         for i in 0..x.len() {
             let mean = MEAN_BGR[(i / hw).min(2)] as f64;
-            let x1 = (x[i] + t * q[i]).clamp(-mean, 255.0 - mean);
-            self.s[next][i] = x1 - x[i];
+            let f = free_part(keep, hw, i);
+            let x1 = (x[i] + f * t * q[i]).clamp(-mean, 255.0 - mean);
+            self.s[next][i] = if f > 0.0 { (x1 - x[i]) / f } else { 0.0 };
             x[i] = x1;
         }
         self.k += 1;

@@ -24,7 +24,7 @@
 //     y = g − gprev; gprev = g; dir = −g; partials of yᵀs, yᵀy, gᵀg (regions 0, 1, 2) and sᵀdir
 //     (region p.wr)
 //     1 grad [n]  2 gprev [n]  3 s: s_j [n]  4 y: y_j [n] (written)  5 dir [n] (written)
-//     6 part [(3 + 2m)][NG]
+//     6 part [(3 + 2m)][NG]  8 keep [h][w] (with p.keep)
 //   lbfgs_curvature — one workgroup:
 //     the iteration's tick (t, average coefficients) and the pair's check: if yᵀs > 1e-10
 //     { ρ_j = 1/yᵀs; H = yᵀs/yᵀy } else ρ_j = 0; the step length: lr, or at t = 1 lr/rms(g) (a
@@ -43,6 +43,12 @@
 //     after the projection: what the next pair sees); x = x'; avg = r·avg + k·x' when p.average ≠ 0
 //     (else avg, then a placeholder of any size, is never touched)
 //     5 dir [n] (read)  2 x [n]  3 s: s_(k mod m) [n] (written)  4 avg [n] (with p.average)  7 st (read)
+//     8 keep [h][w] (with p.keep)
+//
+// Kept regions (p.keep ≠ 0; crate/session/keep.rs): L-BFGS runs on y in x = k·photo + (1 − k)·y,
+// k = keep [h][w] (binding 8; else any buffer, never read): lbfgs_pair reads the gradient as
+// g = f·grad with f = 1 − k, and lbfgs_step moves x by f·step·dir and records s in y's terms,
+// (x' − x)/f (0 where f = 0, where dir is 0 too). Without kept regions f = 1: nothing changes.
 //
 // LbfgsParams, WG, MEAN_BGR, workgroup_sum and ema_coefs come from the prelude.
 
@@ -60,6 +66,15 @@ const ST_RHO: u32 = 8u;
 @group(0) @binding(4) var<storage, read_write> y_out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dir: array<f32>;
 @group(0) @binding(6) var<storage, read_write> part: array<f32>;
+@group(0) @binding(8) var<storage, read> keep: array<f32>;
+
+/// 1 − keep of element i of the bound window (1 without kept regions).
+fn free_part(i: u32) -> f32 {
+    if (p.keep == 0u) {
+        return 1.0;
+    }
+    return 1.0 - keep[(p.base + i) % p.hw];
+}
 
 @compute @workgroup_size(WG)
 fn lbfgs_pair(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
@@ -68,7 +83,7 @@ fn lbfgs_pair(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) w
     var gg = 0.0;
     var sd = 0.0;
     for (var i = wg.x * WG + li; i < p.n; i += p.ng * WG) {
-        let g = grad[i];
+        let g = free_part(i) * grad[i];
         let y = g - gprev[i];
         let s = s_in[i];
         y_out[i] = y;
@@ -173,9 +188,10 @@ fn lbfgs_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     }
     let mean = MEAN_BGR[min((p.base + i) / p.hw, 2u)];
     let x0 = x[i];
-    let x1 = clamp(x0 + st_in[5] * dir_in[i], -mean, 255.0 - mean);
+    let f = free_part(i);
+    let x1 = clamp(x0 + f * st_in[5] * dir_in[i], -mean, 255.0 - mean);
     x[i] = x1;
-    s_out[i] = x1 - x0;
+    s_out[i] = select(0.0, (x1 - x0) / f, f > 0.0);
     if (p.average != 0u) {
         avg[i] = select(st_in[3] * avg[i], 0.0, st_in[3] == 0.0) + st_in[4] * x1; // t = 1 never reads avg
     }

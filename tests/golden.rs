@@ -1,5 +1,5 @@
-//! Forward pass with the real VGG19 weights against ../shared/weights/golden_64x64.json (computed in
-//! float64 from the f32 weights). Tolerances: relative 1e-5 on sums (3e-4 with the f16 weights file, whose rounding is not a GPU error) (f32 accumulation
+//! Forward pass with the real VGG19 weights (as tools/fetch-weights provisions them, f32 and f16)
+//! against tests/data/golden_64x64.json (computed in float64 from the f32 weights). Tolerances: relative 1e-5 on sums (3e-4 with the f16 weights file, whose rounding is not a GPU error) (f32 accumulation
 //! over up to 4,608 products per output, 13 layers deep), 1e-4 (1e-3) on the fraction of positive
 //! activations (values within rounding of 0 may flip), and 10·rel·(layer mean) + 1e-4·|v| on samples.
 //! With f16 storage (activations and weights rounded to f16 at every layer, f32 arithmetic):
@@ -10,22 +10,12 @@ use common::*;
 use stylize::vgg::{Engine, Network, Pooling};
 use stylize::{GpuOptions, Precision, VggWeights};
 
-/// The golden reference at `path`, or `None` (a loud SKIPPED line) when it is absent outside CI.
-/// Under CI (`ci`: the `CI` environment variable is set) an absent reference fails the test: CI
-/// always has ../shared, so a missing file there means nothing would be checked.
-fn load_golden(path: &std::path::Path, ci: bool) -> Option<serde_json::Value> {
-    if !path.exists() {
-        assert!(!ci, "{} is absent under CI: the real-weight forward pass would not be compared", path.display());
-        eprintln!("SKIPPED: {} is absent, so the real-weight forward pass is not compared", path.display());
-        return None;
-    }
-    Some(serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
-}
-
-#[test]
-#[should_panic(expected = "absent under CI")]
-fn a_missing_golden_file_fails_under_ci() {
-    load_golden(std::path::Path::new("/nonexistent/golden_64x64.json"), true);
+/// The golden reference figures, kept in the project's test data (a copy of
+/// ../shared/weights/golden_64x64.json, 4 KB), so the comparison runs on every machine.
+fn load_golden() -> serde_json::Value {
+    let path = test_data("golden_64x64.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
 }
 
 #[test]
@@ -35,25 +25,13 @@ fn the_weights_dtype_comes_from_the_file_not_its_name() {
     let renamed = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("copy-of-vgg19-conv-f32.safetensors");
     std::fs::copy(&f16, &renamed).unwrap();
     assert!(VggWeights::load(&renamed).unwrap().stored_f16, "an f16 file named *f32* is read as f16");
-    if let Some(f32_file) = Some(shared("weights/vgg19-conv-f32.safetensors")).filter(|p| p.exists()) {
-        assert!(!VggWeights::load(&f32_file).unwrap().stored_f16);
-    }
-}
-
-/// ../shared's f16 weights file, or the provisioned one.
-fn f16_weights_path() -> std::path::PathBuf {
-    let p = shared("weights/vgg19-conv-f16.safetensors");
-    if p.exists() {
-        p
-    } else {
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/vgg19-conv-f16.safetensors")
-    }
+    assert!(!VggWeights::load(&real_weights_path()).unwrap().stored_f16, "the f32 file is read as f32");
 }
 
 /// Compares the forward pass of the weights file at `path` with activations and weights stored
 /// in `precision` (tolerances by the file's stored dtype).
 fn check_file(path: &std::path::Path, precision: Precision) {
-    let Some(golden) = load_golden(&shared("weights/golden_64x64.json"), std::env::var_os("CI").is_some()) else { return };
+    let golden = load_golden();
     let weights = VggWeights::load(path).expect("weights load");
     let f16 = weights.stored_f16;
     let gpu = pollster::block_on(stylize::Gpu::new(&GpuOptions { precision: Some(precision), ..Default::default() })).unwrap();

@@ -140,8 +140,8 @@ fn full_gradient_avg_pooling_matches_finite_differences() {
 /// Gradient (w.r.t. the image) and losses of one evaluation of the real network at 32 px.
 fn real_gradient(weights: &VggWeights, precision: Precision) -> (Vec<f32>, stylize::Losses) {
     let engine = Engine::new(device(precision), weights).unwrap();
-    let content = image::open(test_image("chelsea.png", "chelsea.png")).unwrap().to_rgba8();
-    let style = image::open(test_image("starry_night.jpg", "hubble_deep_field.jpg")).unwrap().to_rgba8();
+    let content = image::open(test_image("chelsea.png")).unwrap().to_rgba8();
+    let style = image::open(test_painting()).unwrap().to_rgba8();
     let settings = Settings { size: 32, init: Init::Noise, seed: 2, ..Settings::default() };
     let mut s = Session::new(engine.clone(), &content, &style, &settings).unwrap();
     s.evaluate().unwrap();
@@ -159,8 +159,7 @@ fn f16_storage_gradient_tracks_f32() {
     // 16 layers and back, and max-pool windows whose values tie after rounding route their
     // gradient to a different pixel. Measured: 1.4% relative L2 error in the gradient (0.6% with
     // average pooling, so most of it is routing), losses within 3e-5. Tolerance: 3% and 1%.
-    if !device(Precision::F32).has_f16() {
-        eprintln!("no shader-f16 on this adapter: f16 storage not tested");
+    if !f16_tested(device(Precision::F32).has_f16(), "the real network's f16 storage gradient") {
         return;
     }
     let weights = VggWeights::load(&real_weights_path()).unwrap();

@@ -71,8 +71,8 @@ fn real_engine() -> std::rc::Rc<Engine> {
     Engine::new(pollster::block_on(stylize::Gpu::new(&GpuOptions::default())).unwrap(), &weights).unwrap()
 }
 
-fn load(name: &str, fallback: &str) -> image::RgbaImage {
-    stylize::image_io::load(&test_image(name, fallback)).unwrap()
+fn load(path: std::path::PathBuf) -> image::RgbaImage {
+    stylize::image_io::load(&path).unwrap()
 }
 
 /// L-BFGS over a whole run with the real network: the loss falls steadily (no readback inside the
@@ -81,7 +81,7 @@ fn load(name: &str, fallback: &str) -> image::RgbaImage {
 fn lbfgs_lowers_the_loss_of_a_real_run() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let engine = real_engine();
-    let (content, style) = (load("chelsea.png", "chelsea.png"), load("starry_night.jpg", "hubble_deep_field.jpg"));
+    let (content, style) = (load(test_image("chelsea.png")), load(test_painting()));
     let settings = Settings { size: 32, scales: 1, optimizer: stylize::Optimizer::Lbfgs, average: false, ..Settings::default() };
     let mut s = Session::new(engine, &content, &style, &settings).unwrap();
     // The losses of the photo (iteration 0), then of iterations 7, 15 and 24.
@@ -105,7 +105,7 @@ fn lbfgs_lowers_the_loss_of_a_real_run() {
 fn coarse_to_fine_carries_each_scale_into_the_next() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let engine = real_engine();
-    let (content, style) = (load("chelsea.png", "chelsea.png"), load("starry_night.jpg", "hubble_deep_field.jpg"));
+    let (content, style) = (load(test_image("chelsea.png")), load(test_painting()));
     let settings = Settings { size: 64, min_size: 32, iterations: 10, ..Settings::default() };
     let mut run = pollster::block_on(stylize::Run::start(engine.clone(), &content, &style, &settings, None)).unwrap();
     let sizes: Vec<(u32, u32, u32)> = run.scales().iter().map(|s| (s.width, s.height, s.iterations)).collect();

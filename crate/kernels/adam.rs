@@ -22,7 +22,9 @@ crate::wgsl_struct! {
         pub average: u32,
         /// adam_step: the element of the image at index 0 of the bound window (0 unwindowed).
         pub base: u32,
-        pub _pad0: u32,
+        /// adam_step: 1 when `keep` holds the kept regions' mask (the step is taken in
+        /// x = k·photo + (1 − k)·y); 0: `keep` is a placeholder never read.
+        pub keep: u32,
         pub _pad1: u32,
         pub _pad2: u32,
     }
@@ -40,6 +42,7 @@ const STEP: KernelDef = KernelDef {
         binding("v", 4, Bind::Write),
         binding("state", 5, Bind::Write),
         binding("avg", 6, Bind::Write),
+        binding("keep", 7, Bind::Read),
     ],
 };
 /// The entry points of `adam.wgsl`.
@@ -67,7 +70,7 @@ pub struct AdamConfig {
 }
 
 fn params(cfg: AdamConfig, hw: usize) -> AdamParams {
-    AdamParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, decay: cfg.decay, average: u32::from(cfg.decay > 0.0), base: 0, _pad0: 0, _pad1: 0, _pad2: 0 }
+    AdamParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, decay: cfg.decay, average: u32::from(cfg.decay > 0.0), base: 0, keep: 0, _pad1: 0, _pad2: 0 }
 }
 
 /// Initial contents of the `[8]` state buffer of [`adam_tick`]/[`adam_step`].
@@ -93,6 +96,10 @@ pub struct AdamBuffers<'a> {
     pub state: &'a Buffer,
     /// `[3][hw]` the bias-corrected average of the iterates (updated).
     pub avg: &'a Buffer,
+    /// `[hw]` the kept regions' mask k (1: the photo's pixel, kept; 0: free; between: the
+    /// feathered border): the step is `(1 − k)·` Adam's step for the gradient `(1 − k)·grad`.
+    /// `None`: no pixel is kept.
+    pub keep: Option<&'a Buffer>,
 }
 
 /// One Adam update of the `[3][hw]` image; the result is clamped to each channel's valid range
@@ -105,8 +112,10 @@ pub fn adam_step(gpu: &Gpu, cfg: AdamConfig, hw: usize, b: AdamBuffers) -> Vec<D
     rs.into_iter()
         .map(|r| {
             let part = |buf| window::part(gpu, buf, r, windowed);
-            let bufs = [("grad", part(b.grad)), ("x", part(b.x)), ("m", part(b.m)), ("v", part(b.v)), ("state", b.state.into()), ("avg", part(b.avg))];
-            let p = AdamParams { n: (r.1 - r.0) as u32, base: r.0 as u32, ..params(cfg, hw) };
+            // Without kept regions the gradient (read-only here too) stands in for the mask.
+            let keep = b.keep.map_or(part(b.grad), |k| k.into());
+            let bufs = [("grad", part(b.grad)), ("x", part(b.x)), ("m", part(b.m)), ("v", part(b.v)), ("state", b.state.into()), ("avg", part(b.avg)), ("keep", keep)];
+            let p = AdamParams { n: (r.1 - r.0) as u32, base: r.0 as u32, keep: u32::from(b.keep.is_some()), ..params(cfg, hw) };
             STEP.plain().get(gpu).dispatch_slices(gpu, "adam", &p, &bufs, grid_elems(r.1 - r.0), 12.0 * (r.1 - r.0) as f64)
         })
         .collect()

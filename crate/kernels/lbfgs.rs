@@ -40,7 +40,9 @@ crate::wgsl_struct! {
         /// the consumers add (every window's).
         pub g0: u32,
         pub nr: u32,
-        pub _pad0: u32,
+        /// lbfgs_pair and lbfgs_step: 1 when `keep` holds the kept regions' mask (L-BFGS on y in
+        /// x = k·photo + (1 − k)·y); 0: `keep` is a placeholder never read.
+        pub keep: u32,
         pub _pad1: u32,
     }
 }
@@ -63,6 +65,7 @@ const PAIR: KernelDef = KernelDef {
         binding("y_out", 4, Bind::Write),
         binding("dir", 5, Bind::Write),
         binding("part", 6, Bind::Write),
+        binding("keep", 8, Bind::Read),
     ],
 };
 const CURVATURE: KernelDef = KernelDef {
@@ -92,6 +95,7 @@ const STEP: KernelDef = KernelDef {
         binding("avg", 4, Bind::Write),
         binding("dir_in", 5, Bind::Read),
         binding("st_in", 7, Bind::Read),
+        binding("keep", 8, Bind::Read),
     ],
 };
 /// The entry points of `lbfgs.wgsl`.
@@ -144,6 +148,9 @@ pub struct LbfgsPair<'a> {
     pub dir: &'a Buffer,
     /// `[3 + 2m][NG]` partial sums.
     pub part: &'a Buffer,
+    /// `[hw]` the kept regions' mask k: the gradient is read as `(1 − k)·grad`. `None`: no pixel
+    /// is kept.
+    pub keep: Option<&'a Buffer>,
 }
 
 /// Workgroups of the reducing passes over an image of `hw` pixels: about 4 values per
@@ -154,7 +161,7 @@ pub fn reduce_groups(hw: usize) -> u32 {
 
 fn params(cfg: LbfgsConfig, hw: usize) -> LbfgsParams {
     let m = cfg.history as u32;
-    LbfgsParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, decay: cfg.decay, m, slot: 0, rd: NONE, wr: NONE, mode: 0, ng: reduce_groups(hw), average: u32::from(cfg.decay > 0.0), base: 0, g0: 0, nr: reduce_groups(hw), _pad0: 0, _pad1: 0 }
+    LbfgsParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, decay: cfg.decay, m, slot: 0, rd: NONE, wr: NONE, mode: 0, ng: reduce_groups(hw), average: u32::from(cfg.decay > 0.0), base: 0, g0: 0, nr: reduce_groups(hw), keep: 0, _pad1: 0 }
 }
 
 /// One window of the reducing passes: elements `[start, end)`, its partial slots from `g0`, `ng`
@@ -203,8 +210,10 @@ pub fn lbfgs_pair(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, wr: u32, b: LbfgsPair)
     ws.iter()
         .map(|w| {
             let part = |buf| window::part(gpu, buf, (w.start, w.end), windowed);
-            let p = LbfgsParams { wr, ..w.params(cfg, hw, nr) };
-            let bufs = [("grad", part(b.grad)), ("gprev", part(b.gprev)), ("s_in", part(b.s)), ("y_out", part(b.y)), ("dir", part(b.dir)), ("part", b.part.into())];
+            let p = LbfgsParams { wr, keep: u32::from(b.keep.is_some()), ..w.params(cfg, hw, nr) };
+            // Without kept regions the gradient (read-only here too) stands in for the mask.
+            let keep = b.keep.map_or(part(b.grad), |k| k.into());
+            let bufs = [("grad", part(b.grad)), ("gprev", part(b.gprev)), ("s_in", part(b.s)), ("y_out", part(b.y)), ("dir", part(b.dir)), ("part", b.part.into()), ("keep", keep)];
             PAIR.plain().get(gpu).dispatch_slices(gpu, "lbfgs pair", &p, &bufs, [w.ng, 1, 1], 8.0 * (w.end - w.start) as f64)
         })
         .collect()
@@ -267,18 +276,23 @@ pub struct LbfgsStep<'a> {
     /// `[n]` the iterate average (updated).
     pub avg: &'a Buffer,
     pub st: &'a Buffer,
+    /// `[hw]` the kept regions' mask k: x moves by `(1 − k)·step·dir`. `None`: no pixel is kept.
+    pub keep: Option<&'a Buffer>,
 }
 
-/// x ← clamp(x + step·dir); s ← the displacement; avg ← r·avg + k·x. One dispatch per window.
+/// x ← clamp(x + f·step·dir); s ← the displacement (over f); avg ← r·avg + k·x (f = 1 − keep, or
+/// 1). One dispatch per window.
 pub fn lbfgs_step(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, b: LbfgsStep) -> Vec<Dispatch> {
     let (ws, nr) = windows(gpu, hw);
     let windowed = ws.len() > 1;
     ws.iter()
         .map(|w| {
             let part = |buf| window::part(gpu, buf, (w.start, w.end), windowed);
-            let bufs = [("dir_in", part(b.dir)), ("x", part(b.x)), ("s_out", part(b.s)), ("avg", part(b.avg)), ("st_in", b.st.into())];
+            let keep = b.keep.map_or(part(b.dir), |k| k.into());
+            let bufs = [("dir_in", part(b.dir)), ("x", part(b.x)), ("s_out", part(b.s)), ("avg", part(b.avg)), ("st_in", b.st.into()), ("keep", keep)];
             let n = w.end - w.start;
-            STEP.plain().get(gpu).dispatch_slices(gpu, "lbfgs step", &w.params(cfg, hw, nr), &bufs, grid_elems(n), 6.0 * n as f64)
+            let p = LbfgsParams { keep: u32::from(b.keep.is_some()), ..w.params(cfg, hw, nr) };
+            STEP.plain().get(gpu).dispatch_slices(gpu, "lbfgs step", &p, &bufs, grid_elems(n), 6.0 * n as f64)
         })
         .collect()
 }
@@ -322,12 +336,13 @@ impl Lbfgs {
     }
 
     /// The dispatches of iteration k (they depend on `k mod m` only), given the gradient at the
-    /// current image `x`: pair, curvature, first loop (m), scaling, second loop (m), step.
-    pub fn iteration(&self, gpu: &Gpu, k: usize, grad: &Buffer, x: &Buffer, avg: &Buffer) -> Vec<Dispatch> {
+    /// current image `x`: pair, curvature, first loop (m), scaling, second loop (m), step. With
+    /// `keep` (the kept regions' mask `[hw]`), on y in x = k·photo + (1 − k)·y.
+    pub fn iteration(&self, gpu: &Gpu, k: usize, grad: &Buffer, x: &Buffer, avg: &Buffer, keep: Option<&Buffer>) -> Vec<Dispatch> {
         let (cfg, hw, m) = (self.cfg, self.hw, self.cfg.history);
         let j = (k + m - 1) % m; // the newest pair: its s is the previous step
         let region = |i: usize| 3 + i as u32;
-        let mut ops = lbfgs_pair(gpu, cfg, hw, region(0), LbfgsPair { grad, gprev: &self.gprev, s: &self.s[j], y: &self.y[j], dir: &self.dir, part: &self.part });
+        let mut ops = lbfgs_pair(gpu, cfg, hw, region(0), LbfgsPair { grad, gprev: &self.gprev, s: &self.s[j], y: &self.y[j], dir: &self.dir, part: &self.part, keep });
         ops.push(lbfgs_curvature(gpu, cfg, hw, j, &self.part, &self.st));
         let newest_first = |i: usize| (j + m - i) % m;
         for i in 0..m {
@@ -345,7 +360,7 @@ impl Lbfgs {
             let b = LbfgsAxpy { dir: &self.dir, u: &self.s[slot], next, part: &self.part, st: &self.st };
             ops.extend(lbfgs_axpy(gpu, cfg, hw, AxpyStep { mode: 1, slot, rd: region(m + i), wr }, b));
         }
-        ops.extend(lbfgs_step(gpu, cfg, hw, LbfgsStep { dir: &self.dir, x, s: &self.s[(j + 1) % m], avg, st: &self.st }));
+        ops.extend(lbfgs_step(gpu, cfg, hw, LbfgsStep { dir: &self.dir, x, s: &self.s[(j + 1) % m], avg, st: &self.st, keep }));
         ops
     }
 

@@ -85,12 +85,16 @@ pub struct ImageBuffers<'a> {
     pub avg: &'a Buffer,
     /// The staged per-pixel kernels' scratch, when the image is larger than one binding.
     pub staging: Option<&'a Staging>,
+    /// Regions that keep the photo ([`super::keep`]): the CPU side (to start from the photo there).
+    pub keep: Option<&'a super::keep::Keep>,
+    /// … and their mask `[h][w]` on the GPU, bound by the optimisers.
+    pub keep_mask: Option<&'a Buffer>,
 }
 
 impl<'a> ImageBuffers<'a> {
     /// With the image's gradient (an iteration buffer: taken once the targets are computed).
     pub fn with_gradient(self, grad_x: &'a Buffer) -> IterationBuffers<'a> {
-        IterationBuffers { x: self.x, grad_x, losses: self.losses, avg: self.avg, staging: self.staging }
+        IterationBuffers { x: self.x, grad_x, losses: self.losses, avg: self.avg, staging: self.staging, keep_mask: self.keep_mask }
     }
 }
 
@@ -106,6 +110,9 @@ pub struct IterationBuffers<'a> {
     pub avg: &'a Buffer,
     /// The staged per-pixel kernels' scratch, when the image is larger than one binding.
     pub staging: Option<&'a Staging>,
+    /// `[h][w]` the mask of the regions that keep the photo (the optimisers step on y in
+    /// x = k·photo + (1 − k)·y), if any.
+    pub keep_mask: Option<&'a Buffer>,
 }
 
 impl Iteration {
@@ -271,7 +278,7 @@ pub(super) fn optimiser(gpu: &crate::Gpu, s: &Settings, hw: usize, b: &Iteration
             let cfg = AdamConfig { lr: s.step_size(), beta1: 0.9, beta2: 0.999, eps: 1e-8, decay };
             let (m, v, state) = (arena.take("adam m"), arena.take("adam v"), arena.take("adam state"));
             gpu.queue.write_buffer(&state, 0, bytemuck::cast_slice(&ADAM_STATE_INIT));
-            let bufs = AdamBuffers { grad: b.grad_x, x: b.x, m: &m, v: &v, state: &state, avg: b.avg };
+            let bufs = AdamBuffers { grad: b.grad_x, x: b.x, m: &m, v: &v, state: &state, avg: b.avg, keep: b.keep_mask };
             let mut list = vec![kernels::adam_tick(gpu, cfg, hw, &state)];
             list.extend(kernels::adam_step(gpu, cfg, hw, bufs));
             for d in &list {
@@ -283,7 +290,7 @@ pub(super) fn optimiser(gpu: &crate::Gpu, s: &Settings, hw: usize, b: &Iteration
         Optimizer::Lbfgs => {
             let cfg = LbfgsConfig { lr: s.step_size(), history: s.history as usize, decay };
             let lbfgs = Lbfgs::new(gpu, cfg, hw, arena);
-            let lists: Vec<Vec<Dispatch>> = (0..cfg.history).map(|k| lbfgs.iteration(gpu, k, b.grad_x, b.x, b.avg)).collect();
+            let lists: Vec<Vec<Dispatch>> = (0..cfg.history).map(|k| lbfgs.iteration(gpu, k, b.grad_x, b.x, b.avg, b.keep_mask)).collect();
             for d in lists.iter().flatten() {
                 steering.add(d, offset_of!(LbfgsParams, lr), 1.0, Knob::Lr, s);
             }

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 mod color;
 mod iteration;
+pub mod keep;
 pub mod regions;
 mod run;
 pub mod steer;
@@ -482,6 +483,10 @@ pub struct Session {
     /// With several paintings: the blend of their Grams into the style targets (run again when
     /// the blend weights are steered).
     blend: Vec<Dispatch>,
+    /// Regions that keep the photo: what makes any image set keep it ([`keep::Keep::apply`]).
+    keep: Option<keep::Keep>,
+    /// Their mask on the GPU, bound by the optimiser's dispatches.
+    _keep_mask: Option<wgpu::Buffer>,
     iteration: u32,
     evaluated_at: Option<u32>,
 }
@@ -538,13 +543,20 @@ impl Session {
         let losses = arena.take("losses");
         let content_px = resize(content, w, h);
         let style_px: Vec<RgbaImage> = paintings.iter().zip(&style_sizes).map(|(p, &(a, b))| resize(p, a as usize, b as usize)).collect();
-        let bufs = ImageBuffers { x: &x, losses: &losses, avg: &avg, staging: staging.as_ref() };
+        // Regions that keep the photo: the optimisers run on y in x = k·photo + (1 − k)·y (keep.rs).
+        let keep = masks.regions.as_ref().and_then(|m| keep::Keep::new(m, &settings.regions, &content_px, settings.colors));
+        let keep_mask = keep.as_ref().map(|k| {
+            let b = arena.take("keep mask");
+            gpu.queue.write_buffer(&b, 0, bytemuck::cast_slice(&k.mask));
+            b
+        });
+        let bufs = ImageBuffers { x: &x, losses: &losses, avg: &avg, staging: staging.as_ref(), keep: keep.as_ref(), keep_mask: keep_mask.as_ref() };
         let (net, iteration_plan, colour, blend) = match &plan.grid {
             None => {
                 let net = Network::new(&engine, &x, w, h, settings.pooling, &mut arena, "");
                 let region_gpu = upload_regions(&engine, masks, (w, h), &style_sizes, settings, &mut arena);
                 let targets = Targets::compute(&engine, &net, &x, &content_px, &style_px, settings, &region_gpu, &mut arena);
-                init_noise(gpu, settings, &x, hw);
+                init_noise(gpu, settings, &x, hw, keep.as_ref());
                 // The targets are submitted: their buffers make way for the iteration's.
                 arena.begin_iteration(gpu);
                 let mut it = Iteration::build(&engine, &net, &targets, settings, bufs, &region_gpu, &mut arena);
@@ -598,6 +610,8 @@ impl Session {
             grey,
             staging,
             blend,
+            keep,
+            _keep_mask: keep_mask,
             iteration: 0,
             evaluated_at: None,
         };
@@ -790,7 +804,10 @@ impl Session {
         if planar.len() != 3 * hw {
             return Err(Error::Image(format!("an initial image of {} values is not 3×{}×{}", planar.len(), self.width, self.height)));
         }
-        let clamped: Vec<f32> = planar.iter().enumerate().map(|(i, v)| v.clamp(-MEAN_BGR[i / hw], 255.0 - MEAN_BGR[i / hw])).collect();
+        let mut clamped: Vec<f32> = planar.iter().enumerate().map(|(i, v)| v.clamp(-MEAN_BGR[i / hw], 255.0 - MEAN_BGR[i / hw])).collect();
+        if let Some(keep) = &self.keep {
+            keep.apply(&mut clamped);
+        }
         gpu.queue.write_buffer(&self.x, 0, bytemuck::cast_slice(&clamped));
         self.restart_average();
         Ok(())
@@ -823,6 +840,17 @@ impl Session {
         let gpu = &self.engine.gpu;
         gpu.check()?;
         let px = resize(img, self.width, self.height);
+        if self.keep.is_some() {
+            // Made to keep the photo on the CPU (set_image_f32), as the network sees it.
+            let mut planar = keep::photo_in_network_space(&px, self.settings.colors);
+            if let Some(keep) = &self.keep {
+                keep.apply(&mut planar);
+            }
+            gpu.queue.write_buffer(&self.x, 0, bytemuck::cast_slice(&planar));
+            self.restart_average();
+            self.iteration = iteration;
+            return Ok(());
+        }
         let upload = gpu.storage_init("resume rgba", px.as_raw());
         let pre = kernels::window::preprocess(gpu, self.width * self.height, &upload, &self.x, self.staging.as_ref());
         // Luminance transfer optimises a grey image: the one set is made grey (its luminance kept).
@@ -871,8 +899,9 @@ fn one_line(msg: &str) -> String {
 }
 
 /// With [`Init::Noise`], overwrites the image `x` (`[3][hw]`, after the targets used it for the
-/// photo) with seeded uniform noise over 0..255 in network space.
-fn init_noise(gpu: &crate::Gpu, settings: &Settings, x: &wgpu::Buffer, hw: usize) {
+/// photo) with seeded uniform noise over 0..255 in network space, the photo where regions keep it
+/// (`keep`, [`keep::Keep::apply`]).
+fn init_noise(gpu: &crate::Gpu, settings: &Settings, x: &wgpu::Buffer, hw: usize, keep: Option<&keep::Keep>) {
     if settings.init == Init::Noise {
         use rand::{RngExt, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(settings.seed);
@@ -883,6 +912,9 @@ fn init_noise(gpu: &crate::Gpu, settings: &Settings, x: &wgpu::Buffer, hw: usize
                 let v = noise[i] + MEAN_BGR[0];
                 (1..3).for_each(|c| noise[c * hw + i] = v - MEAN_BGR[c]);
             }
+        }
+        if let Some(keep) = keep {
+            keep.apply(&mut noise);
         }
         gpu.queue.write_buffer(x, 0, bytemuck::cast_slice(&noise));
     }

@@ -71,12 +71,7 @@ pub struct StyledRegion {
 /// distance of 96 per channel), every other pixel is the "rest", which takes the first painting.
 /// Returns the styled regions (the rest last); regions that keep the photo are left out.
 pub fn styled_regions(mask: &RgbaImage, w: usize, h: usize, regions: &[Region], layers: &[LayerShape], pooling: Pooling) -> Vec<StyledRegion> {
-    let px = image::imageops::resize(mask, w as u32, h as u32, image::imageops::FilterType::Nearest);
-    let label = |p: &image::Rgba<u8>| {
-        let d = |c: &[u8; 3]| (0..3).map(|k| (p[k] as i32 - c[k] as i32).pow(2) as u32).sum::<u32>();
-        regions.iter().enumerate().map(|(r, reg)| (d(&reg.color), r)).filter(|&(dist, _)| dist <= NEAR).min().map(|(_, r)| r)
-    };
-    let labels: Vec<Option<usize>> = px.pixels().map(label).collect();
+    let labels = labels(mask, w, h, regions);
     let mut styled: Vec<(usize, Vec<f64>)> = Vec::new();
     for (r, reg) in regions.iter().enumerate() {
         if let Some(p) = reg.painting {
@@ -102,6 +97,17 @@ pub fn styled_regions(mask: &RgbaImage, w: usize, h: usize, regions: &[Region], 
             StyledRegion { painting, layers: out }
         })
         .collect()
+}
+
+/// Each pixel's region of `mask` resized to `w`×`h` by nearest neighbour (row-major): the nearest
+/// of `regions`' colours within a distance of 96 per channel, or `None` (the rest).
+pub fn labels(mask: &RgbaImage, w: usize, h: usize, regions: &[Region]) -> Vec<Option<usize>> {
+    let px = image::imageops::resize(mask, w as u32, h as u32, image::imageops::FilterType::Nearest);
+    let label = |p: &image::Rgba<u8>| {
+        let d = |c: &[u8; 3]| (0..3).map(|k| (p[k] as i32 - c[k] as i32).pow(2) as u32).sum::<u32>();
+        regions.iter().enumerate().map(|(r, reg)| (d(&reg.color), r)).filter(|&(dist, _)| dist <= NEAR).min().map(|(_, r)| r)
+    };
+    px.pixels().map(label).collect()
 }
 
 /// M = round(Σ m²): the pixels a (soft) mask covers, what its guided Gram is normalised by.

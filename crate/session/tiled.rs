@@ -231,7 +231,7 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
     let blend = super::targets::blend_ops(engine, s, &grams, &tb.targets);
     gpu.submit(&blend, |_| {});
     let colour = prep.finish();
-    init_noise(gpu, s, image.x, w * h);
+    init_noise(gpu, s, image.x, w * h, image.keep);
 
     // The iteration: the targets are submitted, their buffers make way for the iteration's.
     drop((style_img, upload_s));
