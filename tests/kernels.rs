@@ -57,13 +57,14 @@ fn conv_case(cin: usize, cout: usize, h: usize, w: usize, seed: u64) {
 }
 
 #[test]
-fn lavapipe_runs_f16() {
+fn the_f16_halves_run_or_say_why() {
     // CI runs on lavapipe, which offers shader-f16: the f16 halves of these tests must not be
-    // skipped there.
+    // skipped there, nor on any adapter unless STYLIZE_TESTS_WITHOUT_F16=1 says so ([`f16_tested`]).
     let gpu = gpu();
     if gpu.adapter_info.name.contains("llvmpipe") {
         assert!(gpu.has_f16(), "lavapipe offers shader-f16; the device must enable it");
     }
+    f16_tested(gpu.has_f16(), "f16 storage in the kernel tests");
 }
 
 #[test]
@@ -301,37 +302,58 @@ fn reduce_losses_sums_every_range_and_combines_the_slots() {
 
 #[test]
 fn adam_three_steps_with_clamp_and_average() {
-    assert_eq!(adam_case(gpu(), 301), 1, "one Adam dispatch when the image binds whole");
+    assert_eq!(adam_case(gpu(), 301, false), 1, "one Adam dispatch when the image binds whole");
+}
+
+/// Regions that keep the photo: Adam on y in x = k·photo + (1 − k)·y; kept pixels never move.
+#[test]
+fn adam_with_kept_regions() {
+    assert_eq!(adam_case(gpu(), 301, true), 1);
 }
 
 /// On a device that binds 64 KiB, Adam runs over windows of the image that straddle channels.
 #[test]
 fn adam_in_windows() {
-    let n = adam_case(windowed_gpu(), 10_007);
+    let n = adam_case(windowed_gpu(), 10_007, true);
     assert!(n >= 2, "{n} windows");
 }
 
-/// Three Adam steps on `hw` pixels (clamped, averaged) against the reference on `gpu`; returns
-/// the dispatches of one step.
-fn adam_case(gpu: &stylize::Gpu, hw: usize) -> usize {
+/// A kept-regions mask `[hw]` for the optimiser tests: every fifth pixel kept (1), every fifth
+/// free (0), the rest a feathered border (uniform in (0, 1)).
+fn keep_mask(hw: usize) -> Vec<f32> {
+    random(hw, 0.0, 1.0, 99).into_iter().enumerate().map(|(i, v)| match i % 5 { 0 => 1.0, 1 => 0.0, _ => v }).collect()
+}
+
+/// Three Adam steps on `hw` pixels (clamped, averaged; with `keep`, a kept-regions mask) against
+/// the reference on `gpu`; returns the dispatches of one step.
+fn adam_case(gpu: &stylize::Gpu, hw: usize, keep: bool) -> usize {
     let x0 = random(3 * hw, -120.0, 150.0, 1);
     let decay = 0.9;
     let cfg = AdamConfig { lr: 4.0, beta1: 0.9, beta2: 0.999, eps: 1e-8, decay };
     let (x, m, v) = (gpu.storage_init("x", &x0), gpu.storage("m", 12 * hw as u64), gpu.storage("v", 12 * hw as u64));
     let state = gpu.storage_init("s", &kernels::adam::ADAM_STATE_INIT);
     let avg = nan_buffer(gpu, 3 * hw); // step 1 must not read it
+    let mask = keep.then(|| keep_mask(hw));
+    let mask_buf = mask.as_ref().map(|k| gpu.storage_init("keep", k));
+    let mask64 = mask.as_ref().map(|k| to_f64(k));
     let (mut rx, mut rm, mut rv, mut ravg) = (to_f64(&x0), vec![0.0; 3 * hw], vec![0.0; 3 * hw], vec![0.0; 3 * hw]);
     let mut count = 0;
     for t in 1..=3 {
         let grad = random(3 * hw, -2.0, 2.0, 10 + t as u64);
         let g = gpu.storage_init("g", &grad);
-        let bufs = AdamBuffers { grad: &g, x: &x, m: &m, v: &v, state: &state, avg: &avg };
+        let bufs = AdamBuffers { grad: &g, x: &x, m: &m, v: &v, state: &state, avg: &avg, keep: mask_buf.as_ref() };
         let steps = kernels::adam_step(gpu, cfg, hw, bufs);
         count = steps.len();
         let tick = kernels::adam_tick(gpu, cfg, hw, &state);
         let got = run_read(gpu, &std::iter::once(&tick).chain(&steps).collect::<Vec<_>>(), &x, 3 * hw);
-        cpu::adam_step(&mut rx, &mut rm, &mut rv, &to_f64(&grad), hw, t, 4.0, 0.9, 0.999, 1e-8);
+        cpu::adam_step(&mut rx, &mut rm, &mut rv, &to_f64(&grad), hw, t, 4.0, 0.9, 0.999, 1e-8, mask64.as_deref());
         assert_close(&format!("adam step {t}"), &got, &rx, 1e-3, 1e-5);
+        if let Some(k) = &mask {
+            // x0 reaches outside the pixel range: a kept pixel stays where the projection put it.
+            let clamped = |i: usize| x0[i].clamp(-kernels::MEAN_BGR[i / hw], 255.0 - kernels::MEAN_BGR[i / hw]);
+            let moved = (0..3 * hw).filter(|&i| k[i % hw] == 1.0 && got[i] != clamped(i)).count();
+            assert_eq!(moved, 0, "adam step {t}: kept pixels never move");
+        }
         let want_avg = cpu::ema_step(&mut ravg, &rx, decay as f64, t);
         let got_avg = pollster::block_on(gpu.read_f32(&avg, 0, 3 * hw)).unwrap();
         assert_close(&format!("adam average {t}"), &got_avg, &want_avg, 1e-3, 1e-5);
@@ -349,21 +371,27 @@ fn lbfgs_matches_the_two_loop_reference() {
     let gpu = gpu();
     for (hw, m) in [(301usize, 3usize), (5003, 4)] {
         assert_eq!(kernels::lbfgs::reduce_groups(hw) > 1, hw > 1000, "the larger case has several reducing workgroups");
-        assert_eq!(lbfgs_case(gpu, hw, m), 1, "one step dispatch when the image binds whole");
+        assert_eq!(lbfgs_case(gpu, hw, m, false), 1, "one step dispatch when the image binds whole");
     }
+}
+
+/// Regions that keep the photo: L-BFGS on y in x = k·photo + (1 − k)·y; kept pixels never move.
+#[test]
+fn lbfgs_with_kept_regions() {
+    assert_eq!(lbfgs_case(gpu(), 5003, 4, true), 1);
 }
 
 /// On a device that binds 64 KiB, every L-BFGS pass runs over windows of the image (the dot
 /// products' partial sums from every window, the step's channel ranges across windows).
 #[test]
 fn lbfgs_in_windows() {
-    let n = lbfgs_case(windowed_gpu(), 12_007, 3);
+    let n = lbfgs_case(windowed_gpu(), 12_007, 3, true);
     assert!(n >= 3, "{n} windows");
 }
 
-/// L-BFGS with history `m` on `hw` pixels against the reference on `gpu`; returns the step's
-/// dispatches (windows).
-fn lbfgs_case(gpu: &stylize::Gpu, hw: usize, m: usize) -> usize {
+/// L-BFGS with history `m` on `hw` pixels (with `keep`, a kept-regions mask) against the reference
+/// on `gpu`; returns the step's dispatches (windows).
+fn lbfgs_case(gpu: &stylize::Gpu, hw: usize, m: usize, keep: bool) -> usize {
     let windows;
     {
         let n = 3 * hw;
@@ -377,7 +405,10 @@ fn lbfgs_case(gpu: &stylize::Gpu, hw: usize, m: usize) -> usize {
         let x = gpu.storage_init("x", &x0);
         let avg = nan_buffer(gpu, n);
         let g = gpu.storage("g", 4 * n as u64);
-        let lists: Vec<_> = (0..m).map(|k| lbfgs.iteration(gpu, k, &g, &x, &avg)).collect();
+        let mask = keep.then(|| keep_mask(hw));
+        let mask_buf = mask.as_ref().map(|k| gpu.storage_init("keep", k));
+        let mask64 = mask.as_ref().map(|k| to_f64(k));
+        let lists: Vec<_> = (0..m).map(|k| lbfgs.iteration(gpu, k, &g, &x, &avg, mask_buf.as_ref())).collect();
         let mut reference = cpu::LbfgsRef::new(n, m, 1.0);
         let mut rx = to_f64(&x0);
         for k in 0..3 * m + 2 {
@@ -393,7 +424,11 @@ fn lbfgs_case(gpu: &stylize::Gpu, hw: usize, m: usize) -> usize {
             let ds: Vec<&stylize::gpu::Dispatch> = lists[k % m].iter().collect();
             let got = run_read(gpu, &ds, &x, n);
             let before = rx.clone();
-            reference.step(&mut rx, &to_f64(&grad), hw);
+            reference.step(&mut rx, &to_f64(&grad), hw, mask64.as_deref());
+            if let Some(km) = &mask {
+                let moved = (0..n).filter(|&i| km[i % hw] == 1.0 && got[i] != x0[i]).count();
+                assert_eq!(moved, 0, "lbfgs iteration {k}: kept pixels never move");
+            }
             // The steps, compared by norm: s is a difference of f32 pixels (~1e-5 absolute), the
             // first one ~1 pixel RMS, and H and later steps inherit its relative error.
             let err = (0..n).map(|i| (got[i] as f64 - rx[i]).powi(2)).sum::<f64>().sqrt();

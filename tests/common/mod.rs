@@ -32,12 +32,28 @@ pub fn windowed_gpu() -> &'static Gpu {
 /// The storage precisions this device runs: f32, and f16 where the adapter offers `shader-f16`
 /// (lavapipe does; `lavapipe_runs_f16` in tests/kernels.rs makes sure CI never skips it).
 pub fn precisions(gpu: &Gpu) -> Vec<Precision> {
-    if gpu.has_f16() {
+    if f16_tested(gpu.has_f16(), "f16 storage in the kernel tests") {
         vec![Precision::F32, Precision::F16]
     } else {
-        eprintln!("this adapter has no shader-f16: f16 storage untested here");
         vec![Precision::F32]
     }
+}
+
+/// Whether the f16 part of a test (`what`) runs on an adapter that does (`has_f16`) or does not
+/// offer `shader-f16`. Never silently: an adapter without it fails the test (as the Dawn runner
+/// does), unless `STYLIZE_TESTS_WITHOUT_F16=1` says that is expected here; then a loud
+/// `SKIPPED` line names what is not tested.
+pub fn f16_tested(has_f16: bool, what: &str) -> bool {
+    if has_f16 {
+        return true;
+    }
+    assert!(
+        std::env::var("STYLIZE_TESTS_WITHOUT_F16").is_ok_and(|v| v == "1"),
+        "this adapter ({}) lacks shader-f16, so {what} would go untested: run on an adapter with it (lavapipe has it) or set STYLIZE_TESTS_WITHOUT_F16=1 to skip it knowingly",
+        gpu().adapter_info.name
+    );
+    eprintln!("SKIPPED: {what}: this adapter lacks shader-f16 (STYLIZE_TESTS_WITHOUT_F16=1)");
+    false
 }
 
 /// Activation values as the GPU sees them after storing them in `p` (f16 rounding).
@@ -231,29 +247,46 @@ pub fn assert_close(what: &str, gpu: &[f32], reference: &[f64], atol: f64, rtol:
     }
 }
 
-/// Path inside ../shared (the project's read-only data for tests).
-pub fn shared(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared").join(rel)
+/// The folder tools/setup provisions (git-ignored): the weights and assets/samples. Tests read
+/// their inputs only from here and from tests/data, never from ../shared, so a fresh clone runs
+/// exactly the tests CI runs.
+pub fn assets() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets")
 }
 
-/// A test image: `../shared/images/NAME` when that folder exists, else the copy tools/fetch-samples
-/// provisioned in assets/samples, else (paintings are only copied from ../shared) the provisioned
-/// public-domain `fallback` there. Panics if none exists (run tools/fetch-samples).
-pub fn test_image(name: &str, fallback: &str) -> PathBuf {
-    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/samples");
-    let found = [shared(&format!("images/{name}")), samples.join(name), samples.join(fallback)].into_iter().find(|p| p.exists());
-    found.unwrap_or_else(|| panic!("no test image {name} or {fallback}: run tools/fetch-samples"))
+/// A test image that tools/fetch-samples provisions on every machine (assets/samples: the photos
+/// from the scikit-image wheel, the procedural paintings `flow_strokes.png` and `mosaic.png`, the
+/// texture `ihc.png`). Panics naming the file when it is missing.
+pub fn test_image(name: &str) -> PathBuf {
+    const EVERY_MACHINE: [&str; 8] = ["chelsea.png", "astronaut.png", "coffee.png", "rocket.jpg", "hubble_deep_field.jpg", "flow_strokes.png", "mosaic.png", "ihc.png"];
+    assert!(EVERY_MACHINE.contains(&name), "{name} is not provisioned on every machine: tests use only {EVERY_MACHINE:?}");
+    let p = assets().join("samples").join(name);
+    assert!(p.exists(), "test image {} is missing: run tools/setup (tools/fetch-samples)", p.display());
+    p
 }
 
-/// The real VGG19 weights: ../shared's f32 copy, or the provisioned assets file.
+/// The painting the tests style with: the procedural flow-field brush strokes (every machine has it).
+pub fn test_painting() -> PathBuf {
+    test_image("flow_strokes.png")
+}
+
+/// The real VGG19 weights in f32, as tools/fetch-weights converts them (assets/).
 pub fn real_weights_path() -> PathBuf {
-    let s = shared("weights/vgg19-conv-f32.safetensors");
-    if s.exists() {
-        return s;
-    }
-    let a = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/vgg19-conv-f16.safetensors");
-    assert!(a.exists(), "no VGG19 weights: run tools/fetch-weights (or provide ../shared/weights)");
+    let a = assets().join("vgg19-conv-f32.safetensors");
+    assert!(a.exists(), "no VGG19 weights at {}: run tools/setup (tools/fetch-weights)", a.display());
     a
+}
+
+/// The real VGG19 weights stored in f16 (what the page and the CLI load by default).
+pub fn f16_weights_path() -> PathBuf {
+    let a = assets().join("vgg19-conv-f16.safetensors");
+    assert!(a.exists(), "no VGG19 weights at {}: run tools/setup (tools/fetch-weights)", a.display());
+    a
+}
+
+/// A file of the project's test data (tests/data).
+pub fn test_data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
 }
 
 /// `img` encoded as a baseline JPEG (quality 95).
