@@ -434,6 +434,10 @@ fn colour_modes_keep_the_photos_colours() {
     let dir = out_dir("colors");
     let photo = stylize::image_io::load(&test_image("chelsea.png")).unwrap();
     let small = stylize::session::resize(&photo, 32, 21);
+    // Mean RGB of an image, and the distance between two images' means.
+    let mean_rgb = |img: &image::RgbaImage| -> [f64; 3] { std::array::from_fn(|k| img.pixels().map(|p| p[k] as f64).sum::<f64>() / img.pixels().len() as f64) };
+    let mean_dist = |a: [f64; 3], b: [f64; 3]| (0..3).map(|k| (a[k] - b[k]).powi(2)).sum::<f64>().sqrt();
+    let mut palette_dist = std::collections::HashMap::new();
     for mode in ["painting", "luminance", "match", "swap"] {
         let (out, trace) = (dir.join(format!("{mode}.png")), dir.join(format!("{mode}.jsonl")));
         let st = real_run(&mut bin(), &out, &trace, &["--size", "32", "--iterations", "10", "--report-every", "9", "--colors", mode]);
@@ -448,13 +452,19 @@ fn colour_modes_keep_the_photos_colours() {
             let ((ia, qa), (ib, qb)) = (chroma(&a.0), chroma(&b.0));
             (ia - ib).abs() + (qa - qb).abs()
         }).sum::<f64>() / n;
-        eprintln!("--colors {mode}: loss {first:.4e} → {last:.4e}; mean |ΔI| + |ΔQ| from the photo {diff:.2}");
+        let to_photo = mean_dist(mean_rgb(&img), mean_rgb(&small));
+        palette_dist.insert(mode, to_photo);
+        eprintln!("--colors {mode}: loss {first:.4e} → {last:.4e}; mean |ΔI| + |ΔQ| from the photo {diff:.2}; mean RGB {to_photo:.1} from the photo's");
         match mode {
             "luminance" | "swap" => assert!(diff < 3.0, "--colors {mode}: the photo's chroma, off by {diff:.2} on average"),
             "painting" => assert!(diff > 10.0, "the painting's colours differ from the photo's: {diff:.2}"),
             _ => {}
         }
     }
+    // match: the painting's palette is fitted to the photo's (mean and covariance), so the result's
+    // mean colour is the photo's, not the painting's.
+    let (m, p) = (palette_dist["match"], palette_dist["painting"]);
+    assert!(m < 0.5 * p, "--colors match brings the result's mean colour to the photo's: {m:.1} from it vs {p:.1} with the painting's colours");
 }
 
 /// Two paintings blended from the CLI: the run lowers the loss, the record names both, and a
@@ -505,42 +515,72 @@ fn steer_changes_a_running_cli_run() {
 }
 
 /// `--mask` with `--region-style`: the region given to the painting is repainted, the region that
-/// keeps the photo stays close to it; the record names the regions and the mask.
+/// keeps the photo keeps it — with the default optimiser (Adam) and with L-BFGS, over tiles too:
+/// away from a soft border a few pixels wide its pixels are the photo's within 2 levels, and the
+/// border is no seam (the step across it is no larger than the styled half's own steps); the
+/// record names the regions and the mask.
 #[test]
 fn a_region_mask_keeps_the_photo_where_asked() {
     let dir = out_dir("regions");
     let mask = dir.join("mask.png");
     // Left half red (the painting), right half blue (the photo).
     image::RgbaImage::from_fn(451, 300, |x, _| if x < 225 { image::Rgba([255, 0, 0, 255]) } else { image::Rgba([0, 0, 255, 255]) }).save(&mask).unwrap();
-    let (out, trace) = (dir.join("r.png"), dir.join("r.jsonl"));
     let painting = test_painting();
-    let mut cmd = bin();
-    cmd.arg("--mask").arg(&mask).args(["--region-style", &format!("#ff0000={}", painting.display()), "--region-style", "#00f=photo"]);
-    // L-BFGS: Adam's per-pixel normalisation turns the small gradients that reach the kept region
-    // through the deep layers' receptive fields into full-size steps (README, "Regions").
-    let st = real_run(&mut cmd, &out, &trace, &["--size", "64", "--iterations", "20", "--scales", "1", "--optimizer", "lbfgs"]);
-    let stderr = String::from_utf8_lossy(&st.stderr);
-    assert!(st.status.success(), "{stderr}");
-    let img = image::open(&out).unwrap().to_rgba8();
-    let photo = stylize::session::resize(&stylize::image_io::load(&test_image("chelsea.png")).unwrap(), img.width() as usize, img.height() as usize);
-    let (w, h) = (img.width(), img.height());
-    let change = |x0: u32, x1: u32| {
-        let mut s = 0.0;
+    let photo_full = stylize::image_io::load(&test_image("chelsea.png")).unwrap();
+    // The defaults (Adam, 40 iterations); L-BFGS; over tiles (64-px cores at 128 px, shallow
+    // style layers so that the tiles are real parts of the image).
+    let cases: [(&str, &[&str]); 3] = [
+        ("adam", &["--size", "64", "--iterations", "40"]),
+        ("lbfgs", &["--size", "64", "--iterations", "20", "--optimizer", "lbfgs"]),
+        ("tiles", &["--size", "128", "--iterations", "10", "--tile-size", "64", "--style-layer-weights", "1,1,0,0,0"]),
+    ];
+    for (name, args) in cases {
+        let (out, trace) = (dir.join(format!("{name}.png")), dir.join(format!("{name}.jsonl")));
+        let mut cmd = bin();
+        cmd.arg("--mask").arg(&mask).args(["--region-style", &format!("#ff0000={}", painting.display()), "--region-style", "#00f=photo"]);
+        let st = real_run(&mut cmd, &out, &trace, args);
+        let stderr = String::from_utf8_lossy(&st.stderr);
+        assert!(st.status.success(), "{stderr}");
+        if name == "tiles" {
+            assert!(stderr.contains("tiles of 64 px"), "runs over tiles: {stderr}");
+        }
+        let img = image::open(&out).unwrap().to_rgba8();
+        let (w, h) = (img.width(), img.height());
+        let photo = stylize::session::resize(&photo_full, w as usize, h as usize);
+        // The border: the mask's column 225 of 451, at this width; the ramp reaches r px each side.
+        let border = (225 * w).div_ceil(451);
+        let r = stylize::session::keep::feather_radius(w as usize, h as usize) as u32;
+        let diff = |x: u32, y: u32| (0..3).map(|k| (img.get_pixel(x, y)[k] as f64 - photo.get_pixel(x, y)[k] as f64).abs()).fold(0.0, f64::max);
+        let (mut kept_max, mut kept_sum, mut styled_sum, mut n_kept, mut n_styled) = (0.0f64, 0.0, 0.0, 0, 0);
         for y in 0..h {
-            for x in x0..x1 {
-                let (a, b) = (img.get_pixel(x, y), photo.get_pixel(x, y));
-                s += (0..3).map(|k| (a[k] as f64 - b[k] as f64).abs()).sum::<f64>() / 3.0;
+            for x in (border + r + 1)..w {
+                kept_max = kept_max.max(diff(x, y));
+                kept_sum += diff(x, y);
+                n_kept += 1;
+            }
+            for x in 0..border.saturating_sub(r + 1) {
+                styled_sum += diff(x, y);
+                n_styled += 1;
             }
         }
-        s / ((x1 - x0) * h) as f64
-    };
-    let (styled, kept) = (change(0, w / 4), change(3 * w / 4, w));
-    eprintln!("regions: mean |Δ| from the photo: painted quarter {styled:.1}, kept quarter {kept:.1} (levels)");
-    assert!(kept < styled / 5.0, "the region that keeps the photo stays close to it: {kept:.1} vs {styled:.1}");
-    let rec = stylize::record::read_png_record(&std::fs::read(&out).unwrap()).unwrap().unwrap();
-    assert_eq!(rec.settings.regions.len(), 2);
-    assert_eq!(rec.settings.regions[1].painting, None);
-    assert_eq!(rec.mask.unwrap().name, "mask.png");
+        // The step between neighbouring columns (mean over rows and channels): across the border
+        // against the styled half's own.
+        let step = |x: u32| (0..h).map(|y| (0..3).map(|k| (img.get_pixel(x + 1, y)[k] as f64 - img.get_pixel(x, y)[k] as f64).abs()).sum::<f64>() / 3.0).sum::<f64>() / h as f64;
+        let across = (border - r - 1..border + r + 1).map(step).fold(0.0, f64::max);
+        let styled_steps: Vec<f64> = (0..border - r - 2).map(step).collect();
+        let styled_step = styled_steps.iter().sum::<f64>() / styled_steps.len() as f64;
+        eprintln!("regions ({name}, {w}×{h}): kept half (beyond {r} px of the border) max |Δ| {kept_max:.1}, mean {:.2}; styled half mean |Δ| {:.1} (levels); largest step across the border {across:.1} vs the styled half's mean step {styled_step:.1}",
+            kept_sum / n_kept as f64, styled_sum / n_styled as f64);
+        assert!(kept_max <= 2.0, "{name}: the region that keeps the photo keeps it: {kept_max:.1} levels off");
+        assert!(styled_sum / n_styled as f64 > 10.0, "{name}: the other half is repainted");
+        assert!(across <= 1.5 * styled_step, "{name}: no seam at the border: a step of {across:.1} vs {styled_step:.1} within the styled half");
+        if name == "adam" {
+            let rec = stylize::record::read_png_record(&std::fs::read(&out).unwrap()).unwrap().unwrap();
+            assert_eq!(rec.settings.regions.len(), 2);
+            assert_eq!(rec.settings.regions[1].painting, None);
+            assert_eq!(rec.mask.unwrap().name, "mask.png");
+        }
+    }
     let bad = bin().arg(test_image("chelsea.png")).arg(test_painting()).args(["-o", "c.png", "--region-style", "#ff0000=photo"]).arg("--weights").arg(real_weights_path()).output().unwrap();
     let e = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && e.trim().lines().count() == 1 && e.contains("--mask and --region-style go together"), "{e}");

@@ -75,23 +75,73 @@ pub fn nan_acts(gpu: &Gpu, p: Precision, n: usize) -> wgpu::Buffer {
 /// fails the test on any GPU error. With `STYLIZE_EXPORT_CASES=DIR` set, also records the case
 /// (see [`export`]) so the comparisons that follow are replayed under Dawn/Tint.
 pub fn run_read_acts(gpu: &Gpu, p: Precision, ds: &[&Dispatch], out: &wgpu::Buffer, len: usize) -> Vec<f32> {
-    let pending = export::dir().map(|_| export::snapshot(gpu, ds, out, p, len));
+    run_recorded(gpu, ds, out, export::Format::Act(p), || pollster::block_on(gpu.read_act(out, p, len)).expect("readback"))
+}
+
+/// Runs the dispatches and reads `px` RGBA8 pixels (one u32 each) from `out`: their bytes, each
+/// as an f32 value 0–255 (compared with [`byte_values`] of the reference's bytes). Recorded like
+/// [`run_read_acts`].
+pub fn run_read_rgba(gpu: &Gpu, ds: &[&Dispatch], out: &wgpu::Buffer, px: usize) -> Vec<f32> {
+    run_recorded(gpu, ds, out, export::Format::Rgba8, || pollster::block_on(gpu.read_bytes(out, 0, 4 * px as u64)).expect("readback").into_iter().map(f32::from).collect())
+}
+
+/// Snapshots the case (when exporting), runs `ds`, reads `out` with `read` and makes the values
+/// the case's first output.
+fn run_recorded(gpu: &Gpu, ds: &[&Dispatch], out: &wgpu::Buffer, format: export::Format, read: impl FnOnce() -> Vec<f32>) -> Vec<f32> {
+    let pending = export::dir().map(|_| export::snapshot(gpu, ds));
     gpu.run(ds);
-    let v = pollster::block_on(gpu.read_act(out, p, len)).expect("readback");
+    let v = read();
     gpu.check().expect("no GPU validation error");
     if let Some(case) = pending {
-        export::pending(case, &v);
+        export::pending(case);
+        export::output(out, format, &v);
     }
     v
 }
 
-/// Recording kernel cases for the Tint test (tests/dawn/run.mjs): every `run_read`/`run_read_acts`
-/// of a kernel test, with the contents of every buffer its dispatches bind before they ran, and
-/// every `assert_close` on its result (the f64 reference and the tolerances), written as JSON to
-/// `$STYLIZE_EXPORT_CASES/cases/`.
+/// Reads `len` f32 from `buf`, another buffer the dispatches of the last `run_read` wrote (a
+/// gradient beside its loss, the iterate average beside the image). When exporting, one more
+/// read-back output of that case, so the comparisons of these values are replayed too.
+pub fn read_also(gpu: &Gpu, buf: &wgpu::Buffer, len: usize) -> Vec<f32> {
+    let v = pollster::block_on(gpu.read_f32(buf, 0, len)).expect("readback");
+    gpu.check().expect("no GPU validation error");
+    if export::dir().is_some() {
+        export::output(buf, export::Format::F32, &v);
+    }
+    v
+}
+
+/// The column sums of `values` taken in rows of `width` (in f32, row by row): per-workgroup
+/// partial rows read back and reduced on the CPU. When exporting, an output of the pending case
+/// derived from the one `values` belongs to, so the replay sums Tint's rows the same way and the
+/// comparisons of the sums are replayed too.
+pub fn row_sums(values: &[f32], width: usize) -> Vec<f32> {
+    let mut sums = vec![0f32; width];
+    for r in values.chunks(width) {
+        sums.iter_mut().zip(r).for_each(|(s, v)| *s += v);
+    }
+    if export::dir().is_some() {
+        export::row_sums(values, width, &sums);
+    }
+    sums
+}
+
+/// Bytes as f64 references for [`run_read_rgba`]'s values.
+pub fn byte_values(bytes: &[u8]) -> Vec<f64> {
+    bytes.iter().map(|&b| b as f64).collect()
+}
+
+/// Recording kernel cases for the Tint test (tests/dawn/run.mjs): every `run_read`,
+/// `run_read_acts` and `run_read_rgba` of a kernel test, with the contents of every buffer its
+/// dispatches bind before they ran, its read-back outputs (that read, any `read_also` of another
+/// bound buffer after it, any `row_sums` of them), and every `assert_close` on them (the f64
+/// reference and the tolerances), written as JSON to `$STYLIZE_EXPORT_CASES/cases/`. Nothing is
+/// dropped: while exporting, an `assert_close` on values that are no output of the pending case
+/// fails the test, naming the check.
 pub mod export {
     use super::*;
     use base64::Engine as _;
+    use serde_json::{json, Value};
     use std::cell::RefCell;
 
     /// `$STYLIZE_EXPORT_CASES`, when set.
@@ -103,16 +153,54 @@ pub mod export {
         base64::engine::general_purpose::STANDARD.encode(bytes)
     }
 
+    /// A buffer's bytes: base64, or a 4-byte pattern repeated (NaN-filled outputs, constant
+    /// inputs) as `{fill, size}`, so large uniform buffers stay small.
+    fn bytes_json(bytes: &[u8]) -> Value {
+        if bytes.len() >= 8 && bytes.len().is_multiple_of(4) && bytes.chunks(4).all(|c| c == &bytes[..4]) {
+            json!({ "fill": b64(&bytes[..4]), "size": bytes.len() })
+        } else {
+            json!(b64(bytes))
+        }
+    }
+
+    /// How a read-back output's values are stored in its buffer.
+    #[derive(Clone, Copy, Debug)]
+    pub enum Format {
+        F32,
+        /// Activations in a storage precision (f16: scaled by `F16_ACT_STORE`).
+        Act(Precision),
+        /// RGBA8 pixels, read as their bytes.
+        Rgba8,
+    }
+
     pub struct Case {
-        json: serde_json::Value,
-        result: (usize, usize), // address and length of the values read back
-        checks: Vec<serde_json::Value>,
+        json: Value,
+        buffers: Vec<wgpu::Buffer>, // the bound buffers, numbered as in json["buffers"]
+        outputs: Vec<(usize, usize, Value)>, // address and length of each output's values here, and how the replay gets them
+        checks: Vec<Value>,
         file: PathBuf,
+    }
+
+    impl Case {
+        /// The output (index, element offset) that `values` are part of; the latest first.
+        fn find(&self, values: &[f32]) -> Option<(usize, usize)> {
+            let addr = values.as_ptr() as usize;
+            self.outputs.iter().enumerate().rev().find(|(_, (start, len, _))| addr >= *start && addr + 4 * values.len() <= start + 4 * len).map(|(i, (start, ..))| (i, (addr - start) / 4))
+        }
     }
 
     thread_local! {
         static PENDING: RefCell<Option<Case>> = const { RefCell::new(None) };
         static COUNT: RefCell<usize> = const { RefCell::new(0) };
+    }
+
+    /// Runs `f` on the pending case; panics naming `what` when there is none.
+    fn with_pending<R>(what: &str, f: impl FnOnce(&mut Case) -> R) -> R {
+        PENDING.with(|p| {
+            let mut p = p.borrow_mut();
+            let case = p.as_mut().unwrap_or_else(|| panic!("{what}: no kernel case recorded before it (run the dispatches with run_read, run_read_acts or run_read_rgba): with STYLIZE_EXPORT_CASES set it would not be replayed under Dawn/Tint"));
+            f(case)
+        })
     }
 
     /// The module key as a string (the cases' module table key).
@@ -137,8 +225,8 @@ pub mod export {
         serde_json::json!({ "modules": modules, "pipelines": specs })
     }
 
-    /// The state before `ds` run: every bound buffer's bytes, and how to run and read them.
-    pub fn snapshot(gpu: &Gpu, ds: &[&Dispatch], out: &wgpu::Buffer, p: Precision, len: usize) -> Case {
+    /// The state before `ds` run: every bound buffer's bytes, and how to run them.
+    pub fn snapshot(gpu: &Gpu, ds: &[&Dispatch]) -> Case {
         let mut buffers: Vec<wgpu::Buffer> = Vec::new();
         let mut index = |b: &wgpu::Buffer| match buffers.iter().position(|x| x == b) {
             Some(i) => i,
@@ -152,49 +240,77 @@ pub mod export {
         for d in ds {
             let r = d.recipe();
             modules.entry(module_id(&r.key.module)).or_insert_with(|| stylize::kernels::module_source(r.key.module).into());
-            let bindings: Vec<serde_json::Value> = r.buffers.iter().map(|(b, buf, offset, size)| serde_json::json!({ "slot": b.slot, "buffer": index(buf), "offset": offset, "size": size })).collect();
-            dispatches.push(serde_json::json!({
+            let bindings: Vec<Value> = r.buffers.iter().map(|(b, buf, offset, size)| json!({ "slot": b.slot, "buffer": index(buf), "offset": offset, "size": size })).collect();
+            dispatches.push(json!({
                 "kernel": d.kernel, "module": module_id(&r.key.module), "entry": r.key.entry,
-                "constants": r.key.constants.iter().map(|(n, v)| (n.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
-                "layout": r.bindings.iter().map(|b| serde_json::json!({ "slot": b.slot, "kind": format!("{:?}", b.kind) })).collect::<Vec<_>>(),
+                "constants": r.key.constants.iter().map(|(n, v)| (n.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+                "layout": r.bindings.iter().map(|b| json!({ "slot": b.slot, "kind": format!("{:?}", b.kind) })).collect::<Vec<_>>(),
                 "params": b64(&r.params), "bindings": bindings, "groups": d.groups(),
             }));
         }
-        let out_index = index(out);
-        let data: Vec<serde_json::Value> = buffers.iter().map(|b| serde_json::json!(b64(&pollster::block_on(gpu.read_bytes(b, 0, b.size())).unwrap()))).collect();
+        let data: Vec<Value> = buffers.iter().map(|b| bytes_json(&pollster::block_on(gpu.read_bytes(b, 0, b.size())).unwrap())).collect();
         let n = COUNT.with(|c| {
             *c.borrow_mut() += 1;
             *c.borrow()
         });
         let test = std::thread::current().name().unwrap_or("case").replace(|c: char| !c.is_ascii_alphanumeric(), "_");
         let file = dir().unwrap().join("cases").join(format!("{}-{test}-{n:03}.json", env!("CARGO_CRATE_NAME")));
-        let json = serde_json::json!({
-            "modules": modules, "buffers": data, "dispatches": dispatches,
-            "output": { "buffer": out_index, "len": len, "precision": format!("{p:?}"), "load_scale": if p == Precision::F16 { 1.0 / stylize::gpu::F16_ACT_STORE } else { 1.0 } },
-        });
-        Case { json, result: (0, 0), checks: Vec::new(), file }
+        let json = json!({ "modules": modules, "buffers": data, "dispatches": dispatches });
+        Case { json, buffers, outputs: Vec::new(), checks: Vec::new(), file }
     }
 
-    /// The case whose result `values` the next `assert_close` calls may check.
-    pub fn pending(mut case: Case, values: &[f32]) {
-        case.result = (values.as_ptr() as usize, values.len());
+    /// Makes `case` the one whose outputs the next `assert_close` calls check.
+    pub fn pending(case: Case) {
         PENDING.with(|p| *p.borrow_mut() = Some(case));
     }
 
-    /// Records a comparison of `gpu` (part of the pending case's result) with `reference`.
+    /// Adds `values`, read from `buf` (stored as `format`) after the pending case's dispatches
+    /// ran, as one of its outputs. Panics when its dispatches do not bind `buf`.
+    pub fn output(buf: &wgpu::Buffer, format: Format, values: &[f32]) {
+        let what = "reading a buffer after the dispatches";
+        with_pending(what, |case| {
+            let Some(buffer) = case.buffers.iter().position(|b| b == buf) else {
+                panic!("{what}: the buffer is not bound by the dispatches of the last run_read: its values could not be replayed under Dawn/Tint");
+            };
+            let (format, load_scale) = match format {
+                Format::F32 | Format::Act(Precision::F32) => ("F32", 1.0),
+                Format::Act(Precision::F16) => ("F16", 1.0 / stylize::gpu::F16_ACT_STORE),
+                Format::Rgba8 => ("U8", 1.0),
+            };
+            case.outputs.push((values.as_ptr() as usize, values.len(), json!({ "buffer": buffer, "len": values.len(), "format": format, "load_scale": load_scale })));
+        });
+    }
+
+    /// Adds `sums` ([`super::row_sums`] of `values` in rows of `width`) as an output derived from
+    /// the output `values` are part of.
+    pub fn row_sums(values: &[f32], width: usize, sums: &[f32]) {
+        with_pending("row_sums", |case| {
+            let Some((output, offset)) = case.find(values) else {
+                panic!("row_sums: the values summed are no output of the last run_read: their sums could not be replayed under Dawn/Tint");
+            };
+            case.outputs.push((sums.as_ptr() as usize, sums.len(), json!({ "row_sums_of": output, "offset": offset, "rows_len": values.len(), "width": width })));
+        });
+    }
+
+    /// Records a comparison of `gpu` (part of an output of the pending case) with `reference`,
+    /// rewriting the case's file. While exporting, panics (failing the test, naming the check)
+    /// when `gpu` is no such output: every comparison is replayed, none dropped.
     pub fn check(what: &str, gpu: &[f32], reference: &[f64], atol: f64, rtol: f64) {
-        PENDING.with(|p| {
-            let mut p = p.borrow_mut();
-            let Some(case) = p.as_mut() else { return };
-            let addr = gpu.as_ptr() as usize;
-            let (start, len) = case.result;
-            if addr < start || addr + 4 * gpu.len() > start + 4 * len {
-                return; // a value read some other way
-            }
-            let refs: Vec<u8> = reference.iter().flat_map(|v| v.to_le_bytes()).collect();
-            case.checks.push(serde_json::json!({ "what": what, "offset": (addr - start) / 4, "reference": b64(&refs), "atol": atol, "rtol": rtol }));
+        if dir().is_none() {
+            return;
+        }
+        with_pending(what, |case| {
+            let Some((output, offset)) = case.find(gpu) else {
+                panic!("{what}: the compared values are no output of the last run_read (read them with run_read, run_read_acts, run_read_rgba, read_also or row_sums): with STYLIZE_EXPORT_CASES set the comparison would not be replayed under Dawn/Tint");
+            };
+            let reference = match reference.first() {
+                Some(&r) if reference.len() > 1 && r.is_finite() && reference.iter().all(|x| x.to_bits() == r.to_bits()) => json!({ "fill": r }),
+                _ => json!(b64(&reference.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())),
+            };
+            case.checks.push(json!({ "what": what, "output": output, "offset": offset, "len": gpu.len(), "reference": reference, "atol": atol, "rtol": rtol }));
             let mut json = case.json.clone();
-            json["checks"] = serde_json::json!(case.checks);
+            json["outputs"] = json!(case.outputs.iter().map(|(.., o)| o).collect::<Vec<_>>());
+            json["checks"] = json!(case.checks);
             std::fs::create_dir_all(case.file.parent().unwrap()).unwrap();
             std::fs::write(&case.file, serde_json::to_vec(&json).unwrap()).unwrap();
         });
@@ -222,6 +338,8 @@ pub fn run_read(gpu: &Gpu, ds: &[&Dispatch], out: &wgpu::Buffer, len: usize) -> 
 }
 
 /// Asserts |gpu − reference| ≤ atol + rtol·|reference| elementwise (NaN fails), printing error stats.
+/// With `STYLIZE_EXPORT_CASES` set, also records the comparison for the Tint test
+/// ([`export::check`]), failing when `gpu` is no output of the pending case.
 pub fn assert_close(what: &str, gpu: &[f32], reference: &[f64], atol: f64, rtol: f64) {
     export::check(what, gpu, reference, atol, rtol);
     assert_eq!(gpu.len(), reference.len(), "{what}: length");

@@ -8,9 +8,14 @@
 //      scope).
 //   2. DIR/cases/*.json — the kernel tests' cases (tests/kernels.rs) recorded on lavapipe through
 //      wgpu: the same buffers (NaN-filled outputs included), uniforms and dispatches run through
-//      Tint's compiled pipelines, and every comparison the Rust test made against its f64 CPU
-//      reference repeated with the same tolerances.
-// An adapter without shader-f16 fails the run (never a silent skip). Prints "N passed, M failed".
+//      Tint's compiled pipelines, the same outputs read back (the test's read, any further buffer
+//      it read after the dispatches — a gradient beside its loss, the iterate average — as f32,
+//      f16 activations or RGBA8 bytes, and the row sums it took of them), and every comparison
+//      the Rust test made against its f64 CPU reference repeated with the same tolerances. The
+//      Rust side records every comparison (an unrecordable one fails the test while exporting);
+//      a case with no comparison fails here.
+// An adapter without shader-f16 fails the run (never a silent skip). Prints how many comparisons
+// were replayed (by kind of output), then "N passed, M failed".
 //
 //   node tests/dawn/run.mjs DIR
 import fs from 'node:fs';
@@ -107,15 +112,34 @@ function f16ToF32(h) {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
+/** A recorded buffer's bytes: base64, or a 4-byte pattern repeated ({fill, size}). */
+const bufferBytes = (data) => (typeof data === 'string' ? b64(data) : Buffer.alloc(data.size, b64(data.fill)));
+const BYTES = { F32: 4, F16: 2, U8: 1 };
+/** An output's values (f32, f16 activations unscaled, or bytes) from its buffer's read-back bytes. */
+function values(o, raw) {
+  if (o.format === 'F32') return new Float32Array(raw, 0, o.len);
+  if (o.format === 'F16') return Float32Array.from(new Uint16Array(raw, 0, o.len), (h) => f16ToF32(h) * o.load_scale);
+  if (o.format === 'U8') return new Uint8Array(raw, 0, o.len);
+  throw new Error(`unknown output format ${o.format}`);
+}
+/** Column sums in f32, row by row, of `rows_len` values from `offset` in rows of `width` (as the Rust test's row_sums). */
+function rowSums(v, o) {
+  const sums = new Float32Array(o.width);
+  for (let i = 0; i < o.rows_len; i++) sums[i % o.width] = Math.fround(sums[i % o.width] + v[o.offset + i]);
+  return sums;
+}
+
 const caseDir = path.join(dir, 'cases');
 const files = fs.existsSync(caseDir) ? fs.readdirSync(caseDir).filter((f) => f.endsWith('.json')).sort() : [];
 if (files.length === 0) fail('cases', `no kernel cases in ${caseDir}`);
 let compared = 0;
+const kinds = { first: 0, also: 0, rgba: 0, sums: 0 }; // comparisons by the kind of output they check
 for (const f of files) {
   const c = JSON.parse(fs.readFileSync(path.join(caseDir, f), 'utf8'));
   try {
+    if (!c.checks?.length) throw new Error('no comparisons recorded');
     const buffers = c.buffers.map((data) => {
-      const bytes = b64(data);
+      const bytes = bufferBytes(data);
       const buf = device.createBuffer({ size: Math.max(4, bytes.length), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
       device.queue.writeBuffer(buf, 0, bytes);
       return buf;
@@ -138,30 +162,45 @@ for (const f of files) {
       pass.dispatchWorkgroups(...d.groups);
     }
     pass.end();
-    const out = buffers[c.output.buffer];
-    const staging = device.createBuffer({ size: out.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    enc.copyBufferToBuffer(out, 0, staging, 0, out.size);
+    // Every read-back output, copied after the pass as the Rust test read it.
+    const staging = c.outputs.map((o) => {
+      if (o.buffer === undefined) return null;
+      const size = Math.ceil((o.len * BYTES[o.format]) / 4) * 4;
+      const st = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      enc.copyBufferToBuffer(buffers[o.buffer], 0, st, 0, size);
+      return st;
+    });
     device.queue.submit([enc.finish()]);
-    await staging.mapAsync(GPUMapMode.READ);
-    const raw = staging.getMappedRange().slice(0);
-    staging.unmap();
-    const values = c.output.precision === 'F16'
-      ? Array.from(new Uint16Array(raw, 0, c.output.len), (h) => f16ToF32(h) * c.output.load_scale)
-      : Array.from(new Float32Array(raw, 0, c.output.len));
+    const outputs = [];
+    for (const [i, o] of c.outputs.entries()) {
+      if (o.buffer !== undefined) {
+        await staging[i].mapAsync(GPUMapMode.READ);
+        outputs.push(values(o, staging[i].getMappedRange().slice(0)));
+        staging[i].destroy();
+      } else {
+        outputs.push(rowSums(outputs[o.row_sums_of], o));
+      }
+    }
     for (const ch of c.checks) {
-      const ref = new Float64Array(new Uint8Array(b64(ch.reference)).buffer);
+      const ref = ch.reference.fill !== undefined ? new Float64Array(ch.len).fill(ch.reference.fill) : new Float64Array(new Uint8Array(b64(ch.reference)).buffer);
+      const v = outputs[ch.output];
+      if (ref.length !== ch.len || ch.offset + ch.len > v.length) throw new Error(`${ch.what}: ${ch.len} values from ${ch.offset} of an output of ${v.length}`);
       let worst = null;
       let maxAbs = 0;
       for (let i = 0; i < ref.length; i++) {
-        const g = values[ch.offset + i];
+        const g = v[ch.offset + i];
         const err = Math.abs(g - ref[i]);
         if (!(err <= ch.atol + ch.rtol * Math.abs(ref[i]))) { worst ??= `element ${i}: Tint ${g} vs reference ${ref[i]}`; }
         if (Number.isFinite(err)) maxAbs = Math.max(maxAbs, err);
       }
+      const o = c.outputs[ch.output];
+      kinds[o.buffer === undefined ? 'sums' : o.format === 'U8' ? 'rgba' : ch.output === 0 ? 'first' : 'also']++;
       compared++;
       if (worst) fail(`${f} ${ch.what}`, `${worst} (atol ${ch.atol}, rtol ${ch.rtol})`);
-      else passed++;
-      if (process.env.VERBOSE) console.log(`ok ${ch.what}: n=${ref.length} max_abs_err=${maxAbs.toExponential(2)}`);
+      else {
+        passed++;
+        if (process.env.VERBOSE) console.log(`ok ${ch.what}: n=${ref.length} max_abs_err=${maxAbs.toExponential(2)}`);
+      }
     }
     for (const b of buffers) b.destroy();
   } catch (e) {
@@ -170,5 +209,6 @@ for (const f of files) {
 }
 if (uncaptured.length) fail('device', `uncaptured errors: ${uncaptured.slice(0, 3).join('; ')}`);
 console.log(`# ${files.length} kernel cases, ${compared} comparisons with the CPU references under Dawn/Tint (adapter: ${adapter.info?.description || adapter.info?.device || 'lavapipe'})`);
+console.log(`#   of the values each case read: ${kinds.first}; of further buffers read after its dispatches: ${kinds.also}; of RGBA8 bytes: ${kinds.rgba}; of row sums: ${kinds.sums}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
