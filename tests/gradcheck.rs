@@ -193,8 +193,60 @@ fn style_mask_targets_match_the_reference() {
     guided_case(Some(top));
 }
 
+/// The styled regions' masks of `mask` at each style layer, with their masses, made here rather
+/// than by the crate (`stylize::session::regions`), so that a bug there shows: the mask resized
+/// to `w`×`h` by nearest neighbour; each pixel in the region of the nearest listed colour within
+/// a squared RGB distance of 3·96², else in the "rest"; one mask per region that takes a painting
+/// (in the listed order), then the rest's; each pooled like the features (2×2 windows, max or
+/// average) to relu1_1 … relu5_1 (strides 1 … 16); mass M = round(Σ m²).
+fn region_masks(mask: &image::RgbaImage, w: usize, h: usize, regions: &[stylize::session::Region], layers: &[stylize::vgg::LayerShape], pooling: Pooling) -> Vec<Vec<(Vec<f32>, usize)>> {
+    let px = image::imageops::resize(mask, w as u32, h as u32, image::imageops::FilterType::Nearest);
+    let label = |p: &image::Rgba<u8>| {
+        let mut best: Option<(i32, usize)> = None;
+        for (r, region) in regions.iter().enumerate() {
+            let d: i32 = (0..3).map(|k| (p[k] as i32 - region.color[k] as i32).pow(2)).sum();
+            if d <= 3 * 96 * 96 && best.is_none_or(|(nearest, _)| d < nearest) {
+                best = Some((d, r));
+            }
+        }
+        best.map(|(_, r)| r)
+    };
+    let labels: Vec<Option<usize>> = px.pixels().map(label).collect();
+    let pool = |m: &[f64], mh: usize, mw: usize| -> Vec<f64> {
+        let (oh, ow) = (mh / 2, mw / 2);
+        let mut out = Vec::with_capacity(oh * ow);
+        for y in 0..oh {
+            for x in 0..ow {
+                let v = [m[2 * y * mw + 2 * x], m[2 * y * mw + 2 * x + 1], m[(2 * y + 1) * mw + 2 * x], m[(2 * y + 1) * mw + 2 * x + 1]];
+                out.push(if pooling == Pooling::Avg { v.iter().sum::<f64>() / 4.0 } else { v.iter().fold(f64::MIN, |a, &b| a.max(b)) });
+            }
+        }
+        out
+    };
+    let sizes: Vec<(usize, usize)> = layers.iter().filter(|l| stylize::vgg::STYLE_LAYERS.contains(&l.name.as_str())).map(|l| (l.output.1, l.output.2)).collect();
+    assert_eq!(sizes.len(), 5);
+    let which: Vec<Option<usize>> = regions.iter().enumerate().filter(|(_, r)| r.painting.is_some()).map(|(r, _)| Some(r)).chain([None]).collect();
+    which
+        .iter()
+        .map(|&sel| {
+            let (mut m, mut mh, mut mw): (Vec<f64>, usize, usize) = (labels.iter().map(|&l| if l == sel { 1.0 } else { 0.0 }).collect(), h, w);
+            sizes
+                .iter()
+                .enumerate()
+                .map(|(si, &size)| {
+                    if si > 0 {
+                        m = pool(&m, mh, mw);
+                        (mh, mw) = (mh / 2, mw / 2);
+                    }
+                    assert_eq!((mh, mw), size, "style layer {si}: the mask pooled {si} times has the layer's size");
+                    (m.iter().map(|&v| v as f32).collect(), m.iter().map(|v| v * v).sum::<f64>().round() as usize)
+                })
+                .collect()
+        })
+        .collect()
+}
+
 fn guided_case(style_mask: Option<image::RgbaImage>) {
-    use stylize::session::regions;
     let weights = VggWeights::random(8, 17);
     let engine = Engine::new(device(Precision::F32), &weights).unwrap();
     let (w, h) = (24usize, 20usize);
@@ -214,7 +266,7 @@ fn guided_case(style_mask: Option<image::RgbaImage>) {
 
     let channels: Vec<(usize, usize)> = weights.convs.iter().map(|c| (c.cin, c.cout)).collect();
     let layers = stylize::vgg::layer_shapes(w, h, &channels);
-    let styled = regions::styled_regions(&mask, w, h, &regions_set, &layers, settings.pooling);
+    let styled = region_masks(&mask, w, h, &regions_set, &layers, settings.pooling);
     assert_eq!(styled.len(), 2, "the red region and the rest; the blue one keeps the photo");
     let (_, (sw, sh)) = stylize::session::sizes(w as u32, h as u32, 20, 22, &settings).unwrap();
     let s_in = cpu::preprocess(stylize::session::resize(&style, sw as usize, sh as usize).as_raw());
@@ -230,7 +282,7 @@ fn guided_case(style_mask: Option<image::RgbaImage>) {
         None => styled.iter().map(|_| targets.grams.clone()).collect(),
         Some(sm) => {
             let s_layers = stylize::vgg::layer_shapes(sw as usize, sh as usize, &channels);
-            let parts = regions::styled_regions(sm, sw as usize, sh as usize, &regions_set, &s_layers, settings.pooling);
+            let parts = region_masks(sm, sw as usize, sh as usize, &regions_set, &s_layers, settings.pooling);
             let s_acts = cpu::forward(&weights, &s_in, sw as usize, sh as usize, settings.pooling);
             let s_idx: Vec<usize> = s_layers.iter().enumerate().filter(|(_, l)| stylize::vgg::STYLE_LAYERS.contains(&l.name.as_str())).map(|(i, _)| i).collect();
             parts
@@ -238,7 +290,7 @@ fn guided_case(style_mask: Option<image::RgbaImage>) {
                 .map(|p| {
                     s_idx.iter().enumerate().map(|(si, &i)| {
                         let (c, lh, lw) = s_layers[i].output;
-                        let (m, mass) = &p.layers[si];
+                        let (m, mass) = &p[si];
                         if *mass == 0 { targets.grams[si].clone() } else { guided(&s_acts[i], m, *mass, c, lh * lw) }
                     }).collect()
                 })
@@ -256,7 +308,7 @@ fn guided_case(style_mask: Option<image::RgbaImage>) {
         for (si, &i) in style_idx.iter().enumerate() {
             let (c, lh, lw) = layers[i].output;
             for (r, reg) in styled.iter().enumerate() {
-                let (m, mass) = &reg.layers[si];
+                let (m, mass) = &reg[si];
                 if *mass == 0 {
                     continue;
                 }

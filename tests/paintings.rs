@@ -11,6 +11,31 @@ fn picture(w: u32, h: u32, k: u32) -> image::RgbaImage {
     image::RgbaImage::from_fn(w, h, |x, y| image::Rgba([((x * 7 + y * 3 * k) % 256) as u8, ((x * y / 3 + k * 40) % 256) as u8, ((y * 5 + x * k) % 256) as u8, 255]))
 }
 
+/// Tiling is not trivial: several tiles, none of whose inputs (core + halo) is the whole image,
+/// and some starting inside it on both axes (so crops — features, masks — at a non-zero origin run).
+fn assert_real_tiles(g: &stylize::tiles::TileGrid, what: &str) {
+    assert!(g.tiles.len() >= 4, "{what}: {} tile(s) of {} px over {}×{}", g.tiles.len(), g.core, g.width, g.height);
+    for t in &g.tiles {
+        let (tw, th) = t.input_size();
+        assert!(tw < g.width || th < g.height, "{what}: tile {t:?} (halo {}) sees the whole {}×{} image", g.halo, g.width, g.height);
+    }
+    assert!(g.tiles.iter().any(|t| t.ix0 > 0 && t.iy0 > 0), "{what}: no tile input starts inside the {}×{} image", g.width, g.height);
+}
+
+/// The photo's tile grid of a tiled session, and each painting's (as the session tiles them: at
+/// its own size, with the plan's core and halo).
+fn assert_session_tiles(s: &Session, paintings: &[image::RgbaImage], settings: &Settings) {
+    let plan = s.plan();
+    let grid = plan.grid.as_ref().expect("a tiled plan");
+    assert_real_tiles(grid, "the photo");
+    let (w, h) = s.size();
+    let dims: Vec<(u32, u32)> = paintings.iter().map(|p| (p.width(), p.height())).collect();
+    let (_, sizes) = stylize::session::painting_sizes(w, h, &dims, settings).unwrap();
+    for (k, &(sw, sh)) in sizes.iter().enumerate() {
+        assert_real_tiles(&stylize::tiles::TileGrid::new(sw as usize, sh as usize, grid.core, grid.halo), &format!("painting {}", k + 1));
+    }
+}
+
 fn engine(weights: &VggWeights) -> std::rc::Rc<Engine> {
     let gpu = pollster::block_on(stylize::Gpu::new(&GpuOptions { precision: Some(Precision::F32), ..Default::default() })).unwrap();
     Engine::new(gpu, weights).unwrap()
@@ -62,13 +87,19 @@ fn two_paintings_blend_their_grams_each_at_its_own_scale() {
 fn tiles_steering_and_a_mismatch() {
     let weights = VggWeights::random(8, 5);
     let engine = engine(&weights);
-    let content = picture(96, 72, 1);
+    // relu4_2 and the first three style layers: a 48-px halo, so 32-px cores over 160×120 (and
+    // the paintings: 160×128, 80×128, 192×192) make tiles whose inputs are real parts of the image.
+    let (w, h) = (160usize, 120usize);
+    let content = picture(w as u32, h as u32, 1);
     let paintings = [picture(80, 64, 2), picture(56, 90, 3), picture(72, 72, 4)];
-    let base = Settings { size: 96, scales: 1, init: Init::Noise, seed: 3, style_blend: vec![0.5, 0.3, 0.2], style_scales: vec![1.0, 0.8, 1.2], ..Settings::default() };
+    let base = Settings { size: w as u32, scales: 1, init: Init::Noise, seed: 3, style_layer_weights: [1.0, 0.75, 0.2, 0.0, 0.0], style_blend: vec![0.5, 0.3, 0.2], style_scales: vec![1.0, 0.8, 1.2], ..Settings::default() };
     let eval = |s: &Settings| {
         let mut session = Session::with_paintings(engine.clone(), &content, &paintings, s).unwrap();
+        if s.tile_size > 0 {
+            assert_session_tiles(&session, &paintings, s);
+        }
         session.evaluate().unwrap();
-        let g = pollster::block_on(engine.gpu.read_f32(session.gradient_buffer(), 0, 3 * 96 * 72)).unwrap();
+        let g = pollster::block_on(engine.gpu.read_f32(session.gradient_buffer(), 0, 3 * w * h)).unwrap();
         (pollster::block_on(session.losses()).unwrap(), g)
     };
     let (lw, gw) = eval(&base);
@@ -106,12 +137,17 @@ fn tiles_steering_and_a_mismatch() {
 fn regions_over_tiles_equal_the_whole_image() {
     let weights = VggWeights::random(8, 21);
     let engine = engine(&weights);
-    let content = picture(96, 72, 1);
+    // relu4_2 and the first three style layers (a 48-px halo) over 160×120 (paintings 160×128
+    // and 128×160) with 32-px cores: every tile's input is a part of the image, most of them at a
+    // non-zero origin, so the masks are cropped there.
+    let (w, h) = (160usize, 120usize);
+    let content = picture(w as u32, h as u32, 1);
     let paintings = [picture(80, 64, 2), picture(64, 80, 3)];
-    // Left: painting 2; a band in the middle keeps the photo; the rest: painting 1.
-    let mask = image::RgbaImage::from_fn(96, 72, |x, y| if x < 40 { image::Rgba([255, 0, 0, 255]) } else if (30..50).contains(&y) { image::Rgba([0, 0, 255, 255]) } else { image::Rgba([0, 0, 0, 255]) });
+    // Left: painting 2; a band in the middle keeps the photo; the rest: painting 1. (The edges
+    // fall inside cores, not on their boundaries.)
+    let mask = image::RgbaImage::from_fn(w as u32, h as u32, |x, y| if x < 72 { image::Rgba([255, 0, 0, 255]) } else if (50..82).contains(&y) { image::Rgba([0, 0, 255, 255]) } else { image::Rgba([0, 0, 0, 255]) });
     let regions = vec![stylize::session::Region { color: [255, 0, 0], painting: Some(1) }, stylize::session::Region { color: [0, 0, 255], painting: None }];
-    let base = Settings { size: 96, scales: 1, init: Init::Noise, seed: 4, style_blend: vec![1.0, 1.0], regions, ..Settings::default() };
+    let base = Settings { size: w as u32, scales: 1, init: Init::Noise, seed: 4, style_layer_weights: [1.0, 0.75, 0.2, 0.0, 0.0], style_blend: vec![1.0, 1.0], regions, ..Settings::default() };
     // Painting 1's unlisted left half is the rest's part; painting 2's top half is the red region's.
     let style_masks = vec![
         Some(image::RgbaImage::from_fn(80, 64, |x, _| if x < 40 { image::Rgba([0, 0, 0, 255]) } else { image::Rgba([255, 0, 0, 255]) })),
@@ -121,8 +157,11 @@ fn regions_over_tiles_equal_the_whole_image() {
         let before = engine.gpu.storage_bytes_created();
         let mut session = Session::with_regions(engine.clone(), &content, &paintings, masks, s).unwrap();
         assert_eq!(session.plan().total(), engine.gpu.storage_bytes_created() - before, "the plan is what is created (tiles {})", s.tile_size);
+        if s.tile_size > 0 {
+            assert_session_tiles(&session, &paintings, s);
+        }
         session.evaluate().unwrap();
-        let g = pollster::block_on(engine.gpu.read_f32(session.gradient_buffer(), 0, 3 * 96 * 72)).unwrap();
+        let g = pollster::block_on(engine.gpu.read_f32(session.gradient_buffer(), 0, 3 * w * h)).unwrap();
         (pollster::block_on(session.losses()).unwrap(), g, session.plan().summary(0))
     };
     let rel = |a: f32, b: f32| ((a - b) / b).abs();

@@ -137,16 +137,34 @@ fn fast_tiles_error_is_measured() {
         exact.evaluate().unwrap();
         let e = (pollster::block_on(exact.losses()).unwrap(), read(&exact));
         let (loss, grad, l2) = errors(&f, &e);
+        // The fast gradient's component along the exact one: ⟨f, e⟩ / ⟨e, e⟩ (1 when it is exact).
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum::<f64>();
+        let along = dot(&f.1, &e.1) / dot(&e.1, &e.1);
         eprintln!(
-            "fast tiles, 64-px cores, halo {halo} px, {steps} steps: at the same image, losses within {loss:.2e}, gradient error {l2:.2e} (L2, relative), {grad:.2e} of max |g|; \
-             after 3 steps the total loss is {:.6e} (untiled run {:.6e})",
+            "fast tiles, 64-px cores, halo {halo} px, {steps} steps: at the same image, losses within {loss:.2e}, gradient error {l2:.2e} (L2, relative), {grad:.2e} of max |g|, \
+             {along:.3}× the exact gradient along it; after 3 steps the total loss is {:.6e} (untiled run {:.6e})",
             fast_after.total, whole_after.total
         );
         if steps == 0 {
             // Before the first step the Grams are the image's own and an 80-px halo is exact.
-            assert!(loss < 1e-4 && l2 < 1e-4, "fast tiles at the start: {loss:.2e}, {l2:.2e}");
+            assert!(loss < 1e-4 && l2 < 1e-4 && (along - 1.0).abs() < 1e-4, "fast tiles at the start: {loss:.2e}, {l2:.2e}, {along}× along the exact gradient");
+            continue;
         }
-        assert!(loss < 0.5 && l2 < 1.0, "fast tiles are approximate, not garbage");
+        // Bounds at about 1.25× what was measured (lavapipe, these random weights), so a larger
+        // error fails. After 3 steps from noise the style loss still falls fast, so the previous
+        // iteration's G − A that the fast mode uses is larger than the current one: the gradient
+        // error is measured at 0.405–0.406 (L2, relative) whatever the halo, the gradient 1.34× the
+        // exact one along it (and a 22% part across it). The losses are of the current Grams; a
+        // halo short of the 80 px relu5_1 needs shows in them: measured 2.32e-2 (16 px), 7.69e-4
+        // (32 px), 6e-7 (48 and 80 px; bounded at the exact tolerance, 1e-4).
+        let (loss_bound, measured) = match halo {
+            16 => (2.9e-2, 2.32e-2),
+            32 => (9.6e-4, 7.69e-4),
+            _ => (1e-4, 6.4e-7),
+        };
+        assert!(loss < loss_bound, "fast tiles, halo {halo}: losses within {loss:.2e}, measured {measured:.2e}");
+        assert!(l2 < 0.5, "fast tiles, halo {halo}: gradient error {l2:.3} (L2, relative), measured 0.406");
+        assert!((1.34 / 1.25..1.34 * 1.25).contains(&along), "fast tiles, halo {halo}: the gradient is {along:.3}× the exact one along it, measured 1.34");
     }
     engine.gpu.check().unwrap();
 }
