@@ -1,7 +1,7 @@
 // sw.js — the service worker that makes the page work offline and installable. It precaches the
 // app shell, the wasm and the sample images in a versioned cache; every same-origin GET is served
 // from the network when there is one (refreshing the cached copy, so an update replaces the old
-// files) and from the cache when there is none. The weights are not handled here: stylize-api.js
+// files) and from the cache when there is none or it answers with an error. The weights are not handled here: stylize-api.js
 // keeps them in a cache of their own, checked by SHA-256. Activating a new VERSION deletes the
 // caches of older versions.
 const VERSION = 'stylize-app-v5'; // v2: coarse-to-fine runs; v3: tiles, memory budget, png-worker.js; v4: colours, steering, records, procedural samples; v5: style masks
@@ -32,14 +32,20 @@ self.addEventListener('fetch', (event) => {
   if (event.request.method !== 'GET' || url.origin !== self.location.origin || url.pathname.endsWith('.safetensors')) return;
   event.respondWith((async () => {
     const cache = await caches.open(VERSION);
+    let response;
     try {
-      const response = await fetch(event.request);
-      if (response.ok && response.type === 'basic') await cache.put(event.request, response.clone());
-      return response;
+      response = await fetch(event.request);
     } catch (offline) {
       const cached = await cache.match(event.request, { ignoreSearch: true });
       if (cached) return cached;
       throw offline;
     }
+    if (response.ok) {
+      if (response.type === 'basic') await cache.put(event.request, response.clone());
+      return response;
+    }
+    // A server that answers but fails (a 503 while it is down, a proxy's or captive portal's
+    // error page): the cached copy rather than a broken page.
+    return (await cache.match(event.request, { ignoreSearch: true })) ?? response;
   })());
 });

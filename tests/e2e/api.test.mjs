@@ -7,10 +7,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { serve, browser, openPage, DIST } from './harness.mjs';
+import { serve, browser, openPage, requireSamples, DIST } from './harness.mjs';
 
+// Only samples that every machine has after tools/setup (not the public-domain paintings that come
+// from ../shared where it exists).
+const PHOTO = 'chelsea.png', PAINTING = 'flow_strokes.png';
 let srv, b, page, log, context;
 before(async () => {
+  requireSamples(PHOTO, PAINTING, 'rocket.jpg');
   srv = await serve();
   b = await browser();
   ({ page, log, context } = await openPage(b, `${srv.url}/index.html`));
@@ -88,26 +92,37 @@ test('a truncated JPEG is refused with the same message as the CLI', async () =>
 
 /** Adds a <style-transfer> with the given attributes and records its events. */
 async function addElement(id, attrs) {
-  await page.evaluate(({ id, attrs }) => {
+  await page.evaluate(({ id, attrs, PHOTO, PAINTING }) => {
     const el = document.createElement('style-transfer');
     el.id = id;
-    const samples = { 'content-src': 'samples/chelsea.png', 'style-src': 'samples/starry_night.jpg', size: '32', iterations: '2' };
+    const samples = { 'content-src': `samples/${PHOTO}`, 'style-src': `samples/${PAINTING}`, size: '32', iterations: '2' };
     for (const [k, v] of Object.entries({ ...samples, ...attrs })) if (v !== null) el.setAttribute(k, v);
     el.events = [];
     for (const t of ['progress', 'done', 'error']) el.addEventListener(t, (e) => el.events.push({ type: t, bubbles: e.bubbles, detail: t === 'error' ? e.detail.name : e.detail, ...(t === 'error' ? { message: e.detail.message } : {}) }));
     document.body.append(el);
-  }, { id, attrs });
+  }, { id, attrs, PHOTO, PAINTING });
 }
 const events = (id, type) => page.evaluate(({ id, type }) => document.getElementById(id).events.filter((e) => e.type === type), { id, type });
+/** Waits until each element has fired `count` events of `type`; an 'error' from any of them ends
+ * the wait at once and fails with that error's name and message. */
+async function until(ids, type, count = 1, timeout = 300_000) {
+  await page.waitForFunction(({ ids, type, count }) => ids.some((id) => document.getElementById(id).events.some((e) => e.type === 'error'))
+    || ids.every((id) => document.getElementById(id).events.filter((e) => e.type === type).length >= count), { ids, type, count }, { timeout });
+  for (const id of ids) {
+    const err = (await events(id, 'error'))[0];
+    const src = await page.evaluate((id) => ['content-src', 'style-src'].map((a) => `${a}="${document.getElementById(id).getAttribute(a)}"`).join(' '), id);
+    if (err) assert.fail(`<style-transfer id="${id}" ${src}> fired 'error' waiting for ${type}: ${err.detail}: ${err.message}`);
+  }
+}
 
 test('two elements on one page both finish; attribute changes restart an autostarting element', async () => {
   await addElement('one', { autostart: '' });
   await addElement('two', { autostart: '', iterations: '3' });
-  await page.waitForFunction(() => ['one', 'two'].every((id) => document.getElementById(id).events.some((e) => e.type === 'done' || e.type === 'error')), null, { timeout: 300_000 });
+  await until(['one', 'two'], 'done');
   assert.deepEqual((await events('one', 'done')).map((e) => e.detail.iteration), [2]);
   assert.deepEqual((await events('two', 'done')).map((e) => e.detail.iteration), [3]);
   await page.evaluate(() => document.getElementById('one').setAttribute('iterations', '1'));
-  await page.waitForFunction(() => document.getElementById('one').events.filter((e) => e.type === 'done').length === 2, null, { timeout: 300_000 });
+  await until(['one'], 'done', 2);
   assert.deepEqual((await events('one', 'done')).map((e) => e.detail.iteration), [2, 1], 'the restarted run uses the new attribute');
   await page.evaluate(() => { document.getElementById('one').remove(); document.getElementById('two').remove(); });
 });
@@ -131,7 +146,7 @@ test('an element with a region mask, its regions and a style mask runs them; a b
     urls[k] = `e2e-masks/${k}.png`;
   }
   await addElement('regions', { autostart: '', 'mask-src': urls.mask, regions: '#ff0000=1 #00f=photo', 'style-mask-src': urls.styleMask });
-  await page.waitForFunction(() => document.getElementById('regions').events.some((e) => e.type === 'done' || e.type === 'error'), null, { timeout: 300_000 });
+  await until(['regions'], 'done');
   assert.deepEqual((await events('regions', 'error')), []);
   assert.deepEqual((await events('regions', 'done')).map((e) => e.detail.iteration), [2]);
   const got = await page.evaluate(() => { const st = document.getElementById('regions').st; return { regions: st.settings.regions, masks: st.inputs.styleMasks.map((m) => m && [m.width, m.height]), mask: [st.inputs.mask.width, st.inputs.mask.height] }; });
@@ -146,7 +161,7 @@ test('an element with a region mask, its regions and a style mask runs them; a b
 test('an element removed mid-run stops within one batch and frees its session', async () => {
   const base = await page.evaluate(() => window.api.liveSessionCount());
   await addElement('gone', { autostart: '', iterations: '500' });
-  await page.waitForFunction(() => document.getElementById('gone').events.some((e) => e.type === 'progress'), null, { timeout: 300_000 });
+  await until(['gone'], 'progress');
   const at = await page.evaluate(() => { const el = document.getElementById('gone'); const it = el.st.job.iteration; window.__gone = el; el.remove(); return it; });
   await page.waitForFunction(() => window.__gone.st.state !== 'running', null, { timeout: 120_000 });
   assert.equal(await page.evaluate(() => window.__gone.st.state), 'done', await page.evaluate(() => window.__gone.message.textContent));
@@ -156,12 +171,12 @@ test('an element removed mid-run stops within one batch and frees its session', 
 });
 
 test("the element's error event stays on the element (no window-level error)", async () => {
-  const r = await page.evaluate(async () => {
+  const r = await page.evaluate(async (PAINTING) => {
     const seen = [];
     window.addEventListener('error', () => seen.push('window error'));
     const el = document.createElement('style-transfer');
     el.setAttribute('content-src', 'samples/no-such-photo.png');
-    el.setAttribute('style-src', 'samples/starry_night.jpg');
+    el.setAttribute('style-src', `samples/${PAINTING}`);
     const err = new Promise((res) => el.addEventListener('error', (e) => res({ name: e.detail.name, bubbles: e.bubbles, composed: e.composed })));
     document.body.append(el);
     el.start().catch(() => {});
@@ -169,7 +184,7 @@ test("the element's error event stays on the element (no window-level error)", a
     await new Promise((res) => setTimeout(res, 200));
     el.remove();
     return { ...got, seen };
-  });
+  }, PAINTING);
   assert.deepEqual(r, { name: 'Image', bubbles: false, composed: false, seen: [] });
   assert.deepEqual(log.errors.filter((e) => e.startsWith('pageerror')), []);
 });

@@ -5,31 +5,21 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { serve, browser, openPage, setValue, pngSize, OUT, DIST } from './harness.mjs';
+import { serve, browser, openPage, setValue, requireSamples, pngSize, status, ready, untilDone, download, recordCanvases, OUT, DIST } from './harness.mjs';
 
 let srv, b;
-before(async () => { srv = await serve(); b = await browser(); });
+before(async () => {
+  requireSamples('chelsea.png', 'flow_strokes.png', 'mosaic.png'); // the page preselects chelsea and flow_strokes
+  srv = await serve();
+  b = await browser();
+});
 after(async () => { await b?.close(); await srv?.close(); });
 
-const status = (page) => page.textContent('#status');
-async function ready(page) {
-  await page.waitForFunction(() => /^(Ready|Not ready|This browser)/.test(document.getElementById('status').textContent), null, { timeout: 180_000 });
-  assert.match(await status(page), /^Ready/, `app ready (error: ${await page.textContent('#error-text')})`);
-}
 async function small(page, iterations) {
   await setValue(page, '#size', 32);
   await setValue(page, '#iterations', iterations);
 }
 const iteration = (page) => page.evaluate(() => window.__stylize.st.job?.iteration ?? 0);
-/** Waits until the run's status says Done. */
-const untilDone = (page) => page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
-/** Clicks Download PNG and saves the file as OUT/name; returns its path. */
-async function download(page, name) {
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-  const file = path.join(OUT, name);
-  await dl.saveAs(file);
-  return file;
-}
 
 test('a run at 32 px: progress, falling loss, live preview, PNG download; no console errors, no external requests', async () => {
   const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
@@ -263,30 +253,60 @@ test('blending a second painting: added in the page, shares that sum to 100%, st
   await context.close();
 });
 
+/** Pixels of each of the four region colours in the photo's painted mask (read off the mask canvas itself). */
+const regionPixels = (page) => page.evaluate(() => {
+  const photo = window.__stylize.images.content, k = 512 / Math.max(photo.width, photo.height);
+  const mask = window.__canvases.find((c) => !c.isConnected && c.width === Math.round(photo.width * k) && c.height === Math.round(photo.height * k));
+  if (!mask) throw new Error("no canvas the size of the photo's mask");
+  const d = mask.getContext('2d').getImageData(0, 0, mask.width, mask.height).data;
+  const colors = [[230, 25, 75], [0, 110, 230], [50, 200, 40], [255, 225, 25]];
+  const n = [0, 0, 0, 0];
+  for (let i = 0; i < d.length; i += 4) {
+    const k = colors.findIndex((c) => d[i + 3] >= 128 && Math.abs(c[0] - d[i]) + Math.abs(c[1] - d[i + 1]) + Math.abs(c[2] - d[i + 2]) < 60);
+    if (k >= 0) n[k]++;
+  }
+  return n;
+});
+
 test('regions: painting the photo with the mouse, one region keeping the photo, a style mask on the painting, and running', async () => {
-  const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
+  const { page, log, context } = await openPage(b, `${srv.url}/index.html`, { init: recordCanvases });
   await ready(page);
   await small(page, 3);
   await page.click('#regions-panel summary');
   const canvas = page.locator('#region-canvas');
   const box = await canvas.boundingBox();
+  /** Paints strokes from x0 to x1 across the photo; returns how many. */
   const drag = async (x0, x1) => {
-    for (let y = 0.15; y < 0.95; y += 0.2) {
+    let strokes = 0;
+    for (let y = 0.15; y < 0.95; y += 0.2, strokes++) {
       await page.mouse.move(box.x + box.width * x0, box.y + box.height * y);
       await page.mouse.down();
       await page.mouse.move(box.x + box.width * x1, box.y + box.height * y, { steps: 8 });
       await page.mouse.up();
     }
+    return strokes;
   };
+  assert.deepEqual(await regionPixels(page), [0, 0, 0, 0], 'nothing painted yet');
   await page.click('.swatch[data-region="0"]');
   await drag(0.05, 0.4); // red: painting 1
   await page.click('.swatch[data-region="1"]');
-  await drag(0.6, 0.95); // blue: the photo
+  const blueStrokes = await drag(0.6, 0.95); // blue: the photo
   await page.selectOption('#region-assign select[data-region="1"]', 'photo');
-  const regionsSet = await page.evaluate(() => window.__stylize.st && document.querySelector('#region-canvas') && true);
-  assert.ok(regionsSet);
-  await page.click('#region-undo');
+  const [red, blue] = await regionPixels(page);
+  assert.ok(red > 0 && blue > 0, `the mask holds both painted colours: ${red} red, ${blue} blue pixels`);
+  // Undo takes back one stroke at a time: the blue ones go, the red stay as they were.
+  let left = blue;
+  for (let i = 1; i <= blueStrokes; i++) {
+    await page.click('#region-undo');
+    const n = await regionPixels(page);
+    assert.equal(n[0], red, `undo ${i}: the red strokes are unchanged`);
+    assert.ok(n[1] < left, `undo ${i}: a blue stroke is gone (${left} → ${n[1]} blue pixels)`);
+    left = n[1];
+  }
+  assert.equal(left, 0, 'every blue stroke undone');
   await drag(0.6, 0.95); // undone and painted again
+  const again = await regionPixels(page);
+  assert.deepEqual([again[0], again[1] > 0], [red, true], `painted again: ${again}`);
   await canvas.screenshot({ path: path.join(OUT, 'e2e-regions-brush.png') });
   // A style mask: the red region takes the painting's left part.
   await page.selectOption('#region-surface', '0');

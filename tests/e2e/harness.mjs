@@ -1,5 +1,6 @@
 // Shared e2e harness: a static server for dist/ on 127.0.0.1 that records every request, and
 // Debian's Chromium driven by playwright-core with the software WebGPU adapter (SwiftShader).
+import assert from 'node:assert/strict';
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -33,6 +34,14 @@ export async function serve(dir = DIST) {
   return { url: `http://127.0.0.1:${server.address().port}`, requests, close: () => new Promise((r) => { server.close(r); server.closeAllConnections(); }) };
 }
 
+/** Fails at once, naming the file, unless every sample image a test reads is in dist/samples. */
+export function requireSamples(...names) {
+  for (const name of names) {
+    const file = path.join(DIST, 'samples', name);
+    if (!fs.existsSync(file)) throw new Error(`${path.relative(ROOT, file)} is missing: run tools/setup (it provisions the samples), then trunk build`);
+  }
+}
+
 export const FLAGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--disable-quic', '--no-first-run', '--disable-default-apps',
   // window.gc() and exact heap sizes for the many-runs measurement.
@@ -46,10 +55,12 @@ export async function browser({ webgpu = true } = {}) {
   return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args });
 }
 
-/** A page that records console errors, page errors and requests leaving 127.0.0.1. */
-export async function openPage(b, url) {
+/** A page that records console errors, page errors and requests leaving 127.0.0.1; `init` (a
+ * function) runs in it before the page's own scripts. */
+export async function openPage(b, url, { init } = {}) {
   const context = await b.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
+  if (init) await page.addInitScript(init);
   const log = { errors: [], external: [], console: [] };
   page.on('console', (m) => {
     log.console.push(`${m.type()}: ${m.text()}`);
@@ -74,4 +85,34 @@ export function pngSize(buf) {
   const sig = [137, 80, 78, 71, 13, 10, 26, 10];
   if (!sig.every((b, i) => buf[i] === b)) throw new Error('not a PNG');
   return { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) };
+}
+
+/** The page's status line. */
+export const status = (page) => page.textContent('#status');
+/** Waits until the app is ready (or says why not) and asserts Ready. */
+export async function ready(page) {
+  await page.waitForFunction(() => /^(Ready|Not ready|This browser)/.test(document.getElementById('status').textContent), null, { timeout: 180_000 });
+  assert.match(await status(page), /^Ready/, `app ready (error: ${await page.textContent('#error-text')})`);
+}
+
+/** Waits until the run's status says Done. */
+export const untilDone = (page) => page.waitForFunction(() => /^Done/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
+
+/** Clicks Download PNG and saves the file as OUT/name; returns its path. */
+export async function download(page, name) {
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  const file = path.join(OUT, name);
+  await dl.saveAs(file);
+  return file;
+}
+
+/** Records the canvases the page makes with createElement (the region masks are such canvases, off the document). */
+export function recordCanvases() {
+  const made = (window.__canvases = []);
+  const create = Document.prototype.createElement;
+  Document.prototype.createElement = function (tag, ...rest) {
+    const el = create.call(this, tag, ...rest);
+    if (String(tag).toLowerCase() === 'canvas') made.push(el);
+    return el;
+  };
 }
