@@ -12,6 +12,7 @@ pub mod image_io;
 pub mod kernels;
 pub mod plan;
 pub mod record;
+pub mod settings;
 pub mod preview;
 pub mod tiles;
 pub mod weights;

@@ -8,7 +8,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Precision};
 use crate::kernels::{self, GramSplit, LbfgsConfig, MAX_REDUCE_GROUPS};
-use crate::session::{Optimizer, Settings, TileMode};
+use crate::settings::{Optimizer, Settings, TileMode};
 use crate::tiles::{halo_for, strides, TileGrid};
 use crate::vgg::{layer_shapes, LayerShape, CONTENT_LAYER, STYLE_LAYERS};
 use std::collections::HashMap;

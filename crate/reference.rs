@@ -4,7 +4,7 @@
 
 #![allow(clippy::too_many_arguments)]
 
-use crate::session::MEAN_BGR;
+use crate::kernels::MEAN_BGR;
 use crate::vgg::{layer_shapes, Pooling, CONTENT_LAYER, STYLE_LAYERS};
 use crate::weights::VggWeights;
 

@@ -8,7 +8,7 @@
 //! (equal to the untiled network's) when every input pixel they depend on lies inside the tile's
 //! input, which [`exact_halo`] guarantees.
 
-use crate::session::{Settings, TileMode};
+use crate::settings::{Settings, TileMode};
 use crate::vgg::{LayerShape, CONTENT_LAYER, STYLE_LAYERS};
 
 /// Alignment of tile origins, cores and halos: the stride of relu5_1 (four 2×2 poolings).

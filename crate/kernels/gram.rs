@@ -230,7 +230,7 @@ pub fn style_grad(gpu: &Gpu, v: Variant, label: String, c: usize, n: usize, coef
 }
 
 /// Most paintings [`gram_blend`] combines.
-pub const MAX_PAINTINGS: usize = 4;
+pub use crate::settings::MAX_PAINTINGS;
 
 /// `out [C][C] = Σ_k weights[k] · grams[k]` (1 to [`MAX_PAINTINGS`] Gram matrices of `n` = C²
 /// floats): several paintings' style targets as one.

@@ -15,16 +15,7 @@ crate::wgsl_struct! {
     }
 }
 
-/// 2×2 pooling kind used between blocks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Pooling {
-    /// Max pooling (the network as trained).
-    #[default]
-    Max,
-    /// Average pooling (Gatys et al. suggest it for smoother gradients).
-    Avg,
-}
+pub use crate::settings::Pooling;
 
 /// The input of a pooling layer: channels, height, width (the output is `[c][h/2][w/2]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

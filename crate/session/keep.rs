@@ -26,10 +26,7 @@ pub struct Keep {
     photo: Vec<f32>,
 }
 
-/// Whether the settings' regions keep the photo anywhere (a region without a painting).
-pub fn keeps_photo(regions: &[Region]) -> bool {
-    regions.iter().any(|r| r.painting.is_none())
-}
+pub use crate::settings::keeps_photo;
 
 /// Half-width in pixels of the kept regions' soft border at an output of `w`×`h`: 2 px up to 256
 /// px, then 1% of the longer side (the ramp spans 2r + 1 px, centred on the border).

@@ -86,7 +86,7 @@ pub fn styled_regions(mask: &RgbaImage, w: usize, h: usize, regions: &[Region], 
             let mut out = Vec::new();
             for l in layers {
                 if l.conv.is_none() {
-                    m = crate::reference::pool_forward(&m, 1, mh, mw, pooling == Pooling::Avg);
+                    m = pool_mask(&m, mh, mw, pooling);
                     (mh, mw) = (mh / 2, mw / 2);
                 }
                 if STYLE_LAYERS.contains(&l.name.as_str()) {
@@ -110,31 +110,27 @@ pub fn labels(mask: &RgbaImage, w: usize, h: usize, regions: &[Region]) -> Vec<O
     px.pixels().map(label).collect()
 }
 
+/// A `h`×`w` mask pooled 2×2 with stride 2 (floor size) like the network's features: the largest
+/// of each window, or its mean.
+fn pool_mask(m: &[f64], h: usize, w: usize, pooling: Pooling) -> Vec<f64> {
+    let (oh, ow) = (h / 2, w / 2);
+    let mut out = Vec::with_capacity(oh * ow);
+    for y in 0..oh {
+        for x in 0..ow {
+            let b = 2 * y * w + 2 * x;
+            let v = [m[b], m[b + 1], m[b + w], m[b + w + 1]];
+            out.push(match pooling {
+                Pooling::Max => v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                Pooling::Avg => v.iter().sum::<f64>() / 4.0,
+            });
+        }
+    }
+    out
+}
+
 /// M = round(Σ m²): the pixels a (soft) mask covers, what its guided Gram is normalised by.
 pub fn mass(m: &[f64]) -> usize {
     m.iter().map(|v| v * v).sum::<f64>().round() as usize
 }
 
-/// The painting each styled region matches, in [`styled_regions`]' order (the rest last: the
-/// first painting).
-pub fn styled_paintings(settings: &Settings) -> Vec<usize> {
-    if settings.regions.is_empty() {
-        return Vec::new();
-    }
-    settings.regions.iter().filter_map(|r| r.painting).chain([0]).collect()
-}
-
-/// Whether styled region `r` (in [`styled_regions`]' order) matches a part of its painting: its
-/// painting has a style mask ([`Settings::style_masks`]).
-pub fn guided_by_painting(settings: &Settings, r: usize) -> bool {
-    styled_paintings(settings).get(r).is_some_and(|&p| settings.style_masks.get(p).copied().unwrap_or(false))
-}
-
-/// How many regions the settings style (those with a painting, and the rest).
-pub fn styled_count(settings: &Settings) -> usize {
-    if settings.regions.is_empty() {
-        0
-    } else {
-        settings.regions.iter().filter(|r| r.painting.is_some()).count() + 1
-    }
-}
+pub use crate::settings::{guided_by_painting, styled_count, styled_paintings};
