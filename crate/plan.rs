@@ -7,36 +7,11 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Precision};
+pub use crate::gpu::arena::{Arena, BufferSpec, Budget, Life};
 use crate::kernels::{self, GramSplit, LbfgsConfig, MAX_REDUCE_GROUPS};
 use crate::settings::{Optimizer, Settings, TileMode};
 use crate::tiles::{halo_for, strides, TileGrid};
 use crate::vgg::{layer_shapes, LayerShape, CONTENT_LAYER, STYLE_LAYERS};
-use std::collections::HashMap;
-
-/// How long a buffer lives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Life {
-    /// As long as the session.
-    Session,
-    /// While the targets are computed (uploads, the painting's network); released before the
-    /// iteration's buffers are created.
-    Targets,
-    /// From the iteration on (gradients, the optimiser's state): created once the targets'
-    /// buffers are released, so the two never take memory at once.
-    Iteration,
-}
-
-/// One buffer of a plan.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct BufferSpec {
-    pub name: String,
-    pub bytes: u64,
-    pub life: Life,
-    /// Whether its kernels bind it in windows ([`crate::kernels::window`]), so it may be larger
-    /// than one binding (up to the device's buffer limit).
-    pub windowed: bool,
-}
 
 /// Every buffer of a session, and whether (and how) it runs over tiles.
 #[derive(Clone, Debug)]
@@ -49,26 +24,6 @@ pub struct Plan {
     pub style_grid: Option<TileGrid>,
     /// Whether tiles run exactly (two passes) rather than fast.
     pub exact: bool,
-}
-
-/// What a plan must fit: the device's per-buffer limit and a total budget.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Budget {
-    /// The largest buffer the device binds whole (bytes).
-    pub max_binding: u64,
-    /// The largest buffer the device creates (bytes): the windowed whole-image buffers' limit.
-    pub max_buffer: u64,
-    /// The most GPU memory the session may use with the weights (bytes; `u64::MAX`: no budget).
-    pub total: u64,
-    /// Bytes of the conv weights, already resident (counted against `total`).
-    pub weights: u64,
-}
-
-impl Budget {
-    /// The budget of `total` bytes (`u64::MAX`: none) on `gpu`, whose weights take `weights`.
-    pub fn for_device(gpu: &Gpu, total: u64, weights: u64) -> Budget {
-        Budget { max_binding: gpu.max_storage_bytes(), max_buffer: gpu.max_buffer_bytes(), total, weights }
-    }
 }
 
 /// Tile cores tried by [`Plan::choose`], largest first (smaller cores save little: the halos,
@@ -130,8 +85,8 @@ impl Builder {
     /// at every style layer of the painting network (`painting`, the bounding size: any painting
     /// fits) and its own targets.
     fn guided_targets(&mut self, painting: &[LayerShape], settings: &Settings) {
-        let styled = crate::session::regions::styled_count(settings);
-        for r in (0..styled).filter(|&r| crate::session::regions::guided_by_painting(settings, r)) {
+        let styled = crate::settings::styled_count(settings);
+        for r in (0..styled).filter(|&r| crate::settings::guided_by_painting(settings, r)) {
             for l in painting.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
                 self.add(format!("style mask {} {r}", l.name), 4 * (l.output.1 * l.output.2) as u64, Life::Targets);
                 self.add(format!("region target {} {r}", l.name), 4 * (l.output.0 * l.output.0) as u64, Life::Session);
@@ -163,7 +118,7 @@ impl Builder {
             }
         }
         self.add("display rgba", 4 * hw, Life::Session);
-        if crate::session::keep::keeps_photo(&settings.regions) {
+        if crate::settings::keeps_photo(&settings.regions) {
             self.add("keep mask", 4 * hw, Life::Session);
         }
         if settings.colors.keeps_photo() {
@@ -187,7 +142,7 @@ impl Plan {
         let hw = (width * height) as u64;
         let layers = layer_shapes(width, height, channels);
         // Each styled region's style passes write their own loss partials (five layers each).
-        let styled = crate::session::regions::styled_count(settings).max(1);
+        let styled = crate::settings::styled_count(settings).max(1);
         b.image_state(hw, settings, loss_partials(1 + 5 * (styled - 1)));
         b.network("", &layers, precision, Life::Session);
         let largest = layers.iter().map(|l| 4 * l.out_len() as u64).max().unwrap_or(4);
@@ -204,7 +159,7 @@ impl Plan {
             b.add("content target", precision.bytes() * l.out_len() as u64, Life::Session);
         }
         b.painting_grams(&layers, settings);
-        let styled = crate::session::regions::styled_count(settings);
+        let styled = crate::settings::styled_count(settings);
         if styled > 0 {
             let style_ls: Vec<&LayerShape> = layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())).collect();
             for l in &style_ls {
@@ -258,7 +213,7 @@ impl Plan {
         let halo = halo_for(&probe, settings);
         let grid = TileGrid::new(width, height, core, halo);
         let style_grid = TileGrid::new(style.0, style.1, core, halo);
-        let styled = crate::session::regions::styled_count(settings);
+        let styled = crate::settings::styled_count(settings);
         b.image_state(hw, settings, loss_partials(grid.tiles.len() + 5 * styled.saturating_sub(1)));
         // The tile network, sized for the largest tile input of either grid.
         let (gw, gh) = grid.max_input();
@@ -473,59 +428,6 @@ impl Plan {
         let now = |b: &&BufferSpec| b.life != Life::Iteration;
         let buffers = self.buffers.iter().filter(now).map(|b| (b.name.clone(), (gpu.storage(&b.name, b.bytes), b.life))).collect();
         let later = self.buffers.iter().filter(|b| b.life == Life::Iteration).cloned().collect();
-        Arena { buffers, later, targets: Vec::new() }
-    }
-}
-
-/// The buffers of a [`Plan`], created, handed out by name to the code that binds them.
-pub struct Arena {
-    buffers: HashMap<String, (wgpu::Buffer, Life)>,
-    /// The iteration's buffers, created by [`Self::begin_iteration`].
-    later: Vec<BufferSpec>,
-    /// The targets' buffers handed out, released by [`Self::begin_iteration`].
-    targets: Vec<wgpu::Buffer>,
-}
-
-impl Arena {
-    /// The planned buffer `name`. Panics when the plan has no such buffer (or it is the
-    /// iteration's, before [`Self::begin_iteration`]): the plan and the code that binds its
-    /// buffers disagree (a bug the session tests catch).
-    pub fn take(&mut self, name: &str) -> wgpu::Buffer {
-        let (buffer, life) = self.buffers.remove(name).unwrap_or_else(|| panic!("buffer {name:?} is not in the memory plan (or not created yet)"));
-        if life == Life::Targets {
-            self.targets.push(buffer.clone());
-        }
-        buffer
-    }
-
-    /// The targets are computed (and submitted): releases their buffers ([`Gpu::release`]) and
-    /// creates the iteration's, so the two never take memory at once. Panics if a targets
-    /// buffer was never taken (the plan lists what nothing uses).
-    pub fn begin_iteration(&mut self, gpu: &Gpu) {
-        let untaken: Vec<&String> = self.buffers.iter().filter(|(_, (_, l))| *l == Life::Targets).map(|(n, _)| n).collect();
-        assert!(untaken.is_empty(), "targets buffers never used: {untaken:?}");
-        for b in self.targets.drain(..) {
-            gpu.release(&b);
-        }
-        for b in self.later.drain(..) {
-            let buffer = gpu.storage(&b.name, b.bytes);
-            self.buffers.insert(b.name, (buffer, b.life));
-        }
-    }
-
-    /// The staging buffers of the windowed per-pixel kernels, when planned ([`Plan::staged`]).
-    pub fn staging(&mut self) -> Option<crate::kernels::window::Staging> {
-        if !self.buffers.contains_key("staging a") {
-            return None;
-        }
-        let (a, b) = (self.take("staging a"), self.take("staging b"));
-        Some(crate::kernels::window::Staging { px: (a.size() / 12) as usize, a, b })
-    }
-
-    /// Names of planned buffers not taken yet (the iteration's included, created or not).
-    pub fn left(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.buffers.keys().chain(self.later.iter().map(|b| &b.name)).cloned().collect();
-        v.sort();
-        v
+        Arena::new(buffers, later)
     }
 }

@@ -8,6 +8,7 @@
 //! (equal to the untiled network's) when every input pixel they depend on lies inside the tile's
 //! input, which [`exact_halo`] guarantees.
 
+pub use crate::kernels::tile::Rect;
 use crate::settings::{Settings, TileMode};
 use crate::vgg::{LayerShape, CONTENT_LAYER, STYLE_LAYERS};
 
@@ -29,22 +30,6 @@ pub struct Tile {
     pub iy0: usize,
     pub ix1: usize,
     pub iy1: usize,
-}
-
-/// A box of a `[C][H][W]` buffer: origin (x, y) and size w × h.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Rect {
-    pub x: usize,
-    pub y: usize,
-    pub w: usize,
-    pub h: usize,
-}
-
-impl Rect {
-    /// w · h.
-    pub fn area(&self) -> usize {
-        self.w * self.h
-    }
 }
 
 impl Tile {

@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Precision};
 use crate::kernels::{self, ConvForward, ConvShape, PoolShape};
-use crate::plan::{Arena, Budget};
+use crate::gpu::{Arena, Budget};
 use crate::weights::gemm_len;
 pub use crate::kernels::Pooling;
 use crate::weights::VggWeights;

@@ -3,10 +3,94 @@
 //! dispatch binds buffers by name and a missing, extra or misnamed buffer fails at once.
 
 use super::{Dispatch, Gpu, Precision};
-use crate::kernels::{module_source, ModuleKey};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
+
+/// The WGSL kernel files, one per family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Shader {
+    Conv,
+    Pool,
+    Gram,
+    Loss,
+    Adam,
+    Lbfgs,
+    Image,
+    Tile,
+    Color,
+}
+
+impl Shader {
+    /// Every kernel file.
+    pub const ALL: [Shader; 9] = [Shader::Conv, Shader::Pool, Shader::Gram, Shader::Loss, Shader::Adam, Shader::Lbfgs, Shader::Image, Shader::Tile, Shader::Color];
+
+    /// File name in `shaders/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Shader::Conv => "conv.wgsl",
+            Shader::Pool => "pool.wgsl",
+            Shader::Gram => "gram.wgsl",
+            Shader::Loss => "loss.wgsl",
+            Shader::Adam => "adam.wgsl",
+            Shader::Lbfgs => "lbfgs.wgsl",
+            Shader::Image => "image.wgsl",
+            Shader::Tile => "tile.wgsl",
+            Shader::Color => "color.wgsl",
+        }
+    }
+
+    /// The file's WGSL (embedded at build time).
+    pub fn source(self) -> &'static str {
+        match self {
+            Shader::Conv => include_str!("../../shaders/conv.wgsl"),
+            Shader::Pool => include_str!("../../shaders/pool.wgsl"),
+            Shader::Gram => include_str!("../../shaders/gram.wgsl"),
+            Shader::Loss => include_str!("../../shaders/loss.wgsl"),
+            Shader::Adam => include_str!("../../shaders/adam.wgsl"),
+            Shader::Lbfgs => include_str!("../../shaders/lbfgs.wgsl"),
+            Shader::Image => include_str!("../../shaders/image.wgsl"),
+            Shader::Tile => include_str!("../../shaders/tile.wgsl"),
+            Shader::Color => include_str!("../../shaders/color.wgsl"),
+        }
+    }
+}
+
+/// Which way a conv runs: which pipeline variant and which I/O types its module declares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// `out = relu(W ⊛ in + bias)`; input and output are activations.
+    Forward,
+    /// The input gradient; input and output are f32 gradients.
+    Backward,
+}
+
+/// One compiled WGSL module: a kernel file, the storage precision of its prelude, and (conv only)
+/// the direction whose input/output types it declares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ModuleKey {
+    pub shader: Shader,
+    pub precision: Precision,
+    /// `Some` for the conv file only.
+    pub conv: Option<Direction>,
+}
+
+impl ModuleKey {
+    /// Every module the engine can compile with `f16` available: what the naga and Tint
+    /// validation tests check.
+    pub fn all(with_f16: bool) -> Vec<ModuleKey> {
+        let precisions = if with_f16 { vec![Precision::F32, Precision::F16] } else { vec![Precision::F32] };
+        let mut v = Vec::new();
+        for precision in precisions {
+            for shader in Shader::ALL {
+                let dirs: &[Option<Direction>] = if shader == Shader::Conv { &[Some(Direction::Forward), Some(Direction::Backward)] } else { &[None] };
+                v.extend(dirs.iter().map(|&conv| ModuleKey { shader, precision, conv }));
+            }
+        }
+        v
+    }
+}
+
 
 /// What a binding of a kernel is, for building explicit bind group layouts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -100,7 +184,9 @@ impl Kernels {
     /// The pipeline for `key` (compiled on first use; `name` names it in labels and timing tables),
     /// with bind group layout `bindings`. Panics if `key` asks for f16 storage on a device without
     /// `shader-f16` (plans never do).
-    pub fn get(&self, key: PipelineKey, name: String, bindings: &'static [Binding]) -> Arc<Kernel> {
+    /// `source` gives the module's WGSL when it is compiled (its prelude is the kernels' business:
+    /// [`crate::kernels::module_source`]).
+    pub fn get(&self, key: PipelineKey, name: String, bindings: &'static [Binding], source: impl FnOnce() -> String) -> Arc<Kernel> {
         assert!(key.module.precision == Precision::F32 || self.has_f16, "f16 kernels need a device with shader-f16");
         let mut pipelines = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(k) = pipelines.get(&key) {
@@ -110,7 +196,7 @@ impl Kernels {
             // Test hook: a module the compiler rejects (never cached).
             self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some("deliberately broken"),
-                source: wgpu::ShaderSource::Wgsl(format!("{}\nthis line is not WGSL\n", module_source(key.module)).into()),
+                source: wgpu::ShaderSource::Wgsl(format!("{}\nthis line is not WGSL\n", source()).into()),
             })
         } else {
             let mut modules = self.modules.lock().unwrap_or_else(|p| p.into_inner());
@@ -119,7 +205,7 @@ impl Kernels {
                 .or_insert_with(|| {
                     self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
                         label: Some(key.module.shader.file_name()),
-                        source: wgpu::ShaderSource::Wgsl(module_source(key.module).into()),
+                        source: wgpu::ShaderSource::Wgsl(source().into()),
                     })
                 })
                 .clone()

@@ -3,13 +3,15 @@
 //! implementation choices (`precision`). Nothing kernel-specific lives here: each kernel's host
 //! side is in `crate::kernels`.
 
+pub mod arena;
 mod cache;
 mod device;
 mod dispatch;
 mod precision;
 mod readback;
 
-pub use cache::{binding, Bind, Binding, Kernel, Kernels, PipelineKey, Recipe, Slice};
+pub use arena::{Arena, Budget};
+pub use cache::{binding, Bind, Binding, Direction, Kernel, Kernels, ModuleKey, PipelineKey, Recipe, Shader, Slice};
 pub use device::{Gpu, GpuOptions};
 pub use dispatch::{grid_1d, grid_elems, grid_tiles, Dispatch, MAX_GROUPS_PER_DIM, WG};
 pub use precision::{ConvPath, Precision, Variant, F16_ACT_STORE};

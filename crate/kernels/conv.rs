@@ -2,6 +2,7 @@
 
 use crate::gpu::{binding, grid_tiles, Bind, Binding, ConvPath, Dispatch, Gpu, Precision, Variant};
 use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform};
+pub use crate::gpu::Direction;
 use wgpu::Buffer;
 
 crate::wgsl_struct! {
@@ -18,15 +19,6 @@ crate::wgsl_struct! {
         pub _pad0: u32,
         pub _pad1: u32,
     }
-}
-
-/// Which way a conv runs: which pipeline variant and which I/O types its module declares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Direction {
-    /// `out = relu(W ⊛ in + bias)`; input and output are activations.
-    Forward,
-    /// The input gradient; input and output are f32 gradients.
-    Backward,
 }
 
 /// One compiled variant of the conv kernel.

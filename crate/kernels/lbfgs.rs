@@ -313,7 +313,7 @@ pub struct Lbfgs {
 impl Lbfgs {
     /// Creates the state for an image of `hw` pixels (zeroed history; H = 1).
     /// Its buffers are taken from `arena` (planned by [`LbfgsConfig::buffers`]).
-    pub fn new(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, arena: &mut crate::plan::Arena) -> Lbfgs {
+    pub fn new(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, arena: &mut crate::gpu::Arena) -> Lbfgs {
         assert!(cfg.history >= 1, "L-BFGS needs at least one pair");
         let m = cfg.history;
         let mut st0 = vec![0f32; ST_HEAD + 2 * m];

@@ -9,6 +9,7 @@
 //! types) + `shaders/prelude.wgsl` (shared helpers) + the family's file.
 
 use crate::gpu::{Binding, Gpu, Kernel, PipelineKey, Precision, F16_ACT_STORE, WG};
+pub use crate::gpu::{Direction, ModuleKey, Shader};
 use std::sync::Arc;
 
 pub mod adam;
@@ -23,7 +24,7 @@ pub mod tile;
 pub mod window;
 
 pub use adam::{adam_step, adam_tick, AdamBuffers, AdamConfig};
-pub use conv::{conv_backward, conv_forward, conv_tiling, direct_lanes, ConvBackward, ConvForward, ConvShape, ConvTile, Direction, NARROW_MAX_PIXELS};
+pub use conv::{conv_backward, conv_forward, conv_tiling, direct_lanes, ConvBackward, ConvForward, ConvShape, ConvTile, NARROW_MAX_PIXELS};
 pub use gram::{gram_blend, gram_finish, gram_partial, style_diff, style_grad, GramSplit, StyleDiff, StyleGrad, MAX_PAINTINGS};
 pub use image::{postprocess, preprocess, to_act};
 pub use lbfgs::{Lbfgs, LbfgsConfig};
@@ -124,54 +125,7 @@ macro_rules! wgsl_struct {
     };
 }
 
-/// The WGSL kernel files, one per family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Shader {
-    Conv,
-    Pool,
-    Gram,
-    Loss,
-    Adam,
-    Lbfgs,
-    Image,
-    Tile,
-    Color,
-}
-
 impl Shader {
-    /// Every kernel file.
-    pub const ALL: [Shader; 9] = [Shader::Conv, Shader::Pool, Shader::Gram, Shader::Loss, Shader::Adam, Shader::Lbfgs, Shader::Image, Shader::Tile, Shader::Color];
-
-    /// File name in `shaders/`.
-    pub fn file_name(self) -> &'static str {
-        match self {
-            Shader::Conv => "conv.wgsl",
-            Shader::Pool => "pool.wgsl",
-            Shader::Gram => "gram.wgsl",
-            Shader::Loss => "loss.wgsl",
-            Shader::Adam => "adam.wgsl",
-            Shader::Lbfgs => "lbfgs.wgsl",
-            Shader::Image => "image.wgsl",
-            Shader::Tile => "tile.wgsl",
-            Shader::Color => "color.wgsl",
-        }
-    }
-
-    /// The file's WGSL (embedded at build time).
-    pub fn source(self) -> &'static str {
-        match self {
-            Shader::Conv => include_str!("../../shaders/conv.wgsl"),
-            Shader::Pool => include_str!("../../shaders/pool.wgsl"),
-            Shader::Gram => include_str!("../../shaders/gram.wgsl"),
-            Shader::Loss => include_str!("../../shaders/loss.wgsl"),
-            Shader::Adam => include_str!("../../shaders/adam.wgsl"),
-            Shader::Lbfgs => include_str!("../../shaders/lbfgs.wgsl"),
-            Shader::Image => include_str!("../../shaders/image.wgsl"),
-            Shader::Tile => include_str!("../../shaders/tile.wgsl"),
-            Shader::Color => include_str!("../../shaders/color.wgsl"),
-        }
-    }
-
     /// The family's uniform structs.
     pub fn uniforms(self) -> Vec<Uniform> {
         match self {
@@ -205,32 +159,6 @@ impl Shader {
 
 /// `shaders/prelude.wgsl`, the helpers shared by every kernel file.
 pub const PRELUDE_WGSL: &str = include_str!("../../shaders/prelude.wgsl");
-
-/// One compiled WGSL module: a kernel file, the storage precision of its prelude, and (conv only)
-/// the direction whose input/output types it declares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ModuleKey {
-    pub shader: Shader,
-    pub precision: Precision,
-    /// `Some` for the conv file only.
-    pub conv: Option<Direction>,
-}
-
-impl ModuleKey {
-    /// Every module the engine can compile with `f16` available: what the naga and Tint
-    /// validation tests check.
-    pub fn all(with_f16: bool) -> Vec<ModuleKey> {
-        let precisions = if with_f16 { vec![Precision::F32, Precision::F16] } else { vec![Precision::F32] };
-        let mut v = Vec::new();
-        for precision in precisions {
-            for shader in Shader::ALL {
-                let dirs: &[Option<Direction>] = if shader == Shader::Conv { &[Some(Direction::Forward), Some(Direction::Backward)] } else { &[None] };
-                v.extend(dirs.iter().map(|&conv| ModuleKey { shader, precision, conv }));
-            }
-        }
-        v
-    }
-}
 
 /// The text compiled before a kernel file (see the module docs).
 pub fn prelude(key: ModuleKey) -> String {
@@ -293,7 +221,8 @@ pub struct PipelineSpec {
 impl PipelineSpec {
     /// The compiled pipeline, from the device's cache.
     pub fn get(self, gpu: &Gpu) -> Arc<Kernel> {
-        gpu.kernels.get(self.key, self.name, self.bindings)
+        let module = self.key.module;
+        gpu.kernels.get(self.key, self.name, self.bindings, || module_source(module))
     }
 }
 

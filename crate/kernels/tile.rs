@@ -3,8 +3,23 @@
 
 use crate::gpu::{binding, grid_elems, Bind, Dispatch, Gpu, Precision, Slice};
 use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform};
-use crate::tiles::Rect;
 use wgpu::Buffer;
+
+/// A box of a `[C][H][W]` buffer: origin (x, y) and size w × h.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Rect {
+    pub x: usize,
+    pub y: usize,
+    pub w: usize,
+    pub h: usize,
+}
+
+impl Rect {
+    /// w · h.
+    pub fn area(&self) -> usize {
+        self.w * self.h
+    }
+}
 
 crate::wgsl_struct! {
     /// Uniform parameters of the tile kernels (see `shaders/tile.wgsl`).

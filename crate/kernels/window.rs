@@ -17,8 +17,9 @@
 //! Below the binding limit every launcher here makes exactly the one dispatch it made before.
 
 use crate::gpu::{Dispatch, Gpu, Slice};
+pub use crate::gpu::arena::Staging;
 use crate::kernels::{copy_box, tile::box_params_windowed, BoxMove};
-use crate::tiles::Rect;
+use crate::kernels::tile::Rect;
 use wgpu::Buffer;
 
 /// The largest `minStorageBufferOffsetAlignment` WebGPU allows (bytes): plans, made before any
@@ -116,22 +117,6 @@ pub fn stage_pixels(max_binding: u64, align: u64) -> usize {
 /// Whether the `[3][hw]` f32 images of `hw` pixels need staging on a device binding `max_binding`.
 pub fn needs_staging(max_binding: u64, hw: usize) -> bool {
     12 * hw as u64 > max_binding
-}
-
-/// The two `[3][px]` scratch buffers of staged per-pixel kernels.
-#[derive(Clone)]
-pub struct Staging {
-    pub a: Buffer,
-    pub b: Buffer,
-    /// Pixels per window.
-    pub px: usize,
-}
-
-impl Staging {
-    /// Pixel windows `[p0, p0 + len)` of an image of `hw` pixels.
-    pub fn windows(&self, hw: usize) -> Vec<(usize, usize)> {
-        (0..hw).step_by(self.px).map(|p0| (p0, self.px.min(hw - p0))).collect()
-    }
 }
 
 /// The gather of pixels `[p0, p0 + len)` of the three planes of `img [3][hw]` into `scratch
