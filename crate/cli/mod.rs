@@ -1,6 +1,7 @@
 //! Command-line front end: argument parsing, file I/O, progress display, trace and benchmark.
 
 mod bench;
+mod chunks;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -504,15 +505,51 @@ fn save(img: &image::RgbaImage, path: &Path, record: &RunRecord) -> Result<(), E
     std::fs::write(path, png).map_err(|e| failed(&e))
 }
 
+/// `stylize CONTENT STYLE -o OUT …`: the flags become settings ([`settings_of`], with
+/// `--settings-from`), the inputs are read ([`Inputs::read`]), the run starts and is driven to the
+/// end in chunks ([`drive`], [`chunks`]), then the shown image is written with its record.
 fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
-    let (content_path, style_path, out) = (a.content.unwrap(), a.style.unwrap(), a.output.unwrap());
-    let settings = Settings {
+    let out = a.output.clone().unwrap();
+    let flags = settings_of(&a)?;
+    let (settings, recorded) = match &a.settings_from {
+        Some(p) => settings_from(p, &flags, matches).map(|(s, r)| (s, Some(r)))?,
+        None => (flags, None),
+    };
+    settings.validate()?;
+    if a.report_every == 0 || a.save_every == Some(0) {
+        return Err(Error::Settings("--report-every and --save-every must be at least 1".into()).into());
+    }
+    check_output(&out)?;
+    let (inputs, settings) = Inputs::read(&a, settings)?;
+    let made_from = inputs.record(&a, &settings, recorded.as_ref())?;
+    let weights = VggWeights::load(&weights_path(a.weights.clone()))?;
+    let mut report = Report::new(a.trace.as_deref())?;
+    let mut run = start_run(&weights, &inputs.content, &inputs.paintings, &inputs.masks(), &settings, inputs.init.as_ref(), a.tiles.memory_budget)?;
+    let made_from = made_from(run.session().engine().gpu.summary());
+    report.begin(&run, &settings);
+    drive(&mut run, &a, &out, &made_from, &mut report)?;
+    let (w, h) = run.session().size();
+    let n = run.iterations_done();
+    let scale = run.scale();
+    let session = run.session_mut();
+    session.adopt_average()?;
+    session.evaluate()?;
+    let last = pollster::block_on(session.losses())?;
+    report.losses(last, scale)?;
+    let img = pollster::block_on(session.image())?;
+    save(&img, &out, &made_from)?;
+    report.finish(&out, (w, h), n, last)
+}
+
+/// The settings the flags ask for (before `--settings-from` and the regions).
+fn settings_of(a: &RunArgs) -> Result<Settings, Error> {
+    Ok(Settings {
         size: a.size,
         iterations: a.iterations,
         content_weight: a.content_weight,
         style_weight: a.style_weight,
         tv_weight: a.tv_weight,
-        style_layer_weights: a.style_layer_weights.try_into().map_err(|_| Error::Settings("--style-layer-weights needs 5 values".into()))?,
+        style_layer_weights: a.style_layer_weights.clone().try_into().map_err(|_| Error::Settings("--style-layer-weights needs 5 values".into()))?,
         lr: a.lr,
         optimizer: match a.optimizer {
             OptimizerArg::Adam => Optimizer::Adam,
@@ -523,7 +560,7 @@ fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         resample_moments: matches!(a.resample_moments, OnOff::On),
         scales: a.scales,
         min_size: a.min_size,
-        schedule: a.schedule.unwrap_or_default(),
+        schedule: a.schedule.clone().unwrap_or_default(),
         init: match a.init.as_str() {
             "noise" => Init::Noise,
             _ => Init::Content,
@@ -547,134 +584,180 @@ fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         },
         style_scales: a.style_scales.clone(),
         ..a.tiles.settings(Settings::default())
-    };
-    let (settings, recorded) = match &a.settings_from {
-        Some(p) => settings_from(p, &settings, matches).map(|(s, r)| (s, Some(r)))?,
-        None => (settings, None),
-    };
-    settings.validate()?;
-    if a.report_every == 0 || a.save_every == Some(0) {
-        return Err(Error::Settings("--report-every and --save-every must be at least 1".into()).into());
-    }
-    check_output(&out)?;
-    let content = stylize::image_io::load(&content_path)?;
-    let mut paintings = vec![stylize::image_io::load(&style_path)?];
-    for p in &a.more_styles {
-        paintings.push(stylize::image_io::load(p)?);
-    }
-    if paintings.len() != settings.paintings() {
-        return Err(Error::Settings(format!("{} paintings need {} blend weights (--style-blend), got {}", paintings.len(), paintings.len(), settings.style_blend.len())).into());
-    }
-    let mut style_paths: Vec<PathBuf> = std::iter::once(style_path.clone()).chain(a.more_styles.iter().cloned()).collect();
-    // Region control: each --region-style names a colour and a painting (added when new) or the photo.
-    let mut settings = settings;
-    let mask = match &a.mask {
-        Some(p) => Some(stylize::image_io::load(p)?),
-        None => None,
-    };
-    if mask.is_none() != a.region_style.is_empty() {
-        return Err(Error::Settings("--mask and --region-style go together: the mask, and what each of its colours matches".into()).into());
-    }
-    for spec in &a.region_style {
-        let (colour, what) = spec.split_once('=').ok_or_else(|| Error::Settings(format!("--region-style `{spec}` is not COLOR=PAINTING or COLOR=photo")))?;
-        let color = parse_color(colour).ok_or_else(|| Error::Settings(format!("--region-style: `{colour}` is not a colour (#rrggbb)")))?;
-        let painting = if what.eq_ignore_ascii_case("photo") {
-            None
-        } else {
-            let p = PathBuf::from(what);
-            let known = style_paths.iter().position(|q| q == &p || q.file_name().is_some_and(|n| Some(n) == p.file_name() && !p.exists()));
-            Some(match known {
-                Some(k) => k,
-                None => {
-                    paintings.push(stylize::image_io::load(&p)?);
-                    style_paths.push(p);
-                    style_paths.len() - 1
-                }
-            })
-        };
-        settings.regions.push(stylize::session::Region { color, painting });
-    }
-    // Style masks, each for a painting of the run (named as in --region-style; STYLE by default).
-    let mut style_masks: Vec<Option<(PathBuf, image::RgbaImage)>> = vec![None; paintings.len()];
-    for spec in &a.style_mask {
-        let (painting, file) = match spec.split_once('=') {
-            Some((p, f)) => (Some(PathBuf::from(p)), PathBuf::from(f)),
-            None => (None, PathBuf::from(spec)),
-        };
-        let k = match &painting {
-            None => 0,
-            Some(p) => style_paths
-                .iter()
-                .position(|q| q == p || q.file_name().is_some_and(|n| Some(n) == p.file_name()))
-                .ok_or_else(|| Error::Settings(format!("--style-mask `{spec}`: {} is not a painting of this run (STYLE, --style or --region-style)", p.display())))?,
-        };
-        if style_masks[k].is_some() {
-            return Err(Error::Settings(format!("--style-mask: painting {} has two style masks", style_paths[k].display())).into());
+    })
+}
+
+/// What a run reads: the photo, the paintings (STYLE, each `--style`, each new painting a
+/// `--region-style` names) with their paths, the region mask, the style masks and the initial image.
+struct Inputs {
+    content_path: PathBuf,
+    content: image::RgbaImage,
+    paintings: Vec<image::RgbaImage>,
+    style_paths: Vec<PathBuf>,
+    mask: Option<image::RgbaImage>,
+    style_masks: Vec<Option<(PathBuf, image::RgbaImage)>>,
+    init: Option<image::RgbaImage>,
+}
+
+impl Inputs {
+    /// Reads the images the flags name and completes `settings` with the regions
+    /// (`--region-style`) and the blend weights they imply; checks the sizes.
+    fn read(a: &RunArgs, settings: Settings) -> Result<(Inputs, Settings), Error> {
+        let (content_path, style_path) = (a.content.clone().unwrap(), a.style.clone().unwrap());
+        let content = stylize::image_io::load(&content_path)?;
+        let mut paintings = vec![stylize::image_io::load(&style_path)?];
+        for p in &a.more_styles {
+            paintings.push(stylize::image_io::load(p)?);
         }
-        style_masks[k] = Some((file.clone(), stylize::image_io::load(&file)?));
+        if paintings.len() != settings.paintings() {
+            return Err(Error::Settings(format!("{} paintings need {} blend weights (--style-blend), got {}", paintings.len(), paintings.len(), settings.style_blend.len())));
+        }
+        let mut style_paths: Vec<PathBuf> = std::iter::once(style_path).chain(a.more_styles.iter().cloned()).collect();
+        // Region control: each --region-style names a colour and a painting (added when new) or the photo.
+        let mut settings = settings;
+        let mask = match &a.mask {
+            Some(p) => Some(stylize::image_io::load(p)?),
+            None => None,
+        };
+        if mask.is_none() != a.region_style.is_empty() {
+            return Err(Error::Settings("--mask and --region-style go together: the mask, and what each of its colours matches".into()));
+        }
+        for spec in &a.region_style {
+            let (colour, what) = spec.split_once('=').ok_or_else(|| Error::Settings(format!("--region-style `{spec}` is not COLOR=PAINTING or COLOR=photo")))?;
+            let color = parse_color(colour).ok_or_else(|| Error::Settings(format!("--region-style: `{colour}` is not a colour (#rrggbb)")))?;
+            let painting = if what.eq_ignore_ascii_case("photo") {
+                None
+            } else {
+                let p = PathBuf::from(what);
+                let known = style_paths.iter().position(|q| q == &p || q.file_name().is_some_and(|n| Some(n) == p.file_name() && !p.exists()));
+                Some(match known {
+                    Some(k) => k,
+                    None => {
+                        paintings.push(stylize::image_io::load(&p)?);
+                        style_paths.push(p);
+                        style_paths.len() - 1
+                    }
+                })
+            };
+            settings.regions.push(stylize::session::Region { color, painting });
+        }
+        // Style masks, each for a painting of the run (named as in --region-style; STYLE by default).
+        let mut style_masks: Vec<Option<(PathBuf, image::RgbaImage)>> = vec![None; paintings.len()];
+        for spec in &a.style_mask {
+            let (painting, file) = match spec.split_once('=') {
+                Some((p, f)) => (Some(PathBuf::from(p)), PathBuf::from(f)),
+                None => (None, PathBuf::from(spec)),
+            };
+            let k = match &painting {
+                None => 0,
+                Some(p) => style_paths
+                    .iter()
+                    .position(|q| q == p || q.file_name().is_some_and(|n| Some(n) == p.file_name()))
+                    .ok_or_else(|| Error::Settings(format!("--style-mask `{spec}`: {} is not a painting of this run (STYLE, --style or --region-style)", p.display())))?,
+            };
+            if style_masks[k].is_some() {
+                return Err(Error::Settings(format!("--style-mask: painting {} has two style masks", style_paths[k].display())));
+            }
+            style_masks[k] = Some((file.clone(), stylize::image_io::load(&file)?));
+        }
+        if !settings.regions.is_empty() && settings.style_blend.len() != paintings.len() && paintings.len() > 1 {
+            // With regions each region matches its own painting: the weights only count them.
+            settings.style_blend = vec![1.0; paintings.len()];
+        }
+        settings.validate()?;
+        let dims: Vec<(u32, u32)> = paintings.iter().map(|p| (p.width(), p.height())).collect();
+        stylize::session::painting_sizes(content.width(), content.height(), &dims, &settings.at_scale(settings.final_size(), 0))?;
+        let init = match a.init.as_str() {
+            "content" | "noise" => None,
+            path => Some(stylize::image_io::load(Path::new(path))?),
+        };
+        Ok((Inputs { content_path, content, paintings, style_paths, mask, style_masks, init }, settings))
     }
-    if !settings.regions.is_empty() && settings.style_blend.len() != paintings.len() && paintings.len() > 1 {
-        // With regions each region matches its own painting: the weights only count them.
-        settings.style_blend = vec![1.0; paintings.len()];
+
+    /// The masks as the engine takes them.
+    fn masks(&self) -> Masks {
+        Masks { regions: self.mask.clone(), paintings: self.style_masks.iter().map(|m| m.as_ref().map(|(_, img)| img.clone())).collect() }
     }
-    settings.validate()?;
-    let inputs = (input_record(&content_path)?, input_record(&style_path)?);
-    let more_inputs = style_paths[1..].iter().map(|p| input_record(p)).collect::<Result<Vec<_>, _>>()?;
-    if let Some(r) = &recorded {
-        for (what, given, rec) in [("photo", &inputs.0, &r.content), ("painting", &inputs.1, &r.style)] {
-            if given.sha256 != rec.sha256 {
-                eprintln!("note: {} is not the recorded {what} {} (its SHA-256 differs): the result will differ", given.name, rec.name);
+
+    /// The record the output PNG carries (given the adapter's summary); notes the inputs that are
+    /// not the ones `recorded` names.
+    fn record(&self, a: &RunArgs, settings: &Settings, recorded: Option<&RunRecord>) -> Result<impl FnOnce(String) -> RunRecord, Error> {
+        let inputs = (input_record(&self.content_path)?, input_record(&self.style_paths[0])?);
+        let more_inputs = self.style_paths[1..].iter().map(|p| input_record(p)).collect::<Result<Vec<_>, _>>()?;
+        if let Some(r) = recorded {
+            for (what, given, rec) in [("photo", &inputs.0, &r.content), ("painting", &inputs.1, &r.style)] {
+                if given.sha256 != rec.sha256 {
+                    eprintln!("note: {} is not the recorded {what} {} (its SHA-256 differs): the result will differ", given.name, rec.name);
+                }
             }
         }
+        let mask = a.mask.as_deref().map(input_record).transpose()?;
+        let style_masks = if self.style_masks.iter().any(Option::is_some) {
+            self.style_masks.iter().map(|m| m.as_ref().map(|(p, _)| input_record(p)).transpose()).collect::<Result<Vec<_>, _>>()?
+        } else {
+            Vec::new()
+        };
+        let settings = settings.clone();
+        Ok(move |adapter: String| RunRecord { more_paintings: more_inputs, mask, style_masks, ..RunRecord::new(&settings, inputs.0, inputs.1, adapter) })
     }
-    let dims: Vec<(u32, u32)> = paintings.iter().map(|p| (p.width(), p.height())).collect();
-    stylize::session::painting_sizes(content.width(), content.height(), &dims, &settings.at_scale(settings.final_size(), 0))?;
-    let weights = VggWeights::load(&weights_path(a.weights))?;
-    let mut trace = match &a.trace {
-        Some(p) => Some(std::io::BufWriter::new(
-            std::fs::File::create(p).map_err(|e| Error::Io(format!("cannot write {}: {e}", p.display())))?,
-        )),
-        None => None,
-    };
+}
 
-    let init_img = match a.init.as_str() {
-        "content" | "noise" => None,
-        path => Some(stylize::image_io::load(Path::new(path))?),
-    };
-    let masks = Masks { regions: mask, paintings: style_masks.iter().map(|m| m.as_ref().map(|(_, img)| img.clone())).collect() };
-    let mut run = start_run(&weights, &content, &paintings, &masks, &settings, init_img.as_ref(), a.tiles.memory_budget)?;
-    let mask_input = a.mask.as_deref().map(input_record).transpose()?;
-    let style_mask_inputs = if style_masks.iter().any(Option::is_some) {
-        style_masks.iter().map(|m| m.as_ref().map(|(p, _)| input_record(p)).transpose()).collect::<Result<Vec<_>, _>>()?
-    } else {
-        Vec::new()
-    };
-    let made_from = RunRecord { more_paintings: more_inputs, mask: mask_input, style_masks: style_mask_inputs, ..RunRecord::new(&settings, inputs.0, inputs.1, run.session().engine().gpu.summary()) };
-    let final_px = run.scales().last().map_or(1.0, |s| s.work);
-    let bar = ProgressBar::new((run.work().0 / final_px).round() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} final-size it  ETA {eta}  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let plan: Vec<String> = run.scales().iter().map(|s| format!("{}×{}:{}", s.width, s.height, s.iterations)).collect();
-    // Lines above the bar; printed plainly when the bar is hidden (stderr not a terminal).
-    let say = |bar: &ProgressBar, line: String| if bar.is_hidden() { eprintln!("{line}") } else { bar.println(line) };
-    say(&bar, format!(
-        "{} scale{} ({}), {:?}{} on {}",
-        plan.len(),
-        if plan.len() == 1 { "" } else { "s" },
-        plan.join(", "),
-        settings.optimizer,
-        if settings.average { " with averaging" } else { "" },
-        run.session().engine().gpu.adapter_info.name
-    ));
-    let mut steers = a.steer.clone();
-    steers.sort_by_key(|st| st.at);
-    let start = Instant::now();
-    let mut record = |l: stylize::Losses, scale: usize, bar: &ProgressBar| -> anyhow::Result<()> {
-        let ms = start.elapsed().as_secs_f64() * 1e3;
-        bar.set_message(format!("scale {}  content {:.3e}  style {:.3e}  tv {:.3e}  total {:.3e}", scale + 1, l.content, l.style, l.tv, l.total));
-        if let Some(t) = trace.as_mut() {
+/// Where the run's progress goes: the progress bar (or plain lines when stderr is not a
+/// terminal), the trace file, the final line.
+struct Report {
+    trace: Option<std::io::BufWriter<std::fs::File>>,
+    bar: ProgressBar,
+    /// Work (pixel-iterations) of one iteration at the final size: the bar counts in those.
+    final_px: f64,
+    start: Instant,
+}
+
+impl Report {
+    fn new(trace: Option<&Path>) -> Result<Report, Error> {
+        let trace = match trace {
+            Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(|e| Error::Io(format!("cannot write {}: {e}", p.display())))?)),
+            None => None,
+        };
+        Ok(Report { trace, bar: ProgressBar::hidden(), final_px: 1.0, start: Instant::now() })
+    }
+
+    /// The bar for `run`'s work and the line saying what runs where.
+    fn begin(&mut self, run: &Run, settings: &Settings) {
+        self.final_px = run.scales().last().map_or(1.0, |s| s.work);
+        self.bar = ProgressBar::new((run.work().0 / self.final_px).round() as u64);
+        self.bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} final-size it  ETA {eta}  {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        let plan: Vec<String> = run.scales().iter().map(|s| format!("{}×{}:{}", s.width, s.height, s.iterations)).collect();
+        self.say(format!(
+            "{} scale{} ({}), {:?}{} on {}",
+            plan.len(),
+            if plan.len() == 1 { "" } else { "s" },
+            plan.join(", "),
+            settings.optimizer,
+            if settings.average { " with averaging" } else { "" },
+            run.session().engine().gpu.adapter_info.name
+        ));
+        self.start = Instant::now();
+    }
+
+    /// A line above the bar; printed plainly when the bar is hidden (stderr not a terminal).
+    fn say(&self, line: String) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}")
+        } else {
+            self.bar.println(line)
+        }
+    }
+
+    /// The work done so far on the bar.
+    fn progress(&self, run: &Run) {
+        self.bar.set_position((run.work().1 / self.final_px).round() as u64);
+    }
+
+    /// Losses read back at `scale`: on the bar and as a trace line.
+    fn losses(&mut self, l: stylize::Losses, scale: usize) -> Result<(), Error> {
+        let ms = self.start.elapsed().as_secs_f64() * 1e3;
+        self.bar.set_message(format!("scale {}  content {:.3e}  style {:.3e}  tv {:.3e}  total {:.3e}", scale + 1, l.content, l.style, l.tv, l.total));
+        if let Some(t) = self.trace.as_mut() {
             let line = serde_json::json!({
                 "scale": scale, "iteration": l.iteration, "content": l.content, "style": l.style, "tv": l.tv,
                 "total": l.total, "elapsed_ms": (ms * 10.0).round() / 10.0,
@@ -682,17 +765,43 @@ fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             writeln!(t, "{line}").and_then(|_| t.flush()).map_err(|e| Error::Io(format!("writing the trace: {e}")))?;
         }
         Ok(())
-    };
+    }
+
+    /// The run is over: the output's line with its losses.
+    fn finish(self, out: &Path, (w, h): (u32, u32), n: u32, last: stylize::Losses) -> anyhow::Result<()> {
+        self.bar.finish();
+        if let Some(mut t) = self.trace {
+            t.flush().map_err(|e| Error::Io(format!("writing the trace: {e}")))?;
+        }
+        let secs = self.start.elapsed().as_secs_f64();
+        eprintln!(
+            "wrote {} ({w}×{h}) in {:.1} s, {:.2} it/s; losses of the image written: content {:.4e}, style {:.4e}, tv {:.4e}, total {:.4e}",
+            out.display(),
+            secs,
+            n as f64 / secs,
+            last.content,
+            last.style,
+            last.tv,
+            last.total
+        );
+        Ok(())
+    }
+}
+
+/// Runs every scale of `run` to its end in chunks ([`chunks::chunk_end`]): scripted steering
+/// (`--steer`) at its iteration, losses read back every `--report-every`, the image saved every
+/// `--save-every` (as OUT-NNNN.png).
+fn drive(run: &mut Run, a: &RunArgs, out: &Path, made_from: &RunRecord, report: &mut Report) -> anyhow::Result<()> {
+    let mut steers = a.steer.clone();
+    steers.sort_by_key(|st| st.at);
     loop {
         let scale = run.scale();
         let n = run.scales()[scale].iterations;
         {
             let (w, h) = run.session().size();
             let memory = run.session().plan().summary(run.session().engine().weight_bytes());
-            say(&bar, format!("scale {} of {} · {w} × {h} px · {n} iterations · {memory}", scale + 1, run.scales().len()));
+            report.say(format!("scale {} of {} · {w} × {h} px · {n} iterations · {memory}", scale + 1, run.scales().len()));
         }
-        // Chunks end at t = 1, 1 + r, 1 + 2r, ... so the losses read after each (those of the image
-        // before the chunk's last update) belong to iterations 0, r, 2r, ...
         while run.session().iteration() < n {
             let t = run.session().iteration();
             // Scripted steering due at this run iteration.
@@ -700,60 +809,25 @@ fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
                 let st = steers.remove(0);
                 let next_settings = st.apply(run.settings())?;
                 run.steer(&next_settings)?;
-                say(&bar, format!("steered at iteration {}: {}", run.iterations_done(), st.describe()));
+                report.say(format!("steered at iteration {}: {}", run.iterations_done(), st.describe()));
             }
-            let mut next = if t == 0 { 1 } else { ((t - 1) / a.report_every + 1) * a.report_every + 1 };
-            if let Some(s) = a.save_every {
-                next = next.min((t / s + 1) * s);
+            let steer_in = steers.first().map(|st| st.at.saturating_sub(run.iterations_done()));
+            let end = chunks::chunk_end(t, n, a.report_every, a.save_every, steer_in);
+            run.session_mut().step(end - t, false)?;
+            report.progress(run);
+            if chunks::reports_after(end, a.report_every) {
+                report.losses(pollster::block_on(run.session().losses())?, scale)?;
             }
-            if let Some(st) = steers.first() {
-                // Stop the chunk where the next change is due.
-                next = next.min(t + st.at.saturating_sub(run.iterations_done()).max(1));
-            }
-            let next = next.min(n);
-            run.session_mut().step(next - t, false)?;
-            bar.set_position((run.work().1 / final_px).round() as u64);
-            if (next - 1) % a.report_every == 0 {
-                record(pollster::block_on(run.session().losses())?, scale, &bar)?;
-            }
-            if let Some(s) = a.save_every {
-                if next % s == 0 && next < n {
-                    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("out");
-                    let ext = out.extension().and_then(|s| s.to_str()).unwrap_or("png");
-                    let p = out.with_file_name(format!("{stem}-{:04}.{ext}", run.iterations_done()));
-                    save(&pollster::block_on(run.session().image())?, &p, &made_from)?;
-                }
+            if chunks::saves_after(end, n, a.save_every) {
+                let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("out");
+                let ext = out.extension().and_then(|s| s.to_str()).unwrap_or("png");
+                let p = out.with_file_name(format!("{stem}-{:04}.{ext}", run.iterations_done()));
+                save(&pollster::block_on(run.session().image())?, &p, made_from)?;
             }
         }
         if run.at_last_scale() {
-            break;
+            return Ok(());
         }
         pollster::block_on(run.next_scale())?;
     }
-    let (w, h) = run.session().size();
-    let n = run.iterations_done();
-    let scale = run.scale();
-    let session = run.session_mut();
-    session.adopt_average()?;
-    session.evaluate()?;
-    let last = pollster::block_on(session.losses())?;
-    record(last, scale, &bar)?;
-    let img = pollster::block_on(session.image())?;
-    save(&img, &out, &made_from)?;
-    bar.finish();
-    if let Some(mut t) = trace {
-        t.flush().map_err(|e| Error::Io(format!("writing the trace: {e}")))?;
-    }
-    let secs = start.elapsed().as_secs_f64();
-    eprintln!(
-        "wrote {} ({w}×{h}) in {:.1} s, {:.2} it/s; losses of the image written: content {:.4e}, style {:.4e}, tv {:.4e}, total {:.4e}",
-        out.display(),
-        secs,
-        n as f64 / secs,
-        last.content,
-        last.style,
-        last.tv,
-        last.total
-    );
-    Ok(())
 }
