@@ -56,13 +56,16 @@ pub const WHOLE_PLAN: &str = "the whole plan";
 
 fn mib(bytes: u64) -> String {
     let m = bytes as f64 / (1u64 << 20) as f64;
-    if m >= 1024.0 { format!("{:.2} GiB", m / 1024.0) } else { format!("{m:.1} MiB") }
+    if m >= 1024.0 {
+        format!("{:.2} GiB", m / 1024.0)
+    } else {
+        format!("{m:.1} MiB")
+    }
 }
 
 fn limit_text(buffer: &str, bytes: u64, limit: u64) -> String {
     if buffer == WHOLE_PLAN {
         format!("even in the smallest tiles it needs {} of GPU memory (weights included) but the memory budget is {}", mib(bytes), mib(limit))
-
     } else {
         format!("buffer `{buffer}` needs {} but the device allows at most {} per buffer", mib(bytes), mib(limit))
     }

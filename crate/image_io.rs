@@ -78,9 +78,7 @@ pub fn check(bytes: &[u8], name: &str) -> Result<()> {
     let dims = decoded.or_else(|| png_dimensions(bytes));
     if let Some((w, h)) = dims {
         if w.max(h) > MAX_INPUT_SIDE || w == 0 || h == 0 {
-            return Err(Error::Image(format!(
-                "cannot decode {name}: it declares {w}×{h} pixels; stylize reads images of 1 to {MAX_INPUT_SIDE} px per side"
-            )));
+            return Err(Error::Image(format!("cannot decode {name}: it declares {w}×{h} pixels; stylize reads images of 1 to {MAX_INPUT_SIDE} px per side")));
         }
     }
     Ok(())

@@ -11,9 +11,9 @@ pub mod gpu;
 pub mod image_io;
 pub mod kernels;
 pub mod plan;
+pub mod preview;
 pub mod record;
 pub mod settings;
-pub mod preview;
 pub mod tiles;
 pub mod weights;
 

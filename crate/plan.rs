@@ -6,8 +6,8 @@
 //! network on the whole image and over tiles ([`crate::tiles`]) when a budget asks for it.
 
 use crate::error::{Error, Result};
+pub use crate::gpu::arena::{Arena, Budget, BufferSpec, Life};
 use crate::gpu::{Gpu, Precision};
-pub use crate::gpu::arena::{Arena, BufferSpec, Budget, Life};
 use crate::kernels::{self, GramSplit, LbfgsConfig, MAX_REDUCE_GROUPS};
 use crate::settings::{Optimizer, Settings, TileMode};
 use crate::tiles::{halo_for, strides, TileGrid};
@@ -248,7 +248,13 @@ impl Plan {
             }
             // Style masks crop the painting's masks over the painting's tiles too.
             let guided = !settings.style_masks.is_empty();
-            let owned_px = layers.iter().enumerate().filter(|(_, l)| STYLE_LAYERS.contains(&l.name.as_str())).map(|(i, _)| owned(&grid, i).max(if guided { owned(&style_grid, i) } else { 0 })).max().unwrap_or(1);
+            let owned_px = layers
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| STYLE_LAYERS.contains(&l.name.as_str()))
+                .map(|(i, _)| owned(&grid, i).max(if guided { owned(&style_grid, i) } else { 0 }))
+                .max()
+                .unwrap_or(1);
             b.guided_targets(&layer_shapes(style.0, style.1, channels), settings);
             b.add("tile mask crop", 4 * owned_px as u64, Life::Session);
             b.add("tile masked crop", precision.bytes() * crop as u64, Life::Session);
@@ -309,7 +315,11 @@ impl Plan {
             lo = first;
             while hi - lo > 1 {
                 let mid = (lo + hi) / 2;
-                if fits_at(16 * mid) { lo = mid } else { hi = mid }
+                if fits_at(16 * mid) {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
             }
         }
         let lo = 16 * lo;
@@ -317,15 +327,18 @@ impl Plan {
         Err(Error::TooLarge { width: width as u32, height: height as u32, buffer: name, bytes, limit, fits: fits as u32 })
     }
 
-    fn candidates<'a>(width: usize, height: usize, style: (usize, usize), channels: &'a [(usize, usize)], precision: Precision, settings: &'a Settings) -> impl Iterator<Item = Plan> + 'a {
+    fn candidates<'a>(
+        width: usize,
+        height: usize,
+        style: (usize, usize),
+        channels: &'a [(usize, usize)],
+        precision: Precision,
+        settings: &'a Settings,
+    ) -> impl Iterator<Item = Plan> + 'a {
         let longer = width.max(height).max(style.0).max(style.1);
         let forced = settings.tile_size as usize;
         let whole = (forced == 0).then(|| Self::whole(width, height, style, channels, precision, settings));
-        let cores: Vec<usize> = if forced > 0 {
-            vec![forced]
-        } else {
-            TILE_CORES.iter().copied().filter(|&c| c < longer).collect()
-        };
+        let cores: Vec<usize> = if forced > 0 { vec![forced] } else { TILE_CORES.iter().copied().filter(|&c| c < longer).collect() };
         whole.into_iter().chain(cores.into_iter().map(move |c| Self::tiled(width, height, style, channels, precision, settings, c)))
     }
 
@@ -412,7 +425,11 @@ impl Plan {
             None => self.buffers.iter().find(|b| b.name == "display rgba").map_or(0.0, |b| (b.bytes / 4) as f64),
             Some(g) => {
                 let inputs: f64 = g.tiles.iter().map(|t| (t.input_size().0 * t.input_size().1) as f64).sum();
-                if self.exact { 1.5 * inputs } else { inputs }
+                if self.exact {
+                    1.5 * inputs
+                } else {
+                    inputs
+                }
             }
         }
     }

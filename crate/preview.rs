@@ -20,10 +20,8 @@ impl Preview {
     /// Compiles `shaders/display.wgsl` for targets of `format`.
     pub fn new(gpu: &Gpu, format: wgpu::TextureFormat) -> Preview {
         let device = &gpu.device;
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("display.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../shaders/display.wgsl").into()),
-        });
+        let module = device
+            .create_shader_module(wgpu::ShaderModuleDescriptor { label: Some("display.wgsl"), source: wgpu::ShaderSource::Wgsl(include_str!("../shaders/display.wgsl").into()) });
         let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
             binding,
             visibility: wgpu::ShaderStages::FRAGMENT,
@@ -34,11 +32,7 @@ impl Preview {
             label: Some("display"),
             entries: &[entry(0, wgpu::BufferBindingType::Uniform), entry(1, wgpu::BufferBindingType::Storage { read_only: true })],
         });
-        let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("display"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
+        let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor { label: Some("display"), bind_group_layouts: &[Some(&layout)], immediate_size: 0 });
         let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
             label: Some("display"),
             layout: Some(&pl),
@@ -68,10 +62,7 @@ impl Preview {
         let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("display"),
             layout: &self.layout,
-            entries: &[
-                wgpu::BindGroupEntry { binding: 0, resource: params.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 1, resource: rgba.as_entire_binding() },
-            ],
+            entries: &[wgpu::BindGroupEntry { binding: 0, resource: params.as_entire_binding() }, wgpu::BindGroupEntry { binding: 1, resource: rgba.as_entire_binding() }],
         });
         PreviewSource { bind_group }
     }

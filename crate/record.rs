@@ -48,7 +48,16 @@ pub struct RunRecord {
 impl RunRecord {
     /// A record of `settings` with this crate's version.
     pub fn new(settings: &Settings, content: InputRecord, style: InputRecord, adapter: String) -> RunRecord {
-        RunRecord { stylize: env!("CARGO_PKG_VERSION").into(), settings: settings.clone(), content, style, more_paintings: Vec::new(), mask: None, style_masks: Vec::new(), adapter }
+        RunRecord {
+            stylize: env!("CARGO_PKG_VERSION").into(),
+            settings: settings.clone(),
+            content,
+            style,
+            more_paintings: Vec::new(),
+            mask: None,
+            style_masks: Vec::new(),
+            adapter,
+        }
     }
 }
 

@@ -464,7 +464,8 @@ pub fn sym_power(sym: &[[f64; 3]; 3], power: f64) -> [[f64; 3]; 3] {
         let p2 = (a[0][0] - q).powi(2) + (a[1][1] - q).powi(2) + (a[2][2] - q).powi(2) + 2.0 * p1;
         let p = (p2 / 6.0).sqrt();
         let bm: Vec<Vec<f64>> = (0..3).map(|r| (0..3).map(|c| (a[r][c] - if r == c { q } else { 0.0 }) / p).collect()).collect();
-        let det = bm[0][0] * (bm[1][1] * bm[2][2] - bm[1][2] * bm[2][1]) - bm[0][1] * (bm[1][0] * bm[2][2] - bm[1][2] * bm[2][0]) + bm[0][2] * (bm[1][0] * bm[2][1] - bm[1][1] * bm[2][0]);
+        let det = bm[0][0] * (bm[1][1] * bm[2][2] - bm[1][2] * bm[2][1]) - bm[0][1] * (bm[1][0] * bm[2][2] - bm[1][2] * bm[2][0])
+            + bm[0][2] * (bm[1][0] * bm[2][1] - bm[1][1] * bm[2][0]);
         let phi = (det / 2.0).clamp(-1.0, 1.0).acos() / 3.0;
         let l1 = q + 2.0 * p * phi.cos();
         let l3 = q + 2.0 * p * (phi + 2.0 * std::f64::consts::PI / 3.0).cos();

@@ -264,7 +264,11 @@ impl Settings {
         let count = match self.scales {
             0 => {
                 let ratio = self.size as f64 / self.min_size as f64;
-                if ratio <= 1.0 { 1 } else { 1 + (2.0 * ratio.log2() + 1e-9).floor() as u32 }
+                if ratio <= 1.0 {
+                    1
+                } else {
+                    1 + (2.0 * ratio.log2() + 1e-9).floor() as u32
+                }
             }
             n => n,
         };
@@ -356,7 +360,6 @@ impl Settings {
         Ok(())
     }
 }
-
 
 // ---- region queries (which regions are styled, by which painting, which keep the photo)
 

@@ -3,11 +3,11 @@
 //! session's memory plan, [`crate::plan`]).
 
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, Gpu, Precision};
-use crate::kernels::{self, ConvForward, ConvShape, PoolShape};
 use crate::gpu::{Arena, Budget};
-use crate::weights::gemm_len;
+use crate::gpu::{Dispatch, Gpu, Precision};
 pub use crate::kernels::Pooling;
+use crate::kernels::{self, ConvForward, ConvShape, PoolShape};
+use crate::weights::gemm_len;
 use crate::weights::VggWeights;
 use std::rc::Rc;
 

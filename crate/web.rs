@@ -3,9 +3,9 @@
 //! Every error reaches JavaScript as an `Error` whose `name` is the [`Error`] variant
 //! (`Weights`, `Image`, `TooLarge` with a `fits` field, `DeviceLost`, `NotFinite`, ...).
 
+use crate::kernels::ConvShape;
 use crate::preview::{Preview, PreviewSource};
 use crate::session::{painting_sizes, plan_for_paintings, Masks};
-use crate::kernels::ConvShape;
 use crate::{ConvPath, Engine, Error, Gpu, GpuOptions, Precision, Run, Session, Settings, VggWeights};
 use js_sys::{Promise, Reflect, Uint8Array};
 use std::rc::Rc;
@@ -52,8 +52,7 @@ fn settings_from(v: &JsValue) -> Result<Settings, JsValue> {
 }
 
 fn rgba(bytes: &[u8], w: u32, h: u32, what: &str) -> Result<image::RgbaImage, JsValue> {
-    image::RgbaImage::from_raw(w, h, bytes.to_vec())
-        .ok_or_else(|| js_error(Error::Image(format!("{what}: {} bytes is not {w}×{h} RGBA", bytes.len()))))
+    image::RgbaImage::from_raw(w, h, bytes.to_vec()).ok_or_else(|| js_error(Error::Image(format!("{what}: {} bytes is not {w}×{h} RGBA", bytes.len()))))
 }
 
 /// Sessions alive in this page (a `Job` holds its GPU buffers until `free()`d or collected).
@@ -346,13 +345,8 @@ impl View {
         let (w, h) = session.size();
         canvas.set_width(w);
         canvas.set_height(h);
-        let surface = gpu
-            .instance
-            .create_surface(wgpu::SurfaceTarget::Canvas(canvas.clone()))
-            .map_err(|e| js_error(Error::Gpu(format!("cannot draw on the canvas: {e}"))))?;
-        let mut config = surface
-            .get_default_config(&gpu.adapter, w, h)
-            .ok_or_else(|| js_error(Error::Gpu("the canvas does not support this adapter".into())))?;
+        let surface = gpu.instance.create_surface(wgpu::SurfaceTarget::Canvas(canvas.clone())).map_err(|e| js_error(Error::Gpu(format!("cannot draw on the canvas: {e}"))))?;
+        let mut config = surface.get_default_config(&gpu.adapter, w, h).ok_or_else(|| js_error(Error::Gpu("the canvas does not support this adapter".into())))?;
         let caps = surface.get_capabilities(&gpu.adapter);
         if let Some(f) = caps.formats.iter().find(|f| !f.is_srgb()) {
             config.format = *f;

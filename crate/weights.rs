@@ -94,11 +94,8 @@ impl VggWeights {
     /// Returns an [`Error::Weights`] naming the first problem: not a safetensors file, a missing
     /// tensor, a wrong shape or dtype, or a non-finite value.
     pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
-        let st = SafeTensors::deserialize(bytes).map_err(|e| {
-            Error::Weights(format!(
-                "not a valid safetensors file ({e}); expected the VGG19 conv weights made by tools/fetch-weights"
-            ))
-        })?;
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| Error::Weights(format!("not a valid safetensors file ({e}); expected the VGG19 conv weights made by tools/fetch-weights")))?;
         let mut convs = Vec::with_capacity(CONVS.len());
         let mut stored_f16 = false;
         for &(name, cin, cout) in CONVS.iter() {
@@ -113,12 +110,7 @@ impl VggWeights {
     /// Reads and parses a weights file from disk (native only). See [`Self::from_safetensors`].
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load(path: &std::path::Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::Weights(format!(
-                "cannot read {}: {e} (run tools/fetch-weights to download them)",
-                path.display()
-            ))
-        })?;
+        let bytes = std::fs::read(path).map_err(|e| Error::Weights(format!("cannot read {}: {e} (run tools/fetch-weights to download them)", path.display())))?;
         Self::from_safetensors(&bytes)
     }
 
@@ -134,9 +126,7 @@ impl VggWeights {
                 let cin = if name == "conv1_1" { 3 } else { cin.min(channels) };
                 let cout = cout.min(channels);
                 let std = (2.0 / (cin as f32 * 9.0)).sqrt();
-                let weight = (0..cout * cin * 9)
-                    .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * std * 1.7)
-                    .collect();
+                let weight = (0..cout * cin * 9).map(|_| (rng.random::<f32>() * 2.0 - 1.0) * std * 1.7).collect();
                 let bias = (0..cout).map(|_| (rng.random::<f32>() - 0.3) * 0.5).collect();
                 ConvWeights { name, cin, cout, weight, bias }
             })
@@ -147,33 +137,15 @@ impl VggWeights {
 
 /// A tensor's values as f32, and whether it was stored as F16.
 fn read_tensor(st: &SafeTensors, name: &str, shape: &[usize]) -> Result<(Vec<f32>, bool)> {
-    let t = st.tensor(name).map_err(|_| {
-        Error::Weights(format!(
-            "tensor `{name}` is missing: this is not the VGG19 conv weights file (expected conv1_1 … conv5_1)"
-        ))
-    })?;
+    let t = st.tensor(name).map_err(|_| Error::Weights(format!("tensor `{name}` is missing: this is not the VGG19 conv weights file (expected conv1_1 … conv5_1)")))?;
     if t.shape() != shape {
-        return Err(Error::Weights(format!(
-            "tensor `{name}` has shape {:?}, expected {:?}",
-            t.shape(),
-            shape
-        )));
+        return Err(Error::Weights(format!("tensor `{name}` has shape {:?}, expected {:?}", t.shape(), shape)));
     }
     let data = t.data();
     let values: Vec<f32> = match t.dtype() {
-        Dtype::F32 => data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-        Dtype::F16 => data
-            .chunks_exact(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
-        other => {
-            return Err(Error::Weights(format!(
-                "tensor `{name}` has dtype {other:?}; only F16 and F32 are supported"
-            )))
-        }
+        Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        Dtype::F16 => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        other => return Err(Error::Weights(format!("tensor `{name}` has dtype {other:?}; only F16 and F32 are supported"))),
     };
     if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
         return Err(Error::Weights(format!("tensor `{name}` has a non-finite value at index {bad}")));

@@ -15,16 +15,7 @@ fn bin() -> Command {
 
 /// `stylize chelsea flow_strokes -o OUT --weights REAL --trace TRACE` plus `args`, run to completion.
 fn real_run(cmd: &mut Command, out: &Path, trace: &Path, args: &[&str]) -> std::process::Output {
-    cmd.args([test_image("chelsea.png"), test_painting()])
-        .arg("-o")
-        .arg(out)
-        .args(args)
-        .arg("--weights")
-        .arg(real_weights_path())
-        .arg("--trace")
-        .arg(trace)
-        .output()
-        .unwrap()
+    cmd.args([test_image("chelsea.png"), test_painting()]).arg("-o").arg(out).args(args).arg("--weights").arg(real_weights_path()).arg("--trace").arg(trace).output().unwrap()
 }
 
 fn out_dir(name: &str) -> PathBuf {
@@ -47,8 +38,7 @@ fn real_run_lowers_the_loss_and_writes_png_and_trace() {
     assert_eq!((img.width(), img.height()), (32, 21));
     assert!(dir.join("cat-0010.png").exists(), "--save-every wrote the intermediate image");
 
-    let lines: Vec<serde_json::Value> =
-        std::fs::read_to_string(&trace).unwrap().lines().map(|l| serde_json::from_str(l).expect("each trace line is JSON")).collect();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&trace).unwrap().lines().map(|l| serde_json::from_str(l).expect("each trace line is JSON")).collect();
     let iters: Vec<u64> = lines.iter().map(|l| l["iteration"].as_u64().unwrap()).collect();
     assert_eq!(iters, vec![0, 5, 10, 15, 20], "iteration 0, every 5, and the last");
     let mut last_ms = -1.0;
@@ -197,11 +187,7 @@ fn f16_storage_run_lowers_the_loss() {
     let trace = dir.join("trace.jsonl");
     let st = real_run(bin().env("STYLIZE_PRECISION", "f16"), &dir.join("cat.png"), &trace, &["--size", "32", "--iterations", "10", "--report-every", "10"]);
     assert!(st.status.success(), "stylize failed: {}", String::from_utf8_lossy(&st.stderr));
-    let totals: Vec<f64> = std::fs::read_to_string(&trace)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["total"].as_f64().unwrap())
-        .collect();
+    let totals: Vec<f64> = std::fs::read_to_string(&trace).unwrap().lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["total"].as_f64().unwrap()).collect();
     assert_eq!(totals.len(), 2);
     assert!(totals[1] < 0.8 * totals[0], "10 iterations lower the total loss: {totals:?}");
 }
@@ -232,15 +218,7 @@ fn exif_orientation_is_honoured() {
     let photo = dir.join("portrait.jpg");
     std::fs::write(&photo, with_exif_orientation(&jpeg(&half_red_half_blue(48, 24)), 6)).unwrap();
     let out = dir.join("o.png");
-    let st = bin()
-        .arg(&photo)
-        .arg(test_painting())
-        .args(["--size", "32", "--iterations", "0", "--weights"])
-        .arg(real_weights_path())
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let st = bin().arg(&photo).arg(test_painting()).args(["--size", "32", "--iterations", "0", "--weights"]).arg(real_weights_path()).arg("-o").arg(&out).output().unwrap();
     assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
     let img = image::open(&out).unwrap().to_rgb8();
     assert_eq!(img.dimensions(), (16, 32), "48×24 stored, shown 24×48 → 16×32");
@@ -385,7 +363,24 @@ fn the_png_records_its_settings_and_settings_from_reproduces_it() {
         let record = stylize::record::read_png_record(&bytes).unwrap().expect("the PNG carries a record");
         (image::load_from_memory(&bytes).unwrap().to_rgba8().into_raw(), record, stderr)
     };
-    let custom = ["--size", "32", "--iterations", "4", "--style-weight", "100", "--tv-weight", "5", "--seed", "4", "--init", "noise", "--lr", "3", "--style-layer-weights", "1,1,0.5,0.2,0.1"];
+    let custom = [
+        "--size",
+        "32",
+        "--iterations",
+        "4",
+        "--style-weight",
+        "100",
+        "--tv-weight",
+        "5",
+        "--seed",
+        "4",
+        "--init",
+        "noise",
+        "--lr",
+        "3",
+        "--style-layer-weights",
+        "1,1,0.5,0.2,0.1",
+    ];
     let (a, rec, _) = go("a.png", &custom);
     assert_eq!((rec.settings.style_weight, rec.settings.seed, rec.settings.init, rec.settings.lr), (100.0, 4, stylize::Init::Noise, Some(3.0)));
     assert_eq!(rec.content.name, "chelsea.png");
@@ -403,7 +398,16 @@ fn the_png_records_its_settings_and_settings_from_reproduces_it() {
     assert_eq!(rec_c.settings, stylize::Settings { iterations: 2, ..rec.settings.clone() }, "a flag given overrides the record");
     // Another painting: a note, not a failure.
     let other = test_image("mosaic.png");
-    let st = bin().arg(&photo).arg(&other).arg("-o").arg(dir.join("d.png")).args(["--settings-from", a_arg, "--iterations", "0", "--scales", "1"]).arg("--weights").arg(real_weights_path()).output().unwrap();
+    let st = bin()
+        .arg(&photo)
+        .arg(&other)
+        .arg("-o")
+        .arg(dir.join("d.png"))
+        .args(["--settings-from", a_arg, "--iterations", "0", "--scales", "1"])
+        .arg("--weights")
+        .arg(real_weights_path())
+        .output()
+        .unwrap();
     let e = String::from_utf8_lossy(&st.stderr);
     assert!(st.status.success() && e.contains("is not the recorded painting"), "{e}");
     // A PNG without a record, and a file that is not a PNG.
@@ -448,10 +452,15 @@ fn colour_modes_keep_the_photos_colours() {
         assert!(last < 0.8 * first, "--colors {mode}: the loss falls: {first} → {last}");
         let img = image::open(&out).unwrap().to_rgba8();
         let n = (img.width() * img.height()) as f64;
-        let diff: f64 = img.pixels().zip(small.pixels()).map(|(a, b)| {
-            let ((ia, qa), (ib, qb)) = (chroma(&a.0), chroma(&b.0));
-            (ia - ib).abs() + (qa - qb).abs()
-        }).sum::<f64>() / n;
+        let diff: f64 = img
+            .pixels()
+            .zip(small.pixels())
+            .map(|(a, b)| {
+                let ((ia, qa), (ib, qb)) = (chroma(&a.0), chroma(&b.0));
+                (ia - ib).abs() + (qa - qb).abs()
+            })
+            .sum::<f64>()
+            / n;
         let to_photo = mean_dist(mean_rgb(&img), mean_rgb(&small));
         palette_dist.insert(mode, to_photo);
         eprintln!("--colors {mode}: loss {first:.4e} → {last:.4e}; mean |ΔI| + |ΔQ| from the photo {diff:.2}; mean RGB {to_photo:.1} from the photo's");
@@ -581,7 +590,14 @@ fn a_region_mask_keeps_the_photo_where_asked() {
             assert_eq!(rec.mask.unwrap().name, "mask.png");
         }
     }
-    let bad = bin().arg(test_image("chelsea.png")).arg(test_painting()).args(["-o", "c.png", "--region-style", "#ff0000=photo"]).arg("--weights").arg(real_weights_path()).output().unwrap();
+    let bad = bin()
+        .arg(test_image("chelsea.png"))
+        .arg(test_painting())
+        .args(["-o", "c.png", "--region-style", "#ff0000=photo"])
+        .arg("--weights")
+        .arg(real_weights_path())
+        .output()
+        .unwrap();
     let e = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && e.trim().lines().count() == 1 && e.contains("--mask and --region-style go together"), "{e}");
 }
@@ -597,7 +613,11 @@ fn a_style_mask_picks_the_part_of_the_painting() {
     image::RgbaImage::from_pixel(60, 40, image::Rgba([255, 0, 0, 255])).save(&mask).unwrap();
     image::RgbaImage::from_fn(128, 96, |x, y| {
         let t = ((x * 7 + y * 13) % 48) as u8 + if (x / 6 + y / 6) % 2 == 0 { 40 } else { 0 };
-        if x < 64 { image::Rgba([110 + t, 20 + t / 4, 20, 255]) } else { image::Rgba([20, 30 + t / 4, 110 + t, 255]) }
+        if x < 64 {
+            image::Rgba([110 + t, 20 + t / 4, 20, 255])
+        } else {
+            image::Rgba([20, 30 + t / 4, 110 + t, 255])
+        }
     })
     .save(&painting)
     .unwrap();
@@ -606,7 +626,16 @@ fn a_style_mask_picks_the_part_of_the_painting() {
         let (out, trace) = (dir.join(format!("{name}.png")), dir.join(format!("{name}.jsonl")));
         let mut cmd = bin();
         cmd.arg(test_image("chelsea.png")).arg(&painting).arg("--mask").arg(&mask).args(["--region-style", "#ff0000=halves.png"]).args(extra);
-        let st = cmd.arg("-o").arg(&out).arg("--trace").arg(&trace).args(["--size", "64", "--iterations", "20", "--scales", "1", "--optimizer", "lbfgs", "--report-every", "20", "--init", "noise"]).arg("--weights").arg(real_weights_path()).output().unwrap();
+        let st = cmd
+            .arg("-o")
+            .arg(&out)
+            .arg("--trace")
+            .arg(&trace)
+            .args(["--size", "64", "--iterations", "20", "--scales", "1", "--optimizer", "lbfgs", "--report-every", "20", "--init", "noise"])
+            .arg("--weights")
+            .arg(real_weights_path())
+            .output()
+            .unwrap();
         assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
         let img = image::open(&out).unwrap().to_rgba8();
         let mean = |k: usize| img.pixels().map(|p| p[k] as f64).sum::<f64>() / img.pixels().len() as f64;
@@ -621,10 +650,21 @@ fn a_style_mask_picks_the_part_of_the_painting() {
     let rec = stylize::record::read_png_record(&std::fs::read(&out).unwrap()).unwrap().unwrap();
     assert_eq!(rec.style_masks.len(), 1);
     assert_eq!(rec.style_masks[0].as_ref().unwrap().name, "halves-mask.png");
-    let bad = bin().arg(test_image("chelsea.png")).arg(&painting).args(["-o", "c.png", "--style-mask"]).arg(&style_mask).arg("--weights").arg(real_weights_path()).output().unwrap();
+    let bad =
+        bin().arg(test_image("chelsea.png")).arg(&painting).args(["-o", "c.png", "--style-mask"]).arg(&style_mask).arg("--weights").arg(real_weights_path()).output().unwrap();
     let e = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && e.trim().lines().count() == 1 && e.contains("a style mask needs regions"), "{e}");
-    let bad = bin().arg(test_image("chelsea.png")).arg(&painting).args(["-o", "c.png", "--style-mask", "nothere.jpg=m.png"]).arg("--mask").arg(&mask).args(["--region-style", "#ff0000=photo"]).arg("--weights").arg(real_weights_path()).output().unwrap();
+    let bad = bin()
+        .arg(test_image("chelsea.png"))
+        .arg(&painting)
+        .args(["-o", "c.png", "--style-mask", "nothere.jpg=m.png"])
+        .arg("--mask")
+        .arg(&mask)
+        .args(["--region-style", "#ff0000=photo"])
+        .arg("--weights")
+        .arg(real_weights_path())
+        .output()
+        .unwrap();
     let e = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && e.trim().lines().count() == 1 && e.contains("is not a painting of this run"), "{e}");
 }

@@ -199,7 +199,14 @@ fn style_mask_targets_match_the_reference() {
 /// a squared RGB distance of 3·96², else in the "rest"; one mask per region that takes a painting
 /// (in the listed order), then the rest's; each pooled like the features (2×2 windows, max or
 /// average) to relu1_1 … relu5_1 (strides 1 … 16); mass M = round(Σ m²).
-fn region_masks(mask: &image::RgbaImage, w: usize, h: usize, regions: &[stylize::session::Region], layers: &[stylize::vgg::LayerShape], pooling: Pooling) -> Vec<Vec<(Vec<f32>, usize)>> {
+fn region_masks(
+    mask: &image::RgbaImage,
+    w: usize,
+    h: usize,
+    regions: &[stylize::session::Region],
+    layers: &[stylize::vgg::LayerShape],
+    pooling: Pooling,
+) -> Vec<Vec<(Vec<f32>, usize)>> {
     let px = image::imageops::resize(mask, w as u32, h as u32, image::imageops::FilterType::Nearest);
     let label = |p: &image::Rgba<u8>| {
         let mut best: Option<(i32, usize)> = None;
@@ -252,9 +259,18 @@ fn guided_case(style_mask: Option<image::RgbaImage>) {
     let (w, h) = (24usize, 20usize);
     let (content, style) = (photo(w, h), painting(20, 22));
     // Left third red (painting 1), right third blue (keep the photo), middle unlisted (the rest).
-    let mask = image::RgbaImage::from_fn(w as u32, h as u32, |x, _| if x < 8 { image::Rgba([250, 10, 10, 255]) } else if x >= 16 { image::Rgba([0, 0, 255, 255]) } else { image::Rgba([128, 128, 128, 255]) });
+    let mask = image::RgbaImage::from_fn(w as u32, h as u32, |x, _| {
+        if x < 8 {
+            image::Rgba([250, 10, 10, 255])
+        } else if x >= 16 {
+            image::Rgba([0, 0, 255, 255])
+        } else {
+            image::Rgba([128, 128, 128, 255])
+        }
+    });
     let regions_set = vec![stylize::session::Region { color: [255, 0, 0], painting: Some(0) }, stylize::session::Region { color: [0, 0, 255], painting: None }];
-    let settings = Settings { size: 24, scales: 1, init: Init::Noise, seed: 5, content_weight: 1.0, style_weight: 30.0, tv_weight: 0.0, regions: regions_set.clone(), ..Settings::default() };
+    let settings =
+        Settings { size: 24, scales: 1, init: Init::Noise, seed: 5, content_weight: 1.0, style_weight: 30.0, tv_weight: 0.0, regions: regions_set.clone(), ..Settings::default() };
     let masks = stylize::session::Masks { regions: Some(mask.clone()), paintings: vec![style_mask.clone()] };
     let mut s = Session::with_regions(engine.clone(), &content, std::slice::from_ref(&style), &masks, &settings).unwrap();
     s.evaluate().unwrap();
@@ -288,11 +304,19 @@ fn guided_case(style_mask: Option<image::RgbaImage>) {
             parts
                 .iter()
                 .map(|p| {
-                    s_idx.iter().enumerate().map(|(si, &i)| {
-                        let (c, lh, lw) = s_layers[i].output;
-                        let (m, mass) = &p[si];
-                        if *mass == 0 { targets.grams[si].clone() } else { guided(&s_acts[i], m, *mass, c, lh * lw) }
-                    }).collect()
+                    s_idx
+                        .iter()
+                        .enumerate()
+                        .map(|(si, &i)| {
+                            let (c, lh, lw) = s_layers[i].output;
+                            let (m, mass) = &p[si];
+                            if *mass == 0 {
+                                targets.grams[si].clone()
+                            } else {
+                                guided(&s_acts[i], m, *mass, c, lh * lw)
+                            }
+                        })
+                        .collect()
                 })
                 .collect()
         }

@@ -145,11 +145,19 @@ fn corpus() -> Vec<(String, Vec<u8>, Expect)> {
         let l = levels[((y >= H / 2) as usize) * 2 + (x >= W / 2) as usize];
         [l, l, l]
     };
-    v.push(("gray.png".into(), png_with(W, H, png::ColorType::Grayscale, png::BitDepth::Eight, None, &gray), Expect::Image { w: W, h: H, probes: probes(W, H, gray_expect), tol: 2 }));
+    v.push((
+        "gray.png".into(),
+        png_with(W, H, png::ColorType::Grayscale, png::BitDepth::Eight, None, &gray),
+        Expect::Image { w: W, h: H, probes: probes(W, H, gray_expect), tol: 2 },
+    ));
     // Grayscale + alpha: the bottom-right quadrant fully transparent → white.
     let ga: Vec<u8> = gray.iter().enumerate().flat_map(|(i, &l)| [l, if (i as u32 % W) >= W / 2 && (i as u32 / W) >= H / 2 { 0 } else { 255 }]).collect();
     let ga_expect = move |x: u32, y: u32| if x >= W / 2 && y >= H / 2 { [255; 3] } else { gray_expect(x, y) };
-    v.push(("gray-alpha.png".into(), png_with(W, H, png::ColorType::GrayscaleAlpha, png::BitDepth::Eight, None, &ga), Expect::Image { w: W, h: H, probes: probes(W, H, ga_expect), tol: 2 }));
+    v.push((
+        "gray-alpha.png".into(),
+        png_with(W, H, png::ColorType::GrayscaleAlpha, png::BitDepth::Eight, None, &ga),
+        Expect::Image { w: W, h: H, probes: probes(W, H, ga_expect), tol: 2 },
+    ));
     // Palette: four entries.
     let idx: Vec<u8> = (0..W * H).map(|i| (((i / W) >= H / 2) as u8) * 2 + ((i % W) >= W / 2) as u8).collect();
     v.push(("palette.png".into(), png_with(W, H, png::ColorType::Indexed, png::BitDepth::Eight, Some(QUAD.concat()), &idx), plain(2)));
@@ -161,7 +169,15 @@ fn corpus() -> Vec<(String, Vec<u8>, Expect)> {
         .flat_map(|i| {
             let (x, y) = (i % W, i / W);
             let c = quad_color(x, y, W, H);
-            let a = if y < H / 2 { if x < W / 2 { 0 } else { 128 } } else { 255 };
+            let a = if y < H / 2 {
+                if x < W / 2 {
+                    0
+                } else {
+                    128
+                }
+            } else {
+                255
+            };
             [c[0], c[1], c[2], a]
         })
         .collect();
@@ -175,7 +191,11 @@ fn corpus() -> Vec<(String, Vec<u8>, Expect)> {
             c.map(|v| ((v as u32 * 128 + 255 * 127) / 255) as u8)
         }
     };
-    v.push(("transparent.png".into(), png_with(W, H, png::ColorType::Rgba, png::BitDepth::Eight, None, &rgba), Expect::Image { w: W, h: H, probes: probes(W, H, rgba_expect), tol: 3 }));
+    v.push((
+        "transparent.png".into(),
+        png_with(W, H, png::ColorType::Rgba, png::BitDepth::Eight, None, &rgba),
+        Expect::Image { w: W, h: H, probes: probes(W, H, rgba_expect), tol: 3 },
+    ));
     v.push(("baseline.jpg".into(), jpeg(&q), plain(24)));
     let progressive = enc(&|o| {
         let mut e = jpeg_encoder::Encoder::new(o, 95);
@@ -183,11 +203,15 @@ fn corpus() -> Vec<(String, Vec<u8>, Expect)> {
         e.encode(q.as_raw(), W as u16, H as u16, jpeg_encoder::ColorType::Rgb).unwrap();
     });
     v.push(("progressive.jpg".into(), progressive, plain(24)));
-    let cmyk: Vec<u8> = q.as_raw().chunks(3).flat_map(|p| {
-        let k = 255 - *p.iter().max().unwrap();
-        let f = |c: u8| if k == 255 { 0 } else { ((255 - c - k) as u32 * 255 / (255 - k) as u32) as u8 };
-        [f(p[0]), f(p[1]), f(p[2]), k]
-    }).collect();
+    let cmyk: Vec<u8> = q
+        .as_raw()
+        .chunks(3)
+        .flat_map(|p| {
+            let k = 255 - *p.iter().max().unwrap();
+            let f = |c: u8| if k == 255 { 0 } else { ((255 - c - k) as u32 * 255 / (255 - k) as u32) as u8 };
+            [f(p[0]), f(p[1]), f(p[2]), k]
+        })
+        .collect();
     let cmyk_jpeg = enc(&|o| jpeg_encoder::Encoder::new(o, 95).encode(&cmyk, W as u16, H as u16, jpeg_encoder::ColorType::Cmyk).unwrap());
     v.push(("cmyk.jpg".into(), cmyk_jpeg, plain(32)));
     // Animated GIF: the first frame is the picture.

@@ -9,23 +9,20 @@
 
 mod common;
 use common::*;
-use stylize::kernels::{self, AdamBuffers, AdamConfig, ContentLoss, ConvBackward, ConvForward, ConvShape, GramSplit, LossRange, LossWeights, PoolBackward, PoolShape, Pooling, StyleDiff, StyleGrad, TvLoss};
-use stylize::{ConvPath, ConvTile, Precision, Variant};
+use stylize::kernels::{
+    self, AdamBuffers, AdamConfig, ContentLoss, ConvBackward, ConvForward, ConvShape, GramSplit, LossRange, LossWeights, PoolBackward, PoolShape, Pooling, StyleDiff, StyleGrad,
+    TvLoss,
+};
 use stylize::reference as cpu;
 use stylize::ConvWeights;
+use stylize::{ConvPath, ConvTile, Precision, Variant};
 
 /// Both conv implementations (tiled and direct) in both storage precisions against the f64
 /// reference, forward and input gradient, on one shape.
 fn conv_case(cin: usize, cout: usize, h: usize, w: usize, seed: u64) {
     let gpu = gpu();
     for precision in precisions(gpu) {
-        let cw = ConvWeights {
-            name: "test",
-            cin,
-            cout,
-            weight: round_weights(precision, &random(cout * cin * 9, -0.5, 0.5, seed)),
-            bias: random(cout, -0.5, 0.5, seed + 1),
-        };
+        let cw = ConvWeights { name: "test", cin, cout, weight: round_weights(precision, &random(cout * cin * 9, -0.5, 0.5, seed)), bias: random(cout, -0.5, 0.5, seed + 1) };
         let input = round_acts(precision, &random(cin * h * w, -1.0, 1.0, seed + 2));
         let s = ConvShape { cin, cout, h, w };
         let x = gpu.act_init("x", precision, &input);
@@ -44,7 +41,8 @@ fn conv_case(cin: usize, cout: usize, h: usize, w: usize, seed: u64) {
         for path in [ConvPath::Tiled, ConvPath::Direct] {
             let v = Variant { path, precision };
             let out = nan_acts(gpu, precision, cout * h * w);
-            let got = run_read_acts(gpu, precision, &[&kernels::conv_forward(gpu, v, "t".into(), s, ConvForward { input: &x, weight: &wf, bias: &b, out: &out })], &out, cout * h * w);
+            let got =
+                run_read_acts(gpu, precision, &[&kernels::conv_forward(gpu, v, "t".into(), s, ConvForward { input: &x, weight: &wf, bias: &b, out: &out })], &out, cout * h * w);
             assert_close(&format!("conv forward {path:?} {precision:?} {cin}->{cout} {h}x{w}"), &got, &want, 1e-4, rtol);
             for (mask, want_back) in [true, false].iter().zip(&want_back) {
                 let din = nan_buffer(gpu, cin * h * w);
@@ -150,7 +148,12 @@ fn pool_forward_and_backward() {
             let d = gpu.storage_init("dout", &dout);
             for mask in [false, true] {
                 let din = nan_buffer(gpu, c * h * w);
-                let got = run_read(gpu, &[&kernels::pool_backward(gpu, precision, "t".into(), pooling(avg), PoolShape { c, h, w }, PoolBackward { input: &x, dout: &d, din: &din, relu_mask: mask })], &din, c * h * w);
+                let got = run_read(
+                    gpu,
+                    &[&kernels::pool_backward(gpu, precision, "t".into(), pooling(avg), PoolShape { c, h, w }, PoolBackward { input: &x, dout: &d, din: &din, relu_mask: mask })],
+                    &din,
+                    c * h * w,
+                );
                 let want = cpu::pool_backward(&to_f64(&input), &to_f64(&dout), c, h, w, avg, mask);
                 assert_close(&format!("pool bwd {precision:?} avg={avg} mask={mask} {c}x{h}x{w}"), &got, &want, 1e-6, 1e-6);
             }
@@ -201,16 +204,25 @@ fn gram_and_style_loss_gradient() {
 
         let coef = 0.37f32;
         // The kernel passes the gradient on through the features' ReLU: masked where F = 0.
-        let want: Vec<f64> =
-            grad.iter().zip(&feat).map(|(v, &f)| if f > 0.0 { v * coef as f64 * ((c as f64).powi(3) * n as f64) / 4.0 } else { 0.0 }).collect();
+        let want: Vec<f64> = grad.iter().zip(&feat).map(|(v, &f)| if f > 0.0 { v * coef as f64 * ((c as f64).powi(3) * n as f64) / 4.0 } else { 0.0 }).collect();
         let base = random(c * n, -1.0, 1.0, 5);
         let want_acc: Vec<f64> = want.iter().zip(&base).map(|(a, &b)| a + b as f64).collect();
         for path in [ConvPath::Tiled, ConvPath::Direct] {
             let g = nan_buffer(gpu, c * n);
-            let got = run_read(gpu, &[&kernels::style_grad(gpu, Variant { path, precision }, "t".into(), c, n, coef, StyleGrad { feat: &f, diff: &diff, grad: &g, accumulate: false })], &g, c * n);
+            let got = run_read(
+                gpu,
+                &[&kernels::style_grad(gpu, Variant { path, precision }, "t".into(), c, n, coef, StyleGrad { feat: &f, diff: &diff, grad: &g, accumulate: false })],
+                &g,
+                c * n,
+            );
             assert_close(&format!("style grad {path:?} {precision:?} c={c} n={n}"), &got, &want, 1e-5, 1e-4);
             let g = gpu.storage_init("g", &base);
-            let got = run_read(gpu, &[&kernels::style_grad(gpu, Variant { path, precision }, "t".into(), c, n, coef, StyleGrad { feat: &f, diff: &diff, grad: &g, accumulate: true })], &g, c * n);
+            let got = run_read(
+                gpu,
+                &[&kernels::style_grad(gpu, Variant { path, precision }, "t".into(), c, n, coef, StyleGrad { feat: &f, diff: &diff, grad: &g, accumulate: true })],
+                &g,
+                c * n,
+            );
             assert_close(&format!("style grad accumulate {path:?} {precision:?}"), &got, &want_acc, 1e-5, 1e-4);
         }
     }
@@ -236,8 +248,7 @@ fn content_and_tv_losses() {
         let (loss, grad) = cpu::content_loss(&to_f64(&feat), &to_f64(&target));
         assert_close(&format!("content loss {precision:?}"), &got_loss, &[loss], 1e-6, 1e-5);
         // Passed on through the features' ReLU: no gradient where F = 0.
-        let want: Vec<f64> =
-            grad.iter().zip(&base).zip(&feat).map(|((gr, &b), &f)| b as f64 + if f > 0.0 { coef as f64 * gr * n as f64 / 2.0 } else { 0.0 }).collect();
+        let want: Vec<f64> = grad.iter().zip(&base).zip(&feat).map(|((gr, &b), &f)| b as f64 + if f > 0.0 { coef as f64 * gr * n as f64 / 2.0 } else { 0.0 }).collect();
         assert_close(&format!("content grad {precision:?}"), &got_grad, &want, 1e-5, 1e-5);
     }
 
@@ -321,7 +332,15 @@ fn adam_in_windows() {
 /// A kept-regions mask `[hw]` for the optimiser tests: every fifth pixel kept (1), every fifth
 /// free (0), the rest a feathered border (uniform in (0, 1)).
 fn keep_mask(hw: usize) -> Vec<f32> {
-    random(hw, 0.0, 1.0, 99).into_iter().enumerate().map(|(i, v)| match i % 5 { 0 => 1.0, 1 => 0.0, _ => v }).collect()
+    random(hw, 0.0, 1.0, 99)
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| match i % 5 {
+            0 => 1.0,
+            1 => 0.0,
+            _ => v,
+        })
+        .collect()
 }
 
 /// Three Adam steps on `hw` pixels (clamped, averaged; with `keep`, a kept-regions mask) against

@@ -92,7 +92,16 @@ fn tiles_steering_and_a_mismatch() {
     let (w, h) = (160usize, 120usize);
     let content = picture(w as u32, h as u32, 1);
     let paintings = [picture(80, 64, 2), picture(56, 90, 3), picture(72, 72, 4)];
-    let base = Settings { size: w as u32, scales: 1, init: Init::Noise, seed: 3, style_layer_weights: [1.0, 0.75, 0.2, 0.0, 0.0], style_blend: vec![0.5, 0.3, 0.2], style_scales: vec![1.0, 0.8, 1.2], ..Settings::default() };
+    let base = Settings {
+        size: w as u32,
+        scales: 1,
+        init: Init::Noise,
+        seed: 3,
+        style_layer_weights: [1.0, 0.75, 0.2, 0.0, 0.0],
+        style_blend: vec![0.5, 0.3, 0.2],
+        style_scales: vec![1.0, 0.8, 1.2],
+        ..Settings::default()
+    };
     let eval = |s: &Settings| {
         let mut session = Session::with_paintings(engine.clone(), &content, &paintings, s).unwrap();
         if s.tile_size > 0 {
@@ -145,9 +154,26 @@ fn regions_over_tiles_equal_the_whole_image() {
     let paintings = [picture(80, 64, 2), picture(64, 80, 3)];
     // Left: painting 2; a band in the middle keeps the photo; the rest: painting 1. (The edges
     // fall inside cores, not on their boundaries.)
-    let mask = image::RgbaImage::from_fn(w as u32, h as u32, |x, y| if x < 72 { image::Rgba([255, 0, 0, 255]) } else if (50..82).contains(&y) { image::Rgba([0, 0, 255, 255]) } else { image::Rgba([0, 0, 0, 255]) });
+    let mask = image::RgbaImage::from_fn(w as u32, h as u32, |x, y| {
+        if x < 72 {
+            image::Rgba([255, 0, 0, 255])
+        } else if (50..82).contains(&y) {
+            image::Rgba([0, 0, 255, 255])
+        } else {
+            image::Rgba([0, 0, 0, 255])
+        }
+    });
     let regions = vec![stylize::session::Region { color: [255, 0, 0], painting: Some(1) }, stylize::session::Region { color: [0, 0, 255], painting: None }];
-    let base = Settings { size: w as u32, scales: 1, init: Init::Noise, seed: 4, style_layer_weights: [1.0, 0.75, 0.2, 0.0, 0.0], style_blend: vec![1.0, 1.0], regions, ..Settings::default() };
+    let base = Settings {
+        size: w as u32,
+        scales: 1,
+        init: Init::Noise,
+        seed: 4,
+        style_layer_weights: [1.0, 0.75, 0.2, 0.0, 0.0],
+        style_blend: vec![1.0, 1.0],
+        regions,
+        ..Settings::default()
+    };
     // Painting 1's unlisted left half is the rest's part; painting 2's top half is the red region's.
     let style_masks = vec![
         Some(image::RgbaImage::from_fn(80, 64, |x, _| if x < 40 { image::Rgba([0, 0, 0, 255]) } else { image::Rgba([255, 0, 0, 255]) })),
@@ -166,12 +192,19 @@ fn regions_over_tiles_equal_the_whole_image() {
     };
     let rel = |a: f32, b: f32| ((a - b) / b).abs();
     let mut whole_style = Vec::new();
-    for (what, masks) in [("", stylize::session::Masks::regions(mask.clone())), (" with style masks", stylize::session::Masks { regions: Some(mask.clone()), paintings: style_masks.clone() })] {
+    for (what, masks) in
+        [("", stylize::session::Masks::regions(mask.clone())), (" with style masks", stylize::session::Masks { regions: Some(mask.clone()), paintings: style_masks.clone() })]
+    {
         let (lw, gw, _) = eval_with(&base, &masks);
         let (lt, gt, plan) = eval_with(&Settings { tile_size: 32, ..base.clone() }, &masks);
         let gmax = gw.iter().fold(0f32, |m, v| m.max(v.abs()));
         let gerr = gw.iter().zip(&gt).fold(0f32, |m, (a, b)| m.max((a - b).abs())) / gmax;
-        eprintln!("regions{what} over tiles ({plan}): style {} vs {} whole, total within {:.1e}; gradient within {gerr:.1e} of max |g|", lt.style, lw.style, rel(lt.total, lw.total));
+        eprintln!(
+            "regions{what} over tiles ({plan}): style {} vs {} whole, total within {:.1e}; gradient within {gerr:.1e} of max |g|",
+            lt.style,
+            lw.style,
+            rel(lt.total, lw.total)
+        );
         assert!(rel(lt.style, lw.style) < 1e-4 && rel(lt.total, lw.total) < 1e-4 && gerr < 1e-4, "tiles {lt:?} vs whole {lw:?}, gradient {gerr:.1e}");
         whole_style.push(lw.style);
     }

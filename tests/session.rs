@@ -142,4 +142,3 @@ fn coarse_to_fine_carries_each_scale_into_the_next() {
     let (total, done) = run.work();
     assert_eq!(total, done, "all the work is done");
 }
-

@@ -10,9 +10,7 @@ use stylize::kernels::{module_source, ModuleKey, Shader, PRELUDE_WGSL};
 fn validate(name: &str, src: &str) -> (naga::Module, naga::valid::ModuleInfo) {
     let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
     let caps = naga::valid::Capabilities::default() | naga::valid::Capabilities::SHADER_FLOAT16;
-    let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
-        .validate(&module)
-        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps).validate(&module).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
     (module, info)
 }
 

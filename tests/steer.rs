@@ -84,7 +84,8 @@ fn steering_refuses_what_needs_a_new_run_and_works_with_lbfgs() {
     let n = 3 * 40 * 40;
     let gradient = |session: &Session| pollster::block_on(engine.gpu.read_f32(session.gradient_buffer(), 0, n)).unwrap();
     let rel = |p: f32, q: f32| ((p - q).abs() / q.abs().max(1e-20)) as f64;
-    let loss_err = |a: &stylize::Losses, b: &stylize::Losses| [rel(a.content, b.content), rel(a.style, b.style), rel(a.tv, b.tv), rel(a.total, b.total)].into_iter().fold(0.0, f64::max);
+    let loss_err =
+        |a: &stylize::Losses, b: &stylize::Losses| [rel(a.content, b.content), rel(a.style, b.style), rel(a.tv, b.tv), rel(a.total, b.total)].into_iter().fold(0.0, f64::max);
     let mut a = Session::new(engine.clone(), &content, &style, &s).unwrap();
     a.step(2, false).unwrap();
     for (bad, name) in [(Settings { size: 48, ..s.clone() }, "`size`"), (Settings { pooling: stylize::Pooling::Avg, ..s.clone() }, "`pooling`")] {

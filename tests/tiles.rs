@@ -39,9 +39,19 @@ fn the_plan_total_is_the_bytes_created() {
             let created = engine.gpu.storage_bytes_created() - before;
             let plan = s.plan();
             let held = engine.gpu.storage_peak_since(baseline);
-            eprintln!("{precision:?} {optimizer:?} tiles {tile_size} {colors:?}: plan {} B in {} buffers, created {created} B, most held at once {held} B (plan's peak {} B); {}", plan.total(), plan.buffers.len(), plan.peak(), plan.summary(0));
+            eprintln!(
+                "{precision:?} {optimizer:?} tiles {tile_size} {colors:?}: plan {} B in {} buffers, created {created} B, most held at once {held} B (plan's peak {} B); {}",
+                plan.total(),
+                plan.buffers.len(),
+                plan.peak(),
+                plan.summary(0)
+            );
             assert_eq!(plan.total(), created, "{precision:?} {optimizer:?} tile {tile_size} {colors:?}: the plan is what is created");
-            assert_eq!(plan.peak(), held, "{precision:?} {optimizer:?} tile {tile_size} {colors:?}: the plan's peak is the most held at once (the targets' buffers released before the iteration's are made)");
+            assert_eq!(
+                plan.peak(),
+                held,
+                "{precision:?} {optimizer:?} tile {tile_size} {colors:?}: the plan's peak is the most held at once (the targets' buffers released before the iteration's are made)"
+            );
             assert!(plan.peak() < plan.total(), "the targets' and the iteration's buffers never coexist");
             assert_eq!(plan.grid.is_some(), tile_size > 0);
             assert_eq!(s.peak_bytes(), plan.peak() + engine.weight_bytes());
@@ -239,7 +249,9 @@ fn windowed_whole_image_buffers_run_like_whole_ones() {
         let loss = [rel(lw.content, lf.content), rel(lw.style, lf.style), rel(lw.tv, lf.tv), rel(lw.total, lf.total)].into_iter().fold(0.0, f64::max);
         let px = iw.iter().zip(&i_f).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         let levels = sw.as_raw().iter().zip(sf.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
-        eprintln!("{optimizer:?} {colors:?}, windowed vs whole after 3 iterations: losses within {loss:.1e}, image within {px:.1e} (pixel units), display within {levels} level(s)");
+        eprintln!(
+            "{optimizer:?} {colors:?}, windowed vs whole after 3 iterations: losses within {loss:.1e}, image within {px:.1e} (pixel units), display within {levels} level(s)"
+        );
         assert!(loss < 1e-4, "losses {lw:?} vs {lf:?}");
         assert!(px < 1e-2, "image differs by {px}");
         assert!(levels <= 1, "display differs by {levels} levels");

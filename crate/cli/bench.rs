@@ -124,12 +124,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
                 Some(f) => pollster::block_on(f)?,
                 None => anyhow::bail!("the conv microbenchmark needs timestamp queries"),
             };
-            println!(
-                "conv 3×3 128×128 64→64 {}: {ms:.2} ms, {:.2} GFLOP/s (mean of {})",
-                if backward { "input gradient" } else { "forward" },
-                flops / ms / 1e6,
-                a.conv_reps
-            );
+            println!("conv 3×3 128×128 64→64 {}: {ms:.2} ms, {:.2} GFLOP/s (mean of {})", if backward { "input gradient" } else { "forward" }, flops / ms / 1e6, a.conv_reps);
         }
     }
     Ok(())

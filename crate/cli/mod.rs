@@ -316,6 +316,7 @@ impl Steer {
 }
 
 /// The run's flags that are settings, by their `Settings` field name (which is the flag's id).
+#[rustfmt::skip]
 const SETTING_FLAGS: [&str; 24] = [
     "size", "iterations", "content_weight", "style_weight", "tv_weight", "style_layer_weights", "lr", "optimizer", "history", "average",
     "resample_moments", "scales", "min_size", "schedule", "init", "seed", "pooling", "style_scale", "colors", "style_blend", "style_scales",
@@ -432,7 +433,15 @@ fn print_memory_plans(gpu: &Gpu, sizes: &[u32], s: &Settings, budget: Option<u64
 /// Opens the device and starts the run; when a kernel fails to compile on this device, warns
 /// and falls back (f16 → f32 storage, tiled → direct kernels) on a new device instead of failing.
 #[allow(clippy::too_many_arguments)] // the run's inputs, each distinct
-fn start_run(weights: &VggWeights, content: &image::RgbaImage, paintings: &[image::RgbaImage], masks: &Masks, settings: &Settings, init: Option<&image::RgbaImage>, budget: Option<u64>) -> Result<Run, Error> {
+fn start_run(
+    weights: &VggWeights,
+    content: &image::RgbaImage,
+    paintings: &[image::RgbaImage],
+    masks: &Masks,
+    settings: &Settings,
+    init: Option<&image::RgbaImage>,
+    budget: Option<u64>,
+) -> Result<Run, Error> {
     let mut opts = GpuOptions::default();
     loop {
         let gpu = pollster::block_on(Gpu::new(&opts))?;

@@ -91,7 +91,6 @@ impl ModuleKey {
     }
 }
 
-
 /// What a binding of a kernel is, for building explicit bind group layouts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Bind {
@@ -203,10 +202,7 @@ impl Kernels {
             modules
                 .entry(key.module)
                 .or_insert_with(|| {
-                    self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                        label: Some(key.module.shader.file_name()),
-                        source: wgpu::ShaderSource::Wgsl(source().into()),
-                    })
+                    self.device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(key.module.shader.file_name()), source: wgpu::ShaderSource::Wgsl(source().into()) })
                 })
                 .clone()
         };
@@ -236,11 +232,7 @@ impl Kernel {
             })
             .collect();
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&name), entries: &entries });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some(&name),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor { label: Some(&name), bind_group_layouts: &[Some(&layout)], immediate_size: 0 });
         let constants: Vec<(&str, f64)> = key.constants.iter().map(|&(n, v)| (n, v as f64)).collect();
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(&name),
@@ -256,29 +248,13 @@ impl Kernel {
     /// Builds a [`Dispatch`]: uploads `params` into a new uniform buffer (the kernel's uniform
     /// binding) and binds each `(WGSL name, buffer)` of `buffers` to the slot of that name.
     /// Panics (a launcher bug) unless `buffers` names every storage binding exactly once.
-    pub fn dispatch<P: bytemuck::Pod>(
-        &self,
-        gpu: &Gpu,
-        label: impl Into<String>,
-        params: &P,
-        buffers: &[(&str, &wgpu::Buffer)],
-        groups: [u32; 3],
-        flops: f64,
-    ) -> Dispatch {
+    pub fn dispatch<P: bytemuck::Pod>(&self, gpu: &Gpu, label: impl Into<String>, params: &P, buffers: &[(&str, &wgpu::Buffer)], groups: [u32; 3], flops: f64) -> Dispatch {
         let slices: Vec<(&str, Slice)> = buffers.iter().map(|&(n, b)| (n, Slice::from(b))).collect();
         self.dispatch_slices(gpu, label, params, &slices, groups, flops)
     }
 
     /// [`Self::dispatch`] with byte ranges of buffers ([`Slice`]) bound instead of whole buffers.
-    pub fn dispatch_slices<P: bytemuck::Pod>(
-        &self,
-        gpu: &Gpu,
-        label: impl Into<String>,
-        params: &P,
-        buffers: &[(&str, Slice)],
-        groups: [u32; 3],
-        flops: f64,
-    ) -> Dispatch {
+    pub fn dispatch_slices<P: bytemuck::Pod>(&self, gpu: &Gpu, label: impl Into<String>, params: &P, buffers: &[(&str, Slice)], groups: [u32; 3], flops: f64) -> Dispatch {
         let uniform = gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(&self.name),
             contents: bytemuck::bytes_of(params),

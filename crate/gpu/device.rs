@@ -96,27 +96,19 @@ impl Gpu {
             let names: Vec<String> = all.iter().map(|a| a.get_info().name).collect();
             adapter = all.into_iter().find(|a| a.get_info().name.to_lowercase().contains(&name));
             if adapter.is_none() {
-                return Err(Error::NoAdapter(format!(
-                    "no adapter matches STYLIZE_ADAPTER={name:?}; available: {names:?}"
-                )));
+                return Err(Error::NoAdapter(format!("no adapter matches STYLIZE_ADAPTER={name:?}; available: {names:?}")));
             }
         }
         let _ = &wanted;
         if adapter.is_none() {
             adapter = Some(
-                instance
-                    .request_adapter(&wgpu::RequestAdapterOptions {
-                        power_preference: wgpu::PowerPreference::HighPerformance,
-                        ..Default::default()
-                    })
-                    .await
-                    .map_err(|e| {
-                        Error::NoAdapter(format!(
-                            "{e}. Natively, install a Vulkan, Metal or DX12 driver (on Linux without a GPU: \
+                instance.request_adapter(&wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() }).await.map_err(|e| {
+                    Error::NoAdapter(format!(
+                        "{e}. Natively, install a Vulkan, Metal or DX12 driver (on Linux without a GPU: \
                              Mesa's lavapipe, package mesa-vulkan-drivers); in a browser, use one with WebGPU \
                              (Chrome/Edge 113+, Safari 26+, Firefox 141+ on Windows)"
-                        ))
-                    })?,
+                    ))
+                })?,
             );
         }
         let adapter = adapter.expect("set above");
@@ -139,12 +131,7 @@ impl Gpu {
         };
         let features = adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_F16);
         let (device, queue) = adapter
-            .request_device(&wgpu::DeviceDescriptor {
-                label: Some("stylize"),
-                required_features: features,
-                required_limits: limits.clone(),
-                ..Default::default()
-            })
+            .request_device(&wgpu::DeviceDescriptor { label: Some("stylize"), required_features: features, required_limits: limits.clone(), ..Default::default() })
             .await
             .map_err(|e| Error::Device(e.to_string()))?;
 

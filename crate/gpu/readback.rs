@@ -24,9 +24,7 @@ impl Gpu {
             let _ = tx.send(r);
         });
         #[cfg(not(target_arch = "wasm32"))]
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Gpu(format!("waiting for the GPU: {e}")))?;
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Gpu(format!("waiting for the GPU: {e}")))?;
         let mapped = rx.await;
         self.check()?;
         match mapped {
@@ -34,11 +32,7 @@ impl Gpu {
             Ok(Err(e)) => return Err(Error::Gpu(format!("reading back a buffer: {e}"))),
             Err(_) => return Err(Error::DeviceLost("a buffer readback was abandoned".into())),
         }
-        let data = staging
-            .slice(..)
-            .get_mapped_range()
-            .map_err(|e| Error::Gpu(format!("mapping a buffer: {e}")))?
-            .to_vec();
+        let data = staging.slice(..).get_mapped_range().map_err(|e| Error::Gpu(format!("mapping a buffer: {e}")))?.to_vec();
         staging.unmap();
         Ok(data)
     }
@@ -55,5 +49,4 @@ impl Gpu {
         let bytes = self.read_bytes(src, 0, bytes.next_multiple_of(4)).await?;
         Ok(precision.act_values(&bytes[..len * precision.bytes() as usize]))
     }
-
 }

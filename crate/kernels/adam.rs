@@ -70,7 +70,20 @@ pub struct AdamConfig {
 }
 
 fn params(cfg: AdamConfig, hw: usize) -> AdamParams {
-    AdamParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, decay: cfg.decay, average: u32::from(cfg.decay > 0.0), base: 0, keep: 0, _pad1: 0, _pad2: 0 }
+    AdamParams {
+        n: (3 * hw) as u32,
+        hw: hw as u32,
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        decay: cfg.decay,
+        average: u32::from(cfg.decay > 0.0),
+        base: 0,
+        keep: 0,
+        _pad1: 0,
+        _pad2: 0,
+    }
 }
 
 /// Initial contents of the `[8]` state buffer of [`adam_tick`]/[`adam_step`].

@@ -24,21 +24,15 @@ crate::wgsl_struct! {
     }
 }
 
-const MOMENTS: KernelDef = KernelDef {
-    shader: Shader::Color,
-    entry: "color_moments",
-    bindings: &[binding("cp", 0, Bind::Uniform), binding("img", 1, Bind::Read), binding("part_out", 2, Bind::Write)],
-};
+const MOMENTS: KernelDef =
+    KernelDef { shader: Shader::Color, entry: "color_moments", bindings: &[binding("cp", 0, Bind::Uniform), binding("img", 1, Bind::Read), binding("part_out", 2, Bind::Write)] };
 const FIT: KernelDef = KernelDef {
     shader: Shader::Color,
     entry: "color_fit",
     bindings: &[binding("cp", 0, Bind::Uniform), binding("part_c", 3, Bind::Read), binding("part_s", 4, Bind::Read), binding("affine", 5, Bind::Write)],
 };
-const APPLY: KernelDef = KernelDef {
-    shader: Shader::Color,
-    entry: "color_apply",
-    bindings: &[binding("cp", 0, Bind::Uniform), binding("affine_in", 6, Bind::Read), binding("img_rw", 7, Bind::Write)],
-};
+const APPLY: KernelDef =
+    KernelDef { shader: Shader::Color, entry: "color_apply", bindings: &[binding("cp", 0, Bind::Uniform), binding("affine_in", 6, Bind::Read), binding("img_rw", 7, Bind::Write)] };
 const DISPLAY: KernelDef = KernelDef {
     shader: Shader::Color,
     entry: "color_display",

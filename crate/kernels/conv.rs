@@ -1,8 +1,8 @@
 //! 3×3 convolution (`shaders/conv.wgsl`): forward with bias and ReLU, and the input gradient.
 
+pub use crate::gpu::Direction;
 use crate::gpu::{binding, grid_tiles, Bind, Binding, ConvPath, Dispatch, Gpu, Precision, Variant};
 use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform};
-pub use crate::gpu::Direction;
 use wgpu::Buffer;
 
 crate::wgsl_struct! {

@@ -16,21 +16,12 @@ crate::wgsl_struct! {
     }
 }
 
-const PRE: KernelDef = KernelDef {
-    shader: Shader::Image,
-    entry: "preprocess",
-    bindings: &[binding("p", 0, Bind::Uniform), binding("rgba", 1, Bind::Read), binding("img", 2, Bind::Write)],
-};
-const POST: KernelDef = KernelDef {
-    shader: Shader::Image,
-    entry: "postprocess",
-    bindings: &[binding("p", 0, Bind::Uniform), binding("img_in", 3, Bind::Read), binding("rgba_out", 4, Bind::Write)],
-};
-const TO_ACT: KernelDef = KernelDef {
-    shader: Shader::Image,
-    entry: "image_to_act",
-    bindings: &[binding("p", 0, Bind::Uniform), binding("img_in", 3, Bind::Read), binding("act_out", 5, Bind::Write)],
-};
+const PRE: KernelDef =
+    KernelDef { shader: Shader::Image, entry: "preprocess", bindings: &[binding("p", 0, Bind::Uniform), binding("rgba", 1, Bind::Read), binding("img", 2, Bind::Write)] };
+const POST: KernelDef =
+    KernelDef { shader: Shader::Image, entry: "postprocess", bindings: &[binding("p", 0, Bind::Uniform), binding("img_in", 3, Bind::Read), binding("rgba_out", 4, Bind::Write)] };
+const TO_ACT: KernelDef =
+    KernelDef { shader: Shader::Image, entry: "image_to_act", bindings: &[binding("p", 0, Bind::Uniform), binding("img_in", 3, Bind::Read), binding("act_out", 5, Bind::Write)] };
 /// The entry points of `image.wgsl`.
 pub const KERNELS: &[KernelDef] = &[PRE, POST, TO_ACT];
 

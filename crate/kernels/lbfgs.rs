@@ -68,11 +68,8 @@ const PAIR: KernelDef = KernelDef {
         binding("keep", 8, Bind::Read),
     ],
 };
-const CURVATURE: KernelDef = KernelDef {
-    shader: Shader::Lbfgs,
-    entry: "lbfgs_curvature",
-    bindings: &[binding("p", 0, Bind::Uniform), binding("part", 6, Bind::Write), binding("st", 7, Bind::Write)],
-};
+const CURVATURE: KernelDef =
+    KernelDef { shader: Shader::Lbfgs, entry: "lbfgs_curvature", bindings: &[binding("p", 0, Bind::Uniform), binding("part", 6, Bind::Write), binding("st", 7, Bind::Write)] };
 const AXPY: KernelDef = KernelDef {
     shader: Shader::Lbfgs,
     entry: "lbfgs_axpy",
@@ -161,7 +158,24 @@ pub fn reduce_groups(hw: usize) -> u32 {
 
 fn params(cfg: LbfgsConfig, hw: usize) -> LbfgsParams {
     let m = cfg.history as u32;
-    LbfgsParams { n: (3 * hw) as u32, hw: hw as u32, lr: cfg.lr, decay: cfg.decay, m, slot: 0, rd: NONE, wr: NONE, mode: 0, ng: reduce_groups(hw), average: u32::from(cfg.decay > 0.0), base: 0, g0: 0, nr: reduce_groups(hw), keep: 0, _pad1: 0 }
+    LbfgsParams {
+        n: (3 * hw) as u32,
+        hw: hw as u32,
+        lr: cfg.lr,
+        decay: cfg.decay,
+        m,
+        slot: 0,
+        rd: NONE,
+        wr: NONE,
+        mode: 0,
+        ng: reduce_groups(hw),
+        average: u32::from(cfg.decay > 0.0),
+        base: 0,
+        g0: 0,
+        nr: reduce_groups(hw),
+        keep: 0,
+        _pad1: 0,
+    }
 }
 
 /// One window of the reducing passes: elements `[start, end)`, its partial slots from `g0`, `ng`

@@ -83,11 +83,8 @@ const TV: KernelDef = KernelDef {
     entry: "tv_loss",
     bindings: &[binding("p", 0, Bind::Uniform), binding("src", 1, Bind::Read), binding("grad", 2, Bind::Write), binding("loss_part", 4, Bind::Write)],
 };
-const REDUCE: KernelDef = KernelDef {
-    shader: Shader::Loss,
-    entry: "reduce_losses",
-    bindings: &[binding("rl", 0, Bind::Uniform), binding("part_in", 1, Bind::Read), binding("losses", 2, Bind::Write)],
-};
+const REDUCE: KernelDef =
+    KernelDef { shader: Shader::Loss, entry: "reduce_losses", bindings: &[binding("rl", 0, Bind::Uniform), binding("part_in", 1, Bind::Read), binding("losses", 2, Bind::Write)] };
 /// The entry points of `loss.wgsl`.
 pub const KERNELS: &[KernelDef] = &[CONTENT, TV, REDUCE];
 
@@ -171,7 +168,16 @@ pub fn tv_loss(gpu: &Gpu, label: String, (c, h, w): (usize, usize, usize), coef:
         let len = nr * w;
         let groups = (len.div_ceil(WG as usize)).clamp(1, per);
         assert!((loss_offset + count + groups) * 4 <= b.loss_part.size() as usize, "loss partials overflow their buffer");
-        let p = ElemParams { n: len as u32, h: h as u32, w: w as u32, loss_offset: (loss_offset + count) as u32, coef, rows: nr as u32, row0: y0 as u32, first: (skew + (y0 - top) * w) as u32 };
+        let p = ElemParams {
+            n: len as u32,
+            h: h as u32,
+            w: w as u32,
+            loss_offset: (loss_offset + count) as u32,
+            coef,
+            rows: nr as u32,
+            row0: y0 as u32,
+            first: (skew + (y0 - top) * w) as u32,
+        };
         let bufs = [("src", src), ("grad", grad), ("loss_part", b.loss_part.into())];
         ops.push(TV.plain().get(gpu).dispatch_slices(gpu, format!("{label} (window)"), &p, &bufs, [groups as u32, 1, 1], 8.0 * len as f64));
         count += groups;

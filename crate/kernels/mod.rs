@@ -164,7 +164,9 @@ pub const PRELUDE_WGSL: &str = include_str!("../../shaders/prelude.wgsl");
 pub fn prelude(key: ModuleKey) -> String {
     let mut s = String::new();
     match key.precision {
-        Precision::F32 => s.push_str("// prelude (stylize::kernels::prelude)\nalias act = f32;\nalias wt4 = vec4<f32>;\nconst ACT_LOAD: f32 = 1.0;\nfn to_act(v: f32) -> act { return v; }\n"),
+        Precision::F32 => {
+            s.push_str("// prelude (stylize::kernels::prelude)\nalias act = f32;\nalias wt4 = vec4<f32>;\nconst ACT_LOAD: f32 = 1.0;\nfn to_act(v: f32) -> act { return v; }\n")
+        }
         Precision::F16 => s.push_str(&format!(
             "enable f16;\n// prelude (stylize::kernels::prelude)\nalias act = f16;\nalias wt4 = vec4<f16>;\nconst ACT_LOAD: f32 = {:?};\n\
              fn to_act(v: f32) -> act {{ return act(clamp(v * {:?}, -65504.0, 65504.0)); }}\n",

@@ -25,11 +25,8 @@ pub struct PoolShape {
     pub w: usize,
 }
 
-const FORWARD: KernelDef = KernelDef {
-    shader: Shader::Pool,
-    entry: "pool_forward",
-    bindings: &[binding("p", 0, Bind::Uniform), binding("inp", 1, Bind::Read), binding("outp", 2, Bind::Write)],
-};
+const FORWARD: KernelDef =
+    KernelDef { shader: Shader::Pool, entry: "pool_forward", bindings: &[binding("p", 0, Bind::Uniform), binding("inp", 1, Bind::Read), binding("outp", 2, Bind::Write)] };
 const BACKWARD: KernelDef = KernelDef {
     shader: Shader::Pool,
     entry: "pool_backward",

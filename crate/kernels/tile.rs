@@ -39,22 +39,13 @@ crate::wgsl_struct! {
     }
 }
 
-const COPY: KernelDef = KernelDef {
-    shader: Shader::Tile,
-    entry: "copy_box",
-    bindings: &[binding("tp", 0, Bind::Uniform), binding("src", 1, Bind::Read), binding("dst", 2, Bind::Write)],
-};
-const COPY_ACT: KernelDef = KernelDef {
-    shader: Shader::Tile,
-    entry: "copy_box_act",
-    bindings: &[binding("tp", 0, Bind::Uniform), binding("src_act", 3, Bind::Read), binding("dst_act", 4, Bind::Write)],
-};
+const COPY: KernelDef =
+    KernelDef { shader: Shader::Tile, entry: "copy_box", bindings: &[binding("tp", 0, Bind::Uniform), binding("src", 1, Bind::Read), binding("dst", 2, Bind::Write)] };
+const COPY_ACT: KernelDef =
+    KernelDef { shader: Shader::Tile, entry: "copy_box_act", bindings: &[binding("tp", 0, Bind::Uniform), binding("src_act", 3, Bind::Read), binding("dst_act", 4, Bind::Write)] };
 const ZERO: KernelDef = KernelDef { shader: Shader::Tile, entry: "zero", bindings: &[binding("tp", 0, Bind::Uniform), binding("dst", 2, Bind::Write)] };
-const GRAM_SUM: KernelDef = KernelDef {
-    shader: Shader::Tile,
-    entry: "gram_sum",
-    bindings: &[binding("tp", 0, Bind::Uniform), binding("src", 1, Bind::Read), binding("dst", 2, Bind::Write)],
-};
+const GRAM_SUM: KernelDef =
+    KernelDef { shader: Shader::Tile, entry: "gram_sum", bindings: &[binding("tp", 0, Bind::Uniform), binding("src", 1, Bind::Read), binding("dst", 2, Bind::Write)] };
 const MASK_ACT: KernelDef = KernelDef {
     shader: Shader::Tile,
     entry: "mask_act",

@@ -16,10 +16,10 @@
 //!
 //! Below the binding limit every launcher here makes exactly the one dispatch it made before.
 
-use crate::gpu::{Dispatch, Gpu, Slice};
 pub use crate::gpu::arena::Staging;
-use crate::kernels::{copy_box, tile::box_params_windowed, BoxMove};
+use crate::gpu::{Dispatch, Gpu, Slice};
 use crate::kernels::tile::Rect;
+use crate::kernels::{copy_box, tile::box_params_windowed, BoxMove};
 use wgpu::Buffer;
 
 /// The largest `minStorageBufferOffsetAlignment` WebGPU allows (bytes): plans, made before any

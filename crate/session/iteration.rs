@@ -2,18 +2,25 @@
 //! from relu5_1 down to the image the style and content losses with their gradients interleaved
 //! with each layer's backward pass, the TV loss, the one loss reduction, and the optimiser step.
 
+use super::steer::{Knob, Steering};
+use super::{Optimizer, AVERAGE_DECAY};
 use super::{Settings, Targets};
 use crate::gpu::Dispatch;
-use crate::kernels::{self, AdamBuffers, AdamConfig, ContentLoss, ConvBackward, ConvShape, GramSplit, LossRange, LossWeights, PoolBackward, PoolShape, StyleDiff, StyleGrad, TvLoss};
-use crate::kernels::loss::{SLOT_CONTENT, SLOT_STYLE, SLOT_TV};
-use crate::plan::Arena;
-use super::{Optimizer, AVERAGE_DECAY};
 use crate::kernels::adam::ADAM_STATE_INIT;
+use crate::kernels::loss::{SLOT_CONTENT, SLOT_STYLE, SLOT_TV};
 use crate::kernels::window::Staging;
+use crate::kernels::{
+    self, AdamBuffers, AdamConfig, ContentLoss, ConvBackward, ConvShape, GramSplit, LossRange, LossWeights, PoolBackward, PoolShape, StyleDiff, StyleGrad, TvLoss,
+};
+use crate::kernels::{
+    adam::AdamParams,
+    gram::StyleGradParams,
+    lbfgs::LbfgsParams,
+    loss::{ElemParams, ReduceLossParams},
+};
 use crate::kernels::{Lbfgs, LbfgsConfig};
+use crate::plan::Arena;
 use crate::vgg::{Engine, Network, CONTENT_LAYER, STYLE_LAYERS};
-use super::steer::{Knob, Steering};
-use crate::kernels::{adam::AdamParams, gram::StyleGradParams, lbfgs::LbfgsParams, loss::{ElemParams, ReduceLossParams}};
 use std::mem::offset_of;
 use wgpu::Buffer;
 
@@ -243,7 +250,17 @@ pub(super) fn layer_backward(engine: &Engine, net: &Network, i: usize, pooling: 
 /// The TV loss on the whole image (its gradient added to `grad_x`) and the one loss reduction
 /// over `ranges` (the TV range appended), pushed onto `ops`.
 #[allow(clippy::too_many_arguments)] // one call site per iteration kind, every argument distinct
-pub(super) fn finish_losses(gpu: &crate::Gpu, s: &Settings, (w, h): (usize, usize), b: &IterationBuffers, loss_part: &Buffer, ranges: &mut Vec<LossRange>, part_len: usize, ops: &mut Vec<Dispatch>, steering: &mut Steering) {
+pub(super) fn finish_losses(
+    gpu: &crate::Gpu,
+    s: &Settings,
+    (w, h): (usize, usize),
+    b: &IterationBuffers,
+    loss_part: &Buffer,
+    ranges: &mut Vec<LossRange>,
+    part_len: usize,
+    ops: &mut Vec<Dispatch>,
+    steering: &mut Steering,
+) {
     let hw = w * h;
     let tv_scale = 2.0 / (3 * hw) as f32;
     let (ds, count) = kernels::tv_loss(gpu, "tv".into(), (3, h, w), tv_scale * s.tv_weight, TvLoss { img: b.x, grad: b.grad_x, loss_part }, part_len);
@@ -269,7 +286,14 @@ pub(super) fn finish_losses(gpu: &crate::Gpu, s: &Settings, (w, h): (usize, usiz
 
 /// The optimiser's dispatch lists (see [`Iteration::optimiser`]), Adam's buffers, and the
 /// buffers only the optimiser uses.
-pub(super) fn optimiser(gpu: &crate::Gpu, s: &Settings, hw: usize, b: &IterationBuffers, arena: &mut Arena, steering: &mut Steering) -> (Vec<Vec<Dispatch>>, Option<[Buffer; 3]>, Vec<Buffer>) {
+pub(super) fn optimiser(
+    gpu: &crate::Gpu,
+    s: &Settings,
+    hw: usize,
+    b: &IterationBuffers,
+    arena: &mut Arena,
+    steering: &mut Steering,
+) -> (Vec<Vec<Dispatch>>, Option<[Buffer; 3]>, Vec<Buffer>) {
     let mut keep = Vec::new();
     let decay = if s.average { AVERAGE_DECAY } else { 0.0 };
     let mut adam = None;

@@ -22,10 +22,10 @@ mod tiled;
 
 pub use crate::kernels::MEAN_BGR;
 pub use crate::settings::{Colors, Init, Optimizer, Region, Settings, TileMode, AVERAGE_DECAY};
+pub use color::ColourBuffers;
 pub use iteration::{ImageBuffers, Iteration, IterationBuffers, PaintingGuide, RegionGpu};
 pub use regions::Masks;
 pub use run::{resize_planar, Run, Scale};
-pub use color::ColourBuffers;
 pub use targets::Targets;
 
 /// Sessions alive in this process (each holds its GPU buffers until dropped).
@@ -97,9 +97,7 @@ pub fn bounding(sizes: &[(u32, u32)]) -> (u32, u32) {
 fn check_sides(content: (u32, u32), style: (u32, u32)) -> Result<()> {
     for (what, (a, b)) in [("content", content), ("style", style)] {
         if a.min(b) < 16 {
-            return Err(Error::Settings(format!(
-                "the {what} image becomes {a}×{b} px; both sides must be at least 16 px (raise the size or use a less elongated image)"
-            )));
+            return Err(Error::Settings(format!("the {what} image becomes {a}×{b} px; both sides must be at least 16 px (raise the size or use a less elongated image)")));
         }
     }
     Ok(())
@@ -533,7 +531,6 @@ impl Session {
     pub fn image_buffer(&self) -> &wgpu::Buffer {
         &self.x
     }
-
 
     /// Gradient of the total loss w.r.t. the image, `[3][h][w]`, as of the last step or evaluation.
     pub fn gradient_buffer(&self) -> &wgpu::Buffer {

@@ -87,7 +87,18 @@ impl Run {
         if let Some(img) = init {
             session.set_image(img, 0)?;
         }
-        Ok(Run { engine, content: content.clone(), paintings: paintings.to_vec(), masks: masks.clone(), settings: settings.clone(), scales, scale: 0, session: Some(session), done: 0, prev_size: (0, 0) })
+        Ok(Run {
+            engine,
+            content: content.clone(),
+            paintings: paintings.to_vec(),
+            masks: masks.clone(),
+            settings: settings.clone(),
+            scales,
+            scale: 0,
+            session: Some(session),
+            done: 0,
+            prev_size: (0, 0),
+        })
     }
 
     /// The session of the current scale.

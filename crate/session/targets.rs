@@ -1,12 +1,12 @@
 //! The losses' targets, computed once per session on the GPU: relu4_2 of the content photo and the
 //! Gram matrices of the painting (at its own size) at the five style layers.
 
-use crate::gpu::Gpu;
-use crate::kernels::{self, GramSplit};
-use crate::plan::Arena;
 use super::color::ColourPrep;
 use super::{ColourBuffers, RegionGpu, Settings};
 use crate::gpu::Dispatch;
+use crate::gpu::Gpu;
+use crate::kernels::{self, GramSplit};
+use crate::plan::Arena;
 use crate::vgg::{Engine, Network, CONTENT_LAYER, STYLE_LAYERS};
 use image::RgbaImage;
 use wgpu::Buffer;
@@ -48,7 +48,16 @@ impl Targets {
     /// Regions whose painting has a style mask get their own targets: the guided Grams of their
     /// part of it ([`super::PaintingGuide`]).
     #[allow(clippy::too_many_arguments)] // the network, its input, the images, and where to
-    pub fn compute(engine: &Engine, net: &Network, x: &Buffer, content: &RgbaImage, paintings: &[RgbaImage], settings: &Settings, regions: &[RegionGpu], arena: &mut Arena) -> Targets {
+    pub fn compute(
+        engine: &Engine,
+        net: &Network,
+        x: &Buffer,
+        content: &RgbaImage,
+        paintings: &[RgbaImage],
+        settings: &Settings,
+        regions: &[RegionGpu],
+        arena: &mut Arena,
+    ) -> Targets {
         let gpu = &engine.gpu;
         let hw = (content.width() * content.height()) as usize;
         let content_idx = net.index(CONTENT_LAYER);
@@ -64,11 +73,8 @@ impl Targets {
         let targets: Vec<Buffer> = STYLE_LAYERS.iter().map(|name| arena.take(&format!("style target {name}"))).collect();
         let partials: Vec<Buffer> = STYLE_LAYERS.iter().map(|name| arena.take(&format!("style gram partials {name}"))).collect();
         let blended = paintings.len() > 1;
-        let grams: Vec<Vec<Buffer>> = if blended {
-            STYLE_LAYERS.iter().map(|name| (0..paintings.len()).map(|k| arena.take(&format!("style grams {name} {k}"))).collect()).collect()
-        } else {
-            Vec::new()
-        };
+        let grams: Vec<Vec<Buffer>> =
+            if blended { STYLE_LAYERS.iter().map(|name| (0..paintings.len()).map(|k| arena.take(&format!("style grams {name} {k}"))).collect()).collect() } else { Vec::new() };
         let guided_feats = (!settings.style_masks.is_empty()).then(|| arena.take("style region features"));
         for (k, painting) in paintings.iter().enumerate() {
             let (sw, sh) = (painting.width() as usize, painting.height() as usize);

@@ -11,21 +11,21 @@
 //! pass per tile, using the G − A of the previous iteration (computed once more at the end of each
 //! iteration), with narrower halos.
 
-use super::iteration::{finish_losses, layer_backward, optimiser};
-use super::targets::upload;
-use super::steer::{Knob, Steering};
 use super::color::ColourPrep;
 use super::iteration::RegionGpu;
+use super::iteration::{finish_losses, layer_backward, optimiser};
+use super::steer::{Knob, Steering};
+use super::targets::upload;
 use super::{init_noise, ImageBuffers, Iteration, Settings, TileMode};
-use crate::kernels::{gram::StyleGradParams, loss::ElemParams};
-use std::mem::offset_of;
 use crate::gpu::Dispatch;
 use crate::kernels::loss::{SLOT_CONTENT, SLOT_STYLE};
 use crate::kernels::{self, BoxMove, ContentLoss, GramSplit, LossRange, StyleDiff, StyleGrad};
+use crate::kernels::{gram::StyleGradParams, loss::ElemParams};
 use crate::plan::{Arena, Plan};
 use crate::tiles::{strides, Rect, Tile, TileGrid};
 use crate::vgg::{layer_shapes, Engine, Network, CONTENT_LAYER, STYLE_LAYERS};
 use image::RgbaImage;
+use std::mem::offset_of;
 use wgpu::Buffer;
 
 /// The tile network's buffers and the per-style-layer Gram buffers, from the plan; the gradients
@@ -143,7 +143,16 @@ impl TileBuffers {
 /// the noise initialisation) and its [`Iteration`], from `plan` (which has a grid); returns the
 /// colour buffers kept.
 #[allow(clippy::too_many_arguments)] // the session's inputs and buffers, each distinct
-pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings: &[RgbaImage], s: &Settings, image: ImageBuffers, regions: &[RegionGpu], arena: &mut Arena) -> (Iteration, super::ColourBuffers, Vec<Dispatch>) {
+pub(super) fn build(
+    engine: &Engine,
+    plan: &Plan,
+    content: &RgbaImage,
+    paintings: &[RgbaImage],
+    s: &Settings,
+    image: ImageBuffers,
+    regions: &[RegionGpu],
+    arena: &mut Arena,
+) -> (Iteration, super::ColourBuffers, Vec<Dispatch>) {
     let gpu = &engine.gpu;
     let (grid, sgrid) = (plan.grid.as_ref().expect("a tiled plan"), plan.style_grid.as_ref().expect("a tiled plan"));
     let (w, h) = (grid.width, grid.height);
@@ -279,7 +288,12 @@ pub(super) fn build(engine: &Engine, plan: &Plan, content: &RgbaImage, paintings
     let zero_regions = || -> Vec<Dispatch> {
         tr.as_ref().map_or(Vec::new(), |tr| {
             let whole = &whole;
-            layout.style.iter().enumerate().flat_map(|(si, &i)| tr.sums[si].iter().map(move |b| kernels::zero(gpu, "region gram sum".into(), whole[i].output.0.pow(2), b))).collect()
+            layout
+                .style
+                .iter()
+                .enumerate()
+                .flat_map(|(si, &i)| tr.sums[si].iter().map(move |b| kernels::zero(gpu, "region gram sum".into(), whole[i].output.0.pow(2), b)))
+                .collect()
         })
     };
     ops.extend(zero_regions());
@@ -358,7 +372,19 @@ struct TileLoss<'a> {
 /// Tile `t`'s losses and backward pass, from relu5_1 down to its input gradient (`tb.grad_in`):
 /// at each layer with a loss, only the features the tile owns get that loss's gradient.
 #[allow(clippy::too_many_arguments)] // the tile, its network, and the session-wide layout
-fn backward(engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t: &Tile, s: &Settings, layout: &Layout, whole: &[crate::vgg::LayerShape], loss: TileLoss, tr: Option<&TileRegions>, steering: &mut Steering) -> Vec<Dispatch> {
+fn backward(
+    engine: &Engine,
+    tb: &TileBuffers,
+    net: &Network,
+    grid: &TileGrid,
+    t: &Tile,
+    s: &Settings,
+    layout: &Layout,
+    whole: &[crate::vgg::LayerShape],
+    loss: TileLoss,
+    tr: Option<&TileRegions>,
+    steering: &mut Steering,
+) -> Vec<Dispatch> {
     let gpu = &engine.gpu;
     let mut ops = Vec::new();
     let mut cur = 0;
@@ -453,7 +479,17 @@ impl TileRegions<'_> {
     /// `grid`) owns, per region of `guided` (whose painting this is), to the regions' sums; each
     /// region's painting-side mask at the painting's layer sizes (`pwhole`).
     #[allow(clippy::too_many_arguments)] // the tile and the session's layout
-    fn painting_grams(&self, engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t: &Tile, layout: &Layout, pwhole: &[crate::vgg::LayerShape], guided: &[usize]) -> Vec<Dispatch> {
+    fn painting_grams(
+        &self,
+        engine: &Engine,
+        tb: &TileBuffers,
+        net: &Network,
+        grid: &TileGrid,
+        t: &Tile,
+        layout: &Layout,
+        pwhole: &[crate::vgg::LayerShape],
+        guided: &[usize],
+    ) -> Vec<Dispatch> {
         let mask_of = |si: usize, r: usize| {
             let g = self.regions[r].guide.as_ref().filter(|g| guided.contains(&r) && g.masses[si] > 0)?;
             Some(&g.masks[si])
@@ -475,7 +511,17 @@ impl TileRegions<'_> {
     /// (`[h][w]` at the layer sizes `sizes`), adds the Gram of the features tile `t` owns, masked by
     /// the mask's owned part, to that region's sum.
     #[allow(clippy::too_many_arguments)] // the tile and the session's layout
-    fn guided_grams<'m>(&self, engine: &Engine, tb: &TileBuffers, net: &Network, (grid, t): (&TileGrid, &Tile), layout: &Layout, sizes: &[crate::vgg::LayerShape], what: &str, mask_of: impl Fn(usize, usize) -> Option<&'m Buffer>) -> Vec<Dispatch> {
+    fn guided_grams<'m>(
+        &self,
+        engine: &Engine,
+        tb: &TileBuffers,
+        net: &Network,
+        (grid, t): (&TileGrid, &Tile),
+        layout: &Layout,
+        sizes: &[crate::vgg::LayerShape],
+        what: &str,
+        mask_of: impl Fn(usize, usize) -> Option<&'m Buffer>,
+    ) -> Vec<Dispatch> {
         let gpu = &engine.gpu;
         let mut ops = Vec::new();
         for (si, &i) in layout.style.iter().enumerate() {
@@ -504,7 +550,18 @@ impl TileRegions<'_> {
     /// size `wl`), added into
     /// `dst` (the gradient w.r.t. that layer's output) at the features it owns.
     #[allow(clippy::too_many_arguments)] // the tile, its layer, and where to
-    fn backward(&self, engine: &Engine, tb: &TileBuffers, net: &Network, grid: &TileGrid, t: &Tile, (i, si, j, wl): (usize, usize, usize, (usize, usize)), dst: &Buffer, s: &Settings, steering: &mut Steering) -> Vec<Dispatch> {
+    fn backward(
+        &self,
+        engine: &Engine,
+        tb: &TileBuffers,
+        net: &Network,
+        grid: &TileGrid,
+        t: &Tile,
+        (i, si, j, wl): (usize, usize, usize, (usize, usize)),
+        dst: &Buffer,
+        s: &Settings,
+        steering: &mut Steering,
+    ) -> Vec<Dispatch> {
         let gpu = &engine.gpu;
         let mut ops = Vec::new();
         let Some((o, crop)) = tb.crop(engine, net, grid, t, i, j) else { return ops };
@@ -524,7 +581,15 @@ impl TileRegions<'_> {
             let d = kernels::style_grad(gpu, gpu.variant(), format!("{} region {r} style grad", net.layers[i].name), c, o.area(), scale * Knob::StyleLayer(si).value(s), bufs);
             steering.add(&d, offset_of!(StyleGradParams, coef), scale, Knob::StyleLayer(si), s);
             ops.push(d);
-            ops.push(kernels::mask_add(gpu, "region gradient".into(), (c, o.area()), tb.crop_grad(), &self.mask_crop, self.masked_grad.as_ref().expect("taken with the iteration's buffers"), any));
+            ops.push(kernels::mask_add(
+                gpu,
+                "region gradient".into(),
+                (c, o.area()),
+                tb.crop_grad(),
+                &self.mask_crop,
+                self.masked_grad.as_ref().expect("taken with the iteration's buffers"),
+                any,
+            ));
             any = true;
         }
         if any {

@@ -11,9 +11,7 @@ use stylize::gpu::{Dispatch, Gpu, Precision};
 /// CI installs lavapipe, so a missing GPU is a setup error, never a skip.
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| {
-        pollster::block_on(Gpu::new(&Default::default())).expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)")
-    })
+    GPU.get_or_init(|| pollster::block_on(Gpu::new(&Default::default())).expect("a wgpu adapter (install mesa-vulkan-drivers for lavapipe)"))
 }
 
 /// A device that binds at most 64 KiB of a buffer at a time (as a device with a small binding
@@ -175,7 +173,7 @@ pub mod export {
 
     pub struct Case {
         json: Value,
-        buffers: Vec<wgpu::Buffer>, // the bound buffers, numbered as in json["buffers"]
+        buffers: Vec<wgpu::Buffer>,          // the bound buffers, numbered as in json["buffers"]
         outputs: Vec<(usize, usize, Value)>, // address and length of each output's values here, and how the replay gets them
         checks: Vec<Value>,
         file: PathBuf,
@@ -185,7 +183,12 @@ pub mod export {
         /// The output (index, element offset) that `values` are part of; the latest first.
         fn find(&self, values: &[f32]) -> Option<(usize, usize)> {
             let addr = values.as_ptr() as usize;
-            self.outputs.iter().enumerate().rev().find(|(_, (start, len, _))| addr >= *start && addr + 4 * values.len() <= start + 4 * len).map(|(i, (start, ..))| (i, (addr - start) / 4))
+            self.outputs
+                .iter()
+                .enumerate()
+                .rev()
+                .find(|(_, (start, len, _))| addr >= *start && addr + 4 * values.len() <= start + 4 * len)
+                .map(|(i, (start, ..))| (i, (addr - start) / 4))
         }
     }
 
