@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { serve, browser, openPage, requireSamples, DIST } from './harness.mjs';
+import { serve, browser, openPage, requireSamples, DIST, ready } from './harness.mjs';
 
 // Only samples that every machine has after tools/setup (not the public-domain paintings that come
 // from ../shared where it exists).
@@ -18,8 +18,7 @@ before(async () => {
   srv = await serve();
   b = await browser();
   ({ page, log, context } = await openPage(b, `${srv.url}/index.html`));
-  await page.waitForFunction(() => /^(Ready|Not ready)/.test(document.getElementById('status').textContent), null, { timeout: 180_000 });
-  assert.match(await page.textContent('#status'), /^Ready/);
+  await ready(page);
   await page.evaluate(async () => { window.api = await import('./stylize-api.js'); await import('./style-transfer.js'); });
 });
 after(async () => { await context?.close(); await b?.close(); await srv?.close(); });
@@ -194,7 +193,7 @@ test('a kernel that fails to compile on the GPU falls back instead of failing th
   // back to the direct kernels on a new device, says so under the status, and finishes.
   const { page: p, log: l, context: c } = await openPage(b, `${srv.url}/index.html?conv=tiled&break=gram_partial`);
   try {
-    await p.waitForFunction(() => /^(Ready|Not ready)/.test(document.getElementById('status').textContent), null, { timeout: 180_000 });
+    await ready(p);
     await p.$eval('#size', (el) => { el.value = 32; el.dispatchEvent(new Event('input', { bubbles: true })); });
     await p.$eval('#iterations', (el) => { el.value = 2; el.dispatchEvent(new Event('input', { bubbles: true })); });
     await p.click('#go');

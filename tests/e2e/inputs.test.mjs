@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { serve, browser, openPage, OUT } from './harness.mjs';
+import { serve, browser, openPage, OUT, ready } from './harness.mjs';
 
 const CORPUS = path.join(OUT, 'corpus');
 let srv, b, page, context;
@@ -15,7 +15,7 @@ before(async () => {
   srv = await serve();
   b = await browser();
   ({ page, context } = await openPage(b, `${srv.url}/index.html`));
-  await page.waitForFunction(() => /^(Ready|Not ready)/.test(document.getElementById('status').textContent), null, { timeout: 180_000 });
+  await ready(page);
   await page.evaluate(async () => { window.api = await import('./stylize-api.js'); });
 });
 after(async () => { await context?.close(); await b?.close(); await srv?.close(); });

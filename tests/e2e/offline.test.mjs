@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
-import { serve, browser, openPage, requireSamples, DIST } from './harness.mjs';
+import { serve, browser, openPage, requireSamples, DIST, ready } from './harness.mjs';
 
 let srv, b, down;
 after(async () => { await b?.close(); await srv?.close(); await down?.close(); });
@@ -33,11 +33,7 @@ test('loaded once, the page reloads and stylises with no network', async () => {
   srv = await serve();
   b = await browser();
   const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
-  const ready = async () => {
-    await page.waitForFunction(() => /^(Ready|Not ready)/.test(document.getElementById('status').textContent), null, { timeout: 180_000 });
-    assert.match(await page.textContent('#status'), /^Ready/, await page.textContent('#error-text'));
-  };
-  await ready();
+  await ready(page);
   const manifest = await page.evaluate(async () => {
     const link = document.querySelector('link[rel=manifest]');
     const m = await (await fetch(link.href)).json();
@@ -62,7 +58,7 @@ test('loaded once, the page reloads and stylises with no network', async () => {
   page.on('response', (r) => responses.push(r));
   page.on('requestfailed', (r) => failed.push(`${r.url()} (${r.failure()?.errorText})`));
   await page.reload().catch((e) => assert.fail(`the page did not load offline (the service worker did not serve it): ${e.message.split('\n')[0]}`));
-  await ready();
+  await ready(page);
   assert.ok(await page.evaluate(() => !!navigator.serviceWorker.controller), 'the reloaded page is controlled by the service worker');
   // Everything the page loaded came from the service worker; nothing from the network.
   const local = responses.filter((r) => r.url().startsWith(`${srv.url}/`));
@@ -85,7 +81,7 @@ test('loaded once, the page reloads and stylises with no network', async () => {
   down = await unreachable(new URL(srv.url).port, false);
   responses.length = 0;
   await page.reload();
-  await ready();
+  await ready(page);
   const again = responses.filter((r) => r.url().startsWith(`${srv.url}/`));
   assert.deepEqual(again.filter((r) => !r.ok()).map((r) => `${r.status()} ${r.url()}`), [], 'with the server answering 503, every response is the cached copy');
   assert.ok(down.requests.length > 0 && again.some((r) => r.url().endsWith('stylize_bg.wasm')), `the 503 server was asked (${down.requests.length} requests) and the wasm still loaded`);
