@@ -11,16 +11,6 @@ fn picture(w: u32, h: u32, k: u32) -> image::RgbaImage {
     image::RgbaImage::from_fn(w, h, |x, y| image::Rgba([((x * 7 + y * 3 * k) % 256) as u8, ((x * y / 3 + k * 40) % 256) as u8, ((y * 5 + x * k) % 256) as u8, 255]))
 }
 
-/// Tiling is not trivial: several tiles, none of whose inputs (core + halo) is the whole image,
-/// and some starting inside it on both axes (so crops — features, masks — at a non-zero origin run).
-fn assert_real_tiles(g: &stylize::tiles::TileGrid, what: &str) {
-    assert!(g.tiles.len() >= 4, "{what}: {} tile(s) of {} px over {}×{}", g.tiles.len(), g.core, g.width, g.height);
-    for t in &g.tiles {
-        let (tw, th) = t.input_size();
-        assert!(tw < g.width || th < g.height, "{what}: tile {t:?} (halo {}) sees the whole {}×{} image", g.halo, g.width, g.height);
-    }
-    assert!(g.tiles.iter().any(|t| t.ix0 > 0 && t.iy0 > 0), "{what}: no tile input starts inside the {}×{} image", g.width, g.height);
-}
 
 /// The photo's tile grid of a tiled session, and each painting's (as the session tiles them: at
 /// its own size, with the plan's core and halo).

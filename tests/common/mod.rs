@@ -439,3 +439,14 @@ pub fn with_exif_orientation(jpeg: &[u8], o: u16) -> Vec<u8> {
 pub fn half_red_half_blue(w: u32, h: u32) -> image::RgbImage {
     image::RgbImage::from_fn(w, h, |x, _| if x < w / 2 { image::Rgb([230, 20, 20]) } else { image::Rgb([20, 20, 230]) })
 }
+
+/// Tiling is not trivial: several tiles, none of whose inputs (core + halo) is the whole image,
+/// and some starting inside it on both axes (so crops — features, masks — at a non-zero origin run).
+pub fn assert_real_tiles(g: &stylize::tiles::TileGrid, what: &str) {
+    assert!(g.tiles.len() >= 4, "{what}: {} tile(s) of {} px over {}×{}", g.tiles.len(), g.core, g.width, g.height);
+    for t in &g.tiles {
+        let (tw, th) = t.input_size();
+        assert!(tw < g.width || th < g.height, "{what}: tile {t:?} (halo {}) sees the whole {}×{} image", g.halo, g.width, g.height);
+    }
+    assert!(g.tiles.iter().any(|t| t.ix0 > 0 && t.iy0 > 0), "{what}: no tile input starts inside the {}×{} image", g.width, g.height);
+}
