@@ -497,17 +497,28 @@ fn preprocess_and_postprocess() {
 
 #[test]
 fn large_elementwise_dispatch_uses_two_dimensions() {
-    // 65,535 × 256 elements is the 1-D limit; go past it to exercise the y fold.
+    // 65,535 workgroups of 256 is the 1-D limit: an element-wise kernel over more elements runs on
+    // a 2-D grid and folds y into its index. Values that depend on the index, a NaN-filled output:
+    // an element skipped or misplaced by the fold fails. (Compared directly, not through
+    // assert_close: a 67 MB case is not recorded for the Tint replay.)
     let gpu = gpu();
-    let n_groups = 65_535 + 100;
-    assert!(stylize::gpu::grid_1d(n_groups)[1] > 1);
-    let hw = n_groups as usize * 256 / 3;
-    let rgba = vec![0x00ff_8040u32; hw];
-    let src = gpu.storage_init("rgba", &rgba);
-    let img = nan_buffer(gpu, 3 * hw);
-    let got = run_read(gpu, &[&kernels::preprocess(gpu, hw, &src, &img)], &img, 3 * hw);
-    assert_close("2-D grid: every B written", &got[..hw], &vec![(255.0f32 - 103.939) as f64; hw], 0.0, 0.0);
-    assert_close("2-D grid: every R written", &got[2 * hw..], &vec![(64.0f32 - 123.68) as f64; hw], 1e-4, 0.0);
+    let n = (65_535 + 100) * 256;
+    let grid = stylize::gpu::grid_elems(n);
+    assert!(grid[1] > 1, "a 2-D grid: {grid:?}");
+    let src: Vec<f32> = (0..n).map(|i| (i % 65_521) as f32 + (i / 65_521) as f32 * 0.5).collect();
+    let (input, out) = (gpu.storage_init("src", &src), nan_buffer(gpu, n));
+    let d = kernels::to_act(gpu, Precision::F32, n, &input, &out);
+    assert_eq!(d.groups(), grid, "the dispatch uses the 2-D grid");
+    gpu.run(&[&d]);
+    let got = pollster::block_on(gpu.read_f32(&out, 0, n)).unwrap();
+    gpu.check().unwrap();
+    let wrong: Vec<usize> = (0..n).filter(|&i| got[i] != src[i]).take(5).collect();
+    assert!(
+        wrong.is_empty(),
+        "elements {wrong:?} of {n} not written where they belong (e.g. {} vs {})",
+        got[wrong.first().copied().unwrap_or(0)],
+        src[wrong.first().copied().unwrap_or(0)]
+    );
 }
 
 #[test]
