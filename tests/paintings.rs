@@ -11,7 +11,6 @@ fn picture(w: u32, h: u32, k: u32) -> image::RgbaImage {
     image::RgbaImage::from_fn(w, h, |x, y| image::Rgba([((x * 7 + y * 3 * k) % 256) as u8, ((x * y / 3 + k * 40) % 256) as u8, ((y * 5 + x * k) % 256) as u8, 255]))
 }
 
-
 /// The photo's tile grid of a tiled session, and each painting's (as the session tiles them: at
 /// its own size, with the plan's core and halo).
 fn assert_session_tiles(s: &Session, paintings: &[image::RgbaImage], settings: &Settings) {

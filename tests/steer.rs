@@ -16,7 +16,6 @@ fn picture(w: u32, h: u32, k: u32) -> image::RgbaImage {
     image::RgbaImage::from_fn(w, h, |x, y| image::Rgba([((x * 7 + y * 3 * k) % 256) as u8, ((x * y / 3 + k * 40) % 256) as u8, ((y * 5 + x * k) % 256) as u8, 255]))
 }
 
-
 fn max_rel(a: &[f32], b: &[f32]) -> f64 {
     let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-20);
     a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) as f64 / scale as f64
