@@ -21,7 +21,7 @@
 //
 // Bindings (all f32; 0 p: LbfgsParams, generated from crate/kernels/lbfgs.rs):
 //   lbfgs_pair — p.ng workgroups, grid-stride over n:
-//     y = g − gprev; gprev = g; dir = −g; partials of yᵀs, yᵀy, gᵀg (regions 0, 1, 2) and sᵀdir
+//     g = f·grad (f as below); y = g − gprev; gprev = g; dir = −g; partials of yᵀs, yᵀy, gᵀg (regions 0, 1, 2) and sᵀdir
 //     (region p.wr)
 //     1 grad [n]  2 gprev [n]  3 s: s_j [n]  4 y: y_j [n] (written)  5 dir [n] (written)
 //     6 part [(3 + 2m)][NG]  8 keep [h][w] (with p.keep)
@@ -39,8 +39,9 @@
 //     then, when p.wr ≠ NONE, partials of nextᵀdir into region p.wr (the next dispatch's σ)
 //     5 dir [n]  4 u [n]  3 next [n]  6 part [(3 + 2m)][NG]  7 st [8 + 2m]
 //   lbfgs_step — per element, WG-wide workgroups, 2-D grid: index = x + y · (num_workgroups.x · WG):
-//     x' = clamp(x + step·dir) to channel c's [−mean_c, 255 − mean_c]; s = x' − x (the step taken,
-//     after the projection: what the next pair sees); x = x'; avg = r·avg + k·x' when p.average ≠ 0
+//     x' = clamp(x + f·step·dir) to channel c's [−mean_c, 255 − mean_c]; s = (x' − x)/f (the step
+//     taken, after the projection, in y's terms: what the next pair sees; f = 1 − keep with kept
+//     regions, else 1, see below); x = x'; avg = r·avg + k·x' when p.average ≠ 0
 //     (else avg, then a placeholder of any size, is never touched)
 //     5 dir [n] (read)  2 x [n]  3 s: s_(k mod m) [n] (written)  4 avg [n] (with p.average)  7 st (read)
 //     8 keep [h][w] (with p.keep)

@@ -1,7 +1,7 @@
 // sw.js — the service worker that makes the page work offline and installable. It precaches the
 // app shell, the wasm and the sample images in a versioned cache; every same-origin GET is served
 // from the network when there is one (refreshing the cached copy, so an update replaces the old
-// files) and from the cache when there is none or it answers with an error. The weights are not handled here: stylize-api.js
+// files) and from the cache when there is none or it answers with a server error. The weights are not handled here: stylize-api.js
 // keeps them in a cache of their own, checked by SHA-256. Activating a new VERSION deletes the
 // caches of older versions.
 const VERSION = 'stylize-app-v5'; // v2: coarse-to-fine runs; v3: tiles, memory budget, png-worker.js; v4: colours, steering, records, procedural samples; v5: style masks
@@ -40,12 +40,15 @@ self.addEventListener('fetch', (event) => {
       if (cached) return cached;
       throw offline;
     }
-    if (response.ok) {
-      if (response.type === 'basic') await cache.put(event.request, response.clone());
-      return response;
+    if (response.status === 200 && response.type === 'basic') {
+      // Refreshed in the background: a full quota or an odd response never fails the request.
+      event.waitUntil(cache.put(event.request, response.clone()).catch(() => {}));
     }
-    // A server that answers but fails (a 503 while it is down, a proxy's or captive portal's
-    // error page): the cached copy rather than a broken page.
-    return (await cache.match(event.request, { ignoreSearch: true })) ?? response;
+    // A server that is down behind a proxy (5xx) or an opaque failure: the cached copy rather than
+    // a broken page. Redirects, 4xx (a file that is gone) and partial content pass through.
+    if (response.status >= 500 || response.type === 'opaque') {
+      return (await cache.match(event.request, { ignoreSearch: true })) ?? response;
+    }
+    return response;
   })());
 });
