@@ -28,7 +28,7 @@ pub fn windowed_gpu() -> &'static Gpu {
 }
 
 /// The storage precisions this device runs: f32, and f16 where the adapter offers `shader-f16`
-/// (lavapipe does; `lavapipe_runs_f16` in tests/kernels.rs makes sure CI never skips it).
+/// (lavapipe does; [`f16_tested`] never lets an adapter without it pass silently).
 pub fn precisions(gpu: &Gpu) -> Vec<Precision> {
     if f16_tested(gpu.has_f16(), "f16 storage in the kernel tests") {
         vec![Precision::F32, Precision::F16]

@@ -6,7 +6,7 @@
 //      override set): each module must compile without errors (getCompilationInfo) and each
 //      pipeline must validate with its explicit layout (createComputePipelineAsync in an error
 //      scope).
-//   2. DIR/cases/*.json — the kernel tests' cases (tests/kernels.rs) recorded on lavapipe through
+//   2. DIR/cases/*.json — the kernel tests' cases (tests/kernels/, a module per kernel family) recorded on lavapipe through
 //      wgpu: the same buffers (NaN-filled outputs included), uniforms and dispatches run through
 //      Tint's compiled pipelines, the same outputs read back (the test's read, any further buffer
 //      it read after the dispatches — a gradient beside its loss, the iterate average — as f32,
