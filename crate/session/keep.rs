@@ -27,7 +27,7 @@ pub struct Keep {
     colors: Colors,
 }
 
-pub use crate::settings::keeps_photo;
+use crate::settings::keeps_photo;
 
 /// Radius r of the kept regions' soft border at an output of `w`×`h`: 2 px up to 299 px, then 1%
 /// of the longer side (the ramp spans the 2r px outside the region).
@@ -72,10 +72,10 @@ fn window_sums(v: &[u32], w: usize, h: usize, r: usize, along_x: bool) -> Vec<u3
     out
 }
 
-/// The photo `px` (RGBA, at the output size) in network space as the network sees it: planar
-/// BGR − mean; for luminance transfer, its luminance (YIQ's Y, within 0..255) on all three
-/// channels, as `color_fit`'s grey map makes it.
-pub fn photo_in_network_space(px: &RgbaImage, colors: Colors) -> Vec<f32> {
+/// An RGBA image `px` in network space as the network sees it: planar BGR − mean; for luminance
+/// transfer, its luminance (YIQ's Y, within 0..255) on all three channels, as `color_fit`'s grey
+/// map makes the photo.
+pub fn network_space(px: &RgbaImage, colors: Colors) -> Vec<f32> {
     let hw = (px.width() * px.height()) as usize;
     let mut out = vec![0.0; 3 * hw];
     for (i, p) in px.pixels().enumerate() {
@@ -107,7 +107,7 @@ impl Keep {
     pub fn apply(&self, x: &mut [f32]) {
         let hw = self.mask.len();
         debug_assert_eq!(x.len(), 3 * hw);
-        let photo = photo_in_network_space(&self.photo, self.colors);
+        let photo = network_space(&self.photo, self.colors);
         for (i, v) in x.iter_mut().enumerate() {
             let k = self.mask[i % hw];
             if k > 0.0 {
@@ -153,7 +153,7 @@ mod tests {
     #[test]
     fn apply_puts_the_photo_where_kept() {
         let px = RgbaImage::from_fn(3, 1, |x, _| image::Rgba([10 * x as u8, 100, 200, 255]));
-        let photo = photo_in_network_space(&px, Colors::Painting);
+        let photo = network_space(&px, Colors::Painting);
         let keep = Keep { mask: vec![1.0, 0.5, 0.0], photo: px.clone(), colors: Colors::Painting };
         let mut x = vec![5.0f32; 9];
         keep.apply(&mut x);
@@ -164,7 +164,7 @@ mod tests {
         }
         // B, G, R − mean; grey for luminance transfer.
         assert!((photo[0] - (200.0 - MEAN_BGR[0])).abs() < 1e-4 && (photo[6 + 1] - (10.0 - MEAN_BGR[2])).abs() < 1e-4);
-        let grey = photo_in_network_space(&px, Colors::Luminance);
+        let grey = network_space(&px, Colors::Luminance);
         let y = 0.299 * 10.0 + 0.587 * 100.0 + 0.114 * 200.0;
         assert!((0..3).all(|c| (grey[c * 3 + 1] - (y - MEAN_BGR[c])).abs() < 1e-3));
     }

@@ -137,10 +137,9 @@ pub struct Session {
     iteration_plan: Iteration,
     /// Postprocessing (or the colour display) of what is shown into `rgba`.
     display_op: Vec<Dispatch>,
-    /// The photo's map to grey (luminance transfer), to apply to images set from outside.
-    grey: Vec<Dispatch>,
-    /// The scratch of the windowed per-pixel kernels (images larger than one binding).
-    staging: Option<kernels::window::Staging>,
+    /// The scratch of the windowed per-pixel kernels (images larger than one binding), kept with
+    /// the dispatches that bind it.
+    _staging: Option<kernels::window::Staging>,
     /// With several paintings: the blend of their Grams into the style targets (run again when
     /// the blend weights are steered).
     blend: Vec<Dispatch>,
@@ -246,10 +245,6 @@ impl Session {
             Some(photo) => kernels::window::color_display(gpu, hw, &shown, photo, &rgba, staging.as_ref()),
             None => kernels::window::postprocess(gpu, hw, &shown, &rgba, staging.as_ref()),
         };
-        let grey = match (&colour.affine, settings.colors) {
-            (Some(affine), Colors::Luminance) => kernels::window::color_apply(gpu, hw, affine, kernels::color::PHOTO_MAP, &x, staging.as_ref()),
-            _ => Vec::new(),
-        };
         gpu.check()?;
         LIVE_SESSIONS.fetch_add(1, Ordering::SeqCst);
         let session = Session {
@@ -268,8 +263,7 @@ impl Session {
             rgba,
             iteration_plan,
             display_op,
-            grey,
-            staging,
+            _staging: staging,
             blend,
             keep,
             _keep_mask: keep_mask,
@@ -498,25 +492,9 @@ impl Session {
     /// sets the iteration counter, e.g. to resume in a new session after a device loss (where
     /// Adam's moments start from zero).
     pub fn set_image(&mut self, img: &RgbaImage, iteration: u32) -> Result<()> {
-        let gpu = &self.engine.gpu;
-        gpu.check()?;
-        let px = resize(img, self.width, self.height);
-        if self.keep.is_some() {
-            // Made to keep the photo on the CPU (set_image_f32), as the network sees it.
-            let mut planar = keep::photo_in_network_space(&px, self.settings.colors);
-            if let Some(keep) = &self.keep {
-                keep.apply(&mut planar);
-            }
-            gpu.queue.write_buffer(&self.x, 0, bytemuck::cast_slice(&planar));
-            self.restart_average();
-            self.iteration = iteration;
-            return Ok(());
-        }
-        let upload = gpu.storage_init("resume rgba", px.as_raw());
-        let pre = kernels::window::preprocess(gpu, self.width * self.height, &upload, &self.x, self.staging.as_ref());
-        // Luminance transfer optimises a grey image: the one set is made grey (its luminance kept).
-        gpu.run(&pre.iter().chain(&self.grey).collect::<Vec<_>>());
-        self.restart_average();
+        // As the network sees it (grey for luminance transfer), then as any image set: clamped, and
+        // the photo where regions keep it.
+        self.set_image_f32(&keep::network_space(&resize(img, self.width, self.height), self.settings.colors))?;
         self.iteration = iteration;
         Ok(())
     }

@@ -132,5 +132,3 @@ fn pool_mask(m: &[f64], h: usize, w: usize, pooling: Pooling) -> Vec<f64> {
 pub fn mass(m: &[f64]) -> usize {
     m.iter().map(|v| v * v).sum::<f64>().round() as usize
 }
-
-pub use crate::settings::{guided_by_painting, styled_count, styled_paintings};

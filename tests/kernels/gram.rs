@@ -49,22 +49,17 @@ fn gram_and_style_loss_gradient() {
         let base = random(c * n, -1.0, 1.0, 5);
         let want_acc: Vec<f64> = want.iter().zip(&base).map(|(a, &b)| a + b as f64).collect();
         for path in [ConvPath::Tiled, ConvPath::Direct] {
-            let g = nan_buffer(gpu, c * n);
-            let got = run_read(
-                gpu,
-                &[&kernels::style_grad(gpu, Variant { path, precision }, "t".into(), c, n, coef, StyleGrad { feat: &f, diff: &diff, grad: &g, accumulate: false })],
-                &g,
-                c * n,
-            );
-            assert_close(&format!("style grad {path:?} {precision:?} c={c} n={n}"), &got, &want, 1e-5, 1e-4);
-            let g = gpu.storage_init("g", &base);
-            let got = run_read(
-                gpu,
-                &[&kernels::style_grad(gpu, Variant { path, precision }, "t".into(), c, n, coef, StyleGrad { feat: &f, diff: &diff, grad: &g, accumulate: true })],
-                &g,
-                c * n,
-            );
-            assert_close(&format!("style grad accumulate {path:?} {precision:?}"), &got, &want_acc, 1e-5, 1e-4);
+            // Overwriting a NaN-filled gradient, then adding into `base`.
+            for accumulate in [false, true] {
+                let (g, reference, what) = if accumulate {
+                    (gpu.storage_init("g", &base), &want_acc, format!("style grad accumulate {path:?} {precision:?}"))
+                } else {
+                    (nan_buffer(gpu, c * n), &want, format!("style grad {path:?} {precision:?} c={c} n={n}"))
+                };
+                let d = kernels::style_grad(gpu, Variant { path, precision }, "t".into(), c, n, coef, StyleGrad { feat: &f, diff: &diff, grad: &g, accumulate });
+                let got = run_read(gpu, &[&d], &g, c * n);
+                assert_close(&what, &got, reference, 1e-5, 1e-4);
+            }
         }
     }
 }
