@@ -266,7 +266,9 @@ impl Plan {
             b.add(format!("gram partials {}", l.name), 4 * parts as u64, Life::Session);
             b.add(format!("gram sum {}", l.name), 4 * (c * c) as u64, Life::Session);
             b.add(format!("style target {}", l.name), 4 * (c * c) as u64, Life::Session);
-            b.add(format!("gram diff {}", l.name), 4 * (c * c) as u64, Life::Iteration);
+            if styled == 0 {
+                b.add(format!("gram diff {}", l.name), 4 * (c * c) as u64, Life::Iteration);
+            }
         }
         b.painting_grams(&layers, settings);
         if let Some(i) = layers.iter().position(|l| l.name == CONTENT_LAYER) {

@@ -6,27 +6,26 @@ use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
 use crate::kernels::{self, loss::SLOT_TOTALS};
 use crate::plan::Plan;
-use crate::vgg::{fit_size, Engine, Network};
+use crate::vgg::{fit_size, Engine};
 use image::RgbaImage;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+mod build;
 mod color;
-mod iteration;
 pub mod keep;
+mod passes;
 pub mod regions;
 mod run;
 pub mod steer;
-mod targets;
-mod tiled;
+mod terms;
 
 pub use crate::kernels::MEAN_BGR;
 pub use crate::settings::{Colors, Init, Optimizer, Region, Settings, TileMode, AVERAGE_DECAY};
+pub use build::{ImageBuffers, Inputs, Iteration, PaintingGuide, RegionGpu};
 pub use color::ColourBuffers;
-pub use iteration::{ImageBuffers, Iteration, IterationBuffers, PaintingGuide, RegionGpu};
 pub use regions::Masks;
 pub use run::{resize_planar, Run, Scale};
-pub use targets::Targets;
 
 /// Sessions alive in this process (each holds its GPU buffers until dropped).
 static LIVE_SESSIONS: AtomicUsize = AtomicUsize::new(0);
@@ -125,7 +124,6 @@ pub struct Session {
     height: usize,
     style_size: (usize, usize),
     plan: Plan,
-    net: Option<Network>,
     x: wgpu::Buffer,
     /// The iterate average with averaging on; else a placeholder the optimiser binds.
     avg: wgpu::Buffer,
@@ -140,9 +138,6 @@ pub struct Session {
     /// The scratch of the windowed per-pixel kernels (images larger than one binding), kept with
     /// the dispatches that bind it.
     _staging: Option<kernels::window::Staging>,
-    /// With several paintings: the blend of their Grams into the style targets (run again when
-    /// the blend weights are steered).
-    blend: Vec<Dispatch>,
     /// Regions that keep the photo: what makes any image set keep it ([`keep::Keep::apply`]).
     keep: Option<keep::Keep>,
     /// Their mask on the GPU, bound by the optimiser's dispatches.
@@ -211,29 +206,13 @@ impl Session {
             b
         });
         let bufs = ImageBuffers { x: &x, losses: &losses, avg: &avg, staging: staging.as_ref(), keep: keep.as_ref(), keep_mask: keep_mask.as_ref() };
-        let (net, iteration_plan, colour, blend) = match &plan.grid {
-            None => {
-                let net = Network::new(&engine, &x, w, h, settings.pooling, &mut arena, "");
-                let region_gpu = upload_regions(&engine, masks, (w, h), &style_sizes, settings, &mut arena);
-                let targets = Targets::compute(&engine, &net, &x, &content_px, &style_px, settings, &region_gpu, &mut arena);
-                init_noise(gpu, settings, &x, hw, keep.as_ref());
-                // The targets are submitted: their buffers make way for the iteration's.
-                arena.begin_iteration(gpu);
-                let mut it = Iteration::build(&engine, &net, &targets, settings, bufs, &region_gpu, &mut arena);
-                it._buffers.extend(region_gpu.into_iter().flat_map(RegionGpu::into_kept));
-                (Some(net), it, targets.colour, targets.blend)
-            }
-            Some(_) => {
-                let region_gpu = upload_regions(&engine, masks, (w, h), &style_sizes, settings, &mut arena);
-                let (mut it, colour, blend) = tiled::build(&engine, &plan, &content_px, &style_px, settings, bufs, &region_gpu, &mut arena);
-                it._buffers.extend(region_gpu.into_iter().flat_map(RegionGpu::into_kept));
-                (None, it, colour, blend)
-            }
-        };
+        let regions = upload_regions(&engine, masks, (w, h), &style_sizes, settings, &mut arena);
+        let inputs = Inputs { content: &content_px, paintings: &style_px, regions };
+        let iteration_plan = build::build(&engine, &plan, settings, bufs, inputs, &mut arena);
         // The blend weights are steerable: their uniforms join the iteration's.
         let mut iteration_plan = iteration_plan;
         let grad_x = iteration_plan.grad_x.clone();
-        for d in &blend {
+        for d in &iteration_plan.blend {
             for k in 0..settings.paintings() {
                 iteration_plan.steering.add(d, std::mem::offset_of!(kernels::gram::BlendParams, w) + 4 * k, 1.0, steer::Knob::Blend(k), settings);
             }
@@ -241,7 +220,7 @@ impl Session {
         debug_assert!(arena.left().is_empty(), "planned buffers never used: {:?}", arena.left());
         // What is shown and saved: the average when averaging, else the image itself.
         let shown = if settings.average { avg.clone() } else { x.clone() };
-        let display_op = match &colour.photo {
+        let display_op = match &iteration_plan.colour.photo {
             Some(photo) => kernels::window::color_display(gpu, hw, &shown, photo, &rgba, staging.as_ref()),
             None => kernels::window::postprocess(gpu, hw, &shown, &rgba, staging.as_ref()),
         };
@@ -254,7 +233,6 @@ impl Session {
             height: h,
             style_size: (sw, sh),
             plan,
-            net,
             x,
             avg,
             shown,
@@ -264,7 +242,6 @@ impl Session {
             iteration_plan,
             display_op,
             _staging: staging,
-            blend,
             keep,
             _keep_mask: keep_mask,
             iteration: 0,
@@ -383,7 +360,7 @@ impl Session {
         self.engine.gpu.check()?;
         self.iteration_plan.steering.apply(&self.engine.gpu.queue, next);
         if next.style_blend != self.settings.style_blend {
-            self.engine.gpu.submit(&self.blend, |_| {});
+            self.engine.gpu.submit(&self.iteration_plan.blend, |_| {});
         }
         self.settings = next.clone();
         self.evaluated_at = None;
@@ -513,12 +490,6 @@ impl Session {
     /// Gradient of the total loss w.r.t. the image, `[3][h][w]`, as of the last step or evaluation.
     pub fn gradient_buffer(&self) -> &wgpu::Buffer {
         &self.grad_x
-    }
-
-    /// The network over the whole image (one activation buffer per layer), for tests and tools;
-    /// `None` when the session runs over tiles.
-    pub fn network(&self) -> Option<&Network> {
-        self.net.as_ref()
     }
 
     /// The memory plan the session's buffers were made from.

@@ -1,0 +1,491 @@
+//! A session's GPU work, built once from its schedule ([`super::passes`]): the targets (computed
+//! and submitted here: relu4_2 of the photo, each painting's Grams at the five style layers, each
+//! styled region's part of its painting) and the iteration's dispatch lists — the passes in the
+//! schedule's order, each forward then back from relu5_1 with the loss terms ([`super::terms`])
+//! at their layers, the TV loss, the one loss reduction, and the optimiser's step.
+
+use super::color::{ColourBuffers, ColourPrep};
+use super::passes::{Order, Pass, Schedule};
+use super::steer::{Knob, Steering};
+use super::terms::{finish_losses, gram_into, ContentTerm, GramAcc, LossParts, StyleTerm, Styled};
+use super::{init_noise, Optimizer, Settings, AVERAGE_DECAY};
+use crate::gpu::{Dispatch, Gpu};
+use crate::kernels::adam::{AdamParams, ADAM_STATE_INIT};
+use crate::kernels::lbfgs::LbfgsParams;
+use crate::kernels::window::{self, Staging};
+use crate::kernels::{self, AdamBuffers, AdamConfig, ConvBackward, ConvShape, Lbfgs, LbfgsConfig, PoolBackward, PoolShape};
+use crate::plan::{Arena, Plan};
+use crate::vgg::{layer_shapes, Engine, Network};
+use image::RgbaImage;
+use std::mem::offset_of;
+use wgpu::Buffer;
+
+/// The dispatches of one iteration and the buffers only they use.
+pub struct Iteration {
+    /// Forward, losses and backward, TV, the loss reduction: everything up to the gradient and
+    /// the losses of the current image (what [`super::Session::evaluate`] runs).
+    pub loss_and_gradient: Vec<Dispatch>,
+    /// The optimiser's step, per iteration k at `optimiser[k % optimiser.len()]` (Adam: one list,
+    /// the tick of its step counter and the update; L-BFGS: m lists, one per position of the
+    /// newest pair in its ring). Each also updates the iterate average.
+    pub optimiser: Vec<Vec<Dispatch>>,
+    /// Where `loss_and_gradient` is split into submissions (indices of the first dispatch of each
+    /// after the first; empty: one submission for any number of iterations). Tiled iterations
+    /// submit tile by tile.
+    pub cuts: Vec<usize>,
+    /// Adam's moments m, v (`[3][h][w]`) and state (`[8]`), with Adam.
+    pub adam: Option<[Buffer; 3]>,
+    /// The uniform fields that follow the loss weights and the step ([`super::Session::steer`]).
+    pub steering: Steering,
+    /// `[3][h][w]` the gradient of the total loss w.r.t. the image.
+    pub grad_x: Buffer,
+    /// With several paintings: the blend of their Grams into the style targets (run again when the
+    /// blend weights are steered).
+    pub blend: Vec<Dispatch>,
+    /// What colour control keeps.
+    pub colour: ColourBuffers,
+    pub(super) _buffers: Vec<Buffer>,
+}
+
+/// A styled region on the GPU: its painting and, per style layer, its mask (`[n]` f32) and mass;
+/// with a style mask on its painting, what it matches of that painting.
+pub struct RegionGpu {
+    pub painting: usize,
+    pub layers: Vec<(Buffer, usize)>,
+    pub guide: Option<PaintingGuide>,
+}
+
+/// A styled region's part of its painting (a style mask): per style layer, the painting-side mask
+/// (`[n]` f32 at the painting's layer size; freed after the targets) and its mass (0: the region
+/// is absent there, and the whole painting's Gram is the target), and the guided Gram `[C][C]`
+/// computed from it.
+pub struct PaintingGuide {
+    pub masks: Vec<Buffer>,
+    pub masses: Vec<usize>,
+    pub targets: Vec<Buffer>,
+}
+
+impl RegionGpu {
+    /// The Gram matrix this region matches at style layer `si`: its part of the painting's when
+    /// a style mask gives one there, else `painting` (the whole painting's).
+    pub fn target<'a>(&'a self, si: usize, painting: &'a Buffer) -> &'a Buffer {
+        match &self.guide {
+            Some(g) if g.masses[si] > 0 => &g.targets[si],
+            _ => painting,
+        }
+    }
+}
+
+/// The session-long buffers an iteration reads and writes.
+#[derive(Clone, Copy)]
+pub struct ImageBuffers<'a> {
+    /// `[3][h][w]` the image being optimised (network space), the network's input.
+    pub x: &'a Buffer,
+    /// `[LOSS_SLOTS]` the losses.
+    pub losses: &'a Buffer,
+    /// `[3][h][w]` the iterate average (a placeholder with averaging off).
+    pub avg: &'a Buffer,
+    /// The staged per-pixel kernels' scratch, when the image is larger than one binding.
+    pub staging: Option<&'a Staging>,
+    /// Regions that keep the photo ([`super::keep`]): the CPU side (to start from the photo there).
+    pub keep: Option<&'a super::keep::Keep>,
+    /// … and their mask `[h][w]` on the GPU, bound by the optimisers.
+    pub keep_mask: Option<&'a Buffer>,
+}
+
+/// What a session is built from: the photo and the paintings resized, the styled regions uploaded.
+pub struct Inputs<'a> {
+    pub content: &'a RgbaImage,
+    pub paintings: &'a [RgbaImage],
+    pub regions: Vec<RegionGpu>,
+}
+
+/// The targets: the content target per pass of the photo, the style targets per style layer
+/// (blended from `grams[layer][painting]` with several paintings), and the Gram accumulators the
+/// tiles reuse in the iteration.
+struct Targets {
+    content: Vec<Buffer>,
+    style: Vec<Buffer>,
+    grams: Vec<Vec<Buffer>>,
+    /// Tiles: per style layer the partials and the sum; per style layer and region, its sum.
+    partials: Vec<Buffer>,
+    sums: Vec<Option<Buffer>>,
+    region_sums: Vec<Vec<Buffer>>,
+}
+
+impl Targets {
+    /// Painting `k`'s Gram matrix at style layer `si`.
+    fn painting(&self, si: usize, k: usize) -> &Buffer {
+        self.grams.get(si).map_or(&self.style[si], |g| &g[k])
+    }
+}
+
+/// Builds the session's work from `plan`: computes the targets (submitted here, with the colour
+/// preparation and the noise initialisation) and returns the iteration.
+pub fn build(engine: &Engine, plan: &Plan, s: &Settings, image: ImageBuffers, inputs: Inputs, arena: &mut Arena) -> Iteration {
+    let (w, h) = (inputs.content.width() as usize, inputs.content.height() as usize);
+    let guided = inputs.regions.iter().any(|r| r.guide.is_some());
+    let mut sch = Schedule::new(engine, plan, (w, h), s.pooling, (!inputs.regions.is_empty(), guided), arena);
+    let (targets, colour, blend) = compute_targets(engine, &mut sch, s, image, &inputs, arena);
+    init_noise(&engine.gpu, s, image.x, w * h, image.keep);
+    // The targets are submitted: their buffers make way for the iteration's.
+    sch.drop_painting();
+    arena.begin_iteration(&engine.gpu);
+    let mut it = iteration(engine, sch, s, image, targets, inputs.regions, arena);
+    it.blend = blend;
+    it.colour = colour;
+    it
+}
+
+/// Uploads the photo into `x` and each painting in turn into the painting's network (one set of
+/// buffers, planned for the largest), prepares their colours, runs the passes: the content
+/// targets (what each pass of the photo owns at relu4_2) and each painting's Grams — one submission
+/// per painting — then blends several paintings' Grams. Regions whose painting has a style mask
+/// get their own targets: the guided Grams of their part of it. Reads nothing back.
+fn compute_targets(engine: &Engine, sch: &mut Schedule, s: &Settings, image: ImageBuffers, inputs: &Inputs, arena: &mut Arena) -> (Targets, ColourBuffers, Vec<Dispatch>) {
+    let gpu = &engine.gpu;
+    let (w, h) = (sch.grid.width, sch.grid.height);
+    let mut once = window::preprocess(gpu, w * h, &upload(gpu, arena, "content rgba", inputs.content), image.x, image.staging);
+    let (prep, first_ops) = ColourPrep::new(gpu, s.colors, image.x, w * h, arena, image.staging);
+    once.extend(first_ops);
+    let (style_img, upload_s) = (arena.take("style image"), arena.take("style rgba"));
+    let t = take_targets(sch, s, inputs, arena);
+    let bounding = inputs.paintings.iter().fold((0, 0), |(a, b), p| (a.max(p.width() as usize), b.max(p.height() as usize)));
+    sch.take_painting(engine, arena, &layer_shapes(bounding.0, bounding.1, &engine.channels()));
+    for (k, painting) in inputs.paintings.iter().enumerate() {
+        let (sw, sh) = (painting.width() as usize, painting.height() as usize);
+        gpu.queue.write_buffer(&upload_s, 0, painting.as_raw());
+        let mut ops = if k == 0 { std::mem::take(&mut once) } else { Vec::new() };
+        ops.extend(window::preprocess(gpu, sw * sh, &upload_s, &style_img, image.staging));
+        ops.extend(prep.painting(gpu, k, image.x, &style_img, sw * sh));
+        if k == 0 {
+            for (tk, tile) in sch.grid.tiles.iter().enumerate() {
+                let p = sch.pass(engine, &sch.grid, tile, image.x, false);
+                ops.extend(p.forward.iter().cloned());
+                ops.extend(sch.owned(engine, &p, sch.content, Some(&t.content[tk])).and_then(|o| o.op));
+            }
+        }
+        ops.extend(painting_grams(engine, sch, (k, painting), &inputs.regions, &t, &style_img));
+        gpu.submit(&ops, |_| {});
+    }
+    let blend = blend_ops(engine, s, &t.grams, &t.style);
+    gpu.submit(&blend, |_| {});
+    (t, prep.finish(), blend)
+}
+
+/// The targets' buffers from the plan.
+fn take_targets(sch: &Schedule, s: &Settings, inputs: &Inputs, arena: &mut Arena) -> Targets {
+    let names = |kind: &str| sch.style.iter().map(|&i| format!("{kind} {}", sch.layers[i].name)).collect::<Vec<_>>();
+    let mut take_all = |names: Vec<String>| names.iter().map(|n| arena.take(n)).collect::<Vec<_>>();
+    let style = take_all(names("style target"));
+    let tiled = sch.tiled();
+    let partials = take_all(names(if tiled { "gram partials" } else { "style gram partials" }));
+    let sums = if tiled { take_all(names("gram sum")).into_iter().map(Some).collect() } else { vec![None; 5] };
+    let paintings = s.paintings();
+    let per = |kind: &str, n: usize| names(kind).into_iter().map(|l| (0..n).map(|k| format!("{l} {k}")).collect::<Vec<_>>()).collect::<Vec<_>>();
+    let grams = if paintings > 1 { per("style grams", paintings).into_iter().map(&mut take_all).collect() } else { Vec::new() };
+    let region_sums = if tiled && !inputs.regions.is_empty() { per("region gram sum", inputs.regions.len()).into_iter().map(&mut take_all).collect() } else { Vec::new() };
+    let content = if tiled { take_all((0..sch.grid.tiles.len()).map(|k| format!("content target {k}")).collect()) } else { take_all(vec!["content target".into()]) };
+    Targets { content, style, grams, partials, sums, region_sums }
+}
+
+/// Painting `k`'s Grams (in `style_img`, network space) into its targets: the whole painting's at
+/// every style layer, and each guided region's part of it; over tiles, summed tile by tile.
+fn painting_grams(engine: &Engine, sch: &Schedule, (k, painting): (usize, &RgbaImage), regions: &[RegionGpu], t: &Targets, style_img: &Buffer) -> Vec<Dispatch> {
+    let gpu = &engine.gpu;
+    let (sw, sh) = (painting.width() as usize, painting.height() as usize);
+    let grid = sch.painting_grid(sw, sh);
+    let layers = layer_shapes(sw, sh, &engine.channels());
+    let guided: Vec<(usize, &super::PaintingGuide)> = regions.iter().enumerate().filter(|(_, r)| r.painting == k).filter_map(|(r, g)| g.guide.as_ref().map(|g| (r, g))).collect();
+    // Per style layer: the whole painting's Gram, and each guided region's part of it.
+    let jobs = |si: usize| {
+        let i = sch.style[si];
+        let l = &layers[i];
+        let (n, size) = (l.output.1 * l.output.2, (l.output.2, l.output.1));
+        let out = if t.grams.is_empty() { &t.style[si] } else { &t.grams[si][k] };
+        let whole = GramJob { acc: GramAcc { partial: t.partials[si].clone(), sum: t.sums[si].clone() }, mask: None, mass: n, out };
+        let parts = guided.iter().filter(|(_, g)| g.masses[si] > 0).map(move |&(r, g)| {
+            let acc = GramAcc { partial: t.partials[si].clone(), sum: t.region_sums.get(si).map(|s| s[r].clone()) };
+            GramJob { acc, mask: Some((&g.masks[si], size)), mass: g.masses[si], out: &g.targets[si] }
+        });
+        std::iter::once(whole).chain(parts).collect::<Vec<_>>()
+    };
+    let finish = |si: usize, job: &GramJob| {
+        let l = &layers[sch.style[si]];
+        let (src, split) = job.acc.source(l.output.0, l.output.1 * l.output.2, job.mass);
+        kernels::gram_finish(gpu, format!("{} style gram", l.name), split, src, job.out)
+    };
+    let mut ops = Vec::new();
+    let c2 = |si: usize| layers[sch.style[si]].output.0.pow(2);
+    for si in 0..sch.style.len() {
+        ops.extend(jobs(si).iter().filter_map(|j| j.acc.sum.as_ref()).map(|sum| kernels::zero(gpu, "gram sum".into(), c2(si), sum)));
+    }
+    for tile in &grid.tiles {
+        let p = sch.pass(engine, &grid, tile, style_img, true);
+        ops.extend(p.forward.iter().cloned());
+        for (si, &i) in sch.style.iter().enumerate() {
+            let Some(o) = sch.owned(engine, &p, i, None) else { continue };
+            ops.extend(o.op.clone());
+            for job in jobs(si) {
+                ops.extend(gram_into(sch, engine, &p, i, &o, job.mask, sch.painting_masked.as_ref(), &job.acc));
+                if !sch.tiled() {
+                    ops.push(finish(si, &job));
+                }
+            }
+        }
+    }
+    if sch.tiled() {
+        ops.extend((0..sch.style.len()).flat_map(|si| jobs(si).iter().map(|j| finish(si, j)).collect::<Vec<_>>()));
+    }
+    ops
+}
+
+/// One Gram of a painting: where it accumulates, its mask (and the mask's size), its mass, where it
+/// ends.
+struct GramJob<'a> {
+    acc: GramAcc,
+    mask: Option<(&'a Buffer, (usize, usize))>,
+    mass: usize,
+    out: &'a Buffer,
+}
+
+/// The iteration over the schedule's passes (the targets computed; the arena past
+/// [`Arena::begin_iteration`]).
+fn iteration(engine: &Engine, mut sch: Schedule, s: &Settings, image: ImageBuffers, t: Targets, regions: Vec<RegionGpu>, arena: &mut Arena) -> Iteration {
+    let gpu = &engine.gpu;
+    let grad_x = arena.take("image gradient");
+    sch.take_iteration(arena, !regions.is_empty());
+    let mut parts = LossParts::new(arena.take("loss partials"));
+    let style = StyleTerm::new(engine, &sch, styled(&sch, &t, &regions, arena), &mut parts);
+    let mut sweep = Sweep { engine, sch: &sch, s, style: &style, content: ContentTerm::new(t.content.clone()), parts, steering: Steering::default(), grad_x: &grad_x };
+    let mut ops = Vec::new();
+    let mut cuts = Vec::new();
+    let passes: Vec<Pass> = sch.grid.tiles.iter().map(|tile| sch.pass(engine, &sch.grid, tile, image.x, false)).collect();
+    let grams = |p: &Pass| -> Vec<Dispatch> {
+        let mut ops = p.forward.clone();
+        for (si, &i) in sch.style.iter().enumerate() {
+            let Some(o) = sch.owned(engine, p, i, None) else { continue };
+            ops.extend(o.op.clone());
+            ops.extend(style.accumulate(engine, &sch, p, si, &o));
+        }
+        ops
+    };
+    match sch.order {
+        Order::Whole => {
+            ops.extend(passes[0].forward.iter().cloned());
+            ops.extend(sweep.backward(&passes[0], 0, true));
+        }
+        Order::Exact => {
+            ops.extend(window::zero_all(gpu, "tile scatter", 3 * sch.grid.width * sch.grid.height, &grad_x));
+            ops.extend(style.zero_sums(engine, &sch));
+            for (k, pair) in passes.chunks(2).enumerate() {
+                if k > 0 {
+                    cuts.push(ops.len());
+                }
+                ops.extend(pair.iter().flat_map(grams));
+            }
+            ops.extend(style.diffs());
+            for (k, p) in passes.iter().enumerate() {
+                cuts.push(ops.len());
+                ops.extend(p.forward.iter().cloned());
+                ops.extend(sweep.backward(p, k, false));
+            }
+        }
+        Order::Fast => {
+            // G − A of the initial image, for the first iteration.
+            let first: Vec<Dispatch> = style.zero_sums(engine, &sch).into_iter().chain(passes.iter().flat_map(grams)).chain(style.diffs()).collect();
+            gpu.submit(&first, |_| {});
+            ops.extend(window::zero_all(gpu, "tile scatter", 3 * sch.grid.width * sch.grid.height, &grad_x));
+            ops.extend(style.zero_sums(engine, &sch));
+            for (k, p) in passes.iter().enumerate() {
+                if k > 0 {
+                    cuts.push(ops.len());
+                }
+                ops.extend(grams(p));
+                ops.extend(sweep.backward(p, k, false));
+            }
+            ops.extend(style.diffs());
+        }
+    }
+    sweep.content.finish(&sch, &mut sweep.parts);
+    let (w, h) = (sch.grid.width, sch.grid.height);
+    ops.extend(finish_losses(gpu, s, (w, h), (image.x, &grad_x), &mut sweep.parts, image.losses, image.staging, &mut sweep.steering));
+    let Sweep { mut steering, parts, content, .. } = sweep;
+    let (optimiser, adam, mut keep) = optimiser(gpu, s, w * h, image, &grad_x, arena, &mut steering);
+    drop(passes);
+    keep.extend(sch.into_buffers().chain([parts.buf]).chain(content.targets).chain(t.style).chain(t.grams.into_iter().flatten()).chain(t.partials));
+    keep.extend(t.sums.into_iter().flatten().chain(t.region_sums.into_iter().flatten()));
+    keep.extend(style.styled.into_iter().flat_map(|r| r.diffs.into_iter().chain(r.accs.into_iter().map(|a| a.partial))));
+    for r in regions {
+        keep.extend(r.layers.into_iter().map(|(b, _)| b).chain(r.guide.into_iter().flat_map(|g| g.targets)));
+    }
+    Iteration { loss_and_gradient: ops, cuts, optimiser, adam, steering, grad_x, blend: Vec::new(), colour: ColourBuffers::default(), _buffers: keep }
+}
+
+/// The styled regions of the iteration: one without a mask when there are no regions.
+fn styled(sch: &Schedule, t: &Targets, regions: &[RegionGpu], arena: &mut Arena) -> Vec<Styled> {
+    let names = |kind: &str| sch.style.iter().map(|&i| format!("{kind} {}", sch.layers[i].name)).collect::<Vec<_>>();
+    let tiled = sch.tiled();
+    // One pass over the whole image: one partials and one G − A buffer per layer serve every region
+    // in turn; tiles: the targets' partials, a sum and a G − A per region.
+    let partials: Vec<Buffer> = if tiled { t.partials.clone() } else { names("gram partials").iter().map(|n| arena.take(n)).collect() };
+    let shared_diffs: Vec<Buffer> = if !tiled || regions.is_empty() { names("gram diff").iter().map(|n| arena.take(n)).collect() } else { Vec::new() };
+    if regions.is_empty() {
+        let accs = (0..5).map(|si| GramAcc { partial: partials[si].clone(), sum: t.sums[si].clone() }).collect();
+        return vec![Styled { mask: None, targets: t.style.clone(), accs, diffs: shared_diffs }];
+    }
+    let region_diffs: Vec<Vec<Buffer>> =
+        if tiled { names("region gram diff").iter().map(|l| (0..regions.len()).map(|r| arena.take(&format!("{l} {r}"))).collect()).collect() } else { Vec::new() };
+    regions
+        .iter()
+        .enumerate()
+        .map(|(r, region)| Styled {
+            mask: Some(region.layers.clone()),
+            targets: (0..5).map(|si| region.target(si, t.painting(si, region.painting)).clone()).collect(),
+            accs: (0..5).map(|si| GramAcc { partial: partials[si].clone(), sum: t.region_sums.get(si).map(|s| s[r].clone()) }).collect(),
+            diffs: (0..5).map(|si| if tiled { region_diffs[si][r].clone() } else { shared_diffs[si].clone() }).collect(),
+        })
+        .collect()
+}
+
+/// One pass's way back: from relu5_1 down to its input, each loss term's gradient at its layer
+/// (into the features the pass owns) joining the layers' backward passes.
+struct Sweep<'a> {
+    engine: &'a Engine,
+    sch: &'a Schedule,
+    s: &'a Settings,
+    style: &'a StyleTerm,
+    content: ContentTerm,
+    parts: LossParts,
+    steering: Steering,
+    grad_x: &'a Buffer,
+}
+
+impl Sweep<'_> {
+    /// Pass `p` (the `k`th of the photo) back from relu5_1 to the image's gradient; `inline`: the
+    /// style term's Grams and G − A too ([`StyleTerm::gradient`]).
+    fn backward(&mut self, p: &Pass, k: usize, inline: bool) -> Vec<Dispatch> {
+        let (engine, sch) = (self.engine, self.sch);
+        let mut ops = Vec::new();
+        let (mut cur, mut written) = (0, false);
+        for i in (0..p.net.layers.len()).rev() {
+            let si = sch.style.iter().position(|&x| x == i);
+            if si.is_some() || i == sch.content {
+                let shape = p.net.layers[i].output;
+                let ping = &sch.ping[cur];
+                let o = sch.owned(engine, p, i, None);
+                let zero = || kernels::zero(&engine.gpu, "layer gradient".into(), shape.0 * shape.1 * shape.2, ping);
+                if !written && !o.as_ref().is_some_and(|o| o.full) {
+                    ops.push(zero());
+                    written = true;
+                }
+                if let Some(o) = o {
+                    ops.extend(o.op.clone());
+                    let mut sink = sch.sink(&o, ping, written);
+                    if let Some(si) = si {
+                        ops.extend(self.style.gradient(engine, sch, p, (si, &o), &mut sink, inline, self.s, &mut self.steering));
+                    }
+                    if i == sch.content {
+                        ops.extend(self.content.gradient(engine, sch, (k, &o), &mut sink, &mut self.parts, self.s, &mut self.steering));
+                    }
+                    ops.extend(sch.scatter(engine, &o, shape, &sink, ping));
+                    written |= sink.written;
+                }
+                if !written {
+                    // No term wrote here (no styled region has mass at relu5_1).
+                    ops.push(zero());
+                    written = true;
+                }
+            }
+            let dst = if i == 0 { sch.input_grad(p, self.grad_x) } else { &sch.ping[1 - cur] };
+            ops.push(layer_backward(engine, &p.net, i, sch.pooling, &sch.ping[cur], dst));
+            cur = 1 - cur;
+        }
+        ops.extend(sch.scatter_input(engine, p, self.grad_x));
+        ops
+    }
+}
+
+/// The backward pass of layer `i` of `net`: `din` (the gradient w.r.t. its input) from `dout`
+/// (w.r.t. its output). Gradients are passed down already through the ReLU of the layer they
+/// belong to: the writer of the gradient w.r.t. layer i−1 applies that layer's mask when it is a
+/// conv (ReLU) output; a pool output or the image gets none.
+fn layer_backward(engine: &Engine, net: &Network, i: usize, pooling: crate::Pooling, dout: &Buffer, din: &Buffer) -> Dispatch {
+    let gpu = &engine.gpu;
+    let l = &net.layers[i];
+    let (ci, ih, iw) = l.input;
+    let below_relu = (i > 0 && net.layers[i - 1].conv.is_some()).then(|| &net.acts[i - 1]);
+    let label = format!("{} bwd", l.name);
+    match l.conv {
+        Some(k) => {
+            let bufs = ConvBackward { dout, in_act: below_relu, weight_t: &engine.convs[k].backward, din };
+            kernels::conv_backward(gpu, gpu.variant(), label, ConvShape { cin: ci, cout: l.output.0, h: ih, w: iw }, bufs)
+        }
+        None => {
+            let bufs = PoolBackward { input: &net.acts[i - 1], dout, din, relu_mask: below_relu.is_some() };
+            kernels::pool_backward(gpu, gpu.precision, label, pooling, PoolShape { c: ci, h: ih, w: iw }, bufs)
+        }
+    }
+}
+
+/// The optimiser's dispatch lists (see [`Iteration::optimiser`]), Adam's buffers, and the
+/// buffers only the optimiser uses.
+#[allow(clippy::type_complexity)] // the three parts an iteration keeps apart
+fn optimiser(
+    gpu: &Gpu,
+    s: &Settings,
+    hw: usize,
+    b: ImageBuffers,
+    grad_x: &Buffer,
+    arena: &mut Arena,
+    steering: &mut Steering,
+) -> (Vec<Vec<Dispatch>>, Option<[Buffer; 3]>, Vec<Buffer>) {
+    let decay = if s.average { AVERAGE_DECAY } else { 0.0 };
+    match s.optimizer {
+        Optimizer::Adam => {
+            let cfg = AdamConfig { lr: s.step_size(), beta1: 0.9, beta2: 0.999, eps: 1e-8, decay };
+            let (m, v, state) = (arena.take("adam m"), arena.take("adam v"), arena.take("adam state"));
+            gpu.queue.write_buffer(&state, 0, bytemuck::cast_slice(&ADAM_STATE_INIT));
+            let bufs = AdamBuffers { grad: grad_x, x: b.x, m: &m, v: &v, state: &state, avg: b.avg, keep: b.keep_mask };
+            let mut list = vec![kernels::adam_tick(gpu, cfg, hw, &state)];
+            list.extend(kernels::adam_step(gpu, cfg, hw, bufs));
+            for d in &list {
+                steering.add(d, offset_of!(AdamParams, lr), 1.0, Knob::Lr, s);
+            }
+            (vec![list], Some([m, v, state]), Vec::new())
+        }
+        Optimizer::Lbfgs => {
+            let cfg = LbfgsConfig { lr: s.step_size(), history: s.history as usize, decay };
+            let lbfgs = Lbfgs::new(gpu, cfg, hw, arena);
+            let lists: Vec<Vec<Dispatch>> = (0..cfg.history).map(|k| lbfgs.iteration(gpu, k, grad_x, b.x, b.avg, b.keep_mask)).collect();
+            for d in lists.iter().flatten() {
+                steering.add(d, offset_of!(LbfgsParams, lr), 1.0, Knob::Lr, s);
+            }
+            (lists, None, lbfgs.into_buffers())
+        }
+    }
+}
+
+/// With several paintings: per style layer, `gram_blend` of the paintings' Grams (`grams[layer][k]`)
+/// into the target, by the settings' blend weights (steerable: [`Knob::Blend`]).
+fn blend_ops(engine: &Engine, settings: &Settings, grams: &[Vec<Buffer>], targets: &[Buffer]) -> Vec<Dispatch> {
+    let gpu = &engine.gpu;
+    let weights: Vec<f32> = (0..settings.paintings()).map(|k| settings.blend_weight(k)).collect();
+    grams
+        .iter()
+        .zip(targets)
+        .zip(crate::vgg::STYLE_LAYERS)
+        .map(|((g, t), name)| {
+            let refs: Vec<&Buffer> = g.iter().collect();
+            let c2 = (t.size() / 4) as usize;
+            kernels::gram_blend(gpu, format!("{name} style blend"), c2, &refs, &weights, t)
+        })
+        .collect()
+}
+
+/// The planned upload buffer `name` holding `img`'s RGBA8 pixels.
+fn upload(gpu: &Gpu, arena: &mut Arena, name: &str, img: &RgbaImage) -> Buffer {
+    let b = arena.take(name);
+    gpu.queue.write_buffer(&b, 0, img.as_raw());
+    b
+}
