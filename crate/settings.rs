@@ -214,9 +214,13 @@ impl Default for Settings {
     }
 }
 
+/// The settings a live run can change ([`Settings::steered`]), by their serialised names: the one
+/// list the page and the JS API read (`StyleTransfer.steerable`).
+pub const STEERABLE: [&str; 6] = ["content_weight", "style_weight", "tv_weight", "style_layer_weights", "lr", "style_blend"];
+
 impl Settings {
     /// These settings with `from`'s loss weights, style layer weights and step: what a live run
-    /// can change ([`crate::Session::steer`]).
+    /// can change ([`crate::Session::steer`]; the fields named in [`STEERABLE`]).
     pub fn steered(&self, from: &Settings) -> Settings {
         Settings {
             content_weight: from.content_weight,
@@ -390,4 +394,31 @@ pub fn styled_count(settings: &Settings) -> usize {
 /// Whether the settings' regions keep the photo anywhere (a region without a painting).
 pub fn keeps_photo(regions: &[Region]) -> bool {
     regions.iter().any(|r| r.painting.is_none())
+}
+
+#[cfg(test)]
+mod steerable_tests {
+    use super::*;
+
+    /// `steered` copies exactly the fields [`STEERABLE`] names.
+    #[test]
+    fn steered_copies_exactly_the_steerable_fields() {
+        let a = Settings::default();
+        let b = Settings {
+            content_weight: 2.0,
+            style_weight: 3.0,
+            tv_weight: 4.0,
+            style_layer_weights: [0.5; 5],
+            lr: Some(9.0),
+            style_blend: vec![0.5, 0.5],
+            size: 99,
+            seed: 7,
+            ..a.clone()
+        };
+        let (ja, jb) = (serde_json::to_value(&a).unwrap(), serde_json::to_value(a.steered(&b)).unwrap());
+        let changed: Vec<&str> = ja.as_object().unwrap().iter().filter(|(k, v)| jb.get(k.as_str()) != Some(v)).map(|(k, _)| k.as_str()).collect();
+        let mut want = STEERABLE.to_vec();
+        want.sort();
+        assert_eq!(changed, want);
+    }
 }

@@ -140,6 +140,12 @@ impl Stylizer {
         self.engine.gpu.variant().fallback().map(variant_js).unwrap_or(JsValue::NULL)
     }
 
+    /// The names of the settings a live run can change ([`crate::settings::STEERABLE`]).
+    #[wasm_bindgen(js_name = steerableSettings)]
+    pub fn steerable_settings() -> Vec<String> {
+        crate::settings::STEERABLE.iter().map(|s| s.to_string()).collect()
+    }
+
     /// The tuned default settings, as a plain object.
     #[wasm_bindgen(js_name = defaultSettings)]
     pub fn default_settings() -> JsValue {

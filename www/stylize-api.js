@@ -313,6 +313,11 @@ export class StyleTransfer extends EventTarget {
     return Stylizer.defaultSettings();
   }
 
+  /** The names of the settings `steer()` can change (the engine's list). */
+  static get steerable() {
+    return Stylizer.steerableSettings();
+  }
+
   /** Whether a run is starting, running or paused. */
   get busy() {
     return ['starting', 'running', 'paused'].includes(this.state);
@@ -569,7 +574,7 @@ export class StyleTransfer extends EventTarget {
    * 'Settings' for any other key, a bad value, or when no run is going.
    */
   steer(changes) {
-    const allowed = ['content_weight', 'style_weight', 'tv_weight', 'style_layer_weights', 'lr', 'style_blend'];
+    const allowed = StyleTransfer.steerable;
     const other = Object.keys(changes).find((k) => !allowed.includes(k));
     if (other) throw namedError('Settings', `\`${other}\` cannot change during a run (only ${allowed.join(', ')} can): start a new run.`);
     if (!this.job || !['running', 'paused'].includes(this.state)) throw namedError('Settings', 'There is no run to steer.');
