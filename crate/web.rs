@@ -5,7 +5,7 @@
 
 use crate::kernels::ConvShape;
 use crate::preview::{Preview, PreviewSource};
-use crate::session::{painting_sizes, plan_for_paintings, Masks};
+use crate::session::{plan_for, sizes, Inputs, Masks};
 use crate::{ConvPath, Engine, Error, Gpu, GpuOptions, Precision, Run, Session, Settings, VggWeights};
 use js_sys::{Promise, Reflect, Uint8Array};
 use std::rc::Rc;
@@ -194,12 +194,12 @@ impl Stylizer {
         all.validate().map_err(js_error)?;
         let mut dims = vec![(sw, sh)];
         dims.extend(more_sizes(&more));
-        let scales = Run::plan_paintings(&self.engine, cw, ch, &dims, &all, None).ok();
+        let scales = Run::plan(&self.engine, cw, ch, &dims, &all, None).ok();
         let s = all.at_scale(all.final_size(), all.iterations);
-        let ((w, h), style_sizes) = painting_sizes(cw, ch, &dims, &s).map_err(js_error)?;
+        let ((w, h), style_sizes) = sizes(cw, ch, &dims, &s).map_err(js_error)?;
         let (sw, sh) = crate::session::bounding(&style_sizes);
         let budget = self.engine.budget();
-        let (plan, fits, max_size) = match plan_for_paintings(&self.engine, cw, ch, &dims, &s) {
+        let (plan, fits, max_size) = match plan_for(&self.engine, cw, ch, &dims, &s) {
             Ok(p) => (p, true, s.size),
             Err(Error::TooLarge { fits, .. }) => {
                 let ch_ = self.engine.channels();
@@ -270,7 +270,7 @@ impl Stylizer {
         });
         future_to_promise(async move {
             let (s, c, paintings, init, masks) = inputs?;
-            let run = Run::start_paintings(engine.clone(), &c, &paintings, &masks, &s, init.as_ref()).await.map_err(js_error)?;
+            let run = Run::start(engine.clone(), Inputs::blend(c, paintings).masked(masks), &s, init.as_ref()).await.map_err(js_error)?;
             let view = match canvas {
                 Some(canvas) => Some(View::new(&engine, run.session(), canvas)?),
                 None => None,

@@ -13,6 +13,7 @@ mod common;
 use common::*;
 use rand::{RngExt, SeedableRng};
 use stylize::reference as cpu;
+use stylize::session::Inputs;
 use stylize::{Colors, Engine, GpuOptions, Init, Pooling, Precision, Session, Settings, VggWeights};
 
 fn device(precision: Precision) -> stylize::Gpu {
@@ -51,7 +52,7 @@ fn check_colors(alpha: f32, beta: f32, tau: f32, pooling: Pooling, colors: Color
         colors,
         ..Settings::default()
     };
-    let mut s = Session::new(engine.clone(), &content, &style, &settings).unwrap();
+    let mut s = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), &settings).unwrap();
     assert_eq!(s.size(), (w as u32, h as u32));
     s.evaluate().unwrap();
     let gpu = &engine.gpu;
@@ -62,7 +63,7 @@ fn check_colors(alpha: f32, beta: f32, tau: f32, pooling: Pooling, colors: Color
 
     let mut c_in = cpu::preprocess(content.as_raw());
     // The session resizes the style image so its longer side matches the output's.
-    let (_, (sw, sh)) = stylize::session::sizes(w as u32, h as u32, 16, 19, &settings).unwrap();
+    let (sw, sh) = stylize::session::sizes(w as u32, h as u32, &[(16, 19)], &settings).unwrap().1[0];
     let style_resized = stylize::session::resize(&style, sw as usize, sh as usize);
     let mut s_in = cpu::preprocess(style_resized.as_raw());
     let n = w * h;
@@ -143,7 +144,7 @@ fn real_gradient(weights: &VggWeights, precision: Precision) -> (Vec<f32>, styli
     let content = image::open(test_image("chelsea.png")).unwrap().to_rgba8();
     let style = image::open(test_painting()).unwrap().to_rgba8();
     let settings = Settings { size: 32, init: Init::Noise, seed: 2, ..Settings::default() };
-    let mut s = Session::new(engine.clone(), &content, &style, &settings).unwrap();
+    let mut s = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), &settings).unwrap();
     s.evaluate().unwrap();
     let (w, h) = s.size();
     let g = pollster::block_on(engine.gpu.read_f32(s.gradient_buffer(), 0, 3 * (w * h) as usize)).unwrap();
@@ -272,7 +273,7 @@ fn guided_case(style_mask: Option<image::RgbaImage>) {
     let settings =
         Settings { size: 24, scales: 1, init: Init::Noise, seed: 5, content_weight: 1.0, style_weight: 30.0, tv_weight: 0.0, regions: regions_set.clone(), ..Settings::default() };
     let masks = stylize::session::Masks { regions: Some(mask.clone()), paintings: vec![style_mask.clone()] };
-    let mut s = Session::with_regions(engine.clone(), &content, std::slice::from_ref(&style), &masks, &settings).unwrap();
+    let mut s = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()).masked(masks.clone()), &settings).unwrap();
     s.evaluate().unwrap();
     let gpu = &engine.gpu;
     let grad = pollster::block_on(gpu.read_f32(s.gradient_buffer(), 0, 3 * w * h)).unwrap();
@@ -284,7 +285,7 @@ fn guided_case(style_mask: Option<image::RgbaImage>) {
     let layers = stylize::vgg::layer_shapes(w, h, &channels);
     let styled = region_masks(&mask, w, h, &regions_set, &layers, settings.pooling);
     assert_eq!(styled.len(), 2, "the red region and the rest; the blue one keeps the photo");
-    let (_, (sw, sh)) = stylize::session::sizes(w as u32, h as u32, 20, 22, &settings).unwrap();
+    let (sw, sh) = stylize::session::sizes(w as u32, h as u32, &[(20, 22)], &settings).unwrap().1[0];
     let s_in = cpu::preprocess(stylize::session::resize(&style, sw as usize, sh as usize).as_raw());
     let targets = cpu::targets(&weights, &cpu::preprocess(content.as_raw()), w, h, &s_in, sw as usize, sh as usize, settings.pooling);
     let style_idx: Vec<usize> = layers.iter().enumerate().filter(|(_, l)| stylize::vgg::STYLE_LAYERS.contains(&l.name.as_str())).map(|(i, _)| i).collect();

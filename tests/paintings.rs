@@ -5,6 +5,7 @@
 mod common;
 use common::*;
 use stylize::reference as cpu;
+use stylize::session::Inputs;
 use stylize::{Engine, GpuOptions, Init, Precision, Session, Settings, VggWeights};
 
 fn picture(w: u32, h: u32, k: u32) -> image::RgbaImage {
@@ -19,7 +20,7 @@ fn assert_session_tiles(s: &Session, paintings: &[image::RgbaImage], settings: &
     assert_real_tiles(grid, "the photo");
     let (w, h) = s.size();
     let dims: Vec<(u32, u32)> = paintings.iter().map(|p| (p.width(), p.height())).collect();
-    let (_, sizes) = stylize::session::painting_sizes(w, h, &dims, settings).unwrap();
+    let (_, sizes) = stylize::session::sizes(w, h, &dims, settings).unwrap();
     for (k, &(sw, sh)) in sizes.iter().enumerate() {
         assert_real_tiles(&stylize::tiles::TileGrid::new(sw as usize, sh as usize, grid.core, grid.halo), &format!("painting {}", k + 1));
     }
@@ -37,7 +38,7 @@ fn two_paintings_blend_their_grams_each_at_its_own_scale() {
     let content = picture(24, 20, 1);
     let paintings = [picture(30, 22, 2), picture(40, 44, 3)];
     let settings = Settings { size: 24, scales: 1, init: Init::Noise, seed: 2, style_blend: vec![0.7, 0.3], style_scales: vec![1.0, 1.5], ..Settings::default() };
-    let mut s = Session::with_paintings(engine.clone(), &content, &paintings, &settings).unwrap();
+    let mut s = Session::new(engine.clone(), &Inputs::blend(content.clone(), paintings.to_vec()), &settings).unwrap();
     s.evaluate().unwrap();
     let (w, h) = (24usize, 20usize);
     assert_eq!(s.size(), (w as u32, h as u32));
@@ -49,7 +50,7 @@ fn two_paintings_blend_their_grams_each_at_its_own_scale() {
     // Grams, blended 0.7 / 0.3.
     let c_in = cpu::preprocess(content.as_raw());
     let dims: Vec<(u32, u32)> = paintings.iter().map(|p| (p.width(), p.height())).collect();
-    let (_, sizes) = stylize::session::painting_sizes(24, 20, &dims, &settings).unwrap();
+    let (_, sizes) = stylize::session::sizes(24, 20, &dims, &settings).unwrap();
     assert_eq!(sizes[1].0.max(sizes[1].1), 36, "the second painting at 1.5× the output");
     let mut blended: Option<cpu::RefTargets> = None;
     for (p, (&(sw, sh), wk)) in paintings.iter().zip(sizes.iter().zip([0.7, 0.3])) {
@@ -92,7 +93,7 @@ fn tiles_steering_and_a_mismatch() {
         ..Settings::default()
     };
     let eval = |s: &Settings| {
-        let mut session = Session::with_paintings(engine.clone(), &content, &paintings, s).unwrap();
+        let mut session = Session::new(engine.clone(), &Inputs::blend(content.clone(), paintings.to_vec()), s).unwrap();
         if s.tile_size > 0 {
             assert_session_tiles(&session, &paintings, s);
         }
@@ -109,7 +110,7 @@ fn tiles_steering_and_a_mismatch() {
 
     // Steering the blend equals building with it.
     let next = Settings { style_blend: vec![0.1, 0.1, 0.8], ..base.clone() };
-    let mut a = Session::with_paintings(engine.clone(), &content, &paintings, &base).unwrap();
+    let mut a = Session::new(engine.clone(), &Inputs::blend(content.clone(), paintings.to_vec()), &base).unwrap();
     a.steer(&next).unwrap();
     a.evaluate().unwrap();
     let steered = pollster::block_on(a.losses()).unwrap();
@@ -120,9 +121,12 @@ fn tiles_steering_and_a_mismatch() {
     let e = a.steer(&Settings { style_blend: vec![0.5, 0.5], ..base.clone() }).unwrap_err().to_string();
     assert!(e.contains("number of paintings"), "{e}");
 
-    let e = Session::with_paintings(engine.clone(), &content, &paintings[..2], &base).err().unwrap().to_string();
+    let e = Session::new(engine.clone(), &Inputs::blend(content.clone(), paintings[..2].to_vec()), &base).err().unwrap().to_string();
     assert!(e.contains("2 painting(s) need as many blend weights (got 3)"), "{e}");
-    let e = Session::with_paintings(engine.clone(), &content, &paintings, &Settings { style_blend: vec![0.5, -1.0, 1.0], ..base.clone() }).err().unwrap().to_string();
+    let e = Session::new(engine.clone(), &Inputs::blend(content.clone(), paintings.to_vec()), &Settings { style_blend: vec![0.5, -1.0, 1.0], ..base.clone() })
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("blend weights must be"), "{e}");
     engine.gpu.check().unwrap();
     let _ = gpu();
@@ -170,7 +174,7 @@ fn regions_over_tiles_equal_the_whole_image() {
     ];
     let eval_with = |s: &Settings, masks: &stylize::session::Masks| {
         let before = engine.gpu.storage_bytes_created();
-        let mut session = Session::with_regions(engine.clone(), &content, &paintings, masks, s).unwrap();
+        let mut session = Session::new(engine.clone(), &Inputs::blend(content.clone(), paintings.to_vec()).masked(masks.clone()), s).unwrap();
         assert_eq!(session.plan().total(), engine.gpu.storage_bytes_created() - before, "the plan is what is created (tiles {})", s.tile_size);
         if s.tile_size > 0 {
             assert_session_tiles(&session, &paintings, s);

@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use stylize::session::Inputs;
 use stylize::{Engine, GpuOptions, Session, Settings, VggWeights};
 
 /// Serialises this binary's tests, so the live-session count sees only its own sessions.
@@ -25,7 +26,7 @@ fn iteration_has_the_documented_dispatch_count() {
     for precision in precisions(gpu()) {
         let gpu = pollster::block_on(stylize::Gpu::new(&GpuOptions { precision: Some(precision), ..Default::default() })).unwrap();
         let engine = Engine::new(gpu, &weights).unwrap();
-        let s = Session::new(engine.clone(), &img, &img, &Settings { size: 24, ..Settings::default() }).unwrap();
+        let s = Session::new(engine.clone(), &Inputs::new(img.clone(), img.clone()), &Settings { size: 24, ..Settings::default() }).unwrap();
         let n = s.iteration_dispatches().count();
         let want = if precision == stylize::Precision::F32 { f32_count } else { f16_count };
         eprintln!("{precision:?}: {n} dispatches per iteration");
@@ -41,8 +42,8 @@ fn live_sessions_counts_what_holds_gpu_memory() {
     let engine = Engine::new(pollster::block_on(stylize::Gpu::new(&GpuOptions::default())).unwrap(), &weights).unwrap();
     let img = image::RgbaImage::from_fn(20, 20, |x, y| image::Rgba([(x * 9) as u8, (y * 11) as u8, 77, 255]));
     let before = stylize::session::live_sessions();
-    let a = Session::new(engine.clone(), &img, &img, &Settings { size: 20, ..Settings::default() }).unwrap();
-    let b = Session::new(engine.clone(), &img, &img, &Settings { size: 20, ..Settings::default() }).unwrap();
+    let a = Session::new(engine.clone(), &Inputs::new(img.clone(), img.clone()), &Settings { size: 20, ..Settings::default() }).unwrap();
+    let b = Session::new(engine.clone(), &Inputs::new(img.clone(), img.clone()), &Settings { size: 20, ..Settings::default() }).unwrap();
     let (bytes, each) = (stylize::session::live_session_bytes(), a.peak_bytes());
     assert_eq!(stylize::session::live_sessions(), before + 2);
     assert_eq!(b.peak_bytes(), each);
@@ -83,7 +84,7 @@ fn lbfgs_lowers_the_loss_of_a_real_run() {
     let engine = real_engine();
     let (content, style) = (load(test_image("chelsea.png")), load(test_painting()));
     let settings = Settings { size: 32, scales: 1, optimizer: stylize::Optimizer::Lbfgs, average: false, ..Settings::default() };
-    let mut s = Session::new(engine, &content, &style, &settings).unwrap();
+    let mut s = Session::new(engine, &Inputs::new(content.clone(), style.clone()), &settings).unwrap();
     // The losses of the photo (iteration 0), then of iterations 7, 15 and 24.
     s.evaluate().unwrap();
     let mut totals = vec![pollster::block_on(s.losses()).unwrap().total];
@@ -107,7 +108,7 @@ fn coarse_to_fine_carries_each_scale_into_the_next() {
     let engine = real_engine();
     let (content, style) = (load(test_image("chelsea.png")), load(test_painting()));
     let settings = Settings { size: 64, min_size: 32, iterations: 10, ..Settings::default() };
-    let mut run = pollster::block_on(stylize::Run::start(engine.clone(), &content, &style, &settings, None)).unwrap();
+    let mut run = pollster::block_on(stylize::Run::start(engine.clone(), Inputs::new(content.clone(), style.clone()), &settings, None)).unwrap();
     let sizes: Vec<(u32, u32, u32)> = run.scales().iter().map(|s| (s.width, s.height, s.iterations)).collect();
     assert_eq!(sizes, vec![(32, 21, 20), (45, 30, 14), (64, 43, 10)]);
     loop {
@@ -130,7 +131,7 @@ fn coarse_to_fine_carries_each_scale_into_the_next() {
         run.session_mut().evaluate().unwrap();
         let carried = pollster::block_on(run.session().losses()).unwrap();
         let fresh = {
-            let mut s = Session::new(engine.clone(), &content, &style, &settings.at_scale(w.max(h), 0)).unwrap();
+            let mut s = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), &settings.at_scale(w.max(h), 0)).unwrap();
             s.evaluate().unwrap();
             pollster::block_on(s.losses()).unwrap()
         };

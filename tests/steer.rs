@@ -5,6 +5,7 @@
 
 mod common;
 use common::*;
+use stylize::session::Inputs;
 use stylize::{Engine, GpuOptions, Init, Optimizer, Precision, Session, Settings, VggWeights};
 
 fn engine() -> std::rc::Rc<Engine> {
@@ -31,7 +32,7 @@ fn a_steered_session_computes_what_one_built_with_the_new_settings_does() {
     for tile_size in [0, 32] {
         let s1 = Settings { size: 128, scales: 1, init: Init::Noise, seed: 3, tile_size, style_layer_weights: [1.0, 0.75, 0.2, 0.0, 0.0], ..Settings::default() };
         let s2 = Settings { content_weight: 0.3, style_weight: 300.0, tv_weight: 5.0, style_layer_weights: [0.5, 1.0, 0.1, 0.0, 0.0], lr: Some(2.5), ..s1.clone() };
-        let mut a = Session::new(engine.clone(), &content, &style, &s1).unwrap();
+        let mut a = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), &s1).unwrap();
         if tile_size > 0 {
             let (grid, sgrid) = (a.plan().grid.as_ref().unwrap(), a.plan().style_grid.as_ref().unwrap());
             assert_eq!((grid.width, grid.height, sgrid.width, sgrid.height, grid.halo), (128, 96, 119, 128, 48));
@@ -46,7 +47,7 @@ fn a_steered_session_computes_what_one_built_with_the_new_settings_does() {
         a.step(2, false).unwrap();
         let (la, xa) = (pollster::block_on(a.losses()).unwrap(), pollster::block_on(a.image_f32()).unwrap());
 
-        let mut b = Session::new(engine.clone(), &content, &style, &s2).unwrap();
+        let mut b = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), &s2).unwrap();
         assert_eq!(b.plan().grid, a.plan().grid, "the same tiles");
         b.set_image_f32(&x).unwrap();
         b.set_adam_state(&m, &v, &st).unwrap();
@@ -75,7 +76,7 @@ fn steering_refuses_what_needs_a_new_run_and_works_with_lbfgs() {
     let rel = |p: f32, q: f32| ((p - q).abs() / q.abs().max(1e-20)) as f64;
     let loss_err =
         |a: &stylize::Losses, b: &stylize::Losses| [rel(a.content, b.content), rel(a.style, b.style), rel(a.tv, b.tv), rel(a.total, b.total)].into_iter().fold(0.0, f64::max);
-    let mut a = Session::new(engine.clone(), &content, &style, &s).unwrap();
+    let mut a = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), &s).unwrap();
     a.step(2, false).unwrap();
     for (bad, name) in [(Settings { size: 48, ..s.clone() }, "`size`"), (Settings { pooling: stylize::Pooling::Avg, ..s.clone() }, "`pooling`")] {
         let e = a.steer(&bad).unwrap_err().to_string();
@@ -91,7 +92,7 @@ fn steering_refuses_what_needs_a_new_run_and_works_with_lbfgs() {
     a.steer(&next).unwrap();
     a.evaluate().unwrap();
     let (la, ga) = (pollster::block_on(a.losses()).unwrap(), gradient(&a));
-    let mut b = Session::new(engine.clone(), &content, &style, &next).unwrap();
+    let mut b = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), &next).unwrap();
     b.set_image_f32(&x).unwrap();
     b.evaluate().unwrap();
     let (lb, gb) = (pollster::block_on(b.losses()).unwrap(), gradient(&b));
@@ -106,11 +107,11 @@ fn steering_refuses_what_needs_a_new_run_and_works_with_lbfgs() {
     // The step (L-BFGS's lr): its state (the pairs) cannot be read or set, so it is steered before
     // the first iteration; three iterations from the same image and the same (empty) state then
     // take the trajectory of a session built with the new settings.
-    let mut c = Session::new(engine.clone(), &content, &style, &s).unwrap();
+    let mut c = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), &s).unwrap();
     c.steer(&next).unwrap();
     c.step(3, false).unwrap();
     let (lc, xc) = (pollster::block_on(c.losses()).unwrap(), pollster::block_on(c.image_f32()).unwrap());
-    let mut d = Session::new(engine.clone(), &content, &style, &next).unwrap();
+    let mut d = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), &next).unwrap();
     d.step(3, false).unwrap();
     let (ld, xd) = (pollster::block_on(d.losses()).unwrap(), pollster::block_on(d.image_f32()).unwrap());
     let (loss, image) = (loss_err(&lc, &ld), max_rel(&xc, &xd));

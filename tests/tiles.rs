@@ -6,6 +6,7 @@
 mod common;
 use common::*;
 use stylize::plan::{Budget, Plan};
+use stylize::session::Inputs;
 use stylize::{Engine, GpuOptions, Init, Optimizer, Precision, Session, Settings, TileMode, VggWeights};
 
 fn engine(weights: &VggWeights, precision: Precision) -> std::rc::Rc<Engine> {
@@ -35,7 +36,7 @@ fn the_plan_total_is_the_bytes_created() {
             let settings = Settings { size: 70, scales: 1, optimizer, tile_size, colors, ..Settings::default() };
             let before = engine.gpu.storage_bytes_created();
             let baseline = engine.gpu.reset_storage_peak();
-            let s = Session::new(engine.clone(), &content, &style, &settings).unwrap();
+            let s = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), &settings).unwrap();
             let created = engine.gpu.storage_bytes_created() - before;
             let plan = s.plan();
             let held = engine.gpu.storage_peak_since(baseline);
@@ -63,7 +64,7 @@ fn the_plan_total_is_the_bytes_created() {
             let settings = Settings { size: 70, scales: 1, tile_size, style_blend: vec![0.6, 0.4], style_scales: vec![1.0, 1.3], colors: Colors::Match, ..Settings::default() };
             let before = engine.gpu.storage_bytes_created();
             let baseline = engine.gpu.reset_storage_peak();
-            let s = Session::with_paintings(engine.clone(), &content, &more, &settings).unwrap();
+            let s = Session::new(engine.clone(), &Inputs::blend(content.clone(), more.to_vec()), &settings).unwrap();
             let created = engine.gpu.storage_bytes_created() - before;
             assert_eq!(s.plan().total(), created, "{precision:?} two paintings, tiles {tile_size}: the plan is what is created");
             assert_eq!(s.plan().peak(), engine.gpu.storage_peak_since(baseline), "{precision:?} two paintings, tiles {tile_size}: the plan's peak is the most held");
@@ -74,7 +75,7 @@ fn the_plan_total_is_the_bytes_created() {
 
 /// Losses and input gradient of the initial (noise) image, untiled and tiled.
 fn evaluate(engine: &std::rc::Rc<Engine>, settings: &Settings, content: &image::RgbaImage, style: &image::RgbaImage) -> (stylize::Losses, Vec<f32>) {
-    let mut s = Session::new(engine.clone(), content, style, settings).unwrap();
+    let mut s = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), settings).unwrap();
     s.evaluate().unwrap();
     let (w, h) = s.size();
     let g = pollster::block_on(engine.gpu.read_f32(s.gradient_buffer(), 0, 3 * (w * h) as usize)).unwrap();
@@ -112,7 +113,7 @@ fn exact_tiles_equal_the_untiled_computation() {
             let base = Settings { scales: 1, init: Init::Noise, seed: 3, ..tiled.clone() };
             let whole = evaluate(&engine, &Settings { tile_size: 0, ..base.clone() }, &content, &style);
             let t = evaluate(&engine, &Settings { scales: 1, init: Init::Noise, seed: 3, ..tiled }, &content, &style);
-            let plan = stylize::session::plan_for(&engine, 250, 190, (180, 230), &base).unwrap();
+            let plan = stylize::session::plan_for(&engine, 250, 190, &[(180, 230)], &base).unwrap();
             let (loss, grad, _) = errors(&t, &whole);
             eprintln!("{precision:?}, {what} ({}): losses within {loss:.2e}, gradient within {grad:.2e} of max |g|", plan.summary(0));
             assert!(plan.grid.as_ref().unwrap().tiles.len() >= 9, "tiling is not trivial");
@@ -132,17 +133,19 @@ fn fast_tiles_error_is_measured() {
     let base = Settings { size: 250, scales: 1, init: Init::Noise, seed: 3, ..Settings::default() };
     let n = 3 * 250 * 190;
     let read = |s: &Session| pollster::block_on(engine.gpu.read_f32(s.gradient_buffer(), 0, n)).unwrap();
-    let mut whole = Session::new(engine.clone(), &content, &style, &base).unwrap();
+    let mut whole = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), &base).unwrap();
     whole.step(3, false).unwrap();
     let whole_after = pollster::block_on(whole.losses()).unwrap();
     for (halo, steps) in [(80, 0), (16, 3), (32, 3), (48, 3), (80, 3)] {
-        let mut fast = Session::new(engine.clone(), &content, &style, &Settings { tile_size: 64, tile_mode: TileMode::Fast, tile_halo: halo, ..base.clone() }).unwrap();
+        let mut fast =
+            Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), &Settings { tile_size: 64, tile_mode: TileMode::Fast, tile_halo: halo, ..base.clone() })
+                .unwrap();
         fast.step(steps, false).unwrap();
         let fast_after = pollster::block_on(fast.losses()).unwrap();
         fast.evaluate().unwrap();
         let f = (pollster::block_on(fast.losses()).unwrap(), read(&fast));
         let x = pollster::block_on(fast.image_f32()).unwrap();
-        let mut exact = Session::new(engine.clone(), &content, &style, &base).unwrap();
+        let mut exact = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), &base).unwrap();
         exact.set_image_f32(&x).unwrap();
         exact.evaluate().unwrap();
         let e = (pollster::block_on(exact.losses()).unwrap(), read(&exact));
@@ -232,7 +235,7 @@ fn windowed_whole_image_buffers_run_like_whole_ones() {
         let settings = Settings { size: 128, scales: 1, optimizer, colors, average, tile_size: 32, tile_halo: 16, init: Init::Noise, seed: 5, ..Settings::default() };
         let run = |engine: &std::rc::Rc<Engine>| {
             let before = engine.gpu.storage_bytes_created();
-            let mut s = Session::new(engine.clone(), &content, &style, &settings).unwrap();
+            let mut s = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), &settings).unwrap();
             assert_eq!(s.plan().total(), engine.gpu.storage_bytes_created() - before, "{optimizer:?} {colors:?}: the plan is what is created");
             s.step(3, true).unwrap();
             let img = pollster::block_on(s.image_f32()).unwrap();

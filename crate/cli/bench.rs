@@ -6,6 +6,7 @@ use clap::Args;
 use std::time::Instant;
 use stylize::bench::{group_by_layer, time_conv, time_layers, LayerTime};
 use stylize::kernels::ConvShape;
+use stylize::session::Inputs;
 use stylize::{Engine, Gpu, GpuOptions, Session, Settings, VggWeights};
 
 #[derive(Args)]
@@ -57,7 +58,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         engine.set_memory_budget(b);
     }
     let settings = a.tiles.settings(Settings { size: a.size, iterations: a.iterations, scales: 1, optimizer, ..Settings::default() });
-    let mut session = Session::new(engine.clone(), &pattern(a.size, 1), &pattern(a.size, 3), &settings)?;
+    let mut session = Session::new(engine.clone(), &Inputs::new(pattern(a.size, 1), pattern(a.size, 3)), &settings)?;
     println!("plan: {}", session.plan().summary(engine.weight_bytes()));
     let gpu = &engine.gpu;
     session.step(1, false)?;
@@ -140,7 +141,7 @@ fn rss_mib() -> f64 {
 /// runs), sampling GPU and process memory ten times.
 fn soak(engine: std::rc::Rc<Engine>, size: u32, n: u32) -> anyhow::Result<()> {
     let settings = Settings { size, iterations: n, ..Settings::default() };
-    let mut session = Session::new(engine.clone(), &pattern(size, 1), &pattern(size, 3), &settings)?;
+    let mut session = Session::new(engine.clone(), &Inputs::new(pattern(size, 1), pattern(size, 3)), &settings)?;
     let gpu = &engine.gpu;
     let sample = |it: u32, t: f64, loss: f32| {
         let alloc = gpu.device.generate_allocator_report().map(|r| format!("{:.1}", r.total_allocated_bytes as f64 / (1u64 << 20) as f64)).unwrap_or_else(|| "n/a".into());

@@ -432,16 +432,7 @@ fn print_memory_plans(gpu: &Gpu, sizes: &[u32], s: &Settings, budget: Option<u64
 
 /// Opens the device and starts the run; when a kernel fails to compile on this device, warns
 /// and falls back (f16 → f32 storage, tiled → direct kernels) on a new device instead of failing.
-#[allow(clippy::too_many_arguments)] // the run's inputs, each distinct
-fn start_run(
-    weights: &VggWeights,
-    content: &image::RgbaImage,
-    paintings: &[image::RgbaImage],
-    masks: &Masks,
-    settings: &Settings,
-    init: Option<&image::RgbaImage>,
-    budget: Option<u64>,
-) -> Result<Run, Error> {
+fn start_run(weights: &VggWeights, inputs: stylize::session::Inputs, settings: &Settings, init: Option<&image::RgbaImage>, budget: Option<u64>) -> Result<Run, Error> {
     let mut opts = GpuOptions::default();
     loop {
         let gpu = pollster::block_on(Gpu::new(&opts))?;
@@ -450,7 +441,7 @@ fn start_run(
         if let Some(b) = budget {
             engine.set_memory_budget(b);
         }
-        match pollster::block_on(Run::start_paintings(engine, content, paintings, masks, settings, init)) {
+        match pollster::block_on(Run::start(engine, inputs.clone(), settings, init)) {
             Err(Error::Kernel(msg)) => {
                 let Some(next) = variant.fallback() else { return Err(Error::Kernel(msg)) };
                 eprintln!(
@@ -533,7 +524,8 @@ fn run(a: RunArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     let made_from = inputs.record(&a, &settings, recorded.as_ref())?;
     let weights = VggWeights::load(&weights_path(a.weights.clone()))?;
     let mut report = Report::new(a.trace.as_deref())?;
-    let mut run = start_run(&weights, &inputs.content, &inputs.paintings, &inputs.masks(), &settings, inputs.init.as_ref(), a.tiles.memory_budget)?;
+    let images = stylize::session::Inputs::blend(inputs.content.clone(), inputs.paintings.clone()).masked(inputs.masks());
+    let mut run = start_run(&weights, images, &settings, inputs.init.as_ref(), a.tiles.memory_budget)?;
     let made_from = made_from(run.session().engine().gpu.summary());
     report.begin(&run, &settings);
     drive(&mut run, &a, &out, &made_from, &mut report)?;
@@ -675,7 +667,7 @@ impl Inputs {
         }
         settings.validate()?;
         let dims: Vec<(u32, u32)> = paintings.iter().map(|p| (p.width(), p.height())).collect();
-        stylize::session::painting_sizes(content.width(), content.height(), &dims, &settings.at_scale(settings.final_size(), 0))?;
+        stylize::session::sizes(content.width(), content.height(), &dims, &settings.at_scale(settings.final_size(), 0))?;
         let init = match a.init.as_str() {
             "content" | "noise" => None,
             path => Some(stylize::image_io::load(Path::new(path))?),

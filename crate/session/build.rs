@@ -93,8 +93,9 @@ pub struct ImageBuffers<'a> {
     pub keep_mask: Option<&'a Buffer>,
 }
 
-/// What a session is built from: the photo and the paintings resized, the styled regions uploaded.
-pub struct Inputs<'a> {
+/// What a session is built from: the photo and the paintings resized to the session's sizes, the
+/// styled regions uploaded.
+pub struct Resized<'a> {
     pub content: &'a RgbaImage,
     pub paintings: &'a [RgbaImage],
     pub regions: Vec<RegionGpu>,
@@ -122,7 +123,7 @@ impl Targets {
 
 /// Builds the session's work from `plan`: computes the targets (submitted here, with the colour
 /// preparation and the noise initialisation) and returns the iteration.
-pub fn build(engine: &Engine, plan: &Plan, s: &Settings, image: ImageBuffers, inputs: Inputs, arena: &mut Arena) -> Iteration {
+pub fn build(engine: &Engine, plan: &Plan, s: &Settings, image: ImageBuffers, inputs: Resized, arena: &mut Arena) -> Iteration {
     let (w, h) = (inputs.content.width() as usize, inputs.content.height() as usize);
     let guided = inputs.regions.iter().any(|r| r.guide.is_some());
     let mut sch = Schedule::new(engine, plan, (w, h), s.pooling, (!inputs.regions.is_empty(), guided), arena);
@@ -142,7 +143,7 @@ pub fn build(engine: &Engine, plan: &Plan, s: &Settings, image: ImageBuffers, in
 /// targets (what each pass of the photo owns at relu4_2) and each painting's Grams — one submission
 /// per painting — then blends several paintings' Grams. Regions whose painting has a style mask
 /// get their own targets: the guided Grams of their part of it. Reads nothing back.
-fn compute_targets(engine: &Engine, sch: &mut Schedule, s: &Settings, image: ImageBuffers, inputs: &Inputs, arena: &mut Arena) -> (Targets, ColourBuffers, Vec<Dispatch>) {
+fn compute_targets(engine: &Engine, sch: &mut Schedule, s: &Settings, image: ImageBuffers, inputs: &Resized, arena: &mut Arena) -> (Targets, ColourBuffers, Vec<Dispatch>) {
     let gpu = &engine.gpu;
     let (w, h) = (sch.grid.width, sch.grid.height);
     let mut once = window::preprocess(gpu, w * h, &upload(gpu, arena, "content rgba", inputs.content), image.x, image.staging);
@@ -174,7 +175,7 @@ fn compute_targets(engine: &Engine, sch: &mut Schedule, s: &Settings, image: Ima
 }
 
 /// The targets' buffers from the plan.
-fn take_targets(sch: &Schedule, s: &Settings, inputs: &Inputs, arena: &mut Arena) -> Targets {
+fn take_targets(sch: &Schedule, s: &Settings, inputs: &Resized, arena: &mut Arena) -> Targets {
     let names = |kind: &str| sch.style.iter().map(|&i| format!("{kind} {}", sch.layers[i].name)).collect::<Vec<_>>();
     let mut take_all = |names: Vec<String>| names.iter().map(|n| arena.take(n)).collect::<Vec<_>>();
     let style = take_all(names("style target"));

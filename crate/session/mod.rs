@@ -22,7 +22,7 @@ mod terms;
 
 pub use crate::kernels::MEAN_BGR;
 pub use crate::settings::{Colors, Init, Optimizer, Region, Settings, TileMode, AVERAGE_DECAY};
-pub use build::{ImageBuffers, Inputs, Iteration, PaintingGuide, RegionGpu};
+pub use build::{ImageBuffers, Iteration, PaintingGuide, RegionGpu};
 pub use color::ColourBuffers;
 pub use regions::Masks;
 pub use run::{resize_planar, Run, Scale};
@@ -61,19 +61,45 @@ pub struct Losses {
     pub total: f32,
 }
 
-/// Output size for a content image of `w`×`h` at `settings.size`, and the style size for a style
-/// image of `sw`×`sh` (the first painting's scale). Fails if a side would be under 16 px (relu5_1
-/// needs 16).
-pub fn sizes(w: u32, h: u32, sw: u32, sh: u32, settings: &Settings) -> Result<((u32, u32), (u32, u32))> {
-    painting_sizes(w, h, &[(sw, sh)], settings).map(|(c, s)| (c, s[0]))
-}
-
 /// A width and a height in pixels.
 pub type Size = (u32, u32);
 
-/// [`sizes`] for several paintings (`styles`, each at its own scale): the output's size and each
-/// painting's.
-pub fn painting_sizes(w: u32, h: u32, styles: &[Size], settings: &Settings) -> Result<(Size, Vec<Size>)> {
+/// What a run or a session works on: the photo, the paintings (as many as `settings.style_blend`
+/// has weights, at most [`crate::kernels::MAX_PAINTINGS`]; one without a blend) and the masks
+/// ([`Masks`]: a region mask for `settings.regions`, style masks over the paintings).
+#[derive(Clone, Debug)]
+pub struct Inputs {
+    pub photo: RgbaImage,
+    pub paintings: Vec<RgbaImage>,
+    pub masks: Masks,
+}
+
+impl Inputs {
+    /// A photo and one painting.
+    pub fn new(photo: RgbaImage, painting: RgbaImage) -> Inputs {
+        Inputs::blend(photo, vec![painting])
+    }
+
+    /// A photo and the paintings to blend.
+    pub fn blend(photo: RgbaImage, paintings: Vec<RgbaImage>) -> Inputs {
+        Inputs { photo, paintings, masks: Masks::default() }
+    }
+
+    /// With `masks`.
+    pub fn masked(self, masks: Masks) -> Inputs {
+        Inputs { masks, ..self }
+    }
+
+    /// The photo's size and the paintings'.
+    pub fn dims(&self) -> (Size, Vec<Size>) {
+        ((self.photo.width(), self.photo.height()), self.paintings.iter().map(|p| (p.width(), p.height())).collect())
+    }
+}
+
+/// The output's size for a photo of `w`×`h` at `settings.size`, and each painting's (`styles`:
+/// their sizes, each at its own scale, [`Settings::style_scale_of`]). Fails if a side would be
+/// under 16 px (relu5_1 needs 16).
+pub fn sizes(w: u32, h: u32, styles: &[Size], settings: &Settings) -> Result<(Size, Vec<Size>)> {
     let content = fit_size(w, h, settings.size);
     let mut out = Vec::new();
     for (k, &(sw, sh)) in styles.iter().enumerate() {
@@ -102,16 +128,11 @@ fn check_sides(content: (u32, u32), style: (u32, u32)) -> Result<()> {
     Ok(())
 }
 
-/// The memory plan of a session for a `w`×`h` photo and a painting of `style` (w, h) at
-/// `settings` on `engine` ([`Plan::choose`] against [`Engine::budget`]): whole, or over tiles.
-pub fn plan_for(engine: &Engine, w: u32, h: u32, style: (u32, u32), settings: &Settings) -> Result<Plan> {
-    plan_for_paintings(engine, w, h, &[style], settings)
-}
-
-/// [`plan_for`] with several paintings (`styles`, their sizes before resizing): one set of
-/// painting buffers serves them all, one after the other.
-pub fn plan_for_paintings(engine: &Engine, w: u32, h: u32, styles: &[(u32, u32)], settings: &Settings) -> Result<Plan> {
-    let ((cw, ch), ss) = painting_sizes(w, h, styles, settings)?;
+/// The memory plan of a session for a `w`×`h` photo and paintings of `styles` (their sizes before
+/// resizing; one set of painting buffers serves them all, one after the other) at `settings` on
+/// `engine` ([`Plan::choose`] against [`Engine::budget`]): whole, or over tiles.
+pub fn plan_for(engine: &Engine, w: u32, h: u32, styles: &[Size], settings: &Settings) -> Result<Plan> {
+    let ((cw, ch), ss) = sizes(w, h, styles, settings)?;
     let (sw, sh) = bounding(&ss);
     Plan::choose(cw as usize, ch as usize, (sw as usize, sh as usize), &engine.channels(), engine.gpu.precision, settings, engine.budget())
 }
@@ -154,25 +175,14 @@ impl Drop for Session {
 }
 
 impl Session {
-    /// Resizes the images (Lanczos3, aspect kept), checks the buffer plan against the device
-    /// limits, creates every buffer and dispatch, and submits the one-time work: the targets
-    /// ([`Targets::compute`]) and the initial image. Builds the iteration ([`Iteration::build`]).
-    /// Nothing is read back.
-    pub fn new(engine: Rc<Engine>, content: &RgbaImage, style: &RgbaImage, settings: &Settings) -> Result<Session> {
-        Session::with_paintings(engine, content, std::slice::from_ref(style), settings)
-    }
-
-    /// [`Self::new`] with several paintings (as many as `settings.style_blend` has weights, at
-    /// most [`crate::kernels::MAX_PAINTINGS`]): the style targets are their Gram matrices blended
-    /// by those weights, each painting at its own scale ([`Settings::style_scale_of`]).
-    pub fn with_paintings(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], settings: &Settings) -> Result<Session> {
-        Session::with_regions(engine, content, paintings, &Masks::default(), settings)
-    }
-
-    /// [`Self::with_paintings`] with masks ([`regions::Masks`]): a region mask (any size; resized
-    /// to the output's by nearest neighbour) for `settings.regions` ([`regions`]), and style masks
-    /// over the paintings in the same colours.
-    pub fn with_regions(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], masks: &Masks, settings: &Settings) -> Result<Session> {
+    /// Resizes the images (Lanczos3, aspect kept; the region mask to the output's size by nearest
+    /// neighbour, the style masks to their paintings'), checks the buffer plan against the device
+    /// limits, creates every buffer and dispatch, and submits the one-time work: the targets (the
+    /// paintings' Grams blended by `settings.style_blend`, each painting at its own scale,
+    /// [`Settings::style_scale_of`]; each styled region's) and the initial image, and builds the
+    /// iteration ([`build::build`]). Nothing is read back.
+    pub fn new(engine: Rc<Engine>, inputs: &Inputs, settings: &Settings) -> Result<Session> {
+        let (content, paintings, masks) = (&inputs.photo, &inputs.paintings, &inputs.masks);
         settings.validate()?;
         let settings = &masks.settle(settings)?;
         if paintings.is_empty() || paintings.len() != settings.paintings() {
@@ -183,8 +193,7 @@ impl Session {
             )));
         }
         let gpu = &engine.gpu;
-        let dims: Vec<(u32, u32)> = paintings.iter().map(|p| (p.width(), p.height())).collect();
-        let ((w, h), style_sizes) = painting_sizes(content.width(), content.height(), &dims, settings)?;
+        let ((w, h), style_sizes) = sizes(content.width(), content.height(), &inputs.dims().1, settings)?;
         let (sw, sh) = bounding(&style_sizes);
         let (w, h, sw, sh) = (w as usize, h as usize, sw as usize, sh as usize);
         let plan = Plan::choose(w, h, (sw, sh), &engine.channels(), gpu.precision, settings, engine.budget())?;
@@ -207,7 +216,7 @@ impl Session {
         });
         let bufs = ImageBuffers { x: &x, losses: &losses, avg: &avg, staging: staging.as_ref(), keep: keep.as_ref(), keep_mask: keep_mask.as_ref() };
         let regions = upload_regions(&engine, masks, (w, h), &style_sizes, settings, &mut arena);
-        let inputs = Inputs { content: &content_px, paintings: &style_px, regions };
+        let inputs = build::Resized { content: &content_px, paintings: &style_px, regions };
         let iteration_plan = build::build(&engine, &plan, settings, bufs, inputs, &mut arena);
         // The blend weights are steerable: their uniforms join the iteration's.
         let mut iteration_plan = iteration_plan;
@@ -255,9 +264,9 @@ impl Session {
     /// [`Self::new`] inside a validation error scope: a kernel that fails to compile or validate
     /// on this device becomes [`Error::Kernel`] (instead of an error at the first step), so the
     /// caller can fall back to another [`crate::Variant`] on a new device.
-    pub async fn create_checked(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], masks: &Masks, settings: &Settings) -> Result<Session> {
+    pub async fn create_checked(engine: Rc<Engine>, inputs: &Inputs, settings: &Settings) -> Result<Session> {
         let scope = engine.gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let session = Session::with_regions(engine.clone(), content, paintings, masks, settings);
+        let session = Session::new(engine.clone(), inputs, settings);
         #[cfg(not(target_arch = "wasm32"))]
         let _ = engine.gpu.device.poll(wgpu::PollType::Poll);
         if let Some(e) = scope.pop().await {

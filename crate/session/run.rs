@@ -4,7 +4,7 @@
 //! upsampled in f32 with Lanczos3 on the CPU, and with a fresh optimiser (Adam's moments and
 //! L-BFGS's pairs restart: see BENCHMARKS.md). One scale is exactly a session.
 
-use super::{painting_sizes, plan_for_paintings, Masks, Session, Settings, MEAN_BGR};
+use super::{plan_for, sizes, Inputs, Session, Settings, Size, MEAN_BGR};
 use crate::error::{Error, Result};
 use crate::vgg::Engine;
 use image::RgbaImage;
@@ -24,9 +24,7 @@ pub struct Scale {
 /// A running coarse-to-fine optimisation. See the module docs.
 pub struct Run {
     engine: Rc<Engine>,
-    content: RgbaImage,
-    paintings: Vec<RgbaImage>,
-    masks: Masks,
+    inputs: Inputs,
     settings: Settings,
     scales: Vec<Scale>,
     scale: usize,
@@ -36,17 +34,13 @@ pub struct Run {
 }
 
 impl Run {
-    /// The scales of `settings` for a `w`×`h` photo, after checking every scale's sizes and the
-    /// final scale's memory plan against the device (so a run that cannot finish fails before its
-    /// first scale, with the final size in the error). With `init_side` (the longer side of an
-    /// initial image) the scales smaller than it are skipped — the initial image stands for them;
-    /// a scale of its size continues from it — keeping at least the final one.
-    pub fn plan(engine: &Engine, w: u32, h: u32, style: (u32, u32), settings: &Settings, init_side: Option<u32>) -> Result<Vec<Scale>> {
-        Run::plan_paintings(engine, w, h, &[style], settings, init_side)
-    }
-
-    /// [`Self::plan`] with several paintings (`styles`: their sizes).
-    pub fn plan_paintings(engine: &Engine, w: u32, h: u32, styles: &[(u32, u32)], settings: &Settings, init_side: Option<u32>) -> Result<Vec<Scale>> {
+    /// The scales of `settings` for a `w`×`h` photo and paintings of `styles` (their sizes), after
+    /// checking every scale's sizes and the final scale's memory plan against the device (so a run
+    /// that cannot finish fails before its first scale, with the final size in the error). With
+    /// `init_side` (the longer side of an initial image) the scales smaller than it are skipped —
+    /// the initial image stands for them; a scale of its size continues from it — keeping at least
+    /// the final one.
+    pub fn plan(engine: &Engine, w: u32, h: u32, styles: &[Size], settings: &Settings, init_side: Option<u32>) -> Result<Vec<Scale>> {
         settings.validate()?;
         let mut schedule = settings.schedule();
         if let Some(side) = init_side {
@@ -61,8 +55,8 @@ impl Run {
         // an error names the size asked for.
         for &(size, iterations) in schedule.iter().rev() {
             let at = settings.at_scale(size, iterations);
-            let ((cw, ch), _) = painting_sizes(w, h, styles, &at)?;
-            let work = plan_for_paintings(engine, w, h, styles, &at)?.work();
+            let ((cw, ch), _) = sizes(w, h, styles, &at)?;
+            let work = plan_for(engine, w, h, styles, &at)?.work();
             scales.push(Scale { width: cw, height: ch, iterations, work });
         }
         scales.reverse();
@@ -70,35 +64,18 @@ impl Run {
     }
 
     /// Plans the run ([`Self::plan`]) and starts its first scale (its session created inside a
-    /// validation scope: [`Session::create_checked`]), from `init` (resized) when given.
-    pub async fn start(engine: Rc<Engine>, content: &RgbaImage, style: &RgbaImage, settings: &Settings, init: Option<&RgbaImage>) -> Result<Run> {
-        Run::start_paintings(engine, content, std::slice::from_ref(style), &Masks::default(), settings, init).await
-    }
-
-    /// [`Self::start`] with several paintings blended by `settings.style_blend` and, for
-    /// `settings.regions`, the region mask and the paintings' style masks (they travel with the
-    /// run: every scale's session resizes them to its sizes).
-    pub async fn start_paintings(engine: Rc<Engine>, content: &RgbaImage, paintings: &[RgbaImage], masks: &Masks, settings: &Settings, init: Option<&RgbaImage>) -> Result<Run> {
-        let settings = &masks.settle(settings)?;
-        let dims: Vec<(u32, u32)> = paintings.iter().map(|p| (p.width(), p.height())).collect();
-        let scales = Run::plan_paintings(&engine, content.width(), content.height(), &dims, settings, init.map(|i| i.width().max(i.height())))?;
+    /// validation scope: [`Session::create_checked`]), from `init` (resized) when given. The
+    /// inputs travel with the run: every scale's session resizes them to its sizes.
+    pub async fn start(engine: Rc<Engine>, inputs: Inputs, settings: &Settings, init: Option<&RgbaImage>) -> Result<Run> {
+        let settings = &inputs.masks.settle(settings)?;
+        let ((w, h), dims) = inputs.dims();
+        let scales = Run::plan(&engine, w, h, &dims, settings, init.map(|i| i.width().max(i.height())))?;
         let first = settings.at_scale(scales[0].width.max(scales[0].height), scales[0].iterations);
-        let mut session = Session::create_checked(engine.clone(), content, paintings, masks, &first).await?;
+        let mut session = Session::create_checked(engine.clone(), &inputs, &first).await?;
         if let Some(img) = init {
             session.set_image(img, 0)?;
         }
-        Ok(Run {
-            engine,
-            content: content.clone(),
-            paintings: paintings.to_vec(),
-            masks: masks.clone(),
-            settings: settings.clone(),
-            scales,
-            scale: 0,
-            session: Some(session),
-            done: 0,
-            prev_size: (0, 0),
-        })
+        Ok(Run { engine, inputs, settings: settings.clone(), scales, scale: 0, session: Some(session), done: 0, prev_size: (0, 0) })
     }
 
     /// The session of the current scale.
@@ -175,7 +152,7 @@ impl Run {
             _ => None,
         };
         let settings = self.enter_settings();
-        let session = Session::create_checked(self.engine.clone(), &self.content, &self.paintings, &self.masks, &settings).await?;
+        let session = Session::create_checked(self.engine.clone(), &self.inputs, &settings).await?;
         self.enter(session, &prev)?;
         if let Some((m, v, state)) = moments {
             let ((pw, ph), (w, h)) = (self.prev_size, self.session().size());
@@ -199,7 +176,7 @@ impl Run {
     pub fn advance(&mut self, prev: &[f32]) -> Result<()> {
         self.check_not_last()?;
         let settings = self.enter_settings();
-        let session = Session::with_regions(self.engine.clone(), &self.content, &self.paintings, &self.masks, &settings)?;
+        let session = Session::new(self.engine.clone(), &self.inputs, &settings)?;
         self.enter(session, prev)
     }
 
