@@ -126,13 +126,13 @@ impl Targets {
 pub fn build(engine: &Engine, plan: &Plan, s: &Settings, image: ImageBuffers, inputs: Resized, arena: &mut Arena) -> Iteration {
     let (w, h) = (inputs.content.width() as usize, inputs.content.height() as usize);
     let guided = inputs.regions.iter().any(|r| r.guide.is_some());
-    let mut sch = Schedule::new(engine, plan, (w, h), s.pooling, (!inputs.regions.is_empty(), guided), arena);
-    let (targets, colour, blend) = compute_targets(engine, &mut sch, s, image, &inputs, arena);
+    let mut sch = Schedule::new(engine, s, plan, (w, h), (!inputs.regions.is_empty(), guided), arena);
+    let (targets, colour, blend) = compute_targets(&mut sch, image, &inputs, arena);
     init_noise(&engine.gpu, s, image.x, w * h, image.keep);
     // The targets are submitted: their buffers make way for the iteration's.
     sch.drop_painting();
     arena.begin_iteration(&engine.gpu);
-    let mut it = iteration(engine, sch, s, image, targets, inputs.regions, arena);
+    let mut it = iteration(sch, image, targets, inputs.regions, arena);
     it.blend = blend;
     it.colour = colour;
     it
@@ -143,16 +143,17 @@ pub fn build(engine: &Engine, plan: &Plan, s: &Settings, image: ImageBuffers, in
 /// targets (what each pass of the photo owns at relu4_2) and each painting's Grams — one submission
 /// per painting — then blends several paintings' Grams. Regions whose painting has a style mask
 /// get their own targets: the guided Grams of their part of it. Reads nothing back.
-fn compute_targets(engine: &Engine, sch: &mut Schedule, s: &Settings, image: ImageBuffers, inputs: &Resized, arena: &mut Arena) -> (Targets, ColourBuffers, Vec<Dispatch>) {
+fn compute_targets(sch: &mut Schedule, image: ImageBuffers, inputs: &Resized, arena: &mut Arena) -> (Targets, ColourBuffers, Vec<Dispatch>) {
+    let (engine, s) = (sch.engine, sch.s);
     let gpu = &engine.gpu;
     let (w, h) = (sch.grid.width, sch.grid.height);
     let mut once = window::preprocess(gpu, w * h, &upload(gpu, arena, "content rgba", inputs.content), image.x, image.staging);
     let (prep, first_ops) = ColourPrep::new(gpu, s.colors, image.x, w * h, arena, image.staging);
     once.extend(first_ops);
     let (style_img, upload_s) = (arena.take("style image"), arena.take("style rgba"));
-    let t = take_targets(sch, s, inputs, arena);
+    let t = take_targets(sch, inputs, arena);
     let bounding = inputs.paintings.iter().fold((0, 0), |(a, b), p| (a.max(p.width() as usize), b.max(p.height() as usize)));
-    sch.take_painting(engine, arena, &layer_shapes(bounding.0, bounding.1, &engine.channels()));
+    sch.take_painting(arena, &layer_shapes(bounding.0, bounding.1, &engine.channels()));
     for (k, painting) in inputs.paintings.iter().enumerate() {
         let (sw, sh) = (painting.width() as usize, painting.height() as usize);
         gpu.queue.write_buffer(&upload_s, 0, painting.as_raw());
@@ -161,12 +162,12 @@ fn compute_targets(engine: &Engine, sch: &mut Schedule, s: &Settings, image: Ima
         ops.extend(prep.painting(gpu, k, image.x, &style_img, sw * sh));
         if k == 0 {
             for (tk, tile) in sch.grid.tiles.iter().enumerate() {
-                let p = sch.pass(engine, &sch.grid, tile, image.x, false);
+                let p = sch.pass(&sch.grid, tile, image.x, false);
                 ops.extend(p.forward.iter().cloned());
-                ops.extend(sch.owned(engine, &p, sch.content, Some(&t.content[tk])).and_then(|o| o.op));
+                ops.extend(sch.owned(&p, sch.content, Some(&t.content[tk])).and_then(|o| o.op));
             }
         }
-        ops.extend(painting_grams(engine, sch, (k, painting), &inputs.regions, &t, &style_img));
+        ops.extend(painting_grams(sch, (k, painting), &inputs.regions, &t, &style_img));
         gpu.submit(&ops, |_| {});
     }
     let blend = blend_ops(engine, s, &t.grams, &t.style);
@@ -175,14 +176,14 @@ fn compute_targets(engine: &Engine, sch: &mut Schedule, s: &Settings, image: Ima
 }
 
 /// The targets' buffers from the plan.
-fn take_targets(sch: &Schedule, s: &Settings, inputs: &Resized, arena: &mut Arena) -> Targets {
+fn take_targets(sch: &Schedule, inputs: &Resized, arena: &mut Arena) -> Targets {
     let names = |kind: &str| sch.style.iter().map(|&i| format!("{kind} {}", sch.layers[i].name)).collect::<Vec<_>>();
     let mut take_all = |names: Vec<String>| names.iter().map(|n| arena.take(n)).collect::<Vec<_>>();
     let style = take_all(names("style target"));
     let tiled = sch.tiled();
     let partials = take_all(names(if tiled { "gram partials" } else { "style gram partials" }));
     let sums = if tiled { take_all(names("gram sum")).into_iter().map(Some).collect() } else { vec![None; 5] };
-    let paintings = s.paintings();
+    let paintings = sch.s.paintings();
     let per = |kind: &str, n: usize| names(kind).into_iter().map(|l| (0..n).map(|k| format!("{l} {k}")).collect::<Vec<_>>()).collect::<Vec<_>>();
     let grams = if paintings > 1 { per("style grams", paintings).into_iter().map(&mut take_all).collect() } else { Vec::new() };
     let region_sums = if tiled && !inputs.regions.is_empty() { per("region gram sum", inputs.regions.len()).into_iter().map(&mut take_all).collect() } else { Vec::new() };
@@ -192,8 +193,8 @@ fn take_targets(sch: &Schedule, s: &Settings, inputs: &Resized, arena: &mut Aren
 
 /// Painting `k`'s Grams (in `style_img`, network space) into its targets: the whole painting's at
 /// every style layer, and each guided region's part of it; over tiles, summed tile by tile.
-fn painting_grams(engine: &Engine, sch: &Schedule, (k, painting): (usize, &RgbaImage), regions: &[RegionGpu], t: &Targets, style_img: &Buffer) -> Vec<Dispatch> {
-    let gpu = &engine.gpu;
+fn painting_grams(sch: &Schedule, (k, painting): (usize, &RgbaImage), regions: &[RegionGpu], t: &Targets, style_img: &Buffer) -> Vec<Dispatch> {
+    let (engine, gpu) = (sch.engine, &sch.engine.gpu);
     let (sw, sh) = (painting.width() as usize, painting.height() as usize);
     let grid = sch.painting_grid(sw, sh);
     let layers = layer_shapes(sw, sh, &engine.channels());
@@ -222,13 +223,13 @@ fn painting_grams(engine: &Engine, sch: &Schedule, (k, painting): (usize, &RgbaI
         ops.extend(jobs(si).iter().filter_map(|j| j.acc.sum.as_ref()).map(|sum| kernels::zero(gpu, "gram sum".into(), c2(si), sum)));
     }
     for tile in &grid.tiles {
-        let p = sch.pass(engine, &grid, tile, style_img, true);
+        let p = sch.pass(&grid, tile, style_img, true);
         ops.extend(p.forward.iter().cloned());
         for (si, &i) in sch.style.iter().enumerate() {
-            let Some(o) = sch.owned(engine, &p, i, None) else { continue };
+            let Some(o) = sch.owned(&p, i, None) else { continue };
             ops.extend(o.op.clone());
             for job in jobs(si) {
-                ops.extend(gram_into(sch, engine, &p, i, &o, job.mask, sch.painting_masked.as_ref(), &job.acc));
+                ops.extend(gram_into(sch, &p, i, &o, job.mask, sch.painting_masked.as_ref(), &job.acc));
                 if !sch.tiled() {
                     ops.push(finish(si, &job));
                 }
@@ -252,22 +253,23 @@ struct GramJob<'a> {
 
 /// The iteration over the schedule's passes (the targets computed; the arena past
 /// [`Arena::begin_iteration`]).
-fn iteration(engine: &Engine, mut sch: Schedule, s: &Settings, image: ImageBuffers, t: Targets, regions: Vec<RegionGpu>, arena: &mut Arena) -> Iteration {
+fn iteration(mut sch: Schedule, image: ImageBuffers, t: Targets, regions: Vec<RegionGpu>, arena: &mut Arena) -> Iteration {
+    let (engine, s) = (sch.engine, sch.s);
     let gpu = &engine.gpu;
     let grad_x = arena.take("image gradient");
     sch.take_iteration(arena, !regions.is_empty());
     let mut parts = LossParts::new(arena.take("loss partials"));
-    let style = StyleTerm::new(engine, &sch, styled(&sch, &t, &regions, arena), &mut parts);
-    let mut sweep = Sweep { engine, sch: &sch, s, style: &style, content: ContentTerm::new(t.content.clone()), parts, steering: Steering::default(), grad_x: &grad_x };
+    let style = StyleTerm::new(&sch, styled(&sch, &t, &regions, arena), &mut parts);
+    let mut sweep = Sweep { sch: &sch, style: &style, content: ContentTerm::new(t.content.clone()), parts, steering: Steering::default(), grad_x: &grad_x };
     let mut ops = Vec::new();
     let mut cuts = Vec::new();
-    let passes: Vec<Pass> = sch.grid.tiles.iter().map(|tile| sch.pass(engine, &sch.grid, tile, image.x, false)).collect();
+    let passes: Vec<Pass> = sch.grid.tiles.iter().map(|tile| sch.pass(&sch.grid, tile, image.x, false)).collect();
     let grams = |p: &Pass| -> Vec<Dispatch> {
         let mut ops = p.forward.clone();
         for (si, &i) in sch.style.iter().enumerate() {
-            let Some(o) = sch.owned(engine, p, i, None) else { continue };
+            let Some(o) = sch.owned(p, i, None) else { continue };
             ops.extend(o.op.clone());
-            ops.extend(style.accumulate(engine, &sch, p, si, &o));
+            ops.extend(style.accumulate(&sch, p, si, &o));
         }
         ops
     };
@@ -278,7 +280,7 @@ fn iteration(engine: &Engine, mut sch: Schedule, s: &Settings, image: ImageBuffe
         }
         Order::Exact => {
             ops.extend(window::zero_all(gpu, "tile scatter", 3 * sch.grid.width * sch.grid.height, &grad_x));
-            ops.extend(style.zero_sums(engine, &sch));
+            ops.extend(style.zero_sums(&sch));
             for (k, pair) in passes.chunks(2).enumerate() {
                 if k > 0 {
                     cuts.push(ops.len());
@@ -294,10 +296,10 @@ fn iteration(engine: &Engine, mut sch: Schedule, s: &Settings, image: ImageBuffe
         }
         Order::Fast => {
             // G − A of the initial image, for the first iteration.
-            let first: Vec<Dispatch> = style.zero_sums(engine, &sch).into_iter().chain(passes.iter().flat_map(grams)).chain(style.diffs()).collect();
+            let first: Vec<Dispatch> = style.zero_sums(&sch).into_iter().chain(passes.iter().flat_map(grams)).chain(style.diffs()).collect();
             gpu.submit(&first, |_| {});
             ops.extend(window::zero_all(gpu, "tile scatter", 3 * sch.grid.width * sch.grid.height, &grad_x));
-            ops.extend(style.zero_sums(engine, &sch));
+            ops.extend(style.zero_sums(&sch));
             for (k, p) in passes.iter().enumerate() {
                 if k > 0 {
                     cuts.push(ops.len());
@@ -310,7 +312,7 @@ fn iteration(engine: &Engine, mut sch: Schedule, s: &Settings, image: ImageBuffe
     }
     sweep.content.finish(&sch, &mut sweep.parts);
     let (w, h) = (sch.grid.width, sch.grid.height);
-    ops.extend(finish_losses(gpu, s, (w, h), (image.x, &grad_x), &mut sweep.parts, image.losses, image.staging, &mut sweep.steering));
+    ops.extend(finish_losses(&sch, image, &grad_x, &mut sweep.parts, &mut sweep.steering));
     let Sweep { mut steering, parts, content, .. } = sweep;
     let (optimiser, adam, mut keep) = optimiser(gpu, s, w * h, image, &grad_x, arena, &mut steering);
     drop(passes);
@@ -352,9 +354,7 @@ fn styled(sch: &Schedule, t: &Targets, regions: &[RegionGpu], arena: &mut Arena)
 /// One pass's way back: from relu5_1 down to its input, each loss term's gradient at its layer
 /// (into the features the pass owns) joining the layers' backward passes.
 struct Sweep<'a> {
-    engine: &'a Engine,
-    sch: &'a Schedule,
-    s: &'a Settings,
+    sch: &'a Schedule<'a>,
     style: &'a StyleTerm,
     content: ContentTerm,
     parts: LossParts,
@@ -366,7 +366,8 @@ impl Sweep<'_> {
     /// Pass `p` (the `k`th of the photo) back from relu5_1 to the image's gradient; `inline`: the
     /// style term's Grams and G − A too ([`StyleTerm::gradient`]).
     fn backward(&mut self, p: &Pass, k: usize, inline: bool) -> Vec<Dispatch> {
-        let (engine, sch) = (self.engine, self.sch);
+        let sch = self.sch;
+        let engine = sch.engine;
         let mut ops = Vec::new();
         let (mut cur, mut written) = (0, false);
         for i in (0..p.net.layers.len()).rev() {
@@ -374,7 +375,7 @@ impl Sweep<'_> {
             if si.is_some() || i == sch.content {
                 let shape = p.net.layers[i].output;
                 let ping = &sch.ping[cur];
-                let o = sch.owned(engine, p, i, None);
+                let o = sch.owned(p, i, None);
                 let zero = || kernels::zero(&engine.gpu, "layer gradient".into(), shape.0 * shape.1 * shape.2, ping);
                 if !written && !o.as_ref().is_some_and(|o| o.full) {
                     ops.push(zero());
@@ -384,12 +385,12 @@ impl Sweep<'_> {
                     ops.extend(o.op.clone());
                     let mut sink = sch.sink(&o, ping, written);
                     if let Some(si) = si {
-                        ops.extend(self.style.gradient(engine, sch, p, (si, &o), &mut sink, inline, self.s, &mut self.steering));
+                        ops.extend(self.style.gradient(sch, p, (si, &o), &mut sink, inline, &mut self.steering));
                     }
                     if i == sch.content {
-                        ops.extend(self.content.gradient(engine, sch, (k, &o), &mut sink, &mut self.parts, self.s, &mut self.steering));
+                        ops.extend(self.content.gradient(sch, (k, &o), &mut sink, &mut self.parts, &mut self.steering));
                     }
-                    ops.extend(sch.scatter(engine, &o, shape, &sink, ping));
+                    ops.extend(sch.scatter(&o, shape, &sink, ping));
                     written |= sink.written;
                 }
                 if !written {
@@ -399,10 +400,10 @@ impl Sweep<'_> {
                 }
             }
             let dst = if i == 0 { sch.input_grad(p, self.grad_x) } else { &sch.ping[1 - cur] };
-            ops.push(layer_backward(engine, &p.net, i, sch.pooling, &sch.ping[cur], dst));
+            ops.push(layer_backward(engine, &p.net, i, sch.s.pooling, &sch.ping[cur], dst));
             cur = 1 - cur;
         }
-        ops.extend(sch.scatter_input(engine, p, self.grad_x));
+        ops.extend(sch.scatter_input(p, self.grad_x));
         ops
     }
 }

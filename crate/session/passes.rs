@@ -8,9 +8,9 @@
 use crate::gpu::Dispatch;
 use crate::kernels::{self, BoxMove};
 use crate::plan::{Arena, Plan};
+use crate::settings::Settings;
 use crate::tiles::{strides, Rect, Tile, TileGrid};
 use crate::vgg::{layer_shapes, Engine, LayerShape, Network, CONTENT_LAYER, STYLE_LAYERS};
-use crate::Pooling;
 use wgpu::Buffer;
 
 /// How the passes of one iteration are arranged.
@@ -80,7 +80,10 @@ pub struct Sink<'a> {
 
 /// The schedule of a session: its order, the grid of the photo and of each painting, the layer
 /// layout, and the buffers the passes run on (from the plan).
-pub struct Schedule {
+pub struct Schedule<'e> {
+    pub engine: &'e Engine,
+    /// The session's settings.
+    pub s: &'e Settings,
     pub order: Order,
     /// The photo's grid (the whole image: one tile, halo 0).
     pub grid: TileGrid,
@@ -91,7 +94,6 @@ pub struct Schedule {
     pub style: Vec<usize>,
     pub content: usize,
     pub strides: Vec<usize>,
-    pub pooling: Pooling,
     /// The photo's network; the paintings' (whole: its own, freed with the targets; tiles: the
     /// photo's).
     photo: NetBuffers,
@@ -110,10 +112,10 @@ pub struct Schedule {
     pub masked_grad: Option<Buffer>,
 }
 
-impl Schedule {
+impl<'e> Schedule<'e> {
     /// The schedule of `plan` over a `w`×`h` photo, taking the buffers the targets use (regions:
     /// `regions`; style masks: `guided`).
-    pub fn new(engine: &Engine, plan: &Plan, (w, h): (usize, usize), pooling: Pooling, (regions, guided): (bool, bool), arena: &mut Arena) -> Schedule {
+    pub fn new(engine: &'e Engine, s: &'e Settings, plan: &Plan, (w, h): (usize, usize), (regions, guided): (bool, bool), arena: &mut Arena) -> Schedule<'e> {
         let channels = engine.channels();
         let layers = layer_shapes(w, h, &channels);
         let index = |name: &str| layers.iter().position(|l| l.name == name).expect("a VGG19 layer");
@@ -133,7 +135,9 @@ impl Schedule {
             }
         };
         let take = |arena: &mut Arena, on: bool, name: &str| on.then(|| arena.take(name));
-        let mut s = Schedule {
+        let mut sch = Schedule {
+            engine,
+            s,
             order,
             grid,
             painting_tiles,
@@ -141,7 +145,6 @@ impl Schedule {
             style,
             content,
             strides,
-            pooling,
             photo,
             painting,
             crop: take(arena, tiled, "tile crop"),
@@ -153,12 +156,8 @@ impl Schedule {
             painting_masked: None,
             masked_grad: None,
         };
-        if !tiled {
-            s.painting_masked = take(arena, guided, "style region features");
-        } else {
-            s.painting_masked = s.masked.clone().filter(|_| guided);
-        }
-        s
+        sch.painting_masked = if tiled { sch.masked.clone().filter(|_| guided) } else { take(arena, guided, "style region features") };
+        sch
     }
 
     /// Whether passes run over tiles.
@@ -168,9 +167,9 @@ impl Schedule {
 
     /// The painting network's buffers for a painting of (at most) `layers` (whole: its own, taken
     /// on first use).
-    pub fn take_painting(&mut self, engine: &Engine, arena: &mut Arena, layers: &[LayerShape]) {
+    pub fn take_painting(&mut self, arena: &mut Arena, layers: &[LayerShape]) {
         if !self.tiled() && self.painting.is_none() {
-            self.painting = Some(NetBuffers::take(engine, arena, "style ", layers, false));
+            self.painting = Some(NetBuffers::take(self.engine, arena, "style ", layers, false));
         }
     }
 
@@ -206,26 +205,26 @@ impl Schedule {
 
     /// Tile `t` of `grid` over `image` (`[3][H][W]` network space), through the photo's network or
     /// (with `painting`) the painting's.
-    pub fn pass<'a>(&self, engine: &Engine, grid: &'a TileGrid, t: &'a Tile, image: &Buffer, painting: bool) -> Pass<'a> {
+    pub fn pass<'a>(&self, grid: &'a TileGrid, t: &'a Tile, image: &Buffer, painting: bool) -> Pass<'a> {
         let bufs = if painting { self.painting.as_ref().unwrap_or(&self.photo) } else { &self.photo };
         let (tw, th) = t.input_size();
         let mut forward = Vec::new();
         let input = match &bufs.input {
             Some(input) => {
                 let m = BoxMove { c: 3, src: (grid.width, grid.height), from: Rect { x: t.ix0, y: t.iy0, w: tw, h: th }, dst: (tw, th), to: (0, 0) };
-                forward.extend(kernels::window::copy_boxes(&engine.gpu, "tile input", m, image, input, false));
+                forward.extend(kernels::window::copy_boxes(&self.engine.gpu, "tile input", m, image, input, false));
                 input
             }
             None => image,
         };
-        let net = Network::with_buffers(engine, input, bufs.converted.clone(), bufs.acts.clone(), tw, th, self.pooling);
+        let net = Network::with_buffers(self.engine, input, bufs.converted.clone(), bufs.acts.clone(), tw, th, self.s.pooling);
         forward.extend(net.forward.iter().cloned());
         Pass { grid, tile: t, net, forward, direct: bufs.input.is_none() }
     }
 
     /// The features pass `p` owns at layer `i` (`None`: none), copied into `into` (default: the crop
     /// scratch) unless it owns all of them.
-    pub fn owned<'a>(&'a self, engine: &Engine, p: &'a Pass, i: usize, into: Option<&'a Buffer>) -> Option<Owned<'a>> {
+    pub fn owned<'a>(&'a self, p: &'a Pass, i: usize, into: Option<&'a Buffer>) -> Option<Owned<'a>> {
         let j = self.strides[i];
         let o = p.tile.owned(j, p.grid.width, p.grid.height);
         let (c, lh, lw) = p.net.layers[i].output;
@@ -237,14 +236,14 @@ impl Schedule {
         }
         let dst = into.or(self.crop.as_ref()).expect("a crop scratch over tiles");
         let m = BoxMove { c, src: (lw, lh), from: o, dst: (o.w, o.h), to: (0, 0) };
-        let op = kernels::copy_box_act(&engine.gpu, engine.gpu.precision, "tile crop".into(), m, &p.net.acts[i], dst);
+        let op = kernels::copy_box_act(&self.engine.gpu, self.engine.gpu.precision, "tile crop".into(), m, &p.net.acts[i], dst);
         Some(Owned { rect: o, feats: dst, op: Some(op), full: false })
     }
 
     /// The part of `mask` (`[h][w]` over pass `p`'s whole grid at layer `i`'s stride, `size` = (w, h))
     /// under the features `o` it owns: the mask itself when that is all of it, else copied into the
     /// mask scratch (`op`).
-    pub fn mask<'a>(&'a self, engine: &Engine, p: &Pass, i: usize, o: &Owned, mask: &'a Buffer, size: (usize, usize)) -> (&'a Buffer, Option<Dispatch>) {
+    pub fn mask<'a>(&'a self, p: &Pass, i: usize, o: &Owned, mask: &'a Buffer, size: (usize, usize)) -> (&'a Buffer, Option<Dispatch>) {
         let j = self.strides[i];
         let from = Rect { x: p.tile.ix0 / j + o.rect.x, y: p.tile.iy0 / j + o.rect.y, w: o.rect.w, h: o.rect.h };
         if from == (Rect { x: 0, y: 0, w: size.0, h: size.1 }) {
@@ -252,7 +251,7 @@ impl Schedule {
         }
         let scratch = self.mask_crop.as_ref().expect("a mask scratch over tiles with regions");
         let m = BoxMove { c: 1, src: size, from, dst: (o.rect.w, o.rect.h), to: (0, 0) };
-        (scratch, Some(kernels::copy_box(&engine.gpu, "region mask crop".into(), m, mask, scratch, false)))
+        (scratch, Some(kernels::copy_box(&self.engine.gpu, "region mask crop".into(), m, mask, scratch, false)))
     }
 
     /// The sink for pass `p`'s gradient at features `o` (the layer's gradient `layer` holding
@@ -266,10 +265,10 @@ impl Schedule {
     }
 
     /// Adds a sink's box of gradient (features `o` of a `c`×`lh`×`lw` layer) into the layer's.
-    pub fn scatter(&self, engine: &Engine, o: &Owned, (c, lh, lw): (usize, usize, usize), sink: &Sink, layer: &Buffer) -> Option<Dispatch> {
+    pub fn scatter(&self, o: &Owned, (c, lh, lw): (usize, usize, usize), sink: &Sink, layer: &Buffer) -> Option<Dispatch> {
         let r = o.rect;
         let m = BoxMove { c, src: (r.w, r.h), from: Rect { w: r.w, h: r.h, ..Rect::default() }, dst: (lw, lh), to: (r.x, r.y) };
-        (!o.full && sink.written).then(|| kernels::copy_box(&engine.gpu, "tile scatter".into(), m, sink.buf, layer, true))
+        (!o.full && sink.written).then(|| kernels::copy_box(&self.engine.gpu, "tile scatter".into(), m, sink.buf, layer, true))
     }
 
     /// Where pass `p`'s input gradient goes: the image's (`grad_x`) when it reads the image, else
@@ -283,13 +282,13 @@ impl Schedule {
     }
 
     /// Adds a tile's input gradient into the image's (nothing when the pass reads the image).
-    pub fn scatter_input(&self, engine: &Engine, p: &Pass, grad_x: &Buffer) -> Vec<Dispatch> {
+    pub fn scatter_input(&self, p: &Pass, grad_x: &Buffer) -> Vec<Dispatch> {
         if p.direct {
             return Vec::new();
         }
         let (tw, th) = p.tile.input_size();
         let m = BoxMove { c: 3, src: (tw, th), from: Rect { x: 0, y: 0, w: tw, h: th }, dst: (self.grid.width, self.grid.height), to: (p.tile.ix0, p.tile.iy0) };
-        kernels::window::copy_boxes(&engine.gpu, "tile scatter", m, self.input_grad(p, grad_x), grad_x, true)
+        kernels::window::copy_boxes(&self.engine.gpu, "tile scatter", m, self.input_grad(p, grad_x), grad_x, true)
     }
 
     /// Every buffer, for the iteration to keep.

@@ -5,11 +5,9 @@
 
 use super::passes::{Owned, Pass, Schedule, Sink};
 use super::steer::{Knob, Steering};
-use super::Settings;
 use crate::gpu::Dispatch;
 use crate::kernels::loss::{ElemParams, ReduceLossParams, SLOT_CONTENT, SLOT_STYLE, SLOT_TV};
 use crate::kernels::{self, gram::StyleGradParams, ContentLoss, GramSplit, LossRange, LossWeights, StyleDiff, StyleGrad, TvLoss};
-use crate::vgg::Engine;
 use std::mem::offset_of;
 use wgpu::Buffer;
 
@@ -62,15 +60,14 @@ impl GramAcc {
 
 /// Adds the Gram of the features `o` that pass `p` owns at layer `i` into `acc`, masked first by
 /// `mask` (`[h][w]` over the pass's whole grid at that layer, of `size`) into `masked`.
-#[allow(clippy::too_many_arguments)] // the pass, its features, and the mask's three parts
-pub fn gram_into(sch: &Schedule, engine: &Engine, p: &Pass, i: usize, o: &Owned, mask: Option<(&Buffer, (usize, usize))>, masked: Option<&Buffer>, acc: &GramAcc) -> Vec<Dispatch> {
-    let gpu = &engine.gpu;
+pub fn gram_into(sch: &Schedule, p: &Pass, i: usize, o: &Owned, mask: Option<(&Buffer, (usize, usize))>, masked: Option<&Buffer>, acc: &GramAcc) -> Vec<Dispatch> {
+    let gpu = &sch.engine.gpu;
     let c = p.net.layers[i].output.0;
     let name = &p.net.layers[i].name;
     let mut ops = Vec::new();
     let mut feats = o.feats;
     if let Some((m, size)) = mask {
-        let (m, op) = sch.mask(engine, p, i, o, m, size);
+        let (m, op) = sch.mask(p, i, o, m, size);
         let masked = masked.expect("a masked features scratch with regions");
         ops.extend(op);
         ops.push(kernels::mask_act(gpu, gpu.precision, format!("{name} region mask"), (c, o.rect.area()), feats, m, masked));
@@ -103,7 +100,7 @@ pub struct StyleTerm {
 
 impl StyleTerm {
     /// The term over `styled` for the schedule's photo, its G − A dispatches writing `parts`.
-    pub fn new(engine: &Engine, sch: &Schedule, styled: Vec<Styled>, parts: &mut LossParts) -> StyleTerm {
+    pub fn new(sch: &Schedule, styled: Vec<Styled>, parts: &mut LossParts) -> StyleTerm {
         let mut diff_ops = Vec::new();
         for (si, &i) in sch.style.iter().enumerate() {
             let l = &sch.layers[i];
@@ -115,7 +112,7 @@ impl StyleTerm {
                 row.push((mass > 0).then(|| {
                     let (gram, split) = region.accs[si].source(c, n, mass);
                     let bufs = StyleDiff { partial: gram, target: &region.targets[si], diff: &region.diffs[si], loss_part: &parts.buf };
-                    let (d, count) = kernels::style_diff(&engine.gpu, format!("{} region {r} gram", l.name), split, bufs, parts.offset());
+                    let (d, count) = kernels::style_diff(&sch.engine.gpu, format!("{} region {r} gram", l.name), split, bufs, parts.offset());
                     parts.advance(count);
                     d
                 }));
@@ -132,19 +129,19 @@ impl StyleTerm {
     }
 
     /// The accumulators to zero before tiles add into them.
-    pub fn zero_sums(&self, engine: &Engine, sch: &Schedule) -> Vec<Dispatch> {
+    pub fn zero_sums(&self, sch: &Schedule) -> Vec<Dispatch> {
         let c2 = |si: usize| sch.layers[sch.style[si]].output.0.pow(2);
         let sums = self.styled.iter().flat_map(|r| r.accs.iter().enumerate().filter_map(|(si, a)| a.sum.as_ref().map(|s| (si, s))));
-        sums.map(|(si, s)| kernels::zero(&engine.gpu, "gram sum".into(), c2(si), s)).collect()
+        sums.map(|(si, s)| kernels::zero(&sch.engine.gpu, "gram sum".into(), c2(si), s)).collect()
     }
 
     /// Adds the Grams of what pass `p` owns at style layer `si` (features `o`) into each region's.
-    pub fn accumulate(&self, engine: &Engine, sch: &Schedule, p: &Pass, si: usize, o: &Owned) -> Vec<Dispatch> {
+    pub fn accumulate(&self, sch: &Schedule, p: &Pass, si: usize, o: &Owned) -> Vec<Dispatch> {
         let i = sch.style[si];
         let n = sch.layers[i].output.1 * sch.layers[i].output.2;
         let mut ops = Vec::new();
         for region in self.styled.iter().filter(|r| r.mass(si, n) > 0) {
-            ops.extend(gram_into(sch, engine, p, i, o, region.mask_at(sch, si), sch.masked.as_ref(), &region.accs[si]));
+            ops.extend(gram_into(sch, p, i, o, region.mask_at(sch, si), sch.masked.as_ref(), &region.accs[si]));
         }
         ops
     }
@@ -152,19 +149,8 @@ impl StyleTerm {
     /// The style gradient of pass `p` at style layer `si` (features `o`) into `sink`; `inline`
     /// (one pass owning everything): each region's Gram and G − A first, in turn (its buffers then
     /// serve every region).
-    #[allow(clippy::too_many_arguments)] // the pass, its layer and features, and where to
-    pub fn gradient(
-        &self,
-        engine: &Engine,
-        sch: &Schedule,
-        p: &Pass,
-        (si, o): (usize, &Owned),
-        sink: &mut Sink,
-        inline: bool,
-        s: &Settings,
-        steering: &mut Steering,
-    ) -> Vec<Dispatch> {
-        let gpu = &engine.gpu;
+    pub fn gradient(&self, sch: &Schedule, p: &Pass, (si, o): (usize, &Owned), sink: &mut Sink, inline: bool, steering: &mut Steering) -> Vec<Dispatch> {
+        let (gpu, s) = (&sch.engine.gpu, sch.s);
         let i = sch.style[si];
         let (c, n) = (sch.layers[i].output.0, sch.layers[i].output.1 * sch.layers[i].output.2);
         let name = &p.net.layers[i].name;
@@ -176,7 +162,7 @@ impl StyleTerm {
             }
             let mask = region.mask_at(sch, si);
             if inline {
-                ops.extend(gram_into(sch, engine, p, i, o, mask, sch.masked.as_ref(), &region.accs[si]));
+                ops.extend(gram_into(sch, p, i, o, mask, sch.masked.as_ref(), &region.accs[si]));
                 ops.extend(self.diff_ops[si][r].clone());
             }
             let scale = 4.0 / ((c as f32).powi(3) * mass as f32);
@@ -192,7 +178,7 @@ impl StyleTerm {
                     StyleGrad { feat: o.feats, diff: &region.diffs[si], grad: sink.buf, accumulate: sink.written },
                 ),
                 Some((m, size)) => {
-                    let (m, op) = sch.mask(engine, p, i, o, m, size);
+                    let (m, op) = sch.mask(p, i, o, m, size);
                     let (masked, mgrad) = (sch.masked.as_ref().expect("regions"), sch.masked_grad.as_ref().expect("regions"));
                     if !inline {
                         ops.extend(op);
@@ -241,18 +227,8 @@ impl ContentTerm {
     }
 
     /// The content gradient of pass `k` (features `o` at the content layer) into `sink`.
-    #[allow(clippy::too_many_arguments)] // the pass, its features, and where to
-    pub fn gradient(
-        &mut self,
-        engine: &Engine,
-        sch: &Schedule,
-        (k, o): (usize, &Owned),
-        sink: &mut Sink,
-        parts: &mut LossParts,
-        s: &Settings,
-        steering: &mut Steering,
-    ) -> Vec<Dispatch> {
-        let gpu = &engine.gpu;
+    pub fn gradient(&mut self, sch: &Schedule, (k, o): (usize, &Owned), sink: &mut Sink, parts: &mut LossParts, steering: &mut Steering) -> Vec<Dispatch> {
+        let (gpu, s) = (&sch.engine.gpu, sch.s);
         let l = &sch.layers[sch.content];
         let c = l.output.0;
         let scale = 2.0 / l.out_len() as f32;
@@ -277,23 +253,15 @@ impl ContentTerm {
     }
 }
 
-/// The TV loss on the whole image `x` (its gradient added to `grad_x`) and the one loss reduction
-/// of `parts` into `losses`; with luminance transfer, the gradient summed over the channels.
-#[allow(clippy::too_many_arguments)] // the image, its gradient, the losses, and the settings
-pub fn finish_losses(
-    gpu: &crate::Gpu,
-    s: &Settings,
-    (w, h): (usize, usize),
-    (x, grad_x): (&Buffer, &Buffer),
-    parts: &mut LossParts,
-    losses: &Buffer,
-    staging: Option<&crate::kernels::window::Staging>,
-    steering: &mut Steering,
-) -> Vec<Dispatch> {
+/// The TV loss on the whole image (its gradient added to `grad_x`) and the one loss reduction of
+/// `parts` into the losses; with luminance transfer, the gradient summed over the channels.
+pub fn finish_losses(sch: &Schedule, image: super::ImageBuffers, grad_x: &Buffer, parts: &mut LossParts, steering: &mut Steering) -> Vec<Dispatch> {
+    let (gpu, s) = (&sch.engine.gpu, sch.s);
+    let (w, h) = (sch.grid.width, sch.grid.height);
     let hw = w * h;
     let tv_scale = 2.0 / (3 * hw) as f32;
     let start = parts.offset();
-    let (ds, count) = kernels::tv_loss(gpu, "tv".into(), (3, h, w), tv_scale * s.tv_weight, TvLoss { img: x, grad: grad_x, loss_part: &parts.buf }, start);
+    let (ds, count) = kernels::tv_loss(gpu, "tv".into(), (3, h, w), tv_scale * s.tv_weight, TvLoss { img: image.x, grad: grad_x, loss_part: &parts.buf }, start);
     parts.advance(count);
     parts.range(start, SLOT_TV, 1.0 / (3 * hw) as f32);
     let mut ops = Vec::new();
@@ -302,7 +270,7 @@ pub fn finish_losses(
         ops.push(d);
     }
     let weights = LossWeights { alpha: s.content_weight, beta: s.style_weight, tau: s.tv_weight, layers: s.style_layer_weights };
-    let d = kernels::reduce_losses(gpu, &parts.ranges, weights, &parts.buf, losses);
+    let d = kernels::reduce_losses(gpu, &parts.ranges, weights, &parts.buf, image.losses);
     for (off, knob) in [(offset_of!(ReduceLossParams, alpha), Knob::Alpha), (offset_of!(ReduceLossParams, beta), Knob::Beta), (offset_of!(ReduceLossParams, tau), Knob::Tau)] {
         steering.add(&d, off, 1.0, knob, s);
     }
@@ -312,7 +280,7 @@ pub fn finish_losses(
     ops.push(d);
     if s.colors == super::Colors::Luminance {
         // The network sees the luminance on all three channels: its gradient is their sum.
-        ops.extend(kernels::window::grey_gradient(gpu, hw, grad_x, staging));
+        ops.extend(kernels::window::grey_gradient(gpu, hw, grad_x, image.staging));
     }
     ops
 }
