@@ -72,22 +72,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let dispatches: Vec<_> = session.iteration_dispatches().cloned().collect();
     let total_flops: f64 = dispatches.iter().map(|d| d.flops).sum();
 
-    let (layers, how): (Vec<LayerTime>, &str) = match time_layers(engine.clone(), dispatches.clone()) {
-        Some(f) => (pollster::block_on(f)?, "GPU timestamp queries"),
-        None => {
-            let times: Vec<f64> = dispatches
-                .iter()
-                .map(|d| {
-                    let t = Instant::now();
-                    gpu.run(&[d]);
-                    let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
-                    t.elapsed().as_secs_f64() * 1e3
-                })
-                .collect();
-            let layers = group_by_layer(&dispatches, &times);
-            (layers, "wall clock, one submit per dispatch")
-        }
-    };
+    let (layers, how) = per_layer(&engine, &dispatches)?;
     let (w, h) = session.size();
     println!(
         "size {w}×{h}: {per_iter:.1} ms/iteration (wall, mean of {}), {:.2} GFLOP/iteration, {:.2} GFLOP/s; \
@@ -101,13 +86,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         session.peak_bytes() as f64 / (1 << 20) as f64,
         (engine.gpu.storage_peak_since(0) as f64) / (1 << 20) as f64
     );
-    // The coarse-to-fine step between scales: the previous scale's image upsampled by √2 on the CPU.
-    let small = ((w as f64 / std::f64::consts::SQRT_2).round() as u32, (h as f64 / std::f64::consts::SQRT_2).round() as u32);
-    let planar = vec![0.5f32; 3 * (small.0 * small.1) as usize];
-    let t = Instant::now();
-    let up = stylize::session::resize_planar(&planar, small.0, small.1, w, h);
-    println!("between scales: Lanczos3 f32 upsampling {}×{} → {w}×{h} on the CPU: {:.1} ms", small.0, small.1, t.elapsed().as_secs_f64() * 1e3);
-    drop(up);
+    time_upsampling(w, h);
     println!("per layer: {how}");
     println!("{:<22} {:>10} {:>10} {:>9}", "layer", "ms", "GFLOP", "GFLOP/s");
     let mut sum = 0.0;
@@ -118,15 +97,50 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     println!("{:<22} {:>10.3} {:>10.4} {:>9.2}", "sum of dispatches", sum, total_flops / 1e9, total_flops / sum / 1e6);
 
     if a.conv_reps > 0 {
-        let shape = ConvShape { cin: 64, cout: 64, h: 128, w: 128 };
-        let flops = 2.0 * 9.0 * (64 * 64 * 128 * 128) as f64;
-        for backward in [false, true] {
-            let ms = match time_conv(engine.clone(), shape, backward, a.conv_reps) {
-                Some(f) => pollster::block_on(f)?,
-                None => anyhow::bail!("the conv microbenchmark needs timestamp queries"),
-            };
-            println!("conv 3×3 128×128 64→64 {}: {ms:.2} ms, {:.2} GFLOP/s (mean of {})", if backward { "input gradient" } else { "forward" }, flops / ms / 1e6, a.conv_reps);
-        }
+        conv_micro(&engine, a.conv_reps)?;
+    }
+    Ok(())
+}
+
+/// Each layer's time: GPU timestamps when the adapter has them, else the wall clock of one
+/// submission per dispatch.
+fn per_layer(engine: &std::rc::Rc<Engine>, dispatches: &[stylize::gpu::Dispatch]) -> anyhow::Result<(Vec<LayerTime>, &'static str)> {
+    if let Some(f) = time_layers(engine.clone(), dispatches.to_vec()) {
+        return Ok((pollster::block_on(f)?, "GPU timestamp queries"));
+    }
+    let gpu = &engine.gpu;
+    let times: Vec<f64> = dispatches
+        .iter()
+        .map(|d| {
+            let t = Instant::now();
+            gpu.run(&[d]);
+            let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    Ok((group_by_layer(dispatches, &times), "wall clock, one submit per dispatch"))
+}
+
+/// The coarse-to-fine step between scales: the previous scale's image upsampled by √2 on the CPU.
+fn time_upsampling(w: u32, h: u32) {
+    let small = ((w as f64 / std::f64::consts::SQRT_2).round() as u32, (h as f64 / std::f64::consts::SQRT_2).round() as u32);
+    let planar = vec![0.5f32; 3 * (small.0 * small.1) as usize];
+    let t = Instant::now();
+    let up = stylize::session::resize_planar(&planar, small.0, small.1, w, h);
+    println!("between scales: Lanczos3 f32 upsampling {}×{} → {w}×{h} on the CPU: {:.1} ms", small.0, small.1, t.elapsed().as_secs_f64() * 1e3);
+    drop(up);
+}
+
+/// One conv 3×3, 128×128, 64→64, forward and input gradient, `reps` times each (GPU timestamps).
+fn conv_micro(engine: &std::rc::Rc<Engine>, reps: u32) -> anyhow::Result<()> {
+    let shape = ConvShape { cin: 64, cout: 64, h: 128, w: 128 };
+    let flops = 2.0 * 9.0 * (64 * 64 * 128 * 128) as f64;
+    for backward in [false, true] {
+        let ms = match time_conv(engine.clone(), shape, backward, reps) {
+            Some(f) => pollster::block_on(f)?,
+            None => anyhow::bail!("the conv microbenchmark needs timestamp queries"),
+        };
+        println!("conv 3×3 128×128 64→64 {}: {ms:.2} ms, {:.2} GFLOP/s (mean of {})", if backward { "input gradient" } else { "forward" }, flops / ms / 1e6, reps);
     }
     Ok(())
 }

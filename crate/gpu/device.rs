@@ -42,6 +42,90 @@ fn env_override(name: &str) -> Option<String> {
     }
 }
 
+impl GpuOptions {
+    /// These options with what they leave open read from the environment (natively):
+    /// `STYLIZE_ADAPTER`, `STYLIZE_CONV`, `STYLIZE_PRECISION`, `STYLIZE_BREAK_KERNELS`,
+    /// `STYLIZE_MAX_BINDING`.
+    fn with_environment(self) -> Result<GpuOptions> {
+        let parsed = |name: &str| -> Result<Option<u64>> {
+            env_override(name).map(|v| v.trim().parse::<u64>().map_err(|_| Error::Settings(format!("{name}={v:?} is not a byte count")))).transpose()
+        };
+        Ok(GpuOptions {
+            adapter_name: self.adapter_name.or_else(|| env_override("STYLIZE_ADAPTER")),
+            conv_path: match self.conv_path {
+                Some(p) => Some(p),
+                None => env_override("STYLIZE_CONV").map(|v| ConvPath::parse(&v)).transpose()?,
+            },
+            precision: match self.precision {
+                Some(p) => Some(p),
+                None => env_override("STYLIZE_PRECISION").map(|v| Precision::parse(&v)).transpose()?,
+            },
+            break_kernels: self.break_kernels.or_else(|| env_override("STYLIZE_BREAK_KERNELS")),
+            max_binding: match self.max_binding {
+                Some(b) => Some(b),
+                None => parsed("STYLIZE_MAX_BINDING")?,
+            },
+        })
+    }
+}
+
+/// The adapter whose name contains `name` (case-insensitive; native only), else the
+/// high-performance one.
+async fn pick_adapter(instance: &wgpu::Instance, name: Option<&str>) -> Result<wgpu::Adapter> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Some(name) = name {
+        let name = name.to_lowercase();
+        let all = instance.enumerate_adapters(wgpu::Backends::all()).await;
+        let names: Vec<String> = all.iter().map(|a| a.get_info().name).collect();
+        return all
+            .into_iter()
+            .find(|a| a.get_info().name.to_lowercase().contains(&name))
+            .ok_or_else(|| Error::NoAdapter(format!("no adapter matches STYLIZE_ADAPTER={name:?}; available: {names:?}")));
+    }
+    let _ = name;
+    instance.request_adapter(&wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() }).await.map_err(|e| {
+        Error::NoAdapter(format!(
+            "{e}. Natively, install a Vulkan, Metal or DX12 driver (on Linux without a GPU: \
+                 Mesa's lavapipe, package mesa-vulkan-drivers); in a browser, use one with WebGPU \
+                 (Chrome/Edge 113+, Safari 26+, Firefox 141+ on Windows)"
+        ))
+    })
+}
+
+/// The limits to request: the adapter's buffer sizes (the storage binding capped at `cap` bytes,
+/// in whole 256-byte blocks, at least 64 KiB: a binding smaller than that holds no layer), the
+/// defaults otherwise.
+fn limits_for(adapter: &wgpu::Limits, cap: Option<u64>) -> wgpu::Limits {
+    let binding = cap.map_or(u64::MAX, |c| c.max(1 << 16) / 256 * 256);
+    let defaults = wgpu::Limits::default();
+    wgpu::Limits {
+        max_storage_buffer_binding_size: adapter.max_storage_buffer_binding_size.min(binding),
+        max_buffer_size: adapter.max_buffer_size,
+        max_storage_buffers_per_shader_stage: defaults.max_storage_buffers_per_shader_stage.min(adapter.max_storage_buffers_per_shader_stage),
+        ..defaults
+    }
+}
+
+/// Where the device's first uncaptured error and its loss are kept (checked by [`Gpu::check`]).
+type Slot = Arc<Mutex<Option<String>>>;
+
+/// Captures `device`'s first uncaptured error and its loss.
+fn capture_errors(device: &wgpu::Device) -> (Slot, Slot) {
+    let (error, lost): (Slot, Slot) = Default::default();
+    let first = error.clone();
+    device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+        let mut slot = first.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(e.to_string());
+        }
+    }));
+    let gone = lost.clone();
+    device.set_device_lost_callback(move |reason, msg| {
+        *gone.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{reason:?}: {msg}"));
+    });
+    (error, lost)
+}
+
 /// The device, its queue and everything made once per device.
 pub struct Gpu {
     /// The instance the adapter came from (surfaces for the preview are made from it).
@@ -82,95 +166,32 @@ impl Gpu {
     /// compiled on first use. Fails with [`Error::NoAdapter`], [`Error::Device`], or
     /// [`Error::Settings`] (a bad override, or f16 on an adapter without `shader-f16`).
     pub async fn new(opts: &GpuOptions) -> Result<Gpu> {
+        let opts = opts.clone().with_environment()?;
         #[cfg(not(target_arch = "wasm32"))]
         let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         #[cfg(target_arch = "wasm32")]
         let desc = wgpu::InstanceDescriptor::new_without_display_handle();
         let instance = wgpu::Instance::new(desc);
-        let wanted = opts.adapter_name.clone().or_else(|| env_override("STYLIZE_ADAPTER"));
-        let mut adapter = None;
-        #[cfg(not(target_arch = "wasm32"))]
-        if let Some(name) = &wanted {
-            let name = name.to_lowercase();
-            let all = instance.enumerate_adapters(wgpu::Backends::all()).await;
-            let names: Vec<String> = all.iter().map(|a| a.get_info().name).collect();
-            adapter = all.into_iter().find(|a| a.get_info().name.to_lowercase().contains(&name));
-            if adapter.is_none() {
-                return Err(Error::NoAdapter(format!("no adapter matches STYLIZE_ADAPTER={name:?}; available: {names:?}")));
-            }
-        }
-        let _ = &wanted;
-        if adapter.is_none() {
-            adapter = Some(
-                instance.request_adapter(&wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() }).await.map_err(|e| {
-                    Error::NoAdapter(format!(
-                        "{e}. Natively, install a Vulkan, Metal or DX12 driver (on Linux without a GPU: \
-                             Mesa's lavapipe, package mesa-vulkan-drivers); in a browser, use one with WebGPU \
-                             (Chrome/Edge 113+, Safari 26+, Firefox 141+ on Windows)"
-                    ))
-                })?,
-            );
-        }
-        let adapter = adapter.expect("set above");
+        let adapter = pick_adapter(&instance, opts.adapter_name.as_deref()).await?;
         let adapter_limits = adapter.limits();
-        let cap = match opts.max_binding {
-            Some(b) => Some(b),
-            None => match env_override("STYLIZE_MAX_BINDING") {
-                Some(v) => Some(v.trim().parse::<u64>().map_err(|_| Error::Settings(format!("STYLIZE_MAX_BINDING={v:?} is not a byte count")))?),
-                None => None,
-            },
-        };
-        // Whole 256-byte blocks, at least 64 KiB (a binding smaller than that holds no layer).
-        let binding = cap.map_or(u64::MAX, |c| c.max(1 << 16) / 256 * 256);
-        let defaults = wgpu::Limits::default();
-        let limits = wgpu::Limits {
-            max_storage_buffer_binding_size: adapter_limits.max_storage_buffer_binding_size.min(binding),
-            max_buffer_size: adapter_limits.max_buffer_size,
-            max_storage_buffers_per_shader_stage: defaults.max_storage_buffers_per_shader_stage.min(adapter_limits.max_storage_buffers_per_shader_stage),
-            ..defaults
-        };
+        let limits = limits_for(&adapter_limits, opts.max_binding);
         let features = adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_F16);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor { label: Some("stylize"), required_features: features, required_limits: limits.clone(), ..Default::default() })
             .await
             .map_err(|e| Error::Device(e.to_string()))?;
-
-        let error = Arc::new(Mutex::new(None::<String>));
-        let lost = Arc::new(Mutex::new(None::<String>));
-        {
-            let error = error.clone();
-            device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-                let mut slot = error.lock().unwrap_or_else(|p| p.into_inner());
-                if slot.is_none() {
-                    *slot = Some(e.to_string());
-                }
-            }));
-            let lost = lost.clone();
-            device.set_device_lost_callback(move |reason, msg| {
-                *lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{reason:?}: {msg}"));
-            });
-        }
+        let (error, lost) = capture_errors(&device);
         let adapter_info = adapter.get_info();
-        let conv_path = match (opts.conv_path, env_override("STYLIZE_CONV")) {
-            (Some(p), _) => p,
-            (None, Some(v)) => ConvPath::parse(&v)?,
-            (None, None) => ConvPath::for_adapter(&adapter_info),
-        };
-        let precision = match (opts.precision, env_override("STYLIZE_PRECISION")) {
-            (Some(p), _) => Some(p),
-            (None, Some(v)) => Some(Precision::parse(&v)?),
-            (None, None) => None,
-        };
+        let conv_path = opts.conv_path.unwrap_or_else(|| ConvPath::for_adapter(&adapter_info));
         let has_f16 = features.contains(wgpu::Features::SHADER_F16);
-        if precision == Some(Precision::F16) && !has_f16 {
+        if opts.precision == Some(Precision::F16) && !has_f16 {
             return Err(Error::Settings("f16 storage needs the adapter feature shader-f16, which this adapter lacks".into()));
         }
-        let precision = precision.unwrap_or_else(|| Precision::for_adapter(&adapter_info, features));
-        let broken = opts.break_kernels.clone().or_else(|| env_override("STYLIZE_BREAK_KERNELS")).filter(|s| !s.is_empty());
-        let kernels = Kernels::new(&device, has_f16, broken);
+        let precision = opts.precision.unwrap_or_else(|| Precision::for_adapter(&adapter_info, features));
+        let kernels = Kernels::new(&device, has_f16, opts.break_kernels.filter(|s| !s.is_empty()));
         Ok(Gpu {
             instance,
-            adapter: adapter.clone(),
+            adapter,
             device,
             queue,
             adapter_info,
