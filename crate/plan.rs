@@ -7,6 +7,7 @@
 
 use crate::error::{Error, Result};
 pub use crate::gpu::arena::{Arena, Budget, BufferSpec, Life};
+pub use crate::gpu::names::{Buf, Net};
 use crate::gpu::{Gpu, Precision};
 use crate::kernels::{self, GramSplit, LbfgsConfig, MAX_REDUCE_GROUPS};
 use crate::settings::{Optimizer, Settings, TileMode};
@@ -35,25 +36,25 @@ struct Builder {
 }
 
 impl Builder {
-    fn add(&mut self, name: impl Into<String>, bytes: u64, life: Life) {
+    fn add(&mut self, key: Buf, bytes: u64, life: Life) {
         // Buffers are created in whole 4-byte words.
-        self.buffers.push(BufferSpec { name: name.into(), bytes: bytes.max(4).next_multiple_of(4), life, windowed: false });
+        self.buffers.push(BufferSpec { name: key.to_string(), key, bytes: bytes.max(4).next_multiple_of(4), life, windowed: false });
     }
 
     /// A whole-image buffer its kernels bind in windows.
-    fn add_windowed(&mut self, name: impl Into<String>, bytes: u64, life: Life) {
-        self.add(name, bytes, life);
+    fn add_windowed(&mut self, key: Buf, bytes: u64, life: Life) {
+        self.add(key, bytes, life);
         self.buffers.last_mut().expect("just added").windowed = true;
     }
 
-    /// A network's input copy (f16 storage only) and activations, named `{prefix}…`.
-    fn network(&mut self, prefix: &str, layers: &[LayerShape], precision: Precision, life: Life) {
+    /// A network's input copy (f16 storage only) and activations.
+    fn network(&mut self, net: Net, layers: &[LayerShape], precision: Precision, life: Life) {
         let (c, h, w) = layers[0].input;
         if precision != Precision::F32 {
-            self.add(format!("{prefix}network input"), precision.bytes() * (c * h * w) as u64, life);
+            self.add(Buf::NetworkInput(net), precision.bytes() * (c * h * w) as u64, life);
         }
         for l in layers {
-            self.add(format!("{prefix}activation {}", l.name), precision.bytes() * l.out_len() as u64, life);
+            self.add(Buf::Activation(net, l.name.clone()), precision.bytes() * l.out_len() as u64, life);
         }
     }
 
@@ -65,7 +66,7 @@ impl Builder {
         if settings.paintings() > 1 {
             for l in layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
                 for k in 0..settings.paintings() {
-                    self.add(format!("style grams {} {k}", l.name), 4 * (l.output.0 * l.output.0) as u64, Life::Session);
+                    self.add(Buf::StyleGrams(l.name.clone(), k), 4 * (l.output.0 * l.output.0) as u64, Life::Session);
                 }
             }
         }
@@ -75,9 +76,9 @@ impl Builder {
     fn colour(&mut self, hw: u64, shw: u64, settings: &Settings) {
         if settings.colors.fits() {
             let rows = |n: u64| (4 * kernels::color::MOMENT_ROW * kernels::color::moment_groups(n as usize)) as u64;
-            self.add("colour moments photo", rows(hw), Life::Targets);
-            self.add("colour moments painting", rows(shw), Life::Targets);
-            self.add("colour affine", 4 * kernels::color::AFFINE_LEN as u64, Life::Session);
+            self.add(Buf::ColourMomentsPhoto, rows(hw), Life::Targets);
+            self.add(Buf::ColourMomentsPainting, rows(shw), Life::Targets);
+            self.add(Buf::ColourAffine, 4 * kernels::color::AFFINE_LEN as u64, Life::Session);
         }
     }
 
@@ -88,22 +89,22 @@ impl Builder {
         let styled = crate::settings::styled_count(settings);
         for r in (0..styled).filter(|&r| crate::settings::guided_by_painting(settings, r)) {
             for l in painting.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
-                self.add(format!("style mask {} {r}", l.name), 4 * (l.output.1 * l.output.2) as u64, Life::Targets);
-                self.add(format!("region target {} {r}", l.name), 4 * (l.output.0 * l.output.0) as u64, Life::Session);
+                self.add(Buf::StyleMask(l.name.clone(), r), 4 * (l.output.1 * l.output.2) as u64, Life::Targets);
+                self.add(Buf::RegionTarget(l.name.clone(), r), 4 * (l.output.0 * l.output.0) as u64, Life::Session);
             }
         }
     }
 
     fn image_state(&mut self, hw: u64, settings: &Settings, partials: usize) {
-        self.add_windowed("image", 12 * hw, Life::Session);
-        self.add_windowed("image gradient", 12 * hw, Life::Iteration);
+        self.add_windowed(Buf::Image, 12 * hw, Life::Session);
+        self.add_windowed(Buf::ImageGradient, 12 * hw, Life::Iteration);
         // With averaging off the image is what is shown: the optimiser binds a placeholder.
-        self.add_windowed("image average", if settings.average { 12 * hw } else { 4 }, Life::Session);
+        self.add_windowed(Buf::ImageAverage, if settings.average { 12 * hw } else { 4 }, Life::Session);
         match settings.optimizer {
             Optimizer::Adam => {
-                self.add_windowed("adam m", 12 * hw, Life::Iteration);
-                self.add_windowed("adam v", 12 * hw, Life::Iteration);
-                self.add("adam state", 4 * 8, Life::Iteration);
+                self.add_windowed(Buf::AdamM, 12 * hw, Life::Iteration);
+                self.add_windowed(Buf::AdamV, 12 * hw, Life::Iteration);
+                self.add(Buf::AdamState, 4 * 8, Life::Iteration);
             }
             Optimizer::Lbfgs => {
                 let cfg = LbfgsConfig { lr: 1.0, history: settings.history as usize, decay: 0.0 };
@@ -117,15 +118,15 @@ impl Builder {
                 }
             }
         }
-        self.add("display rgba", 4 * hw, Life::Session);
+        self.add(Buf::DisplayRgba, 4 * hw, Life::Session);
         if crate::settings::keeps_photo(&settings.regions) {
-            self.add("keep mask", 4 * hw, Life::Session);
+            self.add(Buf::KeepMask, 4 * hw, Life::Session);
         }
         if settings.colors.keeps_photo() {
-            self.add_windowed("photo", 12 * hw, Life::Session);
+            self.add_windowed(Buf::Photo, 12 * hw, Life::Session);
         }
-        self.add("losses", 4 * kernels::LOSS_SLOTS as u64, Life::Session);
-        self.add("loss partials", 4 * partials as u64, Life::Iteration);
+        self.add(Buf::Losses, 4 * kernels::LOSS_SLOTS as u64, Life::Session);
+        self.add(Buf::LossPartials, 4 * partials as u64, Life::Iteration);
     }
 }
 
@@ -144,19 +145,19 @@ impl Plan {
         // Each styled region's style passes write their own loss partials (five layers each).
         let styled = crate::settings::styled_count(settings).max(1);
         b.image_state(hw, settings, loss_partials(1 + 5 * (styled - 1)));
-        b.network("", &layers, precision, Life::Session);
+        b.network(Net::Photo, &layers, precision, Life::Session);
         let largest = layers.iter().map(|l| 4 * l.out_len() as u64).max().unwrap_or(4);
-        b.add("gradient ping", largest, Life::Iteration);
-        b.add("gradient pong", largest, Life::Iteration);
+        b.add(Buf::GradientPing(Net::Photo), largest, Life::Iteration);
+        b.add(Buf::GradientPong(Net::Photo), largest, Life::Iteration);
         for l in layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
             let c = l.output.0;
             let split = GramSplit::new(c, l.output.1 * l.output.2);
-            b.add(format!("gram partials {}", l.name), 4 * split.partial_len() as u64, Life::Iteration);
-            b.add(format!("style target {}", l.name), 4 * (c * c) as u64, Life::Session);
-            b.add(format!("gram diff {}", l.name), 4 * (c * c) as u64, Life::Iteration);
+            b.add(Buf::GramPartials(l.name.clone()), 4 * split.partial_len() as u64, Life::Iteration);
+            b.add(Buf::StyleTarget(l.name.clone()), 4 * (c * c) as u64, Life::Session);
+            b.add(Buf::GramDiff(l.name.clone()), 4 * (c * c) as u64, Life::Iteration);
         }
         if let Some(l) = layers.iter().find(|l| l.name == CONTENT_LAYER) {
-            b.add("content target", precision.bytes() * l.out_len() as u64, Life::Session);
+            b.add(Buf::ContentTarget(0), precision.bytes() * l.out_len() as u64, Life::Session);
         }
         b.painting_grams(&layers, settings);
         let styled = crate::settings::styled_count(settings);
@@ -164,43 +165,43 @@ impl Plan {
             let style_ls: Vec<&LayerShape> = layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())).collect();
             for l in &style_ls {
                 for r in 0..styled {
-                    b.add(format!("region mask {} {r}", l.name), 4 * (l.output.1 * l.output.2) as u64, Life::Session);
+                    b.add(Buf::RegionMask(l.name.clone(), r), 4 * (l.output.1 * l.output.2) as u64, Life::Session);
                 }
             }
             let most = style_ls.iter().map(|l| l.out_len() as u64).max().unwrap_or(1);
-            b.add("region features", precision.bytes() * most, Life::Iteration);
-            b.add("region gradient", 4 * most, Life::Iteration);
+            b.add(Buf::RegionFeatures, precision.bytes() * most, Life::Iteration);
+            b.add(Buf::RegionGradient, 4 * most, Life::Iteration);
         }
         let style_layers = layer_shapes(style.0, style.1, channels);
-        b.add("content rgba", 4 * hw, Life::Targets);
-        b.add("style rgba", 4 * (style.0 * style.1) as u64, Life::Targets);
-        b.add("style image", 12 * (style.0 * style.1) as u64, Life::Targets);
+        b.add(Buf::ContentRgba, 4 * hw, Life::Targets);
+        b.add(Buf::StyleRgba, 4 * (style.0 * style.1) as u64, Life::Targets);
+        b.add(Buf::StyleImage, 12 * (style.0 * style.1) as u64, Life::Targets);
         b.colour(hw, (style.0 * style.1) as u64, settings);
-        b.network("style ", &style_layers, precision, Life::Targets);
+        b.network(Net::Painting, &style_layers, precision, Life::Targets);
         b.guided_targets(&style_layers, settings);
         if !settings.style_masks.is_empty() {
             let most = style_layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())).map(|l| l.out_len() as u64).max().unwrap_or(1);
-            b.add("style region features", precision.bytes() * most, Life::Targets);
+            b.add(Buf::StyleRegionFeatures, precision.bytes() * most, Life::Targets);
         }
         for l in style_layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
             let split = GramSplit::new(l.output.0, l.output.1 * l.output.2);
-            b.add(format!("style gram partials {}", l.name), 4 * split.partial_len() as u64, Life::Targets);
+            b.add(Buf::StyleGramPartials(l.name.clone()), 4 * split.partial_len() as u64, Life::Targets);
         }
         Plan { buffers: b.buffers, grid: None, style_grid: None, exact: true }
     }
 
-    /// A network's buffers alone (input copy, activations), named `{prefix}…`: for tools and tests
-    /// that run the forward pass only.
-    pub fn network(prefix: &str, width: usize, height: usize, channels: &[(usize, usize)], precision: Precision) -> Plan {
+    /// A network's buffers alone (input copy, activations): for tools and tests that run the
+    /// forward pass only.
+    pub fn network(net: Net, width: usize, height: usize, channels: &[(usize, usize)], precision: Precision) -> Plan {
         let mut b = Builder { buffers: Vec::new() };
-        b.network(prefix, &layer_shapes(width, height, channels), precision, Life::Session);
+        b.network(net, &layer_shapes(width, height, channels), precision, Life::Session);
         Plan { buffers: b.buffers, grid: None, style_grid: None, exact: true }
     }
 
     /// A plan of the buffers listed as (name, bytes), all living as long as the session: for the
     /// parts that plan themselves (e.g. [`LbfgsConfig::buffers`]) used alone in tests.
-    pub fn from_buffers(buffers: Vec<(String, u64)>) -> Plan {
-        let buffers = buffers.into_iter().map(|(name, bytes)| BufferSpec { name, bytes, life: Life::Session, windowed: false }).collect();
+    pub fn from_buffers(buffers: Vec<(Buf, u64)>) -> Plan {
+        let buffers = buffers.into_iter().map(|(key, bytes)| BufferSpec { name: key.to_string(), key, bytes, life: Life::Session, windowed: false }).collect();
         Plan { buffers, grid: None, style_grid: None, exact: true }
     }
 
@@ -221,19 +222,19 @@ impl Plan {
         let (tw, th) = (gw.max(sw), gh.max(sh));
         let layers = layer_shapes(tw, th, channels);
         let j = strides(&layers);
-        b.add("tile input", 12 * (tw * th) as u64, Life::Session);
-        b.network("tile ", &layers, precision, Life::Session);
+        b.add(Buf::TileInput, 12 * (tw * th) as u64, Life::Session);
+        b.network(Net::Tile, &layers, precision, Life::Session);
         let largest = layers.iter().map(|l| 4 * l.out_len() as u64).max().unwrap_or(4);
-        b.add("tile gradient ping", largest, Life::Iteration);
-        b.add("tile gradient pong", largest, Life::Iteration);
-        b.add("tile image gradient", 12 * (tw * th) as u64, Life::Iteration);
+        b.add(Buf::GradientPing(Net::Tile), largest, Life::Iteration);
+        b.add(Buf::GradientPong(Net::Tile), largest, Life::Iteration);
+        b.add(Buf::TileImageGradient, 12 * (tw * th) as u64, Life::Iteration);
         // Scratch for a layer's owned features (and their gradient), the largest over the layers
         // with a loss.
         let owned = |g: &TileGrid, i: usize| g.max_owned(j[i]);
         let loss_layer = |l: &LayerShape| STYLE_LAYERS.contains(&l.name.as_str()) || l.name == CONTENT_LAYER;
         let crop = layers.iter().enumerate().filter(|(_, l)| loss_layer(l)).map(|(i, l)| l.output.0 * owned(&grid, i).max(owned(&style_grid, i))).max().unwrap_or(1);
-        b.add("tile crop", precision.bytes() * crop as u64, Life::Session);
-        b.add("tile crop gradient", 4 * crop as u64, Life::Iteration);
+        b.add(Buf::TileCrop, precision.bytes() * crop as u64, Life::Session);
+        b.add(Buf::TileCropGradient, 4 * crop as u64, Life::Iteration);
         if styled > 0 {
             // Regions: each styled region's masks at every style layer (whole image), Gram sums and
             // G − A; a tile's owned mask crop and the masked features and gradient.
@@ -241,9 +242,9 @@ impl Plan {
             for l in whole.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
                 let c = l.output.0;
                 for r in 0..styled {
-                    b.add(format!("region mask {} {r}", l.name), 4 * (l.output.1 * l.output.2) as u64, Life::Session);
-                    b.add(format!("region gram sum {} {r}", l.name), 4 * (c * c) as u64, Life::Session);
-                    b.add(format!("region gram diff {} {r}", l.name), 4 * (c * c) as u64, Life::Iteration);
+                    b.add(Buf::RegionMask(l.name.clone(), r), 4 * (l.output.1 * l.output.2) as u64, Life::Session);
+                    b.add(Buf::RegionGramSum(l.name.clone(), r), 4 * (c * c) as u64, Life::Session);
+                    b.add(Buf::RegionGramDiff(l.name.clone(), r), 4 * (c * c) as u64, Life::Iteration);
                 }
             }
             // Style masks crop the painting's masks over the painting's tiles too.
@@ -256,18 +257,18 @@ impl Plan {
                 .max()
                 .unwrap_or(1);
             b.guided_targets(&layer_shapes(style.0, style.1, channels), settings);
-            b.add("tile mask crop", 4 * owned_px as u64, Life::Session);
-            b.add("tile masked crop", precision.bytes() * crop as u64, Life::Session);
-            b.add("tile masked gradient", 4 * crop as u64, Life::Iteration);
+            b.add(Buf::TileMaskCrop, 4 * owned_px as u64, Life::Session);
+            b.add(Buf::TileMaskedCrop, precision.bytes() * crop as u64, Life::Session);
+            b.add(Buf::TileMaskedGradient, 4 * crop as u64, Life::Iteration);
         }
         for (i, l) in layers.iter().enumerate().filter(|(_, l)| STYLE_LAYERS.contains(&l.name.as_str())) {
             let c = l.output.0;
             let parts = [&grid, &style_grid].iter().flat_map(|g| g.owned_sizes(j[i])).map(|(w, h)| GramSplit::new(c, (w * h).max(1)).partial_len()).max().unwrap_or(1);
-            b.add(format!("gram partials {}", l.name), 4 * parts as u64, Life::Session);
-            b.add(format!("gram sum {}", l.name), 4 * (c * c) as u64, Life::Session);
-            b.add(format!("style target {}", l.name), 4 * (c * c) as u64, Life::Session);
+            b.add(Buf::GramPartials(l.name.clone()), 4 * parts as u64, Life::Session);
+            b.add(Buf::GramSum(l.name.clone()), 4 * (c * c) as u64, Life::Session);
+            b.add(Buf::StyleTarget(l.name.clone()), 4 * (c * c) as u64, Life::Session);
             if styled == 0 {
-                b.add(format!("gram diff {}", l.name), 4 * (c * c) as u64, Life::Iteration);
+                b.add(Buf::GramDiff(l.name.clone()), 4 * (c * c) as u64, Life::Iteration);
             }
         }
         b.painting_grams(&layers, settings);
@@ -275,12 +276,12 @@ impl Plan {
             let c = layers[i].output.0;
             for (k, t) in grid.tiles.iter().enumerate() {
                 let n = t.owned(j[i], width, height).area();
-                b.add(format!("content target {k}"), precision.bytes() * (c * n) as u64, Life::Session);
+                b.add(Buf::ContentTarget(k), precision.bytes() * (c * n) as u64, Life::Session);
             }
         }
-        b.add_windowed("content rgba", 4 * hw, Life::Targets);
-        b.add_windowed("style rgba", 4 * (style.0 * style.1) as u64, Life::Targets);
-        b.add_windowed("style image", 12 * (style.0 * style.1) as u64, Life::Targets);
+        b.add_windowed(Buf::ContentRgba, 4 * hw, Life::Targets);
+        b.add_windowed(Buf::StyleRgba, 4 * (style.0 * style.1) as u64, Life::Targets);
+        b.add_windowed(Buf::StyleImage, 12 * (style.0 * style.1) as u64, Life::Targets);
         b.colour(hw, (style.0 * style.1) as u64, settings);
         Plan { buffers: b.buffers, grid: Some(grid), style_grid: Some(style_grid), exact: settings.tile_mode == TileMode::Exact }
     }
@@ -361,22 +362,22 @@ impl Plan {
     /// ([`crate::kernels::window`]). Unchanged otherwise.
     pub fn staged(mut self, budget: Budget) -> Plan {
         use crate::kernels::window::{moment_rows, needs_staging, stage_pixels, MAX_OFFSET_ALIGNMENT};
-        let px_of = |name: &str, bufs: &[BufferSpec]| bufs.iter().find(|b| b.name == name).map_or(0, |b| (b.bytes / 12) as usize);
-        let (hw, shw) = (px_of("image", &self.buffers), px_of("style image", &self.buffers));
+        let px_of = |key: Buf, bufs: &[BufferSpec]| bufs.iter().find(|b| b.key == key).map_or(0, |b| (b.bytes / 12) as usize);
+        let (hw, shw) = (px_of(Buf::Image, &self.buffers), px_of(Buf::StyleImage, &self.buffers));
         if !needs_staging(budget.max_binding, hw) && !needs_staging(budget.max_binding, shw) {
             return self;
         }
         let px = stage_pixels(budget.max_binding, MAX_OFFSET_ALIGNMENT);
         for b in &mut self.buffers {
-            let n = match b.name.as_str() {
-                "colour moments photo" => hw,
-                "colour moments painting" => shw,
+            let n = match b.key {
+                Buf::ColourMomentsPhoto => hw,
+                Buf::ColourMomentsPainting => shw,
                 _ => continue,
             };
             b.bytes = b.bytes.max((4 * kernels::color::MOMENT_ROW * moment_rows(budget.max_binding, MAX_OFFSET_ALIGNMENT, n)) as u64);
         }
-        for name in ["staging a", "staging b"] {
-            self.buffers.push(BufferSpec { name: name.into(), bytes: 12 * px as u64, life: Life::Session, windowed: false });
+        for key in [Buf::StagingA, Buf::StagingB] {
+            self.buffers.push(BufferSpec { name: key.to_string(), key, bytes: 12 * px as u64, life: Life::Session, windowed: false });
         }
         self
     }
@@ -424,7 +425,7 @@ impl Plan {
     /// much as its forward pass).
     pub fn work(&self) -> f64 {
         match &self.grid {
-            None => self.buffers.iter().find(|b| b.name == "display rgba").map_or(0.0, |b| (b.bytes / 4) as f64),
+            None => self.buffers.iter().find(|b| b.key == Buf::DisplayRgba).map_or(0.0, |b| (b.bytes / 4) as f64),
             Some(g) => {
                 let inputs: f64 = g.tiles.iter().map(|t| (t.input_size().0 * t.input_size().1) as f64).sum();
                 if self.exact {
@@ -445,7 +446,7 @@ impl Plan {
     /// destination, zeroed); the iteration's follow with [`Arena::begin_iteration`].
     pub fn allocate(&self, gpu: &Gpu) -> Arena {
         let now = |b: &&BufferSpec| b.life != Life::Iteration;
-        let buffers = self.buffers.iter().filter(now).map(|b| (b.name.clone(), (gpu.storage(&b.name, b.bytes), b.life))).collect();
+        let buffers = self.buffers.iter().filter(now).map(|b| (b.key.clone(), (gpu.storage(&b.name, b.bytes), b.life))).collect();
         let later = self.buffers.iter().filter(|b| b.life == Life::Iteration).cloned().collect();
         Arena::new(buffers, later)
     }

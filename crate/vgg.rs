@@ -3,7 +3,7 @@
 //! session's memory plan, [`crate::plan`]).
 
 use crate::error::{Error, Result};
-use crate::gpu::{Arena, Budget};
+use crate::gpu::{Arena, Budget, Buf, Net};
 use crate::gpu::{Dispatch, Gpu, Precision};
 pub use crate::kernels::Pooling;
 use crate::kernels::{self, ConvForward, ConvShape, PoolShape};
@@ -170,14 +170,14 @@ pub struct Network {
 }
 
 impl Network {
-    /// Takes the network's buffers (`{prefix}network input` with f16 storage, `{prefix}activation
-    /// <layer>`) from `arena` and builds the forward dispatches reading `input` (f32
+    /// Takes the network's buffers (`net`'s input copy with f16 storage, its activations) from
+    /// `arena` and builds the forward dispatches reading `input` (f32
     /// `[3][height][width]`, network space; with f16 storage the pass starts by converting it into
     /// a buffer of its own). Sizes must have been planned ([`crate::plan::Plan`]).
-    pub fn new(engine: &Engine, input: &wgpu::Buffer, width: usize, height: usize, pooling: Pooling, arena: &mut Arena, prefix: &str) -> Network {
+    pub fn new(engine: &Engine, input: &wgpu::Buffer, width: usize, height: usize, pooling: Pooling, arena: &mut Arena, net: Net) -> Network {
         let layers = layer_shapes(width, height, &engine.channels());
-        let converted = (engine.gpu.precision != Precision::F32).then(|| arena.take(&format!("{prefix}network input")));
-        let acts: Vec<wgpu::Buffer> = layers.iter().map(|l| arena.take(&format!("{prefix}activation {}", l.name))).collect();
+        let converted = (engine.gpu.precision != Precision::F32).then(|| arena.take(Buf::NetworkInput(net)));
+        let acts: Vec<wgpu::Buffer> = layers.iter().map(|l| arena.take(Buf::Activation(net, l.name.clone()))).collect();
         Network::with_buffers(engine, input, converted, acts, width, height, pooling)
     }
 

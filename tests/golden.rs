@@ -48,8 +48,8 @@ fn check_file(path: &std::path::Path, precision: Precision) {
         }
     }
     let input = gpu.storage_init("x", &x);
-    let plan = stylize::plan::Plan::network("", w, h, &engine.channels(), precision);
-    let net = Network::new(&engine, &input, w, h, Pooling::Max, &mut plan.allocate(gpu), "");
+    let plan = stylize::plan::Plan::network(stylize::plan::Net::Photo, w, h, &engine.channels(), precision);
+    let net = Network::new(&engine, &input, w, h, Pooling::Max, &mut plan.allocate(gpu), stylize::plan::Net::Photo);
     // NaN-fill every activation so an unwritten element fails.
     for (l, a) in net.layers.iter().zip(&net.acts) {
         gpu.queue.write_buffer(a, 0, &precision.act_bytes(&vec![f32::NAN; l.out_len()]));

@@ -4,6 +4,7 @@
 //! buffers before the iteration's are created. Below the kernels and the network, so both take
 //! their buffers from it without looking up.
 
+use super::names::Buf;
 use super::Gpu;
 use std::collections::HashMap;
 use wgpu::Buffer;
@@ -25,6 +26,10 @@ pub enum Life {
 /// One buffer of a plan.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct BufferSpec {
+    /// What the plan and the code that binds it call it.
+    #[serde(skip)]
+    pub key: Buf,
+    /// Its name for people (`key` printed).
     pub name: String,
     pub bytes: u64,
     pub life: Life,
@@ -71,7 +76,7 @@ impl Staging {
 
 /// The buffers of a [`crate::plan::Plan`], created, handed out by name to the code that binds them.
 pub struct Arena {
-    buffers: HashMap<String, (wgpu::Buffer, Life)>,
+    buffers: HashMap<Buf, (wgpu::Buffer, Life)>,
     /// The iteration's buffers, created by [`Self::begin_iteration`].
     later: Vec<BufferSpec>,
     /// The targets' buffers handed out, released by [`Self::begin_iteration`].
@@ -81,15 +86,15 @@ pub struct Arena {
 impl Arena {
     /// An arena of created `buffers` (by name, with their lifetime) and the iteration's, `later`
     /// (created by [`Self::begin_iteration`]): what [`crate::plan::Plan::allocate`] makes.
-    pub fn new(buffers: HashMap<String, (wgpu::Buffer, Life)>, later: Vec<BufferSpec>) -> Arena {
+    pub fn new(buffers: HashMap<Buf, (wgpu::Buffer, Life)>, later: Vec<BufferSpec>) -> Arena {
         Arena { buffers, later, targets: Vec::new() }
     }
 
-    /// The planned buffer `name`. Panics when the plan has no such buffer (or it is the
-    /// iteration's, before [`Self::begin_iteration`]): the plan and the code that binds its
-    /// buffers disagree (a bug the session tests catch).
-    pub fn take(&mut self, name: &str) -> wgpu::Buffer {
-        let (buffer, life) = self.buffers.remove(name).unwrap_or_else(|| panic!("buffer {name:?} is not in the memory plan (or not created yet)"));
+    /// The planned buffer `key`. Panics when the plan has no such buffer — a name both sides
+    /// know but one the plan left out for these settings, or an index past what it planned — or
+    /// it is the iteration's, before [`Self::begin_iteration`] (bugs the session tests catch).
+    pub fn take(&mut self, key: Buf) -> wgpu::Buffer {
+        let (buffer, life) = self.buffers.remove(&key).unwrap_or_else(|| panic!("buffer \"{key}\" is not in the memory plan (or not created yet)"));
         if life == Life::Targets {
             self.targets.push(buffer.clone());
         }
@@ -100,29 +105,29 @@ impl Arena {
     /// creates the iteration's, so the two never take memory at once. Panics if a targets
     /// buffer was never taken (the plan lists what nothing uses).
     pub fn begin_iteration(&mut self, gpu: &Gpu) {
-        let untaken: Vec<&String> = self.buffers.iter().filter(|(_, (_, l))| *l == Life::Targets).map(|(n, _)| n).collect();
+        let untaken: Vec<String> = self.buffers.iter().filter(|(_, (_, l))| *l == Life::Targets).map(|(n, _)| n.to_string()).collect();
         assert!(untaken.is_empty(), "targets buffers never used: {untaken:?}");
         for b in self.targets.drain(..) {
             gpu.release(&b);
         }
         for b in self.later.drain(..) {
             let buffer = gpu.storage(&b.name, b.bytes);
-            self.buffers.insert(b.name, (buffer, b.life));
+            self.buffers.insert(b.key, (buffer, b.life));
         }
     }
 
     /// The staging buffers of the windowed per-pixel kernels, when planned ([`crate::plan::Plan::staged`]).
     pub fn staging(&mut self) -> Option<Staging> {
-        if !self.buffers.contains_key("staging a") {
+        if !self.buffers.contains_key(&Buf::StagingA) {
             return None;
         }
-        let (a, b) = (self.take("staging a"), self.take("staging b"));
+        let (a, b) = (self.take(Buf::StagingA), self.take(Buf::StagingB));
         Some(Staging { px: (a.size() / 12) as usize, a, b })
     }
 
     /// Names of planned buffers not taken yet (the iteration's included, created or not).
     pub fn left(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.buffers.keys().chain(self.later.iter().map(|b| &b.name)).cloned().collect();
+        let mut v: Vec<String> = self.buffers.keys().map(Buf::to_string).chain(self.later.iter().map(|b| b.name.clone())).collect();
         v.sort();
         v
     }

@@ -7,6 +7,7 @@ pub mod arena;
 mod cache;
 mod device;
 mod dispatch;
+pub mod names;
 mod precision;
 mod readback;
 
@@ -14,4 +15,5 @@ pub use arena::{Arena, Budget};
 pub use cache::{binding, Bind, Binding, Direction, Kernel, Kernels, ModuleKey, PipelineKey, Recipe, Shader, Slice};
 pub use device::{Gpu, GpuOptions};
 pub use dispatch::{grid_1d, grid_elems, grid_tiles, Dispatch, MAX_GROUPS_PER_DIM, WG};
+pub use names::{Buf, Net};
 pub use precision::{ConvPath, Precision, Variant, F16_ACT_STORE};

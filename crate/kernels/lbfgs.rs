@@ -5,6 +5,7 @@
 //! addressed by slot numbers baked into each dispatch's uniforms, so the dispatches of iteration k
 //! depend on k mod m only ([`Lbfgs::iteration`]).
 
+use crate::gpu::Buf;
 use crate::gpu::{binding, grid_elems, Bind, Dispatch, Gpu, WG};
 use crate::kernels::{window, KernelDef, PipelineSpec, Shader, Uniform};
 use wgpu::Buffer;
@@ -121,13 +122,13 @@ pub struct LbfgsConfig {
 impl LbfgsConfig {
     /// The buffers [`Lbfgs::new`] creates for an image of `hw` pixels, (label, bytes): m pairs
     /// (s, y), the previous gradient, the direction, the partial sums and the scalars.
-    pub fn buffers(&self, hw: usize) -> Vec<(String, u64)> {
+    pub fn buffers(&self, hw: usize) -> Vec<(Buf, u64)> {
         let (n, m) = (12 * hw as u64, self.history);
-        let mut v: Vec<(String, u64)> = (0..m).flat_map(|i| [(format!("lbfgs s{i}"), n), (format!("lbfgs y{i}"), n)]).collect();
-        v.push(("lbfgs previous gradient".into(), n));
-        v.push(("lbfgs direction".into(), n));
-        v.push(("lbfgs partial sums".into(), 4 * ((3 + 2 * m) as u64) * NG as u64));
-        v.push(("lbfgs scalars".into(), 4 * (ST_HEAD + 2 * m) as u64));
+        let mut v: Vec<(Buf, u64)> = (0..m).flat_map(|i| [(Buf::LbfgsS(i), n), (Buf::LbfgsY(i), n)]).collect();
+        v.push((Buf::LbfgsPreviousGradient, n));
+        v.push((Buf::LbfgsDirection, n));
+        v.push((Buf::LbfgsPartialSums, 4 * ((3 + 2 * m) as u64) * NG as u64));
+        v.push((Buf::LbfgsScalars, 4 * (ST_HEAD + 2 * m) as u64));
         v
     }
 }
@@ -336,13 +337,13 @@ impl Lbfgs {
         Lbfgs {
             cfg,
             hw,
-            s: (0..m).map(|i| arena.take(&format!("lbfgs s{i}"))).collect(),
-            y: (0..m).map(|i| arena.take(&format!("lbfgs y{i}"))).collect(),
-            gprev: arena.take("lbfgs previous gradient"),
-            dir: arena.take("lbfgs direction"),
-            part: arena.take("lbfgs partial sums"),
+            s: (0..m).map(|i| arena.take(Buf::LbfgsS(i))).collect(),
+            y: (0..m).map(|i| arena.take(Buf::LbfgsY(i))).collect(),
+            gprev: arena.take(Buf::LbfgsPreviousGradient),
+            dir: arena.take(Buf::LbfgsDirection),
+            part: arena.take(Buf::LbfgsPartialSums),
             st: {
-                let st = arena.take("lbfgs scalars");
+                let st = arena.take(Buf::LbfgsScalars);
                 gpu.queue.write_buffer(&st, 0, bytemuck::cast_slice(&st0));
                 st
             },

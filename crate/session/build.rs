@@ -14,7 +14,7 @@ use crate::kernels::adam::{AdamParams, ADAM_STATE_INIT};
 use crate::kernels::lbfgs::LbfgsParams;
 use crate::kernels::window::{self, Staging};
 use crate::kernels::{self, AdamBuffers, AdamConfig, ConvBackward, ConvShape, Lbfgs, LbfgsConfig, PoolBackward, PoolShape};
-use crate::plan::{Arena, Plan};
+use crate::plan::{Arena, Buf, Plan};
 use crate::vgg::{layer_shapes, Engine, Network};
 use image::RgbaImage;
 use std::mem::offset_of;
@@ -147,10 +147,10 @@ fn compute_targets(sch: &mut Schedule, image: ImageBuffers, inputs: &Resized, ar
     let (engine, s) = (sch.engine, sch.s);
     let gpu = &engine.gpu;
     let (w, h) = (sch.grid.width, sch.grid.height);
-    let mut once = window::preprocess(gpu, w * h, &upload(gpu, arena, "content rgba", inputs.content), image.x, image.staging);
+    let mut once = window::preprocess(gpu, w * h, &upload(gpu, arena, Buf::ContentRgba, inputs.content), image.x, image.staging);
     let (prep, first_ops) = ColourPrep::new(gpu, s.colors, image.x, w * h, arena, image.staging);
     once.extend(first_ops);
-    let (style_img, upload_s) = (arena.take("style image"), arena.take("style rgba"));
+    let (style_img, upload_s) = (arena.take(Buf::StyleImage), arena.take(Buf::StyleRgba));
     let t = take_targets(sch, inputs, arena);
     let bounding = inputs.paintings.iter().fold((0, 0), |(a, b), p| (a.max(p.width() as usize), b.max(p.height() as usize)));
     sch.take_painting(arena, &layer_shapes(bounding.0, bounding.1, &engine.channels()));
@@ -177,17 +177,17 @@ fn compute_targets(sch: &mut Schedule, image: ImageBuffers, inputs: &Resized, ar
 
 /// The targets' buffers from the plan.
 fn take_targets(sch: &Schedule, inputs: &Resized, arena: &mut Arena) -> Targets {
-    let names = |kind: &str| sch.style.iter().map(|&i| format!("{kind} {}", sch.layers[i].name)).collect::<Vec<_>>();
-    let mut take_all = |names: Vec<String>| names.iter().map(|n| arena.take(n)).collect::<Vec<_>>();
-    let style = take_all(names("style target"));
+    let layers: Vec<String> = sch.style.iter().map(|&i| sch.layers[i].name.clone()).collect();
+    let mut per_layer = |kind: fn(String) -> Buf| layers.iter().map(|l| arena.take(kind(l.clone()))).collect::<Vec<_>>();
+    let style = per_layer(Buf::StyleTarget);
     let tiled = sch.tiled();
-    let partials = take_all(names(if tiled { "gram partials" } else { "style gram partials" }));
-    let sums = if tiled { take_all(names("gram sum")).into_iter().map(Some).collect() } else { vec![None; 5] };
+    let partials = per_layer(if tiled { Buf::GramPartials } else { Buf::StyleGramPartials });
+    let sums = if tiled { per_layer(Buf::GramSum).into_iter().map(Some).collect() } else { vec![None; 5] };
+    let mut per = |kind: fn(String, usize) -> Buf, n: usize| layers.iter().map(|l| (0..n).map(|k| arena.take(kind(l.clone(), k))).collect()).collect::<Vec<Vec<_>>>();
     let paintings = sch.s.paintings();
-    let per = |kind: &str, n: usize| names(kind).into_iter().map(|l| (0..n).map(|k| format!("{l} {k}")).collect::<Vec<_>>()).collect::<Vec<_>>();
-    let grams = if paintings > 1 { per("style grams", paintings).into_iter().map(&mut take_all).collect() } else { Vec::new() };
-    let region_sums = if tiled && !inputs.regions.is_empty() { per("region gram sum", inputs.regions.len()).into_iter().map(&mut take_all).collect() } else { Vec::new() };
-    let content = if tiled { take_all((0..sch.grid.tiles.len()).map(|k| format!("content target {k}")).collect()) } else { take_all(vec!["content target".into()]) };
+    let grams = if paintings > 1 { per(Buf::StyleGrams, paintings) } else { Vec::new() };
+    let region_sums = if tiled && !inputs.regions.is_empty() { per(Buf::RegionGramSum, inputs.regions.len()) } else { Vec::new() };
+    let content = (0..sch.grid.tiles.len()).map(|k| arena.take(Buf::ContentTarget(k))).collect();
     Targets { content, style, grams, partials, sums, region_sums }
 }
 
@@ -256,9 +256,9 @@ struct GramJob<'a> {
 fn iteration(mut sch: Schedule, image: ImageBuffers, t: Targets, regions: Vec<RegionGpu>, arena: &mut Arena) -> Iteration {
     let (engine, s) = (sch.engine, sch.s);
     let gpu = &engine.gpu;
-    let grad_x = arena.take("image gradient");
+    let grad_x = arena.take(Buf::ImageGradient);
     sch.take_iteration(arena, !regions.is_empty());
-    let mut parts = LossParts::new(arena.take("loss partials"));
+    let mut parts = LossParts::new(arena.take(Buf::LossPartials));
     let style = StyleTerm::new(&sch, styled(&sch, &t, &regions, arena), &mut parts);
     let mut sweep = Sweep { sch: &sch, style: &style, content: ContentTerm::new(t.content.clone()), parts, steering: Steering::default(), grad_x: &grad_x };
     let mut ops = Vec::new();
@@ -327,18 +327,19 @@ fn iteration(mut sch: Schedule, image: ImageBuffers, t: Targets, regions: Vec<Re
 
 /// The styled regions of the iteration: one without a mask when there are no regions.
 fn styled(sch: &Schedule, t: &Targets, regions: &[RegionGpu], arena: &mut Arena) -> Vec<Styled> {
-    let names = |kind: &str| sch.style.iter().map(|&i| format!("{kind} {}", sch.layers[i].name)).collect::<Vec<_>>();
+    let layers: Vec<String> = sch.style.iter().map(|&i| sch.layers[i].name.clone()).collect();
+    let mut per_layer = |kind: fn(String) -> Buf| layers.iter().map(|l| arena.take(kind(l.clone()))).collect::<Vec<_>>();
     let tiled = sch.tiled();
     // One pass over the whole image: one partials and one G − A buffer per layer serve every region
     // in turn; tiles: the targets' partials, a sum and a G − A per region.
-    let partials: Vec<Buffer> = if tiled { t.partials.clone() } else { names("gram partials").iter().map(|n| arena.take(n)).collect() };
-    let shared_diffs: Vec<Buffer> = if !tiled || regions.is_empty() { names("gram diff").iter().map(|n| arena.take(n)).collect() } else { Vec::new() };
+    let partials: Vec<Buffer> = if tiled { t.partials.clone() } else { per_layer(Buf::GramPartials) };
+    let shared_diffs: Vec<Buffer> = if !tiled || regions.is_empty() { per_layer(Buf::GramDiff) } else { Vec::new() };
     if regions.is_empty() {
         let accs = (0..5).map(|si| GramAcc { partial: partials[si].clone(), sum: t.sums[si].clone() }).collect();
         return vec![Styled { mask: None, targets: t.style.clone(), accs, diffs: shared_diffs }];
     }
     let region_diffs: Vec<Vec<Buffer>> =
-        if tiled { names("region gram diff").iter().map(|l| (0..regions.len()).map(|r| arena.take(&format!("{l} {r}"))).collect()).collect() } else { Vec::new() };
+        if tiled { layers.iter().map(|l| (0..regions.len()).map(|r| arena.take(Buf::RegionGramDiff(l.clone(), r))).collect()).collect() } else { Vec::new() };
     regions
         .iter()
         .enumerate()
@@ -446,7 +447,7 @@ fn optimiser(
     match s.optimizer {
         Optimizer::Adam => {
             let cfg = AdamConfig { lr: s.step_size(), beta1: 0.9, beta2: 0.999, eps: 1e-8, decay };
-            let (m, v, state) = (arena.take("adam m"), arena.take("adam v"), arena.take("adam state"));
+            let (m, v, state) = (arena.take(Buf::AdamM), arena.take(Buf::AdamV), arena.take(Buf::AdamState));
             gpu.queue.write_buffer(&state, 0, bytemuck::cast_slice(&ADAM_STATE_INIT));
             let bufs = AdamBuffers { grad: grad_x, x: b.x, m: &m, v: &v, state: &state, avg: b.avg, keep: b.keep_mask };
             let mut list = vec![kernels::adam_tick(gpu, cfg, hw, &state)];
@@ -486,8 +487,8 @@ fn blend_ops(engine: &Engine, settings: &Settings, grams: &[Vec<Buffer>], target
 }
 
 /// The planned upload buffer `name` holding `img`'s RGBA8 pixels.
-fn upload(gpu: &Gpu, arena: &mut Arena, name: &str, img: &RgbaImage) -> Buffer {
-    let b = arena.take(name);
+fn upload(gpu: &Gpu, arena: &mut Arena, key: Buf, img: &RgbaImage) -> Buffer {
+    let b = arena.take(key);
     gpu.queue.write_buffer(&b, 0, img.as_raw());
     b
 }

@@ -7,7 +7,7 @@ use super::Colors;
 use crate::gpu::Dispatch;
 use crate::kernels::window::{self, Staging};
 use crate::kernels::{color, BoxMove};
-use crate::plan::Arena;
+use crate::plan::{Arena, Buf};
 use crate::tiles::Rect;
 use wgpu::Buffer;
 
@@ -38,17 +38,17 @@ impl ColourPrep {
         let mut ops = Vec::new();
         let mut kept = ColourBuffers::default();
         if colors.keeps_photo() {
-            let photo = arena.take("photo");
+            let photo = arena.take(Buf::Photo);
             let all = BoxMove { c: 3, src: (hw, 1), from: Rect { x: 0, y: 0, w: hw, h: 1 }, dst: (hw, 1), to: (0, 0) };
             ops.extend(window::copy_boxes(gpu, "keep the photo", all, x, &photo, false));
             kept.photo = Some(photo);
         }
         let mut moments = None;
         if colors.fits() {
-            let (mc, ms) = (arena.take("colour moments photo"), arena.take("colour moments painting"));
+            let (mc, ms) = (arena.take(Buf::ColourMomentsPhoto), arena.take(Buf::ColourMomentsPainting));
             let (m_ops, rows) = window::color_moments(gpu, hw, x, &mc, staging);
             ops.extend(m_ops);
-            kept.affine = Some(arena.take("colour affine"));
+            kept.affine = Some(arena.take(Buf::ColourAffine));
             moments = Some((mc, ms, rows));
         }
         (ColourPrep { colors, hw, kept, moments, staging: staging.cloned() }, ops)

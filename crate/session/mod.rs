@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
 use crate::kernels::{self, loss::SLOT_TOTALS};
-use crate::plan::Plan;
+use crate::plan::{Buf, Plan};
 use crate::vgg::{fit_size, Engine};
 use image::RgbaImage;
 use std::rc::Rc;
@@ -201,16 +201,16 @@ impl Session {
         let hw = w * h;
         let mut arena = plan.allocate(gpu);
         let staging = arena.staging();
-        let x = arena.take("image");
-        let avg = arena.take("image average");
-        let rgba = arena.take("display rgba");
-        let losses = arena.take("losses");
+        let x = arena.take(Buf::Image);
+        let avg = arena.take(Buf::ImageAverage);
+        let rgba = arena.take(Buf::DisplayRgba);
+        let losses = arena.take(Buf::Losses);
         let content_px = resize(content, w, h);
         let style_px: Vec<RgbaImage> = paintings.iter().zip(&style_sizes).map(|(p, &(a, b))| resize(p, a as usize, b as usize)).collect();
         // Regions that keep the photo: the optimisers run on y in x = k·photo + (1 − k)·y (keep.rs).
         let keep = masks.regions.as_ref().and_then(|m| keep::Keep::new(m, &settings.regions, &content_px, settings.colors));
         let keep_mask = keep.as_ref().map(|k| {
-            let b = arena.take("keep mask");
+            let b = arena.take(Buf::KeepMask);
             gpu.queue.write_buffer(&b, 0, bytemuck::cast_slice(&k.mask));
             b
         });
@@ -546,8 +546,8 @@ fn upload_regions(engine: &Engine, masks: &Masks, (w, h): (usize, usize), style_
     let Some(m) = &masks.regions else { return Vec::new() };
     let channels = engine.channels();
     let style_names: Vec<&str> = crate::vgg::STYLE_LAYERS.to_vec();
-    let upload = |arena: &mut crate::plan::Arena, name: String, data: &[f32]| {
-        let b = arena.take(&name);
+    let upload = |arena: &mut crate::plan::Arena, key: Buf, data: &[f32]| {
+        let b = arena.take(key);
         engine.gpu.queue.write_buffer(&b, 0, bytemuck::cast_slice(data));
         b
     };
@@ -563,14 +563,14 @@ fn upload_regions(engine: &Engine, masks: &Masks, (w, h): (usize, usize), style_
     let photo = regions::styled_regions(m, w, h, &settings.regions, &crate::vgg::layer_shapes(w, h, &channels), settings.pooling);
     let mut out = Vec::new();
     for (r, reg) in photo.into_iter().enumerate() {
-        let layers = reg.layers.iter().zip(&style_names).map(|((m, mass), name)| (upload(arena, format!("region mask {name} {r}"), m), *mass)).collect();
+        let layers = reg.layers.iter().zip(&style_names).map(|((m, mass), name)| (upload(arena, Buf::RegionMask(name.to_string(), r), m), *mass)).collect();
         let guide = painted[reg.painting].as_ref().map(|p| {
             let part = &p[r];
             debug_assert_eq!(part.painting, reg.painting);
             PaintingGuide {
-                masks: part.layers.iter().zip(&style_names).map(|((m, _), name)| upload(arena, format!("style mask {name} {r}"), m)).collect(),
+                masks: part.layers.iter().zip(&style_names).map(|((m, _), name)| upload(arena, Buf::StyleMask(name.to_string(), r), m)).collect(),
                 masses: part.layers.iter().map(|(_, mass)| *mass).collect(),
-                targets: style_names.iter().map(|name| arena.take(&format!("region target {name} {r}"))).collect(),
+                targets: style_names.iter().map(|name| arena.take(Buf::RegionTarget(name.to_string(), r))).collect(),
             }
         });
         out.push(RegionGpu { painting: reg.painting, layers, guide });

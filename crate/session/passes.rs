@@ -7,7 +7,7 @@
 
 use crate::gpu::Dispatch;
 use crate::kernels::{self, BoxMove};
-use crate::plan::{Arena, Plan};
+use crate::plan::{Arena, Buf, Net, Plan};
 use crate::settings::Settings;
 use crate::tiles::{strides, Rect, Tile, TileGrid};
 use crate::vgg::{layer_shapes, Engine, LayerShape, Network, CONTENT_LAYER, STYLE_LAYERS};
@@ -34,13 +34,13 @@ pub struct NetBuffers {
 }
 
 impl NetBuffers {
-    /// The planned buffers `{prefix}network input`, `{prefix}activation <layer>` (and `tile
-    /// input` with `tile_input`) for a network of `layers`.
-    fn take(engine: &Engine, arena: &mut Arena, prefix: &str, layers: &[LayerShape], tile_input: bool) -> NetBuffers {
+    /// The planned buffers of network `net` of `layers`: its input copy (f16 storage), its
+    /// activations, and the tile network's input.
+    fn take(engine: &Engine, arena: &mut Arena, net: Net, layers: &[LayerShape]) -> NetBuffers {
         NetBuffers {
-            input: tile_input.then(|| arena.take("tile input")),
-            converted: (engine.gpu.precision != crate::Precision::F32).then(|| arena.take(&format!("{prefix}network input"))),
-            acts: layers.iter().map(|l| arena.take(&format!("{prefix}activation {}", l.name))).collect(),
+            input: (net == Net::Tile).then(|| arena.take(Buf::TileInput)),
+            converted: (engine.gpu.precision != crate::Precision::F32).then(|| arena.take(Buf::NetworkInput(net))),
+            acts: layers.iter().map(|l| arena.take(Buf::Activation(net, l.name.clone()))).collect(),
         }
     }
 
@@ -124,17 +124,17 @@ impl<'e> Schedule<'e> {
         let strides = strides(&layers);
         let (order, grid, painting_tiles, photo, painting, tiled) = match &plan.grid {
             None => {
-                let photo = NetBuffers::take(engine, arena, "", &layers, false);
+                let photo = NetBuffers::take(engine, arena, Net::Photo, &layers);
                 (Order::Whole, TileGrid::new(w, h, w.max(h).next_multiple_of(16), 0), None, photo, None, false)
             }
             Some(g) => {
                 let order = if plan.exact { Order::Exact } else { Order::Fast };
                 let tile_layers = layer_shapes(16, 16, &channels);
-                let tb = NetBuffers::take(engine, arena, "tile ", &tile_layers, true);
+                let tb = NetBuffers::take(engine, arena, Net::Tile, &tile_layers);
                 (order, g.clone(), Some((g.core, g.halo)), tb, None, true)
             }
         };
-        let take = |arena: &mut Arena, on: bool, name: &str| on.then(|| arena.take(name));
+        let take = |arena: &mut Arena, on: bool, key: Buf| on.then(|| arena.take(key));
         let mut sch = Schedule {
             engine,
             s,
@@ -147,16 +147,16 @@ impl<'e> Schedule<'e> {
             strides,
             photo,
             painting,
-            crop: take(arena, tiled, "tile crop"),
+            crop: take(arena, tiled, Buf::TileCrop),
             crop_grad: None,
             grad_in: None,
             ping: Vec::new(),
-            mask_crop: take(arena, tiled && regions, "tile mask crop"),
-            masked: take(arena, tiled && regions, "tile masked crop"),
+            mask_crop: take(arena, tiled && regions, Buf::TileMaskCrop),
+            masked: take(arena, tiled && regions, Buf::TileMaskedCrop),
             painting_masked: None,
             masked_grad: None,
         };
-        sch.painting_masked = if tiled { sch.masked.clone().filter(|_| guided) } else { take(arena, guided, "style region features") };
+        sch.painting_masked = if tiled { sch.masked.clone().filter(|_| guided) } else { take(arena, guided, Buf::StyleRegionFeatures) };
         sch
     }
 
@@ -169,7 +169,7 @@ impl<'e> Schedule<'e> {
     /// on first use).
     pub fn take_painting(&mut self, arena: &mut Arena, layers: &[LayerShape]) {
         if !self.tiled() && self.painting.is_none() {
-            self.painting = Some(NetBuffers::take(self.engine, arena, "style ", layers, false));
+            self.painting = Some(NetBuffers::take(self.engine, arena, Net::Painting, layers));
         }
     }
 
@@ -181,16 +181,16 @@ impl<'e> Schedule<'e> {
     /// Takes the iteration's buffers (after [`Arena::begin_iteration`]): the gradients.
     pub fn take_iteration(&mut self, arena: &mut Arena, regions: bool) {
         let tiled = self.tiled();
-        let p = if tiled { "tile " } else { "" };
-        self.ping = vec![arena.take(&format!("{p}gradient ping")), arena.take(&format!("{p}gradient pong"))];
+        let net = if tiled { Net::Tile } else { Net::Photo };
+        self.ping = vec![arena.take(Buf::GradientPing(net)), arena.take(Buf::GradientPong(net))];
         if tiled {
-            self.grad_in = Some(arena.take("tile image gradient"));
-            self.crop_grad = Some(arena.take("tile crop gradient"));
+            self.grad_in = Some(arena.take(Buf::TileImageGradient));
+            self.crop_grad = Some(arena.take(Buf::TileCropGradient));
         }
         if regions {
-            self.masked_grad = Some(arena.take(if tiled { "tile masked gradient" } else { "region gradient" }));
+            self.masked_grad = Some(arena.take(if tiled { Buf::TileMaskedGradient } else { Buf::RegionGradient }));
             if !tiled {
-                self.masked = Some(arena.take("region features"));
+                self.masked = Some(arena.take(Buf::RegionFeatures));
             }
         }
     }
