@@ -26,11 +26,15 @@ pub mod window;
 pub use adam::{adam_step, adam_tick, AdamBuffers, AdamConfig};
 pub use conv::{conv_backward, conv_forward, conv_tiling, direct_lanes, ConvBackward, ConvForward, ConvShape, ConvTile, NARROW_MAX_PIXELS};
 pub use gram::{gram_blend, gram_finish, gram_partial, style_diff, style_grad, GramSplit, StyleDiff, StyleGrad, MAX_PAINTINGS};
-pub use image::{postprocess, preprocess, to_act};
+pub use image::to_act;
+// The per-pixel launchers and the large box moves window themselves (over the staging scratch,
+// or by byte ranges) when a buffer is larger than one binding; the single-binding dispatches they
+// are made of stay in their families (`image::preprocess`, `color::color_apply`, …).
 pub use lbfgs::{Lbfgs, LbfgsConfig};
 pub use loss::{content_loss, reduce_losses, tv_loss, ContentLoss, LossRange, LossWeights, TvLoss, LOSS_SLOTS, MAX_REDUCE_GROUPS};
 pub use pool::{pool_backward, pool_forward, PoolBackward, PoolShape, Pooling};
 pub use tile::{copy_box, copy_box_act, gram_sum, mask_act, mask_add, zero, BoxMove};
+pub use window::{color_apply, color_display, color_moments, copy_boxes, grey_gradient, postprocess, preprocess, zero_all, Staging};
 
 /// VGG mean in B, G, R order (0..255 scale): subtracted from pixels to get network space.
 pub const MEAN_BGR: [f32; 3] = [103.939, 116.779, 123.68];

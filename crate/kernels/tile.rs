@@ -120,6 +120,7 @@ impl BoxMove {
 
 /// f32 box: `dst[box at to] = src[box at from]`, or `+=` when `add`.
 pub fn copy_box(gpu: &Gpu, label: String, m: BoxMove, src: &Buffer, dst: &Buffer, add: bool) -> Dispatch {
+    debug_assert!(fits_one_binding(gpu, &[src, dst]), "{label}: copy_box binds whole buffers; larger ones move with copy_boxes");
     copy_box_slices(gpu, label, m.params(add as u32), m.len(), src.into(), dst.into())
 }
 
@@ -150,6 +151,7 @@ pub fn copy_box_act(gpu: &Gpu, precision: Precision, label: String, m: BoxMove, 
 
 /// `dst[0..n] = 0` (f32).
 pub fn zero(gpu: &Gpu, label: String, n: usize, dst: &Buffer) -> Dispatch {
+    debug_assert!(fits_one_binding(gpu, &[dst]), "{label}: zero binds the whole buffer; a larger one is zeroed by zero_all");
     zero_slice(gpu, label, n, dst.into())
 }
 
@@ -175,4 +177,9 @@ pub fn mask_act(gpu: &Gpu, precision: Precision, label: String, (c, n): (usize, 
 pub fn mask_add(gpu: &Gpu, label: String, (c, n): (usize, usize), src: &Buffer, mask: &Buffer, dst: &Buffer, accumulate: bool) -> Dispatch {
     let bufs = [("src", src), ("dst", dst), ("mask", mask)];
     MASK_ADD.plain().get(gpu).dispatch(gpu, label, &mask_params(c, n, accumulate), &bufs, grid_elems(c * n), 2.0 * (c * n) as f64)
+}
+
+/// Whether every buffer binds whole (what the single-binding box launchers need).
+fn fits_one_binding(gpu: &Gpu, buffers: &[&Buffer]) -> bool {
+    buffers.iter().all(|b| crate::kernels::window::binds_whole(gpu, b))
 }

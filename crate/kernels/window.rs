@@ -139,24 +139,24 @@ fn staged<'a>(gpu: &Gpu, hw: usize, st: Option<&'a Staging>) -> Option<&'a Stagi
     st
 }
 
-/// [`crate::kernels::preprocess`] for images of any size (`st`: the session's staging buffers).
+/// [`crate::kernels::image::preprocess`] for images of any size (`st`: the session's staging buffers).
 pub fn preprocess(gpu: &Gpu, hw: usize, rgba: &Buffer, img: &Buffer, st: Option<&Staging>) -> Vec<Dispatch> {
-    let Some(st) = staged(gpu, hw, st) else { return vec![crate::kernels::preprocess(gpu, hw, rgba, img)] };
+    let Some(st) = staged(gpu, hw, st) else { return vec![crate::kernels::image::preprocess(gpu, hw, rgba, img)] };
     let mut ops = Vec::new();
     for w in st.windows(hw) {
-        ops.push(crate::kernels::preprocess(gpu, w.1, slice(gpu, rgba, w.0, w.0 + w.1).0, &st.a));
+        ops.push(crate::kernels::image::preprocess(gpu, w.1, slice(gpu, rgba, w.0, w.0 + w.1).0, &st.a));
         ops.extend(scatter(gpu, &st.a, hw, w, img));
     }
     ops
 }
 
-/// [`crate::kernels::postprocess`] for images of any size.
+/// [`crate::kernels::image::postprocess`] for images of any size.
 pub fn postprocess(gpu: &Gpu, hw: usize, img: &Buffer, rgba: &Buffer, st: Option<&Staging>) -> Vec<Dispatch> {
-    let Some(st) = staged(gpu, hw, st) else { return vec![crate::kernels::postprocess(gpu, hw, img, rgba)] };
+    let Some(st) = staged(gpu, hw, st) else { return vec![crate::kernels::image::postprocess(gpu, hw, img, rgba)] };
     let mut ops = Vec::new();
     for w in st.windows(hw) {
         ops.extend(gather(gpu, img, hw, w, &st.a));
-        ops.push(crate::kernels::postprocess(gpu, w.1, &st.a, slice(gpu, rgba, w.0, w.0 + w.1).0));
+        ops.push(crate::kernels::image::postprocess(gpu, w.1, &st.a, slice(gpu, rgba, w.0, w.0 + w.1).0));
     }
     ops
 }

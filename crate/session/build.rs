@@ -12,7 +12,7 @@ use super::{init_noise, Optimizer, Settings, AVERAGE_DECAY};
 use crate::gpu::{Dispatch, Gpu};
 use crate::kernels::adam::{AdamParams, ADAM_STATE_INIT};
 use crate::kernels::lbfgs::LbfgsParams;
-use crate::kernels::window::{self, Staging};
+use crate::kernels::Staging;
 use crate::kernels::{self, AdamBuffers, AdamConfig, ConvBackward, ConvShape, Lbfgs, LbfgsConfig, PoolBackward, PoolShape};
 use crate::plan::{Arena, Buf, Plan};
 use crate::vgg::{layer_shapes, Engine, Network};
@@ -147,7 +147,7 @@ fn compute_targets(sch: &mut Schedule, image: ImageBuffers, inputs: &Resized, ar
     let (engine, s) = (sch.engine, sch.s);
     let gpu = &engine.gpu;
     let (w, h) = (sch.grid.width, sch.grid.height);
-    let mut once = window::preprocess(gpu, w * h, &upload(gpu, arena, Buf::ContentRgba, inputs.content), image.x, image.staging);
+    let mut once = kernels::preprocess(gpu, w * h, &upload(gpu, arena, Buf::ContentRgba, inputs.content), image.x, image.staging);
     let (prep, first_ops) = ColourPrep::new(gpu, s.colors, image.x, w * h, arena, image.staging);
     once.extend(first_ops);
     let (style_img, upload_s) = (arena.take(Buf::StyleImage), arena.take(Buf::StyleRgba));
@@ -158,7 +158,7 @@ fn compute_targets(sch: &mut Schedule, image: ImageBuffers, inputs: &Resized, ar
         let (sw, sh) = (painting.width() as usize, painting.height() as usize);
         gpu.queue.write_buffer(&upload_s, 0, painting.as_raw());
         let mut ops = if k == 0 { std::mem::take(&mut once) } else { Vec::new() };
-        ops.extend(window::preprocess(gpu, sw * sh, &upload_s, &style_img, image.staging));
+        ops.extend(kernels::preprocess(gpu, sw * sh, &upload_s, &style_img, image.staging));
         ops.extend(prep.painting(gpu, k, image.x, &style_img, sw * sh));
         if k == 0 {
             for (tk, tile) in sch.grid.tiles.iter().enumerate() {
@@ -279,7 +279,7 @@ fn iteration(mut sch: Schedule, image: ImageBuffers, t: Targets, regions: Vec<Re
             ops.extend(sweep.backward(&passes[0], 0, true));
         }
         Order::Exact => {
-            ops.extend(window::zero_all(gpu, "tile scatter", 3 * sch.grid.width * sch.grid.height, &grad_x));
+            ops.extend(kernels::zero_all(gpu, "tile scatter", 3 * sch.grid.width * sch.grid.height, &grad_x));
             ops.extend(style.zero_sums(&sch));
             for (k, pair) in passes.chunks(2).enumerate() {
                 if k > 0 {
@@ -298,7 +298,7 @@ fn iteration(mut sch: Schedule, image: ImageBuffers, t: Targets, regions: Vec<Re
             // G − A of the initial image, for the first iteration.
             let first: Vec<Dispatch> = style.zero_sums(&sch).into_iter().chain(passes.iter().flat_map(grams)).chain(style.diffs()).collect();
             gpu.submit(&first, |_| {});
-            ops.extend(window::zero_all(gpu, "tile scatter", 3 * sch.grid.width * sch.grid.height, &grad_x));
+            ops.extend(kernels::zero_all(gpu, "tile scatter", 3 * sch.grid.width * sch.grid.height, &grad_x));
             ops.extend(style.zero_sums(&sch));
             for (k, p) in passes.iter().enumerate() {
                 if k > 0 {

@@ -5,8 +5,8 @@
 
 use super::Colors;
 use crate::gpu::Dispatch;
-use crate::kernels::window::{self, Staging};
-use crate::kernels::{color, BoxMove};
+use crate::kernels::Staging;
+use crate::kernels::{self, color, BoxMove};
 use crate::plan::{Arena, Buf};
 use crate::tiles::Rect;
 use wgpu::Buffer;
@@ -33,20 +33,20 @@ pub(super) struct ColourPrep {
 impl ColourPrep {
     /// The photo's part for `colors` (`x`: the photo, `hw` pixels, network space): keep a copy,
     /// take its colour moments. Buffers from `arena` as planned.
-    /// `staging`: the scratch of windowed per-pixel kernels ([`window::Staging`]), when planned.
+    /// `staging`: the scratch of windowed per-pixel kernels ([`kernels::Staging`]), when planned.
     pub(super) fn new(gpu: &crate::Gpu, colors: Colors, x: &Buffer, hw: usize, arena: &mut Arena, staging: Option<&Staging>) -> (ColourPrep, Vec<Dispatch>) {
         let mut ops = Vec::new();
         let mut kept = ColourBuffers::default();
         if colors.keeps_photo() {
             let photo = arena.take(Buf::Photo);
             let all = BoxMove { c: 3, src: (hw, 1), from: Rect { x: 0, y: 0, w: hw, h: 1 }, dst: (hw, 1), to: (0, 0) };
-            ops.extend(window::copy_boxes(gpu, "keep the photo", all, x, &photo, false));
+            ops.extend(kernels::copy_boxes(gpu, "keep the photo", all, x, &photo, false));
             kept.photo = Some(photo);
         }
         let mut moments = None;
         if colors.fits() {
             let (mc, ms) = (arena.take(Buf::ColourMomentsPhoto), arena.take(Buf::ColourMomentsPainting));
-            let (m_ops, rows) = window::color_moments(gpu, hw, x, &mc, staging);
+            let (m_ops, rows) = kernels::color_moments(gpu, hw, x, &mc, staging);
             ops.extend(m_ops);
             kept.affine = Some(arena.take(Buf::ColourAffine));
             moments = Some((mc, ms, rows));
@@ -60,11 +60,11 @@ impl ColourPrep {
         let (Some((mc, ms, rows_c)), Some(affine)) = (&self.moments, &self.kept.affine) else { return Vec::new() };
         let fit = if self.colors == Colors::Luminance { color::Fit::Luminance } else { color::Fit::Match };
         let st = self.staging.as_ref();
-        let (mut ops, rows_s) = window::color_moments(gpu, shw, style, ms, st);
+        let (mut ops, rows_s) = kernels::color_moments(gpu, shw, style, ms, st);
         ops.push(color::color_fit(gpu, fit, (self.hw, mc, *rows_c), (shw, ms, rows_s), affine));
-        ops.extend(window::color_apply(gpu, shw, affine, 0, style, st));
+        ops.extend(kernels::color_apply(gpu, shw, affine, 0, style, st));
         if k == 0 && self.colors == Colors::Luminance {
-            ops.extend(window::color_apply(gpu, self.hw, affine, color::PHOTO_MAP, x, st));
+            ops.extend(kernels::color_apply(gpu, self.hw, affine, color::PHOTO_MAP, x, st));
         }
         ops
     }

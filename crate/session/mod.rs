@@ -158,7 +158,7 @@ pub struct Session {
     display_op: Vec<Dispatch>,
     /// The scratch of the windowed per-pixel kernels (images larger than one binding), kept with
     /// the dispatches that bind it.
-    _staging: Option<kernels::window::Staging>,
+    _staging: Option<kernels::Staging>,
     /// Regions that keep the photo: what makes any image set keep it ([`keep::Keep::apply`]).
     keep: Option<keep::Keep>,
     /// Their mask on the GPU, bound by the optimiser's dispatches.
@@ -230,8 +230,8 @@ impl Session {
         // What is shown and saved: the average when averaging, else the image itself.
         let shown = if settings.average { avg.clone() } else { x.clone() };
         let display_op = match &iteration_plan.colour.photo {
-            Some(photo) => kernels::window::color_display(gpu, hw, &shown, photo, &rgba, staging.as_ref()),
-            None => kernels::window::postprocess(gpu, hw, &shown, &rgba, staging.as_ref()),
+            Some(photo) => kernels::color_display(gpu, hw, &shown, photo, &rgba, staging.as_ref()),
+            None => kernels::postprocess(gpu, hw, &shown, &rgba, staging.as_ref()),
         };
         gpu.check()?;
         LIVE_SESSIONS.fetch_add(1, Ordering::SeqCst);

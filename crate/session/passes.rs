@@ -212,7 +212,7 @@ impl<'e> Schedule<'e> {
         let input = match &bufs.input {
             Some(input) => {
                 let m = BoxMove { c: 3, src: (grid.width, grid.height), from: Rect { x: t.ix0, y: t.iy0, w: tw, h: th }, dst: (tw, th), to: (0, 0) };
-                forward.extend(kernels::window::copy_boxes(&self.engine.gpu, "tile input", m, image, input, false));
+                forward.extend(kernels::copy_boxes(&self.engine.gpu, "tile input", m, image, input, false));
                 input
             }
             None => image,
@@ -288,7 +288,7 @@ impl<'e> Schedule<'e> {
         }
         let (tw, th) = p.tile.input_size();
         let m = BoxMove { c: 3, src: (tw, th), from: Rect { x: 0, y: 0, w: tw, h: th }, dst: (self.grid.width, self.grid.height), to: (p.tile.ix0, p.tile.iy0) };
-        kernels::window::copy_boxes(&self.engine.gpu, "tile scatter", m, self.input_grad(p, grad_x), grad_x, true)
+        kernels::copy_boxes(&self.engine.gpu, "tile scatter", m, self.input_grad(p, grad_x), grad_x, true)
     }
 
     /// Every buffer, for the iteration to keep.

@@ -280,7 +280,7 @@ pub fn finish_losses(sch: &Schedule, image: super::ImageBuffers, grad_x: &Buffer
     ops.push(d);
     if s.colors == super::Colors::Luminance {
         // The network sees the luminance on all three channels: its gradient is their sum.
-        ops.extend(kernels::window::grey_gradient(gpu, hw, grad_x, image.staging));
+        ops.extend(kernels::grey_gradient(gpu, hw, grad_x, image.staging));
     }
     ops
 }

@@ -24,17 +24,17 @@ fn preprocess_and_postprocess() {
     let rgba: Vec<u8> = random(4 * hw, 0.0, 256.0, 3).iter().map(|&v| v as u8).collect();
     let src = gpu.storage_init("rgba", &rgba);
     let img = nan_buffer(gpu, 3 * hw);
-    let got = run_read(gpu, &[&kernels::preprocess(gpu, hw, &src, &img)], &img, 3 * hw);
+    let got = run_read(gpu, &[&kernels::image::preprocess(gpu, hw, &src, &img)], &img, 3 * hw);
     assert_close("preprocess", &got, &cpu::preprocess(&rgba), 1e-4, 0.0);
 
     let net = random(3 * hw, -140.0, 160.0, 4); // includes out-of-range values: clamped
     let n = gpu.storage_init("n", &net);
     let out = gpu.storage_init("out", &vec![0xdead_beefu32; hw]);
-    let got = run_read_rgba(gpu, &[&kernels::postprocess(gpu, hw, &n, &out)], &out, hw);
+    let got = run_read_rgba(gpu, &[&kernels::image::postprocess(gpu, hw, &n, &out)], &out, hw);
     assert_close("postprocess bytes", &got, &byte_values(&cpu::postprocess(&to_f64(&net))), 0.0, 0.0);
     // Round trip of exact pixels.
     let back = gpu.storage_init("out2", &vec![0u32; hw]);
-    let got = run_read_rgba(gpu, &[&kernels::postprocess(gpu, hw, &img, &back)], &back, hw);
+    let got = run_read_rgba(gpu, &[&kernels::image::postprocess(gpu, hw, &img, &back)], &back, hw);
     let mut opaque = rgba.clone();
     opaque.iter_mut().skip(3).step_by(4).for_each(|a| *a = 255);
     assert_close("rgba → network → rgba is the identity (alpha set to 255)", &got, &byte_values(&opaque), 0.0, 0.0);
