@@ -143,7 +143,6 @@ pub struct Session {
     settings: Settings,
     width: usize,
     height: usize,
-    style_size: (usize, usize),
     plan: Plan,
     x: wgpu::Buffer,
     /// The iterate average with averaging on; else a placeholder the optimiser binds.
@@ -240,7 +239,6 @@ impl Session {
             settings: settings.clone(),
             width: w,
             height: h,
-            style_size: (sw, sh),
             plan,
             x,
             avg,
@@ -293,11 +291,6 @@ impl Session {
     /// The engine the session runs on.
     pub fn engine(&self) -> &Rc<Engine> {
         &self.engine
-    }
-
-    /// The painting's size in the session (its network's input while the targets are computed).
-    pub fn style_size(&self) -> (u32, u32) {
-        (self.style_size.0 as u32, self.style_size.1 as u32)
     }
 
     /// The peak GPU memory of this session in bytes: its plan's peak (the session's buffers with
