@@ -253,26 +253,37 @@ test('blending a second painting: added in the page, shares that sum to 100%, st
   await context.close();
 });
 
-/** Pixels of each of the four region colours in the photo's painted mask (read off the mask canvas itself). */
-const regionPixels = (page) => page.evaluate(() => {
+/** Waits until the photo's mask exists: the panel makes it when it opens, in its `toggle` event (a
+ * task queued after the click), and draws the photo on the canvas at the mask's shape. */
+const maskMade = (page) => page.waitForFunction(() => {
   const photo = window.__stylize.images.content, k = 512 / Math.max(photo.width, photo.height);
-  const mask = window.__canvases.find((c) => !c.isConnected && c.width === Math.round(photo.width * k) && c.height === Math.round(photo.height * k));
-  if (!mask) throw new Error("no canvas the size of the photo's mask");
-  const d = mask.getContext('2d').getImageData(0, 0, mask.width, mask.height).data;
-  const colors = [[230, 25, 75], [0, 110, 230], [50, 200, 40], [255, 225, 25]];
-  const n = [0, 0, 0, 0];
-  for (let i = 0; i < d.length; i += 4) {
-    const k = colors.findIndex((c) => d[i + 3] >= 128 && Math.abs(c[0] - d[i]) + Math.abs(c[1] - d[i + 1]) + Math.abs(c[2] - d[i + 2]) < 60);
-    if (k >= 0) n[k]++;
-  }
-  return n;
-});
+  return window.__canvases.some((c) => !c.isConnected && c.width === Math.round(photo.width * k) && c.height === Math.round(photo.height * k));
+}, null, { timeout: 10_000 }).catch(() => {}); // not made: regionPixels says so
+
+/** Pixels of each of the four region colours in the photo's painted mask (read off the mask canvas itself). */
+const regionPixels = async (page) => {
+  await maskMade(page);
+  return page.evaluate(() => {
+    const photo = window.__stylize.images.content, k = 512 / Math.max(photo.width, photo.height);
+    const mask = window.__canvases.find((c) => !c.isConnected && c.width === Math.round(photo.width * k) && c.height === Math.round(photo.height * k));
+    if (!mask) throw new Error("no canvas the size of the photo's mask");
+    const d = mask.getContext('2d').getImageData(0, 0, mask.width, mask.height).data;
+    const colors = [[230, 25, 75], [0, 110, 230], [50, 200, 40], [255, 225, 25]];
+    const n = [0, 0, 0, 0];
+    for (let i = 0; i < d.length; i += 4) {
+      const k = colors.findIndex((c) => d[i + 3] >= 128 && Math.abs(c[0] - d[i]) + Math.abs(c[1] - d[i + 1]) + Math.abs(c[2] - d[i + 2]) < 60);
+      if (k >= 0) n[k]++;
+    }
+    return n;
+  });
+};
 
 test('regions: painting the photo with the mouse, one region keeping the photo, a style mask on the painting, and running', async () => {
   const { page, log, context } = await openPage(b, `${srv.url}/index.html`, { init: recordCanvases });
   await ready(page);
   await small(page, 3);
   await page.click('#regions-panel summary');
+  await maskMade(page);
   const canvas = page.locator('#region-canvas');
   const box = await canvas.boundingBox();
   /** Paints strokes from x0 to x1 across the photo; returns how many. */

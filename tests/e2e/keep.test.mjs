@@ -48,6 +48,11 @@ test('a region painted with the mouse and given the photo keeps the photo with t
     await ready(page);
     await setValue(page, '#size', 48);
     await page.click('#regions-panel summary');
+    // The panel makes the photo's mask in its `toggle` event, a task queued after the click.
+    await page.waitForFunction(() => {
+      const photo = window.__stylize.images.content, k = 512 / Math.max(photo.width, photo.height);
+      return window.__canvases.some((c) => !c.isConnected && c.width === Math.round(photo.width * k) && c.height === Math.round(photo.height * k));
+    }, null, { timeout: 10_000 });
     await setValue(page, '#region-brush', 60);
     await page.click('.swatch[data-region="0"]');
     const canvas = page.locator('#region-canvas');
