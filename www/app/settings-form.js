@@ -18,7 +18,6 @@ export function fillSettings(s) {
   $('average').checked = s.average;
   $('strength').value = Math.log10(s.style_weight);
   document.querySelectorAll('.layer-w').forEach((el, i) => (el.value = s.style_layer_weights[i]));
-  updateLabels();
   changed('settings');
 }
 
@@ -90,6 +89,7 @@ function updateMemory() {
 }
 on('images paintings settings regions scales engine', updateMemory);
 on('images settings', drawStyleScale);
+on('settings', updateLabels); // whoever changed the form: its fields, a record, the size a TooLarge offers
 
 // During a run, the settings the engine names steerable steer it live (from the next batch); the
 // others apply to the next run.
@@ -113,7 +113,6 @@ function steerSoon() {
 }
 on('blend', steerSoon);
 ui.form.addEventListener('input', (e) => {
-  updateLabels();
   changed('settings');
   if (steerable() && e.target.closest('[data-steer]')) steerSoon();
   else if (steerable()) setStatus('Stylizing… (that setting applies to the next run; the weights and the step size change this one)');
