@@ -218,7 +218,10 @@ pub fn ema_step(avg_raw: &mut [f64], x: &[f64], decay: f64, t: i32) -> Vec<f64> 
 /// The L-BFGS of `shaders/lbfgs.wgsl`, as plainly as possible: a ring of m pair slots (iteration k
 /// forms slot (k−1) mod m from the previous step; a pair failing the curvature check yᵀs > 1e-10
 /// stays in its slot with ρ = 0, and H keeps its value), the two-loop recursion, and a fixed step
-/// lr (at k = 0: lr/rms(g), a first step of lr pixels RMS) projected onto the pixel range.
+/// lr (at k = 0: lr/rms(g), a first step of lr pixels RMS) projected onto the pixel range. An
+/// iterate whose loss rose more than 1% above the last accepted one (or is not finite) is
+/// rejected: half the last step is taken back instead (after 8 times in a row, only while the loss
+/// is not finite).
 pub struct LbfgsRef {
     pub m: usize,
     pub lr: f64,
@@ -228,19 +231,62 @@ pub struct LbfgsRef {
     pub h: f64,
     pub gprev: Vec<f64>,
     pub k: usize,
+    /// The last accepted loss (+∞ before the first).
+    pub last: f64,
+    /// Steps taken back in a row, and in all.
+    pub back: u32,
+    pub backs: u32,
 }
 
 impl LbfgsRef {
     /// Empty history for `n` values.
     pub fn new(n: usize, m: usize, lr: f64) -> LbfgsRef {
-        LbfgsRef { m, lr, s: vec![vec![0.0; n]; m], y: vec![vec![0.0; n]; m], rho: vec![0.0; m], h: 1.0, gprev: vec![0.0; n], k: 0 }
+        LbfgsRef { m, lr, s: vec![vec![0.0; n]; m], y: vec![vec![0.0; n]; m], rho: vec![0.0; m], h: 1.0, gprev: vec![0.0; n], k: 0, last: f64::INFINITY, back: 0, backs: 0 }
     }
 
-    /// One iteration given the gradient `g` at `x` (`[3][hw]`, network space); updates `x`. With
-    /// `keep` (`[hw]`), on y in x = k·photo + (1 − k)·y: the gradient is f·g, x moves by f·step·q
-    /// and s is that move over f (f = 1 − k; s = 0 where f = 0).
-    pub fn step(&mut self, x: &mut [f64], g: &[f64], hw: usize, keep: Option<&[f64]>) {
+    /// The backtracking check of the current iterate's `loss`; true: rejected.
+    fn check(&mut self, loss: f64) -> bool {
+        let worse = !(loss <= 1.01 * self.last);
+        if self.k > 0 && worse && (self.back < 8 || !loss.is_finite()) {
+            self.back += 1;
+            self.backs += 1;
+            true
+        } else {
+            self.back = 0;
+            self.last = loss;
+            false
+        }
+    }
+
+    /// Ends a scale: checks `loss` (that of `x`) and takes a rejected last step back whole.
+    pub fn settle(&mut self, x: &mut [f64], loss: f64, hw: usize, keep: Option<&[f64]>) {
+        if self.check(loss) {
+            let last = (self.k + self.m - 1) % self.m;
+            for (i, v) in x.iter_mut().enumerate() {
+                *v -= free_part(keep, hw, i) * self.s[last][i];
+            }
+            self.s[last].iter_mut().for_each(|v| *v = 0.0);
+        }
+    }
+
+    /// One iteration given the gradient `g` and the total `loss` at `x` (`[3][hw]`, network
+    /// space); updates `x`. With `keep` (`[hw]`), on y in x = k·photo + (1 − k)·y: the gradient is
+    /// f·g, x moves by f·step·q and s is that move over f (f = 1 − k; s = 0 where f = 0).
+    pub fn step(&mut self, x: &mut [f64], g: &[f64], loss: f64, hw: usize, keep: Option<&[f64]>) {
         let m = self.m;
+        if self.check(loss) {
+            // Rejected: no pair, half the last step back; the new s is the step from x_(k−1).
+            let (j, next) = ((self.k + m - 1) % m, self.k % m);
+            self.y[j].iter_mut().for_each(|v| *v = 0.0);
+            self.rho[j] = 0.0;
+            for i in 0..x.len() {
+                let f = free_part(keep, hw, i);
+                x[i] -= f * 0.5 * self.s[j][i];
+                self.s[next][i] = 0.5 * self.s[j][i];
+            }
+            self.k += 1;
+            return;
+        }
         let g: Vec<f64> = g.iter().enumerate().map(|(i, v)| free_part(keep, hw, i) * v).collect();
         let g = &g[..];
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();

@@ -5,7 +5,7 @@
 
 use crate::kernels::ConvShape;
 use crate::preview::{Preview, PreviewSource};
-use crate::session::{plan_for, sizes, Inputs, Masks};
+use crate::session::{fitted, sizes, Inputs, Masks};
 use crate::{ConvPath, Engine, Error, Gpu, GpuOptions, Precision, Run, Session, Settings, VggWeights};
 use js_sys::{Promise, Reflect, Uint8Array};
 use std::rc::Rc;
@@ -188,7 +188,7 @@ impl Stylizer {
     /// weights, what `Job.profile()` reports; `budgetBytes`: the memory budget
     /// (`setMemoryBudget`); `tiles`: tiles per iteration, 0 when the network runs on the whole
     /// image; `maxSize`: the largest output size that fits when `fits` is false; `scales`: the
-    /// coarse-to-fine schedule, `[{width, height, iterations}]`, or null if a scale is invalid).
+    /// coarse-to-fine schedule, `[{width, height, iterations, optimizer, work}]` (optimizer: "adam" where L-BFGS does not fit the budget), or null if a scale is invalid).
     pub fn plan(&self, cw: u32, ch: u32, sw: u32, sh: u32, settings: JsValue, more: JsValue) -> Result<JsValue, JsValue> {
         let all = settings_from(&settings)?;
         all.validate().map_err(js_error)?;
@@ -199,8 +199,8 @@ impl Stylizer {
         let ((w, h), style_sizes) = sizes(cw, ch, &dims, &s).map_err(js_error)?;
         let (sw, sh) = crate::session::bounding(&style_sizes);
         let budget = self.engine.budget();
-        let (plan, fits, max_size) = match plan_for(&self.engine, cw, ch, &dims, &s) {
-            Ok(p) => (p, true, s.size),
+        let (plan, fits, max_size) = match fitted(&self.engine, cw, ch, &dims, &s) {
+            Ok((_, p)) => (p, true, s.size),
             Err(Error::TooLarge { fits, .. }) => {
                 let ch_ = self.engine.channels();
                 (crate::plan::Plan::whole(w as usize, h as usize, (sw as usize, sh as usize), &ch_, self.engine.gpu.precision, &s), false, fits)
@@ -553,7 +553,7 @@ impl Job {
         self.run.session().plan().tile_count() as u32
     }
 
-    /// The run's scales: `[{width, height, iterations}]`.
+    /// The run's scales: `[{width, height, iterations, optimizer, work}]`.
     #[wasm_bindgen(getter)]
     pub fn scales(&self) -> JsValue {
         to_js(&self.run.scales())

@@ -26,11 +26,17 @@ fn iteration_has_the_documented_dispatch_count() {
     for precision in precisions(gpu()) {
         let gpu = pollster::block_on(stylize::Gpu::new(&GpuOptions { precision: Some(precision), ..Default::default() })).unwrap();
         let engine = Engine::new(gpu, &weights).unwrap();
-        let s = Session::new(engine.clone(), &Inputs::new(img.clone(), img.clone()), &Settings { size: 24, ..Settings::default() }).unwrap();
+        let adam = Settings { size: 24, optimizer: stylize::Optimizer::Adam, ..Settings::default() };
+        let s = Session::new(engine.clone(), &Inputs::new(img.clone(), img.clone()), &adam).unwrap();
         let n = s.iteration_dispatches().count();
         let want = if precision == stylize::Precision::F32 { f32_count } else { f16_count };
         eprintln!("{precision:?}: {n} dispatches per iteration");
         assert_eq!(n, want, "{precision:?} storage: ARCHITECTURE.md says {want}");
+        // L-BFGS: its 2m + 5 passes instead of Adam's 2.
+        let lbfgs = Settings { optimizer: stylize::Optimizer::Lbfgs, ..adam };
+        let s = Session::new(engine.clone(), &Inputs::new(img.clone(), img.clone()), &lbfgs).unwrap();
+        let m = lbfgs.history as usize;
+        assert_eq!(s.iteration_dispatches().count(), want - 2 + 2 * m + 5, "{precision:?} storage, L-BFGS");
         engine.gpu.check().unwrap();
     }
 }
@@ -97,6 +103,37 @@ fn lbfgs_lowers_the_loss_of_a_real_run() {
     eprintln!("L-BFGS totals at iterations 0, 7, 15, 23, 24: {totals:?}");
     assert!(totals.windows(2).all(|w| w[1] < w[0]), "the loss falls: {totals:?}");
     assert!(totals[4] < 0.3 * totals[0], "L-BFGS takes the loss well down in 24 iterations: {totals:?}");
+}
+
+/// The L-BFGS safeguard, forced: a step 30× the quasi-Newton one overshoots again and again. Each
+/// rejected iterate is taken back (half the step) and its losses read as the last accepted
+/// image's, so the losses read back never rise by more than 1% and are never NaN; the scale ends on
+/// an accepted image (its losses are what an evaluation of it gives) well below the photo's loss.
+#[test]
+fn lbfgs_takes_back_an_overshooting_step() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let engine = real_engine();
+    let (content, style) = (load(test_image("chelsea.png")), load(test_painting()));
+    let settings = Settings { size: 32, scales: 1, iterations: 30, optimizer: stylize::Optimizer::Lbfgs, lr: Some(30.0), average: false, ..Settings::default() };
+    let mut s = Session::new(engine, &Inputs::new(content.clone(), style.clone()), &settings).unwrap();
+    s.evaluate().unwrap();
+    let start = pollster::block_on(s.losses()).unwrap().total;
+    let mut totals = vec![start];
+    for _ in 0..30 {
+        s.step(1, false).unwrap();
+        totals.push(pollster::block_on(s.losses()).expect("the losses read back are finite").total);
+    }
+    let backs = pollster::block_on(s.steps_taken_back().unwrap()).unwrap();
+    let settled = *totals.last().unwrap();
+    s.evaluate().unwrap();
+    let end = pollster::block_on(s.losses()).unwrap().total;
+    eprintln!("forced overshoot: {backs} steps taken back; start {start:.4e}, end {end:.4e}; totals {totals:?}");
+    assert!(backs >= 3, "the situation was forced: {backs} steps taken back");
+    for (k, w) in totals.windows(2).enumerate() {
+        assert!(w[1] <= 1.01 * w[0], "iteration {k}: the losses read back rose from {:.4e} to {:.4e}", w[0], w[1]);
+    }
+    assert!((end - settled).abs() <= 1e-5 * end, "the scale ends on the image its last losses are of: {settled:.6e} vs {end:.6e}");
+    assert!(end < 0.5 * start, "the run still descends: {start:.4e} → {end:.4e}");
 }
 
 /// A coarse-to-fine run: every scale at its size, each starting from the previous shown image

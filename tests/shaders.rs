@@ -91,7 +91,7 @@ fn bindings_match_the_wgsl() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 34, "every kernel entry point");
+    assert_eq!(checked, 36, "every kernel entry point");
 }
 
 #[test]
@@ -99,9 +99,9 @@ fn every_pipeline_variant_is_listed_once() {
     let all = stylize::kernels::all_pipelines(true);
     // conv 2 directions × 5 tiles, pool 2 × 2, Gram partials and style gradient 4 each, content
     // loss, to_act, the tile activation copy and the masked features: per precision; Gram finish,
-    // style diff, TV, reduce, Adam ×2, pre/post, L-BFGS ×4, tile copy/zero/Gram sum/masked add,
+    // style diff, TV, reduce, Adam ×2, pre/post, L-BFGS ×6, tile copy/zero/Gram sum/masked add,
     // colour ×5, Gram blend: f32.
-    assert_eq!(all.len(), 2 * (10 + 4 + 8 + 1 + 1 + 1 + 1) + 8 + 4 + 4 + 5 + 1);
+    assert_eq!(all.len(), 2 * (10 + 4 + 8 + 1 + 1 + 1 + 1) + 8 + 6 + 4 + 5 + 1);
     let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
     names.sort();
     names.dedup();

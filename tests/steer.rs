@@ -30,7 +30,16 @@ fn a_steered_session_computes_what_one_built_with_the_new_settings_does() {
     // 119×128) are tiles whose inputs are real parts of the image.
     let (content, style) = (picture(128, 96, 1), picture(56, 60, 2));
     for tile_size in [0, 32] {
-        let s1 = Settings { size: 128, scales: 1, init: Init::Noise, seed: 3, tile_size, style_layer_weights: [1.0, 0.75, 0.2, 0.0, 0.0], ..Settings::default() };
+        let s1 = Settings {
+            size: 128,
+            scales: 1,
+            optimizer: Optimizer::Adam,
+            init: Init::Noise,
+            seed: 3,
+            tile_size,
+            style_layer_weights: [1.0, 0.75, 0.2, 0.0, 0.0],
+            ..Settings::default()
+        };
         let s2 = Settings { content_weight: 0.3, style_weight: 300.0, tv_weight: 5.0, style_layer_weights: [0.5, 1.0, 0.1, 0.0, 0.0], lr: Some(2.5), ..s1.clone() };
         let mut a = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), &s1).unwrap();
         if tile_size > 0 {

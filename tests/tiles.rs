@@ -130,7 +130,7 @@ fn fast_tiles_error_is_measured() {
     let weights = VggWeights::random(8, 5);
     let (content, style) = (picture(250, 190, 1), picture(180, 230, 2));
     let engine = engine(&weights, Precision::F32);
-    let base = Settings { size: 250, scales: 1, init: Init::Noise, seed: 3, ..Settings::default() };
+    let base = Settings { size: 250, scales: 1, optimizer: Optimizer::Adam, init: Init::Noise, seed: 3, ..Settings::default() };
     let n = 3 * 250 * 190;
     let read = |s: &Session| pollster::block_on(engine.gpu.read_f32(s.gradient_buffer(), 0, n)).unwrap();
     let mut whole = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), &base).unwrap();
@@ -185,7 +185,7 @@ fn fast_tiles_error_is_measured() {
 #[test]
 fn a_budget_picks_tiles_that_fit_it() {
     let ch = stylize::vgg::vgg19_channels();
-    let s = Settings::default();
+    let s = Settings { optimizer: Optimizer::Adam, ..Settings::default() };
     let weights = stylize::vgg::weight_bytes(&ch, Precision::F16);
     let gib = 1u64 << 30;
     // 4096² keeps ~1.6 GiB of whole-image state (image, gradient, Adam's moments, display,
@@ -259,4 +259,30 @@ fn windowed_whole_image_buffers_run_like_whole_ones() {
         assert!(px < 1e-2, "image differs by {px}");
         assert!(levels <= 1, "display differs by {levels} levels");
     }
+}
+
+/// Where L-BFGS does not fit the memory budget (its history is image-sized at any tile size), the
+/// run's scale runs Adam with twice the iterations — the plan says so — and the scales where it
+/// fits keep L-BFGS; a run planned for Adam throughout is unchanged.
+#[test]
+fn lbfgs_that_does_not_fit_falls_back_to_adam() {
+    let weights = VggWeights::random(8, 5);
+    let engine = engine(&weights, Precision::F32);
+    let dims = [(512u32, 512u32)];
+    let run = Settings { size: 512, scales: 2, iterations: 10, ..Settings::default() };
+    assert_eq!(run.optimizer, Optimizer::Lbfgs, "the default");
+    let at = |size| run.at_scale(size, 10);
+    // The budget: what Adam needs at 512 px, whole.
+    let adam_peak = stylize::session::plan_for(&engine, 512, 512, &dims, &at(512).with_adam()).unwrap().peak();
+    engine.set_memory_budget(adam_peak + engine.budget().weights);
+    assert!(stylize::session::plan_for(&engine, 512, 512, &dims, &at(512)).is_err(), "premise: L-BFGS does not fit at 512 px");
+    assert!(stylize::session::plan_for(&engine, 512, 512, &dims, &at(362)).is_ok(), "premise: it fits at 362 px");
+    let scales = stylize::Run::plan(&engine, 512, 512, &dims, &run, None).unwrap();
+    let got: Vec<(u32, u32, Optimizer)> = scales.iter().map(|s| (s.width, s.iterations, s.optimizer)).collect();
+    assert_eq!(got, vec![(362, 14, Optimizer::Lbfgs), (512, 20, Optimizer::Adam)]);
+    let last = scales[1].settings(&run);
+    assert_eq!((last.optimizer, last.iterations, last.lr, last.size), (Optimizer::Adam, 20, None, 512));
+    let adam = Settings { optimizer: Optimizer::Adam, ..run.clone() };
+    let planned: Vec<Optimizer> = stylize::Run::plan(&engine, 512, 512, &dims, &adam, None).unwrap().iter().map(|s| s.optimizer).collect();
+    assert_eq!(planned, vec![Optimizer::Adam, Optimizer::Adam]);
 }

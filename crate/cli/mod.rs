@@ -171,8 +171,8 @@ struct RunArgs {
     /// Explicit schedule SIZE:ITERATIONS,… ascending (overrides --size, --iterations, --scales).
     #[arg(long, value_parser = parse_schedule)]
     schedule: Option<std::vec::Vec<(u32, u32)>>,
-    /// The optimiser.
-    #[arg(long, value_enum, default_value = "adam")]
+    /// The optimiser (Adam needs about twice the iterations for the same loss).
+    #[arg(long, value_enum, default_value = "lbfgs")]
     optimizer: OptimizerArg,
     /// L-BFGS correction pairs kept.
     #[arg(long, default_value_t = Settings::default().history)]
@@ -711,6 +711,10 @@ struct Report {
     /// Work (pixel-iterations) of one iteration at the final size: the bar counts in those.
     final_px: f64,
     start: Instant,
+    /// L-BFGS: the steps its safeguard took back in the scales finished (`None` with Adam).
+    taken_back: Option<u32>,
+    /// The (scale, iteration) of the last trace line.
+    traced: Option<(usize, u32)>,
 }
 
 impl Report {
@@ -719,7 +723,7 @@ impl Report {
             Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(|e| Error::Io(format!("cannot write {}: {e}", p.display())))?)),
             None => None,
         };
-        Ok(Report { trace, bar: ProgressBar::hidden(), final_px: 1.0, start: Instant::now() })
+        Ok(Report { trace, bar: ProgressBar::hidden(), final_px: 1.0, start: Instant::now(), taken_back: None, traced: None })
     }
 
     /// The bar for `run`'s work and the line saying what runs where.
@@ -727,7 +731,9 @@ impl Report {
         self.final_px = run.scales().last().map_or(1.0, |s| s.work);
         self.bar = ProgressBar::new((run.work().0 / self.final_px).round() as u64);
         self.bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} final-size it  ETA {eta}  {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
-        let plan: Vec<String> = run.scales().iter().map(|s| format!("{}×{}:{}", s.width, s.height, s.iterations)).collect();
+        // A scale where L-BFGS does not fit the memory budget runs Adam (`session::fitted`): named.
+        let other = |s: &stylize::session::Scale| if s.optimizer == settings.optimizer { String::new() } else { format!(" {:?}", s.optimizer) };
+        let plan: Vec<String> = run.scales().iter().map(|s| format!("{}×{}:{}{}", s.width, s.height, s.iterations, other(s))).collect();
         self.say(format!(
             "{} scale{} ({}), {:?}{} on {}",
             plan.len(),
@@ -758,12 +764,23 @@ impl Report {
     fn losses(&mut self, l: stylize::Losses, scale: usize) -> Result<(), Error> {
         let ms = self.start.elapsed().as_secs_f64() * 1e3;
         self.bar.set_message(format!("scale {}  content {:.3e}  style {:.3e}  tv {:.3e}  total {:.3e}", scale + 1, l.content, l.style, l.tv, l.total));
-        if let Some(t) = self.trace.as_mut() {
+        // The run's final evaluation can repeat the losses an L-BFGS scale's end already reported.
+        let repeated = self.traced == Some((scale, l.iteration));
+        self.traced = Some((scale, l.iteration));
+        if let Some(t) = self.trace.as_mut().filter(|_| !repeated) {
             let line = serde_json::json!({
                 "scale": scale, "iteration": l.iteration, "content": l.content, "style": l.style, "tv": l.tv,
                 "total": l.total, "elapsed_ms": (ms * 10.0).round() / 10.0,
             });
             writeln!(t, "{line}").and_then(|_| t.flush()).map_err(|e| Error::Io(format!("writing the trace: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Adds the steps the current scale's L-BFGS took back (once, at the scale's end).
+    fn count_steps_taken_back(&mut self, run: &Run) -> Result<(), Error> {
+        if let Some(f) = run.session().steps_taken_back() {
+            *self.taken_back.get_or_insert(0) += pollster::block_on(f)?;
         }
         Ok(())
     }
@@ -785,6 +802,9 @@ impl Report {
             last.tv,
             last.total
         );
+        if let Some(k) = self.taken_back.filter(|&k| k > 0) {
+            eprintln!("L-BFGS took back {k} step{} whose loss rose by more than 1% or was not finite", if k == 1 { "" } else { "s" });
+        }
         Ok(())
     }
 }
@@ -826,6 +846,7 @@ fn drive(run: &mut Run, a: &RunArgs, out: &Path, made_from: &RunRecord, report: 
                 save(&pollster::block_on(run.session().image())?, &p, made_from)?;
             }
         }
+        report.count_steps_taken_back(run)?;
         if run.at_last_scale() {
             return Ok(());
         }

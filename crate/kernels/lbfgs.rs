@@ -1,7 +1,10 @@
 //! L-BFGS on the image, entirely on the GPU (`shaders/lbfgs.wgsl`): per iteration one pass forms
 //! the newest correction pair, one invocation checks its curvature, 2m + 1 passes run the two-loop
 //! recursion (each fusing the next dot product's partial sums), one pass takes the step, projects
-//! onto the pixel range and updates the iterate average. Nothing is read back: the ring of pairs is
+//! onto the pixel range and updates the iterate average. Before them one invocation checks the
+//! iterate's loss: a rise of more than 1% or a non-finite loss takes half the step back instead
+//! (backtracking), and [`Lbfgs::settle`] ends a scale without a rejected last step. Nothing is read
+//! back: the ring of pairs is
 //! addressed by slot numbers baked into each dispatch's uniforms, so the dispatches of iteration k
 //! depend on k mod m only ([`Lbfgs::iteration`]).
 
@@ -44,16 +47,25 @@ crate::wgsl_struct! {
         /// lbfgs_pair and lbfgs_step: 1 when `keep` holds the kept regions' mask (L-BFGS on y in
         /// x = k·photo + (1 − k)·y); 0: `keep` is a placeholder never read.
         pub keep: u32,
-        pub _pad1: u32,
+        /// lbfgs_check: the index of the total loss in the losses buffer.
+        pub total: u32,
     }
 }
 
 /// "No region" in [`LbfgsParams::rd`]/[`LbfgsParams::wr`].
 pub const NONE: u32 = u32::MAX;
+/// Byte offset in the state buffer of the last accepted total loss (written +∞ when the loss
+/// weights change, [`crate::Session::steer`]).
+pub const ST_LAST_BYTES: u64 = 4 * ST_LAST as u64;
+/// Byte offset in the state buffer of the count of steps taken back.
+pub const ST_BACKS_BYTES: u64 = 4 * ST_BACKS as u64;
 /// Workgroups of the reducing passes (each writes one partial sum per dot product).
 const NG: u32 = WG;
 /// Floats of the state buffer before ρ and α.
-const ST_HEAD: usize = 8;
+const ST_HEAD: usize = 13;
+/// The state's last accepted total and its count of steps taken back in all (see the WGSL header).
+const ST_LAST: usize = 6;
+const ST_BACKS: usize = 8;
 
 const PAIR: KernelDef = KernelDef {
     shader: Shader::Lbfgs,
@@ -66,6 +78,7 @@ const PAIR: KernelDef = KernelDef {
         binding("y_out", 4, Bind::Write),
         binding("dir", 5, Bind::Write),
         binding("part", 6, Bind::Write),
+        binding("st_in", 7, Bind::Read),
         binding("keep", 8, Bind::Read),
     ],
 };
@@ -83,6 +96,13 @@ const AXPY: KernelDef = KernelDef {
         binding("st", 7, Bind::Write),
     ],
 };
+const CHECK: KernelDef =
+    KernelDef { shader: Shader::Lbfgs, entry: "lbfgs_check", bindings: &[binding("p", 0, Bind::Uniform), binding("st", 7, Bind::Write), binding("losses", 9, Bind::Write)] };
+const REVERT: KernelDef = KernelDef {
+    shader: Shader::Lbfgs,
+    entry: "lbfgs_revert",
+    bindings: &[binding("p", 0, Bind::Uniform), binding("x", 2, Bind::Write), binding("s_out", 3, Bind::Write), binding("st_in", 7, Bind::Read), binding("keep", 8, Bind::Read)],
+};
 const STEP: KernelDef = KernelDef {
     shader: Shader::Lbfgs,
     entry: "lbfgs_step",
@@ -97,13 +117,13 @@ const STEP: KernelDef = KernelDef {
     ],
 };
 /// The entry points of `lbfgs.wgsl`.
-pub const KERNELS: &[KernelDef] = &[PAIR, CURVATURE, AXPY, STEP];
+pub const KERNELS: &[KernelDef] = &[CHECK, PAIR, CURVATURE, AXPY, STEP, REVERT];
 
 pub(crate) fn uniforms() -> Vec<Uniform> {
     vec![Uniform::of::<LbfgsParams>()]
 }
 
-/// The four L-BFGS pipelines (f32 only).
+/// The L-BFGS pipelines (f32 only).
 pub(crate) fn pipelines() -> Vec<PipelineSpec> {
     KERNELS.iter().map(KernelDef::plain).collect()
 }
@@ -146,6 +166,8 @@ pub struct LbfgsPair<'a> {
     pub dir: &'a Buffer,
     /// `[3 + 2m][NG]` partial sums.
     pub part: &'a Buffer,
+    /// The state (read: whether the iterate was rejected).
+    pub st: &'a Buffer,
     /// `[hw]` the kept regions' mask k: the gradient is read as `(1 − k)·grad`. `None`: no pixel
     /// is kept.
     pub keep: Option<&'a Buffer>,
@@ -175,7 +197,7 @@ fn params(cfg: LbfgsConfig, hw: usize) -> LbfgsParams {
         g0: 0,
         nr: reduce_groups(hw),
         keep: 0,
-        _pad1: 0,
+        total: crate::kernels::loss::SLOT_TOTALS as u32 + 3,
     }
 }
 
@@ -228,8 +250,41 @@ pub fn lbfgs_pair(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, wr: u32, b: LbfgsPair)
             let p = LbfgsParams { wr, keep: u32::from(b.keep.is_some()), ..w.params(cfg, hw, nr) };
             // Without kept regions the gradient (read-only here too) stands in for the mask.
             let keep = b.keep.map_or(part(b.grad), |k| k.into());
-            let bufs = [("grad", part(b.grad)), ("gprev", part(b.gprev)), ("s_in", part(b.s)), ("y_out", part(b.y)), ("dir", part(b.dir)), ("part", b.part.into()), ("keep", keep)];
+            let bufs = [
+                ("grad", part(b.grad)),
+                ("gprev", part(b.gprev)),
+                ("s_in", part(b.s)),
+                ("y_out", part(b.y)),
+                ("dir", part(b.dir)),
+                ("part", b.part.into()),
+                ("st_in", b.st.into()),
+                ("keep", keep),
+            ];
             PAIR.plain().get(gpu).dispatch_slices(gpu, "lbfgs pair", &p, &bufs, [w.ng, 1, 1], 8.0 * (w.end - w.start) as f64)
+        })
+        .collect()
+}
+
+/// The backtracking check of the current iterate's total loss (`losses`, `[LOSS_SLOTS]`) against
+/// the last accepted one (one invocation; see the WGSL header). A rejected iterate's combined
+/// losses are replaced by the accepted one's.
+pub fn lbfgs_check(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, st: &Buffer, losses: &Buffer) -> Dispatch {
+    CHECK.plain().get(gpu).dispatch(gpu, "lbfgs check", &params(cfg, hw), &[("st", st), ("losses", losses)], [1, 1, 1], 2.0)
+}
+
+/// After [`lbfgs_check`]: takes a rejected last step back whole (x ← x − f·s, s ← 0), else
+/// nothing. One dispatch per window.
+pub fn lbfgs_revert(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, x: &Buffer, s: &Buffer, st: &Buffer, keep: Option<&Buffer>) -> Vec<Dispatch> {
+    let (ws, nr) = windows(gpu, hw);
+    let windowed = ws.len() > 1;
+    ws.iter()
+        .map(|w| {
+            let part = |buf| window::part(gpu, buf, (w.start, w.end), windowed);
+            let keep_b = keep.map_or(st.into(), |k| k.into()); // unread without kept regions
+            let bufs = [("x", part(x)), ("s_out", part(s)), ("st_in", st.into()), ("keep", keep_b)];
+            let n = w.end - w.start;
+            let p = LbfgsParams { keep: u32::from(keep.is_some()), ..w.params(cfg, hw, nr) };
+            REVERT.plain().get(gpu).dispatch_slices(gpu, "lbfgs revert", &p, &bufs, grid_elems(n), 2.0 * n as f64)
         })
         .collect()
 }
@@ -313,7 +368,8 @@ pub fn lbfgs_step(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, b: LbfgsStep) -> Vec<D
 }
 
 /// The optimiser's GPU state for one image: m pairs, the previous gradient, the direction, the
-/// partial sums and the scalars `st` (t, H, average coefficients, step length, ρ, α).
+/// partial sums and the scalars `st` (t, H, average coefficients, step length, the safeguard's last
+/// accepted losses and counts of steps taken back, ρ, α; the WGSL header has the layout).
 pub struct Lbfgs {
     cfg: LbfgsConfig,
     hw: usize,
@@ -334,6 +390,7 @@ impl Lbfgs {
         let mut st0 = vec![0f32; ST_HEAD + 2 * m];
         st0[1] = 1.0; // H
         st0[2] = 1.0; // decay^0
+        st0[ST_LAST] = f32::INFINITY; // no accepted loss yet
         Lbfgs {
             cfg,
             hw,
@@ -351,13 +408,16 @@ impl Lbfgs {
     }
 
     /// The dispatches of iteration k (they depend on `k mod m` only), given the gradient at the
-    /// current image `x`: pair, curvature, first loop (m), scaling, second loop (m), step. With
-    /// `keep` (the kept regions' mask `[hw]`), on y in x = k·photo + (1 − k)·y.
-    pub fn iteration(&self, gpu: &Gpu, k: usize, grad: &Buffer, x: &Buffer, avg: &Buffer, keep: Option<&Buffer>) -> Vec<Dispatch> {
+    /// current image `x` and its losses (`[LOSS_SLOTS]`): check, pair, curvature, first loop (m),
+    /// scaling, second loop (m), step. With `keep` (the kept regions' mask `[hw]`), on y in
+    /// x = k·photo + (1 − k)·y.
+    pub fn iteration(&self, gpu: &Gpu, k: usize, grad: &Buffer, x: &Buffer, avg: &Buffer, keep: Option<&Buffer>, losses: &Buffer) -> Vec<Dispatch> {
         let (cfg, hw, m) = (self.cfg, self.hw, self.cfg.history);
         let j = (k + m - 1) % m; // the newest pair: its s is the previous step
         let region = |i: usize| 3 + i as u32;
-        let mut ops = lbfgs_pair(gpu, cfg, hw, region(0), LbfgsPair { grad, gprev: &self.gprev, s: &self.s[j], y: &self.y[j], dir: &self.dir, part: &self.part, keep });
+        let mut ops = vec![lbfgs_check(gpu, cfg, hw, &self.st, losses)];
+        let pair = LbfgsPair { grad, gprev: &self.gprev, s: &self.s[j], y: &self.y[j], dir: &self.dir, part: &self.part, st: &self.st, keep };
+        ops.extend(lbfgs_pair(gpu, cfg, hw, region(0), pair));
         ops.push(lbfgs_curvature(gpu, cfg, hw, j, &self.part, &self.st));
         let newest_first = |i: usize| (j + m - i) % m;
         for i in 0..m {
@@ -377,6 +437,22 @@ impl Lbfgs {
         }
         ops.extend(lbfgs_step(gpu, cfg, hw, LbfgsStep { dir: &self.dir, x, s: &self.s[(j + 1) % m], avg, st: &self.st, keep }));
         ops
+    }
+
+    /// What ends a scale after k iterations, once the losses of the current image `x` are computed
+    /// (depends on `k mod m` only): the check, and the last step taken back if it is rejected
+    /// ([`lbfgs_revert`]).
+    pub fn settle(&self, gpu: &Gpu, k: usize, x: &Buffer, keep: Option<&Buffer>, losses: &Buffer) -> Vec<Dispatch> {
+        let m = self.cfg.history;
+        let last = (k + m - 1) % m; // iteration k − 1 wrote s of slot (k − 1) mod m
+        let mut ops = vec![lbfgs_check(gpu, self.cfg, self.hw, &self.st, losses)];
+        ops.extend(lbfgs_revert(gpu, self.cfg, self.hw, x, &self.s[last], &self.st, keep));
+        ops
+    }
+
+    /// The state buffer `[13 + 2m]` (see the WGSL header).
+    pub fn state(&self) -> &Buffer {
+        &self.st
     }
 
     /// Every buffer (to keep them alive with the dispatches that use them).

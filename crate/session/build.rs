@@ -29,6 +29,12 @@ pub struct Iteration {
     /// the tick of its step counter and the update; L-BFGS: m lists, one per position of the
     /// newest pair in its ring). Each also updates the iterate average.
     pub optimiser: Vec<Vec<Dispatch>>,
+    /// L-BFGS: what ends a scale after k iterations, at `settle[k % m]`, run after
+    /// `loss_and_gradient` ([`crate::kernels::Lbfgs::settle`]: a rejected last step is taken
+    /// back). Empty with Adam.
+    pub settle: Vec<Vec<Dispatch>>,
+    /// L-BFGS: its state `[9 + 2m]` (the last accepted loss is reset when the weights are steered).
+    pub lbfgs_state: Option<Buffer>,
     /// Where `loss_and_gradient` is split into submissions (indices of the first dispatch of each
     /// after the first; empty: one submission for any number of iterations). Tiled iterations
     /// submit tile by tile.
@@ -314,7 +320,7 @@ fn iteration(mut sch: Schedule, image: ImageBuffers, t: Targets, regions: Vec<Re
     let (w, h) = (sch.grid.width, sch.grid.height);
     ops.extend(finish_losses(&sch, image, &grad_x, &mut sweep.parts, &mut sweep.steering));
     let Sweep { mut steering, parts, content, .. } = sweep;
-    let (optimiser, adam, mut keep) = optimiser(gpu, s, w * h, image, &grad_x, arena, &mut steering);
+    let Optimiser { lists: optimiser, settle, adam, lbfgs_state, buffers: mut keep } = optimiser(gpu, s, w * h, image, &grad_x, arena, &mut steering);
     drop(passes);
     keep.extend(sch.into_buffers().chain([parts.buf]).chain(content.targets).chain(t.style).chain(t.grams.into_iter().flatten()).chain(t.partials));
     keep.extend(t.sums.into_iter().flatten().chain(t.region_sums.into_iter().flatten()));
@@ -322,7 +328,7 @@ fn iteration(mut sch: Schedule, image: ImageBuffers, t: Targets, regions: Vec<Re
     for r in regions {
         keep.extend(r.layers.into_iter().map(|(b, _)| b).chain(r.guide.into_iter().flat_map(|g| g.targets)));
     }
-    Iteration { loss_and_gradient: ops, cuts, optimiser, adam, steering, grad_x, blend: Vec::new(), colour: ColourBuffers::default(), _buffers: keep }
+    Iteration { loss_and_gradient: ops, cuts, optimiser, settle, lbfgs_state, adam, steering, grad_x, blend: Vec::new(), colour: ColourBuffers::default(), _buffers: keep }
 }
 
 /// The styled regions of the iteration: one without a mask when there are no regions.
@@ -431,18 +437,17 @@ fn layer_backward(engine: &Engine, net: &Network, i: usize, pooling: crate::Pool
     }
 }
 
-/// The optimiser's dispatch lists (see [`Iteration::optimiser`]), Adam's buffers, and the
-/// buffers only the optimiser uses.
-#[allow(clippy::type_complexity)] // the three parts an iteration keeps apart
-fn optimiser(
-    gpu: &Gpu,
-    s: &Settings,
-    hw: usize,
-    b: ImageBuffers,
-    grad_x: &Buffer,
-    arena: &mut Arena,
-    steering: &mut Steering,
-) -> (Vec<Vec<Dispatch>>, Option<[Buffer; 3]>, Vec<Buffer>) {
+/// The optimiser's part of an iteration (see [`Iteration`]).
+struct Optimiser {
+    lists: Vec<Vec<Dispatch>>,
+    settle: Vec<Vec<Dispatch>>,
+    adam: Option<[Buffer; 3]>,
+    lbfgs_state: Option<Buffer>,
+    /// The buffers only the optimiser uses.
+    buffers: Vec<Buffer>,
+}
+
+fn optimiser(gpu: &Gpu, s: &Settings, hw: usize, b: ImageBuffers, grad_x: &Buffer, arena: &mut Arena, steering: &mut Steering) -> Optimiser {
     let decay = if s.average { AVERAGE_DECAY } else { 0.0 };
     match s.optimizer {
         Optimizer::Adam => {
@@ -455,16 +460,18 @@ fn optimiser(
             for d in &list {
                 steering.add(d, offset_of!(AdamParams, lr), 1.0, Knob::Lr, s);
             }
-            (vec![list], Some([m, v, state]), Vec::new())
+            Optimiser { lists: vec![list], settle: Vec::new(), adam: Some([m, v, state]), lbfgs_state: None, buffers: Vec::new() }
         }
         Optimizer::Lbfgs => {
             let cfg = LbfgsConfig { lr: s.step_size(), history: s.history as usize, decay };
             let lbfgs = Lbfgs::new(gpu, cfg, hw, arena);
-            let lists: Vec<Vec<Dispatch>> = (0..cfg.history).map(|k| lbfgs.iteration(gpu, k, grad_x, b.x, b.avg, b.keep_mask)).collect();
+            let lists: Vec<Vec<Dispatch>> = (0..cfg.history).map(|k| lbfgs.iteration(gpu, k, grad_x, b.x, b.avg, b.keep_mask, b.losses)).collect();
+            let settle = (0..cfg.history).map(|k| lbfgs.settle(gpu, k, b.x, b.keep_mask, b.losses)).collect();
             for d in lists.iter().flatten() {
                 steering.add(d, offset_of!(LbfgsParams, lr), 1.0, Knob::Lr, s);
             }
-            (lists, None, lbfgs.into_buffers())
+            let state = lbfgs.state().clone();
+            Optimiser { lists, settle, adam: None, lbfgs_state: Some(state), buffers: lbfgs.into_buffers() }
         }
     }
 }

@@ -137,6 +137,20 @@ pub fn plan_for(engine: &Engine, w: u32, h: u32, styles: &[Size], settings: &Set
     Plan::choose(cw as usize, ch as usize, (sw as usize, sh as usize), &engine.channels(), engine.gpu.precision, settings, engine.budget())
 }
 
+/// The settings and memory plan of one scale ([`plan_for`]): `at` itself, or — when L-BFGS does
+/// not fit the memory budget at that size (its 2m + 2 image-sized buffers are not shrunk by tiles)
+/// — [`Settings::with_adam`], Adam with twice the iterations. Fails like [`plan_for`] when neither
+/// fits.
+pub fn fitted(engine: &Engine, w: u32, h: u32, styles: &[Size], at: &Settings) -> Result<(Settings, Plan)> {
+    match plan_for(engine, w, h, styles, at) {
+        Err(Error::TooLarge { .. }) if at.optimizer == Optimizer::Lbfgs => {
+            let adam = at.with_adam();
+            plan_for(engine, w, h, styles, &adam).map(|p| (adam, p))
+        }
+        r => r.map(|p| (at.clone(), p)),
+    }
+}
+
 /// A running optimisation. See the module docs.
 pub struct Session {
     engine: Rc<Engine>,
@@ -311,6 +325,14 @@ impl Session {
         self.dispatches_of(self.iteration)
     }
 
+    /// What follows iteration k: with L-BFGS, when it is the scale's last, one more evaluation and
+    /// [`crate::kernels::Lbfgs::settle`] (a rejected last step is taken back, so the image saved
+    /// and carried on is never one the safeguard rejected; the losses are then the image's).
+    fn settle_after(&self, k: u32) -> Option<&[Dispatch]> {
+        let settle = &self.iteration_plan.settle;
+        (k + 1 == self.settings.iterations && !settle.is_empty()).then(|| &settle[(k as usize + 1) % settle.len()][..])
+    }
+
     /// Encodes `n` iterations into one command buffer, then refreshes the display buffer
     /// ([`Self::rgba_buffer`]) if `render`, and submits. Returns immediately (nothing waits for the
     /// GPU); fails only if the device reported an error or was lost.
@@ -320,7 +342,8 @@ impl Session {
         let start = self.iteration;
         let it = &self.iteration_plan;
         if it.cuts.is_empty() {
-            let its = (start..start + n).flat_map(|k| self.dispatches_of(k));
+            let settle = |k| self.settle_after(k).map(|d| it.loss_and_gradient.iter().chain(d));
+            let its = (start..start + n).flat_map(|k| self.dispatches_of(k).chain(settle(k).into_iter().flatten()));
             gpu.submit(its.chain(self.display_op.iter().filter(|_| render)), |_| {});
         } else {
             // Tiled: one submission per tile, so no command buffer holds a whole large iteration.
@@ -331,13 +354,32 @@ impl Session {
                     gpu.submit(&lg[w[0]..w[1]], |_| {});
                 }
                 gpu.submit(&it.optimiser[k as usize % it.optimiser.len()], |_| {});
+                if let Some(settle) = self.settle_after(k) {
+                    for w in bounds.windows(2) {
+                        gpu.submit(&lg[w[0]..w[1]], |_| {});
+                    }
+                    gpu.submit(settle, |_| {});
+                }
             }
             if render {
                 gpu.submit(&self.display_op, |_| {});
             }
         }
+        if n > 0 && self.settle_after(start + n - 1).is_some() {
+            // The losses now are those of the current image, evaluated for the safeguard (or, if it
+            // took the last step back, those of the image it went back to).
+            self.evaluated_at = Some(start + n);
+        }
         self.iteration += n;
         Ok(())
+    }
+
+    /// L-BFGS: how many steps its safeguard has taken back so far (a rejected iterate's loss rose
+    /// by more than 1% or was not finite); `None` with Adam.
+    pub fn steps_taken_back(&self) -> Option<impl std::future::Future<Output = Result<u32>> + 'static> {
+        let st = self.iteration_plan.lbfgs_state.clone()?;
+        let engine = self.engine.clone();
+        Some(async move { Ok(engine.gpu.read_f32(&st, (crate::kernels::lbfgs::ST_BACKS_BYTES / 4) as usize, 1).await?[0] as u32) })
     }
 
     /// Makes the shown image (the iterate average) the image being optimised, so that
@@ -361,6 +403,10 @@ impl Session {
         steer::check_steerable(&self.settings, next)?;
         self.engine.gpu.check()?;
         self.iteration_plan.steering.apply(&self.engine.gpu.queue, next);
+        if let Some(st) = &self.iteration_plan.lbfgs_state {
+            // The totals under the old weights and the new are not comparable: accept the next.
+            self.engine.gpu.queue.write_buffer(st, crate::kernels::lbfgs::ST_LAST_BYTES, bytemuck::bytes_of(&f32::INFINITY));
+        }
         if next.style_blend != self.settings.style_blend {
             self.engine.gpu.submit(&self.iteration_plan.blend, |_| {});
         }
@@ -380,7 +426,8 @@ impl Session {
 
     /// Reads back the losses last computed on the GPU: those of the image before the last step's
     /// update (`iteration` = [`Self::iteration`] − 1), or of the current image after
-    /// [`Self::evaluate`]. Fails with [`Error::NotFinite`] if the total is NaN or infinite.
+    /// [`Self::evaluate`] and after an L-BFGS scale's last step. With L-BFGS, when its safeguard
+    /// rejected that image, the losses of the last image it accepted. Fails with [`Error::NotFinite`] if the total is NaN or infinite.
     /// The returned future owns what it needs, so the session can keep stepping while it runs.
     pub fn losses(&self) -> impl std::future::Future<Output = Result<Losses>> + 'static {
         let engine = self.engine.clone();

@@ -4,21 +4,34 @@
 //! upsampled in f32 with Lanczos3 on the CPU, and with a fresh optimiser (Adam's moments and
 //! L-BFGS's pairs restart: see BENCHMARKS.md). One scale is exactly a session.
 
-use super::{plan_for, sizes, Inputs, Session, Settings, Size, MEAN_BGR};
+use super::{fitted, sizes, Inputs, Optimizer, Session, Settings, Size, MEAN_BGR};
 use crate::error::{Error, Result};
 use crate::vgg::Engine;
 use image::RgbaImage;
 use std::rc::Rc;
 
-/// One scale of a run: output size in pixels and iterations.
+/// One scale of a run: output size in pixels, iterations and optimiser.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Scale {
     pub width: u32,
     pub height: u32,
     pub iterations: u32,
+    /// The run's, or Adam where L-BFGS does not fit the memory budget ([`super::fitted`]).
+    pub optimizer: Optimizer,
     /// The network's work per iteration in pixels ([`crate::plan::Plan::work`]): width × height
     /// on the whole image, more over tiles (halos, and the exact mode's second pass).
     pub work: f64,
+}
+
+impl Scale {
+    /// The settings of this scale of a run with `run`'s.
+    pub fn settings(&self, run: &Settings) -> Settings {
+        let at = run.at_scale(self.width.max(self.height), self.iterations);
+        if self.optimizer == run.optimizer {
+            return at;
+        }
+        Settings { optimizer: self.optimizer, lr: None, ..at }
+    }
 }
 
 /// A running coarse-to-fine optimisation. See the module docs.
@@ -39,7 +52,7 @@ impl Run {
     /// that cannot finish fails before its first scale, with the final size in the error). With
     /// `init_side` (the longer side of an initial image) the scales smaller than it are skipped —
     /// the initial image stands for them; a scale of its size continues from it — keeping at least
-    /// the final one.
+    /// the final one. A scale where L-BFGS does not fit runs Adam, twice as long ([`super::fitted`]).
     pub fn plan(engine: &Engine, w: u32, h: u32, styles: &[Size], settings: &Settings, init_side: Option<u32>) -> Result<Vec<Scale>> {
         settings.validate()?;
         let mut schedule = settings.schedule();
@@ -54,10 +67,9 @@ impl Run {
         // Every scale's memory plan, the last (the largest, the one that may not fit) first, so
         // an error names the size asked for.
         for &(size, iterations) in schedule.iter().rev() {
-            let at = settings.at_scale(size, iterations);
-            let ((cw, ch), _) = sizes(w, h, styles, &at)?;
-            let work = plan_for(engine, w, h, styles, &at)?.work();
-            scales.push(Scale { width: cw, height: ch, iterations, work });
+            let ((cw, ch), _) = sizes(w, h, styles, &settings.at_scale(size, iterations))?;
+            let (at, plan) = fitted(engine, w, h, styles, &settings.at_scale(size, iterations))?;
+            scales.push(Scale { width: cw, height: ch, iterations: at.iterations, optimizer: at.optimizer, work: plan.work() });
         }
         scales.reverse();
         Ok(scales)
@@ -70,7 +82,7 @@ impl Run {
         let settings = &inputs.masks.settle(settings)?;
         let ((w, h), dims) = inputs.dims();
         let scales = Run::plan(&engine, w, h, &dims, settings, init.map(|i| i.width().max(i.height())))?;
-        let first = settings.at_scale(scales[0].width.max(scales[0].height), scales[0].iterations);
+        let first = scales[0].settings(settings);
         let mut session = Session::create_checked(engine.clone(), &inputs, &first).await?;
         if let Some(img) = init {
             session.set_image(img, 0)?;
@@ -193,8 +205,7 @@ impl Run {
         self.done += self.session().iteration();
         self.session = None;
         self.scale += 1;
-        let s = self.scales[self.scale];
-        self.settings.at_scale(s.width.max(s.height), s.iterations)
+        self.scales[self.scale].settings(&self.settings)
     }
 
     fn enter(&mut self, mut session: Session, prev: &[f32]) -> Result<()> {

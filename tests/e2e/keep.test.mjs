@@ -1,5 +1,5 @@
 // "The photo (no style)" in the page keeps the photo: the left ~45% of the photo painted with the
-// mouse and given the photo, the rest styled, a run with the default settings (Adam) at 48 px; the
+// mouse and given the photo, the rest styled, a run with the default settings (L-BFGS) at 48 px; the
 // painted pixels away from a border a few pixels wide are the photo's within 2 levels (against the
 // same page's iteration-0 output: the photo as the engine resizes it), the rest is repainted.
 import { test, before, after } from 'node:test';
@@ -98,7 +98,7 @@ test('a region painted with the mouse and given the photo keeps the photo with t
         if (all(x, y, false)) { styledSum += [0, 1, 2].reduce((a, c) => a + Math.abs(out.data[i + c] - photo.data[i + c]), 0) / 3; styledN++; }
       }
     }
-    console.log(`# keep in the page (${w}×${h}, 20 Adam iterations): ${keptN} kept pixels away from the border at most ${keptMax} levels from the photo; ${styledN} styled pixels ${(styledSum / styledN).toFixed(1)} levels on average`);
+    console.log(`# keep in the page (${w}×${h}, 20 iterations of the default optimiser): ${keptN} kept pixels away from the border at most ${keptMax} levels from the photo; ${styledN} styled pixels ${(styledSum / styledN).toFixed(1)} levels on average`);
     assert.ok(keptN >= 0.2 * w * h, `the painted region covers a good part of the photo: ${keptN} of ${w * h} pixels`);
     assert.ok(keptMax <= 2, `the region given the photo keeps it: ${keptMax} levels off`);
     assert.ok(styledSum / styledN > 5, `the rest is repainted: ${(styledSum / styledN).toFixed(1)} levels`);

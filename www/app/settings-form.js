@@ -72,11 +72,15 @@ function updateMemory() {
   const { content, style } = state.images;
   if (!state.st || !content || !style) { ui.memory.textContent = ''; return; }
   try {
-    const p = state.st.plan(content, paintings(), readSettings());
+    const settings = readSettings();
+    const p = state.st.plan(content, paintings(), settings);
     const sc = p.scales && p.scales.length > 1 ? ` in ${p.scales.length} scales (${p.scales.map((x) => Math.max(x.width, x.height)).join(' → ')} px)` : '';
+    // Scales where L-BFGS's history does not fit the budget run Adam, twice as long (the engine's choice).
+    const adam = (p.scales ?? []).filter((x) => x.optimizer !== settings.optimizer).map((x) => Math.max(x.width, x.height));
+    const fallback = adam.length ? `; Adam (twice the iterations) at ${adam.join(', ')} px, where L-BFGS would not fit` : '';
     const how = p.tiles > 0 ? `runs in ${p.tiles} tiles of ${p.tileSize} px at the largest scale (the whole image would not fit)` : 'runs on the whole image';
     const budget = p.budgetBytes != null ? ` of the ${fmtBytes(p.budgetBytes)} budget` : '';
-    ui.memory.textContent = `${p.width}×${p.height} px output${sc}; ${how}; needs ${fmtBytes(p.peakBytes)} of GPU memory${budget}.`;
+    ui.memory.textContent = `${p.width}×${p.height} px output${sc}; ${how}${fallback}; needs ${fmtBytes(p.peakBytes)} of GPU memory${budget}.`;
     ui.memory.classList.toggle('warn', !p.fits);
     if (!p.fits) {
       const fits = p.maxSize > 0 ? `the largest size that fits is about ${p.maxSize} px` : 'no size fits; a larger memory budget is needed';
