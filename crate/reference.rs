@@ -231,7 +231,7 @@ pub struct LbfgsRef {
     pub h: f64,
     pub gprev: Vec<f64>,
     pub k: usize,
-    /// The last accepted loss (+∞ before the first).
+    /// The last accepted loss (−1 before the first).
     pub last: f64,
     /// Steps taken back in a row, and in all.
     pub back: u32,
@@ -241,13 +241,13 @@ pub struct LbfgsRef {
 impl LbfgsRef {
     /// Empty history for `n` values.
     pub fn new(n: usize, m: usize, lr: f64) -> LbfgsRef {
-        LbfgsRef { m, lr, s: vec![vec![0.0; n]; m], y: vec![vec![0.0; n]; m], rho: vec![0.0; m], h: 1.0, gprev: vec![0.0; n], k: 0, last: f64::INFINITY, back: 0, backs: 0 }
+        LbfgsRef { m, lr, s: vec![vec![0.0; n]; m], y: vec![vec![0.0; n]; m], rho: vec![0.0; m], h: 1.0, gprev: vec![0.0; n], k: 0, last: -1.0, back: 0, backs: 0 }
     }
 
     /// The backtracking check of the current iterate's `loss`; true: rejected.
     fn check(&mut self, loss: f64) -> bool {
-        let worse = !(loss <= 1.01 * self.last);
-        if self.k > 0 && worse && (self.back < 8 || !loss.is_finite()) {
+        let rose = self.last >= 0.0 && !(loss <= 1.01 * self.last);
+        if self.k > 0 && (!loss.is_finite() || (rose && self.back < 8)) {
             self.back += 1;
             self.backs += 1;
             true

@@ -300,9 +300,10 @@ impl Settings {
     }
 
     /// These settings with Adam instead of L-BFGS: twice the iterations (what Adam needs for the
-    /// same loss, BENCHMARKS.md "The default optimiser, on evidence") and Adam's default step.
+    /// same loss, BENCHMARKS.md "The default optimiser, on evidence"; at most the 1,000,000 that
+    /// [`Self::validate`] allows) and Adam's default step.
     pub fn with_adam(&self) -> Settings {
-        Settings { optimizer: Optimizer::Adam, iterations: 2 * self.iterations, lr: None, ..self.clone() }
+        Settings { optimizer: Optimizer::Adam, iterations: (2 * self.iterations).min(1_000_000), lr: None, ..self.clone() }
     }
 
     /// Checks ranges; returns [`Error::Settings`] naming the first bad value.

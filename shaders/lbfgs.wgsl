@@ -33,7 +33,7 @@
 //     6 part (read)  7 st [13 + 2m] = (t, H, pw, r, k, step, accepted total, taken back in a row,
 //                                      taken back in all, the accepted iterate's 4 combined losses,
 //                                      ρ_0..ρ_(m−1), α_0..α_(m−1)); created as
-//                                      (0, 1, 1, 0, 0, 0, +∞, 0, 0, …). A rejected iteration
+//                                      (0, 1, 1, 0, 0, 0, −1, 0, 0, …). A rejected iteration
 //                                      (st[7] > 0) keeps ρ and H and steps with length 1.
 //   lbfgs_axpy — p.ng workgroups, grid-stride over n; the two loops, one pair per dispatch
 //     (slot p.slot), and the scaling between them; σ = Σ part[p.rd]:
@@ -58,8 +58,8 @@
 //
 // Backtracking (the safeguard): every iteration starts with lbfgs_check, which compares the total
 // loss of the current image x_k (losses[p.total], just computed by the iteration's loss reduction)
-// with the last accepted one, st[6]. If it rose by more than 1% or is not finite (and it is not the
-// first iteration; after MAX_BACK steps taken back in a row only a non-finite total is), x_k is
+// with the last accepted one, st[6] (−1: none yet). If it is not finite, or rose by more than 1%
+// (unless MAX_BACK steps were taken back in a row), and it is not the first iteration, x_k is
 // rejected: st[7] counts the steps taken back in a row (0: accepted), st[8] all of them, and the
 // combined losses (losses[p.total − 3 .. p.total]: content, style, TV, total) are set back to the
 // accepted iterate's, kept in st[9..13] — so what is read back is always an accepted image's
@@ -70,8 +70,9 @@
 // point is still worse. lbfgs_revert ends a scale: after one more loss evaluation and lbfgs_check,
 // a rejected last step is taken back whole (x = x_(k−1), s = 0), so the image saved and carried to
 // the next scale is never a rejected iterate (with averaging on, the average has taken in the
-// rejected iterates too). The host writes st[6] = +∞ when the loss weights are steered (the totals
-// before and after are not comparable).
+// rejected iterates too). The host writes st[6] = −1 when the loss weights are steered (the totals
+// before and after are not comparable). Finiteness is tested on the bits (shaders may assume that
+// no float is NaN or ∞, so comparisons cannot be trusted to catch them).
 //   lbfgs_check — one invocation: 7 st [13 + 2m] (see lbfgs_curvature)  9 losses [LOSS_SLOTS]
 //   lbfgs_revert — per element like lbfgs_step: 2 x [n]  3 s: the last step's s [n] (zeroed when
 //     taken back)  7 st (read)  8 keep [h][w] (with p.keep)
@@ -182,10 +183,11 @@ fn lbfgs_curvature(@builtin(local_invocation_index) li: u32) {
 @compute @workgroup_size(1)
 fn lbfgs_check() {
     let total = losses[p.total];
-    let finite = total <= 3.0e38; // false for NaN and ∞ (a total is never negative)
-    let worse = !(total <= RISE * st[ST_LAST]); // NaN and ∞ are worse
+    let finite = (bitcast<u32>(total) & 0x7f800000u) != 0x7f800000u; // false for NaN and ±∞
+    let last = st[ST_LAST];
+    let rose = last >= 0.0 && !(total <= RISE * last);
     let first = p.total - 3u;
-    if (st[0] > 0.0 && worse && (st[ST_BACK] < MAX_BACK || !finite)) {
+    if (st[0] > 0.0 && (!finite || (rose && st[ST_BACK] < MAX_BACK))) {
         st[ST_BACK] += 1.0;
         st[ST_BACKS] += 1.0;
         for (var i = 0u; i < 4u; i++) {

@@ -421,9 +421,15 @@ fn print_memory_plans(gpu: &Gpu, sizes: &[u32], s: &Settings, budget: Option<u64
     for &n in sizes {
         let n = n as usize;
         let whole = |p| mib(Plan::whole(n, n, (n, n), &ch, p, s).peak() + weights(p));
-        let here = match Plan::choose(n, n, (n, n), &ch, gpu.precision, s, budget) {
+        let choose = |s: &Settings| Plan::choose(n, n, (n, n), &ch, gpu.precision, s, budget);
+        // As a run plans a scale (`session::fitted`): where L-BFGS does not fit, Adam.
+        let fallback = || if s.optimizer == stylize::Optimizer::Lbfgs { choose(&s.with_adam()).ok() } else { None };
+        let here = match choose(s) {
             Ok(p) => p.summary(budget.weights),
-            Err(stylize::Error::TooLarge { fits, buffer, .. }) => format!("does not fit ({buffer}); ≤ {fits} px fits"),
+            Err(stylize::Error::TooLarge { fits, buffer, .. }) => match fallback() {
+                Some(p) => format!("Adam, where L-BFGS would not fit: {}", p.summary(budget.weights)),
+                None => format!("does not fit ({buffer}); ≤ {fits} px fits"),
+            },
             Err(e) => e.to_string(),
         };
         println!("{n:>6} {:>10.1} MiB {:>10.1} MiB  {here}", whole(stylize::Precision::F32), whole(stylize::Precision::F16));
@@ -713,8 +719,8 @@ struct Report {
     start: Instant,
     /// L-BFGS: the steps its safeguard took back in the scales finished (`None` with Adam).
     taken_back: Option<u32>,
-    /// The (scale, iteration) of the last trace line.
-    traced: Option<(usize, u32)>,
+    /// The (scale, iteration, total) of the last trace line.
+    traced: Option<(usize, u32, f32)>,
 }
 
 impl Report {
@@ -765,8 +771,9 @@ impl Report {
         let ms = self.start.elapsed().as_secs_f64() * 1e3;
         self.bar.set_message(format!("scale {}  content {:.3e}  style {:.3e}  tv {:.3e}  total {:.3e}", scale + 1, l.content, l.style, l.tv, l.total));
         // The run's final evaluation can repeat the losses an L-BFGS scale's end already reported.
-        let repeated = self.traced == Some((scale, l.iteration));
-        self.traced = Some((scale, l.iteration));
+        // (The same image evaluated twice; with averaging on, the average's line is another image's.)
+        let repeated = self.traced.is_some_and(|(s, i, t)| (s, i) == (scale, l.iteration) && (t - l.total).abs() <= 1e-6 * t.abs());
+        self.traced = Some((scale, l.iteration, l.total));
         if let Some(t) = self.trace.as_mut().filter(|_| !repeated) {
             let line = serde_json::json!({
                 "scale": scale, "iteration": l.iteration, "content": l.content, "style": l.style, "tv": l.tv,

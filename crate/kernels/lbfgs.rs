@@ -54,9 +54,11 @@ crate::wgsl_struct! {
 
 /// "No region" in [`LbfgsParams::rd`]/[`LbfgsParams::wr`].
 pub const NONE: u32 = u32::MAX;
-/// Byte offset in the state buffer of the last accepted total loss (written +∞ when the loss
-/// weights change, [`crate::Session::steer`]).
+/// Byte offset in the state buffer of the last accepted total loss (written [`ST_NONE`] when the
+/// loss weights change, [`crate::Session::steer`]).
 pub const ST_LAST_BYTES: u64 = 4 * ST_LAST as u64;
+/// "No accepted total yet" (totals are never negative): the next finite total is accepted.
+pub const ST_NONE: f32 = -1.0;
 /// Byte offset in the state buffer of the count of steps taken back.
 pub const ST_BACKS_BYTES: u64 = 4 * ST_BACKS as u64;
 /// Workgroups of the reducing passes (each writes one partial sum per dot product).
@@ -390,7 +392,7 @@ impl Lbfgs {
         let mut st0 = vec![0f32; ST_HEAD + 2 * m];
         st0[1] = 1.0; // H
         st0[2] = 1.0; // decay^0
-        st0[ST_LAST] = f32::INFINITY; // no accepted loss yet
+        st0[ST_LAST] = ST_NONE; // no accepted loss yet
         Lbfgs {
             cfg,
             hw,

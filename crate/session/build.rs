@@ -33,7 +33,7 @@ pub struct Iteration {
     /// `loss_and_gradient` ([`crate::kernels::Lbfgs::settle`]: a rejected last step is taken
     /// back). Empty with Adam.
     pub settle: Vec<Vec<Dispatch>>,
-    /// L-BFGS: its state `[9 + 2m]` (the last accepted loss is reset when the weights are steered).
+    /// L-BFGS: its state `[13 + 2m]` (the last accepted loss is reset when the weights are steered).
     pub lbfgs_state: Option<Buffer>,
     /// Where `loss_and_gradient` is split into submissions (indices of the first dispatch of each
     /// after the first; empty: one submission for any number of iterations). Tiled iterations

@@ -326,8 +326,9 @@ impl Session {
     }
 
     /// What follows iteration k: with L-BFGS, when it is the scale's last, one more evaluation and
-    /// [`crate::kernels::Lbfgs::settle`] (a rejected last step is taken back, so the image saved
-    /// and carried on is never one the safeguard rejected; the losses are then the image's).
+    /// [`crate::kernels::Lbfgs::settle`] (a rejected last step is taken back, so the scale's
+    /// result — the image saved at its end and carried on — is never one the safeguard rejected;
+    /// the losses are then the result's).
     fn settle_after(&self, k: u32) -> Option<&[Dispatch]> {
         let settle = &self.iteration_plan.settle;
         (k + 1 == self.settings.iterations && !settle.is_empty()).then(|| &settle[(k as usize + 1) % settle.len()][..])
@@ -405,7 +406,7 @@ impl Session {
         self.iteration_plan.steering.apply(&self.engine.gpu.queue, next);
         if let Some(st) = &self.iteration_plan.lbfgs_state {
             // The totals under the old weights and the new are not comparable: accept the next.
-            self.engine.gpu.queue.write_buffer(st, crate::kernels::lbfgs::ST_LAST_BYTES, bytemuck::bytes_of(&f32::INFINITY));
+            self.engine.gpu.queue.write_buffer(st, crate::kernels::lbfgs::ST_LAST_BYTES, bytemuck::bytes_of(&crate::kernels::lbfgs::ST_NONE));
         }
         if next.style_blend != self.settings.style_blend {
             self.engine.gpu.submit(&self.iteration_plan.blend, |_| {});

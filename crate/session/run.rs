@@ -106,7 +106,10 @@ impl Run {
     pub fn steer(&mut self, next: &Settings) -> Result<()> {
         super::steer::check_steerable(&self.settings, next)?;
         if let Some(session) = self.session.as_mut() {
-            let s = session.settings().steered(next);
+            let mut s = session.settings().steered(next);
+            if s.optimizer != next.optimizer {
+                s.lr = None; // a scale that fell back to Adam keeps Adam's step, not L-BFGS's
+            }
             session.steer(&s)?;
         }
         self.settings = self.settings.steered(next);
