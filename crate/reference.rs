@@ -246,7 +246,8 @@ impl LbfgsRef {
 
     /// The backtracking check of the current iterate's `loss`; true: rejected.
     fn check(&mut self, loss: f64) -> bool {
-        let rose = self.last >= 0.0 && !(loss <= 1.01 * self.last);
+        // A NaN loss is not finite; a finite one rose if it is over 1% above the last accepted.
+        let rose = self.last >= 0.0 && loss > 1.01 * self.last;
         if self.k > 0 && (!loss.is_finite() || (rose && self.back < 8)) {
             self.back += 1;
             self.backs += 1;
@@ -279,9 +280,8 @@ impl LbfgsRef {
             let (j, next) = ((self.k + m - 1) % m, self.k % m);
             self.y[j].iter_mut().for_each(|v| *v = 0.0);
             self.rho[j] = 0.0;
-            for i in 0..x.len() {
-                let f = free_part(keep, hw, i);
-                x[i] -= f * 0.5 * self.s[j][i];
+            for (i, v) in x.iter_mut().enumerate() {
+                *v -= free_part(keep, hw, i) * 0.5 * self.s[j][i];
                 self.s[next][i] = 0.5 * self.s[j][i];
             }
             self.k += 1;

@@ -369,6 +369,19 @@ pub fn lbfgs_step(gpu: &Gpu, cfg: LbfgsConfig, hw: usize, b: LbfgsStep) -> Vec<D
         .collect()
 }
 
+/// The image L-BFGS optimises, as its iteration sees it.
+#[derive(Clone, Copy)]
+pub struct LbfgsImage<'a> {
+    /// `[3][h][w]` network space: the current iterate (updated).
+    pub x: &'a Buffer,
+    /// `[3][h][w]`: the iterate average (with averaging on; else any buffer, untouched).
+    pub avg: &'a Buffer,
+    /// `[h][w]`: the kept regions' mask, where the run has kept regions.
+    pub keep: Option<&'a Buffer>,
+    /// `[LOSS_SLOTS]`: the losses of `x`, just reduced (read by the check; restored on a reject).
+    pub losses: &'a Buffer,
+}
+
 /// The optimiser's GPU state for one image: m pairs, the previous gradient, the direction, the
 /// partial sums and the scalars `st` (t, H, average coefficients, step length, the safeguard's last
 /// accepted losses and counts of steps taken back, ρ, α; the WGSL header has the layout).
@@ -410,10 +423,10 @@ impl Lbfgs {
     }
 
     /// The dispatches of iteration k (they depend on `k mod m` only), given the gradient at the
-    /// current image `x` and its losses (`[LOSS_SLOTS]`): check, pair, curvature, first loop (m),
-    /// scaling, second loop (m), step. With `keep` (the kept regions' mask `[hw]`), on y in
-    /// x = k·photo + (1 − k)·y.
-    pub fn iteration(&self, gpu: &Gpu, k: usize, grad: &Buffer, x: &Buffer, avg: &Buffer, keep: Option<&Buffer>, losses: &Buffer) -> Vec<Dispatch> {
+    /// current image `img.x` and its losses: check, pair, curvature, first loop (m), scaling,
+    /// second loop (m), step. With `img.keep`, on y in x = k·photo + (1 − k)·y.
+    pub fn iteration(&self, gpu: &Gpu, k: usize, grad: &Buffer, img: LbfgsImage) -> Vec<Dispatch> {
+        let LbfgsImage { x, avg, keep, losses } = img;
         let (cfg, hw, m) = (self.cfg, self.hw, self.cfg.history);
         let j = (k + m - 1) % m; // the newest pair: its s is the previous step
         let region = |i: usize| 3 + i as u32;
@@ -441,10 +454,11 @@ impl Lbfgs {
         ops
     }
 
-    /// What ends a scale after k iterations, once the losses of the current image `x` are computed
+    /// What ends a scale after k iterations, once the losses of the current image `img.x` are computed
     /// (depends on `k mod m` only): the check, and the last step taken back if it is rejected
     /// ([`lbfgs_revert`]).
-    pub fn settle(&self, gpu: &Gpu, k: usize, x: &Buffer, keep: Option<&Buffer>, losses: &Buffer) -> Vec<Dispatch> {
+    pub fn settle(&self, gpu: &Gpu, k: usize, img: LbfgsImage) -> Vec<Dispatch> {
+        let LbfgsImage { x, keep, losses, .. } = img;
         let m = self.cfg.history;
         let last = (k + m - 1) % m; // iteration k − 1 wrote s of slot (k − 1) mod m
         let mut ops = vec![lbfgs_check(gpu, self.cfg, self.hw, &self.st, losses)];

@@ -30,7 +30,7 @@ pub use image::to_act;
 // The per-pixel launchers and the large box moves window themselves (over the staging scratch,
 // or by byte ranges) when a buffer is larger than one binding; the single-binding dispatches they
 // are made of stay in their families (`image::preprocess`, `color::color_apply`, …).
-pub use lbfgs::{Lbfgs, LbfgsConfig};
+pub use lbfgs::{Lbfgs, LbfgsConfig, LbfgsImage};
 pub use loss::{content_loss, reduce_losses, tv_loss, ContentLoss, LossRange, LossWeights, TvLoss, LOSS_SLOTS, MAX_REDUCE_GROUPS};
 pub use pool::{pool_backward, pool_forward, PoolBackward, PoolShape, Pooling};
 pub use tile::{copy_box, copy_box_act, gram_sum, mask_act, mask_add, zero, BoxMove};

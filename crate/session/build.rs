@@ -11,7 +11,7 @@ use super::terms::{finish_losses, gram_into, ContentTerm, GramAcc, LossParts, St
 use super::{init_noise, Optimizer, Settings, AVERAGE_DECAY};
 use crate::gpu::{Dispatch, Gpu};
 use crate::kernels::adam::{AdamParams, ADAM_STATE_INIT};
-use crate::kernels::lbfgs::LbfgsParams;
+use crate::kernels::lbfgs::{LbfgsImage, LbfgsParams};
 use crate::kernels::Staging;
 use crate::kernels::{self, AdamBuffers, AdamConfig, ConvBackward, ConvShape, Lbfgs, LbfgsConfig, PoolBackward, PoolShape};
 use crate::plan::{Arena, Buf, Plan};
@@ -465,8 +465,9 @@ fn optimiser(gpu: &Gpu, s: &Settings, hw: usize, b: ImageBuffers, grad_x: &Buffe
         Optimizer::Lbfgs => {
             let cfg = LbfgsConfig { lr: s.step_size(), history: s.history as usize, decay };
             let lbfgs = Lbfgs::new(gpu, cfg, hw, arena);
-            let lists: Vec<Vec<Dispatch>> = (0..cfg.history).map(|k| lbfgs.iteration(gpu, k, grad_x, b.x, b.avg, b.keep_mask, b.losses)).collect();
-            let settle = (0..cfg.history).map(|k| lbfgs.settle(gpu, k, b.x, b.keep_mask, b.losses)).collect();
+            let img = LbfgsImage { x: b.x, avg: b.avg, keep: b.keep_mask, losses: b.losses };
+            let lists: Vec<Vec<Dispatch>> = (0..cfg.history).map(|k| lbfgs.iteration(gpu, k, grad_x, img)).collect();
+            let settle = (0..cfg.history).map(|k| lbfgs.settle(gpu, k, img)).collect();
             for d in lists.iter().flatten() {
                 steering.add(d, offset_of!(LbfgsParams, lr), 1.0, Knob::Lr, s);
             }

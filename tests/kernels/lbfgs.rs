@@ -54,7 +54,7 @@ fn lbfgs_case(gpu: &stylize::Gpu, hw: usize, m: usize, keep: bool) -> usize {
         let mask_buf = mask.as_ref().map(|k| gpu.storage_init("keep", k));
         let mask64 = mask.as_ref().map(|k| to_f64(k));
         let losses = nan_buffer(gpu, kernels::loss::LOSS_SLOTS);
-        let lists: Vec<_> = (0..m).map(|k| lbfgs.iteration(gpu, k, &g, &x, &avg, mask_buf.as_ref(), &losses)).collect();
+        let lists: Vec<_> = (0..m).map(|k| lbfgs.iteration(gpu, k, &g, kernels::LbfgsImage { x: &x, avg: &avg, keep: mask_buf.as_ref(), losses: &losses })).collect();
         let mut reference = cpu::LbfgsRef::new(n, m, 1.0);
         let mut rx = to_f64(&x0);
         let quadratic = |x: &[f64]| x.iter().zip(&c).zip(&a).map(|((x, c), a)| 0.5 * a * (x - c).powi(2)).sum::<f64>();
@@ -117,7 +117,7 @@ fn lbfgs_case(gpu: &stylize::Gpu, hw: usize, m: usize, keep: bool) -> usize {
             let gx = to_f64(&pollster::block_on(gpu.read_f32(&x, 0, n)).unwrap());
             let loss = (quadratic(&gx) * if risen { 100.0 } else { 1.0 }) as f32;
             gpu.queue.write_buffer(&losses, total_at as u64, bytemuck::bytes_of(&loss));
-            let settle = lbfgs.settle(gpu, iterations, &x, mask_buf.as_ref(), &losses);
+            let settle = lbfgs.settle(gpu, iterations, kernels::LbfgsImage { x: &x, avg: &avg, keep: mask_buf.as_ref(), losses: &losses });
             let ds: Vec<&stylize::gpu::Dispatch> = settle.iter().collect();
             let got = run_read(gpu, &ds, &x, n);
             let mut want = gx.clone();
