@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu};
+use crate::kernels::winograd::{scratch_floats, uses_winograd, wino_len, WinoScratch};
 use crate::kernels::{self, ConvBackward, ConvForward, ConvShape};
 use crate::weights::gemm_len;
 use std::future::Future;
@@ -48,8 +49,9 @@ pub fn group_by_layer(dispatches: &[Dispatch], times: &[f64]) -> Vec<LayerTime> 
 }
 
 /// Times one 3×3 conv (forward with bias+ReLU, or the input gradient through the ReLU mask) on
-/// random data: `reps` dispatches in one pass between two timestamps. Resolves to ms per conv;
-/// `None` without timestamp queries.
+/// random data with the device's variant (Winograd included): each of its dispatches `reps`
+/// times in one pass between two timestamps. Resolves to ms per conv; `None` without timestamp
+/// queries.
 pub fn time_conv(engine: Rc<crate::Engine>, shape: ConvShape, backward: bool, reps: u32) -> Option<impl Future<Output = Result<f64>>> {
     let gpu = &engine.gpu;
     let ConvShape { cin, cout, h, w } = shape;
@@ -59,23 +61,30 @@ pub fn time_conv(engine: Rc<crate::Engine>, shape: ConvShape, backward: bool, re
     // forward input's ReLU (as for most layers of the network).
     let input = gpu.act_init("bench in", v.precision, &fill(cin * h * w, 1));
     let dout = gpu.storage_init("bench dout", &fill(cout * h * w, 5));
-    // GEMM layouts pad the output-channel dimension to a multiple of 4.
-    let wlen = gemm_len(cin, cout).max(gemm_len(cout, cin));
+    // GEMM layouts pad the output-channel dimension to a multiple of 4; Winograd's transforms
+    // hold 16 values per kernel, and its scratch is what a network of this layer would plan (two
+    // buffers as large as the larger activation).
+    let wino = uses_winograd(v, cin);
+    let wlen = if wino { wino_len(cin, cout).max(wino_len(cout, cin)) } else { gemm_len(cin, cout).max(gemm_len(cout, cin)) };
     let weight = gpu.storage_init("bench w", &v.precision.weight_bytes(&fill(wlen, 2)));
     let bias = gpu.storage_init("bench b", &fill(cout, 3));
     let act = gpu.act_init("bench act", v.precision, &fill(cin * h * w, 4));
     let out = gpu.storage("bench out", 4 * (cin.max(cout) * h * w) as u64);
+    let scratch = wino.then(|| {
+        let floats = scratch_floats(v.precision.bytes() * (cin.max(cout) * h * w) as u64, cin.max(cout));
+        WinoScratch { input: gpu.storage("bench wino in", 4 * floats as u64), product: gpu.storage("bench wino product", 4 * floats as u64) }
+    });
     let d = if backward {
-        kernels::conv_backward(gpu, v, "conv bwd".into(), shape, ConvBackward { dout: &dout, in_act: Some(&act), weight_t: &weight, din: &out })
+        kernels::conv_backward(gpu, v, "conv bwd".into(), shape, ConvBackward { dout: &dout, in_act: Some(&act), weight_t: &weight, din: &out, scratch: scratch.as_ref() })
     } else {
-        kernels::conv_forward(gpu, v, "conv fwd".into(), shape, ConvForward { input: &input, weight: &weight, bias: &bias, out: &out })
+        kernels::conv_forward(gpu, v, "conv fwd".into(), shape, ConvForward { input: &input, weight: &weight, bias: &bias, out: &out, scratch: scratch.as_ref() })
     };
-    let pending = submit_timed(gpu, std::slice::from_ref(&d), reps)?;
+    let pending = submit_timed(gpu, &d, reps)?;
     let engine = engine.clone();
     Some(async move {
         let t = pending.resolve(&engine.gpu).await?;
-        drop((input, dout, weight, bias, act, out));
-        Ok(t[0] / reps as f64)
+        drop((input, dout, weight, bias, act, out, scratch));
+        Ok(t.iter().sum::<f64>() / reps as f64)
     })
 }
 

@@ -8,8 +8,8 @@
 use crate::error::{Error, Result};
 pub use crate::gpu::arena::{Arena, Budget, BufferSpec, Life};
 pub use crate::gpu::names::{Buf, Net};
-use crate::gpu::{Gpu, Precision};
-use crate::kernels::{self, GramSplit, LbfgsConfig, MAX_REDUCE_GROUPS};
+use crate::gpu::{Gpu, Precision, Variant};
+use crate::kernels::{self, winograd, GramSplit, LbfgsConfig, MAX_REDUCE_GROUPS};
 use crate::settings::{Optimizer, Settings, TileMode};
 use crate::tiles::{halo_for, strides, TileGrid};
 use crate::vgg::{layer_shapes, LayerShape, CONTENT_LAYER, STYLE_LAYERS};
@@ -47,14 +47,20 @@ impl Builder {
         self.buffers.last_mut().expect("just added").windowed = true;
     }
 
-    /// A network's input copy (f16 storage only) and activations.
-    fn network(&mut self, net: Net, layers: &[LayerShape], precision: Precision, life: Life) {
+    /// A network's input copy (f16 storage only), activations and Winograd scratch (when a conv
+    /// runs by Winograd: two buffers as large as its largest activation, [`winograd::scratch_floats`]).
+    fn network(&mut self, net: Net, layers: &[LayerShape], v: Variant, life: Life) {
+        let precision = v.precision;
         let (c, h, w) = layers[0].input;
         if precision != Precision::F32 {
             self.add(Buf::NetworkInput(net), precision.bytes() * (c * h * w) as u64, life);
         }
         for l in layers {
             self.add(Buf::Activation(net, l.name.clone()), precision.bytes() * l.out_len() as u64, life);
+        }
+        if let Some(floats) = winograd_scratch(layers, v) {
+            self.add(Buf::WinogradInput(net), 4 * floats as u64, life);
+            self.add(Buf::WinogradProduct(net), 4 * floats as u64, life);
         }
     }
 
@@ -130,6 +136,15 @@ impl Builder {
     }
 }
 
+/// Floats of each of a network's two Winograd scratch buffers (`None`: no conv of `layers` runs by
+/// Winograd under `v`).
+pub fn winograd_scratch(layers: &[LayerShape], v: Variant) -> Option<usize> {
+    let wino: Vec<&LayerShape> = layers.iter().filter(|l| l.conv.is_some() && winograd::uses_winograd(v, l.input.0)).collect();
+    let widest = wino.iter().map(|l| l.input.0.max(l.output.0)).max()?;
+    let largest = layers.iter().map(|l| v.precision.bytes() * l.out_len() as u64).max().unwrap_or(4);
+    Some(winograd::scratch_floats(largest, widest))
+}
+
 /// Floats of the loss partials of an untiled iteration: seven reducing passes.
 pub fn loss_partials(tiles: usize) -> usize {
     (kernels::loss::MAX_LOSS_RANGES + tiles.saturating_sub(1)) * MAX_REDUCE_GROUPS as usize
@@ -137,15 +152,16 @@ pub fn loss_partials(tiles: usize) -> usize {
 
 impl Plan {
     /// The plan of an untiled session at `width`×`height` with a painting of `style` (w, h),
-    /// activations stored in `precision`; `channels`: each conv's (cin, cout).
-    pub fn whole(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], precision: Precision, settings: &Settings) -> Plan {
+    /// kernels and storage `v`; `channels`: each conv's (cin, cout).
+    pub fn whole(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], v: Variant, settings: &Settings) -> Plan {
+        let precision = v.precision;
         let mut b = Builder { buffers: Vec::new() };
         let hw = (width * height) as u64;
         let layers = layer_shapes(width, height, channels);
         // Each styled region's style passes write their own loss partials (five layers each).
         let styled = crate::settings::styled_count(settings).max(1);
         b.image_state(hw, settings, loss_partials(1 + 5 * (styled - 1)));
-        b.network(Net::Photo, &layers, precision, Life::Session);
+        b.network(Net::Photo, &layers, v, Life::Session);
         let largest = layers.iter().map(|l| 4 * l.out_len() as u64).max().unwrap_or(4);
         b.add(Buf::GradientPing(Net::Photo), largest, Life::Iteration);
         b.add(Buf::GradientPong(Net::Photo), largest, Life::Iteration);
@@ -177,7 +193,7 @@ impl Plan {
         b.add(Buf::StyleRgba, 4 * (style.0 * style.1) as u64, Life::Targets);
         b.add(Buf::StyleImage, 12 * (style.0 * style.1) as u64, Life::Targets);
         b.colour(hw, (style.0 * style.1) as u64, settings);
-        b.network(Net::Painting, &style_layers, precision, Life::Targets);
+        b.network(Net::Painting, &style_layers, v, Life::Targets);
         b.guided_targets(&style_layers, settings);
         if !settings.style_masks.is_empty() {
             let most = style_layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())).map(|l| l.out_len() as u64).max().unwrap_or(1);
@@ -192,9 +208,9 @@ impl Plan {
 
     /// A network's buffers alone (input copy, activations): for tools and tests that run the
     /// forward pass only.
-    pub fn network(net: Net, width: usize, height: usize, channels: &[(usize, usize)], precision: Precision) -> Plan {
+    pub fn network(net: Net, width: usize, height: usize, channels: &[(usize, usize)], v: Variant) -> Plan {
         let mut b = Builder { buffers: Vec::new() };
-        b.network(net, &layer_shapes(width, height, channels), precision, Life::Session);
+        b.network(net, &layer_shapes(width, height, channels), v, Life::Session);
         Plan { buffers: b.buffers, grid: None, style_grid: None, exact: true }
     }
 
@@ -207,7 +223,8 @@ impl Plan {
 
     /// The plan of a session that runs the network over tiles with cores of `core` px (the
     /// painting's targets too, with the same tiles' buffers).
-    pub fn tiled(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], precision: Precision, settings: &Settings, core: usize) -> Plan {
+    pub fn tiled(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], v: Variant, settings: &Settings, core: usize) -> Plan {
+        let precision = v.precision;
         let mut b = Builder { buffers: Vec::new() };
         let hw = (width * height) as u64;
         let probe = layer_shapes(width.max(16), height.max(16), channels);
@@ -223,7 +240,7 @@ impl Plan {
         let layers = layer_shapes(tw, th, channels);
         let j = strides(&layers);
         b.add(Buf::TileInput, 12 * (tw * th) as u64, Life::Session);
-        b.network(Net::Tile, &layers, precision, Life::Session);
+        b.network(Net::Tile, &layers, v, Life::Session);
         let largest = layers.iter().map(|l| 4 * l.out_len() as u64).max().unwrap_or(4);
         b.add(Buf::GradientPing(Net::Tile), largest, Life::Iteration);
         b.add(Buf::GradientPong(Net::Tile), largest, Life::Iteration);
@@ -289,13 +306,13 @@ impl Plan {
     /// The plan a session uses: tiled with `settings.tile_size` when set; else whole when it fits
     /// `budget`, else tiled with the largest core (from 2048 px down to 16) that fits. Fails with
     /// [`Error::TooLarge`] (naming the largest longer side that fits) when nothing fits.
-    pub fn choose(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], precision: Precision, settings: &Settings, budget: Budget) -> Result<Plan> {
-        let plan = Self::candidates(width, height, style, channels, precision, settings).map(|p| p.staged(budget)).find(|p| p.fits(budget));
+    pub fn choose(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], v: Variant, settings: &Settings, budget: Budget) -> Result<Plan> {
+        let plan = Self::candidates(width, height, style, channels, v, settings).map(|p| p.staged(budget)).find(|p| p.fits(budget));
         if let Some(p) = plan {
             return Ok(p);
         }
         // Name what stops the plan with the best chance (the smallest tiles).
-        let worst = Self::candidates(width, height, style, channels, precision, settings).last().expect("at least one candidate plan").staged(budget);
+        let worst = Self::candidates(width, height, style, channels, v, settings).last().expect("at least one candidate plan").staged(budget);
         let (name, bytes, limit) = if let Some((name, bytes, limit)) = worst.too_large(budget) {
             (name.to_string(), bytes, limit)
         } else {
@@ -308,7 +325,7 @@ impl Plan {
             let k = side as f64 / longer as f64;
             let sc = |v: usize| ((v as f64 * k).round() as usize).max(1);
             // Every side of both images at least 16 px (relu5_1 needs 16), as `sizes` demands.
-            sc(shortest) >= 16 && Self::candidates(sc(width), sc(height), (sc(style.0), sc(style.1)), channels, precision, settings).any(|p| p.staged(budget).fits(budget))
+            sc(shortest) >= 16 && Self::candidates(sc(width), sc(height), (sc(style.0), sc(style.1)), channels, v, settings).any(|p| p.staged(budget).fits(budget))
         };
         // Sizes on a 16-px grid, from the smallest where every side is 16 px: a handful of plans
         // even for 4096 px.
@@ -330,19 +347,12 @@ impl Plan {
         Err(Error::TooLarge { width: width as u32, height: height as u32, buffer: name, bytes, limit, fits: fits as u32 })
     }
 
-    fn candidates<'a>(
-        width: usize,
-        height: usize,
-        style: (usize, usize),
-        channels: &'a [(usize, usize)],
-        precision: Precision,
-        settings: &'a Settings,
-    ) -> impl Iterator<Item = Plan> + 'a {
+    fn candidates<'a>(width: usize, height: usize, style: (usize, usize), channels: &'a [(usize, usize)], v: Variant, settings: &'a Settings) -> impl Iterator<Item = Plan> + 'a {
         let longer = width.max(height).max(style.0).max(style.1);
         let forced = settings.tile_size as usize;
-        let whole = (forced == 0).then(|| Self::whole(width, height, style, channels, precision, settings));
+        let whole = (forced == 0).then(|| Self::whole(width, height, style, channels, v, settings));
         let cores: Vec<usize> = if forced > 0 { vec![forced] } else { TILE_CORES.iter().copied().filter(|&c| c < longer).collect() };
-        whole.into_iter().chain(cores.into_iter().map(move |c| Self::tiled(width, height, style, channels, precision, settings, c)))
+        whole.into_iter().chain(cores.into_iter().map(move |c| Self::tiled(width, height, style, channels, v, settings, c)))
     }
 
     /// Whether every buffer fits the device (bound whole: one binding; windowed: one buffer)

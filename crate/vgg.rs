@@ -4,7 +4,8 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{Arena, Budget, Buf, Net};
-use crate::gpu::{Dispatch, Gpu, Precision};
+use crate::gpu::{Dispatch, Gpu, Precision, Variant};
+use crate::kernels::winograd::{transform_weights, uses_winograd, wino_len, WinoScratch};
 pub use crate::kernels::Pooling;
 use crate::kernels::{self, ConvForward, ConvShape, PoolShape};
 use crate::weights::gemm_len;
@@ -79,10 +80,20 @@ pub fn default_budget(gpu: &Gpu) -> u64 {
     (2 * gpu.adapter_limits.max_buffer_size).clamp(512 << 20, 2 << 30)
 }
 
-/// Bytes of the conv weights of a network with `channels` stored in `precision`: both GEMM
-/// layouts (weights in `precision`) and the f32 biases.
-pub fn weight_bytes(channels: &[(usize, usize)], precision: Precision) -> u64 {
-    channels.iter().map(|&(cin, cout)| (gemm_len(cin, cout) + gemm_len(cout, cin)) as u64 * precision.bytes() + 4 * cout as u64).sum()
+/// Elements of one conv's weights for the forward pass and the input gradient under `v`: both
+/// GEMM layouts, or with Winograd ([`uses_winograd`]) both transforms.
+fn conv_weight_len(cin: usize, cout: usize, v: Variant) -> usize {
+    if uses_winograd(v, cin) {
+        wino_len(cin, cout) + wino_len(cout, cin)
+    } else {
+        gemm_len(cin, cout) + gemm_len(cout, cin)
+    }
+}
+
+/// Bytes of the conv weights of a network with `channels` under `v`: each conv's two layouts
+/// (stored in `v.precision`) and the f32 biases.
+pub fn weight_bytes(channels: &[(usize, usize)], v: Variant) -> u64 {
+    channels.iter().map(|&(cin, cout)| conv_weight_len(cin, cout, v) as u64 * v.precision.bytes() + 4 * cout as u64).sum()
 }
 
 /// One convolution's parameters on the GPU.
@@ -90,9 +101,11 @@ pub struct GpuConv {
     /// Forward shape's channels (in, out).
     pub cin: usize,
     pub cout: usize,
-    /// `[cin·9][cout4]` (cout rounded up to a multiple of 4, zero-padded), in the device's precision.
+    /// `[cin·9][cout4]` (cout rounded up to a multiple of 4, zero-padded), in the device's
+    /// precision; with Winograd ([`uses_winograd`]) its transform `[16][cin][cout4]`.
     pub forward: wgpu::Buffer,
-    /// `[cout·9][cin4]`, rotated and transposed for the input gradient, in the device's precision.
+    /// `[cout·9][cin4]`, rotated and transposed for the input gradient, in the device's
+    /// precision; with Winograd its transform `[16][cout][cin4]`.
     pub backward: wgpu::Buffer,
     /// `[cout]`.
     pub bias: wgpu::Buffer,
@@ -108,14 +121,19 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Uploads the weights (forward and input-gradient GEMM layouts, prepared on the CPU once) in
-    /// the device's storage precision (`gpu.precision`).
+    /// Uploads the weights (forward and input-gradient GEMM layouts, or their Winograd
+    /// transforms where the device's variant runs the conv by Winograd; prepared on the CPU once)
+    /// in the device's storage precision (`gpu.precision`).
     pub fn new(gpu: Gpu, weights: &VggWeights) -> Result<Rc<Engine>> {
         let max = gpu.max_storage_bytes();
         let pr = gpu.precision;
         let mut convs = Vec::new();
         for c in &weights.convs {
-            let (fwd, bwd) = (c.forward_gemm(), c.backward_gemm());
+            let (mut fwd, mut bwd) = (c.forward_gemm(), c.backward_gemm());
+            if uses_winograd(gpu.variant(), c.cin) {
+                fwd = transform_weights(&fwd, c.cin, c.cout);
+                bwd = transform_weights(&bwd, c.cout, c.cin);
+            }
             let bytes = pr.bytes() * fwd.len().max(bwd.len()) as u64;
             if bytes > max {
                 return Err(Error::Device(format!("{} weights need {bytes} bytes; the device allows {max}", c.name)));
@@ -145,14 +163,41 @@ impl Engine {
         Budget::for_device(&self.gpu, self.memory_budget.get(), self.weight_bytes())
     }
 
-    /// Bytes of the conv weights on the GPU (both GEMM layouts and the biases).
+    /// Bytes of the conv weights on the GPU (both layouts and the biases).
     pub fn weight_bytes(&self) -> u64 {
-        weight_bytes(&self.channels(), self.gpu.precision)
+        weight_bytes(&self.channels(), self.gpu.variant())
     }
 
     /// (cin, cout) of each conv.
     pub fn channels(&self) -> Vec<(usize, usize)> {
         self.convs.iter().map(|c| (c.cin, c.cout)).collect()
+    }
+}
+
+/// The buffers a network runs over: `converted`, the f16 copy of the input (`None` with f32
+/// storage), one activation buffer per layer, and the Winograd scratch (`None` when no conv runs
+/// by Winograd).
+#[derive(Clone)]
+pub struct NetStore {
+    pub converted: Option<wgpu::Buffer>,
+    pub acts: Vec<wgpu::Buffer>,
+    pub scratch: Option<WinoScratch>,
+}
+
+impl NetStore {
+    /// Network `net`'s planned buffers for `layers` from `arena`.
+    pub fn take(engine: &Engine, arena: &mut Arena, net: Net, layers: &[LayerShape]) -> NetStore {
+        let v = engine.gpu.variant();
+        NetStore {
+            converted: (v.precision != Precision::F32).then(|| arena.take(Buf::NetworkInput(net))),
+            acts: layers.iter().map(|l| arena.take(Buf::Activation(net, l.name.clone()))).collect(),
+            scratch: crate::plan::winograd_scratch(layers, v).map(|_| WinoScratch { input: arena.take(Buf::WinogradInput(net)), product: arena.take(Buf::WinogradProduct(net)) }),
+        }
+    }
+
+    /// Every buffer.
+    pub fn into_buffers(self) -> impl Iterator<Item = wgpu::Buffer> {
+        self.converted.into_iter().chain(self.acts).chain(self.scratch.into_iter().flat_map(|s| [s.input, s.product]))
     }
 }
 
@@ -165,6 +210,8 @@ pub struct Network {
     pub acts: Vec<wgpu::Buffer>,
     /// The input converted to f16 storage (`None` with f32 storage).
     pub input_act: Option<wgpu::Buffer>,
+    /// The Winograd convs' scratch (`None` when no conv runs by Winograd).
+    pub scratch: Option<WinoScratch>,
     /// The forward pass from `input` to relu5_1.
     pub forward: Vec<Dispatch>,
 }
@@ -176,15 +223,14 @@ impl Network {
     /// a buffer of its own). Sizes must have been planned ([`crate::plan::Plan`]).
     pub fn new(engine: &Engine, input: &wgpu::Buffer, width: usize, height: usize, pooling: Pooling, arena: &mut Arena, net: Net) -> Network {
         let layers = layer_shapes(width, height, &engine.channels());
-        let converted = (engine.gpu.precision != Precision::F32).then(|| arena.take(Buf::NetworkInput(net)));
-        let acts: Vec<wgpu::Buffer> = layers.iter().map(|l| arena.take(Buf::Activation(net, l.name.clone()))).collect();
-        Network::with_buffers(engine, input, converted, acts, width, height, pooling)
+        let store = NetStore::take(engine, arena, net, &layers);
+        Network::with_buffers(engine, input, store, width, height, pooling)
     }
 
     /// The forward pass of a `width`×`height` input over buffers already made (at least that
-    /// large: a tile network's buffers serve every tile's shape): `converted`, the f16 copy of the
-    /// input (`None` with f32 storage), and one activation buffer per layer.
-    pub fn with_buffers(engine: &Engine, input: &wgpu::Buffer, converted: Option<wgpu::Buffer>, acts: Vec<wgpu::Buffer>, width: usize, height: usize, pooling: Pooling) -> Network {
+    /// large: a tile network's buffers serve every tile's shape).
+    pub fn with_buffers(engine: &Engine, input: &wgpu::Buffer, store: NetStore, width: usize, height: usize, pooling: Pooling) -> Network {
+        let NetStore { converted, acts, scratch } = store;
         let gpu = &engine.gpu;
         let v = gpu.variant();
         let layers = layer_shapes(width, height, &engine.channels());
@@ -197,17 +243,17 @@ impl Network {
         for (i, l) in layers.iter().enumerate() {
             let src = if i == 0 { input } else { &acts[i - 1] };
             let (c, h, w) = l.input;
-            forward.push(match l.conv {
+            match l.conv {
                 Some(k) => {
                     let cv = &engine.convs[k];
                     let shape = ConvShape { cin: c, cout: l.output.0, h, w };
-                    let bufs = ConvForward { input: src, weight: &cv.forward, bias: &cv.bias, out: &acts[i] };
-                    kernels::conv_forward(gpu, v, format!("{} fwd", l.name), shape, bufs)
+                    let bufs = ConvForward { input: src, weight: &cv.forward, bias: &cv.bias, out: &acts[i], scratch: scratch.as_ref() };
+                    forward.extend(kernels::conv_forward(gpu, v, format!("{} fwd", l.name), shape, bufs));
                 }
-                None => kernels::pool_forward(gpu, v.precision, format!("{} fwd", l.name), pooling, PoolShape { c, h, w }, src, &acts[i]),
-            });
+                None => forward.push(kernels::pool_forward(gpu, v.precision, format!("{} fwd", l.name), pooling, PoolShape { c, h, w }, src, &acts[i])),
+            }
         }
-        Network { width, height, layers, acts, input_act: converted, forward }
+        Network { width, height, layers, acts, input_act: converted, scratch, forward }
     }
 
     /// Reads layer `i`'s activation back as f32 values (`[c][h][w]`; with f16 storage, the

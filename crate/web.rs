@@ -110,19 +110,20 @@ pub struct Stylizer {
 #[wasm_bindgen]
 impl Stylizer {
     /// Validates the weights (safetensors bytes), opens the WebGPU device and uploads them.
-    /// `conv` (optional) forces the conv implementation, `"tiled"` or `"direct"`; by default
-    /// software adapters get `direct` and GPUs `tiled`. `precision` (optional) forces the storage
+    /// `conv` (optional) forces the conv implementation: `"tiled"` or `"direct"` kernels (by
+    /// default software adapters get `direct` and GPUs `tiled`), `"winograd"` (the default) or
+    /// `"gemm"`, or one of each joined by `+` (`"direct+gemm"`). `precision` (optional) forces the storage
     /// of activations and weights, `"f32"` or `"f16"`; by default GPUs with `shader-f16` get f16,
     /// everything else f32. `break_kernels` (optional, a test hook) makes kernels whose name
     /// contains it fail to compile, to exercise the fallback.
     /// Rejects with `Weights` before touching the GPU if the file is wrong, `Settings` on a bad
     /// `conv` or `precision` (or `"f16"` on an adapter without `shader-f16`).
     pub async fn create(weights: Vec<u8>, conv: Option<String>, precision: Option<String>, break_kernels: Option<String>) -> Result<Stylizer, JsValue> {
-        let conv_path = conv.as_deref().map(ConvPath::parse).transpose().map_err(js_error)?;
+        let (conv_path, winograd) = conv.as_deref().map(crate::gpu::parse_conv).transpose().map_err(js_error)?.unwrap_or_default();
         let precision = precision.as_deref().map(Precision::parse).transpose().map_err(js_error)?;
         let w = VggWeights::from_safetensors(&weights).map_err(js_error)?;
         drop(weights);
-        let gpu = Gpu::new(&GpuOptions { conv_path, precision, break_kernels, ..Default::default() }).await.map_err(js_error)?;
+        let gpu = Gpu::new(&GpuOptions { conv_path, winograd, precision, break_kernels, ..Default::default() }).await.map_err(js_error)?;
         let engine = Engine::new(gpu, &w).map_err(js_error)?;
         engine.set_memory_budget(crate::vgg::default_budget(&engine.gpu));
         Ok(Stylizer { engine })
@@ -203,7 +204,7 @@ impl Stylizer {
             Ok((_, p)) => (p, true, s.size),
             Err(Error::TooLarge { fits, .. }) => {
                 let ch_ = self.engine.channels();
-                (crate::plan::Plan::whole(w as usize, h as usize, (sw as usize, sh as usize), &ch_, self.engine.gpu.precision, &s), false, fits)
+                (crate::plan::Plan::whole(w as usize, h as usize, (sw as usize, sh as usize), &ch_, self.engine.gpu.variant(), &s), false, fits)
             }
             Err(e) => return Err(js_error(e)),
         };
@@ -326,71 +327,11 @@ fn image_arg(v: &JsValue, what: &str) -> Result<Option<image::RgbaImage>, JsValu
 }
 
 fn variant_js(v: crate::Variant) -> JsValue {
-    let conv = match v.path {
-        ConvPath::Tiled => "tiled",
-        ConvPath::Direct => "direct",
-    };
     let precision = match v.precision {
         Precision::F32 => "f32",
         Precision::F16 => "f16",
     };
-    to_js(&serde_json::json!({ "conv": conv, "precision": precision }))
-}
-
-struct View {
-    canvas: web_sys::HtmlCanvasElement,
-    surface: wgpu::Surface<'static>,
-    config: wgpu::SurfaceConfiguration,
-    preview: Preview,
-    source: PreviewSource,
-}
-
-impl View {
-    fn new(engine: &Engine, session: &Session, canvas: web_sys::HtmlCanvasElement) -> Result<View, JsValue> {
-        let gpu = &engine.gpu;
-        let (w, h) = session.size();
-        canvas.set_width(w);
-        canvas.set_height(h);
-        let surface = gpu.instance.create_surface(wgpu::SurfaceTarget::Canvas(canvas.clone())).map_err(|e| js_error(Error::Gpu(format!("cannot draw on the canvas: {e}"))))?;
-        let mut config = surface.get_default_config(&gpu.adapter, w, h).ok_or_else(|| js_error(Error::Gpu("the canvas does not support this adapter".into())))?;
-        let caps = surface.get_capabilities(&gpu.adapter);
-        if let Some(f) = caps.formats.iter().find(|f| !f.is_srgb()) {
-            config.format = *f;
-        }
-        config.view_formats.clear();
-        surface.configure(&gpu.device, &config);
-        let preview = Preview::new(gpu, config.format);
-        let source = preview.source(gpu, session.rgba_buffer(), w, h);
-        Ok(View { canvas, surface, config, preview, source })
-    }
-
-    /// Follows the run to a new scale: the canvas takes the session's size and the preview reads
-    /// its display buffer.
-    fn follow(&mut self, gpu: &Gpu, session: &Session) {
-        let (w, h) = session.size();
-        self.canvas.set_width(w);
-        self.canvas.set_height(h);
-        self.config.width = w;
-        self.config.height = h;
-        self.surface.configure(&gpu.device, &self.config);
-        self.source = self.preview.source(gpu, session.rgba_buffer(), w, h);
-    }
-
-    fn draw(&self, gpu: &Gpu) {
-        let frame = match self.surface.get_current_texture() {
-            wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
-            wgpu::CurrentSurfaceTexture::Outdated | wgpu::CurrentSurfaceTexture::Lost => {
-                self.surface.configure(&gpu.device, &self.config);
-                return;
-            }
-            _ => return,
-        };
-        let view = frame.texture.create_view(&Default::default());
-        let mut enc = gpu.device.create_command_encoder(&Default::default());
-        self.preview.draw(&mut enc, &view, &self.source);
-        gpu.queue.submit([enc.finish()]);
-        gpu.queue.present(frame);
-    }
+    to_js(&serde_json::json!({ "conv": v.conv_name(), "precision": precision }))
 }
 
 /// A running optimisation: a coarse-to-fine [`Run`], one scale at a time.

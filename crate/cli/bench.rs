@@ -44,7 +44,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         None => VggWeights::random(512, 1),
     };
     let gpu = pollster::block_on(Gpu::new(&GpuOptions::default()))?;
-    println!("{} ({:?}, {:?}; conv path {:?}, storage {:?})", gpu.adapter_info.name, gpu.adapter_info.backend, gpu.adapter_info.device_type, gpu.conv_path, gpu.precision);
+    println!("{}", gpu.summary());
     let engine = Engine::new(gpu, &weights)?;
     if a.soak > 0 {
         return soak(engine, a.size, a.soak);

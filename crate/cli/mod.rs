@@ -409,11 +409,12 @@ fn print_memory_plans(gpu: &Gpu, sizes: &[u32], s: &Settings, budget: Option<u64
     let max = gpu.max_storage_bytes();
     let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
     let weights = |p| stylize::vgg::weight_bytes(&ch, p);
-    let budget = Budget::for_device(gpu, budget.unwrap_or(u64::MAX), weights(gpu.precision));
+    let budget = Budget::for_device(gpu, budget.unwrap_or(u64::MAX), weights(gpu.variant()));
     let budget_text = if budget.total == u64::MAX { "none".to_string() } else { format!("{:.0} MiB", mib(budget.total)) };
     println!(
-        "memory per session, weights included (content and style N×N; this device stores {:?}; binds {} MiB, whole-image buffers up to {} MiB; budget {budget_text}):",
+        "memory per session, weights included (content and style N×N; this device stores {:?}, conv {}; binds {} MiB, whole-image buffers up to {} MiB; budget {budget_text}):",
         gpu.precision,
+        gpu.variant().conv_name(),
         max >> 20,
         gpu.max_buffer_bytes() >> 20
     );
@@ -421,7 +422,7 @@ fn print_memory_plans(gpu: &Gpu, sizes: &[u32], s: &Settings, budget: Option<u64
     for &n in sizes {
         let n = n as usize;
         let whole = |p| mib(Plan::whole(n, n, (n, n), &ch, p, s).peak() + weights(p));
-        let choose = |s: &Settings| Plan::choose(n, n, (n, n), &ch, gpu.precision, s, budget);
+        let choose = |s: &Settings| Plan::choose(n, n, (n, n), &ch, gpu.variant(), s, budget);
         // As a run plans a scale (`session::fitted`): where L-BFGS does not fit, Adam.
         let fallback = || if s.optimizer == stylize::Optimizer::Lbfgs { choose(&s.with_adam()).ok() } else { None };
         let here = match choose(s) {
@@ -432,12 +433,16 @@ fn print_memory_plans(gpu: &Gpu, sizes: &[u32], s: &Settings, budget: Option<u64
             },
             Err(e) => e.to_string(),
         };
-        println!("{n:>6} {:>10.1} MiB {:>10.1} MiB  {here}", whole(stylize::Precision::F32), whole(stylize::Precision::F16));
+        println!(
+            "{n:>6} {:>10.1} MiB {:>10.1} MiB  {here}",
+            whole(stylize::Variant { precision: stylize::Precision::F32, ..gpu.variant() }),
+            whole(stylize::Variant { precision: stylize::Precision::F16, ..gpu.variant() })
+        );
     }
 }
 
 /// Opens the device and starts the run; when a kernel fails to compile on this device, warns
-/// and falls back (f16 → f32 storage, tiled → direct kernels) on a new device instead of failing.
+/// and falls back (Winograd → direct GEMM, f16 → f32 storage, tiled → direct kernels) on a new device instead of failing.
 fn start_run(weights: &VggWeights, inputs: stylize::session::Inputs, settings: &Settings, init: Option<&image::RgbaImage>, budget: Option<u64>) -> Result<Run, Error> {
     let mut opts = GpuOptions::default();
     loop {
@@ -451,11 +456,15 @@ fn start_run(weights: &VggWeights, inputs: stylize::session::Inputs, settings: &
             Err(Error::Kernel(msg)) => {
                 let Some(next) = variant.fallback() else { return Err(Error::Kernel(msg)) };
                 eprintln!(
-                    "warning: {:?} kernels with {:?} storage failed on this GPU ({msg}); falling back to {:?} kernels with {:?} storage",
-                    variant.path, variant.precision, next.path, next.precision
+                    "warning: {} kernels with {:?} storage failed on this GPU ({msg}); falling back to {} kernels with {:?} storage",
+                    variant.conv_name(),
+                    variant.precision,
+                    next.conv_name(),
+                    next.precision
                 );
                 opts.conv_path = Some(next.path);
                 opts.precision = Some(next.precision);
+                opts.winograd = Some(next.winograd);
             }
             other => return other,
         }

@@ -19,11 +19,18 @@ pub enum Shader {
     Image,
     Tile,
     Color,
+    Winograd,
 }
 
 impl Shader {
     /// Every kernel file.
-    pub const ALL: [Shader; 9] = [Shader::Conv, Shader::Pool, Shader::Gram, Shader::Loss, Shader::Adam, Shader::Lbfgs, Shader::Image, Shader::Tile, Shader::Color];
+    pub const ALL: [Shader; 10] =
+        [Shader::Conv, Shader::Pool, Shader::Gram, Shader::Loss, Shader::Adam, Shader::Lbfgs, Shader::Image, Shader::Tile, Shader::Color, Shader::Winograd];
+
+    /// Whether the file is a conv's (its module declares a direction's I/O types).
+    pub fn is_conv(self) -> bool {
+        matches!(self, Shader::Conv | Shader::Winograd)
+    }
 
     /// File name in `shaders/`.
     pub fn file_name(self) -> &'static str {
@@ -37,6 +44,7 @@ impl Shader {
             Shader::Image => "image.wgsl",
             Shader::Tile => "tile.wgsl",
             Shader::Color => "color.wgsl",
+            Shader::Winograd => "winograd.wgsl",
         }
     }
 
@@ -52,6 +60,7 @@ impl Shader {
             Shader::Image => include_str!("../../shaders/image.wgsl"),
             Shader::Tile => include_str!("../../shaders/tile.wgsl"),
             Shader::Color => include_str!("../../shaders/color.wgsl"),
+            Shader::Winograd => include_str!("../../shaders/winograd.wgsl"),
         }
     }
 }
@@ -71,7 +80,7 @@ pub enum Direction {
 pub struct ModuleKey {
     pub shader: Shader,
     pub precision: Precision,
-    /// `Some` for the conv file only.
+    /// `Some` for the conv files (conv.wgsl, winograd.wgsl) only.
     pub conv: Option<Direction>,
 }
 
@@ -83,7 +92,7 @@ impl ModuleKey {
         let mut v = Vec::new();
         for precision in precisions {
             for shader in Shader::ALL {
-                let dirs: &[Option<Direction>] = if shader == Shader::Conv { &[Some(Direction::Forward), Some(Direction::Backward)] } else { &[None] };
+                let dirs: &[Option<Direction>] = if shader.is_conv() { &[Some(Direction::Forward), Some(Direction::Backward)] } else { &[None] };
                 v.extend(dirs.iter().map(|&conv| ModuleKey { shader, precision, conv }));
             }
         }

@@ -1,7 +1,7 @@
 //! The device: adapter and device selection, limits, error capture and device loss, buffer
 //! creation and the one submit helper.
 
-use super::{ConvPath, Dispatch, Kernels, Precision, Variant};
+use super::{parse_conv, ConvPath, Dispatch, Kernels, Precision, Variant};
 use crate::error::{Error, Result};
 use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
@@ -12,9 +12,12 @@ pub struct GpuOptions {
     /// Case-insensitive substring of the adapter name to prefer (native; e.g. "llvmpipe").
     /// `None` reads the `STYLIZE_ADAPTER` environment variable natively.
     pub adapter_name: Option<String>,
-    /// Which conv implementation to use; `None` picks [`ConvPath::for_adapter`] (natively the
-    /// `STYLIZE_CONV` environment variable, `tiled` or `direct`, overrides it).
+    /// Which conv kernels to use; `None` picks [`ConvPath::for_adapter`] (natively the
+    /// `STYLIZE_CONV` environment variable overrides it: [`parse_conv`]).
     pub conv_path: Option<ConvPath>,
+    /// Whether convs run by Winograd ([`Variant::winograd`]); `None`: yes (natively the
+    /// `STYLIZE_CONV` environment variable's `winograd` or `gemm` overrides it).
+    pub winograd: Option<bool>,
     /// Storage precision of activations and conv weights; `None` picks [`Precision::for_adapter`]
     /// (natively the `STYLIZE_PRECISION` environment variable, `f32` or `f16`, overrides it).
     pub precision: Option<Precision>,
@@ -50,12 +53,14 @@ impl GpuOptions {
         let parsed = |name: &str| -> Result<Option<u64>> {
             env_override(name).map(|v| v.trim().parse::<u64>().map_err(|_| Error::Settings(format!("{name}={v:?} is not a byte count")))).transpose()
         };
+        let (env_path, env_winograd) = match env_override("STYLIZE_CONV") {
+            Some(v) => parse_conv(&v)?,
+            None => (None, None),
+        };
         Ok(GpuOptions {
             adapter_name: self.adapter_name.or_else(|| env_override("STYLIZE_ADAPTER")),
-            conv_path: match self.conv_path {
-                Some(p) => Some(p),
-                None => env_override("STYLIZE_CONV").map(|v| ConvPath::parse(&v)).transpose()?,
-            },
+            conv_path: self.conv_path.or(env_path),
+            winograd: self.winograd.or(env_winograd),
             precision: match self.precision {
                 Some(p) => Some(p),
                 None => env_override("STYLIZE_PRECISION").map(|v| Precision::parse(&v)).transpose()?,
@@ -137,6 +142,8 @@ pub struct Gpu {
     pub adapter_info: wgpu::AdapterInfo,
     /// The conv implementation plans use on this device.
     pub conv_path: ConvPath,
+    /// Whether plans run convs by Winograd ([`Variant::winograd`]).
+    pub winograd: bool,
     /// How plans store activations and conv weights on this device.
     pub precision: Precision,
     /// Limits granted to the device (what plans are checked against).
@@ -196,6 +203,7 @@ impl Gpu {
             queue,
             adapter_info,
             conv_path,
+            winograd: opts.winograd.unwrap_or(true),
             precision,
             limits,
             features,
@@ -215,7 +223,7 @@ impl Gpu {
         let i = &self.adapter_info;
         // Browsers do not reveal adapter names.
         let name = if i.name.is_empty() { "WebGPU adapter".to_string() } else { i.name.clone() };
-        format!("{} ({:?}, {:?}; conv path {:?}, storage {:?})", name, i.backend, i.device_type, self.conv_path, self.precision)
+        format!("{} ({:?}, {:?}; conv path {}, storage {:?})", name, i.backend, i.device_type, self.variant().conv_name(), self.precision)
     }
 
     /// A human-readable description of the adapter, the granted limits and features.
@@ -304,9 +312,9 @@ impl Gpu {
         Ok(())
     }
 
-    /// The conv path and storage precision plans use on this device.
+    /// The conv path, storage precision and conv algorithm plans use on this device.
     pub fn variant(&self) -> Variant {
-        Variant { path: self.conv_path, precision: self.precision }
+        Variant { path: self.conv_path, precision: self.precision, winograd: self.winograd }
     }
 
     /// Whether the device has `shader-f16` enabled (so [`Precision::F16`] kernels can run).

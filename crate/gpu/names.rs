@@ -53,6 +53,8 @@ pub enum Buf {
     Activation(Net, String),
     GradientPing(Net),
     GradientPong(Net),
+    WinogradInput(Net),
+    WinogradProduct(Net),
     // Style and content (per layer; per painting k).
     GramPartials(String),
     GramSum(String),
@@ -134,6 +136,8 @@ impl fmt::Display for Buf {
             Activation(n, l) => return write!(f, "{}activation {l}", n.prefix()),
             GradientPing(n) => return write!(f, "{}gradient ping", n.prefix()),
             GradientPong(n) => return write!(f, "{}gradient pong", n.prefix()),
+            WinogradInput(n) => return write!(f, "{}winograd input", n.prefix()),
+            WinogradProduct(n) => return write!(f, "{}winograd product", n.prefix()),
             GramPartials(l) => return write!(f, "gram partials {l}"),
             GramSum(l) => return write!(f, "gram sum {l}"),
             GramDiff(l) => return write!(f, "gram diff {l}"),

@@ -144,23 +144,55 @@ impl Precision {
     }
 }
 
-/// The implementation choices a plan is built with: conv/Gram kernels and storage precision.
+/// The implementation choices a plan is built with: conv/Gram kernels, storage precision and
+/// whether convs run by Winograd's F(2×2, 3×3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Variant {
     /// Conv, Gram-partial and style-gradient implementation.
     pub path: ConvPath,
     /// Storage of activations and conv weights.
     pub precision: Precision,
+    /// 3×3 convs (all but conv1_1: [`crate::kernels::winograd::uses_winograd`]) by Winograd's
+    /// minimal filtering (`shaders/winograd.wgsl`) instead of the direct GEMM (`conv.wgsl`).
+    pub winograd: bool,
 }
 
 impl Variant {
-    /// The variant to try when this one fails to compile on a device: f16 → f32 storage first,
-    /// then tiled → direct kernels; `None` when nothing simpler is left.
+    /// The variant to try when this one fails to compile on a device: Winograd → the direct
+    /// GEMM first, then f16 → f32 storage, then tiled → direct kernels; `None` when nothing
+    /// simpler is left.
     pub fn fallback(self) -> Option<Variant> {
         match self {
-            Variant { precision: Precision::F16, path } => Some(Variant { path, precision: Precision::F32 }),
-            Variant { path: ConvPath::Tiled, .. } => Some(Variant { path: ConvPath::Direct, precision: Precision::F32 }),
-            Variant { path: ConvPath::Direct, precision: Precision::F32 } => None,
+            Variant { winograd: true, .. } => Some(Variant { winograd: false, ..self }),
+            Variant { precision: Precision::F16, path, .. } => Some(Variant { path, precision: Precision::F32, winograd: false }),
+            Variant { path: ConvPath::Tiled, .. } => Some(Variant { path: ConvPath::Direct, precision: Precision::F32, winograd: false }),
+            Variant { path: ConvPath::Direct, precision: Precision::F32, .. } => None,
         }
     }
+
+    /// The conv choice as `STYLIZE_CONV` / `?conv=` spell it: `direct+winograd`, `tiled+gemm`, …
+    /// ([`parse_conv`] reads it back).
+    pub fn conv_name(self) -> String {
+        let path = match self.path {
+            ConvPath::Tiled => "tiled",
+            ConvPath::Direct => "direct",
+        };
+        format!("{path}+{}", if self.winograd { "winograd" } else { "gemm" })
+    }
+}
+
+/// Parses a conv choice: `tiled` or `direct` (the kernels' path), `winograd` or `gemm` (the
+/// algorithm), or one of each joined by `+` or `,` (e.g. `direct+winograd`); what it leaves out is
+/// `None` (the adapter's default). Case-insensitive; fails with [`Error::Settings`].
+pub fn parse_conv(s: &str) -> Result<(Option<ConvPath>, Option<bool>)> {
+    let (mut path, mut winograd) = (None, None);
+    for part in s.split(['+', ',']).map(str::trim) {
+        match part.to_ascii_lowercase().as_str() {
+            "winograd" if winograd.is_none() => winograd = Some(true),
+            "gemm" if winograd.is_none() => winograd = Some(false),
+            "tiled" | "direct" if path.is_none() => path = Some(ConvPath::parse(part)?),
+            _ => return Err(Error::Settings(format!("conv must be `tiled` or `direct`, `winograd` or `gemm`, or one of each joined by `+` (e.g. `direct+winograd`), not {s:?}"))),
+        }
+    }
+    Ok((path, winograd))
 }

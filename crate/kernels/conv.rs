@@ -1,7 +1,9 @@
-//! 3×3 convolution (`shaders/conv.wgsl`): forward with bias and ReLU, and the input gradient.
+//! 3×3 convolution: forward with bias and ReLU, and the input gradient, by the direct GEMM
+//! (`shaders/conv.wgsl`) or, where [`uses_winograd`], by Winograd ([`crate::kernels::winograd`]).
 
 pub use crate::gpu::Direction;
 use crate::gpu::{binding, grid_tiles, Bind, Binding, ConvPath, Dispatch, Gpu, Precision, Variant};
+use crate::kernels::winograd::{self, uses_winograd, WinoBuffers, WinoScratch};
 use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform};
 use wgpu::Buffer;
 
@@ -108,12 +110,15 @@ pub fn conv_tiling(path: ConvPath, s: ConvShape) -> (ConvTile, u32, [u32; 3]) {
 pub struct ConvForward<'a> {
     /// `[cin][h][w]` activations.
     pub input: &'a Buffer,
-    /// `[cin·9][cout4]` ([`crate::ConvWeights::forward_gemm`]).
+    /// `[cin·9][cout4]` ([`crate::ConvWeights::forward_gemm`]), or with Winograd
+    /// ([`uses_winograd`]) its transform `[16][cin][cout4]` ([`winograd::transform_weights`]).
     pub weight: &'a Buffer,
     /// `[cout]` f32.
     pub bias: &'a Buffer,
     /// `[cout][h][w]` activations (written in full).
     pub out: &'a Buffer,
+    /// The network's Winograd scratch (needed when [`uses_winograd`]).
+    pub scratch: Option<&'a WinoScratch>,
 }
 
 /// The buffers of a conv's input gradient.
@@ -124,10 +129,13 @@ pub struct ConvBackward<'a> {
     /// `[cin][h][w]` activations: the layer's forward input when that is a ReLU output, so `din`
     /// leaves already through that ReLU; `None` for no mask.
     pub in_act: Option<&'a Buffer>,
-    /// `[cout·9][cin4]` ([`crate::ConvWeights::backward_gemm`]).
+    /// `[cout·9][cin4]` ([`crate::ConvWeights::backward_gemm`]), or with Winograd its transform
+    /// `[16][cout][cin4]`.
     pub weight_t: &'a Buffer,
     /// `[cin][h][w]` f32 (written in full).
     pub din: &'a Buffer,
+    /// The network's Winograd scratch (needed when [`uses_winograd`]).
+    pub scratch: Option<&'a WinoScratch>,
 }
 
 /// The conv pipeline for a direction, tile and storage precision.
@@ -148,29 +156,47 @@ pub(crate) fn pipelines(precision: Precision) -> Vec<PipelineSpec> {
     [Direction::Forward, Direction::Backward].into_iter().flat_map(|d| tiles.map(|t| spec(d, t, precision))).collect()
 }
 
-fn dispatch(gpu: &Gpu, v: Variant, dir: Direction, label: String, s: ConvShape, mask_out: bool, bufs: [(&str, &Buffer); 5]) -> Dispatch {
+/// The dispatches of a conv of GEMM shape `s` over `bufs` (inp, weight, bias, mask, outp): one of
+/// `conv.wgsl`, or Winograd's three per chunk of tiles when `v` runs this layer by Winograd
+/// (`forward_cin`: the layer's forward input channels).
+fn dispatch(
+    gpu: &Gpu,
+    (v, dir, forward_cin): (Variant, Direction, usize),
+    label: String,
+    s: ConvShape,
+    mask_out: bool,
+    bufs: [(&str, &Buffer); 5],
+    scratch: Option<&WinoScratch>,
+) -> Vec<Dispatch> {
+    if uses_winograd(v, forward_cin) {
+        let scratch = scratch.expect("a Winograd conv needs the network's scratch");
+        let b = WinoBuffers { inp: bufs[0].1, weight: bufs[1].1, bias: bufs[2].1, mask: bufs[3].1, out: bufs[4].1, scratch };
+        return winograd::dispatches(gpu, v, dir, label, s, mask_out, b);
+    }
     let (tile, tiles_n, grid) = conv_tiling(v.path, s);
     let kernel = spec(dir, tile, v.precision).get(gpu);
     let params = ConvParams { cin: s.cin as u32, cout: s.cout as u32, h: s.h as u32, w: s.w as u32, tiles_n, mask_out: mask_out as u32, _pad0: 0, _pad1: 0 };
     let flops = 2.0 * 9.0 * (s.cin * s.cout * s.h * s.w) as f64;
-    kernel.dispatch(gpu, label, &params, &bufs, grid, flops)
+    vec![kernel.dispatch(gpu, label, &params, &bufs, grid, flops)]
 }
 
 /// Forward convolution with fused bias and ReLU: `out [cout][h][w] = relu(W ⊛ input + bias)`,
-/// computed by the `v.path` implementation with the input, weights and output stored in
-/// `v.precision` (normally `gpu.variant()`).
-pub fn conv_forward(gpu: &Gpu, v: Variant, label: String, s: ConvShape, b: ConvForward) -> Dispatch {
+/// computed by the `v.path` implementation (by Winograd where [`uses_winograd`]) with the input,
+/// weights and output stored in `v.precision` (normally `gpu.variant()`). One dispatch, or
+/// Winograd's three per chunk of tiles.
+pub fn conv_forward(gpu: &Gpu, v: Variant, label: String, s: ConvShape, b: ConvForward) -> Vec<Dispatch> {
     // `mask` is unread forward; bind the input there.
     let bufs = [("inp", b.input), ("weight", b.weight), ("bias", b.bias), ("mask", b.input), ("outp", b.out)];
-    dispatch(gpu, v, Direction::Forward, label, s, false, bufs)
+    dispatch(gpu, (v, Direction::Forward, s.cin), label, s, false, bufs, b.scratch)
 }
 
 /// Input gradient of a conv layer: `din = (W' ⊛ dout) · [in_act > 0]` (without the mask when
-/// `in_act` is `None`), where `s` is the FORWARD shape. Computed by the `v.path` implementation;
-/// `in_act` and `weight_t` are stored in `v.precision`, `dout` and `din` are f32.
-pub fn conv_backward(gpu: &Gpu, v: Variant, label: String, s: ConvShape, b: ConvBackward) -> Dispatch {
+/// `in_act` is `None`), where `s` is the FORWARD shape. Computed by the `v.path` implementation
+/// (by Winograd where [`uses_winograd`]); `in_act` and `weight_t` are stored in `v.precision`,
+/// `dout` and `din` are f32.
+pub fn conv_backward(gpu: &Gpu, v: Variant, label: String, s: ConvShape, b: ConvBackward) -> Vec<Dispatch> {
     let t = ConvShape { cin: s.cout, cout: s.cin, h: s.h, w: s.w };
     // `bias` is unread backward; bind the weights there (and dout as the mask when unmasked).
     let bufs = [("inp", b.dout), ("weight", b.weight_t), ("bias", b.weight_t), ("mask", b.in_act.unwrap_or(b.dout)), ("outp", b.din)];
-    dispatch(gpu, v, Direction::Backward, label, t, b.in_act.is_some(), bufs)
+    dispatch(gpu, (v, Direction::Backward, s.cin), label, t, b.in_act.is_some(), bufs, b.scratch)
 }

@@ -22,6 +22,7 @@ pub mod loss;
 pub mod pool;
 pub mod tile;
 pub mod window;
+pub mod winograd;
 
 pub use adam::{adam_step, adam_tick, AdamBuffers, AdamConfig};
 pub use conv::{conv_backward, conv_forward, conv_tiling, direct_lanes, ConvBackward, ConvForward, ConvShape, ConvTile, NARROW_MAX_PIXELS};
@@ -142,6 +143,7 @@ impl Shader {
             Shader::Image => image::uniforms(),
             Shader::Tile => tile::uniforms(),
             Shader::Color => color::uniforms(),
+            Shader::Winograd => winograd::uniforms(),
         }
     }
 
@@ -157,6 +159,7 @@ impl Shader {
             Shader::Image => image::KERNELS,
             Shader::Tile => tile::KERNELS,
             Shader::Color => color::KERNELS,
+            Shader::Winograd => winograd::KERNELS,
         }
     }
 }
@@ -238,6 +241,7 @@ pub fn all_pipelines(with_f16: bool) -> Vec<PipelineSpec> {
     let mut v = Vec::new();
     for precision in if with_f16 { vec![Precision::F32, Precision::F16] } else { vec![Precision::F32] } {
         v.extend(conv::pipelines(precision));
+        v.extend(winograd::pipelines(precision));
         v.extend(pool::pipelines(precision));
         v.extend(gram::pipelines(precision));
         v.extend(loss::pipelines(precision));

@@ -407,7 +407,7 @@ impl Sweep<'_> {
                 }
             }
             let dst = if i == 0 { sch.input_grad(p, self.grad_x) } else { &sch.ping[1 - cur] };
-            ops.push(layer_backward(engine, &p.net, i, sch.s.pooling, &sch.ping[cur], dst));
+            ops.extend(layer_backward(engine, &p.net, i, sch.s.pooling, &sch.ping[cur], dst));
             cur = 1 - cur;
         }
         ops.extend(sch.scatter_input(p, self.grad_x));
@@ -419,7 +419,7 @@ impl Sweep<'_> {
 /// (w.r.t. its output). Gradients are passed down already through the ReLU of the layer they
 /// belong to: the writer of the gradient w.r.t. layer i−1 applies that layer's mask when it is a
 /// conv (ReLU) output; a pool output or the image gets none.
-fn layer_backward(engine: &Engine, net: &Network, i: usize, pooling: crate::Pooling, dout: &Buffer, din: &Buffer) -> Dispatch {
+fn layer_backward(engine: &Engine, net: &Network, i: usize, pooling: crate::Pooling, dout: &Buffer, din: &Buffer) -> Vec<Dispatch> {
     let gpu = &engine.gpu;
     let l = &net.layers[i];
     let (ci, ih, iw) = l.input;
@@ -427,12 +427,12 @@ fn layer_backward(engine: &Engine, net: &Network, i: usize, pooling: crate::Pool
     let label = format!("{} bwd", l.name);
     match l.conv {
         Some(k) => {
-            let bufs = ConvBackward { dout, in_act: below_relu, weight_t: &engine.convs[k].backward, din };
+            let bufs = ConvBackward { dout, in_act: below_relu, weight_t: &engine.convs[k].backward, din, scratch: net.scratch.as_ref() };
             kernels::conv_backward(gpu, gpu.variant(), label, ConvShape { cin: ci, cout: l.output.0, h: ih, w: iw }, bufs)
         }
         None => {
             let bufs = PoolBackward { input: &net.acts[i - 1], dout, din, relu_mask: below_relu.is_some() };
-            kernels::pool_backward(gpu, gpu.precision, label, pooling, PoolShape { c: ci, h: ih, w: iw }, bufs)
+            vec![kernels::pool_backward(gpu, gpu.precision, label, pooling, PoolShape { c: ci, h: ih, w: iw }, bufs)]
         }
     }
 }

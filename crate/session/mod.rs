@@ -134,7 +134,7 @@ fn check_sides(content: (u32, u32), style: (u32, u32)) -> Result<()> {
 pub fn plan_for(engine: &Engine, w: u32, h: u32, styles: &[Size], settings: &Settings) -> Result<Plan> {
     let ((cw, ch), ss) = sizes(w, h, styles, settings)?;
     let (sw, sh) = bounding(&ss);
-    Plan::choose(cw as usize, ch as usize, (sw as usize, sh as usize), &engine.channels(), engine.gpu.precision, settings, engine.budget())
+    Plan::choose(cw as usize, ch as usize, (sw as usize, sh as usize), &engine.channels(), engine.gpu.variant(), settings, engine.budget())
 }
 
 /// The settings and memory plan of one scale ([`plan_for`]): `at` itself, or — when L-BFGS does
@@ -209,7 +209,7 @@ impl Session {
         let ((w, h), style_sizes) = sizes(content.width(), content.height(), &inputs.dims().1, settings)?;
         let (sw, sh) = bounding(&style_sizes);
         let (w, h, sw, sh) = (w as usize, h as usize, sw as usize, sh as usize);
-        let plan = Plan::choose(w, h, (sw, sh), &engine.channels(), gpu.precision, settings, engine.budget())?;
+        let plan = Plan::choose(w, h, (sw, sh), &engine.channels(), gpu.variant(), settings, engine.budget())?;
         gpu.check()?;
         let hw = w * h;
         let mut arena = plan.allocate(gpu);

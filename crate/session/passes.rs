@@ -10,7 +10,7 @@ use crate::kernels::{self, BoxMove};
 use crate::plan::{Arena, Buf, Net, Plan};
 use crate::settings::Settings;
 use crate::tiles::{strides, Rect, Tile, TileGrid};
-use crate::vgg::{layer_shapes, Engine, LayerShape, Network, CONTENT_LAYER, STYLE_LAYERS};
+use crate::vgg::{layer_shapes, Engine, LayerShape, NetStore, Network, CONTENT_LAYER, STYLE_LAYERS};
 use wgpu::Buffer;
 
 /// How the passes of one iteration are arranged.
@@ -29,23 +29,18 @@ pub enum Order {
 /// itself), the f16 copy of its input (f16 storage), and one activation buffer per layer.
 pub struct NetBuffers {
     input: Option<Buffer>,
-    converted: Option<Buffer>,
-    acts: Vec<Buffer>,
+    store: NetStore,
 }
 
 impl NetBuffers {
-    /// The planned buffers of network `net` of `layers`: its input copy (f16 storage), its
-    /// activations, and the tile network's input.
+    /// The planned buffers of network `net` of `layers`: its own ([`NetStore`]: input copy with
+    /// f16 storage, activations, Winograd scratch) and the tile network's input.
     fn take(engine: &Engine, arena: &mut Arena, net: Net, layers: &[LayerShape]) -> NetBuffers {
-        NetBuffers {
-            input: (net == Net::Tile).then(|| arena.take(Buf::TileInput)),
-            converted: (engine.gpu.precision != crate::Precision::F32).then(|| arena.take(Buf::NetworkInput(net))),
-            acts: layers.iter().map(|l| arena.take(Buf::Activation(net, l.name.clone()))).collect(),
-        }
+        NetBuffers { input: (net == Net::Tile).then(|| arena.take(Buf::TileInput)), store: NetStore::take(engine, arena, net, layers) }
     }
 
     fn into_buffers(self) -> impl Iterator<Item = Buffer> {
-        self.input.into_iter().chain(self.converted).chain(self.acts)
+        self.input.into_iter().chain(self.store.into_buffers())
     }
 }
 
@@ -217,7 +212,7 @@ impl<'e> Schedule<'e> {
             }
             None => image,
         };
-        let net = Network::with_buffers(self.engine, input, bufs.converted.clone(), bufs.acts.clone(), tw, th, self.s.pooling);
+        let net = Network::with_buffers(self.engine, input, bufs.store.clone(), tw, th, self.s.pooling);
         forward.extend(net.forward.iter().cloned());
         Pass { grid, tile: t, net, forward, direct: bufs.input.is_none() }
     }

@@ -1,10 +1,21 @@
-//! conv.wgsl: the forward conv and its input gradient, every variant (tiled, direct; f32, f16), odd and wide shapes.
+//! conv.wgsl and winograd.wgsl: the forward conv and its input gradient, every variant (tiled,
+//! direct; f32, f16; direct GEMM and Winograd), odd and wide shapes, every VGG19 layer shape.
 
 use super::*;
+use stylize::kernels::winograd::{tile_count, transform_weights, WinoScratch};
 
-/// Both conv implementations (tiled and direct) in both storage precisions against the f64
-/// reference, forward and input gradient, on one shape.
+/// Both conv implementations (tiled and direct) in both storage precisions, by the direct GEMM
+/// and by Winograd, against the f64 reference, forward and input gradient, on one shape.
 fn conv_case(cin: usize, cout: usize, h: usize, w: usize, seed: u64) {
+    conv_case_with(cin, cout, h, w, seed, &[false, true]);
+}
+
+/// [`conv_case`] by the algorithms in `winograd` (false: the direct GEMM). Winograd runs over a
+/// NaN-filled scratch of about a third of the layer's tiles (so it runs in chunks, and a scratch
+/// element read before it is written fails the comparison), and, on shapes of one tile row or
+/// fewer than 4 tiles, in one chunk. Winograd is skipped where the engine never runs it
+/// (3 input channels).
+fn conv_case_with(cin: usize, cout: usize, h: usize, w: usize, seed: u64, winograd: &[bool]) {
     let gpu = gpu();
     for precision in precisions(gpu) {
         let cw = ConvWeights { name: "test", cin, cout, weight: round_weights(precision, &random(cout * cin * 9, -0.5, 0.5, seed)), bias: random(cout, -0.5, 0.5, seed + 1) };
@@ -21,19 +32,45 @@ fn conv_case(cin: usize, cout: usize, h: usize, w: usize, seed: u64) {
         let wb = gpu.storage_init("wb", &precision.weight_bytes(&cw.backward_gemm()));
         let input64 = to_f64(&input);
         let want_back = [true, false].map(|mask| cpu::conv_backward(&to_f64(&dout), mask.then_some(&input64[..]), cin, cout, h, w, &cw.weight));
-        // Forward outputs are stored in `precision`: f16 adds its rounding.
-        let rtol = if precision == Precision::F16 { 1e-3 } else { 1e-4 };
-        for path in [ConvPath::Tiled, ConvPath::Direct] {
-            let v = Variant { path, precision };
-            let out = nan_acts(gpu, precision, cout * h * w);
-            let got =
-                run_read_acts(gpu, precision, &[&kernels::conv_forward(gpu, v, "t".into(), s, ConvForward { input: &x, weight: &wf, bias: &b, out: &out })], &out, cout * h * w);
-            assert_close(&format!("conv forward {path:?} {precision:?} {cin}->{cout} {h}x{w}"), &got, &want, 1e-4, rtol);
-            for (mask, want_back) in [true, false].iter().zip(&want_back) {
-                let din = nan_buffer(gpu, cin * h * w);
-                let in_act = mask.then_some(&x);
-                let got = run_read(gpu, &[&kernels::conv_backward(gpu, v, "t".into(), s, ConvBackward { dout: &d, in_act, weight_t: &wb, din: &din })], &din, cin * h * w);
-                assert_close(&format!("conv backward {path:?} {precision:?} mask={mask} {cin}->{cout} {h}x{w}"), &got, want_back, 1e-4, 1e-4);
+        // Winograd's transformed kernel: U = G g Gᵀ of the (rounded) weights, stored in `precision`.
+        let uf = gpu.storage_init("uf", &precision.weight_bytes(&transform_weights(&cw.forward_gemm(), cin, cout)));
+        let ub = gpu.storage_init("ub", &precision.weight_bytes(&transform_weights(&cw.backward_gemm(), cout, cin)));
+        let tiles = tile_count(h, w);
+        let chunk = if tiles < 4 || h <= 2 { tiles } else { tiles.div_ceil(3) };
+        let floats = 16 * cin.max(cout) * chunk;
+        // The engine runs convs of 3 input channels (conv1_1) by the direct GEMM only.
+        for wino in winograd.iter().copied().filter(|&w| !w || stylize::kernels::winograd::uses_winograd(Variant { path: ConvPath::Direct, precision, winograd: true }, cin)) {
+            // Forward outputs are stored in `precision`: f16 adds its rounding. Winograd with f16
+            // storage also rounds the transformed kernel U to f16: 2⁻¹¹ relative on each of the
+            // K·16 products, an absolute error in proportion to the outputs' scale rather than to
+            // each output (an output that cancels to near 0 keeps its terms' error), on gradients
+            // too: atol 2e-3 × the reference's RMS.
+            let f16 = precision == Precision::F16;
+            let rms = |v: &[f64]| (v.iter().map(|x| x * x).sum::<f64>() / v.len().max(1) as f64).sqrt();
+            let (atol, rtol, back_atol, back_rtol) = match (f16, wino) {
+                (false, _) => (1e-4, 1e-4, 1e-4, 1e-4),
+                (true, false) => (1e-4, 1e-3, 1e-4, 1e-4),
+                (true, true) => ((2e-3 * rms(&want)).max(1e-4), 2e-3, (2e-3 * rms(&want_back[1])).max(1e-4), 2e-3),
+            };
+            let (wf, wb) = if wino { (&uf, &ub) } else { (&wf, &wb) };
+            let name = if wino { "winograd" } else { "gemm" };
+            for path in [ConvPath::Tiled, ConvPath::Direct] {
+                let v = Variant { path, precision, winograd: wino };
+                let scratch = || WinoScratch { input: nan_buffer(gpu, floats), product: nan_buffer(gpu, floats) };
+                let out = nan_acts(gpu, precision, cout * h * w);
+                let sc = scratch();
+                let ds = kernels::conv_forward(gpu, v, "t".into(), s, ConvForward { input: &x, weight: wf, bias: &b, out: &out, scratch: Some(&sc) });
+                assert_eq!(ds.len(), if wino { 3 * tiles.div_ceil(chunk) } else { 1 }, "dispatches");
+                let got = run_read_acts(gpu, precision, &ds.iter().collect::<Vec<_>>(), &out, cout * h * w);
+                assert_close(&format!("conv forward {name} {path:?} {precision:?} {cin}->{cout} {h}x{w}"), &got, &want, atol, rtol);
+                for (mask, want_back) in [true, false].iter().zip(&want_back) {
+                    let din = nan_buffer(gpu, cin * h * w);
+                    let in_act = mask.then_some(&x);
+                    let sc = scratch();
+                    let ds = kernels::conv_backward(gpu, v, "t".into(), s, ConvBackward { dout: &d, in_act, weight_t: wb, din: &din, scratch: Some(&sc) });
+                    let got = run_read(gpu, &ds.iter().collect::<Vec<_>>(), &din, cin * h * w);
+                    assert_close(&format!("conv backward {name} {path:?} {precision:?} mask={mask} {cin}->{cout} {h}x{w}"), &got, want_back, back_atol, back_rtol);
+                }
             }
         }
     }
@@ -75,4 +112,17 @@ fn conv_narrow_tile_for_small_layers() {
 #[test]
 fn conv_wide_image_spans_many_tiles() {
     conv_case(4, 6, 5, 67, 40);
+}
+
+#[test]
+fn winograd_every_vgg19_layer_shape() {
+    // Every conv of VGG19 that runs by Winograd (full channel counts; conv1_1 runs by the direct
+    // GEMM) at the sizes of a 26×14 input's blocks (26×14, 13×7, 6×3, 3×1, 1×1:
+    // odd sizes, partial tiles, 1-pixel-wide layers), Winograd only (the GEMM has its tests).
+    let sizes = [(14, 26), (7, 13), (3, 6), (1, 3), (1, 1)];
+    let blocks = [0, 0, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4];
+    for (k, &(_, cin, cout)) in stylize::weights::CONVS.iter().enumerate().skip(1) {
+        let (h, w) = sizes[blocks[k]];
+        conv_case_with(cin, cout, h, w, 100 + k as u64, &[true]);
+    }
 }

@@ -1,0 +1,216 @@
+//! 3×3 convolution by Winograd's F(2×2, 3×3) (`shaders/winograd.wgsl`): the kernel's transform
+//! (once, when the weights load), and the three dispatches of a conv (input transform, 16 GEMMs,
+//! output transform with the conv's epilogue) per chunk of 2×2 output tiles.
+
+use crate::gpu::{binding, grid_elems, grid_tiles, Bind, Binding, ConvPath, Dispatch, Gpu, Precision, Variant};
+use crate::kernels::conv::{direct_lanes, ConvShape};
+use crate::kernels::{Direction, KernelDef, PipelineSpec, Shader, Uniform};
+use wgpu::Buffer;
+
+crate::wgsl_struct! {
+    /// Uniform parameters of the three Winograd kernels (the GEMM's shape: backward swaps the
+    /// channels).
+    pub struct WinoParams {
+        pub cin: u32,
+        pub cout: u32,
+        pub h: u32,
+        pub w: u32,
+        /// Tiles a row: ⌈w/2⌉.
+        pub tw: u32,
+        /// This chunk's first tile.
+        pub t0: u32,
+        /// This chunk's tile count.
+        pub tiles: u32,
+        /// GEMM pixel-tile groups: ⌈tiles/64⌉ (tiled) or ⌈tiles/(4·LANES)⌉ (direct).
+        pub tiles_n: u32,
+        /// Backward: 1 = multiply the result by [mask > 0].
+        pub mask_out: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
+}
+
+const ALL: &[Binding] = &[
+    binding("p", 0, Bind::Uniform),
+    binding("inp", 1, Bind::Read),
+    binding("weight", 2, Bind::Read),
+    binding("bias", 3, Bind::Read),
+    binding("mask", 4, Bind::Read),
+    binding("outp", 5, Bind::Write),
+    binding("vt", 6, Bind::Write),
+    binding("mt", 7, Bind::Write),
+];
+const IN: KernelDef =
+    KernelDef { shader: Shader::Winograd, entry: "wino_in", bindings: &[binding("p", 0, Bind::Uniform), binding("inp", 1, Bind::Read), binding("vt", 6, Bind::Write)] };
+const GEMM_BINDINGS: &[Binding] = &[binding("p", 0, Bind::Uniform), binding("weight", 2, Bind::Read), binding("vt", 6, Bind::Write), binding("mt", 7, Bind::Write)];
+const GEMM: KernelDef = KernelDef { shader: Shader::Winograd, entry: "wino_gemm", bindings: GEMM_BINDINGS };
+const GEMM_DIRECT: KernelDef = KernelDef { shader: Shader::Winograd, entry: "wino_gemm_direct", bindings: GEMM_BINDINGS };
+const OUT: KernelDef = KernelDef {
+    shader: Shader::Winograd,
+    entry: "wino_out",
+    bindings: &[binding("p", 0, Bind::Uniform), binding("bias", 3, Bind::Read), binding("mask", 4, Bind::Read), binding("outp", 5, Bind::Write), binding("mt", 7, Bind::Write)],
+};
+/// The entry points of `winograd.wgsl`.
+pub const KERNELS: &[KernelDef] = &[IN, GEMM, GEMM_DIRECT, OUT];
+const _: () = assert!(ALL.len() == 8);
+
+pub(crate) fn uniforms() -> Vec<Uniform> {
+    vec![Uniform::of::<WinoParams>()]
+}
+
+/// Whether a variant runs the conv of forward shape `s` by Winograd: with [`Variant::winograd`],
+/// every conv with more than 3 input channels (conv1_1's 3 → 64 stays a direct GEMM: its K of 27
+/// leaves too little to save for the transforms' memory traffic; BENCHMARKS.md, Winograd).
+/// Decided per layer, not per image size, so a conv's weights are stored in one layout only.
+pub fn uses_winograd(v: Variant, cin: usize) -> bool {
+    v.winograd && cin > 3
+}
+
+/// Elements of a conv's transformed kernel for `k_channels` → `m_channels`:
+/// `[16][k_channels][m_channels rounded up to a multiple of 4]`.
+pub fn wino_len(k_channels: usize, m_channels: usize) -> usize {
+    16 * k_channels * m_channels.next_multiple_of(4)
+}
+
+/// The kernel transform U = G g Gᵀ of every (k, m) pair of a conv in the GEMM layout
+/// `[k_channels·9][m4]` ([`crate::ConvWeights::forward_gemm`] or `backward_gemm`), as
+/// `[16][k_channels][m4]` (ξ = 4·row + column of U), computed in f64.
+pub fn transform_weights(gemm: &[f32], k_channels: usize, m_channels: usize) -> Vec<f32> {
+    const G: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
+    let m4 = m_channels.next_multiple_of(4);
+    assert_eq!(gemm.len(), k_channels * 9 * m4, "a GEMM-layout kernel");
+    let mut out = vec![0.0; wino_len(k_channels, m_channels)];
+    for k in 0..k_channels {
+        for m in 0..m4 {
+            let g = |ky: usize, kx: usize| gemm[(k * 9 + ky * 3 + kx) * m4 + m] as f64;
+            for a in 0..4 {
+                for b in 0..4 {
+                    let mut u = 0.0;
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            u += G[a][ky] * g(ky, kx) * G[b][kx];
+                        }
+                    }
+                    out[((a * 4 + b) * k_channels + k) * m4 + m] = u as f32;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// 2×2 output tiles of an `h`×`w` layer.
+pub fn tile_count(h: usize, w: usize) -> usize {
+    h.div_ceil(2) * w.div_ceil(2)
+}
+
+/// Tiles per chunk of a conv of GEMM shape `s` whose two scratch buffers hold `scratch_floats`
+/// f32 each: each buffer holds `16 · max(cin, cout)` floats per tile. At least one tile.
+pub fn chunk_tiles(s: ConvShape, scratch_floats: usize) -> usize {
+    (scratch_floats / (16 * s.cin.max(s.cout))).clamp(1, tile_count(s.h, s.w).max(1))
+}
+
+/// Floats of each scratch buffer a network needs whose largest activation takes `act_bytes`:
+/// as many bytes as that activation (so the scratch costs two activations), at least one tile of
+/// its widest Winograd conv (`widest` = max(cin, cout)).
+pub fn scratch_floats(act_bytes: u64, widest: usize) -> usize {
+    ((act_bytes / 4) as usize).max(16 * widest)
+}
+
+/// The two scratch buffers of a network's Winograd convs (each `[16][channels][chunk tiles]` f32).
+#[derive(Clone, Debug)]
+pub struct WinoScratch {
+    /// The transformed input, `vt`.
+    pub input: Buffer,
+    /// The transformed products, `mt`.
+    pub product: Buffer,
+}
+
+impl WinoScratch {
+    /// Floats of each buffer.
+    pub fn floats(&self) -> usize {
+        (self.input.size().min(self.product.size()) / 4) as usize
+    }
+}
+
+/// The pipelines of one kernel for a direction and precision (`lanes`: direct GEMM only).
+fn spec(def: KernelDef, dir: Direction, precision: Precision, lanes: u32) -> PipelineSpec {
+    let backward = (dir == Direction::Backward) as u32;
+    let d = if backward == 1 { "backward" } else { "forward" };
+    let name = match def.entry {
+        "wino_gemm_direct" => format!("wino_gemm_{d}_direct{lanes}{}", precision.suffix()),
+        e => format!("{e}_{d}{}", precision.suffix()),
+    };
+    def.spec(precision, Some(dir), &[("BACKWARD", backward), ("LANES", lanes)], name)
+}
+
+/// Every Winograd pipeline for `precision`.
+pub(crate) fn pipelines(precision: Precision) -> Vec<PipelineSpec> {
+    let mut v = Vec::new();
+    for dir in [Direction::Forward, Direction::Backward] {
+        v.push(spec(IN, dir, precision, 64));
+        v.push(spec(GEMM, dir, precision, 64));
+        v.extend([4, 16, 64].map(|l| spec(GEMM_DIRECT, dir, precision, l)));
+        v.push(spec(OUT, dir, precision, 64));
+    }
+    v
+}
+
+/// The buffers of one Winograd conv (the GEMM's view: backward swaps the channels).
+pub(crate) struct WinoBuffers<'a> {
+    pub inp: &'a Buffer,
+    pub weight: &'a Buffer,
+    pub bias: &'a Buffer,
+    pub mask: &'a Buffer,
+    pub out: &'a Buffer,
+    pub scratch: &'a WinoScratch,
+}
+
+/// The dispatches of a conv of GEMM shape `s` by Winograd: per chunk of tiles, the input
+/// transform, the 16 GEMMs (`v.path`'s implementation) and the output transform with the
+/// direction's epilogue, all labelled `label`. FLOPs are counted as the direct algorithm's (on the GEMM), so GFLOP/s
+/// show the gain.
+pub(crate) fn dispatches(gpu: &Gpu, v: Variant, dir: Direction, label: String, s: ConvShape, mask_out: bool, b: WinoBuffers) -> Vec<Dispatch> {
+    let total = tile_count(s.h, s.w);
+    let chunk = chunk_tiles(s, b.scratch.floats());
+    let mut out = Vec::new();
+    let mut t0 = 0;
+    while t0 < total {
+        let tiles = chunk.min(total - t0);
+        let (gemm, tiles_n, grid) = match v.path {
+            ConvPath::Tiled => {
+                let tiles_n = tiles.div_ceil(64) as u32;
+                (spec(GEMM, dir, v.precision, 64), tiles_n, grid_tiles(tiles_n, 16 * s.cout.div_ceil(64) as u32))
+            }
+            ConvPath::Direct => {
+                let lanes = direct_lanes(tiles as u32);
+                let tiles_n = tiles.div_ceil(4 * lanes as usize) as u32;
+                (spec(GEMM_DIRECT, dir, v.precision, lanes), tiles_n, grid_tiles(tiles_n, 16 * s.cout.div_ceil(16) as u32))
+            }
+        };
+        let p = WinoParams {
+            cin: s.cin as u32,
+            cout: s.cout as u32,
+            h: s.h as u32,
+            w: s.w as u32,
+            tw: s.w.div_ceil(2) as u32,
+            t0: t0 as u32,
+            tiles: tiles as u32,
+            tiles_n,
+            mask_out: mask_out as u32,
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
+        };
+        let (vt, mt) = (&b.scratch.input, &b.scratch.product);
+        // The direct algorithm's multiply-adds for these tiles' pixels (4 each).
+        let flops = 2.0 * 9.0 * (s.cin * s.cout * 4 * tiles) as f64;
+        out.push(spec(IN, dir, v.precision, 64).get(gpu).dispatch(gpu, label.clone(), &p, &[("inp", b.inp), ("vt", vt)], grid_elems(s.cin * tiles), 0.0));
+        out.push(gemm.get(gpu).dispatch(gpu, label.clone(), &p, &[("weight", b.weight), ("vt", vt), ("mt", mt)], grid, flops));
+        let epilogue = [("bias", b.bias), ("mask", b.mask), ("outp", b.out), ("mt", mt)];
+        out.push(spec(OUT, dir, v.precision, 64).get(gpu).dispatch(gpu, label.clone(), &p, &epilogue, grid_elems(s.cout * tiles), 0.0));
+        t0 += tiles;
+    }
+    out
+}
