@@ -6,7 +6,7 @@
 use crate::kernels::ConvShape;
 use crate::preview::{Preview, PreviewSource};
 use crate::session::{fitted, sizes, Inputs, Masks};
-use crate::{ConvPath, Engine, Error, Gpu, GpuOptions, Precision, Run, Session, Settings, VggWeights};
+use crate::{Engine, Error, Gpu, GpuOptions, Precision, Run, Session, Settings, VggWeights};
 use js_sys::{Promise, Reflect, Uint8Array};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -332,6 +332,62 @@ fn variant_js(v: crate::Variant) -> JsValue {
         Precision::F16 => "f16",
     };
     to_js(&serde_json::json!({ "conv": v.conv_name(), "precision": precision }))
+}
+
+struct View {
+    canvas: web_sys::HtmlCanvasElement,
+    surface: wgpu::Surface<'static>,
+    config: wgpu::SurfaceConfiguration,
+    preview: Preview,
+    source: PreviewSource,
+}
+
+impl View {
+    fn new(engine: &Engine, session: &Session, canvas: web_sys::HtmlCanvasElement) -> Result<View, JsValue> {
+        let gpu = &engine.gpu;
+        let (w, h) = session.size();
+        canvas.set_width(w);
+        canvas.set_height(h);
+        let surface = gpu.instance.create_surface(wgpu::SurfaceTarget::Canvas(canvas.clone())).map_err(|e| js_error(Error::Gpu(format!("cannot draw on the canvas: {e}"))))?;
+        let mut config = surface.get_default_config(&gpu.adapter, w, h).ok_or_else(|| js_error(Error::Gpu("the canvas does not support this adapter".into())))?;
+        let caps = surface.get_capabilities(&gpu.adapter);
+        if let Some(f) = caps.formats.iter().find(|f| !f.is_srgb()) {
+            config.format = *f;
+        }
+        config.view_formats.clear();
+        surface.configure(&gpu.device, &config);
+        let preview = Preview::new(gpu, config.format);
+        let source = preview.source(gpu, session.rgba_buffer(), w, h);
+        Ok(View { canvas, surface, config, preview, source })
+    }
+
+    /// Follows the run to a new scale: the canvas takes the session's size and the preview reads
+    /// its display buffer.
+    fn follow(&mut self, gpu: &Gpu, session: &Session) {
+        let (w, h) = session.size();
+        self.canvas.set_width(w);
+        self.canvas.set_height(h);
+        self.config.width = w;
+        self.config.height = h;
+        self.surface.configure(&gpu.device, &self.config);
+        self.source = self.preview.source(gpu, session.rgba_buffer(), w, h);
+    }
+
+    fn draw(&self, gpu: &Gpu) {
+        let frame = match self.surface.get_current_texture() {
+            wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
+            wgpu::CurrentSurfaceTexture::Outdated | wgpu::CurrentSurfaceTexture::Lost => {
+                self.surface.configure(&gpu.device, &self.config);
+                return;
+            }
+            _ => return,
+        };
+        let view = frame.texture.create_view(&Default::default());
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        self.preview.draw(&mut enc, &view, &self.source);
+        gpu.queue.submit([enc.finish()]);
+        gpu.queue.present(frame);
+    }
 }
 
 /// A running optimisation: a coarse-to-fine [`Run`], one scale at a time.

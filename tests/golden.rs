@@ -29,12 +29,18 @@ fn the_weights_dtype_comes_from_the_file_not_its_name() {
 }
 
 /// Compares the forward pass of the weights file at `path` with activations and weights stored
-/// in `precision` (tolerances by the file's stored dtype).
+/// in `precision` (tolerances by the file's stored dtype), by Winograd and by the direct GEMM.
 fn check_file(path: &std::path::Path, precision: Precision) {
+    for winograd in [true, false] {
+        check_file_with(path, precision, winograd);
+    }
+}
+
+fn check_file_with(path: &std::path::Path, precision: Precision, winograd: bool) {
     let golden = load_golden();
     let weights = VggWeights::load(path).expect("weights load");
     let f16 = weights.stored_f16;
-    let gpu = pollster::block_on(stylize::Gpu::new(&GpuOptions { precision: Some(precision), ..Default::default() })).unwrap();
+    let gpu = pollster::block_on(stylize::Gpu::new(&GpuOptions { precision: Some(precision), winograd: Some(winograd), ..Default::default() })).unwrap();
     let engine = Engine::new(gpu, &weights).unwrap();
     let gpu = &engine.gpu;
     let (h, w) = (64usize, 64usize);
@@ -48,7 +54,7 @@ fn check_file(path: &std::path::Path, precision: Precision) {
         }
     }
     let input = gpu.storage_init("x", &x);
-    let plan = stylize::plan::Plan::network(stylize::plan::Net::Photo, w, h, &engine.channels(), precision);
+    let plan = stylize::plan::Plan::network(stylize::plan::Net::Photo, w, h, &engine.channels(), gpu.variant());
     let net = Network::new(&engine, &input, w, h, Pooling::Max, &mut plan.allocate(gpu), stylize::plan::Net::Photo);
     // NaN-fill every activation so an unwritten element fails.
     for (l, a) in net.layers.iter().zip(&net.acts) {
@@ -81,7 +87,7 @@ fn check_file(path: &std::path::Path, precision: Precision) {
         let sum_err = (sum - gsum).abs() / gsum.abs();
         let frac_err = (frac - g["frac_positive"].as_f64().unwrap()).abs();
         let sample_err = samples.iter().map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-        eprintln!("{} ({} weights file, {precision:?} storage): sum rel err {sum_err:.2e}, mean rel err {:.2e}, frac_positive abs err {frac_err:.2e}, max sample abs err {sample_err:.3e} (layer mean {gmean:.1})",
+        eprintln!("{} ({} weights file, {precision:?} storage, winograd {winograd}): sum rel err {sum_err:.2e}, mean rel err {:.2e}, frac_positive abs err {frac_err:.2e}, max sample abs err {sample_err:.3e} (layer mean {gmean:.1})",
             l.name, if f16 { "f16" } else { "f32" }, ((sum / v.len() as f64) - gmean).abs() / gmean);
         assert!(sum_err < rel, "{}: sum {sum} vs golden {gsum}", l.name);
         assert!(frac_err < frac_tol, "{}: frac_positive {frac}", l.name);

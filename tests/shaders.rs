@@ -34,7 +34,7 @@ fn every_shader_validates_with_naga() {
         }
     }
     let modules = ModuleKey::all(true);
-    assert_eq!(modules.len(), 2 * (Shader::ALL.len() + 1), "each kernel file in both precisions (conv: both directions)");
+    assert_eq!(modules.len(), 2 * (Shader::ALL.len() + 2), "each kernel file in both precisions (the two conv files: both directions)");
     for key in modules {
         validate(&format!("{key:?}"), &module_source(key));
     }
@@ -44,7 +44,7 @@ fn every_shader_validates_with_naga() {
 fn uniform_structs_match_their_rust_twins() {
     let mut checked = 0;
     for shader in Shader::ALL {
-        let key = ModuleKey { shader, precision: stylize::Precision::F32, conv: (shader == Shader::Conv).then_some(stylize::kernels::Direction::Forward) };
+        let key = ModuleKey { shader, precision: stylize::Precision::F32, conv: shader.is_conv().then_some(stylize::kernels::Direction::Forward) };
         let (module, _) = validate(shader.file_name(), &module_source(key));
         for u in shader.uniforms() {
             let ty = module.types.iter().find(|(_, t)| t.name.as_deref() == Some(u.name)).unwrap_or_else(|| panic!("{}: struct {} in the WGSL", shader.file_name(), u.name)).1;
@@ -56,14 +56,14 @@ fn uniform_structs_match_their_rust_twins() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 12, "every uniform struct");
+    assert_eq!(checked, 13, "every uniform struct");
 }
 
 #[test]
 fn bindings_match_the_wgsl() {
     let mut checked = 0;
     for shader in Shader::ALL {
-        let key = ModuleKey { shader, precision: stylize::Precision::F16, conv: (shader == Shader::Conv).then_some(stylize::kernels::Direction::Backward) };
+        let key = ModuleKey { shader, precision: stylize::Precision::F16, conv: shader.is_conv().then_some(stylize::kernels::Direction::Backward) };
         let (module, info) = validate(shader.file_name(), &module_source(key));
         let entries: Vec<&str> = module.entry_points.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(shader.kernels().len(), entries.len(), "{}: every entry point has a binding table ({entries:?})", shader.file_name());
@@ -91,17 +91,18 @@ fn bindings_match_the_wgsl() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 36, "every kernel entry point");
+    assert_eq!(checked, 40, "every kernel entry point");
 }
 
 #[test]
 fn every_pipeline_variant_is_listed_once() {
     let all = stylize::kernels::all_pipelines(true);
-    // conv 2 directions × 5 tiles, pool 2 × 2, Gram partials and style gradient 4 each, content
+    // conv 2 directions × 5 tiles, Winograd 2 directions × (input transform, tiled GEMM, 3 direct
+    // GEMMs, output transform), pool 2 × 2, Gram partials and style gradient 4 each, content
     // loss, to_act, the tile activation copy and the masked features: per precision; Gram finish,
     // style diff, TV, reduce, Adam ×2, pre/post, L-BFGS ×6, tile copy/zero/Gram sum/masked add,
     // colour ×5, Gram blend: f32.
-    assert_eq!(all.len(), 2 * (10 + 4 + 8 + 1 + 1 + 1 + 1) + 8 + 6 + 4 + 5 + 1);
+    assert_eq!(all.len(), 2 * (10 + 12 + 4 + 8 + 1 + 1 + 1 + 1) + 8 + 6 + 4 + 5 + 1);
     let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
     names.sort();
     names.dedup();

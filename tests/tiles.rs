@@ -186,14 +186,16 @@ fn fast_tiles_error_is_measured() {
 fn a_budget_picks_tiles_that_fit_it() {
     let ch = stylize::vgg::vgg19_channels();
     let s = Settings { optimizer: Optimizer::Adam, ..Settings::default() };
-    let weights = stylize::vgg::weight_bytes(&ch, Precision::F16);
+    // A GPU's default: tiled kernels, f16 storage, Winograd (with its transformed weights and scratch).
+    let f16 = stylize::Variant { path: stylize::ConvPath::Tiled, precision: Precision::F16, winograd: true };
+    let weights = stylize::vgg::weight_bytes(&ch, f16);
     let gib = 1u64 << 30;
     // 4096² keeps ~1.6 GiB of whole-image state (image, gradient, Adam's moments, display,
     // targets): it needs a 2 GiB budget.
     for (n, budget_gib) in [(1024usize, 1), (2048, 1), (4096, 2)] {
         let budget = Budget { max_binding: 2 * gib, max_buffer: 2 * gib, total: budget_gib * gib, weights };
-        let whole = Plan::whole(n, n, (n, n), &ch, Precision::F16, &s);
-        let p = Plan::choose(n, n, (n, n), &ch, Precision::F16, &s, budget).unwrap();
+        let whole = Plan::whole(n, n, (n, n), &ch, f16, &s);
+        let p = Plan::choose(n, n, (n, n), &ch, f16, &s, budget).unwrap();
         eprintln!("{n}² within {budget_gib} GiB: {} (whole: {:.0} MiB)", p.summary(weights), (whole.peak() + weights) as f64 / (1 << 20) as f64);
         assert!(whole.peak() + weights > budget.total, "{n}² does not fit whole");
         assert!(p.grid.is_some() && p.peak() + weights <= budget.total);
@@ -202,7 +204,7 @@ fn a_budget_picks_tiles_that_fit_it() {
     let tight = Budget { max_binding: 1 << 40, max_buffer: 1 << 40, total: 300 << 20, weights };
     let fits: Vec<u32> = [3000usize, 4000, 5000]
         .iter()
-        .map(|&n| match Plan::choose(n, n, (n, n), &ch, Precision::F16, &s, tight) {
+        .map(|&n| match Plan::choose(n, n, (n, n), &ch, f16, &s, tight) {
             Err(stylize::Error::TooLarge { fits, .. }) => fits,
             other => panic!("{n}: expected TooLarge, got {:?}", other.map(|p| p.summary(0))),
         })
@@ -210,7 +212,7 @@ fn a_budget_picks_tiles_that_fit_it() {
     assert!(fits.windows(2).all(|w| w[0] == w[1]), "{fits:?}");
     // Elongated images (a side under 16 px when scaled down) and budgets nothing fits.
     for (w, h, total) in [(4096usize, 300usize, 100u64 << 20), (4096, 2724, 256 << 20), (300, 4096, 1 << 20)] {
-        match Plan::choose(w, h, (h, w), &ch, Precision::F32, &s, Budget { max_binding: 128 << 20, max_buffer: 2 << 30, total, weights }) {
+        match Plan::choose(w, h, (h, w), &ch, stylize::Variant { precision: Precision::F32, ..f16 }, &s, Budget { max_binding: 128 << 20, max_buffer: 2 << 30, total, weights }) {
             Err(stylize::Error::TooLarge { fits, .. }) => eprintln!("{w}×{h} within {} MiB: ≤ {fits} px fits", total >> 20),
             other => panic!("{w}×{h}: expected TooLarge, got {:?}", other.map(|p| p.summary(0))),
         }

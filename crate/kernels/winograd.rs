@@ -87,9 +87,9 @@ pub fn transform_weights(gemm: &[f32], k_channels: usize, m_channels: usize) -> 
             for a in 0..4 {
                 for b in 0..4 {
                     let mut u = 0.0;
-                    for ky in 0..3 {
-                        for kx in 0..3 {
-                            u += G[a][ky] * g(ky, kx) * G[b][kx];
+                    for (ky, ga) in G[a].iter().enumerate() {
+                        for (kx, gb) in G[b].iter().enumerate() {
+                            u += ga * g(ky, kx) * gb;
                         }
                     }
                     out[((a * 4 + b) * k_channels + k) * m4 + m] = u as f32;
