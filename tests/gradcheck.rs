@@ -16,8 +16,15 @@ use stylize::reference as cpu;
 use stylize::session::Inputs;
 use stylize::{Colors, Engine, GpuOptions, Init, Pooling, Precision, Session, Settings, VggWeights};
 
+/// The device with `precision` storage (and the default conv: Winograd for every conv but conv1_1,
+/// so the finite-difference checks below cover its kernels).
 fn device(precision: Precision) -> stylize::Gpu {
-    pollster::block_on(stylize::Gpu::new(&GpuOptions { precision: Some(precision), ..Default::default() })).unwrap()
+    device_with(precision, None)
+}
+
+/// [`device`] with Winograd on or off (`None`: the default).
+fn device_with(precision: Precision, winograd: Option<bool>) -> stylize::Gpu {
+    pollster::block_on(stylize::Gpu::new(&GpuOptions { precision: Some(precision), winograd, ..Default::default() })).unwrap()
 }
 
 /// A small synthetic photo and painting (deterministic gradients of colour).
@@ -140,7 +147,11 @@ fn full_gradient_avg_pooling_matches_finite_differences() {
 
 /// Gradient (w.r.t. the image) and losses of one evaluation of the real network at 32 px.
 fn real_gradient(weights: &VggWeights, precision: Precision) -> (Vec<f32>, stylize::Losses) {
-    let engine = Engine::new(device(precision), weights).unwrap();
+    real_gradient_on(device(precision), weights)
+}
+
+fn real_gradient_on(gpu: stylize::Gpu, weights: &VggWeights) -> (Vec<f32>, stylize::Losses) {
+    let engine = Engine::new(gpu, weights).unwrap();
     let content = image::open(test_image("chelsea.png")).unwrap().to_rgba8();
     let style = image::open(test_painting()).unwrap().to_rgba8();
     let settings = Settings { size: 32, init: Init::Noise, seed: 2, ..Settings::default() };
@@ -173,6 +184,24 @@ fn f16_storage_gradient_tracks_f32() {
     for (what, a, b) in [("content", l16.content, l32.content), ("style", l16.style, l32.style), ("tv", l16.tv, l32.tv)] {
         let rel = ((a - b) / b).abs();
         assert!(rel < 1e-2, "{what} loss: f16 {a} vs f32 {b} (rel {rel:.2e})");
+    }
+}
+
+#[test]
+fn winograd_loss_and_gradient_match_the_direct_gemm() {
+    // The real VGG19 at 32 px from noise, f32 storage: Winograd's convs against the direct GEMM's
+    // (both f32 arithmetic; Winograd's transforms round differently). Tolerance: the gradient
+    // within 1e-4 relative L2, each loss within 1e-4 relative.
+    let weights = VggWeights::load(&real_weights_path()).unwrap();
+    let (gw, lw) = real_gradient_on(device_with(Precision::F32, Some(true)), &weights);
+    let (gg, lg) = real_gradient_on(device_with(Precision::F32, Some(false)), &weights);
+    let norm = |v: &mut dyn Iterator<Item = f64>| v.map(|x| x * x).sum::<f64>().sqrt();
+    let err = norm(&mut gw.iter().zip(&gg).map(|(a, b)| (a - b) as f64)) / norm(&mut gg.iter().map(|&b| b as f64));
+    eprintln!("Winograd vs direct GEMM: gradient rel L2 err {err:.2e}; losses GEMM {lg:?} Winograd {lw:?}");
+    assert!(err < 1e-4, "gradient relative L2 error {err}");
+    for (what, a, b) in [("content", lw.content, lg.content), ("style", lw.style, lg.style), ("tv", lw.tv, lg.tv)] {
+        let rel = ((a - b) / b).abs();
+        assert!(rel < 1e-4, "{what} loss: Winograd {a} vs GEMM {b} (rel {rel:.2e})");
     }
 }
 
