@@ -33,6 +33,8 @@ const TILE_CORES: [usize; 11] = [2048, 1536, 1024, 768, 512, 384, 256, 192, 128,
 
 struct Builder {
     buffers: Vec<BufferSpec>,
+    /// Floats of each Winograd scratch buffer: the most any network planned so far needs.
+    winograd: usize,
 }
 
 impl Builder {
@@ -47,8 +49,8 @@ impl Builder {
         self.buffers.last_mut().expect("just added").windowed = true;
     }
 
-    /// A network's input copy (f16 storage only), activations and Winograd scratch (when a conv
-    /// runs by Winograd: two buffers as large as its largest activation, [`winograd::scratch_floats`]).
+    /// A network's input copy (f16 storage only) and activations; the Winograd scratch it needs
+    /// ([`winograd_scratch`]) is added once for every network by [`Self::finish`].
     fn network(&mut self, net: Net, layers: &[LayerShape], v: Variant, life: Life) {
         let precision = v.precision;
         let (c, h, w) = layers[0].input;
@@ -58,10 +60,18 @@ impl Builder {
         for l in layers {
             self.add(Buf::Activation(net, l.name.clone()), precision.bytes() * l.out_len() as u64, life);
         }
-        if let Some(floats) = winograd_scratch(layers, v) {
-            self.add(Buf::WinogradInput(net), 4 * floats as u64, life);
-            self.add(Buf::WinogradProduct(net), 4 * floats as u64, life);
+        self.winograd = self.winograd.max(winograd_scratch(layers, v).unwrap_or(0));
+    }
+
+    /// The buffers: with the Winograd scratch pair (session-long, shared by the networks, which
+    /// run one after another) when a network needs it.
+    fn finish(mut self) -> Vec<BufferSpec> {
+        if self.winograd > 0 {
+            let bytes = 4 * self.winograd as u64;
+            self.add(Buf::WinogradInput, bytes, Life::Session);
+            self.add(Buf::WinogradProduct, bytes, Life::Session);
         }
+        self.buffers
     }
 
     /// The whole-image state: the image, its average and gradient, the optimiser's, the display
@@ -136,8 +146,8 @@ impl Builder {
     }
 }
 
-/// Floats of each of a network's two Winograd scratch buffers (`None`: no conv of `layers` runs by
-/// Winograd under `v`).
+/// Floats of each of the two Winograd scratch buffers a network of `layers` needs under `v`
+/// ([`winograd::scratch_floats`]; `None`: no conv runs by Winograd).
 pub fn winograd_scratch(layers: &[LayerShape], v: Variant) -> Option<usize> {
     let wino: Vec<&LayerShape> = layers.iter().filter(|l| l.conv.is_some() && winograd::uses_winograd(v, l.input.0)).collect();
     let widest = wino.iter().map(|l| l.input.0.max(l.output.0)).max()?;
@@ -155,7 +165,7 @@ impl Plan {
     /// kernels and storage `v`; `channels`: each conv's (cin, cout).
     pub fn whole(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], v: Variant, settings: &Settings) -> Plan {
         let precision = v.precision;
-        let mut b = Builder { buffers: Vec::new() };
+        let mut b = Builder { buffers: Vec::new(), winograd: 0 };
         let hw = (width * height) as u64;
         let layers = layer_shapes(width, height, channels);
         // Each styled region's style passes write their own loss partials (five layers each).
@@ -203,15 +213,15 @@ impl Plan {
             let split = GramSplit::new(l.output.0, l.output.1 * l.output.2);
             b.add(Buf::StyleGramPartials(l.name.clone()), 4 * split.partial_len() as u64, Life::Targets);
         }
-        Plan { buffers: b.buffers, grid: None, style_grid: None, exact: true }
+        Plan { buffers: b.finish(), grid: None, style_grid: None, exact: true }
     }
 
     /// A network's buffers alone (input copy, activations): for tools and tests that run the
     /// forward pass only.
     pub fn network(net: Net, width: usize, height: usize, channels: &[(usize, usize)], v: Variant) -> Plan {
-        let mut b = Builder { buffers: Vec::new() };
+        let mut b = Builder { buffers: Vec::new(), winograd: 0 };
         b.network(net, &layer_shapes(width, height, channels), v, Life::Session);
-        Plan { buffers: b.buffers, grid: None, style_grid: None, exact: true }
+        Plan { buffers: b.finish(), grid: None, style_grid: None, exact: true }
     }
 
     /// A plan of the buffers listed as (name, bytes), all living as long as the session: for the
@@ -225,7 +235,7 @@ impl Plan {
     /// painting's targets too, with the same tiles' buffers).
     pub fn tiled(width: usize, height: usize, style: (usize, usize), channels: &[(usize, usize)], v: Variant, settings: &Settings, core: usize) -> Plan {
         let precision = v.precision;
-        let mut b = Builder { buffers: Vec::new() };
+        let mut b = Builder { buffers: Vec::new(), winograd: 0 };
         let hw = (width * height) as u64;
         let probe = layer_shapes(width.max(16), height.max(16), channels);
         let halo = halo_for(&probe, settings);
@@ -300,7 +310,7 @@ impl Plan {
         b.add_windowed(Buf::StyleRgba, 4 * (style.0 * style.1) as u64, Life::Targets);
         b.add_windowed(Buf::StyleImage, 12 * (style.0 * style.1) as u64, Life::Targets);
         b.colour(hw, (style.0 * style.1) as u64, settings);
-        Plan { buffers: b.buffers, grid: Some(grid), style_grid: Some(style_grid), exact: settings.tile_mode == TileMode::Exact }
+        Plan { buffers: b.finish(), grid: Some(grid), style_grid: Some(style_grid), exact: settings.tile_mode == TileMode::Exact }
     }
 
     /// The plan a session uses: tiled with `settings.tile_size` when set; else whole when it fits

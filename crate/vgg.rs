@@ -191,7 +191,7 @@ impl NetStore {
         NetStore {
             converted: (v.precision != Precision::F32).then(|| arena.take(Buf::NetworkInput(net))),
             acts: layers.iter().map(|l| arena.take(Buf::Activation(net, l.name.clone()))).collect(),
-            scratch: crate::plan::winograd_scratch(layers, v).map(|_| WinoScratch { input: arena.take(Buf::WinogradInput(net)), product: arena.take(Buf::WinogradProduct(net)) }),
+            scratch: crate::plan::winograd_scratch(layers, v).map(|_| WinoScratch { input: arena.shared(Buf::WinogradInput), product: arena.shared(Buf::WinogradProduct) }),
         }
     }
 

@@ -23,20 +23,37 @@ fn iteration_has_the_documented_dispatch_count() {
     let (f32_count, f16_count) = documented_counts();
     let weights = VggWeights::random(8, 3);
     let img = image::RgbaImage::from_fn(24, 20, |x, y| image::Rgba([(x * 9) as u8, (y * 11) as u8, 77, 255]));
-    for precision in precisions(gpu()) {
-        let gpu = pollster::block_on(stylize::Gpu::new(&GpuOptions { precision: Some(precision), ..Default::default() })).unwrap();
+    for (precision, winograd) in precisions(gpu()).into_iter().flat_map(|p| [(p, false), (p, true)]) {
+        let gpu = pollster::block_on(stylize::Gpu::new(&GpuOptions { precision: Some(precision), winograd: Some(winograd), ..Default::default() })).unwrap();
+        let v = gpu.variant();
         let engine = Engine::new(gpu, &weights).unwrap();
         let adam = Settings { size: 24, optimizer: stylize::Optimizer::Adam, ..Settings::default() };
         let s = Session::new(engine.clone(), &Inputs::new(img.clone(), img.clone()), &adam).unwrap();
         let n = s.iteration_dispatches().count();
-        let want = if precision == stylize::Precision::F32 { f32_count } else { f16_count };
-        eprintln!("{precision:?}: {n} dispatches per iteration");
-        assert_eq!(n, want, "{precision:?} storage: ARCHITECTURE.md says {want}");
+        let gemm = if precision == stylize::Precision::F32 { f32_count } else { f16_count };
+        // Winograd: each conv but conv1_1 is three dispatches per chunk of tiles, forward and back.
+        let layers = stylize::vgg::layer_shapes(24, 20, &engine.channels());
+        let extra: usize = match stylize::plan::winograd_scratch(&layers, v) {
+            Some(floats) => layers
+                .iter()
+                .filter(|l| l.conv.is_some() && stylize::kernels::winograd::uses_winograd(v, l.input.0))
+                .map(|l| {
+                    let shape = stylize::kernels::ConvShape { cin: l.input.0, cout: l.output.0, h: l.input.1, w: l.input.2 };
+                    let chunks = stylize::kernels::winograd::tile_count(shape.h, shape.w).div_ceil(stylize::kernels::winograd::chunk_tiles(shape, floats));
+                    2 * (3 * chunks - 1)
+                })
+                .sum(),
+            None => 0,
+        };
+        assert_eq!(winograd, extra > 0, "Winograd adds dispatches");
+        let want = gemm + extra;
+        eprintln!("{precision:?}, Winograd {winograd}: {n} dispatches per iteration");
+        assert_eq!(n, want, "{precision:?} storage, Winograd {winograd}: ARCHITECTURE.md says {gemm} with the GEMM, and Winograd adds {extra}");
         // L-BFGS: its 2m + 5 passes instead of Adam's 2.
         let lbfgs = Settings { optimizer: stylize::Optimizer::Lbfgs, ..adam };
         let s = Session::new(engine.clone(), &Inputs::new(img.clone(), img.clone()), &lbfgs).unwrap();
         let m = lbfgs.history as usize;
-        assert_eq!(s.iteration_dispatches().count(), want - 2 + 2 * m + 5, "{precision:?} storage, L-BFGS");
+        assert_eq!(s.iteration_dispatches().count(), want - 2 + 2 * m + 5, "{precision:?} storage, Winograd {winograd}, L-BFGS");
         engine.gpu.check().unwrap();
     }
 }

@@ -81,13 +81,15 @@ pub struct Arena {
     later: Vec<BufferSpec>,
     /// The targets' buffers handed out, released by [`Self::begin_iteration`].
     targets: Vec<wgpu::Buffer>,
+    /// Session buffers every network binds ([`Self::shared`]), once taken.
+    shared: HashMap<Buf, wgpu::Buffer>,
 }
 
 impl Arena {
     /// An arena of created `buffers` (by name, with their lifetime) and the iteration's, `later`
     /// (created by [`Self::begin_iteration`]): what [`crate::plan::Plan::allocate`] makes.
     pub fn new(buffers: HashMap<Buf, (wgpu::Buffer, Life)>, later: Vec<BufferSpec>) -> Arena {
-        Arena { buffers, later, targets: Vec::new() }
+        Arena { buffers, later, targets: Vec::new(), shared: HashMap::new() }
     }
 
     /// The planned buffer `key`. Panics when the plan has no such buffer — a name both sides
@@ -99,6 +101,17 @@ impl Arena {
             self.targets.push(buffer.clone());
         }
         buffer
+    }
+
+    /// The planned buffer `key` that several users bind (every network's Winograd scratch: they
+    /// run one after another): taken on the first call, the same buffer again on later ones.
+    pub fn shared(&mut self, key: Buf) -> wgpu::Buffer {
+        if let Some(b) = self.shared.get(&key) {
+            return b.clone();
+        }
+        let b = self.take(key.clone());
+        self.shared.insert(key, b.clone());
+        b
     }
 
     /// The targets are computed (and submitted): releases their buffers ([`Gpu::release`]) and

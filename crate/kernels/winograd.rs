@@ -112,10 +112,11 @@ pub fn chunk_tiles(s: ConvShape, scratch_floats: usize) -> usize {
 }
 
 /// Floats of each scratch buffer a network needs whose largest activation takes `act_bytes`:
-/// as many bytes as that activation (so the scratch costs two activations), at least one tile of
-/// its widest Winograd conv (`widest` = max(cin, cout)).
+/// half as many bytes as that activation (so the pair costs one activation; layers whose
+/// transformed tiles need more run in chunks), at least one tile of its widest Winograd conv
+/// (`widest` = max(cin, cout)).
 pub fn scratch_floats(act_bytes: u64, widest: usize) -> usize {
-    ((act_bytes / 4) as usize).max(16 * widest)
+    ((act_bytes / 8) as usize).max(16 * widest)
 }
 
 /// The two scratch buffers of a network's Winograd convs (each `[16][channels][chunk tiles]` f32).

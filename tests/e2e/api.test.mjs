@@ -190,7 +190,8 @@ test("the element's error event stays on the element (no window-level error)", a
 
 test('a kernel that fails to compile on the GPU falls back instead of failing the run', async () => {
   // Tiled kernels forced, with the tiled Gram partials made uncompilable: the run warns, falls
-  // back to the direct kernels on a new device, says so under the status, and finishes.
+  // back (Winograd → the direct GEMM, then tiled → direct kernels) on a new device each time,
+  // says so under the status, and finishes.
   const { page: p, log: l, context: c } = await openPage(b, `${srv.url}/index.html?conv=tiled&break=gram_partial`);
   try {
     await ready(p);
@@ -199,9 +200,9 @@ test('a kernel that fails to compile on the GPU falls back instead of failing th
     await p.click('#go');
     await p.waitForFunction(() => /^(Done|Stopped)/.test(document.getElementById('status').textContent), null, { timeout: 300_000 });
     assert.match(await p.textContent('#status'), /^Done after 2 iterations/);
-    assert.match(await p.textContent('#gpu-note'), /tiled kernels with f32 storage failed on this GPU; using direct kernels with f32 storage/);
-    assert.ok(l.console.some((m) => m.startsWith('warning: stylize: tiled kernels with f32 storage failed')), 'a console warning');
-    assert.deepEqual(await p.evaluate(() => window.__stylize.st.variant), { conv: 'direct', precision: 'f32' });
+    assert.match(await p.textContent('#gpu-note'), /tiled\+gemm kernels with f32 storage failed on this GPU; using direct\+gemm kernels with f32 storage/);
+    assert.ok(l.console.some((m) => m.startsWith('warning: stylize: tiled+winograd kernels with f32 storage failed')), 'a console warning');
+    assert.deepEqual(await p.evaluate(() => window.__stylize.st.variant), { conv: 'direct+gemm', precision: 'f32' });
   } finally {
     await c.close();
   }
