@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu};
-use crate::kernels::winograd::{scratch_floats, uses_winograd, wino_len, WinoScratch};
+use crate::kernels::winograd::{scratch_floats, wino_len, winograd_tile, WinoScratch};
 use crate::kernels::{self, ConvBackward, ConvForward, ConvShape};
 use crate::weights::gemm_len;
 use std::future::Future;
@@ -64,8 +64,12 @@ pub fn time_conv(engine: Rc<crate::Engine>, shape: ConvShape, backward: bool, re
     // GEMM layouts pad the output-channel dimension to a multiple of 4; Winograd's transforms
     // hold 16 values per kernel, and its scratch is what a network of this layer would plan (two
     // buffers as large as the larger activation).
-    let wino = uses_winograd(v, cin);
-    let wlen = if wino { wino_len(cin, cout).max(wino_len(cout, cin)) } else { gemm_len(cin, cout).max(gemm_len(cout, cin)) };
+    let tile = winograd_tile(v, cin, cout);
+    let wino = tile.is_some();
+    let wlen = match tile {
+        Some(t) => wino_len(cin, cout, t).max(wino_len(cout, cin, t)),
+        None => gemm_len(cin, cout).max(gemm_len(cout, cin)),
+    };
     let weight = gpu.storage_init("bench w", &v.precision.weight_bytes(&fill(wlen, 2)));
     let bias = gpu.storage_init("bench b", &fill(cout, 3));
     let act = gpu.act_init("bench act", v.precision, &fill(cin * h * w, 4));

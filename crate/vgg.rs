@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::{Arena, Budget, Buf, Net};
 use crate::gpu::{Dispatch, Gpu, Precision, Variant};
-use crate::kernels::winograd::{transform_weights, uses_winograd, wino_len, WinoScratch};
+use crate::kernels::winograd::{transform_weights, wino_len, winograd_tile, WinoScratch};
 pub use crate::kernels::Pooling;
 use crate::kernels::{self, ConvForward, ConvShape, PoolShape};
 use crate::weights::gemm_len;
@@ -81,12 +81,11 @@ pub fn default_budget(gpu: &Gpu) -> u64 {
 }
 
 /// Elements of one conv's weights for the forward pass and the input gradient under `v`: both
-/// GEMM layouts, or with Winograd ([`uses_winograd`]) both transforms.
+/// GEMM layouts, or with Winograd ([`winograd_tile`]) both transforms.
 fn conv_weight_len(cin: usize, cout: usize, v: Variant) -> usize {
-    if uses_winograd(v, cin) {
-        wino_len(cin, cout) + wino_len(cout, cin)
-    } else {
-        gemm_len(cin, cout) + gemm_len(cout, cin)
+    match winograd_tile(v, cin, cout) {
+        Some(t) => wino_len(cin, cout, t) + wino_len(cout, cin, t),
+        None => gemm_len(cin, cout) + gemm_len(cout, cin),
     }
 }
 
@@ -102,10 +101,10 @@ pub struct GpuConv {
     pub cin: usize,
     pub cout: usize,
     /// `[cin·9][cout4]` (cout rounded up to a multiple of 4, zero-padded), in the device's
-    /// precision; with Winograd ([`uses_winograd`]) its transform `[16][cin][cout4]`.
+    /// precision; with Winograd ([`winograd_tile`]) its transform `[16 or 36][cin][cout4]`.
     pub forward: wgpu::Buffer,
     /// `[cout·9][cin4]`, rotated and transposed for the input gradient, in the device's
-    /// precision; with Winograd its transform `[16][cout][cin4]`.
+    /// precision; with Winograd its transform `[16 or 36][cout][cin4]`.
     pub backward: wgpu::Buffer,
     /// `[cout]`.
     pub bias: wgpu::Buffer,
@@ -130,9 +129,9 @@ impl Engine {
         let mut convs = Vec::new();
         for c in &weights.convs {
             let (mut fwd, mut bwd) = (c.forward_gemm(), c.backward_gemm());
-            if uses_winograd(gpu.variant(), c.cin) {
-                fwd = transform_weights(&fwd, c.cin, c.cout);
-                bwd = transform_weights(&bwd, c.cout, c.cin);
+            if let Some(t) = winograd_tile(gpu.variant(), c.cin, c.cout) {
+                fwd = transform_weights(&fwd, c.cin, c.cout, t);
+                bwd = transform_weights(&bwd, c.cout, c.cin, t);
             }
             let bytes = pr.bytes() * fwd.len().max(bwd.len()) as u64;
             if bytes > max {

@@ -31,12 +31,13 @@ fn the_weights_dtype_comes_from_the_file_not_its_name() {
 /// Compares the forward pass of the weights file at `path` with activations and weights stored
 /// in `precision` (tolerances by the file's stored dtype), by Winograd and by the direct GEMM.
 fn check_file(path: &std::path::Path, precision: Precision) {
-    for winograd in [true, false] {
+    use stylize::kernels::winograd::WinoTile;
+    for winograd in [(true, Some(WinoTile::F2)), (true, Some(WinoTile::F4)), (false, None)] {
         check_file_with(path, precision, winograd);
     }
 }
 
-fn check_file_with(path: &std::path::Path, precision: Precision, winograd: bool) {
+fn check_file_with(path: &std::path::Path, precision: Precision, winograd: stylize::gpu::ConvAlgo) {
     let golden = load_golden();
     let weights = VggWeights::load(path).expect("weights load");
     let f16 = weights.stored_f16;
@@ -87,7 +88,7 @@ fn check_file_with(path: &std::path::Path, precision: Precision, winograd: bool)
         let sum_err = (sum - gsum).abs() / gsum.abs();
         let frac_err = (frac - g["frac_positive"].as_f64().unwrap()).abs();
         let sample_err = samples.iter().map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-        eprintln!("{} ({} weights file, {precision:?} storage, winograd {winograd}): sum rel err {sum_err:.2e}, mean rel err {:.2e}, frac_positive abs err {frac_err:.2e}, max sample abs err {sample_err:.3e} (layer mean {gmean:.1})",
+        eprintln!("{} ({} weights file, {precision:?} storage, winograd {winograd:?}): sum rel err {sum_err:.2e}, mean rel err {:.2e}, frac_positive abs err {frac_err:.2e}, max sample abs err {sample_err:.3e} (layer mean {gmean:.1})",
             l.name, if f16 { "f16" } else { "f32" }, ((sum / v.len() as f64) - gmean).abs() / gmean);
         assert!(sum_err < rel, "{}: sum {sum} vs golden {gsum}", l.name);
         assert!(frac_err < frac_tol, "{}: frac_positive {frac}", l.name);

@@ -22,8 +22,8 @@ fn device(precision: Precision) -> stylize::Gpu {
     device_with(precision, None)
 }
 
-/// [`device`] with Winograd on or off (`None`: the default).
-fn device_with(precision: Precision, winograd: Option<bool>) -> stylize::Gpu {
+/// [`device`] with Winograd on or off and its tile (`None`: the default).
+fn device_with(precision: Precision, winograd: Option<stylize::gpu::ConvAlgo>) -> stylize::Gpu {
     pollster::block_on(stylize::Gpu::new(&GpuOptions { precision: Some(precision), winograd, ..Default::default() })).unwrap()
 }
 
@@ -189,19 +189,23 @@ fn f16_storage_gradient_tracks_f32() {
 
 #[test]
 fn winograd_loss_and_gradient_match_the_direct_gemm() {
-    // The real VGG19 at 32 px from noise, f32 storage: Winograd's convs against the direct GEMM's
-    // (both f32 arithmetic; Winograd's transforms round differently). Tolerance: the gradient
+    // The real VGG19 at 32 px from noise, f32 storage: Winograd's convs (F(2×2) and F(4×4))
+    // against the direct GEMM's (all f32 arithmetic; Winograd's transforms round differently).
+    // Tolerance: the gradient
     // within 1e-4 relative L2, each loss within 1e-4 relative.
     let weights = VggWeights::load(&real_weights_path()).unwrap();
-    let (gw, lw) = real_gradient_on(device_with(Precision::F32, Some(true)), &weights);
-    let (gg, lg) = real_gradient_on(device_with(Precision::F32, Some(false)), &weights);
-    let norm = |v: &mut dyn Iterator<Item = f64>| v.map(|x| x * x).sum::<f64>().sqrt();
-    let err = norm(&mut gw.iter().zip(&gg).map(|(a, b)| (a - b) as f64)) / norm(&mut gg.iter().map(|&b| b as f64));
-    eprintln!("Winograd vs direct GEMM: gradient rel L2 err {err:.2e}; losses GEMM {lg:?} Winograd {lw:?}");
-    assert!(err < 1e-4, "gradient relative L2 error {err}");
-    for (what, a, b) in [("content", lw.content, lg.content), ("style", lw.style, lg.style), ("tv", lw.tv, lg.tv)] {
-        let rel = ((a - b) / b).abs();
-        assert!(rel < 1e-4, "{what} loss: Winograd {a} vs GEMM {b} (rel {rel:.2e})");
+    use stylize::kernels::winograd::WinoTile;
+    let (gg, lg) = real_gradient_on(device_with(Precision::F32, Some((false, None))), &weights);
+    for tile in [WinoTile::F2, WinoTile::F4] {
+        let (gw, lw) = real_gradient_on(device_with(Precision::F32, Some((true, Some(tile)))), &weights);
+        let norm = |v: &mut dyn Iterator<Item = f64>| v.map(|x| x * x).sum::<f64>().sqrt();
+        let err = norm(&mut gw.iter().zip(&gg).map(|(a, b)| (a - b) as f64)) / norm(&mut gg.iter().map(|&b| b as f64));
+        eprintln!("Winograd {tile:?} vs direct GEMM: gradient rel L2 err {err:.2e}; losses GEMM {lg:?} Winograd {lw:?}");
+        assert!(err < 1e-4, "{tile:?}: gradient relative L2 error {err}");
+        for (what, a, b) in [("content", lw.content, lg.content), ("style", lw.style, lg.style), ("tv", lw.tv, lg.tv)] {
+            let rel = ((a - b) / b).abs();
+            assert!(rel < 1e-4, "{tile:?}: {what} loss: Winograd {a} vs GEMM {b} (rel {rel:.2e})");
+        }
     }
 }
 

@@ -24,7 +24,7 @@ fn iteration_has_the_documented_dispatch_count() {
     let weights = VggWeights::random(8, 3);
     let img = image::RgbaImage::from_fn(24, 20, |x, y| image::Rgba([(x * 9) as u8, (y * 11) as u8, 77, 255]));
     for (precision, winograd) in precisions(gpu()).into_iter().flat_map(|p| [(p, false), (p, true)]) {
-        let gpu = pollster::block_on(stylize::Gpu::new(&GpuOptions { precision: Some(precision), winograd: Some(winograd), ..Default::default() })).unwrap();
+        let gpu = pollster::block_on(stylize::Gpu::new(&GpuOptions { precision: Some(precision), winograd: Some((winograd, None)), ..Default::default() })).unwrap();
         let v = gpu.variant();
         let engine = Engine::new(gpu, &weights).unwrap();
         let adam = Settings { size: 24, optimizer: stylize::Optimizer::Adam, ..Settings::default() };
@@ -39,7 +39,8 @@ fn iteration_has_the_documented_dispatch_count() {
                 .filter(|l| l.conv.is_some() && stylize::kernels::winograd::uses_winograd(v, l.input.0))
                 .map(|l| {
                     let shape = stylize::kernels::ConvShape { cin: l.input.0, cout: l.output.0, h: l.input.1, w: l.input.2 };
-                    let chunks = stylize::kernels::winograd::tile_count(shape.h, shape.w).div_ceil(stylize::kernels::winograd::chunk_tiles(shape, floats));
+                    let t = stylize::kernels::winograd::winograd_tile(v, l.input.0, l.output.0).unwrap();
+                    let chunks = stylize::kernels::winograd::tile_count(shape.h, shape.w, t).div_ceil(stylize::kernels::winograd::chunk_tiles(shape, floats, t));
                     2 * (3 * chunks - 1)
                 })
                 .sum(),

@@ -91,18 +91,18 @@ fn bindings_match_the_wgsl() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 40, "every kernel entry point");
+    assert_eq!(checked, 42, "every kernel entry point");
 }
 
 #[test]
 fn every_pipeline_variant_is_listed_once() {
     let all = stylize::kernels::all_pipelines(true);
-    // conv 2 directions × 5 tiles, Winograd 2 directions × (input transform, tiled GEMM, 3 direct
-    // GEMMs, output transform), pool 2 × 2, Gram partials and style gradient 4 each, content
+    // conv 2 directions × 5 tiles, Winograd 2 directions × (2 input transforms, tiled GEMM, 3
+    // direct GEMMs, 2 output transforms), pool 2 × 2, Gram partials and style gradient 4 each, content
     // loss, to_act, the tile activation copy and the masked features: per precision; Gram finish,
     // style diff, TV, reduce, Adam ×2, pre/post, L-BFGS ×6, tile copy/zero/Gram sum/masked add,
     // colour ×5, Gram blend: f32.
-    assert_eq!(all.len(), 2 * (10 + 12 + 4 + 8 + 1 + 1 + 1 + 1) + 8 + 6 + 4 + 5 + 1);
+    assert_eq!(all.len(), 2 * (10 + 16 + 4 + 8 + 1 + 1 + 1 + 1) + 8 + 6 + 4 + 5 + 1);
     let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
     names.sort();
     names.dedup();

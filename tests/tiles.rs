@@ -187,7 +187,7 @@ fn a_budget_picks_tiles_that_fit_it() {
     let ch = stylize::vgg::vgg19_channels();
     let s = Settings { optimizer: Optimizer::Adam, ..Settings::default() };
     // A GPU's default: tiled kernels, f16 storage, Winograd (with its transformed weights and scratch).
-    let f16 = stylize::Variant { path: stylize::ConvPath::Tiled, precision: Precision::F16, winograd: true };
+    let f16 = stylize::Variant { path: stylize::ConvPath::Tiled, precision: Precision::F16, winograd: true, wino_tile: None };
     let weights = stylize::vgg::weight_bytes(&ch, f16);
     let gib = 1u64 << 30;
     // 4096² keeps ~1.6 GiB of whole-image state (image, gradient, Adam's moments, display,

@@ -464,7 +464,7 @@ fn start_run(weights: &VggWeights, inputs: stylize::session::Inputs, settings: &
                 );
                 opts.conv_path = Some(next.path);
                 opts.precision = Some(next.precision);
-                opts.winograd = Some(next.winograd);
+                opts.winograd = Some((next.winograd, next.wino_tile));
             }
             other => return other,
         }

@@ -1,7 +1,7 @@
 //! The device: adapter and device selection, limits, error capture and device loss, buffer
 //! creation and the one submit helper.
 
-use super::{parse_conv, ConvPath, Dispatch, Kernels, Precision, Variant};
+use super::{parse_conv, ConvAlgo, ConvPath, Dispatch, Kernels, Precision, Variant};
 use crate::error::{Error, Result};
 use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
@@ -15,9 +15,10 @@ pub struct GpuOptions {
     /// Which conv kernels to use; `None` picks [`ConvPath::for_adapter`] (natively the
     /// `STYLIZE_CONV` environment variable overrides it: [`parse_conv`]).
     pub conv_path: Option<ConvPath>,
-    /// Whether convs run by Winograd ([`Variant::winograd`]); `None`: yes (natively the
-    /// `STYLIZE_CONV` environment variable's `winograd` or `gemm` overrides it).
-    pub winograd: Option<bool>,
+    /// Whether convs run by Winograd ([`Variant::winograd`]) and with which tile
+    /// ([`Variant::wino_tile`]); `None`: yes, with the engine's tile (natively the `STYLIZE_CONV`
+    /// environment variable's `winograd`, `winograd2`, `winograd4` or `gemm` overrides it).
+    pub winograd: Option<ConvAlgo>,
     /// Storage precision of activations and conv weights; `None` picks [`Precision::for_adapter`]
     /// (natively the `STYLIZE_PRECISION` environment variable, `f32` or `f16`, overrides it).
     pub precision: Option<Precision>,
@@ -142,8 +143,8 @@ pub struct Gpu {
     pub adapter_info: wgpu::AdapterInfo,
     /// The conv implementation plans use on this device.
     pub conv_path: ConvPath,
-    /// Whether plans run convs by Winograd ([`Variant::winograd`]).
-    pub winograd: bool,
+    /// Whether plans run convs by Winograd ([`Variant::winograd`]), and the forced tile.
+    pub winograd: ConvAlgo,
     /// How plans store activations and conv weights on this device.
     pub precision: Precision,
     /// Limits granted to the device (what plans are checked against).
@@ -203,7 +204,7 @@ impl Gpu {
             queue,
             adapter_info,
             conv_path,
-            winograd: opts.winograd.unwrap_or(true),
+            winograd: opts.winograd.unwrap_or((true, None)),
             precision,
             limits,
             features,
@@ -314,7 +315,7 @@ impl Gpu {
 
     /// The conv path, storage precision and conv algorithm plans use on this device.
     pub fn variant(&self) -> Variant {
-        Variant { path: self.conv_path, precision: self.precision, winograd: self.winograd }
+        Variant { path: self.conv_path, precision: self.precision, winograd: self.winograd.0, wino_tile: self.winograd.1 }
     }
 
     /// Whether the device has `shader-f16` enabled (so [`Precision::F16`] kernels can run).

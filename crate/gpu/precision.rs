@@ -3,6 +3,7 @@
 //! are the CPU twins of the WGSL precision prelude.
 
 use crate::error::{Error, Result};
+use crate::kernels::winograd::WinoTile;
 
 /// The two implementations of the 3×3 conv GEMM in `shaders/conv.wgsl` (same results, same
 /// bindings; the header of that file explains the cost models behind them). The same choice
@@ -152,9 +153,11 @@ pub struct Variant {
     pub path: ConvPath,
     /// Storage of activations and conv weights.
     pub precision: Precision,
-    /// 3×3 convs (all but conv1_1: [`crate::kernels::winograd::uses_winograd`]) by Winograd's
+    /// 3×3 convs (all but conv1_1: [`crate::kernels::winograd::winograd_tile`]) by Winograd's
     /// minimal filtering (`shaders/winograd.wgsl`) instead of the direct GEMM (`conv.wgsl`).
     pub winograd: bool,
+    /// Winograd's output tile for every such conv; `None`: the engine's choice.
+    pub wino_tile: Option<WinoTile>,
 }
 
 impl Variant {
@@ -163,36 +166,52 @@ impl Variant {
     /// simpler is left.
     pub fn fallback(self) -> Option<Variant> {
         match self {
-            Variant { winograd: true, .. } => Some(Variant { winograd: false, ..self }),
-            Variant { precision: Precision::F16, path, .. } => Some(Variant { path, precision: Precision::F32, winograd: false }),
-            Variant { path: ConvPath::Tiled, .. } => Some(Variant { path: ConvPath::Direct, precision: Precision::F32, winograd: false }),
+            Variant { winograd: true, .. } => Some(Variant { winograd: false, wino_tile: None, ..self }),
+            Variant { precision: Precision::F16, path, .. } => Some(Variant { path, precision: Precision::F32, winograd: false, wino_tile: None }),
+            Variant { path: ConvPath::Tiled, .. } => Some(Variant { path: ConvPath::Direct, precision: Precision::F32, winograd: false, wino_tile: None }),
             Variant { path: ConvPath::Direct, precision: Precision::F32, .. } => None,
         }
     }
 
-    /// The conv choice as `STYLIZE_CONV` / `?conv=` spell it: `direct+winograd`, `tiled+gemm`, …
-    /// ([`parse_conv`] reads it back).
+    /// The conv choice as `STYLIZE_CONV` / `?conv=` spell it: `direct+winograd`, `tiled+gemm`,
+    /// `direct+winograd4`, … ([`parse_conv`] reads it back).
     pub fn conv_name(self) -> String {
         let path = match self.path {
             ConvPath::Tiled => "tiled",
             ConvPath::Direct => "direct",
         };
-        format!("{path}+{}", if self.winograd { "winograd" } else { "gemm" })
+        let algo = match (self.winograd, self.wino_tile) {
+            (false, _) => "gemm",
+            (true, None) => "winograd",
+            (true, Some(WinoTile::F2)) => "winograd2",
+            (true, Some(WinoTile::F4)) => "winograd4",
+        };
+        format!("{path}+{algo}")
     }
 }
 
-/// Parses a conv choice: `tiled` or `direct` (the kernels' path), `winograd` or `gemm` (the
+/// A conv algorithm as [`parse_conv`] reads it: Winograd or not, and a forced Winograd tile.
+pub type ConvAlgo = (bool, Option<WinoTile>);
+
+/// Parses a conv choice: `tiled` or `direct` (the kernels' path), `winograd` (the engine's tile
+/// per layer), `winograd2` / `winograd4` (F(2×2) / F(4×4) for every Winograd conv) or `gemm` (the
 /// algorithm), or one of each joined by `+` or `,` (e.g. `direct+winograd`); what it leaves out is
-/// `None` (the adapter's default). Case-insensitive; fails with [`Error::Settings`].
-pub fn parse_conv(s: &str) -> Result<(Option<ConvPath>, Option<bool>)> {
-    let (mut path, mut winograd) = (None, None);
+/// `None` (the default). Case-insensitive; fails with [`Error::Settings`].
+pub fn parse_conv(s: &str) -> Result<(Option<ConvPath>, Option<ConvAlgo>)> {
+    let (mut path, mut algo) = (None, None);
     for part in s.split(['+', ',']).map(str::trim) {
         match part.to_ascii_lowercase().as_str() {
-            "winograd" if winograd.is_none() => winograd = Some(true),
-            "gemm" if winograd.is_none() => winograd = Some(false),
+            "winograd" if algo.is_none() => algo = Some((true, None)),
+            "winograd2" if algo.is_none() => algo = Some((true, Some(WinoTile::F2))),
+            "winograd4" if algo.is_none() => algo = Some((true, Some(WinoTile::F4))),
+            "gemm" if algo.is_none() => algo = Some((false, None)),
             "tiled" | "direct" if path.is_none() => path = Some(ConvPath::parse(part)?),
-            _ => return Err(Error::Settings(format!("conv must be `tiled` or `direct`, `winograd` or `gemm`, or one of each joined by `+` (e.g. `direct+winograd`), not {s:?}"))),
+            _ => {
+                return Err(Error::Settings(format!(
+                    "conv must be `tiled` or `direct`, `winograd` (`winograd2`, `winograd4`) or `gemm`, or one of each joined by `+` (e.g. `direct+winograd`), not {s:?}"
+                )))
+            }
         }
     }
-    Ok((path, winograd))
+    Ok((path, algo))
 }

@@ -1,9 +1,9 @@
 //! 3×3 convolution: forward with bias and ReLU, and the input gradient, by the direct GEMM
-//! (`shaders/conv.wgsl`) or, where [`uses_winograd`], by Winograd ([`crate::kernels::winograd`]).
+//! (`shaders/conv.wgsl`) or, where [`winograd::uses_winograd`], by Winograd ([`crate::kernels::winograd`]).
 
 pub use crate::gpu::Direction;
 use crate::gpu::{binding, grid_tiles, Bind, Binding, ConvPath, Dispatch, Gpu, Precision, Variant};
-use crate::kernels::winograd::{self, uses_winograd, WinoBuffers, WinoScratch};
+use crate::kernels::winograd::{self, winograd_tile, WinoBuffers, WinoScratch};
 use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform};
 use wgpu::Buffer;
 
@@ -111,13 +111,13 @@ pub struct ConvForward<'a> {
     /// `[cin][h][w]` activations.
     pub input: &'a Buffer,
     /// `[cin·9][cout4]` ([`crate::ConvWeights::forward_gemm`]), or with Winograd
-    /// ([`uses_winograd`]) its transform `[16][cin][cout4]` ([`winograd::transform_weights`]).
+    /// ([`winograd::uses_winograd`]) its transform `[16 or 36][cin][cout4]` ([`winograd::transform_weights`]).
     pub weight: &'a Buffer,
     /// `[cout]` f32.
     pub bias: &'a Buffer,
     /// `[cout][h][w]` activations (written in full).
     pub out: &'a Buffer,
-    /// The network's Winograd scratch (needed when [`uses_winograd`]).
+    /// The network's Winograd scratch (needed when [`winograd::uses_winograd`]).
     pub scratch: Option<&'a WinoScratch>,
 }
 
@@ -130,11 +130,11 @@ pub struct ConvBackward<'a> {
     /// leaves already through that ReLU; `None` for no mask.
     pub in_act: Option<&'a Buffer>,
     /// `[cout·9][cin4]` ([`crate::ConvWeights::backward_gemm`]), or with Winograd its transform
-    /// `[16][cout][cin4]`.
+    /// `[16 or 36][cout][cin4]`.
     pub weight_t: &'a Buffer,
     /// `[cin][h][w]` f32 (written in full).
     pub din: &'a Buffer,
-    /// The network's Winograd scratch (needed when [`uses_winograd`]).
+    /// The network's Winograd scratch (needed when [`winograd::uses_winograd`]).
     pub scratch: Option<&'a WinoScratch>,
 }
 
@@ -168,10 +168,10 @@ fn dispatch(
     bufs: [(&str, &Buffer); 5],
     scratch: Option<&WinoScratch>,
 ) -> Vec<Dispatch> {
-    if uses_winograd(v, forward_cin) {
+    if let Some(tile) = winograd_tile(v, forward_cin, s.cin + s.cout - forward_cin) {
         let scratch = scratch.expect("a Winograd conv needs the network's scratch");
         let b = WinoBuffers { inp: bufs[0].1, weight: bufs[1].1, bias: bufs[2].1, mask: bufs[3].1, out: bufs[4].1, scratch };
-        return winograd::dispatches(gpu, v, dir, label, s, mask_out, b);
+        return winograd::dispatches(gpu, (v, tile), dir, label, s, mask_out, b);
     }
     let (tile, tiles_n, grid) = conv_tiling(v.path, s);
     let kernel = spec(dir, tile, v.precision).get(gpu);
@@ -181,7 +181,7 @@ fn dispatch(
 }
 
 /// Forward convolution with fused bias and ReLU: `out [cout][h][w] = relu(W ⊛ input + bias)`,
-/// computed by the `v.path` implementation (by Winograd where [`uses_winograd`]) with the input,
+/// computed by the `v.path` implementation (by Winograd where [`winograd::uses_winograd`]) with the input,
 /// weights and output stored in `v.precision` (normally `gpu.variant()`). One dispatch, or
 /// Winograd's three per chunk of tiles.
 pub fn conv_forward(gpu: &Gpu, v: Variant, label: String, s: ConvShape, b: ConvForward) -> Vec<Dispatch> {
@@ -192,7 +192,7 @@ pub fn conv_forward(gpu: &Gpu, v: Variant, label: String, s: ConvShape, b: ConvF
 
 /// Input gradient of a conv layer: `din = (W' ⊛ dout) · [in_act > 0]` (without the mask when
 /// `in_act` is `None`), where `s` is the FORWARD shape. Computed by the `v.path` implementation
-/// (by Winograd where [`uses_winograd`]); `in_act` and `weight_t` are stored in `v.precision`,
+/// (by Winograd where [`winograd::uses_winograd`]); `in_act` and `weight_t` are stored in `v.precision`,
 /// `dout` and `din` are f32.
 pub fn conv_backward(gpu: &Gpu, v: Variant, label: String, s: ConvShape, b: ConvBackward) -> Vec<Dispatch> {
     let t = ConvShape { cin: s.cout, cout: s.cin, h: s.h, w: s.w };

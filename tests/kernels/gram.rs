@@ -25,7 +25,7 @@ fn gram_and_style_loss_gradient() {
             let got = run_read(
                 gpu,
                 &[
-                    &kernels::gram_partial(gpu, Variant { path, precision, winograd: false }, "t".into(), split, &f, &partial),
+                    &kernels::gram_partial(gpu, Variant { path, precision, winograd: false, wino_tile: None }, "t".into(), split, &f, &partial),
                     &kernels::gram_finish(gpu, "t".into(), split, &partial, &gram),
                 ],
                 &gram,
@@ -59,7 +59,15 @@ fn gram_and_style_loss_gradient() {
                 } else {
                     (nan_buffer(gpu, c * n), &want, format!("style grad {path:?} {precision:?} c={c} n={n}"))
                 };
-                let d = kernels::style_grad(gpu, Variant { path, precision, winograd: false }, "t".into(), c, n, coef, StyleGrad { feat: &f, diff: &diff, grad: &g, accumulate });
+                let d = kernels::style_grad(
+                    gpu,
+                    Variant { path, precision, winograd: false, wino_tile: None },
+                    "t".into(),
+                    c,
+                    n,
+                    coef,
+                    StyleGrad { feat: &f, diff: &diff, grad: &g, accumulate },
+                );
                 let got = run_read(gpu, &[&d], &g, c * n);
                 assert_close(&what, &got, reference, 1e-5, 1e-4);
             }
