@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 pub use crate::gpu::arena::{Arena, Budget, BufferSpec, Life};
 pub use crate::gpu::names::{Buf, Net};
 use crate::gpu::{Gpu, Precision, Variant};
-use crate::kernels::{self, winograd, GramSplit, LbfgsConfig, MAX_REDUCE_GROUPS};
+use crate::kernels::{self, GramSplit, LbfgsConfig, MAX_REDUCE_GROUPS};
 use crate::settings::{Optimizer, Settings, TileMode};
 use crate::tiles::{halo_for, strides, TileGrid};
 use crate::vgg::{layer_shapes, LayerShape, CONTENT_LAYER, STYLE_LAYERS};
@@ -50,7 +50,7 @@ impl Builder {
     }
 
     /// A network's input copy (f16 storage only) and activations; the Winograd scratch it needs
-    /// ([`winograd_scratch`]) is added once for every network by [`Self::finish`].
+    /// ([`crate::vgg::winograd_scratch`]) is added once for every network by [`Self::finish`].
     fn network(&mut self, net: Net, layers: &[LayerShape], v: Variant, life: Life) {
         let precision = v.precision;
         let (c, h, w) = layers[0].input;
@@ -60,7 +60,7 @@ impl Builder {
         for l in layers {
             self.add(Buf::Activation(net, l.name.clone()), precision.bytes() * l.out_len() as u64, life);
         }
-        self.winograd = self.winograd.max(winograd_scratch(layers, v).unwrap_or(0));
+        self.winograd = self.winograd.max(crate::vgg::winograd_scratch(layers, v).unwrap_or(0));
     }
 
     /// The buffers: with the Winograd scratch pair (session-long, shared by the networks, which
@@ -144,15 +144,6 @@ impl Builder {
         self.add(Buf::Losses, 4 * kernels::LOSS_SLOTS as u64, Life::Session);
         self.add(Buf::LossPartials, 4 * partials as u64, Life::Iteration);
     }
-}
-
-/// Floats of each of the two Winograd scratch buffers a network of `layers` needs under `v`
-/// ([`winograd::scratch_floats`]; `None`: no conv runs by Winograd).
-pub fn winograd_scratch(layers: &[LayerShape], v: Variant) -> Option<usize> {
-    let wino: Vec<&LayerShape> = layers.iter().filter(|l| l.conv.is_some() && winograd::uses_winograd(v, l.input.0)).collect();
-    let widest = wino.iter().map(|l| l.input.0.max(l.output.0)).max()?;
-    let largest = layers.iter().map(|l| v.precision.bytes() * l.out_len() as u64).max().unwrap_or(4);
-    Some(winograd::scratch_floats(largest, widest))
 }
 
 /// Floats of the loss partials of an untiled iteration: seven reducing passes.

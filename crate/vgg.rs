@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::{Arena, Budget, Buf, Net};
 use crate::gpu::{Dispatch, Gpu, Precision, Variant};
-use crate::kernels::winograd::{transform_weights, wino_len, winograd_tile, WinoScratch};
+use crate::kernels::winograd::{scratch_floats, transform_weights, uses_winograd, wino_len, winograd_tile, WinoScratch};
 pub use crate::kernels::Pooling;
 use crate::kernels::{self, ConvForward, ConvShape, PoolShape};
 use crate::weights::gemm_len;
@@ -173,6 +173,15 @@ impl Engine {
     }
 }
 
+/// Floats of each of the two Winograd scratch buffers a network of `layers` needs under `v`
+/// ([`scratch_floats`]; `None`: no conv runs by Winograd).
+pub fn winograd_scratch(layers: &[LayerShape], v: Variant) -> Option<usize> {
+    let wino: Vec<&LayerShape> = layers.iter().filter(|l| l.conv.is_some() && uses_winograd(v, l.input.0)).collect();
+    let widest = wino.iter().map(|l| l.input.0.max(l.output.0)).max()?;
+    let largest = layers.iter().map(|l| v.precision.bytes() * l.out_len() as u64).max().unwrap_or(4);
+    Some(scratch_floats(largest, widest))
+}
+
 /// The buffers a network runs over: `converted`, the f16 copy of the input (`None` with f32
 /// storage), one activation buffer per layer, and the Winograd scratch (`None` when no conv runs
 /// by Winograd).
@@ -190,7 +199,7 @@ impl NetStore {
         NetStore {
             converted: (v.precision != Precision::F32).then(|| arena.take(Buf::NetworkInput(net))),
             acts: layers.iter().map(|l| arena.take(Buf::Activation(net, l.name.clone()))).collect(),
-            scratch: crate::plan::winograd_scratch(layers, v).map(|_| WinoScratch { input: arena.shared(Buf::WinogradInput), product: arena.shared(Buf::WinogradProduct) }),
+            scratch: winograd_scratch(layers, v).map(|_| WinoScratch { input: arena.shared(Buf::WinogradInput), product: arena.shared(Buf::WinogradProduct) }),
         }
     }
 

@@ -33,7 +33,7 @@ fn iteration_has_the_documented_dispatch_count() {
         let gemm = if precision == stylize::Precision::F32 { f32_count } else { f16_count };
         // Winograd: each conv but conv1_1 is three dispatches per chunk of tiles, forward and back.
         let layers = stylize::vgg::layer_shapes(24, 20, &engine.channels());
-        let extra: usize = match stylize::plan::winograd_scratch(&layers, v) {
+        let extra: usize = match stylize::vgg::winograd_scratch(&layers, v) {
             Some(floats) => layers
                 .iter()
                 .filter(|l| l.conv.is_some() && stylize::kernels::winograd::uses_winograd(v, l.input.0))

@@ -16,4 +16,4 @@ pub use cache::{binding, Bind, Binding, Direction, Kernel, Kernels, ModuleKey, P
 pub use device::{Gpu, GpuOptions};
 pub use dispatch::{grid_1d, grid_elems, grid_tiles, Dispatch, MAX_GROUPS_PER_DIM, WG};
 pub use names::{Buf, Net};
-pub use precision::{parse_conv, ConvAlgo, ConvPath, Precision, Variant, F16_ACT_STORE};
+pub use precision::{parse_conv, ConvAlgo, ConvPath, Precision, Variant, WinoTile, F16_ACT_STORE};

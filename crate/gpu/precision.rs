@@ -3,7 +3,6 @@
 //! are the CPU twins of the WGSL precision prelude.
 
 use crate::error::{Error, Result};
-use crate::kernels::winograd::WinoTile;
 
 /// The two implementations of the 3×3 conv GEMM in `shaders/conv.wgsl` (same results, same
 /// bindings; the header of that file explains the cost models behind them). The same choice
@@ -145,6 +144,29 @@ impl Precision {
     }
 }
 
+/// Winograd's output tile: F(2×2, 3×3) (4×4 patches, 16 transform positions) or F(4×4, 3×3)
+/// (6×6 patches, 36 positions: fewer multiplications, larger transforms and more rounding).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WinoTile {
+    F2,
+    F4,
+}
+
+impl WinoTile {
+    /// Outputs a side: 2 or 4.
+    pub fn out(self) -> usize {
+        match self {
+            WinoTile::F2 => 2,
+            WinoTile::F4 => 4,
+        }
+    }
+
+    /// Transform positions ξ: (out + 2)².
+    pub fn positions(self) -> usize {
+        (self.out() + 2) * (self.out() + 2)
+    }
+}
+
 /// The implementation choices a plan is built with: conv/Gram kernels, storage precision and
 /// whether convs run by Winograd's F(2×2, 3×3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -195,11 +217,12 @@ pub type ConvAlgo = (bool, Option<WinoTile>);
 
 /// Parses a conv choice: `tiled` or `direct` (the kernels' path), `winograd` (the engine's tile
 /// per layer), `winograd2` / `winograd4` (F(2×2) / F(4×4) for every Winograd conv) or `gemm` (the
-/// algorithm), or one of each joined by `+` or `,` (e.g. `direct+winograd`); what it leaves out is
+/// algorithm), or one of each joined by `+`, `,` or a space (e.g. `direct+winograd`); what it leaves out is
 /// `None` (the default). Case-insensitive; fails with [`Error::Settings`].
 pub fn parse_conv(s: &str) -> Result<(Option<ConvPath>, Option<ConvAlgo>)> {
     let (mut path, mut algo) = (None, None);
-    for part in s.split(['+', ',']).map(str::trim) {
+    // A `+` in a URL's query decodes to a space.
+    for part in s.split(['+', ',', ' ']).map(str::trim).filter(|p| !p.is_empty()) {
         match part.to_ascii_lowercase().as_str() {
             "winograd" if algo.is_none() => algo = Some((true, None)),
             "winograd2" if algo.is_none() => algo = Some((true, Some(WinoTile::F2))),
@@ -214,4 +237,34 @@ pub fn parse_conv(s: &str) -> Result<(Option<ConvPath>, Option<ConvAlgo>)> {
         }
     }
     Ok((path, algo))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conv_names_parse_back() {
+        for path in [ConvPath::Tiled, ConvPath::Direct] {
+            for (winograd, wino_tile) in [(false, None), (true, None), (true, Some(WinoTile::F2)), (true, Some(WinoTile::F4))] {
+                let v = Variant { path, precision: Precision::F32, winograd, wino_tile };
+                assert_eq!(parse_conv(&v.conv_name()).unwrap(), (Some(path), Some((winograd, wino_tile))), "{}", v.conv_name());
+            }
+        }
+        // Either part alone, any separator (a URL's `+` arrives as a space), any case.
+        assert_eq!(parse_conv("Direct").unwrap(), (Some(ConvPath::Direct), None));
+        assert_eq!(parse_conv("gemm").unwrap(), (None, Some((false, None))));
+        assert_eq!(parse_conv("tiled winograd4").unwrap(), (Some(ConvPath::Tiled), Some((true, Some(WinoTile::F4)))));
+        assert_eq!(parse_conv("direct,winograd2").unwrap(), (Some(ConvPath::Direct), Some((true, Some(WinoTile::F2)))));
+        for bad in ["winograd+gemm", "tiled+direct", "winograd8", "fast"] {
+            assert!(matches!(parse_conv(bad), Err(Error::Settings(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn fallback_drops_winograd_first() {
+        let v = Variant { path: ConvPath::Tiled, precision: Precision::F16, winograd: true, wino_tile: Some(WinoTile::F4) };
+        let chain: Vec<String> = std::iter::successors(Some(v), |v| v.fallback()).map(|v| format!("{} {:?}", v.conv_name(), v.precision)).collect();
+        assert_eq!(chain, ["tiled+winograd4 F16", "tiled+gemm F16", "tiled+gemm F32", "direct+gemm F32"]);
+    }
 }

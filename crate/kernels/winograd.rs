@@ -2,6 +2,7 @@
 //! (once, when the weights load), and the three dispatches of a conv (input transform, 16 GEMMs,
 //! output transform with the conv's epilogue) per chunk of 2×2 output tiles.
 
+pub use crate::gpu::WinoTile;
 use crate::gpu::{binding, grid_elems, grid_tiles, Bind, Binding, ConvPath, Dispatch, Gpu, Precision, Variant};
 use crate::kernels::conv::{direct_lanes, ConvShape};
 use crate::kernels::{Direction, KernelDef, PipelineSpec, Shader, Uniform};
@@ -58,29 +59,6 @@ const _: () = assert!(ALL.len() == 8);
 
 pub(crate) fn uniforms() -> Vec<Uniform> {
     vec![Uniform::of::<WinoParams>()]
-}
-
-/// Winograd's output tile: F(2×2, 3×3) (4×4 patches, 16 transform positions) or F(4×4, 3×3)
-/// (6×6 patches, 36 positions: fewer multiplications, larger transforms and more rounding).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum WinoTile {
-    F2,
-    F4,
-}
-
-impl WinoTile {
-    /// Outputs a side: 2 or 4.
-    pub fn out(self) -> usize {
-        match self {
-            WinoTile::F2 => 2,
-            WinoTile::F4 => 4,
-        }
-    }
-
-    /// Transform positions ξ: (out + 2)².
-    pub fn positions(self) -> usize {
-        (self.out() + 2) * (self.out() + 2)
-    }
 }
 
 /// Layers whose channels (in and out) are at most this many run F(4×4) with f32 storage:
