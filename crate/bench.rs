@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu};
-use crate::kernels::winograd::{scratch_floats, wino_len, winograd_tile, WinoScratch};
+use crate::kernels::winograd::{scratch_floats, wino_len, WinoScratch};
 use crate::kernels::{self, ConvBackward, ConvForward, ConvShape};
 use crate::weights::gemm_len;
 use std::future::Future;
@@ -62,32 +62,30 @@ pub fn time_conv(engine: Rc<crate::Engine>, shape: ConvShape, backward: bool, re
     let input = gpu.act_init("bench in", v.precision, &fill(cin * h * w, 1));
     let dout = gpu.storage_init("bench dout", &fill(cout * h * w, 5));
     // GEMM layouts pad the output-channel dimension to a multiple of 4; Winograd's transforms
-    // hold 16 values per kernel, and its scratch is what a network of this layer would plan (two
-    // buffers as large as the larger activation).
-    let tile = winograd_tile(v, cin, cout);
-    let wino = tile.is_some();
-    let wlen = match tile {
-        Some(t) => wino_len(cin, cout, t).max(wino_len(cout, cin, t)),
-        None => gemm_len(cin, cout).max(gemm_len(cout, cin)),
-    };
+    // hold 16 or 36 values per kernel, and its scratch is what a network of this layer would plan
+    // (two buffers, together as large as the larger activation).
+    let tile = kernels::winograd_for(v, shape);
+    let wlen = gemm_len(cin, cout).max(gemm_len(cout, cin));
     let weight = gpu.storage_init("bench w", &v.precision.weight_bytes(&fill(wlen, 2)));
     let bias = gpu.storage_init("bench b", &fill(cout, 3));
     let act = gpu.act_init("bench act", v.precision, &fill(cin * h * w, 4));
     let out = gpu.storage("bench out", 4 * (cin.max(cout) * h * w) as u64);
-    let scratch = wino.then(|| {
+    let wino = tile.map(|t| {
         let floats = scratch_floats(v.precision.bytes() * (cin.max(cout) * h * w) as u64, cin.max(cout));
-        WinoScratch { input: gpu.storage("bench wino in", 4 * floats as u64), product: gpu.storage("bench wino product", 4 * floats as u64) }
+        let u = gpu.storage_init("bench wino w", &v.precision.weight_bytes(&fill(wino_len(cin, cout, t).max(wino_len(cout, cin, t)), 2)));
+        (u, WinoScratch { input: gpu.storage("bench wino in", 4 * floats as u64), product: gpu.storage("bench wino product", 4 * floats as u64) })
     });
+    let w = wino.as_ref().map(|(weight, scratch)| kernels::Wino { weight, scratch });
     let d = if backward {
-        kernels::conv_backward(gpu, v, "conv bwd".into(), shape, ConvBackward { dout: &dout, in_act: Some(&act), weight_t: &weight, din: &out, scratch: scratch.as_ref() })
+        kernels::conv_backward(gpu, v, "conv bwd".into(), shape, ConvBackward { dout: &dout, in_act: Some(&act), weight_t: &weight, din: &out, wino: w })
     } else {
-        kernels::conv_forward(gpu, v, "conv fwd".into(), shape, ConvForward { input: &input, weight: &weight, bias: &bias, out: &out, scratch: scratch.as_ref() })
+        kernels::conv_forward(gpu, v, "conv fwd".into(), shape, ConvForward { input: &input, weight: &weight, bias: &bias, out: &out, wino: w })
     };
     let pending = submit_timed(gpu, &d, reps)?;
     let engine = engine.clone();
     Some(async move {
         let t = pending.resolve(&engine.gpu).await?;
-        drop((input, dout, weight, bias, act, out, scratch));
+        drop((input, dout, weight, bias, act, out, wino));
         Ok(t.iter().sum::<f64>() / reps as f64)
     })
 }

@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::{Arena, Budget, Buf, Net};
 use crate::gpu::{Dispatch, Gpu, Precision, Variant};
-use crate::kernels::winograd::{scratch_floats, transform_weights, uses_winograd, wino_len, winograd_tile, WinoScratch};
+use crate::kernels::winograd::{scratch_floats, transform_weights, wino_len, winograd_tile, WinoScratch};
 pub use crate::kernels::Pooling;
 use crate::kernels::{self, ConvForward, ConvShape, PoolShape};
 use crate::weights::gemm_len;
@@ -81,12 +81,10 @@ pub fn default_budget(gpu: &Gpu) -> u64 {
 }
 
 /// Elements of one conv's weights for the forward pass and the input gradient under `v`: both
-/// GEMM layouts, or with Winograd ([`winograd_tile`]) both transforms.
+/// GEMM layouts, and with Winograd ([`winograd_tile`]) both transforms too (a layer too small for
+/// Winograd at some size runs the GEMM: [`crate::kernels::winograd_for`]).
 fn conv_weight_len(cin: usize, cout: usize, v: Variant) -> usize {
-    match winograd_tile(v, cin, cout) {
-        Some(t) => wino_len(cin, cout, t) + wino_len(cout, cin, t),
-        None => gemm_len(cin, cout) + gemm_len(cout, cin),
-    }
+    gemm_len(cin, cout) + gemm_len(cout, cin) + winograd_tile(v, cin, cout).map_or(0, |t| wino_len(cin, cout, t) + wino_len(cout, cin, t))
 }
 
 /// Bytes of the conv weights of a network with `channels` under `v`: each conv's two layouts
@@ -100,12 +98,13 @@ pub struct GpuConv {
     /// Forward shape's channels (in, out).
     pub cin: usize,
     pub cout: usize,
-    /// `[cin·9][cout4]` (cout rounded up to a multiple of 4, zero-padded), in the device's
-    /// precision; with Winograd ([`winograd_tile`]) its transform `[16 or 36][cin][cout4]`.
+    /// `[cin·9][cout4]` (cout rounded up to a multiple of 4, zero-padded), in the device's precision.
     pub forward: wgpu::Buffer,
-    /// `[cout·9][cin4]`, rotated and transposed for the input gradient, in the device's
-    /// precision; with Winograd its transform `[16 or 36][cout][cin4]`.
+    /// `[cout·9][cin4]`, rotated and transposed for the input gradient, in the device's precision.
     pub backward: wgpu::Buffer,
+    /// With Winograd ([`winograd_tile`]): the transforms of both, `[16 or 36][cin][cout4]` and
+    /// `[16 or 36][cout][cin4]`.
+    pub wino: Option<[wgpu::Buffer; 2]>,
     /// `[cout]`.
     pub bias: wgpu::Buffer,
 }
@@ -128,20 +127,23 @@ impl Engine {
         let pr = gpu.precision;
         let mut convs = Vec::new();
         for c in &weights.convs {
-            let (mut fwd, mut bwd) = (c.forward_gemm(), c.backward_gemm());
-            if let Some(t) = winograd_tile(gpu.variant(), c.cin, c.cout) {
-                fwd = transform_weights(&fwd, c.cin, c.cout, t);
-                bwd = transform_weights(&bwd, c.cout, c.cin, t);
-            }
-            let bytes = pr.bytes() * fwd.len().max(bwd.len()) as u64;
+            let (fwd, bwd) = (c.forward_gemm(), c.backward_gemm());
+            let tile = winograd_tile(gpu.variant(), c.cin, c.cout);
+            let largest = fwd.len().max(bwd.len()).max(tile.map_or(0, |t| wino_len(c.cin, c.cout, t).max(wino_len(c.cout, c.cin, t))));
+            let bytes = pr.bytes() * largest as u64;
             if bytes > max {
                 return Err(Error::Device(format!("{} weights need {bytes} bytes; the device allows {max}", c.name)));
             }
+            let wino = tile.map(|t| {
+                let (uf, ub) = (transform_weights(&fwd, c.cin, c.cout, t), transform_weights(&bwd, c.cout, c.cin, t));
+                [gpu.storage_init(&format!("{} winograd fwd", c.name), &pr.weight_bytes(&uf)), gpu.storage_init(&format!("{} winograd bwd", c.name), &pr.weight_bytes(&ub))]
+            });
             convs.push(GpuConv {
                 cin: c.cin,
                 cout: c.cout,
                 forward: gpu.storage_init(&format!("{} fwd", c.name), &pr.weight_bytes(&fwd)),
                 backward: gpu.storage_init(&format!("{} bwd", c.name), &pr.weight_bytes(&bwd)),
+                wino,
                 bias: gpu.storage_init(&format!("{} bias", c.name), &c.bias),
             });
         }
@@ -176,7 +178,8 @@ impl Engine {
 /// Floats of each of the two Winograd scratch buffers a network of `layers` needs under `v`
 /// ([`scratch_floats`]; `None`: no conv runs by Winograd).
 pub fn winograd_scratch(layers: &[LayerShape], v: Variant) -> Option<usize> {
-    let wino: Vec<&LayerShape> = layers.iter().filter(|l| l.conv.is_some() && uses_winograd(v, l.input.0)).collect();
+    let wino: Vec<&LayerShape> =
+        layers.iter().filter(|l| l.conv.is_some() && kernels::winograd_for(v, ConvShape { cin: l.input.0, cout: l.output.0, h: l.input.1, w: l.input.2 }).is_some()).collect();
     let widest = wino.iter().map(|l| l.input.0.max(l.output.0)).max()?;
     let largest = layers.iter().map(|l| v.precision.bytes() * l.out_len() as u64).max().unwrap_or(4);
     Some(scratch_floats(largest, widest))
@@ -255,7 +258,8 @@ impl Network {
                 Some(k) => {
                     let cv = &engine.convs[k];
                     let shape = ConvShape { cin: c, cout: l.output.0, h, w };
-                    let bufs = ConvForward { input: src, weight: &cv.forward, bias: &cv.bias, out: &acts[i], scratch: scratch.as_ref() };
+                    let wino = cv.wino.as_ref().zip(scratch.as_ref()).map(|(u, scratch)| kernels::Wino { weight: &u[0], scratch });
+                    let bufs = ConvForward { input: src, weight: &cv.forward, bias: &cv.bias, out: &acts[i], wino };
                     forward.extend(kernels::conv_forward(gpu, v, format!("{} fwd", l.name), shape, bufs));
                 }
                 None => forward.push(kernels::pool_forward(gpu, v.precision, format!("{} fwd", l.name), pooling, PoolShape { c, h, w }, src, &acts[i])),

@@ -36,10 +36,10 @@ fn iteration_has_the_documented_dispatch_count() {
         let extra: usize = match stylize::vgg::winograd_scratch(&layers, v) {
             Some(floats) => layers
                 .iter()
-                .filter(|l| l.conv.is_some() && stylize::kernels::winograd::uses_winograd(v, l.input.0))
-                .map(|l| {
-                    let shape = stylize::kernels::ConvShape { cin: l.input.0, cout: l.output.0, h: l.input.1, w: l.input.2 };
-                    let t = stylize::kernels::winograd::winograd_tile(v, l.input.0, l.output.0).unwrap();
+                .filter(|l| l.conv.is_some())
+                .map(|l| stylize::kernels::ConvShape { cin: l.input.0, cout: l.output.0, h: l.input.1, w: l.input.2 })
+                .filter_map(|shape| stylize::kernels::winograd_for(v, shape).map(|t| (shape, t)))
+                .map(|(shape, t)| {
                     let chunks = stylize::kernels::winograd::tile_count(shape.h, shape.w, t).div_ceil(stylize::kernels::winograd::chunk_tiles(shape, floats, t));
                     2 * (3 * chunks - 1)
                 })

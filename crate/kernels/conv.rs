@@ -1,9 +1,9 @@
 //! 3×3 convolution: forward with bias and ReLU, and the input gradient, by the direct GEMM
-//! (`shaders/conv.wgsl`) or, where [`winograd::uses_winograd`], by Winograd ([`crate::kernels::winograd`]).
+//! (`shaders/conv.wgsl`) or, where [`winograd_for`] picks a tile, by Winograd ([`crate::kernels::winograd`]).
 
 pub use crate::gpu::Direction;
 use crate::gpu::{binding, grid_tiles, Bind, Binding, ConvPath, Dispatch, Gpu, Precision, Variant};
-use crate::kernels::winograd::{self, winograd_tile, WinoBuffers, WinoScratch};
+use crate::kernels::winograd::{self, winograd_tile, WinoBuffers, WinoScratch, WinoTile};
 use crate::kernels::{KernelDef, PipelineSpec, Shader, Uniform};
 use wgpu::Buffer;
 
@@ -110,15 +110,35 @@ pub fn conv_tiling(path: ConvPath, s: ConvShape) -> (ConvTile, u32, [u32; 3]) {
 pub struct ConvForward<'a> {
     /// `[cin][h][w]` activations.
     pub input: &'a Buffer,
-    /// `[cin·9][cout4]` ([`crate::ConvWeights::forward_gemm`]), or with Winograd
-    /// ([`winograd::uses_winograd`]) its transform `[16 or 36][cin][cout4]` ([`winograd::transform_weights`]).
+    /// `[cin·9][cout4]` ([`crate::ConvWeights::forward_gemm`]).
     pub weight: &'a Buffer,
     /// `[cout]` f32.
     pub bias: &'a Buffer,
     /// `[cout][h][w]` activations (written in full).
     pub out: &'a Buffer,
-    /// The network's Winograd scratch (needed when [`winograd::uses_winograd`]).
-    pub scratch: Option<&'a WinoScratch>,
+    /// The transformed kernel and the network's scratch, where the layer may run by Winograd
+    /// (needed when [`winograd_for`] picks a tile).
+    pub wino: Option<Wino<'a>>,
+}
+
+/// What a conv runs Winograd with: its transformed kernel (forward `[positions][cin][cout4]`, or
+/// the input gradient's `[positions][cout][cin4]`, [`winograd::transform_weights`]) and the
+/// network's scratch.
+#[derive(Clone, Copy)]
+pub struct Wino<'a> {
+    pub weight: &'a Buffer,
+    pub scratch: &'a WinoScratch,
+}
+
+/// Layers with fewer output tiles than this run the direct GEMM even where Winograd is on: with a
+/// tile or four per layer its GEMMs have too few columns to fill their lanes, and reading the
+/// transformed kernel (16/9 or 36/9 of the GEMM's) dominates (BENCHMARKS.md, Winograd).
+pub const WINOGRAD_MIN_TILES: usize = 16;
+
+/// The Winograd tile the conv of forward shape `s` runs with under `v` (`None`: the direct GEMM):
+/// [`winograd_tile`] for its channels, on layers of at least [`WINOGRAD_MIN_TILES`] tiles.
+pub fn winograd_for(v: Variant, s: ConvShape) -> Option<WinoTile> {
+    winograd_tile(v, s.cin, s.cout).filter(|&t| winograd::tile_count(s.h, s.w, t) >= WINOGRAD_MIN_TILES)
 }
 
 /// The buffers of a conv's input gradient.
@@ -129,13 +149,13 @@ pub struct ConvBackward<'a> {
     /// `[cin][h][w]` activations: the layer's forward input when that is a ReLU output, so `din`
     /// leaves already through that ReLU; `None` for no mask.
     pub in_act: Option<&'a Buffer>,
-    /// `[cout·9][cin4]` ([`crate::ConvWeights::backward_gemm`]), or with Winograd its transform
-    /// `[16 or 36][cout][cin4]`.
+    /// `[cout·9][cin4]` ([`crate::ConvWeights::backward_gemm`]).
     pub weight_t: &'a Buffer,
     /// `[cin][h][w]` f32 (written in full).
     pub din: &'a Buffer,
-    /// The network's Winograd scratch (needed when [`winograd::uses_winograd`]).
-    pub scratch: Option<&'a WinoScratch>,
+    /// The input gradient's transformed kernel and the network's scratch (needed when
+    /// [`winograd_for`] picks a tile).
+    pub wino: Option<Wino<'a>>,
 }
 
 /// The conv pipeline for a direction, tile and storage precision.
@@ -156,21 +176,20 @@ pub(crate) fn pipelines(precision: Precision) -> Vec<PipelineSpec> {
     [Direction::Forward, Direction::Backward].into_iter().flat_map(|d| tiles.map(|t| spec(d, t, precision))).collect()
 }
 
-/// The dispatches of a conv of GEMM shape `s` over `bufs` (inp, weight, bias, mask, outp): one of
-/// `conv.wgsl`, or Winograd's three per chunk of tiles when `v` runs this layer by Winograd
-/// (`forward_cin`: the layer's forward input channels).
+/// The dispatches of a conv of GEMM shape `s` over `bufs` (inp, GEMM weight, bias, mask, outp):
+/// one of `conv.wgsl`, or with `tile` Winograd's three per chunk of tiles over `wino`.
 fn dispatch(
     gpu: &Gpu,
-    (v, dir, forward_cin): (Variant, Direction, usize),
+    (v, dir, tile): (Variant, Direction, Option<WinoTile>),
     label: String,
     s: ConvShape,
     mask_out: bool,
     bufs: [(&str, &Buffer); 5],
-    scratch: Option<&WinoScratch>,
+    wino: Option<Wino>,
 ) -> Vec<Dispatch> {
-    if let Some(tile) = winograd_tile(v, forward_cin, s.cin + s.cout - forward_cin) {
-        let scratch = scratch.expect("a Winograd conv needs the network's scratch");
-        let b = WinoBuffers { inp: bufs[0].1, weight: bufs[1].1, bias: bufs[2].1, mask: bufs[3].1, out: bufs[4].1, scratch };
+    if let Some(tile) = tile {
+        let w = wino.expect("a Winograd conv needs its transformed kernel and the network's scratch");
+        let b = WinoBuffers { inp: bufs[0].1, weight: w.weight, bias: bufs[2].1, mask: bufs[3].1, out: bufs[4].1, scratch: w.scratch };
         return winograd::dispatches(gpu, (v, tile), dir, label, s, mask_out, b);
     }
     let (tile, tiles_n, grid) = conv_tiling(v.path, s);
@@ -181,22 +200,33 @@ fn dispatch(
 }
 
 /// Forward convolution with fused bias and ReLU: `out [cout][h][w] = relu(W ⊛ input + bias)`,
-/// computed by the `v.path` implementation (by Winograd where [`winograd::uses_winograd`]) with the input,
-/// weights and output stored in `v.precision` (normally `gpu.variant()`). One dispatch, or
-/// Winograd's three per chunk of tiles.
+/// computed by the `v.path` implementation (by Winograd where [`winograd_for`] picks a tile) with
+/// the input, weights and output stored in `v.precision` (normally `gpu.variant()`). One
+/// dispatch, or Winograd's three per chunk of tiles.
 pub fn conv_forward(gpu: &Gpu, v: Variant, label: String, s: ConvShape, b: ConvForward) -> Vec<Dispatch> {
+    conv_forward_by(gpu, (v, winograd_for(v, s)), label, s, b)
+}
+
+/// [`conv_forward`] by the algorithm given: the direct GEMM (`None`) or Winograd with a tile, on
+/// any shape (for tests and benchmarks).
+pub fn conv_forward_by(gpu: &Gpu, (v, tile): (Variant, Option<WinoTile>), label: String, s: ConvShape, b: ConvForward) -> Vec<Dispatch> {
     // `mask` is unread forward; bind the input there.
     let bufs = [("inp", b.input), ("weight", b.weight), ("bias", b.bias), ("mask", b.input), ("outp", b.out)];
-    dispatch(gpu, (v, Direction::Forward, s.cin), label, s, false, bufs, b.scratch)
+    dispatch(gpu, (v, Direction::Forward, tile), label, s, false, bufs, b.wino)
 }
 
 /// Input gradient of a conv layer: `din = (W' ⊛ dout) · [in_act > 0]` (without the mask when
 /// `in_act` is `None`), where `s` is the FORWARD shape. Computed by the `v.path` implementation
-/// (by Winograd where [`winograd::uses_winograd`]); `in_act` and `weight_t` are stored in `v.precision`,
-/// `dout` and `din` are f32.
+/// (by Winograd where [`winograd_for`] picks a tile for the forward shape); `in_act` and
+/// `weight_t` are stored in `v.precision`, `dout` and `din` are f32.
 pub fn conv_backward(gpu: &Gpu, v: Variant, label: String, s: ConvShape, b: ConvBackward) -> Vec<Dispatch> {
+    conv_backward_by(gpu, (v, winograd_for(v, s)), label, s, b)
+}
+
+/// [`conv_backward`] by the algorithm given (see [`conv_forward_by`]).
+pub fn conv_backward_by(gpu: &Gpu, (v, tile): (Variant, Option<WinoTile>), label: String, s: ConvShape, b: ConvBackward) -> Vec<Dispatch> {
     let t = ConvShape { cin: s.cout, cout: s.cin, h: s.h, w: s.w };
     // `bias` is unread backward; bind the weights there (and dout as the mask when unmasked).
     let bufs = [("inp", b.dout), ("weight", b.weight_t), ("bias", b.weight_t), ("mask", b.in_act.unwrap_or(b.dout)), ("outp", b.din)];
-    dispatch(gpu, (v, Direction::Backward, s.cin), label, t, b.in_act.is_some(), bufs, b.scratch)
+    dispatch(gpu, (v, Direction::Backward, tile), label, t, b.in_act.is_some(), bufs, b.wino)
 }

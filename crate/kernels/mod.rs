@@ -25,7 +25,10 @@ pub mod window;
 pub mod winograd;
 
 pub use adam::{adam_step, adam_tick, AdamBuffers, AdamConfig};
-pub use conv::{conv_backward, conv_forward, conv_tiling, direct_lanes, ConvBackward, ConvForward, ConvShape, ConvTile, NARROW_MAX_PIXELS};
+pub use conv::{
+    conv_backward, conv_backward_by, conv_forward, conv_forward_by, conv_tiling, direct_lanes, winograd_for, ConvBackward, ConvForward, ConvShape, ConvTile, Wino,
+    NARROW_MAX_PIXELS, WINOGRAD_MIN_TILES,
+};
 pub use gram::{gram_blend, gram_finish, gram_partial, style_diff, style_grad, GramSplit, StyleDiff, StyleGrad, MAX_PAINTINGS};
 pub use image::to_act;
 // The per-pixel launchers and the large box moves window themselves (over the staging scratch,

@@ -427,7 +427,9 @@ fn layer_backward(engine: &Engine, net: &Network, i: usize, pooling: crate::Pool
     let label = format!("{} bwd", l.name);
     match l.conv {
         Some(k) => {
-            let bufs = ConvBackward { dout, in_act: below_relu, weight_t: &engine.convs[k].backward, din, scratch: net.scratch.as_ref() };
+            let cv = &engine.convs[k];
+            let wino = cv.wino.as_ref().zip(net.scratch.as_ref()).map(|(u, scratch)| kernels::Wino { weight: &u[1], scratch });
+            let bufs = ConvBackward { dout, in_act: below_relu, weight_t: &cv.backward, din, wino };
             kernels::conv_backward(gpu, gpu.variant(), label, ConvShape { cin: ci, cout: l.output.0, h: ih, w: iw }, bufs)
         }
         None => {

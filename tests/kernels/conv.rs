@@ -63,10 +63,6 @@ fn conv_case_with(cin: usize, cout: usize, h: usize, w: usize, seed: u64, winogr
                 (true, _) => ((2e-3 * rms(&want)).max(1e-4), 2e-3, (2e-3 * rms(&want_back[1])).max(1e-4), 2e-3),
             };
             let us = algo.map(u);
-            let (wf, wb) = match &us {
-                Some((f, b)) => (f, b),
-                None => (&wf, &wb),
-            };
             let name = match algo {
                 None => "gemm",
                 Some(WinoTile::F2) => "winograd2",
@@ -77,7 +73,8 @@ fn conv_case_with(cin: usize, cout: usize, h: usize, w: usize, seed: u64, winogr
                 let scratch = || WinoScratch { input: nan_buffer(gpu, floats), product: nan_buffer(gpu, floats) };
                 let out = nan_acts(gpu, precision, cout * h * w);
                 let sc = scratch();
-                let ds = kernels::conv_forward(gpu, v, "t".into(), s, ConvForward { input: &x, weight: wf, bias: &b, out: &out, scratch: Some(&sc) });
+                let uf = us.as_ref().map(|u| kernels::Wino { weight: &u.0, scratch: &sc });
+                let ds = kernels::conv_forward_by(gpu, (v, algo), "t".into(), s, ConvForward { input: &x, weight: &wf, bias: &b, out: &out, wino: uf });
                 assert_eq!(ds.len(), if wino { 3 * tiles.div_ceil(chunk) } else { 1 }, "dispatches");
                 let got = run_read_acts(gpu, precision, &ds.iter().collect::<Vec<_>>(), &out, cout * h * w);
                 assert_close(&format!("conv forward {name} {path:?} {precision:?} {cin}->{cout} {h}x{w}"), &got, &want, atol, rtol);
@@ -85,7 +82,8 @@ fn conv_case_with(cin: usize, cout: usize, h: usize, w: usize, seed: u64, winogr
                     let din = nan_buffer(gpu, cin * h * w);
                     let in_act = mask.then_some(&x);
                     let sc = scratch();
-                    let ds = kernels::conv_backward(gpu, v, "t".into(), s, ConvBackward { dout: &d, in_act, weight_t: wb, din: &din, scratch: Some(&sc) });
+                    let wino = us.as_ref().map(|u| kernels::Wino { weight: &u.1, scratch: &sc });
+                    let ds = kernels::conv_backward_by(gpu, (v, algo), "t".into(), s, ConvBackward { dout: &d, in_act, weight_t: &wb, din: &din, wino });
                     let got = run_read(gpu, &ds.iter().collect::<Vec<_>>(), &din, cin * h * w);
                     assert_close(&format!("conv backward {name} {path:?} {precision:?} mask={mask} {cin}->{cout} {h}x{w}"), &got, want_back, back_atol, back_rtol);
                 }
@@ -143,5 +141,35 @@ fn winograd_every_vgg19_layer_shape() {
     for (k, &(_, cin, cout)) in stylize::weights::CONVS.iter().enumerate().skip(1) {
         let (h, w) = sizes[blocks[k]];
         conv_case_with(cin, cout, h, w, 100 + k as u64, &[Some(WinoTile::F2), Some(WinoTile::F4)]);
+    }
+}
+
+#[test]
+fn small_layers_run_the_gemm_even_with_winograd_on() {
+    // The engine's choice per layer and size: Winograd from WINOGRAD_MIN_TILES output tiles up,
+    // the direct GEMM below (conv1_1 always), F(4×4) only with f32 storage up to 256 channels.
+    use stylize::kernels::winograd_for;
+    let v = |precision| Variant { path: ConvPath::Direct, precision, winograd: true, wino_tile: None };
+    let s = |cin, cout, h, w| ConvShape { cin, cout, h, w };
+    assert_eq!(winograd_for(v(Precision::F32), s(64, 64, 16, 16)), Some(WinoTile::F4)); // 16 tiles of 4×4
+    assert_eq!(winograd_for(v(Precision::F32), s(256, 256, 12, 12)), None); // 9 tiles of 4×4
+    assert_eq!(winograd_for(v(Precision::F16), s(256, 256, 8, 8)), Some(WinoTile::F2)); // 16 tiles of 2×2
+    assert_eq!(winograd_for(v(Precision::F32), s(512, 512, 8, 8)), Some(WinoTile::F2));
+    assert_eq!(winograd_for(v(Precision::F32), s(512, 512, 4, 4)), None); // 4 tiles
+    assert_eq!(winograd_for(v(Precision::F32), s(3, 64, 512, 512)), None); // conv1_1
+    assert_eq!(winograd_for(Variant { winograd: false, ..v(Precision::F32) }, s(64, 64, 64, 64)), None);
+    assert_eq!(winograd_for(Variant { wino_tile: Some(WinoTile::F4), ..v(Precision::F16) }, s(64, 64, 64, 64)), Some(WinoTile::F2));
+    // And the launcher follows it: one GEMM dispatch for a small layer, Winograd's three above.
+    let gpu = gpu();
+    let (cin, cout) = (8, 8);
+    let x = gpu.act_init("x", Precision::F32, &random(cin * 16 * 16, -1.0, 1.0, 5));
+    let wf = gpu.storage_init("w", &Precision::F32.weight_bytes(&random(stylize::weights::gemm_len(cin, cout), -0.5, 0.5, 6)));
+    let u = gpu.storage_init("u", &Precision::F32.weight_bytes(&random(stylize::kernels::winograd::wino_len(cin, cout, WinoTile::F4), -0.5, 0.5, 7)));
+    let bias = gpu.storage_init("b", &random(cout, -0.5, 0.5, 8));
+    let out = nan_buffer(gpu, cout * 16 * 16);
+    let sc = WinoScratch { input: nan_buffer(gpu, 36 * 8 * 16), product: nan_buffer(gpu, 36 * 8 * 16) };
+    for (h, w, n) in [(16, 16, 3), (12, 12, 1)] {
+        let b = ConvForward { input: &x, weight: &wf, bias: &bias, out: &out, wino: Some(kernels::Wino { weight: &u, scratch: &sc }) };
+        assert_eq!(kernels::conv_forward(gpu, v(Precision::F32), "t".into(), s(cin, cout, h, w), b).len(), n, "{h}×{w}");
     }
 }
