@@ -7,7 +7,8 @@
 // For each 2×2 output tile t (tile row ty, column tx; tw = ⌈w/2⌉ tiles a row, ⌈h/2⌉·tw in all) and its
 // 4×4 input patch d (rows 2ty−1 … 2ty+2, columns 2tx−1 … 2tx+2, zero outside the image):
 //   V = Bᵀ d B            (input transform, `wino_in`)
-//   M[ξ] = Σ_ci U[ξ] V[ξ]  (16 GEMMs over the input channels, ξ = 4·i + j, `wino_gemm*`)
+//   M[ξ] = Σ_ci U[ξ] V[ξ]  (16 GEMMs over the input channels, ξ = 4·i + j, `wino_gemm*`;
+//                          the same kernels run F(4×4)'s 36)
 //   Y = Aᵀ M A            (output transform and epilogue, `wino_out`)
 // with U = G g Gᵀ, the kernel's transform, computed once when the weights load
 // (`stylize::kernels::winograd::transform_weights`, from the conv's GEMM layout: forward or the
@@ -95,7 +96,7 @@ fn wino_in(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     }
 }
 
-// ---- the 16 GEMMs: mt[ξ][m][n] = Σ_k weight[ξ][k][m] · vt[ξ][k][n] ----
+// ---- the xis GEMMs: mt[ξ][m][n] = Σ_k weight[ξ][k][m] · vt[ξ][k][n] ----
 
 // Stores one product value (m, n) of transform position xi, when inside the GEMM.
 fn store_m(xi: u32, m: u32, n: u32, v: f32) {
