@@ -113,10 +113,10 @@ fn bad_inputs_give_one_clear_error() {
     run(&good, &[os("--lr=-1")], "learning rate");
     // Past the memory budget even in the smallest tiles: a clear error naming the size asked for
     // (not the first coarse scale), the budget and the largest size that fits, before anything is
-    // allocated; and a budget the weights alone exceed. (The weights take ~180 MiB with f32
-    // storage and Winograd's transformed kernels.)
-    run(&good, &[os("--size"), os("2048"), os("--memory-budget"), os("230MiB")], "size 2048×1362 is too large for this GPU: even in the smallest tiles it needs");
-    run(&good, &[os("--size"), os("2048"), os("--memory-budget"), os("230MiB")], "but the memory budget is 230.0 MiB; the largest size that fits is about");
+    // allocated; and a budget the weights alone exceed. (The weights take ~314 MiB with f32
+    // storage: the GEMM layouts and Winograd's transformed kernels.)
+    run(&good, &[os("--size"), os("2048"), os("--memory-budget"), os("400MiB")], "size 2048×1362 is too large for this GPU: even in the smallest tiles it needs");
+    run(&good, &[os("--size"), os("2048"), os("--memory-budget"), os("400MiB")], "but the memory budget is 400.0 MiB; the largest size that fits is about");
     run(&good, &[os("--memory-budget"), os("64MiB")], "no size fits: raise the memory budget");
     run(&good, &[os("--iterations"), os("abc")], "invalid value");
     run(&good, &[os("--no-such-flag")], "unexpected argument");
@@ -263,6 +263,23 @@ fn a_kernel_that_fails_to_compile_falls_back_instead_of_failing() {
     assert!(!st.status.success());
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.starts_with("error: a GPU kernel failed to compile or validate on this device"), "{err}");
+}
+
+#[test]
+fn a_winograd_kernel_that_fails_to_compile_falls_back_to_the_gemm() {
+    // The default conv (Winograd, direct kernels, f32 storage: F(4×4) on conv1_2 at 32 px) with
+    // Winograd's GEMMs made uncompilable: the run warns, runs every conv by the direct GEMM on a
+    // new device, and finishes.
+    let dir = out_dir("winograd_fallback");
+    let trace = dir.join("trace.jsonl");
+    let mut cmd = bin();
+    cmd.env("STYLIZE_CONV", "direct+winograd").env("STYLIZE_PRECISION", "f32").env("STYLIZE_BREAK_KERNELS", "wino_gemm");
+    let st = real_run(&mut cmd, &dir.join("o.png"), &trace, &["--size", "32", "--iterations", "2", "--report-every", "2"]);
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(st.status.success(), "{err}");
+    assert!(err.contains("warning: direct+winograd kernels with F32 storage failed on this GPU") && err.contains("falling back to direct+gemm kernels with F32 storage"), "{err}");
+    assert_eq!(err.matches("warning:").count(), 1, "one fallback is enough: {err}");
+    assert_eq!(std::fs::read_to_string(&trace).unwrap().lines().count(), 2, "the run finished");
 }
 
 /// The last line's "losses of the image written: content C, style S, tv T, total X" → [C, S, T, X].

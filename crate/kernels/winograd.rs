@@ -1,6 +1,7 @@
-//! 3×3 convolution by Winograd's F(2×2, 3×3) (`shaders/winograd.wgsl`): the kernel's transform
-//! (once, when the weights load), and the three dispatches of a conv (input transform, 16 GEMMs,
-//! output transform with the conv's epilogue) per chunk of 2×2 output tiles.
+//! 3×3 convolution by Winograd's F(2×2, 3×3) or F(4×4, 3×3) (`shaders/winograd.wgsl`): which tile
+//! a layer runs with, the kernel's transform (once, when the weights load), and the three
+//! dispatches of a conv (input transform, 16 or 36 GEMMs, output transform with the conv's
+//! epilogue) per chunk of output tiles. Which layers run it at which size: [`crate::kernels::winograd_for`].
 
 pub use crate::gpu::WinoTile;
 use crate::gpu::{binding, grid_elems, grid_tiles, Bind, Binding, ConvPath, Dispatch, Gpu, Precision, Variant};
@@ -33,16 +34,6 @@ crate::wgsl_struct! {
     }
 }
 
-const ALL: &[Binding] = &[
-    binding("p", 0, Bind::Uniform),
-    binding("inp", 1, Bind::Read),
-    binding("weight", 2, Bind::Read),
-    binding("bias", 3, Bind::Read),
-    binding("mask", 4, Bind::Read),
-    binding("outp", 5, Bind::Write),
-    binding("vt", 6, Bind::Write),
-    binding("mt", 7, Bind::Write),
-];
 const IN: KernelDef =
     KernelDef { shader: Shader::Winograd, entry: "wino_in", bindings: &[binding("p", 0, Bind::Uniform), binding("inp", 1, Bind::Read), binding("vt", 6, Bind::Write)] };
 const GEMM_BINDINGS: &[Binding] = &[binding("p", 0, Bind::Uniform), binding("weight", 2, Bind::Read), binding("vt", 6, Bind::Write), binding("mt", 7, Bind::Write)];
@@ -55,7 +46,6 @@ const IN4: KernelDef = KernelDef { shader: Shader::Winograd, entry: "wino_in4", 
 const OUT4: KernelDef = KernelDef { shader: Shader::Winograd, entry: "wino_out4", bindings: OUT_BINDINGS };
 /// The entry points of `winograd.wgsl`.
 pub const KERNELS: &[KernelDef] = &[IN, GEMM, GEMM_DIRECT, OUT, IN4, OUT4];
-const _: () = assert!(ALL.len() == 8);
 
 pub(crate) fn uniforms() -> Vec<Uniform> {
     vec![Uniform::of::<WinoParams>()]
@@ -72,13 +62,17 @@ pub const F4_MAX_CHANNELS: usize = 256;
 /// largest images of the network, where it is twice F(2×2)'s speed, and small kernels: 36
 /// positions take 4× the GEMM's weights), F(2×2) elsewhere ([`Variant::wino_tile`] forces one
 /// tile on every layer). With f16 storage always F(2×2): F(4×4)'s transforms amplify the f16
-/// rounding of its kernel to ~2% of the outputs' scale. Decided per layer, not per image size,
-/// so a conv's weights are stored in one layout only (BENCHMARKS.md, Winograd).
+/// rounding of its kernel to ~2% of the outputs' scale. The tile is decided per layer, not per
+/// image size, so a conv's transform has one layout (whether a layer runs it at a given size:
+/// [`crate::kernels::winograd_for`]; BENCHMARKS.md, "Winograd convolutions").
 pub fn winograd_tile(v: Variant, cin: usize, cout: usize) -> Option<WinoTile> {
-    if !uses_winograd(v, cin) || v.precision == Precision::F16 {
-        return uses_winograd(v, cin).then_some(WinoTile::F2);
+    if !uses_winograd(v, cin) {
+        None
+    } else if v.precision == Precision::F16 {
+        Some(WinoTile::F2)
+    } else {
+        Some(v.wino_tile.unwrap_or(if cin.max(cout) <= F4_MAX_CHANNELS { WinoTile::F4 } else { WinoTile::F2 }))
     }
-    Some(v.wino_tile.unwrap_or(if cin.max(cout) <= F4_MAX_CHANNELS { WinoTile::F4 } else { WinoTile::F2 }))
 }
 
 /// Whether a variant runs the conv of `cin` input channels by Winograd (the tile:
@@ -117,14 +111,14 @@ pub fn transform_weights(gemm: &[f32], k_channels: usize, m_channels: usize, til
     for k in 0..k_channels {
         for m in 0..m4 {
             let g = |ky: usize, kx: usize| gemm[(k * 9 + ky * 3 + kx) * m4 + m] as f64;
-            for (a, ga) in g_rows.iter().enumerate() {
+            // G g (n×3), then (G g) Gᵀ (n×n).
+            let mut gg = [[0.0f64; 3]; 6];
+            for (row, ga) in gg.iter_mut().zip(g_rows) {
+                *row = [0, 1, 2].map(|kx| (0..3).map(|ky| ga[ky] * g(ky, kx)).sum());
+            }
+            for (a, ra) in gg[..n].iter().enumerate() {
                 for (b, gb) in g_rows.iter().enumerate() {
-                    let mut u = 0.0;
-                    for (ky, wa) in ga.iter().enumerate() {
-                        for (kx, wb) in gb.iter().enumerate() {
-                            u += wa * g(ky, kx) * wb;
-                        }
-                    }
+                    let u: f64 = (0..3).map(|kx| ra[kx] * gb[kx]).sum();
                     out[((a * n + b) * k_channels + k) * m4 + m] = u as f32;
                 }
             }
