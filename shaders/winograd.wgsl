@@ -66,6 +66,12 @@ fn bt(r: vec4<f32>) -> vec4<f32> {
     return vec4<f32>(r.x - r.z, r.y + r.z, r.z - r.y, r.y - r.w);
 }
 
+// The first output (y, x) of this chunk's tile t, for tiles `out` outputs a side.
+fn tile_origin(t: u32, out: u32) -> vec2<u32> {
+    let ty = (p.t0 + t) / p.tw;
+    return vec2<u32>(out * ty, out * (p.t0 + t - ty * p.tw));
+}
+
 @compute @workgroup_size(WG)
 fn wino_in(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = element(gid, nwg);
@@ -74,9 +80,9 @@ fn wino_in(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     }
     let ci = i / p.tiles;
     let t = i - ci * p.tiles;
-    let ty = (p.t0 + t) / p.tw;
-    let y0 = 2 * i32(ty) - 1;
-    let x0 = 2 * i32(p.t0 + t - ty * p.tw) - 1;
+    let origin = tile_origin(t, 2u);
+    let y0 = i32(origin.x) - 1;
+    let x0 = i32(origin.y) - 1;
     let base = ci * p.h * p.w;
     // Rows of Bᵀ d: combine the patch's rows, then each row's columns (· B).
     var d: array<vec4<f32>, 4>;
@@ -249,9 +255,9 @@ fn wino_out(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     }
     let c0 = at(vec4<f32>(r[0].x, r[1].x, r[2].x, r[3].x));
     let c1 = at(vec4<f32>(r[0].y, r[1].y, r[2].y, r[3].y));
-    let ty = (p.t0 + t) / p.tw;
-    let y = 2u * ty;
-    let x = 2u * (p.t0 + t - ty * p.tw);
+    let origin = tile_origin(t, 2u);
+    let y = origin.x;
+    let x = origin.y;
     store_out(m, y, x, c0.x);
     store_out(m, y, x + 1u, c1.x);
     store_out(m, y + 1u, x, c0.y);
@@ -309,9 +315,9 @@ fn wino_in4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     }
     let ci = i / p.tiles;
     let t = i - ci * p.tiles;
-    let ty = (p.t0 + t) / p.tw;
-    let y0 = 4 * i32(ty) - 1;
-    let x0 = 4 * i32(p.t0 + t - ty * p.tw) - 1;
+    let origin = tile_origin(t, 4u);
+    let y0 = i32(origin.x) - 1;
+    let x0 = i32(origin.y) - 1;
     let base = ci * p.h * p.w;
     // X_r = (d B) row r, then V row i = Σ_r Bᵀ[i][r] X_r.
     let x_0 = patch_row(base, y0, x0);
@@ -364,9 +370,9 @@ fn wino_out4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     let z3 = m_row(i + 18u * stride, stride);
     let z4 = m_row(i + 24u * stride, stride);
     let z5 = m_row(i + 30u * stride, stride);
-    let ty = (p.t0 + t) / p.tw;
-    let y = 4u * ty;
-    let x = 4u * (p.t0 + t - ty * p.tw);
+    let origin = tile_origin(t, 4u);
+    let y = origin.x;
+    let x = origin.y;
     store_row4(m, y, x, z0 + z1 + z2 + z3 + z4);
     store_row4(m, y + 1u, x, z1 - z2 + 2.0 * z3 - 2.0 * z4);
     store_row4(m, y + 2u, x, z1 + z2 + 4.0 * z3 + 4.0 * z4);
