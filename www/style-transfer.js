@@ -13,14 +13,18 @@
 // what each of its colours takes, e.g. regions="#ff0000=2 #0000ff=photo" — painting 2 of style-src,
 // or the photo kept; the mask's other pixels take painting 1), style-mask-src (a style mask URL per
 // painting of style-src, space-separated, "-" for none: each region then takes its part of that
-// painting), autostart (run as soon as it is connected). Changing an
+// painting), weights-src (where to download the weights: any URL, CORS; checked against their
+// pinned SHA-256 and cached; default: weights/ beside this module), autostart (run as soon as it
+// is connected). Changing an
 // attribute takes effect at the next start(); with autostart, a change restarts the run —
 // except strength and style-blend during a run, which steer it from the next batch.
 // Methods: start() → Promise<result>, pause(), resume(), stop(), pngBlob() (carries its settings),
 // steer({style_weight, content_weight, tv_weight, style_layer_weights, lr, style_blend}).
-// Events: 'progress' {iteration, iterations, scale, scales, width, height, itPerSec, etaSeconds},
-// 'scale' {scale, scales, width, height, iterations}, 'losses' {iteration, content, style, tv,
-// total}, 'done' {width, height, iteration, stopped} (bubbling CustomEvents), and 'error'
+// Events: 'progress' {iteration, iterations, scale, scales, width, height, tiles, itPerSec,
+// etaSeconds}, 'scale' {scale, scales, width, height, iterations}, 'losses' {iteration, content,
+// style, tv, total, scale, scaleIteration, content_weight, style_weight}, 'steer' {iteration,
+// changes}, 'fallback' {from, to, message} (the GPU path changed after a failure), 'done' {width,
+// height, iteration, stopped} (bubbling CustomEvents), and 'error'
 // (detail: the Error; its name says what failed, e.g. 'NoWebGPU'; it does not bubble, so it never
 // reaches window-level error listeners).
 // Removing the element stops its run within one batch and frees its GPU memory. Several elements
@@ -29,10 +33,11 @@
 
 import { StyleTransfer, decodeImage } from './stylize-api.js';
 
-let engine; // one device + weights per page: a promise of the first StyleTransfer
+/** One device + weights per page and weights URL: weights-src → a promise of the first StyleTransfer. */
+const engines = new Map();
 
 class StyleTransferElement extends HTMLElement {
-  static observedAttributes = ['content-src', 'style-src', 'size', 'iterations', 'strength', 'scales', 'optimizer', 'colors', 'style-scale', 'style-blend', 'mask-src', 'regions', 'style-mask-src'];
+  static observedAttributes = ['content-src', 'style-src', 'size', 'iterations', 'strength', 'scales', 'optimizer', 'colors', 'style-scale', 'style-blend', 'mask-src', 'regions', 'style-mask-src', 'weights-src'];
 
   constructor() {
     super();
@@ -122,8 +127,18 @@ class StyleTransferElement extends HTMLElement {
       if (this.st?.busy) throw Object.assign(new Error('This <style-transfer> is already running.'), { name: 'Busy' });
       this.message.textContent = 'Loading…';
       let first = false;
-      engine ??= (first = true, StyleTransfer.create());
-      const base = await engine.catch((e) => { engine = undefined; throw e; });
+      const weightsUrl = this.getAttribute('weights-src') || undefined;
+      const key = weightsUrl ? (URL.parse(weightsUrl, document.baseURI)?.href ?? weightsUrl) : '';
+      if (this.st && this.#weightsKey !== key) {
+        this.st.dispose();
+        this.st = null;
+      }
+      this.#weightsKey = key;
+      if (!engines.has(key)) {
+        first = true;
+        engines.set(key, StyleTransfer.create({ weightsUrl }));
+      }
+      const base = await engines.get(key).catch((e) => { engines.delete(key); throw e; });
       this.st ??= first ? base : base.sibling();
       const st = this.st;
       const styleSrcs = (this.getAttribute('style-src') || '').trim().split(/\s+/);
@@ -144,9 +159,8 @@ class StyleTransferElement extends HTMLElement {
           this.message.textContent = `${d.scales > 1 ? `scale ${d.scale + 1} of ${d.scales} · ` : ''}${d.iteration} / ${d.iterations}`;
         }
       };
-      st.addEventListener('progress', fwd);
-      st.addEventListener('losses', fwd);
-      st.addEventListener('scale', fwd);
+      const forwarded = ['progress', 'losses', 'scale', 'steer', 'fallback'];
+      for (const type of forwarded) st.addEventListener(type, fwd);
       try {
         this.#running = st.run({ content, style, settings, canvas: this.canvas, mask, styleMasks: styleMasks.length ? styleMasks : null });
         const result = await this.#running;
@@ -155,9 +169,7 @@ class StyleTransferElement extends HTMLElement {
         if (!this.isConnected) st.dispose();
         return result;
       } finally {
-        st.removeEventListener('progress', fwd);
-        st.removeEventListener('losses', fwd);
-        st.removeEventListener('scale', fwd);
+        for (const type of forwarded) st.removeEventListener(type, fwd);
       }
     } catch (e) {
       this.message.textContent = e.message;
@@ -167,12 +179,16 @@ class StyleTransferElement extends HTMLElement {
   }
 
   #running = null;
+  #weightsKey = '';
 
   pause() { this.st?.pause(); }
   resume() { this.st?.resume(); }
   stop() { this.st?.stop(); }
-  /** The current image as a PNG Blob. */
-  pngBlob() { return this.st.pngBlob(); }
+  /** The current image as a PNG Blob (rejects with name 'NoImage' before any start()). */
+  pngBlob() {
+    if (!this.st) return Promise.reject(Object.assign(new Error('This <style-transfer> has no image yet: call start() first.'), { name: 'NoImage' }));
+    return this.st.pngBlob();
+  }
 }
 
 /** `regions` attribute → settings.regions: "#ff0000=2 #00f=photo" (painting numbers from 1). */

@@ -5,6 +5,9 @@
 //
 //   import { StyleTransfer, decodeImage, webgpuStatus } from './stylize-api.js';
 //   const st = await StyleTransfer.create({ onWeightsProgress: (got, total) => ... });
+//       // weightsUrl: any URL (CORS), default weights/ beside the package; setBaseUrl(url) says where
+//       // the package's wasm, worker and weights are when a bundler moved the modules (see the
+//       // package README, www/package/README.md)
 //   st.addEventListener('progress', e => console.log(e.detail));
 //       // {iteration, iterations, scale, scales, width, height, itPerSec, etaSeconds}
 //   st.addEventListener('scale', e => ...);   // {scale, scales, width, height, iterations}: a scale begins
@@ -30,7 +33,7 @@
 // Errors are Error objects whose `name` says what failed: 'NoWebGPU', 'Weights', 'Image',
 // 'Settings', 'TooLarge' (with `fits`, the largest size that fits), 'DeviceLost', 'NotFinite', 'Gpu'.
 
-export { liveSessionCount, liveSessionGpuBytes, loadWasm, namedError, webgpuStatus } from './api/engine.js';
+export { liveSessionCount, liveSessionGpuBytes, loadWasm, namedError, setBaseUrl, webgpuStatus } from './api/engine.js';
 export { WEIGHTS_SHA256, WEIGHTS_URL, fetchWeights, sha256Hex } from './api/weights.js';
 export { decodeImage, readRecord, rgbaToPng } from './api/images.js';
 export { StyleTransfer } from './api/transfer.js';

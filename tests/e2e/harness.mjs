@@ -15,19 +15,20 @@ const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/ja
   '.json': 'application/json', '.png': 'image/png', '.jpg': 'image/jpeg', '.safetensors': 'application/octet-stream',
   '.svg': 'image/svg+xml', '.webmanifest': 'application/manifest+json' };
 
-/** Serves dist/ on 127.0.0.1 (random port). Returns {url, requests, close}. */
-export async function serve(dir = DIST) {
+/** Serves dist/ (or `dir`) on 127.0.0.1 (random port), with `headers` on every response. Returns
+ * {url, requests, close}. */
+export async function serve(dir = DIST, { headers = {} } = {}) {
   const requests = [];
   const server = http.createServer((req, res) => {
     requests.push(req.url);
     let p = path.join(dir, decodeURIComponent(new URL(req.url, 'http://x').pathname));
     if (p.startsWith(dir) && fs.existsSync(p) && fs.statSync(p).isDirectory()) p = path.join(p, 'index.html');
     if (!p.startsWith(dir) || !fs.existsSync(p) || fs.statSync(p).isDirectory()) {
-      res.writeHead(404).end('not found');
+      res.writeHead(404, headers).end('not found');
       return;
     }
     const body = fs.readFileSync(p);
-    res.writeHead(200, { 'content-type': TYPES[path.extname(p)] || 'application/octet-stream', 'content-length': body.length });
+    res.writeHead(200, { 'content-type': TYPES[path.extname(p)] || 'application/octet-stream', 'content-length': body.length, ...headers });
     res.end(body);
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));

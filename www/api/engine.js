@@ -5,8 +5,24 @@ import init, { Stylizer, checkImageBytes, liveSessions, liveSessionBytes, pngWit
 
 export { Stylizer, checkImageBytes, pngWithRecord, pngRecord, version };
 
-/** Where the package's files live: the folder above this module (its wasm, weights, worker). */
-export const BASE = new URL('..', import.meta.url);
+/** Where the package's files live (its wasm, weights, worker): set by setBaseUrl, else the folder
+ * above this module, found from import.meta.url, so that a page on one origin can import the
+ * package from another (a CDN) with no configuration. */
+let base = null;
+
+/**
+ * Where the package's own files (stylize_bg.wasm, png-worker.js, weights/) are served from, for a
+ * bundler that moved the modules away from them; call it before the first StyleTransfer.create().
+ */
+export function setBaseUrl(url) {
+  if (wasm) throw namedError('Settings', 'setBaseUrl must be called before the engine loads (before the first StyleTransfer.create()).');
+  base = new URL(String(url).endsWith('/') ? String(url) : `${url}/`, globalThis.document?.baseURI ?? globalThis.location?.href);
+}
+
+/** The URL of one of the package's files (see setBaseUrl). */
+export function assetUrl(name) {
+  return new URL(name, base ?? new URL('..', import.meta.url));
+}
 
 let wasm;
 /** Sessions alive on this page (each holds GPU memory until its run is replaced or disposed). */
@@ -21,7 +37,9 @@ export function liveSessionGpuBytes() {
 
 /** Loads the wasm module once. */
 export function loadWasm() {
-  wasm ??= init({ module_or_path: new URL('stylize_bg.wasm', BASE) });
+  // The literal new URL('…', import.meta.url) lets bundlers that know the pattern (Vite, webpack)
+  // emit the wasm beside their output.
+  wasm ??= init({ module_or_path: base ? assetUrl('stylize_bg.wasm') : new URL('../stylize_bg.wasm', import.meta.url) });
   return wasm;
 }
 

@@ -1,7 +1,7 @@
 // api/images.js — images in and out: decoding (EXIF orientation, the engine's checks), PNG
 // encoding in a worker, and the run record a PNG carries.
 
-import { BASE, loadWasm, namedError, checkImageBytes, pngRecord, pngWithRecord } from './engine.js';
+import { assetUrl, loadWasm, namedError, checkImageBytes, pngRecord, pngWithRecord } from './engine.js';
 import { sha256Hex } from './weights.js';
 
 /**
@@ -94,7 +94,9 @@ const pngPending = new Map();
 function pngInWorker(pixels, width, height) {
   if (!pngWorker) {
     try {
-      pngWorker = new Worker(new URL('png-worker.js', BASE));
+      // A worker must come from the page's origin: a package imported from a CDN encodes on the
+      // page's thread instead (below).
+      pngWorker = new Worker(assetUrl('png-worker.js'));
     } catch (e) {
       return Promise.reject(namedError('NoWorker', e.message));
     }

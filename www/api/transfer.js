@@ -45,14 +45,15 @@ export class StyleTransfer extends EventTarget {
   }
 
   /**
-   * Loads wasm and weights (given bytes, or fetched with integrity check and caching) and opens
-   * the GPU. Rejects with name 'NoWebGPU', 'Weights' or 'Device'.
+   * Loads wasm and weights (given bytes, or fetched from `weightsUrl` — default: weights/ beside
+   * the package — with integrity check and caching) and opens the GPU. Rejects with name
+   * 'NoWebGPU', 'Weights' or 'Device'.
    */
-  static async create({ weights, onWeightsProgress, conv, precision, breakKernels, memoryBudget } = {}) {
+  static async create({ weights, weightsUrl, onWeightsProgress, conv, precision, breakKernels, memoryBudget } = {}) {
     const status = await webgpuStatus();
     if (!status.ok) throw namedError('NoWebGPU', status.message);
     await loadWasm();
-    const bytes = weights ?? (await fetchWeights({ onProgress: onWeightsProgress }));
+    const bytes = weights ?? (await fetchWeights({ url: weightsUrl ?? undefined, onProgress: onWeightsProgress }));
     const st = new StyleTransfer();
     // The live preview is drawn by the GPU into a WebGPU canvas. Software adapters (SwiftShader,
     // as in headless test browsers) cannot always present WebGPU canvases, so there the preview
@@ -287,7 +288,7 @@ export class StyleTransfer extends EventTarget {
       } catch { /* fall back to the last good image */ }
     }
     if (this.lastGood) return this.lastGood;
-    throw namedError('Gpu', 'No image yet.');
+    throw namedError('NoImage', 'No image yet: run() first.');
   }
 
   /**
