@@ -653,3 +653,124 @@ pub fn mask_apply(src: &[f64], mask: &[f64], dst: &mut [f64], accumulate: bool) 
         *d = if accumulate { *d + v } else { v };
     }
 }
+
+/// Bilinear sample of plane `v [h][w]` at (x, y) clamped to the plane, as `flow.wgsl`'s `tap`.
+pub fn bilinear(v: &[f64], w: usize, h: usize, x: f64, y: f64) -> f64 {
+    let cx = x.clamp(0.0, (w - 1) as f64);
+    let cy = y.clamp(0.0, (h - 1) as f64);
+    let (x0, y0) = (cx.floor() as usize, cy.floor() as usize);
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+    let (fx, fy) = (cx - x0 as f64, cy - y0 as f64);
+    let row = |y: usize| v[y * w + x0] * (1.0 - fx) + v[y * w + x1] * fx;
+    row(y0) * (1.0 - fy) + row(y1) * fy
+}
+
+/// `flow_gray`: grey 0.114 B + 0.587 G + 0.299 R (0..255) of the network-space `img [3][n]`.
+pub fn flow_gray(img: &[f64], n: usize) -> Vec<f64> {
+    (0..n).map(|i| [0.114, 0.587, 0.299].iter().enumerate().map(|(c, k)| k * (img[c * n + i] + MEAN_BGR[c] as f64)).sum()).collect()
+}
+
+/// `flow_down`: the 2×2 block means of `src [h][w]` → `[⌈h/2⌉][⌈w/2⌉]`.
+pub fn flow_down(src: &[f64], w: usize, h: usize) -> Vec<f64> {
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let mut out = vec![0.0; cw * ch];
+    for y in 0..ch {
+        for x in 0..cw {
+            let (x0, y0) = (2 * x, 2 * y);
+            let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+            out[y * cw + x] = 0.25 * (src[y0 * w + x0] + src[y0 * w + x1] + src[y1 * w + x0] + src[y1 * w + x1]);
+        }
+    }
+    out
+}
+
+/// `flow_up`: the flow `coarse [2][⌈h/2⌉][⌈w/2⌉]` doubled and upsampled to `[2][h][w]`.
+pub fn flow_up(coarse: &[f64], w: usize, h: usize) -> Vec<f64> {
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let mut out = vec![0.0; 2 * w * h];
+    for k in 0..2 {
+        let plane = &coarse[k * cw * ch..(k + 1) * cw * ch];
+        for y in 0..h {
+            for x in 0..w {
+                out[k * w * h + y * w + x] = 2.0 * bilinear(plane, cw, ch, (x as f64 + 0.5) * 0.5 - 0.5, (y as f64 + 0.5) * 0.5 - 0.5);
+            }
+        }
+    }
+    out
+}
+
+/// `flow_lk`: `flow [2][h][w]` plus one Lucas–Kanade step from the grey frames `g0`, `g1 [h][w]`
+/// (window radius `r`, regulariser `reg` per window pixel; each component clamped to ±2).
+pub fn flow_lk(flow: &[f64], g0: &[f64], g1: &[f64], w: usize, h: usize, r: usize, reg: f64) -> Vec<f64> {
+    let n = w * h;
+    let at = |x: isize, y: isize| g0[y.clamp(0, h as isize - 1) as usize * w + x.clamp(0, w as isize - 1) as usize];
+    let mut out = vec![0.0; 2 * n];
+    for y in 0..h as isize {
+        for x in 0..w as isize {
+            let i = y as usize * w + x as usize;
+            let (u, v) = (flow[i], flow[n + i]);
+            let (mut a11, mut a12, mut a22, mut b1, mut b2) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            let r = r as isize;
+            for dy in -r..=r {
+                for dx in -r..=r {
+                    let qx = (x + dx).clamp(0, w as isize - 1);
+                    let qy = (y + dy).clamp(0, h as isize - 1);
+                    let ix = 0.5 * (at(qx + 1, qy) - at(qx - 1, qy));
+                    let iy = 0.5 * (at(qx, qy + 1) - at(qx, qy - 1));
+                    let it = bilinear(g1, w, h, qx as f64 + u, qy as f64 + v) - at(qx, qy);
+                    a11 += ix * ix;
+                    a12 += ix * iy;
+                    a22 += iy * iy;
+                    b1 += ix * it;
+                    b2 += iy * it;
+                }
+            }
+            let side = (2 * r + 1) as f64;
+            a11 += reg * side * side;
+            a22 += reg * side * side;
+            let det = a11 * a22 - a12 * a12;
+            out[i] = u + (-(a22 * b1 - a12 * b2) / det).clamp(-2.0, 2.0);
+            out[n + i] = v + (-(a11 * b2 - a12 * b1) / det).clamp(-2.0, 2.0);
+        }
+    }
+    out
+}
+
+/// `flow_check`: 1 where `flow [2][h][w]` is consistent with `other` and smooth, else 0.
+pub fn flow_check(flow: &[f64], other: &[f64], w: usize, h: usize) -> Vec<f64> {
+    let n = w * h;
+    let f = |x: isize, y: isize| {
+        let j = y.clamp(0, h as isize - 1) as usize * w + x.clamp(0, w as isize - 1) as usize;
+        [flow[j], flow[n + j]]
+    };
+    let sq = |a: [f64; 2]| a[0] * a[0] + a[1] * a[1];
+    let mut out = vec![0.0; n];
+    for y in 0..h as isize {
+        for x in 0..w as isize {
+            let fv = f(x, y);
+            let (px, py) = (x as f64 + fv[0], y as f64 + fv[1]);
+            let inside = px >= 0.0 && py >= 0.0 && px <= (w - 1) as f64 && py <= (h - 1) as f64;
+            let g = [bilinear(&other[..n], w, h, px, py), bilinear(&other[n..], w, h, px, py)];
+            let consistent = sq([fv[0] + g[0], fv[1] + g[1]]) <= 0.01 * (sq(fv) + sq(g)) + 0.5;
+            let (a, b, c, d) = (f(x + 1, y), f(x - 1, y), f(x, y + 1), f(x, y - 1));
+            let fx = [0.5 * (a[0] - b[0]), 0.5 * (a[1] - b[1])];
+            let fy = [0.5 * (c[0] - d[0]), 0.5 * (c[1] - d[1])];
+            let smooth = sq(fx) + sq(fy) <= 0.01 * sq(fv) + 0.002;
+            out[y as usize * w + x as usize] = f64::from(u8::from(inside && consistent && smooth));
+        }
+    }
+    out
+}
+
+/// `flow_warp`: `image [3][h][w]` sampled at x + `flow`(x), bilinear.
+pub fn flow_warp(flow: &[f64], image: &[f64], w: usize, h: usize) -> Vec<f64> {
+    let n = w * h;
+    let mut out = vec![0.0; 3 * n];
+    for i in 0..n {
+        let (x, y) = ((i % w) as f64 + flow[i], (i / w) as f64 + flow[n + i]);
+        for c in 0..3 {
+            out[c * n + i] = bilinear(&image[c * n..(c + 1) * n], w, h, x, y);
+        }
+    }
+    out
+}

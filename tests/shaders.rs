@@ -56,7 +56,7 @@ fn uniform_structs_match_their_rust_twins() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 13, "every uniform struct");
+    assert_eq!(checked, 14, "every uniform struct");
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn bindings_match_the_wgsl() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 42, "every kernel entry point");
+    assert_eq!(checked, 48, "every kernel entry point");
 }
 
 #[test]
@@ -101,8 +101,8 @@ fn every_pipeline_variant_is_listed_once() {
     // direct GEMMs, 2 output transforms), pool 2 × 2, Gram partials and style gradient 4 each, content
     // loss, to_act, the tile activation copy and the masked features: per precision; Gram finish,
     // style diff, TV, reduce, Adam ×2, pre/post, L-BFGS ×6, tile copy/zero/Gram sum/masked add,
-    // colour ×5, Gram blend: f32.
-    assert_eq!(all.len(), 2 * (10 + 16 + 4 + 8 + 1 + 1 + 1 + 1) + 8 + 6 + 4 + 5 + 1);
+    // colour ×5, Gram blend, flow ×6: f32.
+    assert_eq!(all.len(), 2 * (10 + 16 + 4 + 8 + 1 + 1 + 1 + 1) + 8 + 6 + 4 + 5 + 1 + 6);
     let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
     names.sort();
     names.dedup();

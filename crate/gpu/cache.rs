@@ -20,12 +20,13 @@ pub enum Shader {
     Tile,
     Color,
     Winograd,
+    Flow,
 }
 
 impl Shader {
     /// Every kernel file.
-    pub const ALL: [Shader; 10] =
-        [Shader::Conv, Shader::Pool, Shader::Gram, Shader::Loss, Shader::Adam, Shader::Lbfgs, Shader::Image, Shader::Tile, Shader::Color, Shader::Winograd];
+    pub const ALL: [Shader; 11] =
+        [Shader::Conv, Shader::Pool, Shader::Gram, Shader::Loss, Shader::Adam, Shader::Lbfgs, Shader::Image, Shader::Tile, Shader::Color, Shader::Winograd, Shader::Flow];
 
     /// Whether the file is a conv's (its module declares a direction's I/O types).
     pub fn is_conv(self) -> bool {
@@ -45,6 +46,7 @@ impl Shader {
             Shader::Tile => "tile.wgsl",
             Shader::Color => "color.wgsl",
             Shader::Winograd => "winograd.wgsl",
+            Shader::Flow => "flow.wgsl",
         }
     }
 
@@ -61,6 +63,7 @@ impl Shader {
             Shader::Tile => include_str!("../../shaders/tile.wgsl"),
             Shader::Color => include_str!("../../shaders/color.wgsl"),
             Shader::Winograd => include_str!("../../shaders/winograd.wgsl"),
+            Shader::Flow => include_str!("../../shaders/flow.wgsl"),
         }
     }
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 pub mod adam;
 pub mod color;
 pub mod conv;
+pub mod flow;
 pub mod gram;
 pub mod image;
 pub mod lbfgs;
@@ -29,6 +30,7 @@ pub use conv::{
     conv_backward, conv_backward_by, conv_forward, conv_forward_by, conv_tiling, direct_lanes, winograd_for, ConvBackward, ConvForward, ConvShape, ConvTile, Wino,
     NARROW_MAX_PIXELS, WINOGRAD_MIN_TILES,
 };
+pub use flow::{flow_check, flow_down, flow_gray, flow_lk, flow_up, flow_warp, Flow, FlowConfig};
 pub use gram::{gram_blend, gram_finish, gram_partial, style_diff, style_grad, GramSplit, StyleDiff, StyleGrad, MAX_PAINTINGS};
 pub use image::to_act;
 // The per-pixel launchers and the large box moves window themselves (over the staging scratch,
@@ -147,6 +149,7 @@ impl Shader {
             Shader::Tile => tile::uniforms(),
             Shader::Color => color::uniforms(),
             Shader::Winograd => winograd::uniforms(),
+            Shader::Flow => flow::uniforms(),
         }
     }
 
@@ -163,6 +166,7 @@ impl Shader {
             Shader::Tile => tile::KERNELS,
             Shader::Color => color::KERNELS,
             Shader::Winograd => winograd::KERNELS,
+            Shader::Flow => flow::KERNELS,
         }
     }
 }
@@ -254,5 +258,6 @@ pub fn all_pipelines(with_f16: bool) -> Vec<PipelineSpec> {
     }
     v.extend(adam::pipelines());
     v.extend(lbfgs::pipelines());
+    v.extend(flow::pipelines());
     v
 }

@@ -22,6 +22,7 @@ use stylize::{ConvPath, ConvTile, Precision, Variant};
 mod adam;
 mod color;
 mod conv;
+mod flow;
 mod gram;
 mod image;
 mod lbfgs;
