@@ -141,6 +141,10 @@ impl Builder {
         if settings.colors.keeps_photo() {
             self.add_windowed(Buf::Photo, 12 * hw, Life::Session);
         }
+        if settings.temporal_weight > 0.0 {
+            self.add(Buf::TemporalPrevious, 12 * hw, Life::Session);
+            self.add(Buf::TemporalReliable, 4 * hw, Life::Session);
+        }
         self.add(Buf::Losses, 4 * kernels::LOSS_SLOTS as u64, Life::Session);
         self.add(Buf::LossPartials, 4 * partials as u64, Life::Iteration);
     }

@@ -774,3 +774,12 @@ pub fn flow_warp(flow: &[f64], image: &[f64], w: usize, h: usize) -> Vec<f64> {
     }
     out
 }
+
+/// Temporal loss of a video frame: mean over `x [3][hw]` of c·(x − previous)² (`reliable [hw]`:
+/// c) and its gradient w.r.t. x.
+pub fn temporal_loss(x: &[f64], previous: &[f64], reliable: &[f64]) -> (f64, Vec<f64>) {
+    let (n, hw) = (x.len(), reliable.len());
+    let d: Vec<f64> = x.iter().zip(previous).map(|(a, b)| a - b).collect();
+    let loss = d.iter().enumerate().map(|(i, v)| reliable[i % hw] * v * v).sum::<f64>() / n as f64;
+    (loss, d.iter().enumerate().map(|(i, v)| 2.0 * reliable[i % hw] * v / n as f64).collect())
+}

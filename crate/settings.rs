@@ -129,6 +129,11 @@ pub struct Settings {
     pub tv_weight: f32,
     /// w_l for relu1_1, relu2_1, relu3_1, relu4_1, relu5_1.
     pub style_layer_weights: [f32; 5],
+    /// γ: weight of the temporal loss of a video frame after the first (Ruder et al. 2016: the
+    /// mean over the image of c·(x − w)², w the previous frame's result warped into this one, c
+    /// where that warp is reliable; 0..255 scale); 0 = none. A γ > 0 needs that warped result
+    /// ([`crate::session::Inputs::previous`]) at the output size, so one scale.
+    pub temporal_weight: f32,
     /// The optimiser's step (pixel units, 0..255 scale); `None`: [`Optimizer::default_lr`].
     pub lr: Option<f32>,
     /// The optimiser.
@@ -193,6 +198,7 @@ impl Default for Settings {
             style_weight: 30.0,
             tv_weight: 20.0,
             style_layer_weights: [1.0, 0.75, 0.2, 0.2, 0.2],
+            temporal_weight: 0.0,
             lr: None,
             optimizer: Optimizer::Lbfgs,
             history: 10,
@@ -315,7 +321,7 @@ impl Settings {
         if self.iterations > 1_000_000 {
             return bad(format!("{} iterations is absurd; use at most 1,000,000", self.iterations));
         }
-        for (name, v) in [("content weight", self.content_weight), ("style weight", self.style_weight), ("tv weight", self.tv_weight)] {
+        for (name, v) in [("content weight", self.content_weight), ("style weight", self.style_weight), ("tv weight", self.tv_weight), ("temporal weight", self.temporal_weight)] {
             if !v.is_finite() || v < 0.0 {
                 return bad(format!("{name} must be a finite number ≥ 0, got {v}"));
             }

@@ -1,4 +1,5 @@
-// loss.wgsl — content and total-variation losses with their gradients, and the loss reductions.
+// loss.wgsl — content, total-variation and temporal losses with their gradients, and the loss
+// reductions.
 //
 // Loss values are reduced in two stages without float atomics: each loss kernel writes one partial
 // sum per workgroup into loss_part[loss_offset + linear workgroup index]; `reduce_losses` (one
@@ -7,8 +8,9 @@
 //
 // losses layout (f32 × 16; the slot numbers come from the prelude, defined in
 // crate/kernels/loss.rs): SLOT_CONTENT (0) content, SLOT_STYLE + l (1..5) style per layer
-// (relu1_1..relu5_1), SLOT_TV (6) tv — raw means; SLOT_TOTALS + 0..3 (8..11) content,
-// style = Σ_l w_l·style_l, tv, total = α·content + β·style + τ·tv.
+// (relu1_1..relu5_1), SLOT_TV (6) tv, SLOT_TEMPORAL (7) temporal — raw means; SLOT_TOTALS + 0..4
+// (8..12) content, style = Σ_l w_l·style_l, tv, total = α·content + β·style + τ·tv (+ γ·temporal
+// when rl.temporal = 1), temporal (0 when rl.temporal = 0).
 //
 // Entry points and bindings:
 //   content_loss — d = F − P; grad += coef·d·[F > 0] (coef = α·2/n; F is a ReLU output and the
@@ -22,14 +24,20 @@
 //     Over p.n elements: p.rows rows of each channel from row p.row0, element i at index
 //     p.first + i of src and grad (whole image: rows = h, row0 = first = 0; an image larger
 //     than one binding: one channel's band of rows, bound with a row of halo each side)
-//   reduce_losses — one workgroup, dispatch (1,1,1): for each of rl.n_ranges ranges (≤ 7),
+//   temporal_loss — on the pre-processed image x [3][h][w] against the previous frame's result
+//     warped into this one, previous [3][h][w], where it is reliable, reliable [h][w] (c ∈ [0, 1]):
+//     loss = Σ c·(x − previous)² (per workgroup partials), grad += coef·c·(x − previous)
+//     (coef = γ·2/(3·h·w))
+//     0 p: ElemParams (n = 3·h·w, h, w)  1 src: [3][h][w]  2 grad: [3][h][w] (accumulated)
+//     4 loss_part  5 previous: [3][h][w]  6 reliable: [h][w]
+//   reduce_losses — one workgroup, dispatch (1,1,1): for each of rl.n_ranges ranges (≤ 8),
 //     losses[slot] = scale · Σ loss_part[offset .. offset+count]; then the SLOT_TOTALS slots
 //     (rl.layer_w[0] = w_1..w_4, rl.layer_w[1].x = w_5)
 //     0 rl: ReduceLossParams  1 part_in: [..]  2 losses: [16]
-// content_loss and tv_loss run a grid-stride loop over min(⌈n/WG⌉, 64) workgroups (x only), so
+// content_loss, tv_loss and temporal_loss run a grid-stride loop over min(⌈n/WG⌉, 64) workgroups (x only), so
 // their reductions stay few and cheap; each writes one partial per workgroup.
 // ElemParams {n, h, w, loss_offset, coef, rows, row0, first} and ReduceLossParams {ranges: (offset, count, slot,
-// bitcast<u32>(scale)) × 7, alpha, beta, tau, n_ranges, layer_w} are generated from the Rust
+// bitcast<u32>(scale)) × 8, alpha, beta, tau, n_ranges, layer_w, gamma, temporal} are generated from the Rust
 // structs in crate/kernels/loss.rs; workgroup_sum comes from shaders/prelude.wgsl.
 
 @group(0) @binding(0) var<uniform> p: ElemParams;
@@ -38,6 +46,8 @@
 @group(0) @binding(1) var<storage, read> feat: array<act>;
 @group(0) @binding(3) var<storage, read> target_feat: array<act>;
 @group(0) @binding(4) var<storage, read_write> loss_part: array<f32>;
+@group(0) @binding(5) var<storage, read> previous: array<f32>;
+@group(0) @binding(6) var<storage, read> reliable: array<f32>;
 
 @compute @workgroup_size(WG)
 fn content_loss(
@@ -97,6 +107,26 @@ fn tv_loss(
     }
 }
 
+@compute @workgroup_size(WG)
+fn temporal_loss(
+    @builtin(local_invocation_index) li: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    var sq = 0.0;
+    let hw = p.h * p.w;
+    for (var i = wid.x * WG + li; i < p.n; i += nwg.x * WG) {
+        let c = reliable[i % hw];
+        let d = src[i] - previous[i];
+        grad[i] += p.coef * c * d;
+        sq += c * d * d;
+    }
+    let total = workgroup_sum(li, sq);
+    if (li == 0u) {
+        loss_part[p.loss_offset + wid.x] = total;
+    }
+}
+
 @group(0) @binding(0) var<uniform> rl: ReduceLossParams;
 @group(0) @binding(1) var<storage, read> part_in: array<f32>;
 @group(0) @binding(2) var<storage, read_write> losses: array<f32>;
@@ -120,9 +150,11 @@ fn reduce_losses(@builtin(local_invocation_index) li: u32) {
         let style = lw.x * losses[SLOT_STYLE] + lw.y * losses[SLOT_STYLE + 1u] + lw.z * losses[SLOT_STYLE + 2u]
             + lw.w * losses[SLOT_STYLE + 3u] + rl.layer_w[1].x * losses[SLOT_STYLE + 4u];
         let tv = losses[SLOT_TV];
+        let temporal = select(0.0, losses[SLOT_TEMPORAL], rl.temporal == 1u);
         losses[SLOT_TOTALS] = content;
         losses[SLOT_TOTALS + 1u] = style;
         losses[SLOT_TOTALS + 2u] = tv;
-        losses[SLOT_TOTALS + 3u] = rl.alpha * content + rl.beta * style + rl.tau * tv;
+        losses[SLOT_TOTALS + 3u] = rl.alpha * content + rl.beta * style + rl.tau * tv + rl.gamma * temporal;
+        losses[SLOT_TOTALS + 4u] = temporal;
     }
 }

@@ -692,3 +692,56 @@ fn a_style_mask_picks_the_part_of_the_painting() {
     let e = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && e.trim().lines().count() == 1 && e.contains("is not a painting of this run"), "{e}");
 }
+
+/// A panning clip: `n` frames of `size`² px, a window over chelsea.png moving 2 px right and
+/// 1 px down per frame (a camera panning over a still scene).
+fn panning_clip(dir: &Path, n: u32, size: u32) {
+    let photo = image::open(test_image("chelsea.png")).unwrap().to_rgba8();
+    let scene = image::imageops::resize(&photo, 3 * size, 2 * size, image::imageops::FilterType::Triangle);
+    for k in 0..n {
+        let frame = image::imageops::crop_imm(&scene, 10 + 2 * k, 6 + k, size, size).to_image();
+        frame.save(dir.join(format!("frame-{k:02}.png"))).unwrap();
+    }
+}
+
+/// (mean temporal error, mean style loss) from `stylize video`'s summary line.
+fn video_summary(stdout: &str) -> (f64, f64) {
+    let line = stdout.lines().last().unwrap_or_default();
+    let num = |key: &str| line.split(key).nth(1).and_then(|r| r.split_whitespace().next()).and_then(|v| v.parse::<f64>().ok()).unwrap_or_else(|| panic!("no {key} in {line:?}"));
+    (num("mean temporal error "), num("mean style loss "))
+}
+
+#[test]
+fn video_frames_agree_with_each_other() {
+    // 4 frames, 32 px: the temporal loss and the warped start against independent frames (the
+    // 8-frame, 48-px measurement is in BENCHMARKS.md, "Video").
+    let input = out_dir("video_in");
+    panning_clip(&input, 4, 32);
+    let mut results = Vec::new();
+    for (name, extra) in [("video_temporal", vec![]), ("video_independent", vec!["--independent"])] {
+        let output = out_dir(name);
+        let st = bin()
+            .arg("video")
+            .args([input.as_os_str(), output.as_os_str()])
+            .arg("--style")
+            .arg(test_painting())
+            .args(["--size", "32", "--iterations", "30", "--frame-iterations", "30"])
+            .args(extra)
+            .arg("--weights")
+            .arg(real_weights_path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&st.stdout);
+        assert!(st.status.success(), "stylize video failed: {}", String::from_utf8_lossy(&st.stderr));
+        eprintln!("{name}:\n{stdout}");
+        assert_eq!(stdout.lines().filter(|l| l.starts_with("frame ")).count(), 4, "one line per frame");
+        for k in 0..4 {
+            let img = image::open(output.join(format!("frame-{k:02}.png"))).unwrap();
+            assert_eq!((img.width(), img.height()), (32, 32));
+        }
+        results.push(video_summary(&stdout));
+    }
+    let ((with, style_with), (without, style_without)) = (results[0], results[1]);
+    eprintln!("temporal error {with:.3} with the temporal loss vs {without:.3} independent ({:.1}× lower); style loss {style_with:.4e} vs {style_without:.4e}", without / with);
+    assert!(with * 1.5 < without, "the temporal loss lowers the temporal error: {with} vs {without}");
+}

@@ -1,6 +1,6 @@
 //! The whole loss gradient w.r.t. the image, as computed on the GPU by the session (forward,
 //! losses, every backward kernel), against central finite differences of the f64 CPU reference
-//! loss — for the content, style and TV terms separately. Tiny random weights (8 channels, the
+//! loss — for the content, style, TV and temporal terms separately. Tiny random weights (8 channels, the
 //! VGG19 layer structure) and a 20×18 image keep it fast; max and avg pooling both; and the
 //! luminance-only transfer (Colors::Luminance), whose gradient is w.r.t. each pixel's luminance.
 //!
@@ -43,6 +43,11 @@ fn check(alpha: f32, beta: f32, tau: f32, pooling: Pooling, what: &str) {
 /// With [`Colors::Luminance`] the image is grey and the gradient is w.r.t. its luminance: each
 /// finite difference moves one pixel's three channels together.
 fn check_colors(alpha: f32, beta: f32, tau: f32, pooling: Pooling, colors: Colors, what: &str) {
+    check_all(alpha, beta, tau, 0.0, pooling, colors, what);
+}
+
+/// With γ > 0, a video frame's temporal loss against a random previous result and reliability.
+fn check_all(alpha: f32, beta: f32, tau: f32, gamma: f32, pooling: Pooling, colors: Colors, what: &str) {
     let weights = VggWeights::random(8, 11);
     let gpu = device(Precision::F32);
     let engine = Engine::new(gpu, &weights).unwrap();
@@ -53,13 +58,17 @@ fn check_colors(alpha: f32, beta: f32, tau: f32, pooling: Pooling, colors: Color
         content_weight: alpha,
         style_weight: beta,
         tv_weight: tau,
+        temporal_weight: gamma,
         init: Init::Noise, // at the content image the content gradient is exactly zero
         seed: 5,
         pooling,
         colors,
         ..Settings::default()
     };
-    let mut s = Session::new(engine.clone(), &Inputs::new(content.clone(), style.clone()), &settings).unwrap();
+    let previous =
+        stylize::session::Previous { size: (w, h), image: random(3 * w * h, -80.0, 80.0, 21), reliable: random(w * h, -0.5, 1.5, 22).iter().map(|c| c.clamp(0.0, 1.0)).collect() };
+    let inputs = Inputs::new(content.clone(), style.clone()).after(previous.clone());
+    let mut s = Session::new(engine.clone(), &inputs, &settings).unwrap();
     assert_eq!(s.size(), (w as u32, h as u32));
     s.evaluate().unwrap();
     let gpu = &engine.gpu;
@@ -87,7 +96,8 @@ fn check_colors(alpha: f32, beta: f32, tau: f32, pooling: Pooling, colors: Color
     let targets = cpu::targets(&weights, &c_in, w, h, &s_in, sw as usize, sh as usize, pooling);
     let total = |x: &[f64]| {
         let l = cpu::losses(&weights, x, w, h, &targets, settings.style_layer_weights, pooling);
-        alpha as f64 * l.content + beta as f64 * l.style + tau as f64 * l.tv
+        let temporal = if gamma > 0.0 { cpu::temporal_loss(x, &to_f64(&previous.image), &to_f64(&previous.reliable)).0 } else { 0.0 };
+        alpha as f64 * l.content + beta as f64 * l.style + tau as f64 * l.tv + gamma as f64 * temporal
     };
     let l0 = cpu::losses(&weights, &x, w, h, &targets, settings.style_layer_weights, pooling);
     eprintln!("{what}: GPU losses {gpu_losses:?}; CPU content {:.6e} style {:.6e} tv {:.6e}", l0.content, l0.style, l0.tv);
@@ -133,6 +143,12 @@ fn style_gradient_matches_finite_differences() {
 #[test]
 fn tv_gradient_matches_finite_differences() {
     check(0.0, 0.0, 1.0, Pooling::Max, "tv");
+}
+
+#[test]
+fn temporal_gradient_matches_finite_differences() {
+    check_all(0.0, 0.0, 0.0, 1.0, Pooling::Max, Colors::Painting, "temporal");
+    check_all(1.0, 30.0, 20.0, 50.0, Pooling::Max, Colors::Painting, "all terms with a temporal loss");
 }
 
 #[test]

@@ -91,7 +91,7 @@ fn bindings_match_the_wgsl() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 48, "every kernel entry point");
+    assert_eq!(checked, 49, "every kernel entry point");
 }
 
 #[test]
@@ -100,9 +100,9 @@ fn every_pipeline_variant_is_listed_once() {
     // conv 2 directions × 5 tiles, Winograd 2 directions × (2 input transforms, tiled GEMM, 3
     // direct GEMMs, 2 output transforms), pool 2 × 2, Gram partials and style gradient 4 each, content
     // loss, to_act, the tile activation copy and the masked features: per precision; Gram finish,
-    // style diff, TV, reduce, Adam ×2, pre/post, L-BFGS ×6, tile copy/zero/Gram sum/masked add,
-    // colour ×5, Gram blend, flow ×6: f32.
-    assert_eq!(all.len(), 2 * (10 + 16 + 4 + 8 + 1 + 1 + 1 + 1) + 8 + 6 + 4 + 5 + 1 + 6);
+    // style diff, TV, temporal, reduce, Adam ×2, pre/post, L-BFGS ×6, tile copy/zero/Gram
+    // sum/masked add, colour ×5, Gram blend, flow ×6: f32.
+    assert_eq!(all.len(), 2 * (10 + 16 + 4 + 8 + 1 + 1 + 1 + 1) + 9 + 6 + 4 + 5 + 1 + 6);
     let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
     names.sort();
     names.dedup();

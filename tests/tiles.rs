@@ -124,6 +124,35 @@ fn exact_tiles_equal_the_untiled_computation() {
 }
 
 #[test]
+fn a_video_frames_temporal_loss_is_the_same_over_tiles() {
+    let weights = VggWeights::random(8, 5);
+    let (content, style) = (picture(250, 190, 1), picture(180, 230, 2));
+    let engine = engine(&weights, Precision::F32);
+    let (w, h) = (250usize, 190usize);
+    let previous =
+        stylize::session::Previous { size: (w, h), image: random(3 * w * h, -80.0, 80.0, 31), reliable: random(w * h, -0.5, 1.5, 32).iter().map(|c| c.clamp(0.0, 1.0)).collect() };
+    let inputs = Inputs::new(content, style).after(previous);
+    let run = |settings: &Settings| {
+        let mut s = Session::new(engine.clone(), &inputs, settings).unwrap();
+        s.evaluate().unwrap();
+        assert_eq!(s.size(), (w as u32, h as u32));
+        let g = pollster::block_on(engine.gpu.read_f32(s.gradient_buffer(), 0, 3 * w * h)).unwrap();
+        let l = pollster::block_on(s.losses()).unwrap();
+        engine.gpu.check().unwrap();
+        (l, g)
+    };
+    let base = Settings { size: 250, scales: 1, init: Init::Noise, seed: 3, temporal_weight: 50.0, ..Settings::default() };
+    let whole = run(&base);
+    let tiled = run(&Settings { tile_size: 64, ..base.clone() });
+    let (loss, grad, _) = errors(&tiled, &whole);
+    let rel = ((tiled.0.temporal - whole.0.temporal) / whole.0.temporal).abs();
+    eprintln!("temporal loss over tiles: losses within {loss:.2e} (temporal {rel:.2e}), gradient within {grad:.2e} of max |g|");
+    assert!(whole.0.temporal > 0.0, "the temporal loss is reported");
+    assert!(loss < 1e-4 && rel < 1e-4, "tiled losses {:?} vs untiled {:?}", tiled.0, whole.0);
+    assert!(grad < 1e-4, "tiled gradient differs by {grad:.2e} of its largest element");
+}
+
+#[test]
 fn fast_tiles_error_is_measured() {
     // At the same image (after 3 fast Adam steps): the fast gradient (previous iteration's Grams,
     // narrow halo) against the untiled one; and the losses of the two runs' trajectories.

@@ -2,6 +2,7 @@
 
 mod bench;
 mod chunks;
+mod video;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -28,6 +29,9 @@ enum Command {
     Info(InfoArgs),
     /// Time one iteration at a size: whole step and each layer's forward and backward.
     Bench(bench::BenchArgs),
+    /// Stylise a directory of video frames so that they agree with each other (optical flow and
+    /// a temporal loss): `stylize video IN_DIR OUT_DIR --style PAINTING`.
+    Video(video::VideoArgs),
 }
 
 #[derive(Args)]
@@ -396,6 +400,7 @@ pub fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Video(args)) => video::run(args),
         None => run(cli.run, &matches),
     }
 }

@@ -37,6 +37,9 @@ pub enum Buf {
     DisplayRgba,
     KeepMask,
     Photo,
+    // A video frame's temporal loss: the previous frame's result warped into it, and where that is reliable.
+    TemporalPrevious,
+    TemporalReliable,
     Losses,
     LossPartials,
     AdamM,
@@ -104,6 +107,8 @@ impl fmt::Display for Buf {
             DisplayRgba => "display rgba",
             KeepMask => "keep mask",
             Photo => "photo",
+            TemporalPrevious => "temporal previous",
+            TemporalReliable => "temporal reliable",
             Losses => "losses",
             LossPartials => "loss partials",
             AdamM => "adam m",

@@ -1,4 +1,4 @@
-//! Content and total-variation losses with their gradients, and the one loss reduction per
+//! Content, total-variation and temporal losses with their gradients, and the one loss reduction per
 //! iteration (`shaders/loss.wgsl`). The loss slot numbers are defined here and reach the WGSL
 //! through the prelude.
 
@@ -14,19 +14,24 @@ pub const SLOT_CONTENT: usize = 0;
 pub const SLOT_STYLE: usize = 1;
 /// Raw slot of the TV loss.
 pub const SLOT_TV: usize = 6;
-/// Combined slots: content, Σ_l w_l·style_l, TV, total at `SLOT_TOTALS + 0..4`.
+/// Raw slot of the temporal loss (video frames after the first).
+pub const SLOT_TEMPORAL: usize = 7;
+/// Combined slots: content, Σ_l w_l·style_l, TV, total, temporal at `SLOT_TOTALS + 0..5`.
 pub const SLOT_TOTALS: usize = 8;
 
 /// The slot numbers as WGSL constants (for the prelude).
 pub(crate) fn slot_consts() -> String {
-    format!("const SLOT_CONTENT: u32 = {SLOT_CONTENT}u;\nconst SLOT_STYLE: u32 = {SLOT_STYLE}u;\nconst SLOT_TV: u32 = {SLOT_TV}u;\nconst SLOT_TOTALS: u32 = {SLOT_TOTALS}u;\n")
+    format!(
+        "const SLOT_CONTENT: u32 = {SLOT_CONTENT}u;\nconst SLOT_STYLE: u32 = {SLOT_STYLE}u;\nconst SLOT_TV: u32 = {SLOT_TV}u;\nconst SLOT_TEMPORAL: u32 = {SLOT_TEMPORAL}u;\n\
+         const SLOT_TOTALS: u32 = {SLOT_TOTALS}u;\n"
+    )
 }
 
 /// Most workgroups of a reducing element-wise pass (grid-stride loop; one partial sum each).
 pub const MAX_REDUCE_GROUPS: u32 = 64;
 
 /// Most ranges of partial sums one [`reduce_losses`] dispatch sums.
-pub const MAX_LOSS_RANGES: usize = 7;
+pub const MAX_LOSS_RANGES: usize = 8;
 
 /// Grid for a reducing pass over `n` elements: `[min(⌈n/WG⌉, MAX_REDUCE_GROUPS), 1, 1]`.
 /// Panics if its partial sums would not fit in `loss_part` from `offset` (a planning bug).
@@ -57,13 +62,19 @@ crate::wgsl_struct! {
     /// Uniform parameters of reduce_losses.
     pub struct ReduceLossParams {
         /// (offset, count, slot, bitcast<u32>(scale)) per range.
-        pub ranges: [[u32; 4]; 7],
+        pub ranges: [[u32; 4]; 8],
         pub alpha: f32,
         pub beta: f32,
         pub tau: f32,
         pub n_ranges: u32,
         /// w_1..w_4, then w_5 in the second vector's x.
         pub layer_w: [[f32; 4]; 2],
+        /// γ (temporal).
+        pub gamma: f32,
+        /// 1: a range fills SLOT_TEMPORAL and the total includes γ·temporal; 0: no temporal loss.
+        pub temporal: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
     }
 }
 
@@ -83,10 +94,22 @@ const TV: KernelDef = KernelDef {
     entry: "tv_loss",
     bindings: &[binding("p", 0, Bind::Uniform), binding("src", 1, Bind::Read), binding("grad", 2, Bind::Write), binding("loss_part", 4, Bind::Write)],
 };
+const TEMPORAL: KernelDef = KernelDef {
+    shader: Shader::Loss,
+    entry: "temporal_loss",
+    bindings: &[
+        binding("p", 0, Bind::Uniform),
+        binding("src", 1, Bind::Read),
+        binding("grad", 2, Bind::Write),
+        binding("loss_part", 4, Bind::Write),
+        binding("previous", 5, Bind::Read),
+        binding("reliable", 6, Bind::Read),
+    ],
+};
 const REDUCE: KernelDef =
     KernelDef { shader: Shader::Loss, entry: "reduce_losses", bindings: &[binding("rl", 0, Bind::Uniform), binding("part_in", 1, Bind::Read), binding("losses", 2, Bind::Write)] };
 /// The entry points of `loss.wgsl`.
-pub const KERNELS: &[KernelDef] = &[CONTENT, TV, REDUCE];
+pub const KERNELS: &[KernelDef] = &[CONTENT, TV, TEMPORAL, REDUCE];
 
 pub(crate) fn uniforms() -> Vec<Uniform> {
     vec![Uniform::of::<ElemParams>(), Uniform::of::<ReduceLossParams>()]
@@ -100,7 +123,7 @@ fn content_spec(precision: Precision) -> PipelineSpec {
 pub(crate) fn pipelines(precision: Precision) -> Vec<PipelineSpec> {
     let mut v = vec![content_spec(precision)];
     if precision == Precision::F32 {
-        v.extend([TV.plain(), REDUCE.plain()]);
+        v.extend([TV.plain(), TEMPORAL.plain(), REDUCE.plain()]);
     }
     v
 }
@@ -185,6 +208,31 @@ pub fn tv_loss(gpu: &Gpu, label: String, (c, h, w): (usize, usize, usize), coef:
     (ops, count)
 }
 
+/// The buffers of [`temporal_loss`] (f32).
+pub struct TemporalLoss<'a> {
+    /// `[3][h][w]` the image.
+    pub img: &'a Buffer,
+    /// `[3][h][w]` the previous frame's result warped into this frame.
+    pub previous: &'a Buffer,
+    /// `[h][w]` where that warp is reliable, c ∈ [0, 1].
+    pub reliable: &'a Buffer,
+    /// `[3][h][w]`, added to.
+    pub grad: &'a Buffer,
+    /// Loss partial sums (one per workgroup from the offset).
+    pub loss_part: &'a Buffer,
+}
+
+/// Temporal loss of a video frame (Ruder et al.): `grad += coef·c·(img − previous)` and one
+/// partial Σ c·(img − previous)² per workgroup into `loss_part[loss_offset ..]`. The image must
+/// fit one binding (video frames do). Returns the dispatch and the number of partial sums.
+pub fn temporal_loss(gpu: &Gpu, (h, w): (usize, usize), coef: f32, b: TemporalLoss, loss_offset: usize) -> (Dispatch, usize) {
+    let n = 3 * h * w;
+    let groups = grid_reduce(n, b.loss_part, loss_offset);
+    let p = ElemParams { n: n as u32, h: h as u32, w: w as u32, loss_offset: loss_offset as u32, coef, rows: 0, row0: 0, first: 0 };
+    let bufs = [("src", b.img), ("grad", b.grad), ("loss_part", b.loss_part), ("previous", b.previous), ("reliable", b.reliable)];
+    (TEMPORAL.plain().get(gpu).dispatch(gpu, "temporal", &p, &bufs, groups, 5.0 * n as f64), groups[0] as usize)
+}
+
 /// One range of loss partials for [`reduce_losses`]: `losses[slot] = scale · Σ
 /// loss_part[offset .. offset + count]`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -204,24 +252,31 @@ pub struct LossWeights {
     pub beta: f32,
     /// τ (total variation).
     pub tau: f32,
+    /// γ (temporal), or None when no range fills the temporal slot.
+    pub gamma: Option<f32>,
     /// Style layer weights w_1..w_5.
     pub layers: [f32; 5],
 }
 
 /// One dispatch (one workgroup) that sums each range of partial sums in `loss_part` into its raw
 /// slot of `losses` (at most [`MAX_LOSS_RANGES`] ranges), then combines the raw slots into
-/// `SLOT_TOTALS..+4`: content, Σ_l w_l·style_l, TV, α·content + β·style + τ·TV.
+/// `SLOT_TOTALS..+5`: content, Σ_l w_l·style_l, TV, α·content + β·style + τ·TV (+ γ·temporal),
+/// temporal.
 /// Panics on more ranges (a planning bug).
 pub fn reduce_losses(gpu: &Gpu, ranges: &[LossRange], w: LossWeights, loss_part: &Buffer, losses: &Buffer) -> Dispatch {
     assert!(ranges.len() <= MAX_LOSS_RANGES, "at most {MAX_LOSS_RANGES} loss ranges");
     let l = w.layers;
     let mut p = ReduceLossParams {
-        ranges: [[0; 4]; 7],
+        ranges: [[0; 4]; 8],
         alpha: w.alpha,
         beta: w.beta,
         tau: w.tau,
         n_ranges: ranges.len() as u32,
         layer_w: [[l[0], l[1], l[2], l[3]], [l[4], 0.0, 0.0, 0.0]],
+        gamma: w.gamma.unwrap_or(0.0),
+        temporal: u32::from(w.gamma.is_some()),
+        _pad0: 0,
+        _pad1: 0,
     };
     for (r, dst) in ranges.iter().zip(&mut p.ranges) {
         *dst = [r.offset as u32, r.count as u32, r.slot as u32, r.scale.to_bits()];

@@ -97,6 +97,9 @@ pub struct ImageBuffers<'a> {
     pub keep: Option<&'a super::keep::Keep>,
     /// … and their mask `[h][w]` on the GPU, bound by the optimisers.
     pub keep_mask: Option<&'a Buffer>,
+    /// A video frame's temporal loss: the previous frame's result warped into it `[3][h][w]` and
+    /// where that is reliable `[h][w]`.
+    pub temporal: Option<(&'a Buffer, &'a Buffer)>,
 }
 
 /// What a session is built from: the photo and the paintings resized to the session's sizes, the

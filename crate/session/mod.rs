@@ -57,7 +57,10 @@ pub struct Losses {
     pub style: f32,
     /// Σ squared neighbour differences / (3·H·W).
     pub tv: f32,
-    /// α·content + β·style + τ·tv.
+    /// Mean over the image of c·(x − w)² against the previous video frame's warped result (0
+    /// without a temporal loss).
+    pub temporal: f32,
+    /// α·content + β·style + τ·tv (+ γ·temporal).
     pub total: f32,
 }
 
@@ -72,6 +75,21 @@ pub struct Inputs {
     pub photo: RgbaImage,
     pub paintings: Vec<RgbaImage>,
     pub masks: Masks,
+    /// A video frame after the first: the previous frame's result carried into this one, for the
+    /// temporal loss ([`Settings::temporal_weight`]).
+    pub previous: Option<Previous>,
+}
+
+/// The previous video frame's result warped into this frame by the optical flow
+/// ([`crate::kernels::flow`]), and where that warp is reliable, at the output's size.
+#[derive(Clone, Debug)]
+pub struct Previous {
+    /// Width and height (the session's output size).
+    pub size: (usize, usize),
+    /// `[3][h][w]` network space.
+    pub image: Vec<f32>,
+    /// `[h][w]`, c ∈ [0, 1].
+    pub reliable: Vec<f32>,
 }
 
 impl Inputs {
@@ -82,12 +100,17 @@ impl Inputs {
 
     /// A photo and the paintings to blend.
     pub fn blend(photo: RgbaImage, paintings: Vec<RgbaImage>) -> Inputs {
-        Inputs { photo, paintings, masks: Masks::default() }
+        Inputs { photo, paintings, masks: Masks::default(), previous: None }
     }
 
     /// With `masks`.
     pub fn masked(self, masks: Masks) -> Inputs {
         Inputs { masks, ..self }
+    }
+
+    /// With the previous video frame's warped result.
+    pub fn after(self, previous: Previous) -> Inputs {
+        Inputs { previous: Some(previous), ..self }
     }
 
     /// The photo's size and the paintings'.
@@ -176,6 +199,8 @@ pub struct Session {
     keep: Option<keep::Keep>,
     /// Their mask on the GPU, bound by the optimiser's dispatches.
     _keep_mask: Option<wgpu::Buffer>,
+    /// The temporal loss's previous frame and reliability (bound by the iteration).
+    _temporal: Option<[wgpu::Buffer; 2]>,
     iteration: u32,
     evaluated_at: Option<u32>,
 }
@@ -227,7 +252,16 @@ impl Session {
             gpu.queue.write_buffer(&b, 0, bytemuck::cast_slice(&k.mask));
             b
         });
-        let bufs = ImageBuffers { x: &x, losses: &losses, avg: &avg, staging: staging.as_ref(), keep: keep.as_ref(), keep_mask: keep_mask.as_ref() };
+        let temporal = temporal_buffers(gpu, settings, inputs.previous.as_ref(), (w, h), &mut arena)?;
+        let bufs = ImageBuffers {
+            x: &x,
+            losses: &losses,
+            avg: &avg,
+            staging: staging.as_ref(),
+            keep: keep.as_ref(),
+            keep_mask: keep_mask.as_ref(),
+            temporal: temporal.as_ref().map(|[a, b]| (a, b)),
+        };
         let regions = upload_regions(&engine, masks, (w, h), &style_sizes, settings, &mut arena);
         let inputs = build::Resized { content: &content_px, paintings: &style_px, regions };
         let iteration_plan = build::build(&engine, &plan, settings, bufs, inputs, &mut arena);
@@ -265,6 +299,7 @@ impl Session {
             _staging: staging,
             keep,
             _keep_mask: keep_mask,
+            _temporal: temporal,
             iteration: 0,
             evaluated_at: None,
         };
@@ -435,8 +470,8 @@ impl Session {
         let buffer = self.losses.clone();
         let iteration = self.evaluated_at.filter(|&e| e == self.iteration).unwrap_or(self.iteration.saturating_sub(1));
         async move {
-            let v = engine.gpu.read_f32(&buffer, SLOT_TOTALS, 4).await?;
-            let l = Losses { iteration, content: v[0], style: v[1], tv: v[2], total: v[3] };
+            let v = engine.gpu.read_f32(&buffer, SLOT_TOTALS, 5).await?;
+            let l = Losses { iteration, content: v[0], style: v[1], tv: v[2], total: v[3], temporal: v[4] };
             if !l.total.is_finite() {
                 return Err(Error::NotFinite(format!("{}", l.total), l.iteration));
             }
@@ -560,6 +595,28 @@ fn one_line(msg: &str) -> String {
 /// With [`Init::Noise`], overwrites the image `x` (`[3][hw]`, after the targets used it for the
 /// photo) with seeded uniform noise over 0..255 in network space, the photo where regions keep it
 /// (`keep`, [`keep::Keep::apply`]).
+/// The temporal loss's buffers with the previous frame's warped result uploaded, when
+/// `settings.temporal_weight` > 0.
+fn temporal_buffers(
+    gpu: &crate::Gpu,
+    settings: &Settings,
+    previous: Option<&Previous>,
+    (w, h): (usize, usize),
+    arena: &mut crate::plan::Arena,
+) -> Result<Option<[wgpu::Buffer; 2]>> {
+    if settings.temporal_weight <= 0.0 {
+        return Ok(None);
+    }
+    let p = previous.ok_or_else(|| Error::Settings("a temporal weight needs the previous video frame's result (only frames after the first have one)".into()))?;
+    if p.size != (w, h) || p.image.len() != 3 * w * h || p.reliable.len() != w * h {
+        return Err(Error::Settings(format!("the previous frame's result is {}×{}, not the output's {w}×{h}: the temporal loss runs at one scale", p.size.0, p.size.1)));
+    }
+    let (image, reliable) = (arena.take(Buf::TemporalPrevious), arena.take(Buf::TemporalReliable));
+    gpu.queue.write_buffer(&image, 0, bytemuck::cast_slice(&p.image));
+    gpu.queue.write_buffer(&reliable, 0, bytemuck::cast_slice(&p.reliable));
+    Ok(Some([image, reliable]))
+}
+
 fn init_noise(gpu: &crate::Gpu, settings: &Settings, x: &wgpu::Buffer, hw: usize, keep: Option<&keep::Keep>) {
     if settings.init == Init::Noise {
         use rand::{RngExt, SeedableRng};

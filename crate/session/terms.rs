@@ -6,7 +6,7 @@
 use super::passes::{Owned, Pass, Schedule, Sink};
 use super::steer::{Knob, Steering};
 use crate::gpu::Dispatch;
-use crate::kernels::loss::{ElemParams, ReduceLossParams, SLOT_CONTENT, SLOT_STYLE, SLOT_TV};
+use crate::kernels::loss::{ElemParams, ReduceLossParams, TemporalLoss, SLOT_CONTENT, SLOT_STYLE, SLOT_TEMPORAL, SLOT_TV};
 use crate::kernels::{self, gram::StyleGradParams, ContentLoss, GramSplit, LossRange, LossWeights, StyleDiff, StyleGrad, TvLoss};
 use std::mem::offset_of;
 use wgpu::Buffer;
@@ -253,8 +253,9 @@ impl ContentTerm {
     }
 }
 
-/// The TV loss on the whole image (its gradient added to `grad_x`) and the one loss reduction of
-/// `parts` into the losses; with luminance transfer, the gradient summed over the channels.
+/// The TV loss on the whole image (its gradient added to `grad_x`), a video frame's temporal loss,
+/// and the one loss reduction of `parts` into the losses; with luminance transfer, the gradient
+/// summed over the channels.
 pub fn finish_losses(sch: &Schedule, image: super::ImageBuffers, grad_x: &Buffer, parts: &mut LossParts, steering: &mut Steering) -> Vec<Dispatch> {
     let (gpu, s) = (&sch.engine.gpu, sch.s);
     let (w, h) = (sch.grid.width, sch.grid.height);
@@ -269,7 +270,17 @@ pub fn finish_losses(sch: &Schedule, image: super::ImageBuffers, grad_x: &Buffer
         steering.add(&d, offset_of!(ElemParams, coef), tv_scale, Knob::Tau, s);
         ops.push(d);
     }
-    let weights = LossWeights { alpha: s.content_weight, beta: s.style_weight, tau: s.tv_weight, layers: s.style_layer_weights };
+    if let Some((previous, reliable)) = image.temporal {
+        // Image-level like TV: the same on the whole image and over tiles.
+        let start = parts.offset();
+        let b = TemporalLoss { img: image.x, previous, reliable, grad: grad_x, loss_part: &parts.buf };
+        let (d, count) = kernels::loss::temporal_loss(gpu, (h, w), tv_scale * s.temporal_weight, b, start);
+        parts.advance(count);
+        parts.range(start, SLOT_TEMPORAL, 1.0 / (3 * hw) as f32);
+        ops.push(d);
+    }
+    let gamma = image.temporal.map(|_| s.temporal_weight);
+    let weights = LossWeights { alpha: s.content_weight, beta: s.style_weight, tau: s.tv_weight, gamma, layers: s.style_layer_weights };
     let d = kernels::reduce_losses(gpu, &parts.ranges, weights, &parts.buf, image.losses);
     for (off, knob) in [(offset_of!(ReduceLossParams, alpha), Knob::Alpha), (offset_of!(ReduceLossParams, beta), Knob::Beta), (offset_of!(ReduceLossParams, tau), Knob::Tau)] {
         steering.add(&d, off, 1.0, knob, s);

@@ -1,4 +1,4 @@
-//! loss.wgsl: the content and TV losses with their gradients (TV in bands of rows too), the reduction of the loss partials.
+//! loss.wgsl: the content, TV and temporal losses with their gradients (TV in bands of rows too), the reduction of the loss partials.
 
 use super::*;
 
@@ -69,13 +69,49 @@ fn reduce_losses_sums_every_range_and_combines_the_slots() {
     let ranges = [(17, 4001, 3, 0.5), (4100, 64, 0, 2.0), (4200, 0, 1, 1.0), (4300, 1, 2, 3.0), (4400, 300, 4, 0.25), (4800, 7, 5, 1.0), (4900, 100, 6, 0.1)]
         .map(|(offset, count, slot, scale)| LossRange { offset, count, slot, scale });
     let losses = nan_buffer(gpu, 16);
-    let w = LossWeights { alpha: 2.0, beta: 3.0, tau: 5.0, layers: [1.0, 0.75, 0.2, 0.2, 0.2] };
-    let got = run_read(gpu, &[&kernels::reduce_losses(gpu, &ranges, w, &p, &losses)], &losses, 12);
-    let mut raw = [0.0f64; 7];
+    let w = LossWeights { alpha: 2.0, beta: 3.0, tau: 5.0, gamma: None, layers: [1.0, 0.75, 0.2, 0.2, 0.2] };
+    let got = run_read(gpu, &[&kernels::reduce_losses(gpu, &ranges, w, &p, &losses)], &losses, 13);
+    let mut raw = [0.0f64; 8];
     for r in &ranges {
         raw[r.slot] = sum(r.offset, r.count, r.scale as f64);
     }
-    assert_close("reduce_losses slots 0..6", &got[..7], &raw, 1e-3, 1e-5);
+    assert_close("reduce_losses slots 0..6", &got[..7], &raw[..7], 1e-3, 1e-5);
     let style = raw[1] + 0.75 * raw[2] + 0.2 * (raw[3] + raw[4] + raw[5]);
-    assert_close("reduce_losses slots 8..11", &got[8..12], &[raw[0], style, raw[6], 2.0 * raw[0] + 3.0 * style + 5.0 * raw[6]], 1e-3, 1e-5);
+    // Without a temporal loss its slot is never written (NaN here) and its total is 0.
+    assert_close("reduce_losses slots 8..12", &got[8..13], &[raw[0], style, raw[6], 2.0 * raw[0] + 3.0 * style + 5.0 * raw[6], 0.0], 1e-3, 1e-5);
+
+    // A video frame's eighth range: the temporal slot, its total and γ·temporal in the total.
+    let ranges: Vec<LossRange> = ranges.iter().copied().chain([LossRange { offset: 4950, count: 40, slot: 7, scale: 0.5 }]).collect();
+    raw[7] = sum(4950, 40, 0.5);
+    let w = LossWeights { gamma: Some(7.0), ..w };
+    let losses = nan_buffer(gpu, 16);
+    let got = run_read(gpu, &[&kernels::reduce_losses(gpu, &ranges, w, &p, &losses)], &losses, 13);
+    assert_close("reduce_losses with a temporal range, slots 0..7", &got[..8], &raw, 1e-3, 1e-5);
+    let total = 2.0 * raw[0] + 3.0 * style + 5.0 * raw[6] + 7.0 * raw[7];
+    assert_close("reduce_losses with a temporal range, slots 8..12", &got[8..13], &[raw[0], style, raw[6], total, raw[7]], 1e-3, 1e-5);
+}
+
+#[test]
+fn temporal_loss_and_its_gradient() {
+    let gpu = gpu();
+    let (h, w) = (97, 131); // 3·h·w > 64 workgroups × 256: the grid-stride loop
+    let n = 3 * h * w;
+    let img = random(n, -100.0, 100.0, 11);
+    let previous = random(n, -100.0, 100.0, 12);
+    // Reliability 0, 1 and in between.
+    let reliable: Vec<f32> = random(h * w, -0.5, 1.5, 13).iter().map(|c| c.clamp(0.0, 1.0)).collect();
+    let base = random(n, -1.0, 1.0, 14);
+    let (x, pv, c, g) = (gpu.storage_init("x", &img), gpu.storage_init("previous", &previous), gpu.storage_init("c", &reliable), gpu.storage_init("g", &base));
+    let part = nan_buffer(gpu, 128);
+    let losses = nan_buffer(gpu, 16);
+    let coef = 0.25f32;
+    let (d, count) = kernels::loss::temporal_loss(gpu, (h, w), coef, kernels::loss::TemporalLoss { img: &x, previous: &pv, reliable: &c, grad: &g, loss_part: &part }, 3);
+    let r = reduce_one(gpu, LossRange { offset: 3, count, slot: 7, scale: 1.0 / n as f32 }, &part, &losses);
+    let got_loss = run_read(gpu, &[&d, &r], &losses, 8);
+    let got_grad = read_also(gpu, &g, n);
+    let (loss, grad) = cpu::temporal_loss(&to_f64(&img), &to_f64(&previous), &to_f64(&reliable));
+    assert_close("temporal loss", &got_loss[7..8], &[loss], 1e-3, 1e-5);
+    // The kernel's coef multiplies half the derivative of the raw sum: coef·∂Σ/2 = coef·grad·n/2.
+    let want: Vec<f64> = grad.iter().zip(&base).map(|(gr, &b)| b as f64 + coef as f64 * gr * n as f64 / 2.0).collect();
+    assert_close("temporal grad", &got_grad, &want, 1e-4, 1e-5);
 }

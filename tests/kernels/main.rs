@@ -59,7 +59,7 @@ fn keep_mask(hw: usize) -> Vec<f32> {
 
 /// `reduce_losses` with one range (the combined slots 8..11 are not looked at).
 fn reduce_one(gpu: &stylize::Gpu, r: LossRange, part: &wgpu::Buffer, losses: &wgpu::Buffer) -> stylize::gpu::Dispatch {
-    kernels::reduce_losses(gpu, &[r], LossWeights { alpha: 1.0, beta: 1.0, tau: 1.0, layers: [1.0; 5] }, part, losses)
+    kernels::reduce_losses(gpu, &[r], LossWeights { alpha: 1.0, beta: 1.0, tau: 1.0, gamma: None, layers: [1.0; 5] }, part, losses)
 }
 
 /// A network-space `[3][n]` image whose pixels are correlated colours (so the covariance is not

@@ -242,7 +242,7 @@ export async function runs(st: StyleTransfer, canvas: HTMLCanvasElement, photo: 
 
   // One painting, every setting.
   const settings: SettingsInit = {
-    size: 512, iterations: 300, content_weight: 1, style_weight: 30, tv_weight: 20,
+    size: 512, iterations: 300, content_weight: 1, style_weight: 30, tv_weight: 20, temporal_weight: 0,
     style_layer_weights: [1, 0.75, 0.2, 0.2, 0.2], lr: null, optimizer: 'lbfgs', history: 10,
     average: false, resample_moments: false, scales: 0, min_size: 128, schedule: [],
     init: 'content', seed: 0, pooling: 'max', style_scale: 1, colors: 'painting',
@@ -377,7 +377,7 @@ export async function element(): Promise<void> {
     log(d.iteration, d.iterations, d.scale, d.scales, d.width, d.height, d.itPerSec, d.etaSeconds, d.tiles);
   });
   el.addEventListener('scale', (e) => log(e.detail.scale, e.detail.scales, e.detail.width, e.detail.height, e.detail.iterations));
-  el.addEventListener('losses', (e) => log(e.detail.iteration, e.detail.content, e.detail.style, e.detail.tv, e.detail.total, e.detail.scaleIteration));
+  el.addEventListener('losses', (e) => log(e.detail.iteration, e.detail.content, e.detail.style, e.detail.tv, e.detail.temporal, e.detail.total, e.detail.scaleIteration));
   el.addEventListener('steer', (e) => log(e.detail.iteration, e.detail.changes));
   el.addEventListener('fallback', (e) => log(e.detail.from, e.detail.to, e.detail.message));
   el.addEventListener('done', async function (e) {

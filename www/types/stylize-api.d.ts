@@ -148,6 +148,13 @@ export interface Settings {
   /** τ: weight of the total-variation loss (on the 0..255-scale image); finite, ≥ 0. Default 20. Steerable. */
   tv_weight: number;
   /**
+   * γ: weight of the temporal loss of a video frame after the first (the mean over the image of
+   * c·(x − w)², w the previous frame's result warped into this frame by the optical flow, c where
+   * that flow is reliable); finite, ≥ 0. Default 0 (none). The page does not take video yet: a
+   * γ > 0 without a previous frame is a `Settings` error.
+   */
+  temporal_weight: number;
+  /**
    * w_l, the style loss's weight of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1; each finite, ≥ 0.
    * Default [1, 0.75, 0.2, 0.2, 0.2]. Steerable.
    */
@@ -458,7 +465,9 @@ export interface LossesDetail {
   style: number;
   /** Σ squared neighbour differences / (3·H·W). */
   tv: number;
-  /** α·content + β·style + τ·tv. */
+  /** The temporal loss (0 without a previous video frame). */
+  temporal: number;
+  /** α·content + β·style + τ·tv (+ γ·temporal). */
   total: number;
   /** The scale's index (0-based). */
   scale: number;
