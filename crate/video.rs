@@ -55,7 +55,9 @@ pub struct Video {
     engine: Rc<Engine>,
     settings: Settings,
     schedule: FrameSchedule,
-    flow: Option<Flow>,
+    /// The flow's pyramid and, at the output size, the forward and backward flows, the
+    /// reliability and the warped result: made at the first frame after the first, reused after.
+    flow: Option<(Flow, [wgpu::Buffer; 4])>,
     /// The previous frame (network space, at the output size) and its result.
     previous: Option<(wgpu::Buffer, wgpu::Buffer)>,
     size: (usize, usize),
@@ -144,16 +146,18 @@ impl Video {
         let gpu = &self.engine.gpu;
         let size = self.size;
         let hw = size.0 * size.1;
-        let flow = self.flow.get_or_insert_with(|| Flow::new(gpu, size, FlowConfig::default()));
-        let (forward, backward) = (gpu.storage("video forward flow", 8 * hw as u64), gpu.storage("video backward flow", 8 * hw as u64));
-        let (reliable, warped) = (gpu.storage("video reliable", 4 * hw as u64), gpu.storage("video warped", 12 * hw as u64));
-        let mut ds = flow.estimate(gpu, prev_frame, frame, &forward);
-        ds.extend(flow.estimate(gpu, frame, prev_frame, &backward));
-        ds.push(kernels::flow_check(gpu, size, &backward, &forward, &reliable));
-        ds.push(kernels::flow_warp(gpu, size, &backward, prev_result, &warped));
+        let (flow, [forward, backward, reliable, warped]) = self.flow.get_or_insert_with(|| {
+            let bufs =
+                [("video forward flow", 8), ("video backward flow", 8), ("video reliable", 4), ("video warped", 12)].map(|(label, bytes)| gpu.storage(label, bytes * hw as u64));
+            (Flow::new(gpu, size, FlowConfig::default()), bufs)
+        });
+        let mut ds = flow.estimate(gpu, prev_frame, frame, forward);
+        ds.extend(flow.estimate(gpu, frame, prev_frame, backward));
+        ds.push(kernels::flow_check(gpu, size, backward, forward, reliable));
+        ds.push(kernels::flow_warp(gpu, size, backward, prev_result, warped));
         gpu.run(&ds.iter().collect::<Vec<_>>());
-        let image = gpu.read_f32(&warped, 0, 3 * hw).await?;
-        let reliable = gpu.read_f32(&reliable, 0, hw).await?;
+        let image = gpu.read_f32(warped, 0, 3 * hw).await?;
+        let reliable = gpu.read_f32(reliable, 0, hw).await?;
         gpu.check()?;
         Ok(Previous { size, image, reliable })
     }

@@ -164,16 +164,6 @@ impl Flow {
         Flow { cfg, levels, grey, flow }
     }
 
-    /// The pyramid's level sizes, finest first.
-    pub fn levels(&self) -> &[Dims] {
-        &self.levels
-    }
-
-    /// GPU bytes the buffers take: per level, two grey images and two flows (f32).
-    pub fn bytes(&self) -> u64 {
-        self.levels.iter().map(|&(w, h)| (2 + 2 * 2) * 4 * (w * h) as u64).sum()
-    }
-
     /// The dispatches that write `out [2][h][w]`, the flow from frame `a` to frame `b` (network-space
     /// images `[3][h][w]`), in order.
     pub fn estimate(&self, gpu: &Gpu, a: &Buffer, b: &Buffer, out: &Buffer) -> Vec<Dispatch> {
