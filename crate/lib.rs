@@ -27,9 +27,7 @@ pub mod vgg;
 pub use session::{Colors, Init, Losses, Optimizer, Run, Scale, Session, Settings, TileMode};
 pub use vgg::{Engine, Pooling};
 pub mod reference;
-/// Video frames stylised in turn with optical flow and a temporal loss (the native CLI's for now:
-/// it blocks on its readbacks).
-#[cfg(feature = "cli")]
+/// Video frames stylised in turn with optical flow and a temporal loss.
 pub mod video;
 
 #[cfg(target_arch = "wasm32")]

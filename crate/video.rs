@@ -13,10 +13,15 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::{self, Flow, FlowConfig};
-use crate::session::{resize, sizes, Inputs, Losses, Previous, Session};
+#[cfg(feature = "cli")]
+use crate::session::Losses;
+use crate::session::{resize, sizes, Inputs, Previous, Run};
 use crate::settings::Settings;
 use crate::vgg::Engine;
+#[cfg(feature = "cli")]
 use image::RgbaImage;
+use std::cell::RefCell;
+use std::future::Future;
 use std::rc::Rc;
 
 /// How later frames run.
@@ -41,6 +46,7 @@ impl Default for FrameSchedule {
 }
 
 /// One finished frame.
+#[cfg(feature = "cli")]
 pub struct Frame {
     pub image: RgbaImage,
     pub losses: Losses,
@@ -50,16 +56,25 @@ pub struct Frame {
     pub iterations: u32,
 }
 
-/// A video being stylised, frame by frame. See the module docs.
+/// The flow's pyramid and, at the output size, the forward and backward flows, the reliability
+/// and the warped result.
+type FlowState = (Flow, [wgpu::Buffer; 4]);
+
+/// A video being stylised, frame by frame: [`Video::start_frame`] gives each frame's [`Run`],
+/// which the caller drives as any run (natively [`Video::frame`] does; in the browser the page's
+/// run loop), and [`Video::end_frame`] takes its result. See the module docs.
 pub struct Video {
     engine: Rc<Engine>,
     settings: Settings,
     schedule: FrameSchedule,
-    /// The flow's pyramid and, at the output size, the forward and backward flows, the
-    /// reliability and the warped result: made at the first frame after the first, reused after.
-    flow: Option<(Flow, [wgpu::Buffer; 4])>,
-    /// The previous frame (network space, at the output size) and its result.
+    /// Made at the first frame after the first, reused after.
+    flow: Option<FlowState>,
+    /// The frame started last (network space, at the output size).
+    frame: Option<wgpu::Buffer>,
+    /// The frame before it and its result, once [`Video::end_frame`] has kept them.
     previous: Option<(wgpu::Buffer, wgpu::Buffer)>,
+    /// What the frame started last carries from the one before (for its temporal error).
+    carried: Rc<RefCell<Option<Previous>>>,
     size: (usize, usize),
 }
 
@@ -70,22 +85,29 @@ impl Video {
         if schedule.temporal_weight < 0.0 || !schedule.temporal_weight.is_finite() {
             return Err(Error::Settings(format!("temporal weight must be a finite number ≥ 0, got {}", schedule.temporal_weight)));
         }
-        Ok(Video { engine, settings: settings.clone(), schedule, flow: None, previous: None, size: (0, 0) })
+        if schedule.iterations == 0 {
+            return Err(Error::Settings("a video's later frames need at least one iteration each".into()));
+        }
+        Ok(Video { engine, settings: settings.clone(), schedule, flow: None, frame: None, previous: None, carried: Rc::default(), size: (0, 0) })
     }
 
-    /// Stylises the next frame (every frame of one video has the same size) with `paintings`;
-    /// `step` is called after every batch of iterations with (done, total).
-    pub fn frame(&mut self, photo: &RgbaImage, paintings: &[RgbaImage], mut step: impl FnMut(u32, u32)) -> Result<Frame> {
+    /// Starts the next frame (`inputs.photo`; every frame of one video has the same size): the
+    /// first frame (and, `independent`, every frame) as an ordinary coarse-to-fine run; a later
+    /// one as one scale at the output size with the temporal loss, from the previous result
+    /// warped into it. The flow is submitted now; the returned future reads the warp back and
+    /// creates the run (it owns what it needs). A frame whose result never reached
+    /// [`Self::end_frame`] (a stopped one) leaves nothing to carry: the next starts afresh.
+    pub fn start_frame(&mut self, inputs: Inputs) -> Result<impl Future<Output = Result<Run>> + 'static> {
         let engine = self.engine.clone();
         let gpu = &engine.gpu;
-        let dims: Vec<(u32, u32)> = paintings.iter().map(|p| (p.width(), p.height())).collect();
-        let ((w, h), _) = sizes(photo.width(), photo.height(), &dims, &self.settings)?;
+        let ((w, h), dims) = inputs.dims();
+        let ((w, h), _) = sizes(w, h, &dims, &self.settings)?;
         let size = (w as usize, h as usize);
-        if self.previous.is_some() && size != self.size {
+        if self.frame.is_some() && size != self.size {
             return Err(Error::Image(format!(
                 "a frame of {}×{} px in a video of {}×{} px frames: every frame must have the same size",
-                photo.width(),
-                photo.height(),
+                inputs.photo.width(),
+                inputs.photo.height(),
                 self.size.0,
                 self.size.1
             )));
@@ -93,57 +115,88 @@ impl Video {
         self.size = size;
         let hw = size.0 * size.1;
         let frame = gpu.storage("video frame", 12 * hw as u64);
-        let px = resize(photo, size.0, size.1);
-        let rgba = gpu.storage_init("video frame rgba", px.as_raw());
+        let rgba = gpu.storage_init("video frame rgba", resize(&inputs.photo, size.0, size.1).as_raw());
         gpu.run(&[&kernels::image::preprocess(gpu, hw, &rgba, &frame)]);
-        let inputs = Inputs::blend(photo.clone(), paintings.to_vec());
-        // The previous result carried into this frame, and where that is reliable.
-        let carried = match self.previous.take() {
-            Some((prev_frame, prev_result)) => Some(pollster::block_on(self.carry(&prev_frame, &frame, &prev_result))?),
-            None => None,
-        };
-        let (losses, image, result, iterations) = match (&carried, self.schedule.independent) {
-            (Some(p), false) => {
+        let carry = self.previous.take().map(|(prev_frame, prev_result)| self.carry(&prev_frame, &frame, &prev_result));
+        self.frame = Some(frame);
+        let settings = match (&carry, self.schedule.independent) {
+            (Some(_), false) => {
                 let n = self.schedule.iterations;
-                let s = Settings { scales: 1, schedule: Vec::new(), iterations: n, temporal_weight: self.schedule.temporal_weight, ..self.settings.clone() };
-                let mut session = Session::new(self.engine.clone(), &inputs.clone().after(p.clone()), &s)?;
-                session.set_image_f32(&p.image)?;
-                while session.iteration() < n {
-                    session.step((n - session.iteration()).min(BATCH), false)?;
-                    step(session.iteration(), n);
-                }
-                let (l, i, r) = finish(&mut session)?;
-                (l, i, r, n)
+                Settings { scales: 1, schedule: Vec::new(), iterations: n, temporal_weight: self.schedule.temporal_weight, ..self.settings.clone() }
             }
-            _ => {
-                // The first frame (or an independent one): the ordinary run, coarse to fine.
-                let mut run = pollster::block_on(crate::session::Run::start(self.engine.clone(), inputs.clone(), &self.settings, None))?;
-                let total = run.scales().iter().map(|s| s.iterations).sum();
-                loop {
-                    let n = run.scales()[run.scale()].iterations;
-                    while run.session().iteration() < n {
-                        let k = (n - run.session().iteration()).min(BATCH);
-                        run.session_mut().step(k, false)?;
-                        step(run.iterations_done(), total);
-                    }
-                    if run.at_last_scale() {
-                        break;
-                    }
-                    pollster::block_on(run.next_scale())?;
-                }
-                let (l, i, r) = finish(run.session_mut())?;
-                (l, i, r, total)
-            }
+            _ => self.settings.clone(),
         };
-        let temporal_error = carried.as_ref().map(|p| temporal_error(&result, p));
-        self.previous = Some((frame, gpu.storage_init("video result", &result)));
-        Ok(Frame { image, losses, temporal_error, iterations })
+        let later = carry.is_some() && !self.schedule.independent;
+        let carried = self.carried.clone();
+        carried.replace(None);
+        Ok(async move {
+            let previous = match carry {
+                Some(f) => Some(f.await?),
+                None => None,
+            };
+            carried.replace(previous.clone());
+            match previous.filter(|_| later) {
+                Some(p) => {
+                    let image = p.image.clone();
+                    let mut run = Run::start(engine, inputs.after(p), &settings, None).await?;
+                    run.session_mut().set_image_f32(&image)?;
+                    Ok(run)
+                }
+                None => Run::start(engine, inputs, &settings, None).await,
+            }
+        })
     }
 
-    /// The previous result warped into the current frame by the current frame's flow to the
-    /// previous one, and where that flow is consistent with the previous frame's flow to this one.
-    async fn carry(&mut self, prev_frame: &wgpu::Buffer, frame: &wgpu::Buffer, prev_result: &wgpu::Buffer) -> Result<Previous> {
-        let gpu = &self.engine.gpu;
+    /// Ends the frame started last with its result (`[3][h][w]` network space at the output
+    /// size: the run's shown image), kept for the next frame. Returns the frame's temporal error
+    /// (mean |Oₜ − warp(Oₜ₋₁)| over the reliable pixels, 0..255 scale) and the reliable pixels'
+    /// share, or None for the first frame.
+    pub fn end_frame(&mut self, result: &[f32]) -> Result<Option<(f64, f64)>> {
+        let hw = self.size.0 * self.size.1;
+        let Some(frame) = self.frame.take() else {
+            return Err(Error::Settings("no video frame was started".into()));
+        };
+        if result.len() != 3 * hw {
+            return Err(Error::Image(format!("a video frame's result has {} values, not 3 × {}×{}", result.len(), self.size.0, self.size.1)));
+        }
+        self.previous = Some((frame, self.engine.gpu.storage_init("video result", result)));
+        Ok(self.carried.borrow().as_ref().map(|p| temporal_error(result, p)))
+    }
+
+    /// Stylises the next frame with `paintings`, blocking; `step` is called after every batch of
+    /// iterations with (done, total).
+    #[cfg(feature = "cli")]
+    pub fn frame(&mut self, photo: &RgbaImage, paintings: &[RgbaImage], mut step: impl FnMut(u32, u32)) -> Result<Frame> {
+        let mut run = pollster::block_on(self.start_frame(Inputs::blend(photo.clone(), paintings.to_vec()))?)?;
+        let total = run.scales().iter().map(|s| s.iterations).sum();
+        loop {
+            let n = run.scales()[run.scale()].iterations;
+            while run.session().iteration() < n {
+                let k = (n - run.session().iteration()).min(BATCH);
+                run.session_mut().step(k, false)?;
+                step(run.iterations_done(), total);
+            }
+            if run.at_last_scale() {
+                break;
+            }
+            pollster::block_on(run.next_scale())?;
+        }
+        let session = run.session_mut();
+        session.adopt_average()?;
+        session.evaluate()?;
+        let losses = pollster::block_on(session.losses())?;
+        let image = pollster::block_on(session.image())?;
+        let result = pollster::block_on(session.image_f32())?;
+        let temporal_error = self.end_frame(&result)?;
+        Ok(Frame { image, losses, temporal_error, iterations: total })
+    }
+
+    /// Submits the flow from the current frame to the previous one and back, the consistency
+    /// check and the warp of the previous result; the future reads the warped result and the
+    /// reliability back.
+    fn carry(&mut self, prev_frame: &wgpu::Buffer, frame: &wgpu::Buffer, prev_result: &wgpu::Buffer) -> impl Future<Output = Result<Previous>> + 'static {
+        let engine = self.engine.clone();
+        let gpu = &engine.gpu;
         let size = self.size;
         let hw = size.0 * size.1;
         let (flow, [forward, backward, reliable, warped]) = self.flow.get_or_insert_with(|| {
@@ -156,25 +209,19 @@ impl Video {
         ds.push(kernels::flow_check(gpu, size, backward, forward, reliable));
         ds.push(kernels::flow_warp(gpu, size, backward, prev_result, warped));
         gpu.run(&ds.iter().collect::<Vec<_>>());
-        let image = gpu.read_f32(warped, 0, 3 * hw).await?;
-        let reliable = gpu.read_f32(reliable, 0, hw).await?;
-        gpu.check()?;
-        Ok(Previous { size, image, reliable })
+        let (warped, reliable) = (warped.clone(), reliable.clone());
+        async move {
+            let image = engine.gpu.read_f32(&warped, 0, 3 * hw).await?;
+            let reliable = engine.gpu.read_f32(&reliable, 0, hw).await?;
+            engine.gpu.check()?;
+            Ok(Previous { size, image, reliable })
+        }
     }
 }
 
 /// Iterations per submitted batch.
+#[cfg(feature = "cli")]
 const BATCH: u32 = 10;
-
-/// The session's final losses, image and `[3][h][w]` result (the iterate average when averaging).
-fn finish(session: &mut Session) -> Result<(Losses, RgbaImage, Vec<f32>)> {
-    session.adopt_average()?;
-    session.evaluate()?;
-    let losses = pollster::block_on(session.losses())?;
-    let image = pollster::block_on(session.image())?;
-    let result = pollster::block_on(session.image_f32())?;
-    Ok((losses, image, result))
-}
 
 /// Mean |result − warped| over the reliable pixels (all three channels), and their share.
 fn temporal_error(result: &[f32], p: &Previous) -> (f64, f64) {

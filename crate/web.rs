@@ -6,6 +6,7 @@
 use crate::kernels::ConvShape;
 use crate::preview::{Preview, PreviewSource};
 use crate::session::{fitted, sizes, Inputs, Masks};
+use crate::video::FrameSchedule;
 use crate::{Engine, Error, Gpu, GpuOptions, Precision, Run, Session, Settings, VggWeights};
 use js_sys::{Promise, Reflect, Uint8Array};
 use std::rc::Rc;
@@ -147,6 +148,13 @@ impl Stylizer {
         crate::settings::STEERABLE.iter().map(|s| s.to_string()).collect()
     }
 
+    /// The defaults of a video's later frames ([`FrameSchedule`]): `{frameIterations, temporalWeight}`.
+    #[wasm_bindgen(js_name = videoDefaults)]
+    pub fn video_defaults() -> JsValue {
+        let d = FrameSchedule::default();
+        to_js(&serde_json::json!({ "frameIterations": d.iterations, "temporalWeight": d.temporal_weight }))
+    }
+
     /// The tuned default settings, as a plain object.
     #[wasm_bindgen(js_name = defaultSettings)]
     pub fn default_settings() -> JsValue {
@@ -272,11 +280,60 @@ impl Stylizer {
         future_to_promise(async move {
             let (s, c, paintings, init, masks) = inputs?;
             let run = Run::start(engine.clone(), Inputs::blend(c, paintings).masked(masks), &s, init.as_ref()).await.map_err(js_error)?;
-            let view = match canvas {
-                Some(canvas) => Some(View::new(&engine, run.session(), canvas)?),
-                None => None,
-            };
-            Ok(Job { run, view }.into())
+            Ok(Job::new(&engine, run, canvas)?.into())
+        })
+    }
+
+    /// A video to stylise frame by frame ([`crate::video`]): `settings` for the first frame (a
+    /// coarse-to-fine run), `frame_iterations` and `temporal_weight` (γ) for every later frame
+    /// (one scale from the previous result warped by the optical flow), or, `independent`, every
+    /// frame its own run with `settings` (the flickering comparison). Throws `Settings` on a bad
+    /// value.
+    pub fn video(&self, settings: JsValue, frame_iterations: u32, temporal_weight: f32, independent: bool) -> Result<Video, JsValue> {
+        let s = settings_from(&settings)?;
+        let schedule = FrameSchedule { iterations: frame_iterations, temporal_weight, independent };
+        Ok(Video { engine: self.engine.clone(), video: crate::video::Video::new(self.engine.clone(), &s, schedule).map_err(js_error)? })
+    }
+}
+
+/// A video being stylised: each frame a [`Job`] from `start`, driven like any run, its result
+/// handed back to `end` before the next frame starts.
+#[wasm_bindgen]
+pub struct Video {
+    engine: Rc<Engine>,
+    video: crate::video::Video,
+}
+
+#[wasm_bindgen]
+impl Video {
+    /// Starts the next frame: `frame` and each of `paintings` are `{data, width, height}` (RGBA8;
+    /// every frame of one video the same size), `mask`/`style_masks` as for `Stylizer.start`.
+    /// Resolves to the frame's `Job` (drawing into `canvas` if given). Rejects with `Image` for a
+    /// frame of another size.
+    pub fn start(&mut self, frame: JsValue, paintings: JsValue, canvas: Option<web_sys::HtmlCanvasElement>, mask: JsValue, style_masks: JsValue) -> Promise {
+        let engine = self.engine.clone();
+        let started = (|| {
+            let photo = image_arg(&frame, "video frame")?.ok_or_else(|| js_error(Error::Image("the video frame is missing".into())))?;
+            let paintings = paintings_from(&paintings, 1)?;
+            if paintings.is_empty() {
+                return Err(js_error(Error::Image("a video needs a painting".into())));
+            }
+            let masks = Masks { regions: image_arg(&mask, "region mask")?, paintings: style_mask_args(&style_masks)? };
+            self.video.start_frame(Inputs::blend(photo, paintings).masked(masks)).map_err(js_error)
+        })();
+        future_to_promise(async move {
+            let run = started?.await.map_err(js_error)?;
+            Ok(Job::new(&engine, run, canvas)?.into())
+        })
+    }
+
+    /// Ends the frame started last with its result (`Job.shownImage()` at its last scale).
+    /// Returns `{error, reliable}`: the frame's temporal error (mean |Oₜ − warp(Oₜ₋₁)| over the
+    /// pixels where the flow is reliable, 0..255) and those pixels' share; null for the first frame.
+    pub fn end(&mut self, result: &[f32]) -> Result<JsValue, JsValue> {
+        Ok(match self.video.end_frame(result).map_err(js_error)? {
+            Some((error, reliable)) => to_js(&serde_json::json!({ "error": error, "reliable": reliable })),
+            None => JsValue::NULL,
         })
     }
 }
@@ -284,6 +341,12 @@ impl Stylizer {
 /// `{data: Uint8Array, width, height}` → an image; undefined/null → none.
 /// Further paintings: an array of `{data, width, height}` (undefined or null: none).
 fn more_paintings(v: &JsValue) -> Result<Vec<image::RgbaImage>, JsValue> {
+    paintings_from(v, 2)
+}
+
+/// An array of paintings `{data, width, height}` (undefined or null: none), the first named
+/// painting `first` in errors.
+fn paintings_from(v: &JsValue, first: usize) -> Result<Vec<image::RgbaImage>, JsValue> {
     if v.is_undefined() || v.is_null() {
         return Ok(Vec::new());
     }
@@ -291,7 +354,7 @@ fn more_paintings(v: &JsValue) -> Result<Vec<image::RgbaImage>, JsValue> {
         .iter()
         .enumerate()
         .map(|(k, p)| {
-            let what = format!("painting {}", k + 2);
+            let what = format!("painting {}", k + first);
             image_arg(&p, &what)?.ok_or_else(|| js_error(Error::Image(format!("{what} is missing"))))
         })
         .collect()
@@ -395,6 +458,16 @@ impl View {
 pub struct Job {
     run: Run,
     view: Option<View>,
+}
+
+impl Job {
+    fn new(engine: &Engine, run: Run, canvas: Option<web_sys::HtmlCanvasElement>) -> Result<Job, JsValue> {
+        let view = match canvas {
+            Some(canvas) => Some(View::new(engine, run.session(), canvas)?),
+            None => None,
+        };
+        Ok(Job { run, view })
+    }
 }
 
 #[wasm_bindgen]

@@ -24,6 +24,10 @@
 //   st.run({ content, style, mask, styleMasks: [paintingMask],  // style masks: per painting, a mask in the same
 //            settings: { regions } });                          // colours; a region matches its part of the painting
 //   st.addEventListener('steer', e => ...);   // {iteration, changes}
+//   const clip = await decodeVideo(file, { fps: 12, start: 0, end: 3, maxSide: 256 });  // a video: frames
+//   st.addEventListener('frame', e => ...);   // {frame, frames, image, temporalError, reliable, seconds}
+//   await st.run({ video: clip.frames, style, settings, canvas });  // frames that agree (optical flow)
+//   const webm = await encodeVideo(st.frames, { fps: clip.fps });  // WebCodecs; 'NoEncoder' → zipFrames(st.frames)
 //
 // A run is coarse-to-fine by default (settings.scales 0: from settings.min_size up to size in
 // steps of √2; `iterations` are the final scale's, see Settings::schedule in the engine); the
@@ -37,3 +41,5 @@ export { liveSessionCount, liveSessionGpuBytes, loadWasm, namedError, setBaseUrl
 export { WEIGHTS_SHA256, WEIGHTS_URL, fetchWeights, sha256Hex } from './api/weights.js';
 export { decodeImage, readRecord, rgbaToPng } from './api/images.js';
 export { StyleTransfer } from './api/transfer.js';
+export { MAX_FRAMES, decodeVideo, encodeVideo, probeVideo, videoCodec, zipFrames } from './api/video.js';
+export { videoDefaults } from './api/video-run.js';

@@ -136,8 +136,12 @@ function progress(st, rate, emit) {
   });
 }
 
-/** Runs `st.job` to its end (or until stopped); resolves to the result. `freeJob` frees a job disposed while it ran. */
-export async function runLoop(st, { emit, freeJob }) {
+/**
+ * Runs `st.job` to its end (or until stopped); resolves to the result. `freeJob` frees a job
+ * disposed while it ran. With `finish` false (a video's frame) the run stays 'running' and no
+ * 'done' fires: the caller goes on to the next job.
+ */
+export async function runLoop(st, { emit, freeJob, finish = true }) {
   const job = st.job;
   st.state = 'running';
   const pace = new Pace(job);
@@ -171,6 +175,7 @@ export async function runLoop(st, { emit, freeJob }) {
     await pace.drain();
     await checkpoint(st);
     const result = { width: job.width, height: job.height, iteration: runIterations(st).done, stopped: st.stopped };
+    if (!finish) return result;
     st.state = 'done';
     leave();
     emit('done', result);

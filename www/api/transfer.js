@@ -6,6 +6,7 @@ import { paintingList, runRecord, withBlend } from './inputs.js';
 import { fetchWeights } from './weights.js';
 import { rgbaToPng } from './images.js';
 import { emitScale, resumeAtLastGood, runIterations, runLoop } from './run-loop.js';
+import { VideoRun, runVideo } from './video-run.js';
 
 /** A style-transfer engine on this page's GPU. Events: progress, losses, done, error. */
 export class StyleTransfer extends EventTarget {
@@ -32,6 +33,7 @@ export class StyleTransfer extends EventTarget {
   stopped = false; // stop() or dispose() asked the loop to end
   disposeWhenIdle = false; // dispose() during a run: the loop frees the job when it leaves
   resumeGate = null; // resolves a paused loop's wait
+  video = null; // a video run (api/video-run.js): its frames, schedule and finished frames
 
   /**
    * Another StyleTransfer on the same GPU device and weights (no second download or upload), for
@@ -122,14 +124,32 @@ export class StyleTransfer extends EventTarget {
    * Runs the optimisation, drawing the live preview into `canvas` (a WebGPU canvas) if given.
    * Resolves to {width, height, iteration, stopped} when finished or stopped; rejects on errors
    * (the last good image stays available through image()).
+   *
+   * With `video` (an array of frames {data, width, height}, one size, e.g. decodeVideo()'s
+   * `frames`) instead of `content`, stylises the frames in turn so that they agree with each other
+   * (optical flow and a temporal loss): the first with `settings`, each later one
+   * `frameIterations` at the final size with the temporal loss of weight `temporalWeight`
+   * (defaults: videoDefaults()), or each on its own with `independent`. Events carry `frame` and
+   * `frames`; progress's `etaSeconds` is the whole clip's; 'frame' {frame, frames, image,
+   * temporalError, reliable, seconds} fires as each frame is done (then in `frames`). Resolves to
+   * {frames, width, height, iteration, stopped}.
    */
-  async run({ content, style, settings = {}, canvas = null, init = null, mask = null, styleMasks = null }) {
+  async run({ content, style, settings = {}, canvas = null, init = null, mask = null, styleMasks = null, video = null, frameIterations, temporalWeight, independent }) {
     if (this.busy) throw namedError('Busy', 'A run is already in progress.');
+    const next = video ? new VideoRun(video, { frameIterations, temporalWeight, independent }) : null;
     this.settings = withBlend({ ...StyleTransfer.defaults(), ...settings }, paintingList(style).length);
-    this.inputs = { content, style, canvas, init, mask, styleMasks };
+    this.inputs = { content: next ? video[0] : content, style, canvas, init: next ? null : init, mask, styleMasks };
     Object.assign(this, { runSettings: null, base: 0, scaleBase: 0, history: [], steers: [], lastGood: null, stopped: false });
+    this.video?.free();
+    this.video = next;
+    if (next) return runVideo(this, { start: () => this.#start(), emit: this.#emit, freeJob: () => this.#freeJob() });
     await this.#start();
     return this.#loop();
+  }
+
+  /** The finished frames of the last video run: [{data, width, height, record, temporalError, reliable, seconds}]. */
+  get frames() {
+    return this.video?.results ?? [];
   }
 
   /**
@@ -139,6 +159,7 @@ export class StyleTransfer extends EventTarget {
    */
   async continueLarger(size, settings = {}) {
     if (this.busy) throw namedError('Busy', 'A run is already in progress.');
+    if (this.video) throw namedError('Settings', "Continue larger takes a photo's result, not a video's: run the video again at the larger size.");
     const prev = await this.image();
     const side = Math.max(prev.width, prev.height);
     if (!(size > side)) throw namedError('Settings', `Continue larger needs a size above the result's ${side} px.`);
@@ -166,7 +187,7 @@ export class StyleTransfer extends EventTarget {
       for (;;) {
         try {
           this.jobSettings = this.runSettings ?? this.settings;
-          this.job = await this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.jobSettings, gpuCanvas, init ?? undefined, more, mask ?? undefined, styleMasks?.map((m) => m ?? null) ?? undefined);
+          this.job = this.video ? await this.video.start(this, gpuCanvas) : await this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.jobSettings, gpuCanvas, init ?? undefined, more, mask ?? undefined, styleMasks?.map((m) => m ?? null) ?? undefined);
           this.runSettings = null;
           emitScale(this, this.#emit);
           return;
@@ -202,6 +223,7 @@ export class StyleTransfer extends EventTarget {
   /** dispose(), and frees the engine too unless a sibling shares it: this StyleTransfer is done. */
   close() {
     this.dispose();
+    if (!this.busy) this.video?.free();
     if (!this.siblingsShare && !this.busy) this.stylizer?.free();
     this.stylizer = null;
   }
@@ -269,6 +291,13 @@ export class StyleTransfer extends EventTarget {
    * image was kept (during the first batch), starts the run over on the new device.
    */
   async recover() {
+    if (this.video) {
+      this.#freeJob();
+      this.video.free();
+      await this.#reopen(this.options);
+      this.stopped = false;
+      return runVideo(this, { start: () => this.#start(), emit: this.#emit, freeJob: () => this.#freeJob() });
+    }
     resumeAtLastGood(this);
     this.#freeJob();
     await this.#reopen(this.options);

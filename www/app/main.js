@@ -1,5 +1,5 @@
 // main.js — the stylize page: starts the engine (WebGPU checked, the weights loaded), the samples
-// and the panels — pickers.js, settings-form.js, regions.js, blend.js, run.js — which share
+// and the panels — pickers.js, video.js, settings-form.js, regions.js, blend.js, run.js — which share
 // store.js. A thin shell over stylize-api.js; all GPU work happens in the wasm engine.
 
 import { StyleTransfer, loadWasm, webgpuStatus } from '../stylize-api.js';
@@ -9,6 +9,7 @@ import { fillSettings, readSettings } from './settings-form.js';
 import './regions.js';
 import './blend.js';
 import './run.js';
+import { fillVideoDefaults } from './video.js';
 
 /** A StyleTransfer on `weights` (default: the page's own, cached), the download shown. */
 async function startEngine(weights) {
@@ -83,6 +84,7 @@ async function main() {
     await loadWasm();
     state.defaults = StyleTransfer.defaults();
     fillSettings({ ...state.defaults, size: 256 });
+    fillVideoDefaults();
     const samples = loadSamples().catch((e) => showError(new Error(`Could not load the sample images: ${e.message}`)));
     state.st = await startEngine();
     await samples;

@@ -3,12 +3,17 @@
 
 import { decodeImage } from '../stylize-api.js';
 import { $, ui, state, changed, showError } from './store.js';
+import { clearVideo, setVideo } from './video.js';
+
+const isVideo = (f) => f instanceof File && f.type.startsWith('video/');
 
 /** Selects `source` (a Blob or a URL) as the photo (`kind` 'content') or the first painting ('style'). */
 export async function setImage(kind, source, label) {
+  if (kind === 'content' && isVideo(source)) return setVideo(source);
   const picker = $(`${kind}-picker`);
   try {
     const img = await decodeImage(source);
+    if (kind === 'content' && state.video) clearVideo();
     state.images[kind] = img;
     const url = source instanceof Blob ? URL.createObjectURL(source) : source;
     if (state.urls[kind]?.startsWith('blob:')) URL.revokeObjectURL(state.urls[kind]);
@@ -34,7 +39,7 @@ for (const kind of ['content', 'style']) {
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('over');
-    const f = [...e.dataTransfer.files].find((f) => f.type.startsWith('image/')) || e.dataTransfer.files[0];
+    const f = [...e.dataTransfer.files].find((f) => f.type.startsWith('image/') || (kind === 'content' && isVideo(f))) || e.dataTransfer.files[0];
     if (f) setImage(kind, f, f.name);
   });
   picker.addEventListener('focusin', () => (state.pasteTarget = kind));

@@ -7,6 +7,7 @@ import { fields, readSettings } from './settings-form.js';
 import { paintings } from './blend.js';
 import { regionMaskImage, styleMaskImages } from './regions.js';
 import { drawPlot } from './plot.js';
+import { followFrames, videoRunArgs } from './video.js';
 
 function updateButtons() {
   const s = state.st?.state;
@@ -49,12 +50,13 @@ function fits(settings) {
 function follow(st) {
   const handlers = {
     progress: (e) => {
-      const { iteration, iterations, itPerSec, etaSeconds, scale, scales, width, height, tiles } = e.detail;
+      const { iteration, iterations, itPerSec, etaSeconds, scale, scales, width, height, tiles, frame, frames } = e.detail;
       state.totalIterations = iterations;
-      ui.progress.max = iterations;
-      ui.progress.value = iteration;
-      const where = (scales > 1 ? `Scale ${scale + 1} of ${scales} · ${width} × ${height} px · ` : '') + (tiles > 1 ? `${tiles} tiles · ` : '');
-      ui.progressText.textContent = `${where}Iteration ${iteration} / ${iterations} · ${itPerSec.toFixed(2)} it/s · ETA ${fmtTime(etaSeconds)}`;
+      const video = frames != null;
+      ui.progress.max = video ? frames : iterations; // a video's bar counts frames
+      ui.progress.value = video ? frame + iteration / iterations : iteration;
+      const where = (video ? `Frame ${frame + 1} of ${frames} · ` : '') + (scales > 1 ? `Scale ${scale + 1} of ${scales} · ${width} × ${height} px · ` : '') + (tiles > 1 ? `${tiles} tiles · ` : '');
+      ui.progressText.textContent = `${where}Iteration ${iteration} / ${iterations} · ${itPerSec.toFixed(2)} it/s · ETA ${video ? 'clip ' : ''}${fmtTime(etaSeconds)}`;
       changed('run'); // the run has left 'starting'
     },
     losses: plot,
@@ -90,25 +92,35 @@ async function runOrResume(mode) {
   ui.before.hidden = true;
   ui.comparePos.value = 0;
   const started = performance.now();
+  let video = null;
+  try {
+    video = mode === 'run' ? await videoRunArgs(settings.size) : null;
+  } catch (e) {
+    showError(e);
+    return;
+  }
   const unfollow = follow(st);
+  const unfollowFrames = followFrames(st);
   setStatus('Stylizing…');
   state.totalIterations = null;
   const masked = settings.regions.length > 0;
   const p = mode === 'recover' ? st.recover()
     : mode === 'larger' ? st.continueLarger(settings.size, settings)
     : st.run({ content: state.images.content, style: paintings(), settings, canvas: ui.preview,
-      mask: masked ? regionMaskImage() : null, styleMasks: masked ? styleMaskImages() : null });
+      mask: masked ? regionMaskImage() : null, styleMasks: masked ? styleMaskImages() : null, ...video });
   changed('run');
   try {
     const r = await p;
     state.result = r;
     const secs = (performance.now() - started) / 1000;
-    setStatus(`${r.stopped ? 'Stopped' : 'Done'} after ${r.iteration} iterations in ${fmtTime(secs)} — ${r.width}×${r.height} px.`);
+    const what = r.frames != null ? `${r.frames} frame${r.frames === 1 ? '' : 's'}, ${r.iteration} iterations` : `${r.iteration} iterations`;
+    setStatus(`${r.stopped ? 'Stopped' : 'Done'} after ${what} in ${fmtTime(secs)} — ${r.width}×${r.height} px.`);
     ui.before.hidden = false;
   } catch (e) {
     failed(st, e);
   } finally {
     unfollow();
+    unfollowFrames();
     plot();
     changed('run');
   }

@@ -15,6 +15,8 @@ export const state = {
   result: null, // the last run's result: { width, height, iteration, stopped }
   totalIterations: null, // iterations of the run over all scales (the plot's x range)
   pasteTarget: 'content', // the picker a pasted image goes to
+  video: null, // a video chosen instead of a photo: { file, name, duration, width, height } (video.js)
+  videoFps: 12, // the frame rate of the last video run (its file's)
 };
 window.__stylize = state; // for tests and the curious
 

@@ -1,0 +1,126 @@
+// A video through the page, as a person uses it: a 4-frame 32 px clip (a texture panning, made
+// in the page with WebCodecs) is chosen instead of a photo, stylised frame by frame (the strip
+// fills, progress names the frame), downloaded as a video file and decoded back (its frame count
+// and size), with no console error; then the same with the encoder taken away, where the download
+// is a ZIP of PNG frames. Headless Chromium.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { unzipSync } from 'fflate';
+import { serve, browser, openPage, setValue, pngSize, ready, untilDone, requireSamples, OUT } from './harness.mjs';
+
+let srv, b, clip;
+before(async () => {
+  requireSamples('chelsea.png', 'flow_strokes.png');
+  srv = await serve();
+  b = await browser();
+});
+after(async () => { await b?.close(); await srv?.close(); });
+
+/** A 4-frame, 4 fps, 32×32 clip of a texture moving 2 px right and 1 px down per frame. */
+async function makeClip(page) {
+  const bytes = await page.evaluate(async () => {
+    const api = await import('./stylize-api.js');
+    const frames = [];
+    for (let k = 0; k < 4; k++) {
+      const data = new Uint8Array(32 * 32 * 4);
+      for (let y = 0; y < 32; y++) {
+        for (let x = 0; x < 32; x++) {
+          const u = x - 2 * k;
+          const w = y - k;
+          const i = 4 * (y * 32 + x);
+          data[i] = 128 + 100 * Math.sin(u * 0.5) * Math.cos(w * 0.3);
+          data[i + 1] = 128 + 90 * Math.sin((u + w) * 0.35);
+          data[i + 2] = 128 + 80 * Math.cos(u * 0.2 - w * 0.45);
+          data[i + 3] = 255;
+        }
+      }
+      frames.push({ data, width: 32, height: 32 });
+    }
+    const blob = await api.encodeVideo(frames, { fps: 4 });
+    return { type: blob.type, bytes: [...new Uint8Array(await blob.arrayBuffer())] };
+  });
+  return { ...bytes, buffer: Buffer.from(bytes.bytes) };
+}
+
+/** Chooses the clip in the photo picker, sets a small run and stylises it; resolves when done. */
+async function stylizeClip(page) {
+  const ext = clip.type === 'video/mp4' ? 'mp4' : 'webm';
+  await page.setInputFiles('#content-picker input[type=file]', { name: `pan.${ext}`, mimeType: clip.type, buffer: clip.buffer });
+  await page.waitForFunction(() => !document.getElementById('video-panel').hidden);
+  await setValue(page, '#video-fps', 4);
+  await setValue(page, '#video-start', 0);
+  await setValue(page, '#video-end', 1);
+  assert.match(await page.textContent('#video-info'), /→ 4 frames/);
+  await setValue(page, '#size', 32);
+  await setValue(page, '#iterations', 8);
+  await setValue(page, '#video-frame-iterations', 4);
+  const progress = [];
+  await page.exposeFunction('__progress', (t) => progress.push(t));
+  await page.evaluate(() => new MutationObserver(() => window.__progress(document.getElementById('progress-text').textContent))
+    .observe(document.getElementById('progress-text'), { childList: true, characterData: true, subtree: true }));
+  await page.click('#go');
+  await untilDone(page);
+  return progress;
+}
+
+test('a clip stylised in the page, downloaded as a video that decodes back to its frames', async () => {
+  const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  clip = await makeClip(page);
+  assert.ok(clip.buffer.length > 100, 'the test clip was encoded');
+  const progress = await stylizeClip(page);
+  assert.match(await page.textContent('#status'), /^Done after 4 frames, \d+ iterations/);
+  assert.ok(progress.some((t) => /^Frame 1 of 4 .*ETA clip/.test(t)) && progress.some((t) => /^Frame 4 of 4/.test(t)), `progress names the frame (${progress.at(-1)})`);
+  assert.equal(await page.locator('#frame-strip canvas').count(), 4, 'the strip shows the 4 finished frames');
+  const frames = await page.evaluate(() => window.__stylize.st.frames.map((f) => ({ width: f.width, height: f.height, temporalError: f.temporalError, reliable: f.reliable })));
+  assert.equal(frames.length, 4);
+  assert.equal(frames[0].temporalError, null, 'the first frame has nothing to agree with');
+  for (const f of frames.slice(1)) {
+    assert.ok(Number.isFinite(f.temporalError) && f.temporalError >= 0, `a later frame's temporal error is measured (${f.temporalError})`);
+    assert.ok(f.reliable > 0.5, `most of a panning frame is reliable (${f.reliable})`);
+  }
+  assert.deepEqual([frames[0].width, frames[0].height], [32, 32]);
+  // Download video: a file this browser plays, with 4 frames of 32×32.
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download-video')]);
+  const file = path.join(OUT, dl.suggestedFilename());
+  await dl.saveAs(file);
+  assert.match(dl.suggestedFilename(), /^pan-stylized\.(webm|mp4)$/);
+  const bytes = [...fs.readFileSync(file)];
+  const probe = await page.evaluate(async (bytes) => {
+    const api = await import('./stylize-api.js');
+    return api.probeVideo(new Blob([new Uint8Array(bytes)]));
+  }, bytes);
+  assert.equal(probe.frames, 4, `4 frames decoded back (${JSON.stringify(probe)})`);
+  assert.deepEqual([probe.width, probe.height], [32, 32]);
+  // And the page's own <video> element plays it (what a person downloading it gets).
+  const played = await page.evaluate(async (bytes) => {
+    const v = document.createElement('video');
+    v.muted = true;
+    v.src = URL.createObjectURL(new Blob([new Uint8Array(bytes)]));
+    await new Promise((ok, fail) => { v.onloadeddata = ok; v.onerror = () => fail(new Error(v.error?.message)); });
+    return { width: v.videoWidth, height: v.videoHeight };
+  }, bytes);
+  assert.deepEqual(played, { width: 32, height: 32 });
+  assert.deepEqual(log.errors, [], 'no console errors');
+  assert.deepEqual(log.external, [], 'no request leaves the machine');
+  await context.close();
+});
+
+test('without a video encoder the download is a ZIP of the PNG frames', async () => {
+  assert.ok(clip, 'the first test made the clip');
+  const { page, log, context } = await openPage(b, `${srv.url}/index.html`, { init: () => { delete window.VideoEncoder; } });
+  await ready(page);
+  await stylizeClip(page);
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download-video')]);
+  assert.equal(dl.suggestedFilename(), 'pan-stylized-frames.zip');
+  const file = path.join(OUT, 'pan-stylized-frames.zip');
+  await dl.saveAs(file);
+  await page.waitForFunction(() => /^This browser cannot encode video.*Downloaded 4 frames/.test(document.getElementById('status').textContent));
+  const entries = unzipSync(fs.readFileSync(file));
+  assert.deepEqual(Object.keys(entries).sort(), ['frame-0001.png', 'frame-0002.png', 'frame-0003.png', 'frame-0004.png']);
+  for (const png of Object.values(entries)) assert.deepEqual(pngSize(Buffer.from(png)), { width: 32, height: 32 });
+  assert.deepEqual(log.errors, [], 'no console errors');
+  await context.close();
+});
