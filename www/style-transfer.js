@@ -15,29 +15,34 @@
 // painting of style-src, space-separated, "-" for none: each region then takes its part of that
 // painting), weights-src (where to download the weights: any URL, CORS; checked against their
 // pinned SHA-256 and cached; default: weights/ beside this module), autostart (run as soon as it
-// is connected). Changing an
+// is connected), video-src (a video instead of content-src: its frames stylised in turn so that
+// they agree with each other; with fps, frames sampled per second, default 12, frame-iterations
+// and temporal-weight for the frames after the first, default the engine's). Changing an
 // attribute takes effect at the next start(); with autostart, a change restarts the run —
 // except strength and style-blend during a run, which steer it from the next batch.
 // Methods: start() → Promise<result>, pause(), resume(), stop(), pngBlob() (carries its settings),
+// videoBlob() (a video-src run's frames as a WebM/MP4 file; 'NoEncoder' where the browser encodes
+// none: then framesZip(), the frames as PNGs in a ZIP),
 // steer({style_weight, content_weight, tv_weight, style_layer_weights, lr, style_blend}).
 // Events: 'progress' {iteration, iterations, scale, scales, width, height, tiles, itPerSec,
 // etaSeconds}, 'scale' {scale, scales, width, height, iterations}, 'losses' {iteration, content,
 // style, tv, total, scale, scaleIteration, content_weight, style_weight}, 'steer' {iteration,
-// changes}, 'fallback' {from, to, message} (the GPU path changed after a failure), 'done' {width,
-// height, iteration, stopped} (bubbling CustomEvents), and 'error'
+// changes}, 'fallback' {from, to, message} (the GPU path changed after a failure), 'frame'
+// {frame, frames, image, temporalError, reliable, seconds} (a video frame is done), 'done' {width,
+// height, iteration, stopped, frames (a video's)} (bubbling CustomEvents), and 'error'
 // (detail: the Error; its name says what failed, e.g. 'NoWebGPU'; it does not bubble, so it never
 // reaches window-level error listeners).
 // Removing the element stops its run within one batch and frees its GPU memory. Several elements
 // on one page share one GPU device and one copy of the weights, and run at the same time.
 // The element shows the live preview in a canvas inside its shadow root.
 
-import { StyleTransfer, decodeImage } from './stylize-api.js';
+import { StyleTransfer, decodeImage, decodeVideo, encodeVideo, zipFrames } from './stylize-api.js';
 
 /** One device + weights per page and weights URL: weights-src → a promise of the first StyleTransfer. */
 const engines = new Map();
 
 class StyleTransferElement extends HTMLElement {
-  static observedAttributes = ['content-src', 'style-src', 'size', 'iterations', 'strength', 'scales', 'optimizer', 'colors', 'style-scale', 'style-blend', 'mask-src', 'regions', 'style-mask-src', 'weights-src'];
+  static observedAttributes = ['content-src', 'style-src', 'size', 'iterations', 'strength', 'scales', 'optimizer', 'colors', 'style-scale', 'style-blend', 'mask-src', 'regions', 'style-mask-src', 'weights-src', 'video-src', 'fps', 'frame-iterations', 'temporal-weight'];
 
   constructor() {
     super();
@@ -146,7 +151,10 @@ class StyleTransferElement extends HTMLElement {
       const maskSrc = this.getAttribute('mask-src');
       const styleMaskSrcs = (this.getAttribute('style-mask-src') || '').trim().split(/\s+/).filter((u) => u);
       const optional = (u) => (u && u !== '-' ? decodeImage(u) : null);
-      const [content, mask, ...rest] = await Promise.all([decodeImage(this.getAttribute('content-src')), optional(maskSrc),
+      const videoSrc = this.getAttribute('video-src');
+      this.#fps = Number(this.getAttribute('fps')) || 12;
+      const [content, mask, ...rest] = await Promise.all([
+        videoSrc ? decodeVideo(videoSrc, { fps: this.#fps, maxSide: settings.size ?? 512 }) : decodeImage(this.getAttribute('content-src')), optional(maskSrc),
         ...styleSrcs.map((u) => decodeImage(u)), ...styleMaskSrcs.map(optional)]);
       const styles = rest.slice(0, styleSrcs.length);
       const styleMasks = rest.slice(styleSrcs.length);
@@ -156,13 +164,15 @@ class StyleTransferElement extends HTMLElement {
         this.#emit(e.type, e.detail);
         if (e.type === 'progress') {
           const d = e.detail;
-          this.message.textContent = `${d.scales > 1 ? `scale ${d.scale + 1} of ${d.scales} · ` : ''}${d.iteration} / ${d.iterations}`;
+          this.message.textContent = `${d.frames ? `frame ${d.frame + 1} of ${d.frames} · ` : ''}${d.scales > 1 ? `scale ${d.scale + 1} of ${d.scales} · ` : ''}${d.iteration} / ${d.iterations}`;
         }
       };
-      const forwarded = ['progress', 'losses', 'scale', 'steer', 'fallback'];
+      const forwarded = ['progress', 'losses', 'scale', 'steer', 'fallback', 'frame'];
       for (const type of forwarded) st.addEventListener(type, fwd);
       try {
-        this.#running = st.run({ content, style, settings, canvas: this.canvas, mask, styleMasks: styleMasks.length ? styleMasks : null });
+        const number = (name) => (this.hasAttribute(name) ? Number(this.getAttribute(name)) : undefined);
+        const input = videoSrc ? { video: content.frames, frameIterations: number('frame-iterations'), temporalWeight: number('temporal-weight') } : { content };
+        this.#running = st.run({ ...input, style, settings, canvas: this.canvas, mask, styleMasks: styleMasks.length ? styleMasks : null });
         const result = await this.#running;
         this.message.textContent = '';
         this.#emit('done', result);
@@ -180,6 +190,7 @@ class StyleTransferElement extends HTMLElement {
 
   #running = null;
   #weightsKey = '';
+  #fps = 12;
 
   pause() { this.st?.pause(); }
   resume() { this.st?.resume(); }
@@ -188,6 +199,16 @@ class StyleTransferElement extends HTMLElement {
   pngBlob() {
     if (!this.st) return Promise.reject(Object.assign(new Error('This <style-transfer> has no image yet: call start() first.'), { name: 'NoImage' }));
     return this.st.pngBlob();
+  }
+
+  /** A video-src run's finished frames as a video file (rejects with 'NoEncoder' where the browser encodes none, 'NoImage' before any frame). */
+  videoBlob() {
+    return encodeVideo(this.st?.frames ?? [], { fps: this.#fps });
+  }
+
+  /** A video-src run's finished frames as PNGs in a ZIP. */
+  framesZip() {
+    return zipFrames(this.st?.frames ?? []);
   }
 }
 

@@ -4,10 +4,10 @@
 // files) and from the cache when there is none or it answers with a server error. The weights are not handled here: stylize-api.js
 // keeps them in a cache of their own, checked by SHA-256. Activating a new VERSION deletes the
 // caches of older versions.
-const VERSION = 'stylize-app-v6'; // v2: coarse-to-fine runs; v3: tiles, memory budget, png-worker.js; v4: colours, steering, records, procedural samples; v5: style masks; v6: the page and the API in modules (app/, api/)
+const VERSION = 'stylize-app-v7'; // v2: coarse-to-fine runs; v3: tiles, memory budget, png-worker.js; v4: colours, steering, records, procedural samples; v5: style masks; v6: the page and the API in modules (app/, api/); v7: video (app/video.js, api/video*.js, vendor/)
 const SHELL = ['./', 'index.html', 'style.css', 'app/main.js', 'app/store.js', 'app/pickers.js', 'app/settings-form.js', 'app/regions.js', 'app/blend.js',
-  'app/run.js', 'app/plot.js', 'png-worker.js', 'stylize-api.js', 'api/engine.js', 'api/weights.js', 'api/images.js', 'api/inputs.js',
-  'api/transfer.js', 'api/run-loop.js', 'style-transfer.js', 'stylize.js', 'stylize_bg.wasm',
+  'app/run.js', 'app/plot.js', 'app/video.js', 'png-worker.js', 'stylize-api.js', 'api/engine.js', 'api/weights.js', 'api/images.js', 'api/inputs.js',
+  'api/transfer.js', 'api/run-loop.js', 'api/video.js', 'api/video-run.js', 'vendor/mediabunny.min.mjs', 'vendor/fflate/browser.js', 'style-transfer.js', 'stylize.js', 'stylize_bg.wasm',
   'manifest.webmanifest', 'icon.svg', 'samples/index.json'];
 
 self.addEventListener('install', (event) => {

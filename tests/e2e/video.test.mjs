@@ -15,6 +15,9 @@ before(async () => {
   requireSamples('chelsea.png', 'flow_strokes.png');
   srv = await serve();
   b = await browser();
+  const { page, context } = await openPage(b, `${srv.url}/index.html`);
+  clip = await makeClip(page);
+  await context.close();
 });
 after(async () => { await b?.close(); await srv?.close(); });
 
@@ -68,7 +71,6 @@ async function stylizeClip(page) {
 test('a clip stylised in the page, downloaded as a video that decodes back to its frames', async () => {
   const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
   await ready(page);
-  clip = await makeClip(page);
   assert.ok(clip.buffer.length > 100, 'the test clip was encoded');
   const progress = await stylizeClip(page);
   assert.match(await page.textContent('#status'), /^Done after 4 frames, \d+ iterations/);
@@ -109,7 +111,6 @@ test('a clip stylised in the page, downloaded as a video that decodes back to it
 });
 
 test('without a video encoder the download is a ZIP of the PNG frames', async () => {
-  assert.ok(clip, 'the first test made the clip');
   const { page, log, context } = await openPage(b, `${srv.url}/index.html`, { init: () => { delete window.VideoEncoder; } });
   await ready(page);
   await stylizeClip(page);
@@ -121,6 +122,31 @@ test('without a video encoder the download is a ZIP of the PNG frames', async ()
   const entries = unzipSync(fs.readFileSync(file));
   assert.deepEqual(Object.keys(entries).sort(), ['frame-0001.png', 'frame-0002.png', 'frame-0003.png', 'frame-0004.png']);
   for (const png of Object.values(entries)) assert.deepEqual(pngSize(Buffer.from(png)), { width: 32, height: 32 });
+  assert.deepEqual(log.errors, [], 'no console errors');
+  await context.close();
+});
+
+test('<style-transfer video-src> stylises the clip, fires frame events and gives the video back', async () => {
+  const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  const got = await page.evaluate(async ({ bytes, type }) => {
+    const api = await import('./stylize-api.js');
+    await import('./style-transfer.js');
+    const el = document.createElement('style-transfer');
+    const url = URL.createObjectURL(new Blob([new Uint8Array(bytes)], { type }));
+    for (const [k, v] of Object.entries({ 'video-src': url, fps: '4', 'style-src': 'samples/flow_strokes.png', size: '32', iterations: '4', scales: '1', 'frame-iterations': '3' })) el.setAttribute(k, v);
+    const frames = [];
+    el.addEventListener('frame', (e) => frames.push([e.detail.frame, e.detail.frames, e.detail.image.width, e.detail.temporalError]));
+    document.body.append(el);
+    const r = await el.start();
+    const probe = await api.probeVideo(await el.videoBlob());
+    return { r, frames, probe };
+  }, { bytes: [...clip.buffer], type: clip.type });
+  assert.equal(got.r.frames, 4);
+  assert.deepEqual(got.frames.map((f) => f.slice(0, 3)), [[0, 4, 32], [1, 4, 32], [2, 4, 32], [3, 4, 32]]);
+  assert.equal(got.frames[0][3], null);
+  assert.ok(got.frames.slice(1).every((f) => Number.isFinite(f[3])), 'later frames report their temporal error');
+  assert.deepEqual([got.probe.frames, got.probe.width, got.probe.height], [4, 32, 32]);
   assert.deepEqual(log.errors, [], 'no console errors');
   await context.close();
 });

@@ -18,9 +18,19 @@ import {
   setBaseUrl,
   sha256Hex,
   webgpuStatus,
+  MAX_FRAMES,
+  decodeVideo,
+  encodeVideo,
+  probeVideo,
+  videoCodec,
+  videoDefaults,
+  zipFrames,
 } from 'stylize';
 import type {
   AnyStylizeError,
+  FrameDetail,
+  VideoCodecChoice,
+  VideoFrameResult,
   CreateOptions,
   DecodedImage,
   FallbackDetail,
@@ -87,6 +97,10 @@ function explain(e: unknown): string {
       return `The GPU failed (${e.name}); try recover().`;
     case 'NotFinite':
       return 'The optimisation diverged; lower lr or the weights.';
+    case 'Video':
+      return `The video: ${e.message}`;
+    case 'NoEncoder':
+      return 'No video encoder here: the frames come as a ZIP.';
     default: {
       const never: never = e; // every name handled
       return never;
@@ -367,6 +381,10 @@ export async function element(): Promise<void> {
     regions: '#ff0000=2 #0000ff=photo',
     'style-mask-src': 'starry-mask.png -',
     'weights-src': 'https://weights.example.com/vgg19-conv-f16.safetensors',
+    'video-src': 'clip.webm',
+    fps: '12',
+    'frame-iterations': '60',
+    'temporal-weight': '100',
     autostart: '',
   };
   for (const [name, value] of Object.entries(attributes) as Array<[StyleTransferElementAttribute, string]>) el.setAttribute(name, value);
@@ -380,6 +398,7 @@ export async function element(): Promise<void> {
   el.addEventListener('losses', (e) => log(e.detail.iteration, e.detail.content, e.detail.style, e.detail.tv, e.detail.temporal, e.detail.total, e.detail.scaleIteration));
   el.addEventListener('steer', (e) => log(e.detail.iteration, e.detail.changes));
   el.addEventListener('fallback', (e) => log(e.detail.from, e.detail.to, e.detail.message));
+  el.addEventListener('frame', (e) => log(e.detail.frame, e.detail.frames, e.detail.image, e.detail.temporalError));
   el.addEventListener('done', async function (e) {
     const r: RunResult = e.detail;
     const png: Blob = await this.pngBlob();
@@ -410,7 +429,8 @@ export async function element(): Promise<void> {
   el.resume();
   el.stop();
   const blob: Blob = await el.pngBlob();
-  log(blob.type, el.st?.record());
+  const clip: Blob = await el.videoBlob().catch(() => el.framesZip());
+  log(blob.type, clip.type, el.st?.record());
   el.remove();
 }
 
@@ -423,3 +443,25 @@ function StyleTransferElementStatic(): string[] {
 // Types only: a record's settings are complete Settings; a run takes any subset.
 export const completeSettings = (r: RunRecord): Settings => r.settings;
 export const someSettings: SettingsInit = { size: 128 };
+
+/** A video: decoded, stylised with per-frame events, encoded (or zipped where it cannot be). */
+export async function video(st: StyleTransfer, file: File, style: DecodedImage): Promise<Blob> {
+  const clip = await decodeVideo(file, { fps: 12, start: 0, end: 3, maxSide: 256, onProgress: (done: number, total: number) => void [done, total] });
+  const { frameIterations, temporalWeight }: { frameIterations: number; temporalWeight: number } = videoDefaults();
+  st.addEventListener('frame', (e) => {
+    const d: FrameDetail = e.detail;
+    const err: number | null = d.temporalError;
+    void [d.frame, d.frames, d.image.width, err];
+  });
+  st.addEventListener('progress', (e) => void [e.detail.frame, e.detail.frames, e.detail.frameEtaSeconds]);
+  const r = await st.run({ video: clip.frames, style, settings: { size: 256 }, frameIterations, temporalWeight: temporalWeight * 2, independent: false });
+  const n: number | undefined = r.frames;
+  const frames: readonly VideoFrameResult[] = st.frames;
+  void [n, frames[0]?.temporalError, MAX_FRAMES];
+  const codec: VideoCodecChoice | null = await videoCodec(clip.width, clip.height);
+  if (!codec) return zipFrames(frames);
+  const blob = await encodeVideo(frames, { fps: clip.fps });
+  const probe = await probeVideo(blob);
+  void [probe.frames, probe.width];
+  return blob;
+}

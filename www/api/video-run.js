@@ -26,7 +26,8 @@ export class VideoRun {
     const other = frames.findIndex((f) => f.width !== width || f.height !== height);
     if (other >= 0) throw namedError('Image', `Frame ${other + 1} is ${frames[other].width}×${frames[other].height}, not ${width}×${height} like the first: every frame of a video must have one size.`);
     this.frames = frames;
-    this.schedule = { ...videoDefaults(), ...schedule };
+    const given = Object.fromEntries(Object.entries(schedule).filter(([, x]) => x != null));
+    this.schedule = { ...videoDefaults(), ...given };
   }
 
   /** Starts the current frame's job on `st`'s engine (a new Video after a fallback: nothing carried). */

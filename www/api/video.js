@@ -127,7 +127,7 @@ export async function encodeVideo(frames, { fps = 12, codecs } = {}) {
 }
 
 /**
- * The frames as PNGs (`frame-0001.png`, …, each carrying `records[k]` when given) in one ZIP
+ * The frames as PNGs (`frame-0001.png`, …, each carrying `records[k]` or its own `record`) in one ZIP
  * (stored, not deflated: PNGs are compressed already). Resolves to a Blob (application/zip).
  */
 export async function zipFrames(frames, records = []) {
@@ -135,7 +135,7 @@ export async function zipFrames(frames, records = []) {
   const files = {};
   const digits = Math.max(4, String(frames.length).length);
   for (const [k, f] of frames.entries()) {
-    const png = await rgbaToPng(f, records[k] ?? null);
+    const png = await rgbaToPng(f, records[k] ?? f.record ?? null);
     files[`frame-${String(k + 1).padStart(digits, '0')}.png`] = [new Uint8Array(await png.arrayBuffer()), { level: 0 }];
   }
   return new Blob([zipSync(files)], { type: 'application/zip' });

@@ -67,6 +67,18 @@ export interface StyleTransferElementAttributes {
    * a changed weights-src takes a new engine at the next start().
    */
   'weights-src': string;
+  /**
+   * A video's URL instead of content-src (any format the browser plays; CORS across origins):
+   * its frames are stylised in turn so that they agree with each other (`run({video})`); 'frame'
+   * fires as each is done; `videoBlob()` / `framesZip()` give the result.
+   */
+  'video-src': string;
+  /** Frames sampled per second from video-src, 1 to 60. Default 12. */
+  fps: string;
+  /** Iterations of each video frame after the first. Default `videoDefaults().frameIterations`. */
+  'frame-iterations': string;
+  /** γ, the temporal loss's weight for a video. Default `videoDefaults().temporalWeight`. */
+  'temporal-weight': string;
   /** Present: run as soon as the element is connected (and restart when an attribute changes). Boolean. */
   autostart: string;
 }
@@ -126,6 +138,10 @@ export declare class StyleTransferElement extends HTMLElement {
   steer(changes: SteerChanges): void;
   /** The current image as a PNG Blob carrying its settings (its run record). Rejects with `NoImage` before any `start()`. */
   pngBlob(): Promise<Blob>;
+  /** A video-src run's finished frames as a WebM/MP4 file (`encodeVideo`); rejects with `NoEncoder` where the browser encodes none. */
+  videoBlob(): Promise<Blob>;
+  /** A video-src run's finished frames as PNGs in a ZIP (`zipFrames`). */
+  framesZip(): Promise<Blob>;
 
   addEventListener<K extends keyof StyleTransferElementEventMap>(type: K, listener: (this: StyleTransferElement, ev: StyleTransferElementEventMap[K]) => any, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;

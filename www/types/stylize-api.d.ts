@@ -31,7 +31,10 @@
  * - `NotFinite`: the loss became NaN or infinite (lower the step or the loss weights);
  * - `Busy`: a run is already in progress on this StyleTransfer (or element);
  * - `Encode`: PNG encoding failed in the worker;
- * - `NoImage`: `image()` / `pngBlob()` before any image exists.
+ * - `NoImage`: `image()` / `pngBlob()` before any image exists;
+ * - `Video`: a video the browser cannot play, a range with no frame or more than `MAX_FRAMES`,
+ *   an empty `video` list;
+ * - `NoEncoder`: `encodeVideo()` where WebCodecs encodes none of VP9, VP8, AV1, H.264.
  */
 export type StylizeErrorName =
   | 'NoWebGPU'
@@ -47,7 +50,9 @@ export type StylizeErrorName =
   | 'NotFinite'
   | 'Busy'
   | 'Encode'
-  | 'NoImage';
+  | 'NoImage'
+  | 'Video'
+  | 'NoEncoder';
 
 /** An Error whose `name` says what failed (see {@link StylizeErrorName}). */
 export interface StylizeError<N extends StylizeErrorName = StylizeErrorName> extends Error {
@@ -319,10 +324,11 @@ export interface RunRecordInit extends Omit<RunRecord, 'settings'> {
 /** The lifecycle of a StyleTransfer's run. */
 export type RunState = 'idle' | 'starting' | 'running' | 'paused' | 'done' | 'failed';
 
-/** What `run()` takes. */
-export interface RunOptions {
-  /** The photo (e.g. from `decodeImage()`). */
-  content: ImageInput;
+/** What `run()` takes: a photo, or a video. */
+export type RunOptions = PhotoRunOptions | VideoRunOptions;
+
+/** What `run()` takes for a photo or a video alike. */
+export interface RunOptionsBase {
   /** The painting, or 1 to 4 paintings to blend (weighted by `settings.style_blend`, equal by default). */
   style: ImageInput | readonly ImageInput[];
   /** Any subset of the settings; the rest are `StyleTransfer.defaults()`. */
@@ -332,8 +338,6 @@ export interface RunOptions {
    * GPU draws into (on software adapters a 2D context fed by a readback after each batch).
    */
   canvas?: HTMLCanvasElement | null;
-  /** An image to start from: the scales smaller than it are skipped (as `continueLarger()` does). */
-  init?: RgbaImage | null;
   /** The region mask for `settings.regions` (any size; it is resized to the output). */
   mask?: ImageInput | null;
   /**
@@ -341,6 +345,32 @@ export interface RunOptions {
    * each region then matches its part of that painting.
    */
   styleMasks?: ReadonlyArray<ImageInput | null> | null;
+}
+
+/** `run()` on a photo. */
+export interface PhotoRunOptions extends RunOptionsBase {
+  /** The photo (e.g. from `decodeImage()`). */
+  content: ImageInput;
+  /** An image to start from: the scales smaller than it are skipped (as `continueLarger()` does). */
+  init?: RgbaImage | null;
+  video?: null;
+}
+
+/**
+ * `run()` on a video: its frames (all one size, e.g. `decodeVideo()`'s) stylised in turn so that
+ * they agree with each other (optical flow and the temporal loss). The first frame runs with
+ * `settings`; each later one `frameIterations` at the final size from the previous result warped
+ * into it.
+ */
+export interface VideoRunOptions extends RunOptionsBase {
+  video: readonly RgbaImage[];
+  content?: undefined;
+  /** Iterations of each frame after the first (default `videoDefaults().frameIterations`). */
+  frameIterations?: number;
+  /** γ, the temporal loss's weight (default `videoDefaults().temporalWeight`; 0: warped start only). */
+  temporalWeight?: number;
+  /** Every frame its own run with `settings`, no flow (it flickers; for comparison). Default false. */
+  independent?: boolean;
 }
 
 /** The inputs of the current (or last) run, as `run()` was given them. */
@@ -363,6 +393,35 @@ export interface RunResult {
   iteration: number;
   /** Whether `stop()` (or `dispose()`) ended the run early. */
   stopped: boolean;
+  /** A video run only: the frames finished (a frame stopped midway is not kept). */
+  frames?: number;
+}
+
+/** A finished frame of a video run (`StyleTransfer.frames`). */
+export interface VideoFrameResult extends RgbaImage {
+  data: Uint8Array;
+  /** What it was made from (its PNG in `zipFrames()` carries it). */
+  record: RunRecord;
+  /** Iterations it ran. */
+  iterations: number;
+  /** Mean |Oₜ − warp(Oₜ₋₁)| over the pixels where the flow is reliable (0..255); null for the first frame. */
+  temporalError: number | null;
+  /** The share of the frame where the flow is reliable; null for the first frame. */
+  reliable: number | null;
+  /** Seconds it took. */
+  seconds: number;
+}
+
+/** `frame`: a video frame is done. */
+export interface FrameDetail {
+  /** Its index (0-based). */
+  frame: number;
+  /** How many frames the video has. */
+  frames: number;
+  image: RgbaImage;
+  temporalError: number | null;
+  reliable: number | null;
+  seconds: number;
 }
 
 /** The conv implementation and storage an engine runs. */
@@ -438,8 +497,12 @@ export interface ProgressDetail {
   tiles: number;
   /** Iterations per second, in the current scale's iterations. */
   itPerSec: number;
-  /** Seconds left, weighted by each scale's work; null until a rate is known. */
+  /** Seconds left, weighted by each scale's work (a video: of the whole clip); null until a rate is known. */
   etaSeconds: number | null;
+  /** A video run only: the frame (0-based) and the frame count; the current frame's own ETA. */
+  frame?: number;
+  frames?: number;
+  frameEtaSeconds?: number | null;
 }
 
 /** `scale`: a scale begins. */
@@ -453,6 +516,9 @@ export interface ScaleDetail {
   height: number;
   /** Its iterations. */
   iterations: number;
+  /** A video run only: the frame (0-based) and the frame count. */
+  frame?: number;
+  frames?: number;
 }
 
 /** `losses`: a sample of the losses (every ~10 iterations and at a scale's end); also `history`'s entries. */
@@ -477,6 +543,9 @@ export interface LossesDetail {
   content_weight: number;
   /** β of the batch measured. */
   style_weight: number;
+  /** A video run only: the frame (0-based) and the frame count. */
+  frame?: number;
+  frames?: number;
 }
 
 /** `steer`: `steer()` changed the live run (also `steers`' entries). */
@@ -502,6 +571,8 @@ export interface StyleTransferEventMap {
   losses: CustomEvent<LossesDetail>;
   steer: CustomEvent<SteerDetail>;
   fallback: CustomEvent<FallbackDetail>;
+  /** A video frame is done. */
+  frame: CustomEvent<FrameDetail>;
   done: CustomEvent<RunResult>;
   /** The run failed (to start or while running); `detail` is the Error, which the promise also rejects with. */
   error: CustomEvent<AnyStylizeError>;
@@ -631,6 +702,9 @@ export declare class StyleTransfer extends EventTarget {
    * image stays available through `image()`.
    */
   run(options: RunOptions): Promise<RunResult>;
+
+  /** The finished frames of the last video run (empty after a photo's run). */
+  get frames(): readonly VideoFrameResult[];
 
   /**
    * After a run: a new run at the larger `size` (px) whose first scale is the current result, with
@@ -764,3 +838,65 @@ export function readRecord(blob: Blob): Promise<RunRecord | null>;
  * given. Rejects with `Encode`, or `Settings` if `record` is not a run record.
  */
 export function rgbaToPng(image: RgbaImage, record?: RunRecordInit | null): Promise<Blob>;
+
+// ---------------------------------------------------------------------------------------------
+// Video
+
+/** The most frames `decodeVideo()` gives (a longer range is refused, not truncated). */
+export const MAX_FRAMES: number;
+
+/** What `decodeVideo()` takes. */
+export interface DecodeVideoOptions {
+  /** Frames sampled per second, 1 to 60. Default 12. */
+  fps?: number;
+  /** From (seconds). Default 0. */
+  start?: number;
+  /** To (seconds). Default: the end of the clip. */
+  end?: number;
+  /** The frames' longer side at most (px). Default 512. */
+  maxSide?: number;
+  /** Called as frames are decoded: done, total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** A decoded clip. */
+export interface DecodedVideo {
+  frames: Array<RgbaImage & { data: Uint8Array; name: string }>;
+  fps: number;
+  /** The whole clip's duration in seconds. */
+  duration: number;
+  width: number;
+  height: number;
+  name: string;
+}
+
+/**
+ * Decodes frames of a video (File/Blob or URL) with the browser's own `<video>` element (any
+ * format it plays; the page's CSP must allow `media-src blob:` for files). Rejects with `Video`.
+ */
+export function decodeVideo(source: Blob | string | URL, options?: DecodeVideoOptions): Promise<DecodedVideo>;
+
+/** A codec `encodeVideo()` can use, and its container. */
+export interface VideoCodecChoice {
+  codec: 'vp9' | 'vp8' | 'av1' | 'avc';
+  container: 'webm' | 'mp4';
+}
+
+/** The first of VP9, VP8, AV1 and H.264 this browser encodes at that size (WebCodecs), or null. */
+export function videoCodec(width: number, height: number): Promise<VideoCodecChoice | null>;
+
+/**
+ * Encodes frames (all one size) as a WebM or MP4 file with WebCodecs, muxed by mediabunny (loaded
+ * on first use from `vendor/`). Rejects with `NoEncoder` where the browser encodes no codec (then
+ * `zipFrames()`), `Image` for a frame of another size.
+ */
+export function encodeVideo(frames: readonly RgbaImage[], options?: { fps?: number }): Promise<Blob>;
+
+/** The frames as `frame-0001.png`, … (each with `records[k]` inside when given) in a ZIP Blob. */
+export function zipFrames(frames: readonly RgbaImage[], records?: ReadonlyArray<RunRecordInit | null>): Promise<Blob>;
+
+/** Reads a video file back: its decodable frame count, size, codec and duration. Rejects with `Video`. */
+export function probeVideo(blob: Blob): Promise<{ frames: number; width: number; height: number; codec: string | null; duration: number }>;
+
+/** The engine's defaults for a video's later frames. */
+export function videoDefaults(): { frameIterations: number; temporalWeight: number };
