@@ -54,6 +54,9 @@ pub struct Frame {
     /// frame; None for the first frame.
     pub temporal_error: Option<(f64, f64)>,
     pub iterations: u32,
+    /// Wall-clock seconds of the frame's flow (both directions, the check and the warp, waited
+    /// for on the GPU before anything else is submitted); 0 for a frame with nothing to carry.
+    pub flow_seconds: f64,
 }
 
 /// The flow's pyramid and, at the output size, the forward and backward flows, the reliability
@@ -167,7 +170,17 @@ impl Video {
     /// iterations with (done, total).
     #[cfg(feature = "cli")]
     pub fn frame(&mut self, photo: &RgbaImage, paintings: &[RgbaImage], mut step: impl FnMut(u32, u32)) -> Result<Frame> {
-        let mut run = pollster::block_on(self.start_frame(Inputs::blend(photo.clone(), paintings.to_vec()))?)?;
+        let carries = self.previous.is_some();
+        let t = std::time::Instant::now();
+        let started = self.start_frame(Inputs::blend(photo.clone(), paintings.to_vec()))?;
+        let flow_seconds = if carries {
+            let gpu = &self.engine.gpu;
+            gpu.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Gpu(format!("waiting for the GPU: {e}")))?;
+            t.elapsed().as_secs_f64()
+        } else {
+            0.0
+        };
+        let mut run = pollster::block_on(started)?;
         let total = run.scales().iter().map(|s| s.iterations).sum();
         loop {
             let n = run.scales()[run.scale()].iterations;
@@ -188,7 +201,7 @@ impl Video {
         let image = pollster::block_on(session.image())?;
         let result = pollster::block_on(session.image_f32())?;
         let temporal_error = self.end_frame(&result)?;
-        Ok(Frame { image, losses, temporal_error, iterations: total })
+        Ok(Frame { image, losses, temporal_error, iterations: total, flow_seconds })
     }
 
     /// Submits the flow from the current frame to the previous one and back, the consistency

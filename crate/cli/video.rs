@@ -102,12 +102,13 @@ pub fn run(a: VideoArgs) -> anyhow::Result<()> {
         };
         styles.push(l.style as f64);
         println!(
-            "frame {}/{} {}: {} iterations in {:.1} s  content {:.3e}  style {:.3e}  temporal {:.3e}{temporal}",
+            "frame {}/{} {}: {} iterations in {:.1} s (flow {:.2} s)  content {:.3e}  style {:.3e}  temporal {:.3e}{temporal}",
             k + 1,
             files.len(),
             out.display(),
             frame.iterations,
             t.elapsed().as_secs_f64(),
+            frame.flow_seconds,
             l.content,
             l.style,
             l.temporal

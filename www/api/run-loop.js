@@ -3,6 +3,8 @@
 // the last good image kept (`checkpoint`), progress with an ETA in work (`progress`). It reads
 // and writes the StyleTransfer's declared fields (api/transfer.js) and emits through `emit`.
 
+import { namedError } from './engine.js';
+
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
 /** Total iterations of the run (all scales) and those done so far. */
@@ -24,6 +26,20 @@ export function resumeAtLastGood(st) {
   st.inputs = { ...st.inputs, init: st.lastGood };
   st.base += scales.slice(0, from).reduce((a, s) => a + s.iterations, 0);
   st.scaleBase += from;
+}
+
+/** StyleTransfer.steer: `changes` (only `allowed` keys) applied to the live job from its next batch. */
+export function steerRun(st, changes, allowed, emit) {
+  const other = Object.keys(changes).find((k) => !allowed.includes(k));
+  if (other) throw namedError('Settings', `\`${other}\` cannot change during a run (only ${allowed.join(', ')} can): start a new run.`);
+  if (!st.job || !['running', 'paused'].includes(st.state)) throw namedError('Settings', 'There is no run to steer.');
+  const next = { ...st.jobSettings, ...changes };
+  st.job.steer(next);
+  st.jobSettings = next;
+  st.settings = { ...st.settings, ...changes };
+  const entry = { iteration: runIterations(st).done, changes: { ...changes } };
+  st.steers.push(entry);
+  emit('steer', entry);
 }
 
 /** Fires 'scale' for the scale the job is at (counting the scales finished before a recovery). */

@@ -5,7 +5,7 @@ import { Stylizer, loadWasm, namedError, webgpuStatus } from './engine.js';
 import { paintingList, runRecord, withBlend } from './inputs.js';
 import { fetchWeights } from './weights.js';
 import { rgbaToPng } from './images.js';
-import { emitScale, resumeAtLastGood, runIterations, runLoop } from './run-loop.js';
+import { emitScale, resumeAtLastGood, runLoop, steerRun } from './run-loop.js';
 import { VideoRun, runVideo } from './video-run.js';
 
 /** A style-transfer engine on this page's GPU. Events: progress, losses, done, error. */
@@ -124,15 +124,7 @@ export class StyleTransfer extends EventTarget {
    * Runs the optimisation, drawing the live preview into `canvas` (a WebGPU canvas) if given.
    * Resolves to {width, height, iteration, stopped} when finished or stopped; rejects on errors
    * (the last good image stays available through image()).
-   *
-   * With `video` (an array of frames {data, width, height}, one size, e.g. decodeVideo()'s
-   * `frames`) instead of `content`, stylises the frames in turn so that they agree with each other
-   * (optical flow and a temporal loss): the first with `settings`, each later one
-   * `frameIterations` at the final size with the temporal loss of weight `temporalWeight`
-   * (defaults: videoDefaults()), or each on its own with `independent`. Events carry `frame` and
-   * `frames`; progress's `etaSeconds` is the whole clip's; 'frame' {frame, frames, image,
-   * temporalError, reliable, seconds} fires as each frame is done (then in `frames`). Resolves to
-   * {frames, width, height, iteration, stopped}.
+   * With `video` (frames, one size) instead of `content`: a video run (api/video-run.js).
    */
   async run({ content, style, settings = {}, canvas = null, init = null, mask = null, styleMasks = null, video = null, frameIterations, temporalWeight, independent }) {
     if (this.busy) throw namedError('Busy', 'A run is already in progress.');
@@ -253,17 +245,7 @@ export class StyleTransfer extends EventTarget {
    * 'Settings' for any other key, a bad value, or when no run is going.
    */
   steer(changes) {
-    const allowed = StyleTransfer.steerable;
-    const other = Object.keys(changes).find((k) => !allowed.includes(k));
-    if (other) throw namedError('Settings', `\`${other}\` cannot change during a run (only ${allowed.join(', ')} can): start a new run.`);
-    if (!this.job || !['running', 'paused'].includes(this.state)) throw namedError('Settings', 'There is no run to steer.');
-    const next = { ...this.jobSettings, ...changes };
-    this.job.steer(next);
-    this.jobSettings = next;
-    this.settings = { ...this.settings, ...changes };
-    const entry = { iteration: runIterations(this).done, changes: { ...changes } };
-    this.steers.push(entry);
-    this.#emit('steer', entry);
+    steerRun(this, changes, StyleTransfer.steerable, this.#emit);
   }
 
   /** Pauses after the batch in flight. */

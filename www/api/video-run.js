@@ -66,6 +66,15 @@ export class VideoRun {
 }
 
 /**
+ * StyleTransfer.run({ video, frameIterations, temporalWeight, independent, style, settings, … }):
+ * `video` is an array of frames {data, width, height}, one size (e.g. decodeVideo()'s `frames`),
+ * stylised in turn so that they agree with each other (optical flow and a temporal loss): the
+ * first with `settings`, each later one `frameIterations` at the final size with the temporal loss
+ * of weight `temporalWeight` (defaults: videoDefaults()), or each on its own with `independent`.
+ * Events carry `frame` and `frames`; progress's `etaSeconds` is the whole clip's; 'frame'
+ * {frame, frames, image, temporalError, reliable, seconds} fires as each frame is done (then in
+ * StyleTransfer.frames). Resolves to {frames, width, height, iteration, stopped}.
+ *
  * Runs `st.video` (a VideoRun) from its first unfinished frame to its end or until stopped:
  * `start()` starts the current frame's job (StyleTransfer's #start, with its fallbacks). Resolves
  * to {frames, width, height, iteration, stopped}; a frame stopped midway is not kept. After a GPU

@@ -21,7 +21,7 @@ function updateButtons() {
   const larger = state.result && Number(fields.size.value) > side;
   ui.larger.disabled = going || !larger;
   ui.larger.textContent = larger ? `Continue larger (${side} → ${fields.size.value} px)` : 'Continue larger';
-  ui.comparePos.disabled = !state.result;
+  ui.comparePos.disabled = !state.result || state.result.frames != null;
   ui.form.classList.toggle('busy', going);
 }
 on('images settings run engine', updateButtons);
@@ -115,7 +115,7 @@ async function runOrResume(mode) {
     const secs = (performance.now() - started) / 1000;
     const what = r.frames != null ? `${r.frames} frame${r.frames === 1 ? '' : 's'}, ${r.iteration} iterations` : `${r.iteration} iterations`;
     setStatus(`${r.stopped ? 'Stopped' : 'Done'} after ${what} in ${fmtTime(secs)} — ${r.width}×${r.height} px.`);
-    ui.before.hidden = false;
+    ui.before.hidden = r.frames != null; // a video's preview is its last frame, not the first frame shown there
   } catch (e) {
     failed(st, e);
   } finally {
