@@ -4,6 +4,7 @@
 
 import { StyleTransfer, readRecord } from '../stylize-api.js';
 import { $, ui, state, on, changed, steerable, setStatus, showError, hideError, named, fmtBytes, canvasOf } from './store.js';
+import { setVideo } from './video.js';
 import { blendSettings, paintings } from './blend.js';
 import { regionSettings } from './regions.js';
 
@@ -162,11 +163,13 @@ function needs(rec) {
 const gpuNote = (rec) => (state.st && rec.adapter !== state.st.adapterSummary ? ` It was made on ${rec.adapter}; on this GPU the pixels may differ slightly.` : '');
 
 $('restore-file').addEventListener('change', (e) => { const f = e.target.files[0]; if (f) restoreFrom(f); e.target.value = ''; });
-// A PNG dropped anywhere but on the photo or painting picker restores its settings.
+// A PNG dropped anywhere but on the photo or painting picker restores its settings; a video is
+// taken as the video to stylise.
 document.addEventListener('dragover', (e) => { if (!e.defaultPrevented) e.preventDefault(); });
 document.addEventListener('drop', (e) => {
   if (e.defaultPrevented) return; // a picker took it
   e.preventDefault();
   const f = e.dataTransfer?.files[0];
-  if (f) restoreFrom(f);
+  if (f?.type.startsWith('video/')) setVideo(f);
+  else if (f) restoreFrom(f);
 });
