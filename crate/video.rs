@@ -106,7 +106,7 @@ impl Video {
         let ((w, h), dims) = inputs.dims();
         let ((w, h), _) = sizes(w, h, &dims, &self.settings)?;
         let size = (w as usize, h as usize);
-        if self.frame.is_some() && size != self.size {
+        if (self.frame.is_some() || self.previous.is_some()) && size != self.size {
             return Err(Error::Image(format!(
                 "a frame of {}×{} px in a video of {}×{} px frames: every frame must have the same size",
                 inputs.photo.width(),

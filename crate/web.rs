@@ -493,6 +493,12 @@ impl Job {
         self.run.steer(&s).map_err(js_error)
     }
 
+    /// The settings this run was started with, steering included (a video's later frame: one
+    /// scale, its iterations and γ), as a plain object: what `steer` compares against.
+    pub fn settings(&self) -> JsValue {
+        to_js(self.run.settings())
+    }
+
     /// Resolves when the GPU has finished all work submitted so far (rejects on device loss).
     pub fn done(&self) -> Promise {
         let engine = self.run.session().engine().clone();

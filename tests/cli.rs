@@ -745,3 +745,27 @@ fn video_frames_agree_with_each_other() {
     eprintln!("temporal error {with:.3} with the temporal loss vs {without:.3} independent ({:.1}× lower); style loss {style_with:.4e} vs {style_without:.4e}", without / with);
     assert!(with * 1.5 < without, "the temporal loss lowers the temporal error: {with} vs {without}");
 }
+
+#[test]
+fn a_video_frame_of_another_size_is_refused() {
+    // Frame 2 is wider than frame 1: after frame 1 is done (and kept for the flow), frame 2 is
+    // refused with an Image error naming both sizes, not run with mismatched buffers.
+    let input = out_dir("video_sizes_in");
+    image::RgbaImage::from_fn(32, 32, |x, y| image::Rgba([(x * 8) as u8, (y * 8) as u8, 128, 255])).save(input.join("frame-00.png")).unwrap();
+    image::RgbaImage::from_fn(40, 32, |x, y| image::Rgba([(x * 6) as u8, (y * 8) as u8, 128, 255])).save(input.join("frame-01.png")).unwrap();
+    let output = out_dir("video_sizes_out");
+    let st = bin()
+        .arg("video")
+        .args([input.as_os_str(), output.as_os_str()])
+        .arg("--style")
+        .arg(test_painting())
+        .args(["--size", "32", "--iterations", "2", "--frame-iterations", "2"])
+        .arg("--weights")
+        .arg(real_weights_path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&st.stderr);
+    assert!(!st.status.success(), "a frame of another size must fail");
+    assert!(stderr.contains("every frame must have the same size"), "the error names the problem: {stderr}");
+    assert!(output.join("frame-00.png").exists(), "the first frame was written before the second failed");
+}

@@ -150,3 +150,36 @@ test('<style-transfer video-src> stylises the clip, fires frame events and gives
   assert.deepEqual(log.errors, [], 'no console errors');
   await context.close();
 });
+
+test('steering a video: a change made during a later frame applies to it and to the frames after', async () => {
+  const { page, log, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  const got = await page.evaluate(async () => {
+    const api = await import('./stylize-api.js');
+    const st = window.__stylize.st.sibling();
+    const frame = (k) => {
+      const data = new Uint8Array(32 * 32 * 4);
+      for (let i = 0; i < 32 * 32; i++) data.set([(i * 7 + k * 13) & 255, (i >> 3) & 255, 128, 255], 4 * i);
+      return { data, width: 32, height: 32 };
+    };
+    const style = await api.decodeImage('samples/flow_strokes.png');
+    const steers = [];
+    let steered = null;
+    st.addEventListener('progress', (e) => {
+      if (e.detail.frame === 1 && !steered) {
+        try { st.steer({ style_weight: 100 }); steered = 'ok'; } catch (err) { steered = `${err.name}: ${err.message}`; }
+      }
+    });
+    st.addEventListener('steer', (e) => steers.push(e.detail.changes));
+    const r = await st.run({ video: [frame(0), frame(1), frame(2)], style, settings: { size: 32, iterations: 4, scales: 1 }, frameIterations: 6 });
+    const weights = st.frames.map((f) => f.record.settings.style_weight);
+    st.close();
+    return { r, steered, steers, weights };
+  });
+  assert.equal(got.steered, 'ok', 'steer() during frame 2 is accepted');
+  assert.deepEqual(got.steers, [{ style_weight: 100 }]);
+  assert.equal(got.r.frames, 3);
+  assert.deepEqual(got.weights.slice(1), [100, 100], 'frames 2 and 3 record the steered weight');
+  assert.deepEqual(log.errors, [], 'no console errors');
+  await context.close();
+});

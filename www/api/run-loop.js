@@ -37,6 +37,7 @@ export function steerRun(st, changes, allowed, emit) {
   st.job.steer(next);
   st.jobSettings = next;
   st.settings = { ...st.settings, ...changes };
+  if (st.video) Object.assign(st.video.steered, changes); // and to the video's later frames
   const entry = { iteration: runIterations(st).done, changes: { ...changes } };
   st.steers.push(entry);
   emit('steer', entry);
@@ -159,7 +160,7 @@ function progress(st, rate, emit) {
  */
 export async function runLoop(st, { emit, freeJob, finish = true }) {
   const job = st.job;
-  st.state = 'running';
+  if (st.state !== 'paused') st.state = 'running'; // a video paused between frames waits at once
   const pace = new Pace(job);
   const rate = new Rate(job);
   const at = { loss: -1, save: -Infinity };

@@ -134,7 +134,7 @@ export class StyleTransfer extends EventTarget {
     Object.assign(this, { runSettings: null, base: 0, scaleBase: 0, history: [], steers: [], lastGood: null, stopped: false });
     this.video?.free();
     this.video = next;
-    if (next) return runVideo(this, { start: () => this.#start(), emit: this.#emit, freeJob: () => this.#freeJob() });
+    if (next) return runVideo(this, { start: (emit) => this.#start(emit), emit: this.#emit, freeJob: () => this.#freeJob() });
     await this.#start();
     return this.#loop();
   }
@@ -169,19 +169,20 @@ export class StyleTransfer extends EventTarget {
    * (TooLarge, bad settings, nothing left to fall back to, ...) fires 'error' and throws, like a
    * failure during the run.
    */
-  async #start() {
+  async #start(emit = this.#emit) {
     const { content, style: paintings, canvas, init, mask, styleMasks } = this.inputs;
     const [style, ...more] = paintingList(paintings);
     const gpuCanvas = this.previewMode === 'webgpu' ? canvas : null;
     this.#freeJob();
-    this.state = 'starting';
+    if (this.state !== 'paused') this.state = 'starting'; // a video paused between frames stays paused
     try {
       for (;;) {
         try {
           this.jobSettings = this.runSettings ?? this.settings;
-          this.job = this.video ? await this.video.start(this, gpuCanvas) : await this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.jobSettings, gpuCanvas, init ?? undefined, more, mask ?? undefined, styleMasks?.map((m) => m ?? null) ?? undefined);
+          if (this.video) ({ job: this.job, settings: this.jobSettings } = await this.video.start(this, gpuCanvas));
+          else this.job = await this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.jobSettings, gpuCanvas, init ?? undefined, more, mask ?? undefined, styleMasks?.map((m) => m ?? null) ?? undefined);
           this.runSettings = null;
-          emitScale(this, this.#emit);
+          emitScale(this, emit);
           return;
         } catch (e) {
           const next = e.name === 'Kernel' ? this.stylizer.fallback() : null;
@@ -189,13 +190,13 @@ export class StyleTransfer extends EventTarget {
           const from = this.stylizer.variant();
           this.notes.push(`${from.conv} kernels with ${from.precision} storage failed on this GPU; using ${next.conv} kernels with ${next.precision} storage (${e.message})`);
           console.warn(`stylize: ${this.notes.at(-1)}`);
-          this.#emit('fallback', { from, to: next, message: e.message });
+          emit('fallback', { from, to: next, message: e.message });
           await this.#reopen(next);
         }
       }
     } catch (e) {
       this.state = 'failed';
-      this.#emit('error', e);
+      emit('error', e);
       throw e;
     }
   }
@@ -233,6 +234,7 @@ export class StyleTransfer extends EventTarget {
       this.disposeWhenIdle = true; // the loop frees the job when it leaves
     } else {
       this.#freeJob();
+      this.video?.free();
     }
   }
 
@@ -278,7 +280,7 @@ export class StyleTransfer extends EventTarget {
       this.video.free();
       await this.#reopen(this.options);
       this.stopped = false;
-      return runVideo(this, { start: () => this.#start(), emit: this.#emit, freeJob: () => this.#freeJob() });
+      return runVideo(this, { start: (emit) => this.#start(emit), emit: this.#emit, freeJob: () => this.#freeJob() });
     }
     resumeAtLastGood(this);
     this.#freeJob();

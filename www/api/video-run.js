@@ -19,6 +19,7 @@ export class VideoRun {
   video = null; // the wasm Video (the flow state and the previous result)
   engine = null; // the wasm Stylizer `video` belongs to
   laterSeconds = []; // the time each finished later frame took (the ETA)
+  steered = {}; // the steer() changes so far, applied to every later frame's job
 
   constructor(frames, schedule) {
     if (!Array.isArray(frames) || frames.length === 0) throw namedError('Video', 'A video run needs at least one frame ({data, width, height}).');
@@ -28,10 +29,16 @@ export class VideoRun {
     this.frames = frames;
     const given = Object.fromEntries(Object.entries(schedule).filter(([, x]) => x != null));
     this.schedule = { ...videoDefaults(), ...given };
+    const { frameIterations: n, temporalWeight: g } = this.schedule;
+    if (!(Number.isInteger(n) && n >= 1 && n <= 100000)) throw namedError('Settings', `frameIterations must be a whole number from 1 to 100000, not ${n}.`);
+    if (!(Number.isFinite(g) && g >= 0)) throw namedError('Settings', `temporalWeight must be a number ≥ 0, not ${g}.`);
   }
 
-  /** Starts the current frame's job on `st`'s engine (a new Video after a fallback: nothing carried). */
-  start(st, canvas) {
+  /**
+   * Starts the current frame's job on `st`'s engine (a new Video after a fallback: nothing
+   * carried), with the steers so far; resolves to the job and the settings it runs with.
+   */
+  async start(st, canvas) {
     if (this.engine !== st.stylizer) {
       this.video?.free();
       const { frameIterations, temporalWeight, independent } = this.schedule;
@@ -39,7 +46,12 @@ export class VideoRun {
       this.engine = st.stylizer;
     }
     const { content, style, mask, styleMasks } = st.inputs;
-    return this.video.start(content, paintingList(style), canvas ?? undefined, mask ?? undefined, styleMasks?.map((m) => m ?? null) ?? undefined);
+    const job = await this.video.start(content, paintingList(style), canvas ?? undefined, mask ?? undefined, styleMasks?.map((m) => m ?? null) ?? undefined);
+    // A later frame runs other settings than the first (one scale, its iterations, γ): steers
+    // are checked against those, and the steers of earlier frames carry on.
+    const settings = { ...job.settings(), ...this.steered };
+    if (Object.keys(this.steered).length) job.steer(settings);
+    return { job, settings };
   }
 
   free() {
@@ -94,7 +106,7 @@ export async function runVideo(st, { start, emit, freeJob }) {
       else if (type !== 'error') detail = { ...detail, frame: k, frames: n };
       emit(type, detail);
     };
-    await start();
+    await start(frameEmit);
     const r = await runLoop(st, { emit: frameEmit, freeJob, finish: false });
     if (r.stopped) break;
     try {
@@ -115,6 +127,7 @@ export async function runVideo(st, { start, emit, freeJob }) {
   const iteration = run.results.reduce((a, f) => a + f.iterations, 0);
   const result = { frames: run.results.length, width: last?.width ?? 0, height: last?.height ?? 0, iteration, stopped: run.results.length < n };
   st.state = 'done';
+  run.free(); // the flow state and the previous frame: the finished frames stay in `results`
   if (st.disposeWhenIdle) {
     st.disposeWhenIdle = false;
     freeJob();

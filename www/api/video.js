@@ -11,6 +11,7 @@ import { rgbaToPng } from './images.js';
 export const MAX_FRAMES = 360;
 
 const once = (target, ok, fail = 'error') => new Promise((resolve, reject) => {
+  // `fail` rejects with the event: callers name the error.
   const done = (f) => (e) => { target.removeEventListener(ok, a); target.removeEventListener(fail, b); f(e); };
   const a = done(resolve);
   const b = done(reject);
@@ -43,7 +44,7 @@ export async function decodeVideo(source, { fps = 12, start = 0, end = Infinity,
     if (!Number.isFinite(duration)) {
       // Recorded WebM often declares no duration; seeking past the end makes the browser find it.
       video.currentTime = 1e9;
-      await once(video, 'seeked');
+      await once(video, 'seeked').catch(() => { throw namedError('Video', `Could not seek in "${name}" (${video.error?.message || 'a decoding error'}).`); });
       duration = video.duration;
     }
     const to = Math.min(end, duration);
@@ -59,8 +60,9 @@ export async function decodeVideo(source, { fps = 12, start = 0, end = Infinity,
     const frames = [];
     for (let k = 0; k < count; k++) {
       // The middle of the k-th sampling interval: never on a frame boundary, never past the end.
-      video.currentTime = Math.min(start + (k + 0.5) / fps, duration - 1e-3);
-      await once(video, 'seeked');
+      const t = Math.min(start + (k + 0.5) / fps, duration - 1e-3);
+      video.currentTime = t;
+      await once(video, 'seeked').catch(() => { throw namedError('Video', `Could not decode "${name}" at ${t.toFixed(2)} s (${video.error?.message || 'a decoding error'}).`); });
       ctx.drawImage(video, 0, 0, width, height);
       frames.push({ data: new Uint8Array(ctx.getImageData(0, 0, width, height).data.buffer), width, height, name: `${name} frame ${k + 1}` });
       onProgress?.(k + 1, count);
@@ -74,7 +76,10 @@ export async function decodeVideo(source, { fps = 12, start = 0, end = Infinity,
 }
 
 let mediabunny = null;
-const loadMediabunny = () => (mediabunny ??= import(assetUrl('vendor/mediabunny.min.mjs')));
+const loadMediabunny = () => (mediabunny ??= import(assetUrl('vendor/mediabunny.min.mjs')).catch((e) => {
+  mediabunny = null; // a failed download is tried again next time
+  throw e;
+}));
 
 /** The codecs tried, in order: each with its container. */
 const CODECS = [['vp9', 'webm'], ['vp8', 'webm'], ['av1', 'webm'], ['avc', 'mp4']];
@@ -112,17 +117,23 @@ export async function encodeVideo(frames, { fps = 12, codecs } = {}) {
   });
   const source = new mb.VideoSampleSource({ codec: chosen.codec, bitrate: mb.QUALITY_HIGH, keyFrameInterval: 2 });
   output.addVideoTrack(source, { frameRate: fps });
+  const bad = frames.findIndex((f) => f.width !== width || f.height !== height);
+  if (bad >= 0) throw namedError('Image', `Frame ${bad + 1} is ${frames[bad].width}×${frames[bad].height}, not ${width}×${height} like the first.`);
   await output.start();
   const canvas = new OffscreenCanvas(w, h);
   const ctx = canvas.getContext('2d');
-  for (const [k, f] of frames.entries()) {
-    if (f.width !== width || f.height !== height) throw namedError('Image', `Frame ${k + 1} is ${f.width}×${f.height}, not ${width}×${height} like the first.`);
-    ctx.putImageData(new ImageData(new Uint8ClampedArray(f.data.buffer, f.data.byteOffset, f.data.byteLength), width, height), 0, 0);
-    const sample = new mb.VideoSample(canvas, { timestamp: k / fps, duration: 1 / fps });
-    await source.add(sample);
-    sample.close();
+  try {
+    for (const [k, f] of frames.entries()) {
+      ctx.putImageData(new ImageData(new Uint8ClampedArray(f.data.buffer, f.data.byteOffset, f.data.byteLength), width, height), 0, 0);
+      const sample = new mb.VideoSample(canvas, { timestamp: k / fps, duration: 1 / fps });
+      await source.add(sample);
+      sample.close();
+    }
+    await output.finalize();
+  } catch (e) {
+    await output.cancel().catch(() => {}); // the encoder is closed either way
+    throw e;
   }
-  await output.finalize();
   return new Blob([output.target.buffer], { type: chosen.container === 'webm' ? 'video/webm' : 'video/mp4' });
 }
 

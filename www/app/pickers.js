@@ -11,8 +11,10 @@ const isVideo = (f) => f instanceof File && f.type.startsWith('video/');
 export async function setImage(kind, source, label) {
   if (kind === 'content' && isVideo(source)) return setVideo(source);
   const picker = $(`${kind}-picker`);
+  const pick = kind === 'content' ? ++state.contentPick : null;
   try {
     const img = await decodeImage(source);
+    if (pick != null && pick !== state.contentPick) return; // a later choice came first
     if (kind === 'content' && state.video) clearVideo();
     state.images[kind] = img;
     const url = source instanceof Blob ? URL.createObjectURL(source) : source;

@@ -18,7 +18,7 @@ function updateButtons() {
   ui.stop.disabled = !going;
   ui.download.disabled = !state.result;
   const side = state.result ? Math.max(state.result.width, state.result.height) : Infinity;
-  const larger = state.result && Number(fields.size.value) > side;
+  const larger = state.result && state.result.frames == null && Number(fields.size.value) > side;
   ui.larger.disabled = going || !larger;
   ui.larger.textContent = larger ? `Continue larger (${side} → ${fields.size.value} px)` : 'Continue larger';
   ui.comparePos.disabled = !state.result || state.result.frames != null;
@@ -93,11 +93,16 @@ async function runOrResume(mode) {
   ui.comparePos.value = 0;
   const started = performance.now();
   let video = null;
+  state.preparing = true; // Stylize stays disabled while a video's frames decode
+  changed('run');
   try {
     video = mode === 'run' ? await videoRunArgs(settings.size) : null;
   } catch (e) {
     showError(e);
     return;
+  } finally {
+    state.preparing = false;
+    changed('run');
   }
   const unfollow = follow(st);
   const unfollowFrames = followFrames(st);

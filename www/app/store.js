@@ -17,6 +17,8 @@ export const state = {
   pasteTarget: 'content', // the picker a pasted image goes to
   video: null, // a video chosen instead of a photo: { file, name, duration, width, height } (video.js)
   videoFps: 12, // the frame rate of the last video run (its file's)
+  preparing: false, // a run is being prepared (a video's frames decoding): as busy as a run
+  contentPick: 0, // counts photo/video choices, so a slow decode never replaces a later choice
 };
 window.__stylize = state; // for tests and the curious
 
@@ -29,7 +31,7 @@ export const ui = {
 };
 
 /** Whether a run is starting, running or paused (the API's `busy`). */
-export const busy = () => Boolean(state.st?.busy);
+export const busy = () => Boolean(state.st?.busy) || state.preparing;
 
 /** Whether a run is going and can be steered (running or paused). */
 export const steerable = () => ['running', 'paused'].includes(state.st?.state);

@@ -32,8 +32,10 @@ function showInfo() {
  * panels (thumbnail, regions, the memory plan); the range defaults to its first 3 seconds.
  */
 export async function setVideo(file) {
+  const pick = ++state.contentPick;
   try {
     const first = await decodeVideo(file, { fps: 1, end: 1, maxSide: 2048 });
+    if (pick !== state.contentPick) return; // a later choice came first
     const frame = { ...first.frames[0], name: file.name };
     state.video = { file, name: file.name, duration: first.duration, width: first.width, height: first.height };
     state.images.content = frame;
@@ -56,10 +58,16 @@ export async function setVideo(file) {
   }
 }
 
-/** Back to a photo: the video is forgotten (the photo picker then takes a photo as before). */
+/** Back to a photo: the video and its first frame are forgotten; the picker waits for a photo. */
 export function clearVideo() {
   state.video = null;
+  state.images.content = null;
   v.panel.hidden = true;
+  v.strip.hidden = true;
+  const picker = $('content-picker');
+  picker.classList.remove('has-image');
+  Object.assign(picker.querySelector('.thumb'), { alt: 'Selected photo' });
+  picker.querySelector('.thumb').removeAttribute('src');
   changed('images');
 }
 
