@@ -183,3 +183,38 @@ test('steering a video: a change made during a later frame applies to it and to 
   assert.deepEqual(log.errors, [], 'no console errors');
   await context.close();
 });
+
+test('a device lost during a video: recover() goes on from the frame that failed and finishes the clip', async () => {
+  const { page, context } = await openPage(b, `${srv.url}/index.html`);
+  await ready(page);
+  const got = await page.evaluate(async () => {
+    const api = await import('./stylize-api.js');
+    const st = await api.StyleTransfer.create(); // its own device: losing it leaves the page's alone
+    const frame = (k) => {
+      const data = new Uint8Array(32 * 32 * 4);
+      for (let i = 0; i < 32 * 32; i++) data.set([(i * 5 + k * 9) & 255, (i >> 2) & 255, 100, 255], 4 * i);
+      return { data, width: 32, height: 32 };
+    };
+    const style = await api.decodeImage('samples/flow_strokes.png');
+    let lost = false;
+    st.addEventListener('progress', (e) => {
+      if (e.detail.frame === 1 && !lost) { lost = true; st.simulateDeviceLoss(); }
+    });
+    let error = null;
+    try {
+      await st.run({ video: [frame(0), frame(1), frame(2)], style, settings: { size: 32, iterations: 4, scales: 1 }, frameIterations: 6 });
+    } catch (e) {
+      error = e.name;
+    }
+    const before = st.frames.length;
+    const r = await st.recover();
+    const out = { error, before, r, frames: st.frames.map((f) => [f.width, f.height]) };
+    st.close();
+    return out;
+  });
+  assert.ok(['DeviceLost', 'Gpu'].includes(got.error), `the loss fails the run (${got.error})`);
+  assert.equal(got.before, 1, 'frame 1 was finished before the loss');
+  assert.equal(got.r.frames, 3, 'recover() finishes the clip');
+  assert.deepEqual(got.frames, [[32, 32], [32, 32], [32, 32]]);
+  await context.close();
+});
