@@ -36,12 +36,7 @@ export async function decodeImage(source, maxSide = 2048) {
     const what = source instanceof File ? `"${source.name}"` : 'this file';
     throw namedError('Image', `Could not read ${what}: it is not an image this browser can decode (PNG, JPEG, WebP, GIF, AVIF).`);
   }
-  const scale = Math.min(1, maxSide / Math.max(bmp.width, bmp.height));
-  const width = Math.max(1, Math.round(bmp.width * scale));
-  const height = Math.max(1, Math.round(bmp.height * scale));
-  const canvas = new OffscreenCanvas(width, height);
-  const ctx = canvas.getContext('2d', { willReadFrequently: true });
-  ctx.imageSmoothingQuality = 'high';
+  const { width, height, ctx } = fittedCanvas(bmp.width, bmp.height, maxSide);
   // Transparency is composited on white, as the CLI does.
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, width, height);
@@ -49,6 +44,19 @@ export async function decodeImage(source, maxSide = 2048) {
   bmp.close();
   const data = new Uint8Array(ctx.getImageData(0, 0, width, height).data.buffer);
   return { data, width, height, name, sha256 };
+}
+
+/**
+ * A 2D canvas for a `w`×`h` picture scaled down so its longer side is at most `maxSide`, set up
+ * for reading back (decodeImage, decodeVideo): {width, height, ctx}.
+ */
+export function fittedCanvas(w, h, maxSide) {
+  const scale = Math.min(1, maxSide / Math.max(w, h));
+  const width = Math.max(1, Math.round(w * scale));
+  const height = Math.max(1, Math.round(h * scale));
+  const ctx = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
+  ctx.imageSmoothingQuality = 'high';
+  return { width, height, ctx };
 }
 
 /**

@@ -5,7 +5,7 @@
 // beside the package.
 
 import { assetUrl, namedError } from './engine.js';
-import { rgbaToPng } from './images.js';
+import { fittedCanvas, rgbaToPng } from './images.js';
 
 /** The most frames a clip may give (at 24 fps: 15 s); a longer range is refused, not truncated. */
 export const MAX_FRAMES = 360;
@@ -51,12 +51,7 @@ export async function decodeVideo(source, { fps = 12, start = 0, end = Infinity,
     if (!(to > start && start >= 0)) throw namedError('Video', `The range ${start}–${end} s holds no frame of this ${duration.toFixed(2)} s clip.`);
     const count = Math.max(1, Math.floor((to - start) * fps + 1e-6));
     if (count > MAX_FRAMES) throw namedError('Video', `${count} frames is more than ${MAX_FRAMES}: choose a shorter range or fewer frames per second.`);
-    const scale = Math.min(1, maxSide / Math.max(video.videoWidth, video.videoHeight));
-    const width = Math.max(1, Math.round(video.videoWidth * scale));
-    const height = Math.max(1, Math.round(video.videoHeight * scale));
-    const canvas = new OffscreenCanvas(width, height);
-    const ctx = canvas.getContext('2d', { willReadFrequently: true });
-    ctx.imageSmoothingQuality = 'high';
+    const { width, height, ctx } = fittedCanvas(video.videoWidth, video.videoHeight, maxSide);
     const frames = [];
     for (let k = 0; k < count; k++) {
       // The middle of the k-th sampling interval: never on a frame boundary, never past the end.

@@ -2,7 +2,7 @@
 // loss plot, the before/after slider and Download; what a failed run offers (resume after a GPU
 // failure).
 
-import { ui, state, on, changed, busy, setStatus, showError, hideError, named, fmtTime } from './store.js';
+import { ui, state, on, changed, busy, setStatus, showError, hideError, named, fmtTime, saveBlob } from './store.js';
 import { fields, readSettings } from './settings-form.js';
 import { paintings } from './blend.js';
 import { regionMaskImage, styleMaskImages } from './regions.js';
@@ -141,13 +141,6 @@ ui.comparePos.addEventListener('input', () => {
 });
 ui.download.addEventListener('click', async () => {
   try {
-    const blob = await state.st.pngBlob();
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(blob);
-    a.download = 'stylized.png';
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    saveBlob(await state.st.pngBlob(), 'stylized.png');
   } catch (e) { showError(e); }
 });

@@ -82,6 +82,17 @@ export function fmtTime(s) {
   return s >= 60 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`;
 }
 
+/** Saves `blob` as a download named `name`. */
+export function saveBlob(blob, name) {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
 /** An RGBA image ({ data, width, height }) on an OffscreenCanvas. */
 export function canvasOf(img) {
   const c = new OffscreenCanvas(img.width, img.height);

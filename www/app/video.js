@@ -4,7 +4,7 @@
 // encode one).
 
 import { MAX_FRAMES, decodeVideo, encodeVideo, videoDefaults, zipFrames } from '../stylize-api.js';
-import { $, ui, state, on, changed, busy, setStatus, showError, named, fmtTime } from './store.js';
+import { $, ui, state, on, changed, busy, setStatus, showError, named, fmtTime, canvasOf, saveBlob } from './store.js';
 
 const v = {
   panel: $('video-panel'), info: $('video-info'), fps: $('video-fps'), start: $('video-start'), end: $('video-end'),
@@ -39,9 +39,7 @@ export async function setVideo(file) {
     const frame = { ...first.frames[0], name: file.name };
     state.video = { file, name: file.name, duration: first.duration, width: first.width, height: first.height };
     state.images.content = frame;
-    const c = new OffscreenCanvas(frame.width, frame.height);
-    c.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(frame.data.buffer), frame.width, frame.height), 0, 0);
-    const url = URL.createObjectURL(await c.convertToBlob());
+    const url = URL.createObjectURL(await canvasOf(frame).convertToBlob());
     if (state.urls.content?.startsWith('blob:')) URL.revokeObjectURL(state.urls.content);
     state.urls.content = url;
     const picker = $('content-picker');
@@ -113,22 +111,12 @@ export function followFrames(st) {
   return () => st.removeEventListener('frame', onFrame);
 }
 
-function download(blob, name) {
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(blob);
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-}
-
 const stem = () => (state.video?.name ?? 'video').replace(/\.\w+$/, '');
 
 async function downloadFrames(why = '') {
   const frames = state.st.frames;
   setStatus(`${why}Packing ${frames.length} frames as PNGs…`);
-  download(await zipFrames(frames, frames.map((f) => f.record)), `${stem()}-stylized-frames.zip`);
+  saveBlob(await zipFrames(frames, frames.map((f) => f.record)), `${stem()}-stylized-frames.zip`);
   setStatus(`${why}Downloaded ${frames.length} frames as a ZIP of PNGs.`);
 }
 
@@ -139,7 +127,7 @@ v.downloadVideo.addEventListener('click', async () => {
     setStatus(`Encoding ${frames.length} frames…`);
     const t = performance.now();
     const blob = await encodeVideo(frames, { fps: state.videoFps });
-    download(blob, `${stem()}-stylized.${blob.type === 'video/mp4' ? 'mp4' : 'webm'}`);
+    saveBlob(blob, `${stem()}-stylized.${blob.type === 'video/mp4' ? 'mp4' : 'webm'}`);
     setStatus(`Downloaded a ${(blob.size / 1024).toFixed(0)} KB ${blob.type} video of ${frames.length} frames (encoded in ${fmtTime((performance.now() - t) / 1000)}).`);
   } catch (e) {
     if (e.name !== 'NoEncoder') { showError(e); return; }
