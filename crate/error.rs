@@ -83,3 +83,12 @@ fn fits_text(buffer: &str, fits: u32) -> String {
 
 /// Shorthand for `Result<T, stylize::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A (compiler's) multi-line error message as one line: its non-empty lines joined, the generic
+/// "Validation Error" / "Caused by:" headings and source excerpts dropped, at most 400 characters.
+pub fn one_line(msg: &str) -> String {
+    let keep = |l: &&str| !l.is_empty() && *l != "Validation Error" && *l != "Caused by:" && !l.starts_with('│') && !l.starts_with('┌') && !l.starts_with('=');
+    let line = msg.lines().map(str::trim).filter(keep).collect::<Vec<_>>().join(" — ");
+    let line = if line.is_empty() { msg.trim().to_string() } else { line };
+    line.chars().take(400).collect()
+}

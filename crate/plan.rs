@@ -12,7 +12,7 @@ use crate::gpu::{Gpu, Precision, Variant};
 use crate::kernels::{self, GramSplit, LbfgsConfig, MAX_REDUCE_GROUPS};
 use crate::settings::{Optimizer, Settings, TileMode};
 use crate::tiles::{halo_for, strides, TileGrid};
-use crate::vgg::{layer_shapes, LayerShape, CONTENT_LAYER, STYLE_LAYERS};
+use crate::vgg::{fit_size, layer_shapes, Engine, LayerShape, CONTENT_LAYER, STYLE_LAYERS};
 
 /// Every buffer of a session, and whether (and how) it runs over tiles.
 #[derive(Clone, Debug)]
@@ -464,5 +464,65 @@ impl Plan {
         let buffers = self.buffers.iter().filter(now).map(|b| (b.key.clone(), (gpu.storage(&b.name, b.bytes), b.life))).collect();
         let later = self.buffers.iter().filter(|b| b.life == Life::Iteration).cloned().collect();
         Arena::new(buffers, later)
+    }
+}
+
+// ---- a run's sizes, and the plan that fits them
+
+/// A width and a height in pixels.
+pub type Size = (u32, u32);
+
+/// The output's size for a photo of `w`×`h` at `settings.size`, and each painting's (`styles`:
+/// their sizes, each at its own scale, [`Settings::style_scale_of`]). Fails if a side would be
+/// under 16 px (relu5_1 needs 16).
+pub fn sizes(w: u32, h: u32, styles: &[Size], settings: &Settings) -> Result<(Size, Vec<Size>)> {
+    let content = fit_size(w, h, settings.size);
+    let mut out = Vec::new();
+    for (k, &(sw, sh)) in styles.iter().enumerate() {
+        let style_size = ((settings.size as f32 * settings.style_scale_of(k)).round() as u32).max(16);
+        let style = fit_size(sw, sh, style_size);
+        check_sides(content, style).map_err(|e| match e {
+            Error::Settings(m) if styles.len() > 1 => Error::Settings(m.replace("the style image", &format!("painting {}", k + 1))),
+            e => e,
+        })?;
+        out.push(style);
+    }
+    Ok((content, out))
+}
+
+/// The largest width and the largest height of `sizes` (what one set of buffers serves them all).
+pub fn bounding(sizes: &[(u32, u32)]) -> (u32, u32) {
+    sizes.iter().fold((0, 0), |(a, b), &(w, h)| (a.max(w), b.max(h)))
+}
+
+fn check_sides(content: (u32, u32), style: (u32, u32)) -> Result<()> {
+    for (what, (a, b)) in [("content", content), ("style", style)] {
+        if a.min(b) < 16 {
+            return Err(Error::Settings(format!("the {what} image becomes {a}×{b} px; both sides must be at least 16 px (raise the size or use a less elongated image)")));
+        }
+    }
+    Ok(())
+}
+
+/// The memory plan of a session for a `w`×`h` photo and paintings of `styles` (their sizes before
+/// resizing; one set of painting buffers serves them all, one after the other) at `settings` on
+/// `engine` ([`Plan::choose`] against [`Engine::budget`]): whole, or over tiles.
+pub fn plan_for(engine: &Engine, w: u32, h: u32, styles: &[Size], settings: &Settings) -> Result<Plan> {
+    let ((cw, ch), ss) = sizes(w, h, styles, settings)?;
+    let (sw, sh) = bounding(&ss);
+    Plan::choose(cw as usize, ch as usize, (sw as usize, sh as usize), &engine.channels(), engine.gpu.variant(), settings, engine.budget())
+}
+
+/// The settings and memory plan of one scale ([`plan_for`]): `at` itself, or — when L-BFGS does
+/// not fit the memory budget at that size (its 2m + 2 image-sized buffers are not shrunk by tiles)
+/// — [`Settings::with_adam`], Adam with twice the iterations. Fails like [`plan_for`] when neither
+/// fits.
+pub fn fitted(engine: &Engine, w: u32, h: u32, styles: &[Size], at: &Settings) -> Result<(Settings, Plan)> {
+    match plan_for(engine, w, h, styles, at) {
+        Err(Error::TooLarge { .. }) if at.optimizer == Optimizer::Lbfgs => {
+            let adam = at.with_adam();
+            plan_for(engine, w, h, styles, &adam).map(|p| (adam, p))
+        }
+        r => r.map(|p| (at.clone(), p)),
     }
 }

@@ -383,7 +383,7 @@ impl Settings {
 
 // ---- region queries (which regions are styled, by which painting, which keep the photo)
 
-/// The painting each styled region matches, in [`crate::session::regions::styled_regions`]' order (the rest last: the
+/// The painting each styled region matches, in [`crate::masks::styled_regions`]' order (the rest last: the
 /// first painting).
 pub fn styled_paintings(settings: &Settings) -> Vec<usize> {
     if settings.regions.is_empty() {
@@ -392,7 +392,7 @@ pub fn styled_paintings(settings: &Settings) -> Vec<usize> {
     settings.regions.iter().filter_map(|r| r.painting).chain([0]).collect()
 }
 
-/// Whether styled region `r` (in [`crate::session::regions::styled_regions`]' order) matches a part of its painting: its
+/// Whether styled region `r` (in [`crate::masks::styled_regions`]' order) matches a part of its painting: its
 /// painting has a style mask ([`Settings::style_masks`]).
 pub fn guided_by_painting(settings: &Settings, r: usize) -> bool {
     styled_paintings(settings).get(r).is_some_and(|&p| settings.style_masks.get(p).copied().unwrap_or(false))

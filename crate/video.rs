@@ -13,9 +13,11 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::{self, Flow, FlowConfig};
+use crate::plan::sizes;
+use crate::resample::resize;
 #[cfg(feature = "cli")]
 use crate::session::Losses;
-use crate::session::{resize, sizes, Inputs, Previous, Run};
+use crate::session::{Inputs, Previous, Run};
 use crate::settings::Settings;
 use crate::vgg::Engine;
 #[cfg(feature = "cli")]

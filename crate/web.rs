@@ -4,8 +4,9 @@
 //! (`Weights`, `Image`, `TooLarge` with a `fits` field, `DeviceLost`, `NotFinite`, ...).
 
 use crate::kernels::ConvShape;
+use crate::plan::{fitted, sizes};
 use crate::preview::{Preview, PreviewSource};
-use crate::session::{fitted, sizes, Inputs, Masks};
+use crate::session::{Inputs, Masks};
 use crate::video::FrameSchedule;
 use crate::{Engine, Error, Gpu, GpuOptions, Precision, Run, Session, Settings, VggWeights};
 use js_sys::{Promise, Reflect, Uint8Array};
@@ -206,7 +207,7 @@ impl Stylizer {
         let scales = Run::plan(&self.engine, cw, ch, &dims, &all, None).ok();
         let s = all.at_scale(all.final_size(), all.iterations);
         let ((w, h), style_sizes) = sizes(cw, ch, &dims, &s).map_err(js_error)?;
-        let (sw, sh) = crate::session::bounding(&style_sizes);
+        let (sw, sh) = crate::plan::bounding(&style_sizes);
         let budget = self.engine.budget();
         let (plan, fits, max_size) = match fitted(&self.engine, cw, ch, &dims, &s) {
             Ok((_, p)) => (p, true, s.size),

@@ -456,7 +456,7 @@ fn chroma(p: &[u8]) -> (f64, f64) {
 fn colour_modes_keep_the_photos_colours() {
     let dir = out_dir("colors");
     let photo = stylize::image_io::load(&test_image("chelsea.png")).unwrap();
-    let small = stylize::session::resize(&photo, 32, 21);
+    let small = stylize::resample::resize(&photo, 32, 21);
     // Mean RGB of an image, and the distance between two images' means.
     let mean_rgb = |img: &image::RgbaImage| -> [f64; 3] { std::array::from_fn(|k| img.pixels().map(|p| p[k] as f64).sum::<f64>() / img.pixels().len() as f64) };
     let mean_dist = |a: [f64; 3], b: [f64; 3]| (0..3).map(|k| (a[k] - b[k]).powi(2)).sum::<f64>().sqrt();
@@ -578,11 +578,11 @@ fn a_region_mask_keeps_the_photo_where_asked() {
         }
         let img = image::open(&out).unwrap().to_rgba8();
         let (w, h) = (img.width(), img.height());
-        let photo = stylize::session::resize(&photo_full, w as usize, h as usize);
+        let photo = stylize::resample::resize(&photo_full, w as usize, h as usize);
         // The border: the mask's column 225 of 451, at this width; the kept region is kept to it,
         // the ramp spans the 2r px outside it.
         let border = (225 * w).div_ceil(451);
-        let r = stylize::session::keep::feather_radius(w as usize, h as usize) as u32;
+        let r = stylize::masks::feather_radius(w as usize, h as usize) as u32;
         let diff = |x: u32, y: u32| (0..3).map(|k| (img.get_pixel(x, y)[k] as f64 - photo.get_pixel(x, y)[k] as f64).abs()).fold(0.0, f64::max);
         let (mut kept_max, mut kept_sum, mut styled_sum, mut n_kept, mut n_styled) = (0.0f64, 0.0, 0.0, 0, 0);
         for y in 0..h {

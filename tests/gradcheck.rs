@@ -79,8 +79,8 @@ fn check_all(alpha: f32, beta: f32, tau: f32, gamma: f32, pooling: Pooling, colo
 
     let mut c_in = cpu::preprocess(content.as_raw());
     // The session resizes the style image so its longer side matches the output's.
-    let (sw, sh) = stylize::session::sizes(w as u32, h as u32, &[(16, 19)], &settings).unwrap().1[0];
-    let style_resized = stylize::session::resize(&style, sw as usize, sh as usize);
+    let (sw, sh) = stylize::plan::sizes(w as u32, h as u32, &[(16, 19)], &settings).unwrap().1[0];
+    let style_resized = stylize::resample::resize(&style, sw as usize, sh as usize);
     let mut s_in = cpu::preprocess(style_resized.as_raw());
     let n = w * h;
     if colors == Colors::Luminance {
@@ -246,7 +246,7 @@ fn style_mask_targets_match_the_reference() {
 }
 
 /// The styled regions' masks of `mask` at each style layer, with their masses, made here rather
-/// than by the crate (`stylize::session::regions`), so that a bug there shows: the mask resized
+/// than by the crate (`stylize::masks`), so that a bug there shows: the mask resized
 /// to `w`×`h` by nearest neighbour; each pixel in the region of the nearest listed colour within
 /// a squared RGB distance of 3·96², else in the "rest"; one mask per region that takes a painting
 /// (in the listed order), then the rest's; each pooled like the features (2×2 windows, max or
@@ -336,8 +336,8 @@ fn guided_case(style_mask: Option<image::RgbaImage>) {
     let layers = stylize::vgg::layer_shapes(w, h, &channels);
     let styled = region_masks(&mask, w, h, &regions_set, &layers, settings.pooling);
     assert_eq!(styled.len(), 2, "the red region and the rest; the blue one keeps the photo");
-    let (sw, sh) = stylize::session::sizes(w as u32, h as u32, &[(20, 22)], &settings).unwrap().1[0];
-    let s_in = cpu::preprocess(stylize::session::resize(&style, sw as usize, sh as usize).as_raw());
+    let (sw, sh) = stylize::plan::sizes(w as u32, h as u32, &[(20, 22)], &settings).unwrap().1[0];
+    let s_in = cpu::preprocess(stylize::resample::resize(&style, sw as usize, sh as usize).as_raw());
     let targets = cpu::targets(&weights, &cpu::preprocess(content.as_raw()), w, h, &s_in, sw as usize, sh as usize, settings.pooling);
     let style_idx: Vec<usize> = layers.iter().enumerate().filter(|(_, l)| stylize::vgg::STYLE_LAYERS.contains(&l.name.as_str())).map(|(i, _)| i).collect();
     // Guided Gram of masked features (cpu::gram normalises by C·N; the guided Gram by C·M).

@@ -20,7 +20,7 @@ fn assert_session_tiles(s: &Session, paintings: &[image::RgbaImage], settings: &
     assert_real_tiles(grid, "the photo");
     let (w, h) = s.size();
     let dims: Vec<(u32, u32)> = paintings.iter().map(|p| (p.width(), p.height())).collect();
-    let (_, sizes) = stylize::session::sizes(w, h, &dims, settings).unwrap();
+    let (_, sizes) = stylize::plan::sizes(w, h, &dims, settings).unwrap();
     for (k, &(sw, sh)) in sizes.iter().enumerate() {
         assert_real_tiles(&stylize::tiles::TileGrid::new(sw as usize, sh as usize, grid.core, grid.halo), &format!("painting {}", k + 1));
     }
@@ -50,11 +50,11 @@ fn two_paintings_blend_their_grams_each_at_its_own_scale() {
     // Grams, blended 0.7 / 0.3.
     let c_in = cpu::preprocess(content.as_raw());
     let dims: Vec<(u32, u32)> = paintings.iter().map(|p| (p.width(), p.height())).collect();
-    let (_, sizes) = stylize::session::sizes(24, 20, &dims, &settings).unwrap();
+    let (_, sizes) = stylize::plan::sizes(24, 20, &dims, &settings).unwrap();
     assert_eq!(sizes[1].0.max(sizes[1].1), 36, "the second painting at 1.5× the output");
     let mut blended: Option<cpu::RefTargets> = None;
     for (p, (&(sw, sh), wk)) in paintings.iter().zip(sizes.iter().zip([0.7, 0.3])) {
-        let px = stylize::session::resize(p, sw as usize, sh as usize);
+        let px = stylize::resample::resize(p, sw as usize, sh as usize);
         let t = cpu::targets(&weights, &c_in, w, h, &cpu::preprocess(px.as_raw()), sw as usize, sh as usize, settings.pooling);
         blended = Some(match blended {
             None => cpu::RefTargets { content: t.content, grams: t.grams.iter().map(|g| g.iter().map(|v| wk * v).collect()).collect() },

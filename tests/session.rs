@@ -180,7 +180,7 @@ fn coarse_to_fine_carries_each_scale_into_the_next() {
         pollster::block_on(run.next_scale()).unwrap();
         let (w, h) = run.session().size();
         let start = pollster::block_on(run.session().image_f32()).unwrap();
-        let want = stylize::session::resize_planar(&shown, pw, ph, w, h);
+        let want = stylize::resample::resize_planar(&shown, pw, ph, w, h);
         assert!(start.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-3), "scale {} starts from the previous shown image, upsampled", run.scale() + 1);
         assert_eq!(run.iterations_done(), done_before, "the new scale starts at its iteration 0");
         run.session_mut().evaluate().unwrap();

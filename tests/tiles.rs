@@ -113,7 +113,7 @@ fn exact_tiles_equal_the_untiled_computation() {
             let base = Settings { scales: 1, init: Init::Noise, seed: 3, ..tiled.clone() };
             let whole = evaluate(&engine, &Settings { tile_size: 0, ..base.clone() }, &content, &style);
             let t = evaluate(&engine, &Settings { scales: 1, init: Init::Noise, seed: 3, ..tiled }, &content, &style);
-            let plan = stylize::session::plan_for(&engine, 250, 190, &[(180, 230)], &base).unwrap();
+            let plan = stylize::plan::plan_for(&engine, 250, 190, &[(180, 230)], &base).unwrap();
             let (loss, grad, _) = errors(&t, &whole);
             eprintln!("{precision:?}, {what} ({}): losses within {loss:.2e}, gradient within {grad:.2e} of max |g|", plan.summary(0));
             assert!(plan.grid.as_ref().unwrap().tiles.len() >= 9, "tiling is not trivial");
@@ -307,10 +307,10 @@ fn lbfgs_that_does_not_fit_falls_back_to_adam() {
     assert_eq!(run.optimizer, Optimizer::Lbfgs, "the default");
     let at = |size| run.at_scale(size, 10);
     // The budget: what Adam needs at 512 px, whole.
-    let adam_peak = stylize::session::plan_for(&engine, 512, 512, &dims, &at(512).with_adam()).unwrap().peak();
+    let adam_peak = stylize::plan::plan_for(&engine, 512, 512, &dims, &at(512).with_adam()).unwrap().peak();
     engine.set_memory_budget(adam_peak + engine.budget().weights);
-    assert!(stylize::session::plan_for(&engine, 512, 512, &dims, &at(512)).is_err(), "premise: L-BFGS does not fit at 512 px");
-    assert!(stylize::session::plan_for(&engine, 512, 512, &dims, &at(362)).is_ok(), "premise: it fits at 362 px");
+    assert!(stylize::plan::plan_for(&engine, 512, 512, &dims, &at(512)).is_err(), "premise: L-BFGS does not fit at 512 px");
+    assert!(stylize::plan::plan_for(&engine, 512, 512, &dims, &at(362)).is_ok(), "premise: it fits at 362 px");
     let scales = stylize::Run::plan(&engine, 512, 512, &dims, &run, None).unwrap();
     let got: Vec<(u32, u32, Optimizer)> = scales.iter().map(|s| (s.width, s.iterations, s.optimizer)).collect();
     assert_eq!(got, vec![(362, 14, Optimizer::Lbfgs), (512, 20, Optimizer::Adam)]);

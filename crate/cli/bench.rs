@@ -127,7 +127,7 @@ fn time_upsampling(w: u32, h: u32) {
     let small = ((w as f64 / std::f64::consts::SQRT_2).round() as u32, (h as f64 / std::f64::consts::SQRT_2).round() as u32);
     let planar = vec![0.5f32; 3 * (small.0 * small.1) as usize];
     let t = Instant::now();
-    let up = stylize::session::resize_planar(&planar, small.0, small.1, w, h);
+    let up = stylize::resample::resize_planar(&planar, small.0, small.1, w, h);
     println!("between scales: Lanczos3 f32 upsampling {}×{} → {w}×{h} on the CPU: {:.1} ms", small.0, small.1, t.elapsed().as_secs_f64() * 1e3);
     drop(up);
 }

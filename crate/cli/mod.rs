@@ -428,7 +428,7 @@ fn print_memory_plans(gpu: &Gpu, sizes: &[u32], s: &Settings, budget: Option<u64
         let n = n as usize;
         let whole = |p| mib(Plan::whole(n, n, (n, n), &ch, p, s).peak() + weights(p));
         let choose = |s: &Settings| Plan::choose(n, n, (n, n), &ch, gpu.variant(), s, budget);
-        // As a run plans a scale (`session::fitted`): where L-BFGS does not fit, Adam.
+        // As a run plans a scale (`plan::fitted`): where L-BFGS does not fit, Adam.
         let fallback = || if s.optimizer == stylize::Optimizer::Lbfgs { choose(&s.with_adam()).ok() } else { None };
         let here = match choose(s) {
             Ok(p) => p.summary(budget.weights),
@@ -687,7 +687,7 @@ impl Inputs {
         }
         settings.validate()?;
         let dims: Vec<(u32, u32)> = paintings.iter().map(|p| (p.width(), p.height())).collect();
-        stylize::session::sizes(content.width(), content.height(), &dims, &settings.at_scale(settings.final_size(), 0))?;
+        stylize::plan::sizes(content.width(), content.height(), &dims, &settings.at_scale(settings.final_size(), 0))?;
         let init = match a.init.as_str() {
             "content" | "noise" => None,
             path => Some(stylize::image_io::load(Path::new(path))?),
@@ -751,7 +751,7 @@ impl Report {
         self.final_px = run.scales().last().map_or(1.0, |s| s.work);
         self.bar = ProgressBar::new((run.work().0 / self.final_px).round() as u64);
         self.bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} final-size it  ETA {eta}  {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
-        // A scale where L-BFGS does not fit the memory budget runs Adam (`session::fitted`): named.
+        // A scale where L-BFGS does not fit the memory budget runs Adam (`plan::fitted`): named.
         let other = |s: &stylize::session::Scale| if s.optimizer == settings.optimizer { String::new() } else { format!(" {:?}", s.optimizer) };
         let plan: Vec<String> = run.scales().iter().map(|s| format!("{}×{}:{}{}", s.width, s.height, s.iterations, other(s))).collect();
         self.say(format!(

@@ -12,8 +12,10 @@
 //! previous scale's result, an image set from outside) is made x = k·p + (1 − k)·x first
 //! ([`Keep::apply`]), so a kept pixel is the photo's from the start and never moves.
 
-use super::{regions, Colors, Region};
+use super::Colors;
 use crate::kernels::MEAN_BGR;
+use crate::masks::{feather_radius, keep_mask};
+use crate::settings::Region;
 use image::RgbaImage;
 
 /// The kept regions of a session at its output size: the mask k and the photo p (CPU copies, to
@@ -25,51 +27,6 @@ pub struct Keep {
     /// The photo at the output size (RGBA8, 4 bytes a pixel; made network space by [`Self::apply`]).
     photo: RgbaImage,
     colors: Colors,
-}
-
-use crate::settings::keeps_photo;
-
-/// Radius r of the kept regions' soft border at an output of `w`×`h`: 2 px up to 299 px, then 1%
-/// of the longer side (the ramp spans the 2r px outside the region).
-pub fn feather_radius(w: usize, h: usize) -> usize {
-    (w.max(h) / 100).max(2)
-}
-
-/// The keep mask k `[h·w]` of `mask` (the region mask, any size; resized to `w`×`h` by nearest
-/// neighbour like the styled regions' masks) for `regions`: 1 on the pixels labelled with a region
-/// that keeps the photo, a ramp down to 0 over the 2`r` px around them (the region grown by `r` in
-/// a square window, then box-blurred with radius `r`; edge pixels repeated, so the image's own
-/// edges do not fade). `None` when no region keeps the photo.
-pub fn keep_mask(mask: &RgbaImage, w: usize, h: usize, regions: &[Region], r: usize) -> Option<Vec<f32>> {
-    if !keeps_photo(regions) {
-        return None;
-    }
-    let labels = regions::labels(mask, w, h, regions);
-    let kept: Vec<u32> = labels.iter().map(|l| u32::from(l.is_some_and(|r| regions[r].painting.is_none()))).collect();
-    // Grown: the pixels within r (in either axis) of a kept one.
-    let grown: Vec<u32> = window_sums(&window_sums(&kept, w, h, r, true), w, h, r, false).into_iter().map(|n| u32::from(n > 0)).collect();
-    // Blurred: the grown pixels' share of each (2r + 1)² window. A kept pixel's window lies within
-    // the grown region, so its share is exactly 1.
-    let area = ((2 * r + 1) * (2 * r + 1)) as f32;
-    Some(window_sums(&window_sums(&grown, w, h, r, true), w, h, r, false).into_iter().map(|n| n as f32 / area).collect())
-}
-
-/// Sums of `v` over windows of radius `r` along rows (`along_x`) or columns, edge values
-/// repeated: running sums, the same cost a pixel whatever `r`.
-fn window_sums(v: &[u32], w: usize, h: usize, r: usize, along_x: bool) -> Vec<u32> {
-    let (len, lines) = if along_x { (w, h) } else { (h, w) };
-    let at = |line: usize, i: usize| if along_x { line * w + i } else { i * w + line };
-    let mut out = vec![0; v.len()];
-    let r = r as isize;
-    for line in 0..lines {
-        let value = |j: isize| v[at(line, j.clamp(0, len as isize - 1) as usize)];
-        let mut sum: u32 = (-r..=r).map(value).sum();
-        for i in 0..len {
-            out[at(line, i)] = sum;
-            sum = sum + value(i as isize + r + 1) - value(i as isize - r);
-        }
-    }
-    out
 }
 
 /// An RGBA image `px` in network space as the network sees it: planar BGR − mean; for luminance
@@ -120,35 +77,6 @@ impl Keep {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_mask_is_one_on_the_region_and_ramps_outside_it() {
-        // Left 10 columns keep the photo (blue), the rest takes painting 0 (red), 20×4 px.
-        let mask = RgbaImage::from_fn(20, 4, |x, _| if x < 10 { image::Rgba([0, 0, 255, 255]) } else { image::Rgba([255, 0, 0, 255]) });
-        let regions = [Region { color: [255, 0, 0], painting: Some(0) }, Region { color: [0, 0, 255], painting: None }];
-        let k = keep_mask(&mask, 20, 4, &regions, 2).unwrap();
-        let row: Vec<f32> = k[..20].to_vec();
-        assert_eq!(&row[..10], &[1.0; 10], "the whole region, to its border: exactly 1 (the image's edge does not fade)");
-        assert_eq!(&row[14..], &[0.0; 6], "beyond twice the radius: 0");
-        for (i, want) in (10..14).zip([0.8, 0.6, 0.4, 0.2]) {
-            assert!((row[i] - want).abs() < 1e-6, "column {i}: {} vs {want}", row[i]);
-        }
-        assert!(k.chunks(20).all(|r| r == row.as_slice()), "every row the same");
-        assert!(keep_mask(&mask, 20, 4, &regions[..1], 2).is_none(), "no region keeps the photo: no mask");
-        // A kept stroke one pixel wide is kept whole, with a ramp falling away from it.
-        let thin = RgbaImage::from_fn(21, 9, |x, _| if x == 10 { image::Rgba([0, 0, 255, 255]) } else { image::Rgba([255, 0, 0, 255]) });
-        let k = keep_mask(&thin, 21, 9, &regions, 3).unwrap();
-        assert!((0..9).all(|y| k[y * 21 + 10] == 1.0), "a 1-px stroke: k = 1 on it");
-        let mid = &k[4 * 21..5 * 21];
-        assert!(mid[3] == 0.0 && mid[4] > 0.0 && (4..9).all(|x| mid[x] < mid[x + 1]) && mid[9] < 1.0, "the ramp: {mid:?}");
-    }
-
-    #[test]
-    fn window_sums_are_running_sums_with_edges_repeated() {
-        let v = [1, 2, 3, 4, 5];
-        assert_eq!(window_sums(&v, 5, 1, 1, true), [4, 6, 9, 12, 14]);
-        assert_eq!(window_sums(&v, 1, 5, 2, false), [8, 11, 15, 19, 22]);
-    }
 
     #[test]
     fn apply_puts_the_photo_where_kept() {

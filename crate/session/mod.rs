@@ -5,8 +5,9 @@
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
 use crate::kernels::{self, loss::SLOT_TOTALS};
-use crate::plan::{Buf, Plan};
-use crate::vgg::{fit_size, Engine};
+use crate::plan::{bounding, sizes, Buf, Plan, Size};
+use crate::resample::resize;
+use crate::vgg::Engine;
 use image::RgbaImage;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -15,17 +16,16 @@ mod build;
 mod color;
 pub mod keep;
 mod passes;
-pub mod regions;
 mod run;
 pub mod steer;
 mod terms;
 
 pub use crate::kernels::MEAN_BGR;
+pub use crate::masks::Masks;
 pub use crate::settings::{Colors, Init, Optimizer, Region, Settings, TileMode, AVERAGE_DECAY};
 pub use build::{ImageBuffers, Iteration, PaintingGuide, RegionGpu};
 pub use color::ColourBuffers;
-pub use regions::Masks;
-pub use run::{resize_planar, Run, Scale};
+pub use run::{Run, Scale};
 
 /// Sessions alive in this process (each holds its GPU buffers until dropped).
 static LIVE_SESSIONS: AtomicUsize = AtomicUsize::new(0);
@@ -63,9 +63,6 @@ pub struct Losses {
     /// α·content + β·style + τ·tv (+ γ·temporal).
     pub total: f32,
 }
-
-/// A width and a height in pixels.
-pub type Size = (u32, u32);
 
 /// What a run or a session works on: the photo, the paintings (as many as `settings.style_blend`
 /// has weights, at most [`crate::kernels::MAX_PAINTINGS`]; one without a blend) and the masks
@@ -116,61 +113,6 @@ impl Inputs {
     /// The photo's size and the paintings'.
     pub fn dims(&self) -> (Size, Vec<Size>) {
         ((self.photo.width(), self.photo.height()), self.paintings.iter().map(|p| (p.width(), p.height())).collect())
-    }
-}
-
-/// The output's size for a photo of `w`×`h` at `settings.size`, and each painting's (`styles`:
-/// their sizes, each at its own scale, [`Settings::style_scale_of`]). Fails if a side would be
-/// under 16 px (relu5_1 needs 16).
-pub fn sizes(w: u32, h: u32, styles: &[Size], settings: &Settings) -> Result<(Size, Vec<Size>)> {
-    let content = fit_size(w, h, settings.size);
-    let mut out = Vec::new();
-    for (k, &(sw, sh)) in styles.iter().enumerate() {
-        let style_size = ((settings.size as f32 * settings.style_scale_of(k)).round() as u32).max(16);
-        let style = fit_size(sw, sh, style_size);
-        check_sides(content, style).map_err(|e| match e {
-            Error::Settings(m) if styles.len() > 1 => Error::Settings(m.replace("the style image", &format!("painting {}", k + 1))),
-            e => e,
-        })?;
-        out.push(style);
-    }
-    Ok((content, out))
-}
-
-/// The largest width and the largest height of `sizes` (what one set of buffers serves them all).
-pub fn bounding(sizes: &[(u32, u32)]) -> (u32, u32) {
-    sizes.iter().fold((0, 0), |(a, b), &(w, h)| (a.max(w), b.max(h)))
-}
-
-fn check_sides(content: (u32, u32), style: (u32, u32)) -> Result<()> {
-    for (what, (a, b)) in [("content", content), ("style", style)] {
-        if a.min(b) < 16 {
-            return Err(Error::Settings(format!("the {what} image becomes {a}×{b} px; both sides must be at least 16 px (raise the size or use a less elongated image)")));
-        }
-    }
-    Ok(())
-}
-
-/// The memory plan of a session for a `w`×`h` photo and paintings of `styles` (their sizes before
-/// resizing; one set of painting buffers serves them all, one after the other) at `settings` on
-/// `engine` ([`Plan::choose`] against [`Engine::budget`]): whole, or over tiles.
-pub fn plan_for(engine: &Engine, w: u32, h: u32, styles: &[Size], settings: &Settings) -> Result<Plan> {
-    let ((cw, ch), ss) = sizes(w, h, styles, settings)?;
-    let (sw, sh) = bounding(&ss);
-    Plan::choose(cw as usize, ch as usize, (sw as usize, sh as usize), &engine.channels(), engine.gpu.variant(), settings, engine.budget())
-}
-
-/// The settings and memory plan of one scale ([`plan_for`]): `at` itself, or — when L-BFGS does
-/// not fit the memory budget at that size (its 2m + 2 image-sized buffers are not shrunk by tiles)
-/// — [`Settings::with_adam`], Adam with twice the iterations. Fails like [`plan_for`] when neither
-/// fits.
-pub fn fitted(engine: &Engine, w: u32, h: u32, styles: &[Size], at: &Settings) -> Result<(Settings, Plan)> {
-    match plan_for(engine, w, h, styles, at) {
-        Err(Error::TooLarge { .. }) if at.optimizer == Optimizer::Lbfgs => {
-            let adam = at.with_adam();
-            plan_for(engine, w, h, styles, &adam).map(|p| (adam, p))
-        }
-        r => r.map(|p| (at.clone(), p)),
     }
 }
 
@@ -317,7 +259,7 @@ impl Session {
         #[cfg(not(target_arch = "wasm32"))]
         let _ = engine.gpu.device.poll(wgpu::PollType::Poll);
         if let Some(e) = scope.pop().await {
-            return Err(Error::Kernel(one_line(&e.to_string())));
+            return Err(Error::Kernel(crate::error::one_line(&e.to_string())));
         }
         session
     }
@@ -583,18 +525,6 @@ impl Session {
     }
 }
 
-/// A (compiler's) multi-line error message as one line: its non-empty lines joined, the generic
-/// "Validation Error" / "Caused by:" headings and source excerpts dropped, at most 400 characters.
-fn one_line(msg: &str) -> String {
-    let keep = |l: &&str| !l.is_empty() && *l != "Validation Error" && *l != "Caused by:" && !l.starts_with('│') && !l.starts_with('┌') && !l.starts_with('=');
-    let line = msg.lines().map(str::trim).filter(keep).collect::<Vec<_>>().join(" — ");
-    let line = if line.is_empty() { msg.trim().to_string() } else { line };
-    line.chars().take(400).collect()
-}
-
-/// With [`Init::Noise`], overwrites the image `x` (`[3][hw]`, after the targets used it for the
-/// photo) with seeded uniform noise over 0..255 in network space, the photo where regions keep it
-/// (`keep`, [`keep::Keep::apply`]).
 /// The temporal loss's buffers with the previous frame's warped result uploaded, when
 /// `settings.temporal_weight` > 0.
 fn temporal_buffers(
@@ -617,6 +547,9 @@ fn temporal_buffers(
     Ok(Some([image, reliable]))
 }
 
+/// With [`Init::Noise`], overwrites the image `x` (`[3][hw]`, after the targets used it for the
+/// photo) with seeded uniform noise over 0..255 in network space, the photo where regions keep it
+/// (`keep`, [`keep::Keep::apply`]).
 fn init_noise(gpu: &crate::Gpu, settings: &Settings, x: &wgpu::Buffer, hw: usize, keep: Option<&keep::Keep>) {
     if settings.init == Init::Noise {
         use rand::{RngExt, SeedableRng};
@@ -636,7 +569,7 @@ fn init_noise(gpu: &crate::Gpu, settings: &Settings, x: &wgpu::Buffer, hw: usize
     }
 }
 
-/// The styled regions of the region mask at the output's `w`×`h` ([`regions::styled_regions`]),
+/// The styled regions of the region mask at the output's `w`×`h` ([`crate::masks::styled_regions`]),
 /// their per-layer masks written into the planned buffers; for a region whose painting has a style
 /// mask, that mask's part for it at the painting's size (`style_sizes[k]`) and the buffers of its
 /// own targets ([`PaintingGuide`]). None without a region mask.
@@ -650,15 +583,15 @@ fn upload_regions(engine: &Engine, masks: &Masks, (w, h): (usize, usize), style_
         b
     };
     // Each painting's style mask, split into the styled regions (the same order as the photo's).
-    let painted: Vec<Option<Vec<regions::StyledRegion>>> = (0..settings.paintings())
+    let painted: Vec<Option<Vec<crate::masks::StyledRegion>>> = (0..settings.paintings())
         .map(|k| {
             masks.painting(k).map(|pm| {
                 let (sw, sh) = (style_sizes[k].0 as usize, style_sizes[k].1 as usize);
-                regions::styled_regions(pm, sw, sh, &settings.regions, &crate::vgg::layer_shapes(sw, sh, &channels), settings.pooling)
+                crate::masks::styled_regions(pm, sw, sh, &settings.regions, &crate::vgg::layer_shapes(sw, sh, &channels), settings.pooling)
             })
         })
         .collect();
-    let photo = regions::styled_regions(m, w, h, &settings.regions, &crate::vgg::layer_shapes(w, h, &channels), settings.pooling);
+    let photo = crate::masks::styled_regions(m, w, h, &settings.regions, &crate::vgg::layer_shapes(w, h, &channels), settings.pooling);
     let mut out = Vec::new();
     for (r, reg) in photo.into_iter().enumerate() {
         let layers = reg.layers.iter().zip(&style_names).map(|((m, mass), name)| (upload(arena, Buf::RegionMask(name.to_string(), r), m), *mass)).collect();
@@ -674,12 +607,4 @@ fn upload_regions(engine: &Engine, masks: &Masks, (w, h): (usize, usize), style_
         out.push(RegionGpu { painting: reg.painting, layers, guide });
     }
     out
-}
-
-/// Resizes to exactly `w`×`h` with Lanczos3 (no-op if already that size).
-pub fn resize(img: &RgbaImage, w: usize, h: usize) -> RgbaImage {
-    if img.width() as usize == w && img.height() as usize == h {
-        return img.clone();
-    }
-    image::imageops::resize(img, w as u32, h as u32, image::imageops::FilterType::Lanczos3)
 }

@@ -4,8 +4,10 @@
 //! upsampled in f32 with Lanczos3 on the CPU, and with a fresh optimiser (Adam's moments and
 //! L-BFGS's pairs restart: see BENCHMARKS.md). One scale is exactly a session.
 
-use super::{fitted, sizes, Inputs, Optimizer, Session, Settings, Size, MEAN_BGR};
+use super::{Inputs, Optimizer, Session, Settings};
 use crate::error::{Error, Result};
+use crate::plan::{fitted, sizes, Size};
+use crate::resample::{resize_moments, resize_planar};
 use crate::vgg::Engine;
 use image::RgbaImage;
 use std::rc::Rc;
@@ -16,7 +18,7 @@ pub struct Scale {
     pub width: u32,
     pub height: u32,
     pub iterations: u32,
-    /// The run's, or Adam where L-BFGS does not fit the memory budget ([`super::fitted`]).
+    /// The run's, or Adam where L-BFGS does not fit the memory budget ([`crate::plan::fitted`]).
     pub optimizer: Optimizer,
     /// The network's work per iteration in pixels ([`crate::plan::Plan::work`]): width × height
     /// on the whole image, more over tiles (halos, and the exact mode's second pass).
@@ -52,7 +54,7 @@ impl Run {
     /// that cannot finish fails before its first scale, with the final size in the error). With
     /// `init_side` (the longer side of an initial image) the scales smaller than it are skipped —
     /// the initial image stands for them; a scale of its size continues from it — keeping at least
-    /// the final one. A scale where L-BFGS does not fit runs Adam, twice as long ([`super::fitted`]).
+    /// the final one. A scale where L-BFGS does not fit runs Adam, twice as long ([`crate::plan::fitted`]).
     pub fn plan(engine: &Engine, w: u32, h: u32, styles: &[Size], settings: &Settings, init_side: Option<u32>) -> Result<Vec<Scale>> {
         settings.validate()?;
         let mut schedule = settings.schedule();
@@ -219,72 +221,5 @@ impl Run {
         session.set_image_f32(&resize_planar(prev, pw, ph, w, h))?;
         self.session = Some(session);
         Ok(())
-    }
-}
-
-/// Resizes a `[3][h][w]` f32 field with Lanczos3, in f32. Channel c travels as
-/// (v − lo_c)/(hi_c − lo_c) because the `image` crate resamples f32 pixels in 0..1 (clamping
-/// there), so the result lies in [lo_c, hi_c].
-fn resample(planar: &[f32], (w, h): (u32, u32), (nw, nh): (u32, u32), range: impl Fn(usize, &[f32]) -> (f32, f32)) -> Vec<f32> {
-    let (hw, nhw) = ((w * h) as usize, (nw * nh) as usize);
-    let mut out = vec![0f32; 3 * nhw];
-    for c in 0..3 {
-        let ch = &planar[c * hw..(c + 1) * hw];
-        let (lo, hi) = range(c, ch);
-        let span = (hi - lo).max(f32::MIN_POSITIVE);
-        let img = image::ImageBuffer::<image::Luma<f32>, _>::from_raw(w, h, ch.iter().map(|x| (x - lo) / span).collect::<Vec<f32>>()).expect("w·h values");
-        let r = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Lanczos3);
-        for (o, p) in out[c * nhw..(c + 1) * nhw].iter_mut().zip(r.pixels()) {
-            *o = lo + p.0[0] * span;
-        }
-    }
-    out
-}
-
-/// Resizes a `[3][h][w]` f32 image in network space to `nw`×`nh` with Lanczos3 (in f32, no
-/// quantisation); the result lies in each channel's valid range.
-pub fn resize_planar(planar: &[f32], w: u32, h: u32, nw: u32, nh: u32) -> Vec<f32> {
-    resample(planar, (w, h), (nw, nh), |c, _| (-MEAN_BGR[c], 255.0 - MEAN_BGR[c]))
-}
-
-/// Resizes Adam's `[3][h][w]` moments, each channel over its own range.
-fn resize_moments(planar: &[f32], from: (u32, u32), to: (u32, u32)) -> Vec<f32> {
-    resample(planar, from, to, |_, ch| ch.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x))))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A ramp upsampled ×2 keeps its range and mean (to Lanczos' edge effects) and its channels.
-    #[test]
-    fn resize_planar_keeps_values_and_channels() {
-        let (w, h) = (12u32, 8u32);
-        let hw = (w * h) as usize;
-        let mut v = vec![0f32; 3 * hw];
-        for c in 0..3 {
-            for i in 0..hw {
-                v[c * hw + i] = (i % w as usize) as f32 * 10.0 - 50.0 + 20.0 * c as f32;
-            }
-        }
-        let up = resize_planar(&v, w, h, 24, 16);
-        let nhw = 24 * 16;
-        for c in 0..3 {
-            let mean = |s: &[f32]| s.iter().sum::<f32>() / s.len() as f32;
-            let (a, b) = (mean(&v[c * hw..(c + 1) * hw]), mean(&up[c * nhw..(c + 1) * nhw]));
-            assert!((a - b).abs() < 1.0, "channel {c}: mean {a} → {b}");
-            let row: Vec<f32> = up[c * nhw..c * nhw + 24].to_vec();
-            assert!(row.windows(2).filter(|p| p[1] > p[0]).count() >= 20, "channel {c}: the ramp still rises: {row:?}");
-        }
-    }
-
-    /// Moments keep their own range (tiny, signed), not the pixels'.
-    #[test]
-    fn resize_moments_keeps_small_signed_values() {
-        let (w, h) = (10u32, 6u32);
-        let v: Vec<f32> = (0..3 * 60).map(|i| ((i % 10) as f32 - 4.5) * 1e-4).collect();
-        let up = resize_moments(&v, (w, h), (20, 12));
-        let (lo, hi) = up.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
-        assert!(lo >= -4.5e-4 - 1e-9 && hi <= 4.5e-4 + 1e-9 && lo < -3e-4 && hi > 3e-4, "range {lo}..{hi}");
     }
 }
