@@ -314,70 +314,48 @@ impl Settings {
 
     /// Checks ranges; returns [`Error::Settings`] naming the first bad value.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::Settings(m));
-        if !(16..=4096).contains(&self.size) {
-            return bad(format!("size {} is out of range: use 16 to 4096 pixels", self.size));
-        }
-        if self.iterations > 1_000_000 {
-            return bad(format!("{} iterations is absurd; use at most 1,000,000", self.iterations));
-        }
+        let px = |what: &str, v: u32| ensure((16..=4096).contains(&v), || format!("{what} {v} is out of range: use 16 to 4096 pixels"));
+        let its = |what: &str, v: u32| ensure(v <= 1_000_000, || format!("{what}{v} iterations is absurd; use at most 1,000,000"));
+        let finite = |w: &f32| w.is_finite() && *w >= 0.0;
+        px("size", self.size)?;
+        its("", self.iterations)?;
         for (name, v) in [("content weight", self.content_weight), ("style weight", self.style_weight), ("tv weight", self.tv_weight), ("temporal weight", self.temporal_weight)] {
-            if !v.is_finite() || v < 0.0 {
-                return bad(format!("{name} must be a finite number ≥ 0, got {v}"));
-            }
+            ensure(finite(&v), || format!("{name} must be a finite number ≥ 0, got {v}"))?;
         }
-        if self.style_layer_weights.iter().any(|w| !w.is_finite() || *w < 0.0) {
-            return bad("style layer weights must be finite numbers ≥ 0".into());
-        }
-        if let Some(lr) = self.lr {
-            if !lr.is_finite() || lr <= 0.0 {
-                return bad(format!("learning rate must be > 0, got {lr}"));
-            }
-        }
-        if !(1..=50).contains(&self.history) {
-            return bad(format!("L-BFGS history must be 1 to 50 pairs, got {}", self.history));
-        }
-        if self.scales > 12 {
-            return bad(format!("{} scales is too many; use at most 12", self.scales));
-        }
-        if !(16..=4096).contains(&self.min_size) {
-            return bad(format!("minimum size {} is out of range: use 16 to 4096 pixels", self.min_size));
-        }
-        for (i, &(size, its)) in self.schedule.iter().enumerate() {
-            if !(16..=4096).contains(&size) {
-                return bad(format!("schedule size {size} is out of range: use 16 to 4096 pixels"));
-            }
-            if its > 1_000_000 {
-                return bad(format!("schedule: {its} iterations is absurd; use at most 1,000,000"));
-            }
-            if i > 0 && size <= self.schedule[i - 1].0 {
-                return bad("schedule sizes must increase (e.g. 128:300,256:200,512:150)".into());
-            }
+        ensure(self.style_layer_weights.iter().all(finite), || "style layer weights must be finite numbers ≥ 0".into())?;
+        let lr = self.lr.unwrap_or(1.0);
+        ensure(lr.is_finite() && lr > 0.0, || format!("learning rate must be > 0, got {lr}"))?;
+        ensure((1..=50).contains(&self.history), || format!("L-BFGS history must be 1 to 50 pairs, got {}", self.history))?;
+        ensure(self.scales <= 12, || format!("{} scales is too many; use at most 12", self.scales))?;
+        px("minimum size", self.min_size)?;
+        for (i, &(size, n)) in self.schedule.iter().enumerate() {
+            px("schedule size", size)?;
+            its("schedule: ", n)?;
+            ensure(i == 0 || size > self.schedule[i - 1].0, || "schedule sizes must increase (e.g. 128:300,256:200,512:150)".into())?;
         }
         for (what, v) in [("tile size", self.tile_size), ("tile halo", self.tile_halo)] {
-            if v % 16 != 0 || v > 4096 {
-                return bad(format!("{what} {v} must be a multiple of 16 up to 4096 (0 = automatic)"));
-            }
+            ensure(v % 16 == 0 && v <= 4096, || format!("{what} {v} must be a multiple of 16 up to 4096 (0 = automatic)"))?;
         }
         for &v in std::iter::once(&self.style_scale).chain(&self.style_scales) {
-            if !v.is_finite() || !(0.1..=4.0).contains(&v) {
-                return bad(format!("style scale must be between 0.1 and 4, got {v}"));
-            }
+            ensure(v.is_finite() && (0.1..=4.0).contains(&v), || format!("style scale must be between 0.1 and 4, got {v}"))?;
         }
         let most = MAX_PAINTINGS;
-        if self.style_blend.len() > most || self.style_scales.len() > most {
-            return bad(format!("at most {most} paintings can be blended"));
-        }
-        if self.regions.len() > 4 {
-            return bad("at most 4 region colours".into());
-        }
+        ensure(self.style_blend.len() <= most && self.style_scales.len() <= most, || format!("at most {most} paintings can be blended"))?;
+        ensure(self.regions.len() <= 4, || "at most 4 region colours".into())?;
         if let Some(r) = self.regions.iter().find(|r| r.painting.is_some_and(|p| p >= self.paintings())) {
-            return bad(format!("region {:?} names painting {} of {}", r.color, r.painting.unwrap_or(0) + 1, self.paintings()));
+            return Err(Error::Settings(format!("region {:?} names painting {} of {}", r.color, r.painting.unwrap_or(0) + 1, self.paintings())));
         }
-        if self.style_blend.iter().any(|w| !w.is_finite() || *w < 0.0) || (!self.style_blend.is_empty() && self.style_blend.iter().sum::<f32>() <= 0.0) {
-            return bad("blend weights must be numbers ≥ 0 with a positive sum (e.g. 0.7,0.3)".into());
-        }
+        let blend_ok = self.style_blend.iter().all(finite) && (self.style_blend.is_empty() || self.style_blend.iter().sum::<f32>() > 0.0);
+        ensure(blend_ok, || "blend weights must be numbers ≥ 0 with a positive sum (e.g. 0.7,0.3)".into())
+    }
+}
+
+/// `Ok` if `ok`, else [`Error::Settings`] with `message()`.
+pub fn ensure(ok: bool, message: impl FnOnce() -> String) -> Result<()> {
+    if ok {
         Ok(())
+    } else {
+        Err(Error::Settings(message()))
     }
 }
 
@@ -400,11 +378,7 @@ pub fn guided_by_painting(settings: &Settings, r: usize) -> bool {
 
 /// How many regions the settings style (those with a painting, and the rest).
 pub fn styled_count(settings: &Settings) -> usize {
-    if settings.regions.is_empty() {
-        0
-    } else {
-        settings.regions.iter().filter(|r| r.painting.is_some()).count() + 1
-    }
+    styled_paintings(settings).len()
 }
 
 /// Whether the settings' regions keep the photo anywhere (a region without a painting).

@@ -1,11 +1,53 @@
-// api/run-loop.js — the loop of a StyleTransfer's run, in named parts: batches paced to the GPU
-// (`Pace`), the next scale when one is done (`nextScale`), the losses sampled (`sampleLosses`),
-// the last good image kept (`checkpoint`), progress with an ETA in work (`progress`). It reads
-// and writes the StyleTransfer's declared fields (api/transfer.js) and emits through `emit`.
+// api/run-loop.js — a StyleTransfer's run in named parts: its start with the GPU fallbacks
+// (`startJob`), batches paced to the GPU (`Pace`), the next scale when one is done (`nextScale`),
+// the losses sampled (`sampleLosses`), the last good image kept (`checkpoint`), progress with an
+// ETA in work (`progress`). It reads and writes the StyleTransfer's declared fields
+// (api/transfer.js) and emits through `emit`.
 
 import { namedError } from './engine.js';
+import { paintingList } from './inputs.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
+
+/**
+ * Starts a job for st.inputs (a video's frame through st.video), freeing the one it replaces
+ * (wasm objects hold GPU memory that garbage collection knows nothing of). When a kernel fails to
+ * compile or validate on this GPU, falls back (Winograd → GEMM, f16 → f32 storage, tiled → direct
+ * kernels) on a new device (`reopen`) with a console warning and a 'fallback' event {from, to,
+ * message} instead of failing. A failure to start (TooLarge, bad settings, nothing left to fall
+ * back to, ...) fires 'error' and throws, like a failure during the run.
+ */
+export async function startJob(st, { emit, freeJob, reopen }) {
+  const { content, style: paintings, canvas, init, mask, styleMasks } = st.inputs;
+  const [style, ...more] = paintingList(paintings);
+  const gpuCanvas = st.previewMode === 'webgpu' ? canvas : null;
+  freeJob();
+  if (st.state !== 'paused') st.state = 'starting'; // a video paused between frames stays paused
+  try {
+    for (;;) {
+      try {
+        st.jobSettings = st.runSettings ?? st.settings;
+        if (st.video) ({ job: st.job, settings: st.jobSettings } = await st.video.start(st, gpuCanvas));
+        else st.job = await st.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, st.jobSettings, gpuCanvas, init ?? undefined, more, mask ?? undefined, styleMasks?.map((m) => m ?? null) ?? undefined);
+        st.runSettings = null;
+        emitScale(st, emit);
+        return;
+      } catch (e) {
+        const next = e.name === 'Kernel' ? st.stylizer.fallback() : null;
+        if (!next) throw e;
+        const from = st.stylizer.variant();
+        st.notes.push(`${from.conv} kernels with ${from.precision} storage failed on this GPU; using ${next.conv} kernels with ${next.precision} storage (${e.message})`);
+        console.warn(`stylize: ${st.notes.at(-1)}`);
+        emit('fallback', { from, to: next, message: e.message });
+        await reopen(next);
+      }
+    }
+  } catch (e) {
+    st.state = 'failed';
+    emit('error', e);
+    throw e;
+  }
+}
 
 /** Total iterations of the run (all scales) and those done so far. */
 export function runIterations(st) {

@@ -5,7 +5,7 @@ import { Stylizer, loadWasm, namedError, webgpuStatus } from './engine.js';
 import { paintingList, runRecord, withBlend } from './inputs.js';
 import { fetchWeights } from './weights.js';
 import { rgbaToPng } from './images.js';
-import { emitScale, resumeAtLastGood, runLoop, steerRun } from './run-loop.js';
+import { resumeAtLastGood, runLoop, startJob, steerRun } from './run-loop.js';
 import { VideoRun, runVideo } from './video-run.js';
 
 /** A style-transfer engine on this page's GPU. Events: progress, losses, done, error. */
@@ -119,6 +119,7 @@ export class StyleTransfer extends EventTarget {
 
   #emit = (type, detail) => this.dispatchEvent(new CustomEvent(type, { detail }));
   #loop = () => runLoop(this, { emit: this.#emit, freeJob: () => this.#freeJob() });
+  #video = () => runVideo(this, { start: (emit) => this.#start(emit), emit: this.#emit, freeJob: () => this.#freeJob() });
 
   /**
    * Runs the optimisation, drawing the live preview into `canvas` (a WebGPU canvas) if given.
@@ -134,7 +135,7 @@ export class StyleTransfer extends EventTarget {
     Object.assign(this, { runSettings: null, base: 0, scaleBase: 0, history: [], steers: [], lastGood: null, stopped: false });
     this.video?.free();
     this.video = next;
-    if (next) return runVideo(this, { start: (emit) => this.#start(emit), emit: this.#emit, freeJob: () => this.#freeJob() });
+    if (next) return this.#video();
     await this.#start();
     return this.#loop();
   }
@@ -161,44 +162,9 @@ export class StyleTransfer extends EventTarget {
     return this.run({ ...this.inputs, settings: s, init: { data: prev.data, width: prev.width, height: prev.height } });
   }
 
-  /**
-   * Starts a session for this.inputs, freeing the one it replaces (wasm objects hold GPU memory
-   * that garbage collection knows nothing of). When a kernel fails to compile or validate on this
-   * GPU, falls back (f16 → f32 storage, tiled → direct kernels) on a new device with a console
-   * warning and a 'fallback' event {from, to, message} instead of failing. A failure to start
-   * (TooLarge, bad settings, nothing left to fall back to, ...) fires 'error' and throws, like a
-   * failure during the run.
-   */
-  async #start(emit = this.#emit) {
-    const { content, style: paintings, canvas, init, mask, styleMasks } = this.inputs;
-    const [style, ...more] = paintingList(paintings);
-    const gpuCanvas = this.previewMode === 'webgpu' ? canvas : null;
-    this.#freeJob();
-    if (this.state !== 'paused') this.state = 'starting'; // a video paused between frames stays paused
-    try {
-      for (;;) {
-        try {
-          this.jobSettings = this.runSettings ?? this.settings;
-          if (this.video) ({ job: this.job, settings: this.jobSettings } = await this.video.start(this, gpuCanvas));
-          else this.job = await this.stylizer.start(content.data, content.width, content.height, style.data, style.width, style.height, this.jobSettings, gpuCanvas, init ?? undefined, more, mask ?? undefined, styleMasks?.map((m) => m ?? null) ?? undefined);
-          this.runSettings = null;
-          emitScale(this, emit);
-          return;
-        } catch (e) {
-          const next = e.name === 'Kernel' ? this.stylizer.fallback() : null;
-          if (!next) throw e;
-          const from = this.stylizer.variant();
-          this.notes.push(`${from.conv} kernels with ${from.precision} storage failed on this GPU; using ${next.conv} kernels with ${next.precision} storage (${e.message})`);
-          console.warn(`stylize: ${this.notes.at(-1)}`);
-          emit('fallback', { from, to: next, message: e.message });
-          await this.#reopen(next);
-        }
-      }
-    } catch (e) {
-      this.state = 'failed';
-      emit('error', e);
-      throw e;
-    }
+  /** Starts a session for this.inputs (api/run-loop.js `startJob`: with the GPU fallbacks). */
+  #start(emit = this.#emit) {
+    return startJob(this, { emit, freeJob: () => this.#freeJob(), reopen: (variant) => this.#reopen(variant) });
   }
 
   /**
@@ -280,7 +246,7 @@ export class StyleTransfer extends EventTarget {
       this.video.free();
       await this.#reopen(this.options);
       this.stopped = false;
-      return runVideo(this, { start: (emit) => this.#start(emit), emit: this.#emit, freeJob: () => this.#freeJob() });
+      return this.#video();
     }
     resumeAtLastGood(this);
     this.#freeJob();
