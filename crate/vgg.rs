@@ -7,7 +7,7 @@ use crate::gpu::{Arena, Budget, Buf, Net};
 use crate::gpu::{Dispatch, Gpu, Precision, Variant};
 use crate::kernels::winograd::{scratch_floats, transform_weights, wino_len, winograd_tile, WinoScratch};
 pub use crate::kernels::Pooling;
-use crate::kernels::{self, ConvForward, ConvShape, PoolShape};
+use crate::kernels::{self, ConvBackward, ConvForward, ConvShape, PoolBackward, PoolShape};
 use crate::weights::gemm_len;
 use crate::weights::VggWeights;
 use std::rc::Rc;
@@ -266,6 +266,30 @@ impl Network {
             }
         }
         Network { width, height, layers, acts, input_act: converted, scratch, forward }
+    }
+
+    /// The backward pass of layer `i` of this network: `din` (the gradient w.r.t. its input) from `dout`
+    /// (w.r.t. its output). Gradients are passed down already through the ReLU of the layer they
+    /// belong to: the writer of the gradient w.r.t. layer i−1 applies that layer's mask when it is a
+    /// conv (ReLU) output; a pool output or the image gets none.
+    pub fn backward(&self, engine: &Engine, i: usize, pooling: Pooling, dout: &wgpu::Buffer, din: &wgpu::Buffer) -> Vec<Dispatch> {
+        let gpu = &engine.gpu;
+        let l = &self.layers[i];
+        let (ci, ih, iw) = l.input;
+        let below_relu = (i > 0 && self.layers[i - 1].conv.is_some()).then(|| &self.acts[i - 1]);
+        let label = format!("{} bwd", l.name);
+        match l.conv {
+            Some(k) => {
+                let cv = &engine.convs[k];
+                let wino = cv.wino.as_ref().zip(self.scratch.as_ref()).map(|(u, scratch)| kernels::Wino { weight: &u[1], scratch });
+                let bufs = ConvBackward { dout, in_act: below_relu, weight_t: &cv.backward, din, wino };
+                kernels::conv_backward(gpu, gpu.variant(), label, ConvShape { cin: ci, cout: l.output.0, h: ih, w: iw }, bufs)
+            }
+            None => {
+                let bufs = PoolBackward { input: &self.acts[i - 1], dout, din, relu_mask: below_relu.is_some() };
+                vec![kernels::pool_backward(gpu, gpu.precision, label, pooling, PoolShape { c: ci, h: ih, w: iw }, bufs)]
+            }
+        }
     }
 
     /// Reads layer `i`'s activation back as f32 values (`[c][h][w]`; with f16 storage, the

@@ -13,9 +13,9 @@ use crate::gpu::{Dispatch, Gpu};
 use crate::kernels::adam::{AdamParams, ADAM_STATE_INIT};
 use crate::kernels::lbfgs::{LbfgsImage, LbfgsParams};
 use crate::kernels::Staging;
-use crate::kernels::{self, AdamBuffers, AdamConfig, ConvBackward, ConvShape, Lbfgs, LbfgsConfig, PoolBackward, PoolShape};
+use crate::kernels::{self, AdamBuffers, AdamConfig, Lbfgs, LbfgsConfig};
 use crate::plan::{Arena, Buf, Plan};
-use crate::vgg::{layer_shapes, Engine, Network};
+use crate::vgg::{layer_shapes, Engine};
 use image::RgbaImage;
 use std::mem::offset_of;
 use wgpu::Buffer;
@@ -142,6 +142,10 @@ pub fn build(engine: &Engine, plan: &Plan, s: &Settings, image: ImageBuffers, in
     sch.drop_painting();
     arena.begin_iteration(&engine.gpu);
     let mut it = iteration(sch, image, targets, inputs.regions, arena);
+    // The blend weights are steerable: their uniforms join the iteration's.
+    for (d, k) in blend.iter().flat_map(|d| (0..s.paintings()).map(move |k| (d, k))) {
+        it.steering.add(d, offset_of!(kernels::gram::BlendParams, w) + 4 * k, 1.0, Knob::Blend(k), s);
+    }
     it.blend = blend;
     it.colour = colour;
     it
@@ -410,35 +414,11 @@ impl Sweep<'_> {
                 }
             }
             let dst = if i == 0 { sch.input_grad(p, self.grad_x) } else { &sch.ping[1 - cur] };
-            ops.extend(layer_backward(engine, &p.net, i, sch.s.pooling, &sch.ping[cur], dst));
+            ops.extend(p.net.backward(engine, i, sch.s.pooling, &sch.ping[cur], dst));
             cur = 1 - cur;
         }
         ops.extend(sch.scatter_input(p, self.grad_x));
         ops
-    }
-}
-
-/// The backward pass of layer `i` of `net`: `din` (the gradient w.r.t. its input) from `dout`
-/// (w.r.t. its output). Gradients are passed down already through the ReLU of the layer they
-/// belong to: the writer of the gradient w.r.t. layer i−1 applies that layer's mask when it is a
-/// conv (ReLU) output; a pool output or the image gets none.
-fn layer_backward(engine: &Engine, net: &Network, i: usize, pooling: crate::Pooling, dout: &Buffer, din: &Buffer) -> Vec<Dispatch> {
-    let gpu = &engine.gpu;
-    let l = &net.layers[i];
-    let (ci, ih, iw) = l.input;
-    let below_relu = (i > 0 && net.layers[i - 1].conv.is_some()).then(|| &net.acts[i - 1]);
-    let label = format!("{} bwd", l.name);
-    match l.conv {
-        Some(k) => {
-            let cv = &engine.convs[k];
-            let wino = cv.wino.as_ref().zip(net.scratch.as_ref()).map(|(u, scratch)| kernels::Wino { weight: &u[1], scratch });
-            let bufs = ConvBackward { dout, in_act: below_relu, weight_t: &cv.backward, din, wino };
-            kernels::conv_backward(gpu, gpu.variant(), label, ConvShape { cin: ci, cout: l.output.0, h: ih, w: iw }, bufs)
-        }
-        None => {
-            let bufs = PoolBackward { input: &net.acts[i - 1], dout, din, relu_mask: below_relu.is_some() };
-            vec![kernels::pool_backward(gpu, gpu.precision, label, pooling, PoolShape { c: ci, h: ih, w: iw }, bufs)]
-        }
     }
 }
 

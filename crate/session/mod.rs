@@ -134,15 +134,11 @@ pub struct Session {
     iteration_plan: Iteration,
     /// Postprocessing (or the colour display) of what is shown into `rgba`.
     display_op: Vec<Dispatch>,
-    /// The scratch of the windowed per-pixel kernels (images larger than one binding), kept with
-    /// the dispatches that bind it.
-    _staging: Option<kernels::Staging>,
     /// Regions that keep the photo: what makes any image set keep it ([`keep::Keep::apply`]).
     keep: Option<keep::Keep>,
-    /// Their mask on the GPU, bound by the optimiser's dispatches.
-    _keep_mask: Option<wgpu::Buffer>,
-    /// The temporal loss's previous frame and reliability (bound by the iteration).
-    _temporal: Option<[wgpu::Buffer; 2]>,
+    /// Buffers only the dispatches bind: the staging pair of the windowed per-pixel kernels, the
+    /// keep mask, the temporal loss's previous frame and reliability.
+    _held: Vec<wgpu::Buffer>,
     iteration: u32,
     evaluated_at: Option<u32>,
 }
@@ -207,14 +203,7 @@ impl Session {
         let regions = upload_regions(&engine, masks, (w, h), &style_sizes, settings, &mut arena);
         let inputs = build::Resized { content: &content_px, paintings: &style_px, regions };
         let iteration_plan = build::build(&engine, &plan, settings, bufs, inputs, &mut arena);
-        // The blend weights are steerable: their uniforms join the iteration's.
-        let mut iteration_plan = iteration_plan;
         let grad_x = iteration_plan.grad_x.clone();
-        for d in &iteration_plan.blend {
-            for k in 0..settings.paintings() {
-                iteration_plan.steering.add(d, std::mem::offset_of!(kernels::gram::BlendParams, w) + 4 * k, 1.0, steer::Knob::Blend(k), settings);
-            }
-        }
         debug_assert!(arena.left().is_empty(), "planned buffers never used: {:?}", arena.left());
         // What is shown and saved: the average when averaging, else the image itself.
         let shown = if settings.average { avg.clone() } else { x.clone() };
@@ -238,10 +227,8 @@ impl Session {
             rgba,
             iteration_plan,
             display_op,
-            _staging: staging,
             keep,
-            _keep_mask: keep_mask,
-            _temporal: temporal,
+            _held: staging.into_iter().flat_map(|s| [s.a, s.b]).chain(keep_mask).chain(temporal.into_iter().flatten()).collect(),
             iteration: 0,
             evaluated_at: None,
         };
@@ -319,29 +306,27 @@ impl Session {
         gpu.check()?;
         let start = self.iteration;
         let it = &self.iteration_plan;
+        // The losses and gradient in their pieces (tiles: one a tile, so that no command buffer
+        // holds a whole large iteration; else one piece, and n iterations in one submission).
+        let lg = &it.loss_and_gradient;
+        let bounds: Vec<usize> = std::iter::once(0).chain(it.cuts.iter().copied()).chain([lg.len()]).collect();
+        let pieces: Vec<&[Dispatch]> = bounds.windows(2).map(|w| &lg[w[0]..w[1]]).collect();
+        let mut lists: Vec<&[Dispatch]> = Vec::new();
+        for k in start..start + n {
+            lists.extend(&pieces);
+            lists.push(&it.optimiser[k as usize % it.optimiser.len()]);
+            if let Some(settle) = self.settle_after(k) {
+                lists.extend(&pieces);
+                lists.push(settle);
+            }
+        }
+        if render {
+            lists.push(&self.display_op);
+        }
         if it.cuts.is_empty() {
-            let settle = |k| self.settle_after(k).map(|d| it.loss_and_gradient.iter().chain(d));
-            let its = (start..start + n).flat_map(|k| self.dispatches_of(k).chain(settle(k).into_iter().flatten()));
-            gpu.submit(its.chain(self.display_op.iter().filter(|_| render)), |_| {});
+            gpu.submit(lists.into_iter().flatten(), |_| {});
         } else {
-            // Tiled: one submission per tile, so no command buffer holds a whole large iteration.
-            let lg = &it.loss_and_gradient;
-            let bounds: Vec<usize> = std::iter::once(0).chain(it.cuts.iter().copied()).chain(std::iter::once(lg.len())).collect();
-            for k in start..start + n {
-                for w in bounds.windows(2) {
-                    gpu.submit(&lg[w[0]..w[1]], |_| {});
-                }
-                gpu.submit(&it.optimiser[k as usize % it.optimiser.len()], |_| {});
-                if let Some(settle) = self.settle_after(k) {
-                    for w in bounds.windows(2) {
-                        gpu.submit(&lg[w[0]..w[1]], |_| {});
-                    }
-                    gpu.submit(settle, |_| {});
-                }
-            }
-            if render {
-                gpu.submit(&self.display_op, |_| {});
-            }
+            lists.into_iter().for_each(|l| gpu.submit(l, |_| {}));
         }
         if n > 0 && self.settle_after(start + n - 1).is_some() {
             // The losses now are those of the current image, evaluated for the safeguard (or, if it
