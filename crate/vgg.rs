@@ -205,11 +205,6 @@ impl NetStore {
             scratch: winograd_scratch(layers, v).map(|_| WinoScratch { input: arena.shared(Buf::WinogradInput), product: arena.shared(Buf::WinogradProduct) }),
         }
     }
-
-    /// Every buffer.
-    pub fn into_buffers(self) -> impl Iterator<Item = wgpu::Buffer> {
-        self.converted.into_iter().chain(self.acts).chain(self.scratch.into_iter().flat_map(|s| [s.input, s.product]))
-    }
 }
 
 /// Activations of the network for one input size, and its forward pass.

@@ -83,13 +83,15 @@ pub struct Arena {
     targets: Vec<wgpu::Buffer>,
     /// Session buffers every network binds ([`Self::shared`]), once taken.
     shared: HashMap<Buf, wgpu::Buffer>,
+    /// Every session and iteration buffer handed out: what the session holds ([`Self::into_held`]).
+    held: Vec<wgpu::Buffer>,
 }
 
 impl Arena {
     /// An arena of created `buffers` (by name, with their lifetime) and the iteration's, `later`
     /// (created by [`Self::begin_iteration`]): what [`crate::plan::Plan::allocate`] makes.
     pub fn new(buffers: HashMap<Buf, (wgpu::Buffer, Life)>, later: Vec<BufferSpec>) -> Arena {
-        Arena { buffers, later, targets: Vec::new(), shared: HashMap::new() }
+        Arena { buffers, later, targets: Vec::new(), shared: HashMap::new(), held: Vec::new() }
     }
 
     /// The planned buffer `key`. Panics when the plan has no such buffer — a name both sides
@@ -97,9 +99,17 @@ impl Arena {
     /// it is the iteration's, before [`Self::begin_iteration`] (bugs the session tests catch).
     pub fn take(&mut self, key: Buf) -> wgpu::Buffer {
         let (buffer, life) = self.buffers.remove(&key).unwrap_or_else(|| panic!("buffer \"{key}\" is not in the memory plan (or not created yet)"));
-        if life == Life::Targets {
-            self.targets.push(buffer.clone());
+        match life {
+            Life::Targets => self.targets.push(buffer.clone()),
+            _ => self.held.push(buffer.clone()),
         }
+        buffer
+    }
+
+    /// The planned buffer `key` ([`Self::take`]) holding `data` (a queue write).
+    pub fn upload(&mut self, gpu: &Gpu, key: Buf, data: &[u8]) -> wgpu::Buffer {
+        let buffer = self.take(key);
+        gpu.queue.write_buffer(&buffer, 0, data);
         buffer
     }
 
@@ -136,6 +146,12 @@ impl Arena {
         }
         let (a, b) = (self.take(Buf::StagingA), self.take(Buf::StagingB));
         Some(Staging { px: (a.size() / 12) as usize, a, b })
+    }
+
+    /// Every session and iteration buffer handed out, for the session to hold as long as its
+    /// dispatches bind them.
+    pub fn into_held(self) -> Vec<wgpu::Buffer> {
+        self.held
     }
 
     /// Names of planned buffers not taken yet (the iteration's included, created or not).

@@ -471,14 +471,6 @@ impl Lbfgs {
         &self.st
     }
 
-    /// Every buffer (to keep them alive with the dispatches that use them).
-    pub fn into_buffers(self) -> Vec<Buffer> {
-        let mut v = self.s;
-        v.extend(self.y);
-        v.extend([self.gprev, self.dir, self.part, self.st]);
-        v
-    }
-
     /// The direction buffer `[n]` (after an iteration: the step direction, −H·g).
     pub fn direction(&self) -> &Buffer {
         &self.dir

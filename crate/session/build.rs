@@ -50,7 +50,6 @@ pub struct Iteration {
     pub blend: Vec<Dispatch>,
     /// What colour control keeps.
     pub colour: ColourBuffers,
-    pub(super) _buffers: Vec<Buffer>,
 }
 
 /// A styled region on the GPU: its painting and, per style layer, its mask (`[n]` f32) and mass;
@@ -160,7 +159,7 @@ fn compute_targets(sch: &mut Schedule, image: ImageBuffers, inputs: &Resized, ar
     let (engine, s) = (sch.engine, sch.s);
     let gpu = &engine.gpu;
     let (w, h) = (sch.grid.width, sch.grid.height);
-    let mut once = kernels::preprocess(gpu, w * h, &upload(gpu, arena, Buf::ContentRgba, inputs.content), image.x, image.staging);
+    let mut once = kernels::preprocess(gpu, w * h, &arena.upload(gpu, Buf::ContentRgba, inputs.content.as_raw()), image.x, image.staging);
     let (prep, first_ops) = ColourPrep::new(gpu, s.colors, image.x, w * h, arena, image.staging);
     once.extend(first_ops);
     let (style_img, upload_s) = (arena.take(Buf::StyleImage), arena.take(Buf::StyleRgba));
@@ -326,16 +325,9 @@ fn iteration(mut sch: Schedule, image: ImageBuffers, t: Targets, regions: Vec<Re
     sweep.content.finish(&sch, &mut sweep.parts);
     let (w, h) = (sch.grid.width, sch.grid.height);
     ops.extend(finish_losses(&sch, image, &grad_x, &mut sweep.parts, &mut sweep.steering));
-    let Sweep { mut steering, parts, content, .. } = sweep;
-    let Optimiser { lists: optimiser, settle, adam, lbfgs_state, buffers: mut keep } = optimiser(gpu, s, w * h, image, &grad_x, arena, &mut steering);
-    drop(passes);
-    keep.extend(sch.into_buffers().chain([parts.buf]).chain(content.targets).chain(t.style).chain(t.grams.into_iter().flatten()).chain(t.partials));
-    keep.extend(t.sums.into_iter().flatten().chain(t.region_sums.into_iter().flatten()));
-    keep.extend(style.styled.into_iter().flat_map(|r| r.diffs.into_iter().chain(r.accs.into_iter().map(|a| a.partial))));
-    for r in regions {
-        keep.extend(r.layers.into_iter().map(|(b, _)| b).chain(r.guide.into_iter().flat_map(|g| g.targets)));
-    }
-    Iteration { loss_and_gradient: ops, cuts, optimiser, settle, lbfgs_state, adam, steering, grad_x, blend: Vec::new(), colour: ColourBuffers::default(), _buffers: keep }
+    let mut steering = sweep.steering;
+    let Optimiser { lists: optimiser, settle, adam, lbfgs_state } = optimiser(gpu, s, w * h, image, &grad_x, arena, &mut steering);
+    Iteration { loss_and_gradient: ops, cuts, optimiser, settle, lbfgs_state, adam, steering, grad_x, blend: Vec::new(), colour: ColourBuffers::default() }
 }
 
 /// The styled regions of the iteration: one without a mask when there are no regions.
@@ -428,8 +420,6 @@ struct Optimiser {
     settle: Vec<Vec<Dispatch>>,
     adam: Option<[Buffer; 3]>,
     lbfgs_state: Option<Buffer>,
-    /// The buffers only the optimiser uses.
-    buffers: Vec<Buffer>,
 }
 
 fn optimiser(gpu: &Gpu, s: &Settings, hw: usize, b: ImageBuffers, grad_x: &Buffer, arena: &mut Arena, steering: &mut Steering) -> Optimiser {
@@ -445,7 +435,7 @@ fn optimiser(gpu: &Gpu, s: &Settings, hw: usize, b: ImageBuffers, grad_x: &Buffe
             for d in &list {
                 steering.add(d, offset_of!(AdamParams, lr), 1.0, Knob::Lr, s);
             }
-            Optimiser { lists: vec![list], settle: Vec::new(), adam: Some([m, v, state]), lbfgs_state: None, buffers: Vec::new() }
+            Optimiser { lists: vec![list], settle: Vec::new(), adam: Some([m, v, state]), lbfgs_state: None }
         }
         Optimizer::Lbfgs => {
             let cfg = LbfgsConfig { lr: s.step_size(), history: s.history as usize, decay };
@@ -457,7 +447,7 @@ fn optimiser(gpu: &Gpu, s: &Settings, hw: usize, b: ImageBuffers, grad_x: &Buffe
                 steering.add(d, offset_of!(LbfgsParams, lr), 1.0, Knob::Lr, s);
             }
             let state = lbfgs.state().clone();
-            Optimiser { lists, settle, adam: None, lbfgs_state: Some(state), buffers: lbfgs.into_buffers() }
+            Optimiser { lists, settle, adam: None, lbfgs_state: Some(state) }
         }
     }
 }
@@ -477,11 +467,4 @@ fn blend_ops(engine: &Engine, settings: &Settings, grams: &[Vec<Buffer>], target
             kernels::gram_blend(gpu, format!("{name} style blend"), c2, &refs, &weights, t)
         })
         .collect()
-}
-
-/// The planned upload buffer `name` holding `img`'s RGBA8 pixels.
-fn upload(gpu: &Gpu, arena: &mut Arena, key: Buf, img: &RgbaImage) -> Buffer {
-    let b = arena.take(key);
-    gpu.queue.write_buffer(&b, 0, img.as_raw());
-    b
 }

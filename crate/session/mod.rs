@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
 use crate::kernels::{self, loss::SLOT_TOTALS};
-use crate::plan::{bounding, sizes, Buf, Plan, Size};
+use crate::plan::{bounding, sizes, Arena, Buf, Plan, Size};
 use crate::resample::resize;
 use crate::vgg::Engine;
 use image::RgbaImage;
@@ -136,8 +136,7 @@ pub struct Session {
     display_op: Vec<Dispatch>,
     /// Regions that keep the photo: what makes any image set keep it ([`keep::Keep::apply`]).
     keep: Option<keep::Keep>,
-    /// Buffers only the dispatches bind: the staging pair of the windowed per-pixel kernels, the
-    /// keep mask, the temporal loss's previous frame and reliability.
+    /// Every buffer of the plan the session and its iteration hold ([`Arena::into_held`]).
     _held: Vec<wgpu::Buffer>,
     iteration: u32,
     evaluated_at: Option<u32>,
@@ -185,11 +184,7 @@ impl Session {
         let style_px: Vec<RgbaImage> = paintings.iter().zip(&style_sizes).map(|(p, &(a, b))| resize(p, a as usize, b as usize)).collect();
         // Regions that keep the photo: the optimisers run on y in x = k·photo + (1 − k)·y (keep.rs).
         let keep = masks.regions.as_ref().and_then(|m| keep::Keep::new(m, &settings.regions, &content_px, settings.colors));
-        let keep_mask = keep.as_ref().map(|k| {
-            let b = arena.take(Buf::KeepMask);
-            gpu.queue.write_buffer(&b, 0, bytemuck::cast_slice(&k.mask));
-            b
-        });
+        let keep_mask = keep.as_ref().map(|k| arena.upload(gpu, Buf::KeepMask, bytemuck::cast_slice(&k.mask)));
         let temporal = temporal_buffers(gpu, settings, inputs.previous.as_ref(), (w, h), &mut arena)?;
         let bufs = ImageBuffers {
             x: &x,
@@ -228,7 +223,7 @@ impl Session {
             iteration_plan,
             display_op,
             keep,
-            _held: staging.into_iter().flat_map(|s| [s.a, s.b]).chain(keep_mask).chain(temporal.into_iter().flatten()).collect(),
+            _held: arena.into_held(),
             iteration: 0,
             evaluated_at: None,
         };
@@ -512,13 +507,7 @@ impl Session {
 
 /// The temporal loss's buffers with the previous frame's warped result uploaded, when
 /// `settings.temporal_weight` > 0.
-fn temporal_buffers(
-    gpu: &crate::Gpu,
-    settings: &Settings,
-    previous: Option<&Previous>,
-    (w, h): (usize, usize),
-    arena: &mut crate::plan::Arena,
-) -> Result<Option<[wgpu::Buffer; 2]>> {
+fn temporal_buffers(gpu: &crate::Gpu, settings: &Settings, previous: Option<&Previous>, (w, h): (usize, usize), arena: &mut Arena) -> Result<Option<[wgpu::Buffer; 2]>> {
     if settings.temporal_weight <= 0.0 {
         return Ok(None);
     }
@@ -526,10 +515,7 @@ fn temporal_buffers(
     if p.size != (w, h) || p.image.len() != 3 * w * h || p.reliable.len() != w * h {
         return Err(Error::Settings(format!("the previous frame's result is {}×{}, not the output's {w}×{h}: the temporal loss runs at one scale", p.size.0, p.size.1)));
     }
-    let (image, reliable) = (arena.take(Buf::TemporalPrevious), arena.take(Buf::TemporalReliable));
-    gpu.queue.write_buffer(&image, 0, bytemuck::cast_slice(&p.image));
-    gpu.queue.write_buffer(&reliable, 0, bytemuck::cast_slice(&p.reliable));
-    Ok(Some([image, reliable]))
+    Ok(Some([arena.upload(gpu, Buf::TemporalPrevious, bytemuck::cast_slice(&p.image)), arena.upload(gpu, Buf::TemporalReliable, bytemuck::cast_slice(&p.reliable))]))
 }
 
 /// With [`Init::Noise`], overwrites the image `x` (`[3][hw]`, after the targets used it for the
@@ -558,36 +544,21 @@ fn init_noise(gpu: &crate::Gpu, settings: &Settings, x: &wgpu::Buffer, hw: usize
 /// their per-layer masks written into the planned buffers; for a region whose painting has a style
 /// mask, that mask's part for it at the painting's size (`style_sizes[k]`) and the buffers of its
 /// own targets ([`PaintingGuide`]). None without a region mask.
-fn upload_regions(engine: &Engine, masks: &Masks, (w, h): (usize, usize), style_sizes: &[(u32, u32)], settings: &Settings, arena: &mut crate::plan::Arena) -> Vec<RegionGpu> {
+fn upload_regions(engine: &Engine, masks: &Masks, (w, h): (usize, usize), style_sizes: &[(u32, u32)], settings: &Settings, arena: &mut Arena) -> Vec<RegionGpu> {
     let Some(m) = &masks.regions else { return Vec::new() };
     let channels = engine.channels();
-    let style_names: Vec<&str> = crate::vgg::STYLE_LAYERS.to_vec();
-    let upload = |arena: &mut crate::plan::Arena, key: Buf, data: &[f32]| {
-        let b = arena.take(key);
-        engine.gpu.queue.write_buffer(&b, 0, bytemuck::cast_slice(data));
-        b
-    };
+    let styled = |mask, w, h| crate::masks::styled_regions(mask, w, h, &settings.regions, &crate::vgg::layer_shapes(w, h, &channels), settings.pooling);
+    let upload = |arena: &mut Arena, key: Buf, data: &[f32]| arena.upload(&engine.gpu, key, bytemuck::cast_slice(data));
+    let names = crate::vgg::STYLE_LAYERS.map(String::from);
     // Each painting's style mask, split into the styled regions (the same order as the photo's).
-    let painted: Vec<Option<Vec<crate::masks::StyledRegion>>> = (0..settings.paintings())
-        .map(|k| {
-            masks.painting(k).map(|pm| {
-                let (sw, sh) = (style_sizes[k].0 as usize, style_sizes[k].1 as usize);
-                crate::masks::styled_regions(pm, sw, sh, &settings.regions, &crate::vgg::layer_shapes(sw, sh, &channels), settings.pooling)
-            })
-        })
-        .collect();
-    let photo = crate::masks::styled_regions(m, w, h, &settings.regions, &crate::vgg::layer_shapes(w, h, &channels), settings.pooling);
+    let painted: Vec<_> = (0..settings.paintings()).map(|k| masks.painting(k).map(|pm| styled(pm, style_sizes[k].0 as usize, style_sizes[k].1 as usize))).collect();
     let mut out = Vec::new();
-    for (r, reg) in photo.into_iter().enumerate() {
-        let layers = reg.layers.iter().zip(&style_names).map(|((m, mass), name)| (upload(arena, Buf::RegionMask(name.to_string(), r), m), *mass)).collect();
-        let guide = painted[reg.painting].as_ref().map(|p| {
-            let part = &p[r];
-            debug_assert_eq!(part.painting, reg.painting);
-            PaintingGuide {
-                masks: part.layers.iter().zip(&style_names).map(|((m, _), name)| upload(arena, Buf::StyleMask(name.to_string(), r), m)).collect(),
-                masses: part.layers.iter().map(|(_, mass)| *mass).collect(),
-                targets: style_names.iter().map(|name| arena.take(Buf::RegionTarget(name.to_string(), r))).collect(),
-            }
+    for (r, reg) in styled(m, w, h).into_iter().enumerate() {
+        let layers = reg.layers.iter().zip(&names).map(|((m, mass), name)| (upload(arena, Buf::RegionMask(name.clone(), r), m), *mass)).collect();
+        let guide = painted[reg.painting].as_ref().map(|p: &Vec<crate::masks::StyledRegion>| PaintingGuide {
+            masks: p[r].layers.iter().zip(&names).map(|((m, _), name)| upload(arena, Buf::StyleMask(name.clone(), r), m)).collect(),
+            masses: p[r].layers.iter().map(|(_, mass)| *mass).collect(),
+            targets: names.iter().map(|name| arena.take(Buf::RegionTarget(name.clone(), r))).collect(),
         });
         out.push(RegionGpu { painting: reg.painting, layers, guide });
     }

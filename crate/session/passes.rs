@@ -38,10 +38,6 @@ impl NetBuffers {
     fn take(engine: &Engine, arena: &mut Arena, net: Net, layers: &[LayerShape]) -> NetBuffers {
         NetBuffers { input: (net == Net::Tile).then(|| arena.take(Buf::TileInput)), store: NetStore::take(engine, arena, net, layers) }
     }
-
-    fn into_buffers(self) -> impl Iterator<Item = Buffer> {
-        self.input.into_iter().chain(self.store.into_buffers())
-    }
 }
 
 /// One pass: tile `tile` of `grid` through a network over a [`NetBuffers`], and the dispatches that
@@ -117,18 +113,12 @@ impl<'e> Schedule<'e> {
         let style = STYLE_LAYERS.iter().map(|n| index(n)).collect();
         let content = index(CONTENT_LAYER);
         let strides = strides(&layers);
-        let (order, grid, painting_tiles, photo, painting, tiled) = match &plan.grid {
-            None => {
-                let photo = NetBuffers::take(engine, arena, Net::Photo, &layers);
-                (Order::Whole, TileGrid::new(w, h, w.max(h).next_multiple_of(16), 0), None, photo, None, false)
-            }
-            Some(g) => {
-                let order = if plan.exact { Order::Exact } else { Order::Fast };
-                let tile_layers = layer_shapes(16, 16, &channels);
-                let tb = NetBuffers::take(engine, arena, Net::Tile, &tile_layers);
-                (order, g.clone(), Some((g.core, g.halo)), tb, None, true)
-            }
+        let (order, grid, photo) = match &plan.grid {
+            None => (Order::Whole, whole_grid(w, h), NetBuffers::take(engine, arena, Net::Photo, &layers)),
+            Some(g) => (if plan.exact { Order::Exact } else { Order::Fast }, g.clone(), NetBuffers::take(engine, arena, Net::Tile, &layer_shapes(16, 16, &channels))),
         };
+        let tiled = order != Order::Whole;
+        let painting_tiles = tiled.then_some((grid.core, grid.halo));
         let take = |arena: &mut Arena, on: bool, key: Buf| on.then(|| arena.take(key));
         let mut sch = Schedule {
             engine,
@@ -141,7 +131,7 @@ impl<'e> Schedule<'e> {
             content,
             strides,
             photo,
-            painting,
+            painting: None,
             crop: take(arena, tiled, Buf::TileCrop),
             crop_grad: None,
             grad_in: None,
@@ -192,10 +182,7 @@ impl<'e> Schedule<'e> {
 
     /// The grid of a `w`×`h` painting.
     pub fn painting_grid(&self, w: usize, h: usize) -> TileGrid {
-        match self.painting_tiles {
-            Some((core, halo)) => TileGrid::new(w, h, core, halo),
-            None => TileGrid::new(w, h, w.max(h).next_multiple_of(16), 0),
-        }
+        self.painting_tiles.map_or_else(|| whole_grid(w, h), |(core, halo)| TileGrid::new(w, h, core, halo))
     }
 
     /// Tile `t` of `grid` over `image` (`[3][H][W]` network space), through the photo's network or
@@ -285,10 +272,9 @@ impl<'e> Schedule<'e> {
         let m = BoxMove { c: 3, src: (tw, th), from: Rect { x: 0, y: 0, w: tw, h: th }, dst: (self.grid.width, self.grid.height), to: (p.tile.ix0, p.tile.iy0) };
         kernels::copy_boxes(&self.engine.gpu, "tile scatter", m, self.input_grad(p, grad_x), grad_x, true)
     }
+}
 
-    /// Every buffer, for the iteration to keep.
-    pub fn into_buffers(self) -> impl Iterator<Item = Buffer> {
-        let rest = [self.crop, self.crop_grad, self.grad_in, self.mask_crop, self.masked, self.painting_masked, self.masked_grad];
-        self.photo.into_buffers().chain(self.painting.into_iter().flat_map(NetBuffers::into_buffers)).chain(self.ping).chain(rest.into_iter().flatten())
-    }
+/// The grid of one tile over a whole `w`×`h` image.
+fn whole_grid(w: usize, h: usize) -> TileGrid {
+    TileGrid::new(w, h, w.max(h).next_multiple_of(16), 0)
 }

@@ -152,10 +152,9 @@ impl Run {
     /// part of it done: per-iteration cost is proportional to the pixels the network processes,
     /// so done/total is the progress and the basis of an honest ETA across scales.
     pub fn work(&self) -> (f64, f64) {
-        let px = |s: &Scale| s.work;
-        let total = self.scales.iter().map(|s| s.iterations as f64 * px(s)).sum();
-        let done = self.scales[..self.scale].iter().map(|s| s.iterations as f64 * px(s)).sum::<f64>() + self.session().iteration() as f64 * px(&self.scales[self.scale]);
-        (total, done)
+        let cost = |s: &Scale| s.iterations as f64 * s.work;
+        let done = self.scales[..self.scale].iter().map(cost).sum::<f64>() + self.session().iteration() as f64 * self.scales[self.scale].work;
+        (self.scales.iter().map(cost).sum(), done)
     }
 
     /// Moves to the next scale: reads the current shown image back (f32), frees the current

@@ -66,21 +66,6 @@ impl Steering {
         self.fields.push(Field { dispatch: dispatch.clone(), offset, scale, knob });
     }
 
-    /// Adds every field of `other`.
-    pub fn extend(&mut self, other: Steering) {
-        self.fields.extend(other.fields);
-    }
-
-    /// Number of uniform fields recorded.
-    pub fn len(&self) -> usize {
-        self.fields.len()
-    }
-
-    /// Whether nothing is steerable.
-    pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
-    }
-
     /// Writes every field for settings `s` (queue writes; effective from the next submission).
     pub fn apply(&self, queue: &wgpu::Queue, s: &Settings) {
         for f in &self.fields {

@@ -167,34 +167,27 @@ impl StyleTerm {
             }
             let scale = 4.0 / ((c as f32).powi(3) * mass as f32);
             let coef = scale * Knob::StyleLayer(si).value(s);
-            let d = match mask {
-                None => kernels::style_grad(
-                    gpu,
-                    gpu.variant(),
-                    format!("{name} style grad"),
-                    c,
-                    o.rect.area(),
-                    coef,
-                    StyleGrad { feat: o.feats, diff: &region.diffs[si], grad: sink.buf, accumulate: sink.written },
-                ),
+            // A region's gradient is the masked features' (into its own buffer), masked again
+            // and added into the sink; without a mask, straight into the sink.
+            let (feat, grad, accumulate, masked_by) = match mask {
+                None => (o.feats, sink.buf, sink.written, None),
                 Some((m, size)) => {
                     let (m, op) = sch.mask(p, i, o, m, size);
-                    let (masked, mgrad) = (sch.masked.as_ref().expect("regions"), sch.masked_grad.as_ref().expect("regions"));
+                    let masked = sch.masked.as_ref().expect("regions");
                     if !inline {
                         ops.extend(op);
                         ops.push(kernels::mask_act(gpu, gpu.precision, format!("{name} region mask"), (c, o.rect.area()), o.feats, m, masked));
                     }
-                    let bufs = StyleGrad { feat: masked, diff: &region.diffs[si], grad: mgrad, accumulate: false };
-                    let d = kernels::style_grad(gpu, gpu.variant(), format!("{name} region {r} style grad"), c, o.rect.area(), coef, bufs);
-                    steering.add(&d, offset_of!(StyleGradParams, coef), scale, Knob::StyleLayer(si), s);
-                    ops.push(d);
-                    kernels::mask_add(gpu, format!("{name} region {r} gradient"), (c, o.rect.area()), mgrad, m, sink.buf, sink.written)
+                    (masked, sch.masked_grad.as_ref().expect("regions"), false, Some(m))
                 }
             };
-            if mask.is_none() {
-                steering.add(&d, offset_of!(StyleGradParams, coef), scale, Knob::StyleLayer(si), s);
-            }
+            let label = if mask.is_some() { format!("{name} region {r} style grad") } else { format!("{name} style grad") };
+            let d = kernels::style_grad(gpu, gpu.variant(), label, c, o.rect.area(), coef, StyleGrad { feat, diff: &region.diffs[si], grad, accumulate });
+            steering.add(&d, offset_of!(StyleGradParams, coef), scale, Knob::StyleLayer(si), s);
             ops.push(d);
+            if let Some(m) = masked_by {
+                ops.push(kernels::mask_add(gpu, format!("{name} region {r} gradient"), (c, o.rect.area()), grad, m, sink.buf, sink.written));
+            }
             sink.written = true;
         }
         ops
