@@ -5,7 +5,8 @@
 //! normalised by the mask's mass M = round(Σ m²)) and its gradient (`mask_act`, `mask_add`).
 //! A painting may come with a style mask in the same colours: a region then matches the guided
 //! Grams of its part of that painting (its mask pooled likewise, normalised by its own mass)
-//! instead of the whole painting's.
+//! instead of the whole painting's. Regions that keep the photo get a feathered keep mask
+//! ([`keep_mask`]), which the session applies ([`crate::session::keep`]).
 
 use crate::error::{Error, Result};
 use crate::settings::{keeps_photo, Region, Settings};

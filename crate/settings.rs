@@ -172,12 +172,12 @@ pub struct Settings {
     /// Each painting's own scale (`style_scale` for those not listed).
     pub style_scales: Vec<f32>,
     /// Region control: the colours of the region mask given with the run and what each region
-    /// matches ([`regions`]); the mask's other pixels take the first painting. Empty: none. With
+    /// matches ([`crate::masks`]); the mask's other pixels take the first painting. Empty: none. With
     /// regions each region matches its own painting (the blend weights only count the paintings),
     /// and the network runs on the whole image or over tiles like the rest.
     pub regions: Vec<Region>,
-    /// Which paintings come with a style mask ([`crate::session::Masks`]): set from the run's masks by
-    /// [`crate::session::Masks::settle`], not by people (not serialised).
+    /// Which paintings come with a style mask ([`crate::masks::Masks`]): set from the run's masks by
+    /// [`crate::masks::Masks::settle`], not by people (not serialised).
     #[serde(skip)]
     pub style_masks: Vec<bool>,
     /// Tile cores of this many pixels (a multiple of 16): 0 = tiles only when the whole image
@@ -351,7 +351,7 @@ impl Settings {
 }
 
 /// `Ok` if `ok`, else [`Error::Settings`] with `message()`.
-pub fn ensure(ok: bool, message: impl FnOnce() -> String) -> Result<()> {
+pub(crate) fn ensure(ok: bool, message: impl FnOnce() -> String) -> Result<()> {
     if ok {
         Ok(())
     } else {

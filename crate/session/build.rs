@@ -20,7 +20,8 @@ use image::RgbaImage;
 use std::mem::offset_of;
 use wgpu::Buffer;
 
-/// The dispatches of one iteration and the buffers only they use.
+/// The dispatches of one iteration and the buffers the session reads through them (every planned
+/// buffer stays alive with the session: [`crate::gpu::Arena::into_held`]).
 pub struct Iteration {
     /// Forward, losses and backward, TV, the loss reduction: everything up to the gradient and
     /// the losses of the current image (what [`super::Session::evaluate`] runs).
@@ -140,7 +141,7 @@ pub fn build(engine: &Engine, plan: &Plan, s: &Settings, image: ImageBuffers, in
     // The targets are submitted: their buffers make way for the iteration's.
     sch.drop_painting();
     arena.begin_iteration(&engine.gpu);
-    let mut it = iteration(sch, image, targets, inputs.regions, arena);
+    let mut it = iteration(sch, image, targets, &inputs.regions, arena);
     // The blend weights are steerable: their uniforms join the iteration's.
     for (d, k) in blend.iter().flat_map(|d| (0..s.paintings()).map(move |k| (d, k))) {
         it.steering.add(d, offset_of!(kernels::gram::BlendParams, w) + 4 * k, 1.0, Knob::Blend(k), s);
@@ -265,13 +266,13 @@ struct GramJob<'a> {
 
 /// The iteration over the schedule's passes (the targets computed; the arena past
 /// [`Arena::begin_iteration`]).
-fn iteration(mut sch: Schedule, image: ImageBuffers, t: Targets, regions: Vec<RegionGpu>, arena: &mut Arena) -> Iteration {
+fn iteration(mut sch: Schedule, image: ImageBuffers, t: Targets, regions: &[RegionGpu], arena: &mut Arena) -> Iteration {
     let (engine, s) = (sch.engine, sch.s);
     let gpu = &engine.gpu;
     let grad_x = arena.take(Buf::ImageGradient);
     sch.take_iteration(arena, !regions.is_empty());
     let mut parts = LossParts::new(arena.take(Buf::LossPartials));
-    let style = StyleTerm::new(&sch, styled(&sch, &t, &regions, arena), &mut parts);
+    let style = StyleTerm::new(&sch, styled(&sch, &t, regions, arena), &mut parts);
     let mut sweep = Sweep { sch: &sch, style: &style, content: ContentTerm::new(t.content.clone()), parts, steering: Steering::default(), grad_x: &grad_x };
     let mut ops = Vec::new();
     let mut cuts = Vec::new();

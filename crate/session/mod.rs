@@ -1,6 +1,6 @@
 //! A style-transfer session: settings → targets computed once → `step(n)` → losses and the current
 //! image. The iteration is a fixed list of dispatches built once; `step(n)` encodes it n times into
-//! one command buffer, so the GPU never waits for the CPU inside the loop.
+//! one command buffer (over tiles, one a tile), so the GPU never waits for the CPU inside the loop.
 
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
@@ -293,8 +293,8 @@ impl Session {
         (k + 1 == self.settings.iterations && !settle.is_empty()).then(|| &settle[(k as usize + 1) % settle.len()][..])
     }
 
-    /// Encodes `n` iterations into one command buffer, then refreshes the display buffer
-    /// ([`Self::rgba_buffer`]) if `render`, and submits. Returns immediately (nothing waits for the
+    /// Encodes `n` iterations into one command buffer (over tiles, one a tile), then refreshes the
+    /// display buffer ([`Self::rgba_buffer`]) if `render`, and submits. Returns immediately (nothing waits for the
     /// GPU); fails only if the device reported an error or was lost.
     pub fn step(&mut self, n: u32, render: bool) -> Result<()> {
         let gpu = &self.engine.gpu;
@@ -555,10 +555,13 @@ fn upload_regions(engine: &Engine, masks: &Masks, (w, h): (usize, usize), style_
     let mut out = Vec::new();
     for (r, reg) in styled(m, w, h).into_iter().enumerate() {
         let layers = reg.layers.iter().zip(&names).map(|((m, mass), name)| (upload(arena, Buf::RegionMask(name.clone(), r), m), *mass)).collect();
-        let guide = painted[reg.painting].as_ref().map(|p: &Vec<crate::masks::StyledRegion>| PaintingGuide {
-            masks: p[r].layers.iter().zip(&names).map(|((m, _), name)| upload(arena, Buf::StyleMask(name.clone(), r), m)).collect(),
-            masses: p[r].layers.iter().map(|(_, mass)| *mass).collect(),
-            targets: names.iter().map(|name| arena.take(Buf::RegionTarget(name.clone(), r))).collect(),
+        let guide = painted[reg.painting].as_ref().map(|p: &Vec<crate::masks::StyledRegion>| {
+            debug_assert_eq!(p[r].painting, reg.painting, "the painting's regions in the photo's order");
+            PaintingGuide {
+                masks: p[r].layers.iter().zip(&names).map(|((m, _), name)| upload(arena, Buf::StyleMask(name.clone(), r), m)).collect(),
+                masses: p[r].layers.iter().map(|(_, mass)| *mass).collect(),
+                targets: names.iter().map(|name| arena.take(Buf::RegionTarget(name.clone(), r))).collect(),
+            }
         });
         out.push(RegionGpu { painting: reg.painting, layers, guide });
     }

@@ -88,7 +88,7 @@ export class VideoRun {
  * StyleTransfer.frames). Resolves to {frames, width, height, iteration, stopped}.
  *
  * Runs `st.video` (a VideoRun) from its first unfinished frame to its end or until stopped:
- * `start()` starts the current frame's job (StyleTransfer's #start, with its fallbacks). Resolves
+ * `start()` starts the current frame's job (run-loop.js startJob, with its fallbacks). Resolves
  * to {frames, width, height, iteration, stopped}; a frame stopped midway is not kept. After a GPU
  * failure (recover()) it goes on from the frame that failed, which starts afresh (its flow state
  * was on the lost device).
