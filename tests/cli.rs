@@ -704,6 +704,11 @@ fn panning_clip(dir: &Path, n: u32, size: u32) {
     }
 }
 
+/// `stylize video INPUT OUTPUT --style <the test painting> ARGS --weights <the real weights>`.
+fn run_video(input: &Path, output: &Path, args: &[&str]) -> std::process::Output {
+    bin().arg("video").args([input, output]).arg("--style").arg(test_painting()).args(args).arg("--weights").arg(real_weights_path()).output().unwrap()
+}
+
 /// (mean temporal error, mean style loss) from `stylize video`'s summary line.
 fn video_summary(stdout: &str) -> (f64, f64) {
     let line = stdout.lines().last().unwrap_or_default();
@@ -720,17 +725,9 @@ fn video_frames_agree_with_each_other() {
     let mut results = Vec::new();
     for (name, extra) in [("video_temporal", vec![]), ("video_independent", vec!["--independent"])] {
         let output = out_dir(name);
-        let st = bin()
-            .arg("video")
-            .args([input.as_os_str(), output.as_os_str()])
-            .arg("--style")
-            .arg(test_painting())
-            .args(["--size", "32", "--iterations", "30", "--frame-iterations", "30"])
-            .args(extra)
-            .arg("--weights")
-            .arg(real_weights_path())
-            .output()
-            .unwrap();
+        let mut args = vec!["--size", "32", "--iterations", "30", "--frame-iterations", "30"];
+        args.extend(extra);
+        let st = run_video(&input, &output, &args);
         let stdout = String::from_utf8_lossy(&st.stdout);
         assert!(st.status.success(), "stylize video failed: {}", String::from_utf8_lossy(&st.stderr));
         eprintln!("{name}:\n{stdout}");
@@ -754,16 +751,7 @@ fn a_video_frame_of_another_size_is_refused() {
     image::RgbaImage::from_fn(32, 32, |x, y| image::Rgba([(x * 8) as u8, (y * 8) as u8, 128, 255])).save(input.join("frame-00.png")).unwrap();
     image::RgbaImage::from_fn(40, 32, |x, y| image::Rgba([(x * 6) as u8, (y * 8) as u8, 128, 255])).save(input.join("frame-01.png")).unwrap();
     let output = out_dir("video_sizes_out");
-    let st = bin()
-        .arg("video")
-        .args([input.as_os_str(), output.as_os_str()])
-        .arg("--style")
-        .arg(test_painting())
-        .args(["--size", "32", "--iterations", "2", "--frame-iterations", "2"])
-        .arg("--weights")
-        .arg(real_weights_path())
-        .output()
-        .unwrap();
+    let st = run_video(&input, &output, &["--size", "32", "--iterations", "2", "--frame-iterations", "2"]);
     let stderr = String::from_utf8_lossy(&st.stderr);
     assert!(!st.status.success(), "a frame of another size must fail");
     assert!(stderr.contains("every frame must have the same size"), "the error names the problem: {stderr}");
