@@ -38,7 +38,7 @@ pub fn resize_planar(planar: &[f32], w: u32, h: u32, nw: u32, nh: u32) -> Vec<f3
 }
 
 /// Resizes Adam's `[3][h][w]` moments, each channel over its own range.
-pub(crate) fn resize_moments(planar: &[f32], from: (u32, u32), to: (u32, u32)) -> Vec<f32> {
+pub fn resize_moments(planar: &[f32], from: (u32, u32), to: (u32, u32)) -> Vec<f32> {
     resample(planar, from, to, |_, ch| ch.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x))))
 }
 

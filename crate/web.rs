@@ -455,6 +455,10 @@ impl View {
 }
 
 /// A running optimisation: a coarse-to-fine [`Run`], one scale at a time.
+/// What a finished scale hands the next (`Job.leave()` → `Job.advance(carry)`); opaque to JS.
+#[wasm_bindgen]
+pub struct ScaleCarry(crate::session::Carry);
+
 #[wasm_bindgen]
 pub struct Job {
     run: Run,
@@ -530,19 +534,25 @@ impl Job {
         future_to_promise(async move { Ok(Uint8Array::from(f.await.map_err(js_error)?.as_raw().as_slice()).into()) })
     }
 
-    /// Resolves to the shown image of the current scale as `[3][h][w]` f32 (network space): what
-    /// `advance` takes.
+    /// Resolves to the shown image of the current scale as `[3][h][w]` f32 (network space).
     #[wasm_bindgen(js_name = shownImage)]
     pub fn shown_image(&self) -> Promise {
-        let f = self.run.shown_image();
+        let f = self.run.session().image_f32();
         future_to_promise(async move { Ok(js_sys::Float32Array::from(f.await.map_err(js_error)?.as_slice()).into()) })
     }
 
-    /// Moves to the next scale from `prev` (from `shownImage()`): the next session starts from it
+    /// Resolves to what the next scale starts from (the shown image, and Adam's moments with
+    /// `resample_moments`), for `advance`.
+    pub fn leave(&self) -> Promise {
+        let f = self.run.leave();
+        future_to_promise(async move { Ok(ScaleCarry(f.await.map_err(js_error)?).into()) })
+    }
+
+    /// Moves to the next scale from `carry` (from `leave()`): the next session starts from it
     /// upsampled (Lanczos3, f32), the preview canvas takes the new size. Throws `Settings` at the
     /// last scale.
-    pub fn advance(&mut self, prev: &[f32]) -> Result<(), JsValue> {
-        self.run.advance(prev).map_err(js_error)?;
+    pub fn advance(&mut self, carry: ScaleCarry) -> Result<(), JsValue> {
+        self.run.advance(carry.0).map_err(js_error)?;
         if let Some(v) = &mut self.view {
             v.follow(&self.run.session().engine().gpu, self.run.session());
             self.run.session_mut().step(0, true).map_err(js_error)?;

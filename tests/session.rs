@@ -198,3 +198,36 @@ fn coarse_to_fine_carries_each_scale_into_the_next() {
     let (total, done) = run.work();
     assert_eq!(total, done, "all the work is done");
 }
+
+/// With `resample_moments`, Adam's moments (resampled to the new size, v kept ≥ 0) and its step
+/// count carry into the next scale; without it they start afresh. The browser takes the same path
+/// (`Run::leave` → `Run::advance`).
+#[test]
+fn adam_moments_carry_across_scales_only_when_asked() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let engine = real_engine();
+    let inputs = Inputs::new(load(test_image("chelsea.png")), load(test_painting()));
+    for resample in [false, true] {
+        let settings = Settings { size: 48, scales: 2, iterations: 4, optimizer: stylize::Optimizer::Adam, resample_moments: resample, ..Settings::default() };
+        let mut run = pollster::block_on(stylize::Run::start(engine.clone(), inputs.clone(), &settings, None)).unwrap();
+        let n = run.remaining();
+        run.session_mut().step(n, false).unwrap();
+        let from = run.session().size();
+        let (m0, v0, st0) = pollster::block_on(run.session().adam_state().unwrap()).unwrap();
+        pollster::block_on(run.next_scale()).unwrap();
+        let to = run.session().size();
+        let (m1, v1, st1) = pollster::block_on(run.session().adam_state().unwrap()).unwrap();
+        assert_eq!(m1.len(), 3 * (to.0 * to.1) as usize);
+        if resample {
+            let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()));
+            let v_want: Vec<f32> = stylize::resample::resize_moments(&v0, from, to).into_iter().map(|x| x.max(0.0)).collect();
+            assert!(close(&m1, &stylize::resample::resize_moments(&m0, from, to)), "m resampled");
+            assert!(close(&v1, &v_want), "v resampled, ≥ 0");
+            assert_eq!(st1, st0, "the step count and bias corrections carried");
+            assert!(m1.iter().any(|&x| x != 0.0));
+        } else {
+            assert!(m1.iter().chain(&v1).all(|&x| x == 0.0), "fresh moments");
+            assert_eq!(st1, stylize::kernels::adam::ADAM_STATE_INIT.to_vec(), "a fresh step count");
+        }
+    }
+}

@@ -25,7 +25,7 @@ pub use crate::masks::Masks;
 pub use crate::settings::{Colors, Init, Optimizer, Region, Settings, TileMode, AVERAGE_DECAY};
 pub use build::{ImageBuffers, Iteration, PaintingGuide, RegionGpu};
 pub use color::ColourBuffers;
-pub use run::{Run, Scale};
+pub use run::{Carry, Run, Scale};
 
 /// Sessions alive in this process (each holds its GPU buffers until dropped).
 static LIVE_SESSIONS: AtomicUsize = AtomicUsize::new(0);

@@ -45,7 +45,14 @@ pub struct Run {
     scale: usize,
     session: Option<Session>,
     done: u32,
-    prev_size: (u32, u32),
+}
+
+/// What a scale hands the next ([`Run::leave`]): its size, its shown image (`[3][h][w]` f32,
+/// network space) and, with [`Settings::resample_moments`] and Adam, Adam's state.
+pub struct Carry {
+    size: (u32, u32),
+    image: Vec<f32>,
+    moments: Option<super::AdamState>,
 }
 
 impl Run {
@@ -89,7 +96,7 @@ impl Run {
         if let Some(img) = init {
             session.set_image(img, 0)?;
         }
-        Ok(Run { engine, inputs, settings: settings.clone(), scales, scale: 0, session: Some(session), done: 0, prev_size: (0, 0) })
+        Ok(Run { engine, inputs, settings: settings.clone(), scales, scale: 0, session: Some(session), done: 0 })
     }
 
     /// The session of the current scale.
@@ -157,68 +164,50 @@ impl Run {
         (self.scales.iter().map(cost).sum(), done)
     }
 
-    /// Moves to the next scale: reads the current shown image back (f32), frees the current
-    /// session, starts the next one (in a validation scope, [`Session::create_checked`]) and sets
-    /// its image to the previous one upsampled. Fails on the last scale with [`Error::Settings`].
-    pub async fn next_scale(&mut self) -> Result<()> {
-        self.check_not_last()?;
-        let prev = self.session().image_f32().await?;
-        let moments = match (self.settings.resample_moments, self.session().adam_state()) {
-            (true, Some(f)) => Some(f.await?),
-            _ => None,
-        };
-        let settings = self.enter_settings();
-        let session = Session::create_checked(self.engine.clone(), &self.inputs, &settings).await?;
-        self.enter(session, &prev)?;
-        if let Some((m, v, state)) = moments {
-            let ((pw, ph), (w, h)) = (self.prev_size, self.session().size());
-            let m = resize_moments(&m, (pw, ph), (w, h));
-            let v: Vec<f32> = resize_moments(&v, (pw, ph), (w, h)).into_iter().map(|x| x.max(0.0)).collect();
-            self.session_mut().set_adam_state(&m, &v, &state)?;
+    /// Reads back what the next scale starts from ([`Carry`]); pass its result to
+    /// [`Self::advance`]. The future owns what it needs, so a caller that cannot hold the run
+    /// across an await (the browser's `Job`) can wait for it.
+    pub fn leave(&self) -> impl std::future::Future<Output = Result<Carry>> + 'static {
+        let (session, size) = (self.session(), self.session().size());
+        let image = session.image_f32();
+        let moments = session.adam_state().filter(|_| self.settings.resample_moments);
+        async move {
+            let moments = match moments {
+                Some(f) => Some(f.await?),
+                None => None,
+            };
+            Ok(Carry { size, image: image.await?, moments })
         }
-        Ok(())
     }
 
-    /// [`Self::next_scale`] in two halves for callers that cannot hold the run across an await
-    /// (the browser's `Job`): returns the readback of the current shown image; pass its result
-    /// to [`Self::advance`].
-    pub fn shown_image(&self) -> impl std::future::Future<Output = Result<Vec<f32>>> + 'static {
-        self.session().image_f32()
-    }
-
-    /// Moves to the next scale from `prev`, the shown image of the current one
-    /// ([`Self::shown_image`]): frees the current session, creates the next (validation errors
-    /// surface at its first step) and sets its image to `prev` upsampled.
-    pub fn advance(&mut self, prev: &[f32]) -> Result<()> {
-        self.check_not_last()?;
-        let settings = self.enter_settings();
-        let session = Session::new(self.engine.clone(), &self.inputs, &settings)?;
-        self.enter(session, prev)
-    }
-
-    fn check_not_last(&self) -> Result<()> {
+    /// Moves to the next scale from `carry` ([`Self::leave`]): frees the current session, creates
+    /// the next (validation errors surface at its first step) and sets its image to the carried one
+    /// upsampled (and Adam's moments, when carried). Fails on the last scale with [`Error::Settings`].
+    pub fn advance(&mut self, carry: Carry) -> Result<()> {
         if self.at_last_scale() {
             return Err(Error::Settings("the run is at its last scale".into()));
         }
-        Ok(())
-    }
-
-    /// Frees the current session and returns the next scale's settings.
-    fn enter_settings(&mut self) -> Settings {
-        self.prev_size = self.session().size();
-        self.done += self.session().iteration();
-        self.session = None;
-        self.scale += 1;
-        self.scales[self.scale].settings(&self.settings)
-    }
-
-    fn enter(&mut self, mut session: Session, prev: &[f32]) -> Result<()> {
-        let ((pw, ph), (w, h)) = (self.prev_size, session.size());
+        let ((pw, ph), prev) = (carry.size, &carry.image);
         if prev.len() != 3 * (pw * ph) as usize {
             return Err(Error::Image(format!("the previous scale's image has {} values, not 3×{pw}×{ph}", prev.len())));
         }
+        self.done += self.session().iteration();
+        self.session = None;
+        self.scale += 1;
+        let mut session = Session::new(self.engine.clone(), &self.inputs, &self.scales[self.scale].settings(&self.settings))?;
+        let (w, h) = session.size();
         session.set_image_f32(&resize_planar(prev, pw, ph, w, h))?;
+        if let Some((m, v, state)) = carry.moments {
+            let v: Vec<f32> = resize_moments(&v, (pw, ph), (w, h)).into_iter().map(|x| x.max(0.0)).collect();
+            session.set_adam_state(&resize_moments(&m, (pw, ph), (w, h)), &v, &state)?;
+        }
         self.session = Some(session);
         Ok(())
+    }
+
+    /// [`Self::leave`], then [`Self::advance`].
+    pub async fn next_scale(&mut self) -> Result<()> {
+        let carry = self.leave().await?;
+        self.advance(carry)
     }
 }

@@ -144,12 +144,13 @@ class Rate {
   }
 }
 
-/** The finished scale's shown image (f32) read back and the next scale started from it. */
+/** The finished scale's shown image (f32; with resample_moments, Adam's moments) read back and the
+ *  next scale started from it. */
 async function nextScale(st, pace, emit) {
   await pace.drain();
-  const prev = await st.job.shownImage();
-  if (st.stopped) return false;
-  st.job.advance(prev);
+  const carry = await st.job.leave();
+  if (st.stopped) { carry.free(); return false; }
+  st.job.advance(carry);
   pace.restart(st.job);
   emitScale(st, emit);
   return true;
