@@ -7,7 +7,7 @@
 use super::color::{ColourBuffers, ColourPrep};
 use super::passes::{Order, Pass, Schedule};
 use super::steer::{Knob, Steering};
-use super::terms::{finish_losses, gram_into, ContentTerm, GramAcc, LossParts, StyleTerm, Styled};
+use super::terms::{finish_losses, ContentTerm, Gram, GramAcc, LossParts, StyleTerm, Styled};
 use super::{init_noise, Optimizer, Settings, AVERAGE_DECAY};
 use crate::gpu::{Dispatch, Gpu};
 use crate::kernels::adam::{AdamParams, ADAM_STATE_INIT};
@@ -62,24 +62,12 @@ pub struct RegionGpu {
 }
 
 /// A styled region's part of its painting (a style mask): per style layer, the painting-side mask
-/// (`[n]` f32 at the painting's layer size; freed after the targets) and its mass (0: the region
+/// (`[n]` f32 at the painting's layer size; freed after the targets) with its mass (0: the region
 /// is absent there, and the whole painting's Gram is the target), and the guided Gram `[C][C]`
 /// computed from it.
 pub struct PaintingGuide {
-    pub masks: Vec<Buffer>,
-    pub masses: Vec<usize>,
+    pub mask: Vec<(Buffer, usize)>,
     pub targets: Vec<Buffer>,
-}
-
-impl RegionGpu {
-    /// The Gram matrix this region matches at style layer `si`: its part of the painting's when
-    /// a style mask gives one there, else `painting` (the whole painting's).
-    pub fn target<'a>(&'a self, si: usize, painting: &'a Buffer) -> &'a Buffer {
-        match &self.guide {
-            Some(g) if g.masses[si] > 0 => &g.targets[si],
-            _ => painting,
-        }
-    }
 }
 
 /// The session-long buffers an iteration reads and writes.
@@ -128,6 +116,16 @@ impl Targets {
     fn painting(&self, si: usize, k: usize) -> &Buffer {
         self.grams.get(si).map_or(&self.style[si], |g| &g[k])
     }
+
+    /// Where a Gram of the targets (and, over tiles, of the iteration) accumulates at each style
+    /// layer: the whole input's (`region` None) or styled region r's part.
+    fn accs(&self, region: Option<usize>) -> Vec<GramAcc> {
+        let sum = |si: usize| match region {
+            None => self.sums[si].clone(),
+            Some(r) => self.region_sums.get(si).map(|s| s[r].clone()),
+        };
+        self.partials.iter().enumerate().map(|(si, partial)| GramAcc { partial: partial.clone(), sum: sum(si) }).collect()
+    }
 }
 
 /// Builds the session's work from `plan`: computes the targets (submitted here, with the colour
@@ -138,8 +136,8 @@ pub fn build(engine: &Engine, plan: &Plan, s: &Settings, image: ImageBuffers, in
     let mut sch = Schedule::new(engine, s, plan, (w, h), (!inputs.regions.is_empty(), guided), arena);
     let (targets, colour, blend) = compute_targets(&mut sch, image, &inputs, arena);
     init_noise(&engine.gpu, s, image.x, w * h, image.keep);
-    // The targets are submitted: their buffers make way for the iteration's.
-    sch.drop_painting();
+    // The targets are submitted: their buffers (the whole painting's network) make way for the iteration's.
+    sch.painting = None;
     arena.begin_iteration(&engine.gpu);
     let mut it = iteration(sch, image, targets, &inputs.regions, arena);
     // The blend weights are steerable: their uniforms join the iteration's.
@@ -185,7 +183,7 @@ fn compute_targets(sch: &mut Schedule, image: ImageBuffers, inputs: &Resized, ar
     }
     let blend = blend_ops(engine, s, &t.grams, &t.style);
     gpu.submit(&blend, |_| {});
-    (t, prep.finish(), blend)
+    (t, prep.kept, blend)
 }
 
 /// The targets' buffers from the plan.
@@ -207,61 +205,43 @@ fn take_targets(sch: &Schedule, inputs: &Resized, arena: &mut Arena) -> Targets 
 /// Painting `k`'s Grams (in `style_img`, network space) into its targets: the whole painting's at
 /// every style layer, and each guided region's part of it; over tiles, summed tile by tile.
 fn painting_grams(sch: &Schedule, (k, painting): (usize, &RgbaImage), regions: &[RegionGpu], t: &Targets, style_img: &Buffer) -> Vec<Dispatch> {
-    let (engine, gpu) = (sch.engine, &sch.engine.gpu);
+    let gpu = &sch.engine.gpu;
     let (sw, sh) = (painting.width() as usize, painting.height() as usize);
     let grid = sch.painting_grid(sw, sh);
-    let layers = layer_shapes(sw, sh, &engine.channels());
-    let guided: Vec<(usize, &super::PaintingGuide)> = regions.iter().enumerate().filter(|(_, r)| r.painting == k).filter_map(|(r, g)| g.guide.as_ref().map(|g| (r, g))).collect();
-    // Per style layer: the whole painting's Gram, and each guided region's part of it.
-    let jobs = |si: usize| {
-        let i = sch.style[si];
-        let l = &layers[i];
-        let (n, size) = (l.output.1 * l.output.2, (l.output.2, l.output.1));
-        let out = if t.grams.is_empty() { &t.style[si] } else { &t.grams[si][k] };
-        let whole = GramJob { acc: GramAcc { partial: t.partials[si].clone(), sum: t.sums[si].clone() }, mask: None, mass: n, out };
-        let parts = guided.iter().filter(|(_, g)| g.masses[si] > 0).map(move |&(r, g)| {
-            let acc = GramAcc { partial: t.partials[si].clone(), sum: t.region_sums.get(si).map(|s| s[r].clone()) };
-            GramJob { acc, mask: Some((&g.masks[si], size)), mass: g.masses[si], out: &g.targets[si] }
-        });
-        std::iter::once(whole).chain(parts).collect::<Vec<_>>()
-    };
-    let finish = |si: usize, job: &GramJob| {
+    let layers = layer_shapes(sw, sh, &sch.engine.channels());
+    // Each Gram with where it ends.
+    let whole = (Gram { mask: None, accs: t.accs(None) }, (0..sch.style.len()).map(|si| t.painting(si, k).clone()).collect());
+    let guides = regions.iter().enumerate().filter(|(_, r)| r.painting == k).filter_map(|(r, g)| Some((r, g.guide.as_ref()?)));
+    let guided = guides.map(|(r, g)| (Gram { mask: Some(g.mask.clone()), accs: t.accs(Some(r)) }, g.targets.clone()));
+    let grams: Vec<(Gram, Vec<Buffer>)> = std::iter::once(whole).chain(guided).collect();
+    let finish = |si: usize, (gram, outs): &(Gram, Vec<Buffer>)| {
         let l = &layers[sch.style[si]];
-        let (src, split) = job.acc.source(l.output.0, l.output.1 * l.output.2, job.mass);
-        kernels::gram_finish(gpu, format!("{} style gram", l.name), split, src, job.out)
+        let (n, c) = (l.output.1 * l.output.2, l.output.0);
+        let mass = gram.mass(si, n);
+        (mass > 0).then(|| {
+            let (src, split) = gram.accs[si].source(c, n, mass);
+            kernels::gram_finish(gpu, format!("{} style gram", l.name), split, src, &outs[si])
+        })
     };
-    let mut ops = Vec::new();
-    let c2 = |si: usize| layers[sch.style[si]].output.0.pow(2);
-    for si in 0..sch.style.len() {
-        ops.extend(jobs(si).iter().filter_map(|j| j.acc.sum.as_ref()).map(|sum| kernels::zero(gpu, "gram sum".into(), c2(si), sum)));
-    }
+    let mut ops: Vec<Dispatch> = grams.iter().flat_map(|(g, _)| g.zero_sums(sch)).collect();
     for tile in &grid.tiles {
         let p = sch.pass(&grid, tile, style_img, true);
         ops.extend(p.forward.iter().cloned());
         for (si, &i) in sch.style.iter().enumerate() {
             let Some(o) = sch.owned(&p, i, None) else { continue };
             ops.extend(o.op.clone());
-            for job in jobs(si) {
-                ops.extend(gram_into(sch, &p, i, &o, job.mask, sch.painting_masked.as_ref(), &job.acc));
+            for job in &grams {
+                ops.extend(job.0.accumulate(sch, &p, (si, &o), sch.painting_masked.as_ref()));
                 if !sch.tiled() {
-                    ops.push(finish(si, &job));
+                    ops.extend(finish(si, job));
                 }
             }
         }
     }
     if sch.tiled() {
-        ops.extend((0..sch.style.len()).flat_map(|si| jobs(si).iter().map(|j| finish(si, j)).collect::<Vec<_>>()));
+        ops.extend((0..sch.style.len()).flat_map(|si| grams.iter().filter_map(|job| finish(si, job)).collect::<Vec<_>>()));
     }
     ops
-}
-
-/// One Gram of a painting: where it accumulates, its mask (and the mask's size), its mass, where it
-/// ends.
-struct GramJob<'a> {
-    acc: GramAcc,
-    mask: Option<(&'a Buffer, (usize, usize))>,
-    mass: usize,
-    out: &'a Buffer,
 }
 
 /// The iteration over the schedule's passes (the targets computed; the arena past
@@ -326,9 +306,20 @@ fn iteration(mut sch: Schedule, image: ImageBuffers, t: Targets, regions: &[Regi
     sweep.content.finish(&sch, &mut sweep.parts);
     let (w, h) = (sch.grid.width, sch.grid.height);
     ops.extend(finish_losses(&sch, image, &grad_x, &mut sweep.parts, &mut sweep.steering));
-    let mut steering = sweep.steering;
-    let Optimiser { lists: optimiser, settle, adam, lbfgs_state } = optimiser(gpu, s, w * h, image, &grad_x, arena, &mut steering);
-    Iteration { loss_and_gradient: ops, cuts, optimiser, settle, lbfgs_state, adam, steering, grad_x, blend: Vec::new(), colour: ColourBuffers::default() }
+    let mut it = Iteration {
+        loss_and_gradient: ops,
+        cuts,
+        optimiser: Vec::new(),
+        settle: Vec::new(),
+        lbfgs_state: None,
+        adam: None,
+        steering: sweep.steering,
+        grad_x,
+        blend: Vec::new(),
+        colour: ColourBuffers::default(),
+    };
+    optimiser(gpu, s, w * h, image, arena, &mut it);
+    it
 }
 
 /// The styled regions of the iteration: one without a mask when there are no regions.
@@ -337,24 +328,24 @@ fn styled(sch: &Schedule, t: &Targets, regions: &[RegionGpu], arena: &mut Arena)
     let mut per_layer = |kind: fn(String) -> Buf| layers.iter().map(|l| arena.take(kind(l.clone()))).collect::<Vec<_>>();
     let tiled = sch.tiled();
     // One pass over the whole image: one partials and one G − A buffer per layer serve every region
-    // in turn; tiles: the targets' partials, a sum and a G − A per region.
-    let partials: Vec<Buffer> = if tiled { t.partials.clone() } else { per_layer(Buf::GramPartials) };
+    // in turn; tiles: the targets' accumulators, and a G − A per region.
+    let partials: Vec<Buffer> = if tiled { Vec::new() } else { per_layer(Buf::GramPartials) };
     let shared_diffs: Vec<Buffer> = if !tiled || regions.is_empty() { per_layer(Buf::GramDiff) } else { Vec::new() };
+    let accs = |r| if tiled { t.accs(r) } else { partials.iter().map(|p| GramAcc { partial: p.clone(), sum: None }).collect() };
     if regions.is_empty() {
-        let accs = (0..5).map(|si| GramAcc { partial: partials[si].clone(), sum: t.sums[si].clone() }).collect();
-        return vec![Styled { mask: None, targets: t.style.clone(), accs, diffs: shared_diffs }];
+        return vec![Styled { gram: Gram { mask: None, accs: accs(None) }, targets: t.style.clone(), diffs: shared_diffs }];
     }
-    let region_diffs: Vec<Vec<Buffer>> =
-        if tiled { layers.iter().map(|l| (0..regions.len()).map(|r| arena.take(Buf::RegionGramDiff(l.clone(), r))).collect()).collect() } else { Vec::new() };
+    let mut diffs = |r: usize| if tiled { layers.iter().map(|l| arena.take(Buf::RegionGramDiff(l.clone(), r))).collect() } else { shared_diffs.clone() };
+    // What a region matches: its part of its painting where a style mask gives one, else the whole painting's Gram.
+    let target = |region: &RegionGpu, si: usize| match &region.guide {
+        Some(g) if g.mask[si].1 > 0 => g.targets[si].clone(),
+        _ => t.painting(si, region.painting).clone(),
+    };
+    let targets = |region: &RegionGpu| (0..layers.len()).map(|si| target(region, si)).collect();
     regions
         .iter()
         .enumerate()
-        .map(|(r, region)| Styled {
-            mask: Some(region.layers.clone()),
-            targets: (0..5).map(|si| region.target(si, t.painting(si, region.painting)).clone()).collect(),
-            accs: (0..5).map(|si| GramAcc { partial: partials[si].clone(), sum: t.region_sums.get(si).map(|s| s[r].clone()) }).collect(),
-            diffs: (0..5).map(|si| if tiled { region_diffs[si][r].clone() } else { shared_diffs[si].clone() }).collect(),
-        })
+        .map(|(r, region)| Styled { gram: Gram { mask: Some(region.layers.clone()), accs: accs(Some(r)) }, targets: targets(region), diffs: diffs(r) })
         .collect()
 }
 
@@ -415,16 +406,11 @@ impl Sweep<'_> {
     }
 }
 
-/// The optimiser's part of an iteration (see [`Iteration`]).
-struct Optimiser {
-    lists: Vec<Vec<Dispatch>>,
-    settle: Vec<Vec<Dispatch>>,
-    adam: Option<[Buffer; 3]>,
-    lbfgs_state: Option<Buffer>,
-}
-
-fn optimiser(gpu: &Gpu, s: &Settings, hw: usize, b: ImageBuffers, grad_x: &Buffer, arena: &mut Arena, steering: &mut Steering) -> Optimiser {
+/// The optimiser's part of an iteration (see [`Iteration`]): its step lists, and Adam's buffers or
+/// L-BFGS's settle lists and state.
+fn optimiser(gpu: &Gpu, s: &Settings, hw: usize, b: ImageBuffers, arena: &mut Arena, it: &mut Iteration) {
     let decay = if s.average { AVERAGE_DECAY } else { 0.0 };
+    let grad_x = &it.grad_x.clone();
     match s.optimizer {
         Optimizer::Adam => {
             let cfg = AdamConfig { lr: s.step_size(), beta1: 0.9, beta2: 0.999, eps: 1e-8, decay };
@@ -433,23 +419,21 @@ fn optimiser(gpu: &Gpu, s: &Settings, hw: usize, b: ImageBuffers, grad_x: &Buffe
             let bufs = AdamBuffers { grad: grad_x, x: b.x, m: &m, v: &v, state: &state, avg: b.avg, keep: b.keep_mask };
             let mut list = vec![kernels::adam_tick(gpu, cfg, hw, &state)];
             list.extend(kernels::adam_step(gpu, cfg, hw, bufs));
-            for d in &list {
-                steering.add(d, offset_of!(AdamParams, lr), 1.0, Knob::Lr, s);
-            }
-            Optimiser { lists: vec![list], settle: Vec::new(), adam: Some([m, v, state]), lbfgs_state: None }
+            it.optimiser = vec![list];
+            it.adam = Some([m, v, state]);
         }
         Optimizer::Lbfgs => {
             let cfg = LbfgsConfig { lr: s.step_size(), history: s.history as usize, decay };
             let lbfgs = Lbfgs::new(gpu, cfg, hw, arena);
             let img = LbfgsImage { x: b.x, avg: b.avg, keep: b.keep_mask, losses: b.losses };
-            let lists: Vec<Vec<Dispatch>> = (0..cfg.history).map(|k| lbfgs.iteration(gpu, k, grad_x, img)).collect();
-            let settle = (0..cfg.history).map(|k| lbfgs.settle(gpu, k, img)).collect();
-            for d in lists.iter().flatten() {
-                steering.add(d, offset_of!(LbfgsParams, lr), 1.0, Knob::Lr, s);
-            }
-            let state = lbfgs.state().clone();
-            Optimiser { lists, settle, adam: None, lbfgs_state: Some(state) }
+            it.optimiser = (0..cfg.history).map(|k| lbfgs.iteration(gpu, k, grad_x, img)).collect();
+            it.settle = (0..cfg.history).map(|k| lbfgs.settle(gpu, k, img)).collect();
+            it.lbfgs_state = Some(lbfgs.state().clone());
         }
+    }
+    let lr = if s.optimizer == Optimizer::Adam { offset_of!(AdamParams, lr) } else { offset_of!(LbfgsParams, lr) };
+    for d in it.optimiser.iter().flatten() {
+        it.steering.add(d, lr, 1.0, Knob::Lr, s);
     }
 }
 

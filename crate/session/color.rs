@@ -24,7 +24,8 @@ pub struct ColourBuffers {
 pub(super) struct ColourPrep {
     colors: Colors,
     hw: usize,
-    kept: ColourBuffers,
+    /// The buffers the session keeps.
+    pub kept: ColourBuffers,
     /// The moments' buffers (photo, painting) and the photo's rows.
     moments: Option<(Buffer, Buffer, usize)>,
     staging: Option<Staging>,
@@ -67,10 +68,5 @@ impl ColourPrep {
             ops.extend(kernels::color_apply(gpu, self.hw, affine, color::PHOTO_MAP, x, st));
         }
         ops
-    }
-
-    /// The buffers the session keeps.
-    pub(super) fn finish(self) -> ColourBuffers {
-        self.kept
     }
 }

@@ -128,7 +128,6 @@ pub struct Session {
     avg: wgpu::Buffer,
     /// What is shown and saved: `avg` with averaging on, else `x`.
     shown: wgpu::Buffer,
-    grad_x: wgpu::Buffer,
     losses: wgpu::Buffer,
     rgba: wgpu::Buffer,
     iteration_plan: Iteration,
@@ -198,7 +197,6 @@ impl Session {
         let regions = upload_regions(&engine, masks, (w, h), &style_sizes, settings, &mut arena);
         let inputs = build::Resized { content: &content_px, paintings: &style_px, regions };
         let iteration_plan = build::build(&engine, &plan, settings, bufs, inputs, &mut arena);
-        let grad_x = iteration_plan.grad_x.clone();
         debug_assert!(arena.left().is_empty(), "planned buffers never used: {:?}", arena.left());
         // What is shown and saved: the average when averaging, else the image itself.
         let shown = if settings.average { avg.clone() } else { x.clone() };
@@ -217,7 +215,6 @@ impl Session {
             x,
             avg,
             shown,
-            grad_x,
             losses,
             rgba,
             iteration_plan,
@@ -272,16 +269,11 @@ impl Session {
         self.plan.peak() + self.engine.weight_bytes()
     }
 
-    /// The dispatches of iteration `k`, in order (forward, losses and backward, reductions, the
-    /// optimiser's step).
-    pub fn dispatches_of(&self, k: u32) -> impl Iterator<Item = &Dispatch> {
-        let opt = &self.iteration_plan.optimiser;
-        self.iteration_plan.loss_and_gradient.iter().chain(&opt[k as usize % opt.len()])
-    }
-
-    /// The dispatches of the next iteration ([`Self::dispatches_of`] the current one).
+    /// The dispatches of the next iteration, in order (forward, losses and backward, reductions,
+    /// the optimiser's step).
     pub fn iteration_dispatches(&self) -> impl Iterator<Item = &Dispatch> {
-        self.dispatches_of(self.iteration)
+        let opt = &self.iteration_plan.optimiser;
+        self.iteration_plan.loss_and_gradient.iter().chain(&opt[self.iteration as usize % opt.len()])
     }
 
     /// What follows iteration k: with L-BFGS, when it is the scale's last, one more evaluation and
@@ -496,7 +488,7 @@ impl Session {
 
     /// Gradient of the total loss w.r.t. the image, `[3][h][w]`, as of the last step or evaluation.
     pub fn gradient_buffer(&self) -> &wgpu::Buffer {
-        &self.grad_x
+        &self.iteration_plan.grad_x
     }
 
     /// The memory plan the session's buffers were made from.
@@ -558,8 +550,7 @@ fn upload_regions(engine: &Engine, masks: &Masks, (w, h): (usize, usize), style_
         let guide = painted[reg.painting].as_ref().map(|p: &Vec<crate::masks::StyledRegion>| {
             debug_assert_eq!(p[r].painting, reg.painting, "the painting's regions in the photo's order");
             PaintingGuide {
-                masks: p[r].layers.iter().zip(&names).map(|((m, _), name)| upload(arena, Buf::StyleMask(name.clone(), r), m)).collect(),
-                masses: p[r].layers.iter().map(|(_, mass)| *mass).collect(),
+                mask: p[r].layers.iter().zip(&names).map(|((m, mass), name)| (upload(arena, Buf::StyleMask(name.clone(), r), m), *mass)).collect(),
                 targets: names.iter().map(|name| arena.take(Buf::RegionTarget(name.clone(), r))).collect(),
             }
         });

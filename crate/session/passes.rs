@@ -78,8 +78,6 @@ pub struct Schedule<'e> {
     pub order: Order,
     /// The photo's grid (the whole image: one tile, halo 0).
     pub grid: TileGrid,
-    /// Core and halo of the paintings' grids (`None`: whole).
-    painting_tiles: Option<(usize, usize)>,
     /// The whole photo's layer shapes, the style layers' and the content layer's indices, strides.
     pub layers: Vec<LayerShape>,
     pub style: Vec<usize>,
@@ -88,7 +86,7 @@ pub struct Schedule<'e> {
     /// The photo's network; the paintings' (whole: its own, freed with the targets; tiles: the
     /// photo's).
     photo: NetBuffers,
-    painting: Option<NetBuffers>,
+    pub painting: Option<NetBuffers>,
     /// Tiles: a layer's owned features and (iteration) their gradient, and a tile's input gradient.
     crop: Option<Buffer>,
     crop_grad: Option<Buffer>,
@@ -118,14 +116,12 @@ impl<'e> Schedule<'e> {
             Some(g) => (if plan.exact { Order::Exact } else { Order::Fast }, g.clone(), NetBuffers::take(engine, arena, Net::Tile, &layer_shapes(16, 16, &channels))),
         };
         let tiled = order != Order::Whole;
-        let painting_tiles = tiled.then_some((grid.core, grid.halo));
         let take = |arena: &mut Arena, on: bool, key: Buf| on.then(|| arena.take(key));
         let mut sch = Schedule {
             engine,
             s,
             order,
             grid,
-            painting_tiles,
             layers,
             style,
             content,
@@ -158,11 +154,6 @@ impl<'e> Schedule<'e> {
         }
     }
 
-    /// The painting's network is done with (whole: its buffers are freed).
-    pub fn drop_painting(&mut self) {
-        self.painting = None;
-    }
-
     /// Takes the iteration's buffers (after [`Arena::begin_iteration`]): the gradients.
     pub fn take_iteration(&mut self, arena: &mut Arena, regions: bool) {
         let tiled = self.tiled();
@@ -180,9 +171,13 @@ impl<'e> Schedule<'e> {
         }
     }
 
-    /// The grid of a `w`×`h` painting.
+    /// The grid of a `w`×`h` painting: the photo's core and halo over tiles.
     pub fn painting_grid(&self, w: usize, h: usize) -> TileGrid {
-        self.painting_tiles.map_or_else(|| whole_grid(w, h), |(core, halo)| TileGrid::new(w, h, core, halo))
+        if self.tiled() {
+            TileGrid::new(w, h, self.grid.core, self.grid.halo)
+        } else {
+            whole_grid(w, h)
+        }
     }
 
     /// Tile `t` of `grid` over `image` (`[3][H][W]` network space), through the photo's network or
@@ -222,11 +217,12 @@ impl<'e> Schedule<'e> {
         Some(Owned { rect: o, feats: dst, op: Some(op), full: false })
     }
 
-    /// The part of `mask` (`[h][w]` over pass `p`'s whole grid at layer `i`'s stride, `size` = (w, h))
-    /// under the features `o` it owns: the mask itself when that is all of it, else copied into the
-    /// mask scratch (`op`).
-    pub fn mask<'a>(&'a self, p: &Pass, i: usize, o: &Owned, mask: &'a Buffer, size: (usize, usize)) -> (&'a Buffer, Option<Dispatch>) {
+    /// The part of `mask` (`[h][w]` over pass `p`'s whole grid at layer `i`'s stride j: ⌊W/j⌋×⌊H/j⌋,
+    /// as pooling floors) under the features `o` it owns: the mask itself when that is all of it,
+    /// else copied into the mask scratch (`op`).
+    pub fn mask<'a>(&'a self, p: &Pass, i: usize, o: &Owned, mask: &'a Buffer) -> (&'a Buffer, Option<Dispatch>) {
         let j = self.strides[i];
+        let size = (p.grid.width / j, p.grid.height / j);
         let from = Rect { x: p.tile.ix0 / j + o.rect.x, y: p.tile.iy0 / j + o.rect.y, w: o.rect.w, h: o.rect.h };
         if from == (Rect { x: 0, y: 0, w: size.0, h: size.1 }) {
             return (mask, None);

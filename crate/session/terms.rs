@@ -28,9 +28,12 @@ impl LossParts {
         self.len
     }
 
-    /// `count` partials written at [`Self::offset`].
-    pub fn advance(&mut self, count: usize) {
+    /// A loss kernel's partials written at [`Self::offset`]: `f` gets the buffer and the offset and
+    /// returns what it made and how many partials it writes.
+    pub fn write<T>(&mut self, f: impl FnOnce(&Buffer, usize) -> (T, usize)) -> T {
+        let (made, count) = f(&self.buf, self.len);
         self.len += count;
+        made
     }
 
     /// The partials from `start` to here reduce into `slot`, times `scale`.
@@ -58,35 +61,59 @@ impl GramAcc {
     }
 }
 
-/// Adds the Gram of the features `o` that pass `p` owns at layer `i` into `acc`, masked first by
-/// `mask` (`[h][w]` over the pass's whole grid at that layer, of `size`) into `masked`.
-pub fn gram_into(sch: &Schedule, p: &Pass, i: usize, o: &Owned, mask: Option<(&Buffer, (usize, usize))>, masked: Option<&Buffer>, acc: &GramAcc) -> Vec<Dispatch> {
-    let gpu = &sch.engine.gpu;
-    let c = p.net.layers[i].output.0;
-    let name = &p.net.layers[i].name;
-    let mut ops = Vec::new();
-    let mut feats = o.feats;
-    if let Some((m, size)) = mask {
-        let (m, op) = sch.mask(p, i, o, m, size);
-        let masked = masked.expect("a masked features scratch with regions");
-        ops.extend(op);
-        ops.push(kernels::mask_act(gpu, gpu.precision, format!("{name} region mask"), (c, o.rect.area()), feats, m, masked));
-        feats = masked;
-    }
-    let split = GramSplit::new(c, o.rect.area());
-    ops.push(kernels::gram_partial(gpu, gpu.variant(), format!("{name} gram"), split, feats, &acc.partial));
-    if let Some(sum) = &acc.sum {
-        ops.push(kernels::gram_sum(gpu, format!("{name} gram sum"), c, split.splits, &acc.partial, sum, true));
-    }
-    ops
+/// A Gram matrix at every style layer, of all a pass sees or of a masked part of it: per style
+/// layer the mask (`[h][w]` over the pass's grid at that layer) and its mass (`None`: unmasked),
+/// and where it accumulates. The paintings' targets and the style term are made of these.
+#[derive(Clone)]
+pub struct Gram {
+    pub mask: Option<Vec<(Buffer, usize)>>,
+    pub accs: Vec<GramAcc>,
 }
 
-/// One styled region: per style layer its mask over the photo (`[h][w]` f32) and mass (`None`: the
-/// whole image), the Gram it matches, where its Gram accumulates and its G − A.
+impl Gram {
+    /// The mass at style layer `si` (`n`: the layer's positions, an unmasked Gram's).
+    pub fn mass(&self, si: usize, n: usize) -> usize {
+        self.mask.as_ref().map_or(n, |m| m[si].1)
+    }
+
+    /// Zeroes its sums (over tiles) where it has mass, before passes add into them.
+    pub fn zero_sums(&self, sch: &Schedule) -> Vec<Dispatch> {
+        let sums = self.accs.iter().enumerate().filter(|&(si, _)| self.mass(si, 1) > 0).filter_map(|(si, a)| Some((si, a.sum.as_ref()?)));
+        sums.map(|(si, s)| kernels::zero(&sch.engine.gpu, "gram sum".into(), sch.layers[sch.style[si]].output.0.pow(2), s)).collect()
+    }
+
+    /// Adds the Gram of the features `o` that pass `p` owns at style layer `si`, masked first
+    /// into `masked`, if it has mass there.
+    pub fn accumulate(&self, sch: &Schedule, p: &Pass, (si, o): (usize, &Owned), masked: Option<&Buffer>) -> Vec<Dispatch> {
+        let (gpu, i) = (&sch.engine.gpu, sch.style[si]);
+        let (c, name) = (p.net.layers[i].output.0, &p.net.layers[i].name);
+        let mut ops = Vec::new();
+        let mut feats = o.feats;
+        match &self.mask {
+            Some(m) if m[si].1 == 0 => return ops,
+            Some(m) => {
+                let (m, op) = sch.mask(p, i, o, &m[si].0);
+                let masked = masked.expect("a masked features scratch with regions");
+                ops.extend(op);
+                ops.push(kernels::mask_act(gpu, gpu.precision, format!("{name} region mask"), (c, o.rect.area()), feats, m, masked));
+                feats = masked;
+            }
+            None => {}
+        }
+        let split = GramSplit::new(c, o.rect.area());
+        let acc = &self.accs[si];
+        ops.push(kernels::gram_partial(gpu, gpu.variant(), format!("{name} gram"), split, feats, &acc.partial));
+        if let Some(sum) = &acc.sum {
+            ops.push(kernels::gram_sum(gpu, format!("{name} gram sum"), c, split.splits, &acc.partial, sum, true));
+        }
+        ops
+    }
+}
+
+/// One styled region: its Gram over the photo, the Gram it matches and its G − A, per style layer.
 pub struct Styled {
-    pub mask: Option<Vec<(Buffer, usize)>>,
+    pub gram: Gram,
     pub targets: Vec<Buffer>,
-    pub accs: Vec<GramAcc>,
     pub diffs: Vec<Buffer>,
 }
 
@@ -108,13 +135,11 @@ impl StyleTerm {
             let start = parts.offset();
             let mut row = Vec::new();
             for (r, region) in styled.iter().enumerate() {
-                let mass = region.mass(si, n);
+                let mass = region.gram.mass(si, n);
                 row.push((mass > 0).then(|| {
-                    let (gram, split) = region.accs[si].source(c, n, mass);
-                    let bufs = StyleDiff { partial: gram, target: &region.targets[si], diff: &region.diffs[si], loss_part: &parts.buf };
-                    let (d, count) = kernels::style_diff(&sch.engine.gpu, format!("{} region {r} gram", l.name), split, bufs, parts.offset());
-                    parts.advance(count);
-                    d
+                    let (gram, split) = region.gram.accs[si].source(c, n, mass);
+                    let (target, diff, label) = (&region.targets[si], &region.diffs[si], format!("{} region {r} gram", l.name));
+                    parts.write(|loss_part, at| kernels::style_diff(&sch.engine.gpu, label, split, StyleDiff { partial: gram, target, diff, loss_part }, at))
                 }));
             }
             parts.range(start, SLOT_STYLE + si, 1.0 / (c * c) as f32);
@@ -130,20 +155,12 @@ impl StyleTerm {
 
     /// The accumulators to zero before tiles add into them.
     pub fn zero_sums(&self, sch: &Schedule) -> Vec<Dispatch> {
-        let c2 = |si: usize| sch.layers[sch.style[si]].output.0.pow(2);
-        let sums = self.styled.iter().flat_map(|r| r.accs.iter().enumerate().filter_map(|(si, a)| a.sum.as_ref().map(|s| (si, s))));
-        sums.map(|(si, s)| kernels::zero(&sch.engine.gpu, "gram sum".into(), c2(si), s)).collect()
+        self.styled.iter().flat_map(|r| r.gram.zero_sums(sch)).collect()
     }
 
     /// Adds the Grams of what pass `p` owns at style layer `si` (features `o`) into each region's.
     pub fn accumulate(&self, sch: &Schedule, p: &Pass, si: usize, o: &Owned) -> Vec<Dispatch> {
-        let i = sch.style[si];
-        let n = sch.layers[i].output.1 * sch.layers[i].output.2;
-        let mut ops = Vec::new();
-        for region in self.styled.iter().filter(|r| r.mass(si, n) > 0) {
-            ops.extend(gram_into(sch, p, i, o, region.mask_at(sch, si), sch.masked.as_ref(), &region.accs[si]));
-        }
-        ops
+        self.styled.iter().flat_map(|r| r.gram.accumulate(sch, p, (si, o), sch.masked.as_ref())).collect()
     }
 
     /// The style gradient of pass `p` at style layer `si` (features `o`) into `sink`; `inline`
@@ -156,13 +173,13 @@ impl StyleTerm {
         let name = &p.net.layers[i].name;
         let mut ops = Vec::new();
         for (r, region) in self.styled.iter().enumerate() {
-            let mass = region.mass(si, n);
+            let mass = region.gram.mass(si, n);
             if mass == 0 {
                 continue;
             }
-            let mask = region.mask_at(sch, si);
+            let mask = region.gram.mask.as_ref().map(|m| &m[si].0);
             if inline {
-                ops.extend(gram_into(sch, p, i, o, mask, sch.masked.as_ref(), &region.accs[si]));
+                ops.extend(region.gram.accumulate(sch, p, (si, o), sch.masked.as_ref()));
                 ops.extend(self.diff_ops[si][r].clone());
             }
             let scale = 4.0 / ((c as f32).powi(3) * mass as f32);
@@ -171,8 +188,8 @@ impl StyleTerm {
             // and added into the sink; without a mask, straight into the sink.
             let (feat, grad, accumulate, masked_by) = match mask {
                 None => (o.feats, sink.buf, sink.written, None),
-                Some((m, size)) => {
-                    let (m, op) = sch.mask(p, i, o, m, size);
+                Some(m) => {
+                    let (m, op) = sch.mask(p, i, o, m);
                     let masked = sch.masked.as_ref().expect("regions");
                     if !inline {
                         ops.extend(op);
@@ -191,19 +208,6 @@ impl StyleTerm {
             sink.written = true;
         }
         ops
-    }
-}
-
-impl Styled {
-    /// The mass at style layer `si` (`n`: the layer's positions, a region without a mask's).
-    fn mass(&self, si: usize, n: usize) -> usize {
-        self.mask.as_ref().map_or(n, |m| m[si].1)
-    }
-
-    /// The mask at style layer `si` and the layer's size, if any.
-    fn mask_at<'a>(&'a self, sch: &Schedule, si: usize) -> Option<(&'a Buffer, (usize, usize))> {
-        let l = &sch.layers[sch.style[si]];
-        self.mask.as_ref().map(|m| (&m[si].0, (l.output.2, l.output.1)))
     }
 }
 
@@ -230,11 +234,11 @@ impl ContentTerm {
             ops.push(kernels::zero(gpu, "content gradient".into(), c * o.rect.area(), sink.buf));
         }
         self.start.get_or_insert(parts.offset());
-        let bufs = ContentLoss { feat: o.feats, target: &self.targets[k], grad: sink.buf, loss_part: &parts.buf };
-        let (d, count) = kernels::content_loss(gpu, gpu.precision, format!("{} content", l.name), c * o.rect.area(), scale * s.content_weight, bufs, parts.offset());
+        let (feat, target, grad) = (o.feats, &self.targets[k], sink.buf);
+        let (label, n, coef) = (format!("{} content", l.name), c * o.rect.area(), scale * s.content_weight);
+        let d = parts.write(|loss_part, at| kernels::content_loss(gpu, gpu.precision, label, n, coef, ContentLoss { feat, target, grad, loss_part }, at));
         steering.add(&d, offset_of!(ElemParams, coef), scale, Knob::Alpha, s);
         ops.push(d);
-        parts.advance(count);
         sink.written = true;
         ops
     }
@@ -255,8 +259,7 @@ pub fn finish_losses(sch: &Schedule, image: super::ImageBuffers, grad_x: &Buffer
     let hw = w * h;
     let tv_scale = 2.0 / (3 * hw) as f32;
     let start = parts.offset();
-    let (ds, count) = kernels::tv_loss(gpu, "tv".into(), (3, h, w), tv_scale * s.tv_weight, TvLoss { img: image.x, grad: grad_x, loss_part: &parts.buf }, start);
-    parts.advance(count);
+    let ds = parts.write(|loss_part, at| kernels::tv_loss(gpu, "tv".into(), (3, h, w), tv_scale * s.tv_weight, TvLoss { img: image.x, grad: grad_x, loss_part }, at));
     parts.range(start, SLOT_TV, 1.0 / (3 * hw) as f32);
     let mut ops = Vec::new();
     for d in ds {
@@ -266,9 +269,9 @@ pub fn finish_losses(sch: &Schedule, image: super::ImageBuffers, grad_x: &Buffer
     if let Some((previous, reliable)) = image.temporal {
         // Image-level like TV: the same on the whole image and over tiles.
         let start = parts.offset();
-        let b = TemporalLoss { img: image.x, previous, reliable, grad: grad_x, loss_part: &parts.buf };
-        let (d, count) = kernels::loss::temporal_loss(gpu, (h, w), tv_scale * s.temporal_weight, b, start);
-        parts.advance(count);
+        let d = parts.write(|loss_part, at| {
+            kernels::loss::temporal_loss(gpu, (h, w), tv_scale * s.temporal_weight, TemporalLoss { img: image.x, previous, reliable, grad: grad_x, loss_part }, at)
+        });
         parts.range(start, SLOT_TEMPORAL, 1.0 / (3 * hw) as f32);
         ops.push(d);
     }
