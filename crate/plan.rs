@@ -102,7 +102,7 @@ impl Builder {
     /// at every style layer of the painting network (`painting`, the bounding size: any painting
     /// fits) and its own targets.
     fn guided_targets(&mut self, painting: &[LayerShape], settings: &Settings) {
-        let styled = crate::settings::styled_count(settings);
+        let styled = crate::settings::styled_paintings(settings).len();
         for r in (0..styled).filter(|&r| crate::settings::guided_by_painting(settings, r)) {
             for l in painting.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())) {
                 self.add(Buf::StyleMask(l.name.clone(), r), 4 * (l.output.1 * l.output.2) as u64, Life::Targets);
@@ -164,7 +164,7 @@ impl Plan {
         let hw = (width * height) as u64;
         let layers = layer_shapes(width, height, channels);
         // Each styled region's style passes write their own loss partials (five layers each).
-        let styled = crate::settings::styled_count(settings).max(1);
+        let styled = crate::settings::styled_paintings(settings).len().max(1);
         b.image_state(hw, settings, loss_partials(1 + 5 * (styled - 1)));
         b.network(Net::Photo, &layers, v, Life::Session);
         let largest = layers.iter().map(|l| 4 * l.out_len() as u64).max().unwrap_or(4);
@@ -181,7 +181,7 @@ impl Plan {
             b.add(Buf::ContentTarget(0), precision.bytes() * l.out_len() as u64, Life::Session);
         }
         b.painting_grams(&layers, settings);
-        let styled = crate::settings::styled_count(settings);
+        let styled = crate::settings::styled_paintings(settings).len();
         if styled > 0 {
             let style_ls: Vec<&LayerShape> = layers.iter().filter(|l| STYLE_LAYERS.contains(&l.name.as_str())).collect();
             for l in &style_ls {
@@ -236,7 +236,7 @@ impl Plan {
         let halo = halo_for(&probe, settings);
         let grid = TileGrid::new(width, height, core, halo);
         let style_grid = TileGrid::new(style.0, style.1, core, halo);
-        let styled = crate::settings::styled_count(settings);
+        let styled = crate::settings::styled_paintings(settings).len();
         b.image_state(hw, settings, loss_partials(grid.tiles.len() + 5 * styled.saturating_sub(1)));
         // The tile network, sized for the largest tile input of either grid.
         let (gw, gh) = grid.max_input();

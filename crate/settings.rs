@@ -339,8 +339,7 @@ impl Settings {
         for &v in std::iter::once(&self.style_scale).chain(&self.style_scales) {
             ensure(v.is_finite() && (0.1..=4.0).contains(&v), || format!("style scale must be between 0.1 and 4, got {v}"))?;
         }
-        let most = MAX_PAINTINGS;
-        ensure(self.style_blend.len() <= most && self.style_scales.len() <= most, || format!("at most {most} paintings can be blended"))?;
+        ensure(self.style_blend.len() <= MAX_PAINTINGS && self.style_scales.len() <= MAX_PAINTINGS, || format!("at most {MAX_PAINTINGS} paintings can be blended"))?;
         ensure(self.regions.len() <= 4, || "at most 4 region colours".into())?;
         if let Some(r) = self.regions.iter().find(|r| r.painting.is_some_and(|p| p >= self.paintings())) {
             return Err(Error::Settings(format!("region {:?} names painting {} of {}", r.color, r.painting.unwrap_or(0) + 1, self.paintings())));
@@ -374,11 +373,6 @@ pub fn styled_paintings(settings: &Settings) -> Vec<usize> {
 /// painting has a style mask ([`Settings::style_masks`]).
 pub fn guided_by_painting(settings: &Settings, r: usize) -> bool {
     styled_paintings(settings).get(r).is_some_and(|&p| settings.style_masks.get(p).copied().unwrap_or(false))
-}
-
-/// How many regions the settings style (those with a painting, and the rest).
-pub fn styled_count(settings: &Settings) -> usize {
-    styled_paintings(settings).len()
 }
 
 /// Whether the settings' regions keep the photo anywhere (a region without a painting).

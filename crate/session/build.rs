@@ -4,7 +4,7 @@
 //! schedule's order, each forward then back from relu5_1 with the loss terms ([`super::terms`])
 //! at their layers, the TV loss, the one loss reduction, and the optimiser's step.
 
-use super::color::{ColourBuffers, ColourPrep};
+use super::color::ColourPrep;
 use super::passes::{Order, Pass, Schedule};
 use super::steer::{Knob, Steering};
 use super::terms::{finish_losses, ContentTerm, Gram, GramAcc, LossParts, StyleTerm, Styled};
@@ -49,8 +49,8 @@ pub struct Iteration {
     /// With several paintings: the blend of their Grams into the style targets (run again when the
     /// blend weights are steered).
     pub blend: Vec<Dispatch>,
-    /// What colour control keeps.
-    pub colour: ColourBuffers,
+    /// `[3][h][w]` the photo (network space) that colour control keeps ([`super::Colors::keeps_photo`]).
+    pub photo: Option<Buffer>,
 }
 
 /// A styled region on the GPU: its painting and, per style layer, its mask (`[n]` f32) and mass;
@@ -133,8 +133,9 @@ impl Targets {
 pub fn build(engine: &Engine, plan: &Plan, s: &Settings, image: ImageBuffers, inputs: Resized, arena: &mut Arena) -> Iteration {
     let (w, h) = (inputs.content.width() as usize, inputs.content.height() as usize);
     let guided = inputs.regions.iter().any(|r| r.guide.is_some());
-    let mut sch = Schedule::new(engine, s, plan, (w, h), (!inputs.regions.is_empty(), guided), arena);
-    let (targets, colour, blend) = compute_targets(&mut sch, image, &inputs, arena);
+    let bounding = inputs.paintings.iter().fold((0, 0), |(a, b), p| (a.max(p.width() as usize), b.max(p.height() as usize)));
+    let mut sch = Schedule::new(engine, s, plan, ((w, h), bounding), (!inputs.regions.is_empty(), guided), arena);
+    let (targets, photo, blend) = compute_targets(&mut sch, image, &inputs, arena);
     init_noise(&engine.gpu, s, image.x, w * h, image.keep);
     // The targets are submitted: their buffers (the whole painting's network) make way for the iteration's.
     sch.painting = None;
@@ -145,7 +146,7 @@ pub fn build(engine: &Engine, plan: &Plan, s: &Settings, image: ImageBuffers, in
         it.steering.add(d, offset_of!(kernels::gram::BlendParams, w) + 4 * k, 1.0, Knob::Blend(k), s);
     }
     it.blend = blend;
-    it.colour = colour;
+    it.photo = photo;
     it
 }
 
@@ -154,7 +155,7 @@ pub fn build(engine: &Engine, plan: &Plan, s: &Settings, image: ImageBuffers, in
 /// targets (what each pass of the photo owns at relu4_2) and each painting's Grams — one submission
 /// per painting — then blends several paintings' Grams. Regions whose painting has a style mask
 /// get their own targets: the guided Grams of their part of it. Reads nothing back.
-fn compute_targets(sch: &mut Schedule, image: ImageBuffers, inputs: &Resized, arena: &mut Arena) -> (Targets, ColourBuffers, Vec<Dispatch>) {
+fn compute_targets(sch: &mut Schedule, image: ImageBuffers, inputs: &Resized, arena: &mut Arena) -> (Targets, Option<Buffer>, Vec<Dispatch>) {
     let (engine, s) = (sch.engine, sch.s);
     let gpu = &engine.gpu;
     let (w, h) = (sch.grid.width, sch.grid.height);
@@ -163,8 +164,6 @@ fn compute_targets(sch: &mut Schedule, image: ImageBuffers, inputs: &Resized, ar
     once.extend(first_ops);
     let (style_img, upload_s) = (arena.take(Buf::StyleImage), arena.take(Buf::StyleRgba));
     let t = take_targets(sch, inputs, arena);
-    let bounding = inputs.paintings.iter().fold((0, 0), |(a, b), p| (a.max(p.width() as usize), b.max(p.height() as usize)));
-    sch.take_painting(arena, &layer_shapes(bounding.0, bounding.1, &engine.channels()));
     for (k, painting) in inputs.paintings.iter().enumerate() {
         let (sw, sh) = (painting.width() as usize, painting.height() as usize);
         gpu.queue.write_buffer(&upload_s, 0, painting.as_raw());
@@ -183,7 +182,7 @@ fn compute_targets(sch: &mut Schedule, image: ImageBuffers, inputs: &Resized, ar
     }
     let blend = blend_ops(engine, s, &t.grams, &t.style);
     gpu.submit(&blend, |_| {});
-    (t, prep.kept, blend)
+    (t, prep.photo, blend)
 }
 
 /// The targets' buffers from the plan.
@@ -216,12 +215,8 @@ fn painting_grams(sch: &Schedule, (k, painting): (usize, &RgbaImage), regions: &
     let grams: Vec<(Gram, Vec<Buffer>)> = std::iter::once(whole).chain(guided).collect();
     let finish = |si: usize, (gram, outs): &(Gram, Vec<Buffer>)| {
         let l = &layers[sch.style[si]];
-        let (n, c) = (l.output.1 * l.output.2, l.output.0);
-        let mass = gram.mass(si, n);
-        (mass > 0).then(|| {
-            let (src, split) = gram.accs[si].source(c, n, mass);
-            kernels::gram_finish(gpu, format!("{} style gram", l.name), split, src, &outs[si])
-        })
+        let (src, split) = gram.source(si, l.output.0, l.output.1 * l.output.2)?;
+        Some(kernels::gram_finish(gpu, format!("{} style gram", l.name), split, src, &outs[si]))
     };
     let mut ops: Vec<Dispatch> = grams.iter().flat_map(|(g, _)| g.zero_sums(sch)).collect();
     for tile in &grid.tiles {
@@ -316,7 +311,7 @@ fn iteration(mut sch: Schedule, image: ImageBuffers, t: Targets, regions: &[Regi
         steering: sweep.steering,
         grad_x,
         blend: Vec::new(),
-        colour: ColourBuffers::default(),
+        photo: None,
     };
     optimiser(gpu, s, w * h, image, arena, &mut it);
     it

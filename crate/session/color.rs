@@ -11,23 +11,16 @@ use crate::plan::{Arena, Buf};
 use crate::tiles::Rect;
 use wgpu::Buffer;
 
-/// The colour buffers a session keeps.
-#[derive(Default)]
-pub struct ColourBuffers {
-    /// `[3][h][w]` the photo (network space), with [`Colors::keeps_photo`].
-    pub photo: Option<Buffer>,
-    /// `[24]` the (last) painting's and the photo's maps, with [`Colors::fits`].
-    pub affine: Option<Buffer>,
-}
-
 /// The preparation under way: the photo's part done, each painting's to come.
 pub(super) struct ColourPrep {
     colors: Colors,
     hw: usize,
-    /// The buffers the session keeps.
-    pub kept: ColourBuffers,
-    /// The moments' buffers (photo, painting) and the photo's rows.
-    moments: Option<(Buffer, Buffer, usize)>,
+    /// `[3][h][w]` the photo (network space), with [`Colors::keeps_photo`]: what the session keeps
+    /// to show the result with the photo's chroma.
+    pub photo: Option<Buffer>,
+    /// With [`Colors::fits`]: the moments' buffers (photo, painting), the photo's rows, and `[24]`
+    /// the (last) painting's and the photo's maps.
+    fit: Option<(Buffer, Buffer, usize, Buffer)>,
     staging: Option<Staging>,
 }
 
@@ -37,28 +30,25 @@ impl ColourPrep {
     /// `staging`: the scratch of windowed per-pixel kernels ([`kernels::Staging`]), when planned.
     pub(super) fn new(gpu: &crate::Gpu, colors: Colors, x: &Buffer, hw: usize, arena: &mut Arena, staging: Option<&Staging>) -> (ColourPrep, Vec<Dispatch>) {
         let mut ops = Vec::new();
-        let mut kept = ColourBuffers::default();
-        if colors.keeps_photo() {
+        let photo = colors.keeps_photo().then(|| {
             let photo = arena.take(Buf::Photo);
             let all = BoxMove { c: 3, src: (hw, 1), from: Rect { x: 0, y: 0, w: hw, h: 1 }, dst: (hw, 1), to: (0, 0) };
             ops.extend(kernels::copy_boxes(gpu, "keep the photo", all, x, &photo, false));
-            kept.photo = Some(photo);
-        }
-        let mut moments = None;
-        if colors.fits() {
+            photo
+        });
+        let fit = colors.fits().then(|| {
             let (mc, ms) = (arena.take(Buf::ColourMomentsPhoto), arena.take(Buf::ColourMomentsPainting));
             let (m_ops, rows) = kernels::color_moments(gpu, hw, x, &mc, staging);
             ops.extend(m_ops);
-            kept.affine = Some(arena.take(Buf::ColourAffine));
-            moments = Some((mc, ms, rows));
-        }
-        (ColourPrep { colors, hw, kept, moments, staging: staging.cloned() }, ops)
+            (mc, ms, rows, arena.take(Buf::ColourAffine))
+        });
+        (ColourPrep { colors, hw, photo, fit, staging: staging.cloned() }, ops)
     }
 
     /// Painting `k`'s part (`style`, `shw` pixels): fit its colours to the photo's and apply the
     /// fit; after the first painting's fit, luminance transfer makes the photo `x` grey.
     pub(super) fn painting(&self, gpu: &crate::Gpu, k: usize, x: &Buffer, style: &Buffer, shw: usize) -> Vec<Dispatch> {
-        let (Some((mc, ms, rows_c)), Some(affine)) = (&self.moments, &self.kept.affine) else { return Vec::new() };
+        let Some((mc, ms, rows_c, affine)) = &self.fit else { return Vec::new() };
         let fit = if self.colors == Colors::Luminance { color::Fit::Luminance } else { color::Fit::Match };
         let st = self.staging.as_ref();
         let (mut ops, rows_s) = kernels::color_moments(gpu, shw, style, ms, st);

@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
 use crate::kernels::{self, loss::SLOT_TOTALS};
-use crate::plan::{bounding, sizes, Arena, Buf, Plan, Size};
+use crate::plan::{plan_for, sizes, Arena, Buf, Plan, Size};
 use crate::resample::resize;
 use crate::vgg::Engine;
 use image::RgbaImage;
@@ -24,7 +24,6 @@ pub use crate::kernels::MEAN_BGR;
 pub use crate::masks::Masks;
 pub use crate::settings::{Colors, Init, Optimizer, Region, Settings, TileMode, AVERAGE_DECAY};
 pub use build::{ImageBuffers, Iteration, PaintingGuide, RegionGpu};
-pub use color::ColourBuffers;
 pub use run::{Carry, Run, Scale};
 
 /// Sessions alive in this process (each holds its GPU buffers until dropped).
@@ -126,8 +125,6 @@ pub struct Session {
     x: wgpu::Buffer,
     /// The iterate average with averaging on; else a placeholder the optimiser binds.
     avg: wgpu::Buffer,
-    /// What is shown and saved: `avg` with averaging on, else `x`.
-    shown: wgpu::Buffer,
     losses: wgpu::Buffer,
     rgba: wgpu::Buffer,
     iteration_plan: Iteration,
@@ -168,9 +165,8 @@ impl Session {
         }
         let gpu = &engine.gpu;
         let ((w, h), style_sizes) = sizes(content.width(), content.height(), &inputs.dims().1, settings)?;
-        let (sw, sh) = bounding(&style_sizes);
-        let (w, h, sw, sh) = (w as usize, h as usize, sw as usize, sh as usize);
-        let plan = Plan::choose(w, h, (sw, sh), &engine.channels(), gpu.variant(), settings, engine.budget())?;
+        let (w, h) = (w as usize, h as usize);
+        let plan = plan_for(&engine, content.width(), content.height(), &inputs.dims().1, settings)?;
         gpu.check()?;
         let hw = w * h;
         let mut arena = plan.allocate(gpu);
@@ -200,7 +196,7 @@ impl Session {
         debug_assert!(arena.left().is_empty(), "planned buffers never used: {:?}", arena.left());
         // What is shown and saved: the average when averaging, else the image itself.
         let shown = if settings.average { avg.clone() } else { x.clone() };
-        let display_op = match &iteration_plan.colour.photo {
+        let display_op = match &iteration_plan.photo {
             Some(photo) => kernels::color_display(gpu, hw, &shown, photo, &rgba, staging.as_ref()),
             None => kernels::postprocess(gpu, hw, &shown, &rgba, staging.as_ref()),
         };
@@ -214,7 +210,6 @@ impl Session {
             plan,
             x,
             avg,
-            shown,
             losses,
             rgba,
             iteration_plan,
@@ -224,7 +219,7 @@ impl Session {
             iteration: 0,
             evaluated_at: None,
         };
-        session.restart_average();
+        session.copy_if_averaging(&session.x, &session.avg);
         LIVE_BYTES.fetch_add(session.peak_bytes(), Ordering::SeqCst);
         Ok(session)
     }
@@ -335,11 +330,8 @@ impl Session {
     /// Makes the shown image (the iterate average) the image being optimised, so that
     /// [`Self::evaluate`] measures what is saved. Optimising on from it restarts nothing else.
     pub fn adopt_average(&mut self) -> Result<()> {
-        let gpu = &self.engine.gpu;
-        gpu.check()?;
-        if self.settings.average {
-            gpu.submit(&[], |enc| enc.copy_buffer_to_buffer(&self.avg, 0, &self.x, 0, self.x.size()));
-        }
+        self.engine.gpu.check()?;
+        self.copy_if_averaging(&self.avg, &self.x);
         Ok(())
     }
 
@@ -397,7 +389,7 @@ impl Session {
     /// read back as `[3][h][w]` f32 in network space: what the next scale starts from.
     pub fn image_f32(&self) -> impl std::future::Future<Output = Result<Vec<f32>>> + 'static {
         let engine = self.engine.clone();
-        let buffer = self.shown.clone();
+        let buffer = if self.settings.average { &self.avg } else { &self.x }.clone();
         let n = 3 * self.width * self.height;
         async move { engine.gpu.read_f32(&buffer, 0, n).await }
     }
@@ -440,14 +432,14 @@ impl Session {
             keep.apply(&mut clamped);
         }
         gpu.queue.write_buffer(&self.x, 0, bytemuck::cast_slice(&clamped));
-        self.restart_average();
+        self.copy_if_averaging(&self.x, &self.avg);
         Ok(())
     }
 
-    /// The iterate average starts again from the current image (after the image was replaced).
-    fn restart_average(&self) {
+    /// With averaging on, copies `from` into `to` (the image and its average).
+    fn copy_if_averaging(&self, from: &wgpu::Buffer, to: &wgpu::Buffer) {
         if self.settings.average {
-            self.engine.gpu.submit(&[], |enc| enc.copy_buffer_to_buffer(&self.x, 0, &self.avg, 0, self.avg.size()));
+            self.engine.gpu.submit(&[], |enc| enc.copy_buffer_to_buffer(from, 0, to, 0, to.size()));
         }
     }
 

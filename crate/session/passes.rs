@@ -102,9 +102,16 @@ pub struct Schedule<'e> {
 }
 
 impl<'e> Schedule<'e> {
-    /// The schedule of `plan` over a `w`×`h` photo, taking the buffers the targets use (regions:
-    /// `regions`; style masks: `guided`).
-    pub fn new(engine: &'e Engine, s: &'e Settings, plan: &Plan, (w, h): (usize, usize), (regions, guided): (bool, bool), arena: &mut Arena) -> Schedule<'e> {
+    /// The schedule of `plan` over a `w`×`h` photo and paintings within `bounding`, taking the
+    /// buffers the targets use (regions: `regions`; style masks: `guided`).
+    pub fn new(
+        engine: &'e Engine,
+        s: &'e Settings,
+        plan: &Plan,
+        ((w, h), bounding): ((usize, usize), (usize, usize)),
+        (regions, guided): (bool, bool),
+        arena: &mut Arena,
+    ) -> Schedule<'e> {
         let channels = engine.channels();
         let layers = layer_shapes(w, h, &channels);
         let index = |name: &str| layers.iter().position(|l| l.name == name).expect("a VGG19 layer");
@@ -127,7 +134,7 @@ impl<'e> Schedule<'e> {
             content,
             strides,
             photo,
-            painting: None,
+            painting: (!tiled).then(|| NetBuffers::take(engine, arena, Net::Painting, &layer_shapes(bounding.0, bounding.1, &channels))),
             crop: take(arena, tiled, Buf::TileCrop),
             crop_grad: None,
             grad_in: None,
@@ -144,14 +151,6 @@ impl<'e> Schedule<'e> {
     /// Whether passes run over tiles.
     pub fn tiled(&self) -> bool {
         self.order != Order::Whole
-    }
-
-    /// The painting network's buffers for a painting of (at most) `layers` (whole: its own, taken
-    /// on first use).
-    pub fn take_painting(&mut self, arena: &mut Arena, layers: &[LayerShape]) {
-        if !self.tiled() && self.painting.is_none() {
-            self.painting = Some(NetBuffers::take(self.engine, arena, Net::Painting, layers));
-        }
     }
 
     /// Takes the iteration's buffers (after [`Arena::begin_iteration`]): the gradients.

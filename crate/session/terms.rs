@@ -23,11 +23,6 @@ impl LossParts {
         LossParts { buf, ranges: Vec::new(), len: 0 }
     }
 
-    /// Where the next partials go.
-    pub fn offset(&self) -> usize {
-        self.len
-    }
-
     /// A loss kernel's partials written at [`Self::offset`]: `f` gets the buffer and the offset and
     /// returns what it made and how many partials it writes.
     pub fn write<T>(&mut self, f: impl FnOnce(&Buffer, usize) -> (T, usize)) -> T {
@@ -50,17 +45,6 @@ pub struct GramAcc {
     pub sum: Option<Buffer>,
 }
 
-impl GramAcc {
-    /// The buffer holding the Gram (sums of products, unnormalised) and how to read it, for a
-    /// layer of `c` channels and `n` positions (the whole image's), normalised by `mass`.
-    pub fn source(&self, c: usize, n: usize, mass: usize) -> (&Buffer, GramSplit) {
-        match &self.sum {
-            Some(sum) => (sum, GramSplit { c, n: mass, splits: 1, chunk: n.next_multiple_of(16) }),
-            None => (&self.partial, GramSplit { n: mass, ..GramSplit::new(c, n) }),
-        }
-    }
-}
-
 /// A Gram matrix at every style layer, of all a pass sees or of a masked part of it: per style
 /// layer the mask (`[h][w]` over the pass's grid at that layer) and its mass (`None`: unmasked),
 /// and where it accumulates. The paintings' targets and the style term are made of these.
@@ -74,6 +58,17 @@ impl Gram {
     /// The mass at style layer `si` (`n`: the layer's positions, an unmasked Gram's).
     pub fn mass(&self, si: usize, n: usize) -> usize {
         self.mask.as_ref().map_or(n, |m| m[si].1)
+    }
+
+    /// At style layer `si` (`c` channels, `n` positions: the whole input's), if it has mass there:
+    /// the buffer holding the Gram (sums of products, unnormalised) and how to read it, normalised
+    /// by the mass.
+    pub fn source(&self, si: usize, c: usize, n: usize) -> Option<(&Buffer, GramSplit)> {
+        let (acc, mass) = (&self.accs[si], self.mass(si, n));
+        (mass > 0).then(|| match &acc.sum {
+            Some(sum) => (sum, GramSplit { c, n: mass, splits: 1, chunk: n.next_multiple_of(16) }),
+            None => (&acc.partial, GramSplit { n: mass, ..GramSplit::new(c, n) }),
+        })
     }
 
     /// Zeroes its sums (over tiles) where it has mass, before passes add into them.
@@ -132,12 +127,10 @@ impl StyleTerm {
         for (si, &i) in sch.style.iter().enumerate() {
             let l = &sch.layers[i];
             let (c, n) = (l.output.0, l.output.1 * l.output.2);
-            let start = parts.offset();
+            let start = parts.len;
             let mut row = Vec::new();
             for (r, region) in styled.iter().enumerate() {
-                let mass = region.gram.mass(si, n);
-                row.push((mass > 0).then(|| {
-                    let (gram, split) = region.gram.accs[si].source(c, n, mass);
+                row.push(region.gram.source(si, c, n).map(|(gram, split)| {
                     let (target, diff, label) = (&region.targets[si], &region.diffs[si], format!("{} region {r} gram", l.name));
                     parts.write(|loss_part, at| kernels::style_diff(&sch.engine.gpu, label, split, StyleDiff { partial: gram, target, diff, loss_part }, at))
                 }));
@@ -233,7 +226,7 @@ impl ContentTerm {
         if !sink.written {
             ops.push(kernels::zero(gpu, "content gradient".into(), c * o.rect.area(), sink.buf));
         }
-        self.start.get_or_insert(parts.offset());
+        self.start.get_or_insert(parts.len);
         let (feat, target, grad) = (o.feats, &self.targets[k], sink.buf);
         let (label, n, coef) = (format!("{} content", l.name), c * o.rect.area(), scale * s.content_weight);
         let d = parts.write(|loss_part, at| kernels::content_loss(gpu, gpu.precision, label, n, coef, ContentLoss { feat, target, grad, loss_part }, at));
@@ -258,7 +251,7 @@ pub fn finish_losses(sch: &Schedule, image: super::ImageBuffers, grad_x: &Buffer
     let (w, h) = (sch.grid.width, sch.grid.height);
     let hw = w * h;
     let tv_scale = 2.0 / (3 * hw) as f32;
-    let start = parts.offset();
+    let start = parts.len;
     let ds = parts.write(|loss_part, at| kernels::tv_loss(gpu, "tv".into(), (3, h, w), tv_scale * s.tv_weight, TvLoss { img: image.x, grad: grad_x, loss_part }, at));
     parts.range(start, SLOT_TV, 1.0 / (3 * hw) as f32);
     let mut ops = Vec::new();
@@ -268,7 +261,7 @@ pub fn finish_losses(sch: &Schedule, image: super::ImageBuffers, grad_x: &Buffer
     }
     if let Some((previous, reliable)) = image.temporal {
         // Image-level like TV: the same on the whole image and over tiles.
-        let start = parts.offset();
+        let start = parts.len;
         let d = parts.write(|loss_part, at| {
             kernels::loss::temporal_loss(gpu, (h, w), tv_scale * s.temporal_weight, TemporalLoss { img: image.x, previous, reliable, grad: grad_x, loss_part }, at)
         });
