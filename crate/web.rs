@@ -454,11 +454,11 @@ impl View {
     }
 }
 
-/// A running optimisation: a coarse-to-fine [`Run`], one scale at a time.
 /// What a finished scale hands the next (`Job.leave()` → `Job.advance(carry)`); opaque to JS.
 #[wasm_bindgen]
 pub struct ScaleCarry(crate::session::Carry);
 
+/// A running optimisation: a coarse-to-fine [`Run`], one scale at a time.
 #[wasm_bindgen]
 pub struct Job {
     run: Run,

@@ -177,7 +177,13 @@ fn coarse_to_fine_carries_each_scale_into_the_next() {
         let done_before = run.iterations_done();
         let (pw, ph) = run.session().size();
         let shown = pollster::block_on(run.session().image_f32()).unwrap();
+        let stale = (run.scale() == 0).then(|| pollster::block_on(run.leave()).unwrap());
         pollster::block_on(run.next_scale()).unwrap();
+        if let Some(stale) = stale {
+            let e = run.advance(stale).expect_err("a carry from an earlier scale");
+            assert!(matches!(e, stylize::Error::Settings(_)), "{e}");
+            assert_eq!(run.scale(), 1, "refused before anything changed");
+        }
         let (w, h) = run.session().size();
         let start = pollster::block_on(run.session().image_f32()).unwrap();
         let want = stylize::resample::resize_planar(&shown, pw, ph, w, h);

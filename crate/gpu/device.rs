@@ -302,6 +302,20 @@ impl Gpu {
         buffer.destroy();
     }
 
+    /// Runs `make` (which creates GPU objects) inside a validation error scope: a kernel that fails
+    /// to compile or validate on this device becomes [`Error::Kernel`] at once (instead of an
+    /// error at the first submission), so the caller can fall back to another [`Variant`].
+    pub async fn validated<T>(&self, make: impl FnOnce() -> Result<T>) -> Result<T> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let made = make();
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = self.device.poll(wgpu::PollType::Poll);
+        if let Some(e) = scope.pop().await {
+            return Err(Error::Kernel(crate::error::one_line(&e.to_string())));
+        }
+        made
+    }
+
     /// Returns the first GPU error or device loss seen since the device was created, if any.
     pub fn check(&self) -> Result<()> {
         if let Some(msg) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone() {

@@ -224,18 +224,11 @@ impl Session {
         Ok(session)
     }
 
-    /// [`Self::new`] inside a validation error scope: a kernel that fails to compile or validate
-    /// on this device becomes [`Error::Kernel`] (instead of an error at the first step), so the
-    /// caller can fall back to another [`crate::Variant`] on a new device.
+    /// [`Self::new`] inside a validation error scope ([`crate::Gpu::validated`]): a kernel that
+    /// fails to compile or validate on this device becomes [`Error::Kernel`] (instead of an error at
+    /// the first step), so the caller can fall back to another [`crate::Variant`] on a new device.
     pub async fn create_checked(engine: Rc<Engine>, inputs: &Inputs, settings: &Settings) -> Result<Session> {
-        let scope = engine.gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let session = Session::new(engine.clone(), inputs, settings);
-        #[cfg(not(target_arch = "wasm32"))]
-        let _ = engine.gpu.device.poll(wgpu::PollType::Poll);
-        if let Some(e) = scope.pop().await {
-            return Err(Error::Kernel(crate::error::one_line(&e.to_string())));
-        }
-        session
+        engine.gpu.validated(|| Session::new(engine.clone(), inputs, settings)).await
     }
 
     /// Output width and height in pixels.

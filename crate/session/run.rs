@@ -8,6 +8,7 @@ use super::{Inputs, Optimizer, Session, Settings};
 use crate::error::{Error, Result};
 use crate::plan::{fitted, sizes, Size};
 use crate::resample::{resize_moments, resize_planar};
+use crate::settings::ensure;
 use crate::vgg::Engine;
 use image::RgbaImage;
 use std::rc::Rc;
@@ -47,9 +48,10 @@ pub struct Run {
     done: u32,
 }
 
-/// What a scale hands the next ([`Run::leave`]): its size, its shown image (`[3][h][w]` f32,
-/// network space) and, with [`Settings::resample_moments`] and Adam, Adam's state.
+/// What a scale hands the next ([`Run::leave`]): which scale it ends, its size, its shown image
+/// (`[3][h][w]` f32, network space) and, with [`Settings::resample_moments`] and Adam, Adam's state.
 pub struct Carry {
+    scale: usize,
     size: (u32, u32),
     image: Vec<f32>,
     moments: Option<super::AdamState>,
@@ -168,7 +170,7 @@ impl Run {
     /// [`Self::advance`]. The future owns what it needs, so a caller that cannot hold the run
     /// across an await (the browser's `Job`) can wait for it.
     pub fn leave(&self) -> impl std::future::Future<Output = Result<Carry>> + 'static {
-        let (session, size) = (self.session(), self.session().size());
+        let (session, size, scale) = (self.session(), self.session().size(), self.scale);
         let image = session.image_f32();
         let moments = session.adam_state().filter(|_| self.settings.resample_moments);
         async move {
@@ -176,21 +178,22 @@ impl Run {
                 Some(f) => Some(f.await?),
                 None => None,
             };
-            Ok(Carry { size, image: image.await?, moments })
+            Ok(Carry { scale, size, image: image.await?, moments })
         }
     }
 
-    /// Moves to the next scale from `carry` ([`Self::leave`]): frees the current session, creates
-    /// the next (validation errors surface at its first step) and sets its image to the carried one
-    /// upsampled (and Adam's moments, when carried). Fails on the last scale with [`Error::Settings`].
+    /// Moves to the next scale from `carry` ([`Self::leave`] of the current scale): frees the
+    /// current session, creates the next (validation errors surface at its first step; natively,
+    /// [`Self::next_scale`] catches them at once) and sets its image to the carried one upsampled
+    /// (and Adam's moments, when carried). Fails with [`Error::Settings`] on the last scale or with
+    /// another scale's carry, before anything is freed; after any later error the run has no
+    /// session and must be dropped (a new run can start from its last image).
     pub fn advance(&mut self, carry: Carry) -> Result<()> {
-        if self.at_last_scale() {
-            return Err(Error::Settings("the run is at its last scale".into()));
+        self.check_not_last()?;
+        if carry.scale != self.scale {
+            return Err(Error::Settings(format!("a carry from scale {} cannot start scale {}", carry.scale + 1, self.scale + 2)));
         }
         let ((pw, ph), prev) = (carry.size, &carry.image);
-        if prev.len() != 3 * (pw * ph) as usize {
-            return Err(Error::Image(format!("the previous scale's image has {} values, not 3×{pw}×{ph}", prev.len())));
-        }
         self.done += self.session().iteration();
         self.session = None;
         self.scale += 1;
@@ -205,9 +208,16 @@ impl Run {
         Ok(())
     }
 
-    /// [`Self::leave`], then [`Self::advance`].
+    /// [`Self::leave`], then [`Self::advance`] inside a validation error scope
+    /// ([`crate::Gpu::validated`]: a kernel the device rejects is [`Error::Kernel`] at once).
     pub async fn next_scale(&mut self) -> Result<()> {
+        self.check_not_last()?;
         let carry = self.leave().await?;
-        self.advance(carry)
+        let engine = self.engine.clone();
+        engine.gpu.validated(|| self.advance(carry)).await
+    }
+
+    fn check_not_last(&self) -> Result<()> {
+        ensure(!self.at_last_scale(), || "the run is at its last scale".into())
     }
 }

@@ -23,7 +23,7 @@ impl LossParts {
         LossParts { buf, ranges: Vec::new(), len: 0 }
     }
 
-    /// A loss kernel's partials written at [`Self::offset`]: `f` gets the buffer and the offset and
+    /// A loss kernel's partials written at the end of those so far: `f` gets the buffer and the offset and
     /// returns what it made and how many partials it writes.
     pub fn write<T>(&mut self, f: impl FnOnce(&Buffer, usize) -> (T, usize)) -> T {
         let (made, count) = f(&self.buf, self.len);

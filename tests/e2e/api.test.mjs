@@ -208,6 +208,27 @@ test('a kernel that fails to compile on the GPU falls back instead of failing th
   }
 });
 
+test("resample_moments carries Adam's moments into the next scale in the browser too", async () => {
+  // Two scales of Adam: the same run twice gives the same pixels; carrying the moments (the
+  // setting on) gives other pixels at the second scale. Before Job.leave/advance the browser
+  // ignored the setting, and all three were equal.
+  const sums = await page.evaluate(async () => {
+    const st = window.__stylize.st.sibling();
+    const { content, style } = window.__stylize.images;
+    const out = [];
+    for (const resample_moments of [false, false, true]) {
+      await st.run({ content, style, settings: { size: 40, scales: 2, iterations: 3, optimizer: 'adam', resample_moments } });
+      const img = await st.image();
+      out.push({ width: img.width, sum: img.data.reduce((a, v, i) => a + v * ((i % 97) + 1), 0) });
+    }
+    st.dispose();
+    return out;
+  });
+  assert.equal(sums[0].width, 40);
+  assert.equal(sums[0].sum, sums[1].sum, 'the same run gives the same pixels');
+  assert.notEqual(sums[2].sum, sums[0].sum, 'carrying the moments changes the second scale');
+});
+
 test('twenty runs one after another: live sessions, their GPU bytes and the JS heap stay flat', async () => {
   const rows = await page.evaluate(async () => {
     const st = window.__stylize.st.sibling();
