@@ -77,24 +77,39 @@ impl Gram {
         sums.map(|(si, s)| kernels::zero(&sch.engine.gpu, "gram sum".into(), sch.layers[sch.style[si]].output.0.pow(2), s)).collect()
     }
 
+    /// The features `o` that pass `p` owns at style layer `si` as this Gram sees them, and the part
+    /// of its mask under them: `o.feats` and no mask when unmasked, else the features masked into
+    /// `masked` — by dispatches added to `ops`, or (`ops` None) already there.
+    pub fn masked<'a>(
+        &'a self,
+        sch: &'a Schedule,
+        p: &Pass,
+        (si, o): (usize, &Owned<'a>),
+        masked: Option<&'a Buffer>,
+        ops: Option<&mut Vec<Dispatch>>,
+    ) -> (&'a Buffer, Option<&'a Buffer>) {
+        let Some(m) = &self.mask else { return (o.feats, None) };
+        let (gpu, i) = (&sch.engine.gpu, sch.style[si]);
+        let (m, op) = sch.mask(p, i, o, &m[si].0);
+        let masked = masked.expect("a masked features scratch with regions");
+        if let Some(ops) = ops {
+            let (c, name) = (p.net.layers[i].output.0, &p.net.layers[i].name);
+            ops.extend(op);
+            ops.push(kernels::mask_act(gpu, gpu.precision, format!("{name} region mask"), (c, o.rect.area()), o.feats, m, masked));
+        }
+        (masked, Some(m))
+    }
+
     /// Adds the Gram of the features `o` that pass `p` owns at style layer `si`, masked first
     /// into `masked`, if it has mass there.
     pub fn accumulate(&self, sch: &Schedule, p: &Pass, (si, o): (usize, &Owned), masked: Option<&Buffer>) -> Vec<Dispatch> {
+        let mut ops = Vec::new();
+        if self.mass(si, 1) == 0 {
+            return ops;
+        }
         let (gpu, i) = (&sch.engine.gpu, sch.style[si]);
         let (c, name) = (p.net.layers[i].output.0, &p.net.layers[i].name);
-        let mut ops = Vec::new();
-        let mut feats = o.feats;
-        match &self.mask {
-            Some(m) if m[si].1 == 0 => return ops,
-            Some(m) => {
-                let (m, op) = sch.mask(p, i, o, &m[si].0);
-                let masked = masked.expect("a masked features scratch with regions");
-                ops.extend(op);
-                ops.push(kernels::mask_act(gpu, gpu.precision, format!("{name} region mask"), (c, o.rect.area()), feats, m, masked));
-                feats = masked;
-            }
-            None => {}
-        }
+        let (feats, _) = self.masked(sch, p, (si, o), masked, Some(&mut ops));
         let split = GramSplit::new(c, o.rect.area());
         let acc = &self.accs[si];
         ops.push(kernels::gram_partial(gpu, gpu.variant(), format!("{name} gram"), split, feats, &acc.partial));
@@ -170,28 +185,21 @@ impl StyleTerm {
             if mass == 0 {
                 continue;
             }
-            let mask = region.gram.mask.as_ref().map(|m| &m[si].0);
             if inline {
                 ops.extend(region.gram.accumulate(sch, p, (si, o), sch.masked.as_ref()));
                 ops.extend(self.diff_ops[si][r].clone());
             }
             let scale = 4.0 / ((c as f32).powi(3) * mass as f32);
             let coef = scale * Knob::StyleLayer(si).value(s);
-            // A region's gradient is the masked features' (into its own buffer), masked again
-            // and added into the sink; without a mask, straight into the sink.
-            let (feat, grad, accumulate, masked_by) = match mask {
-                None => (o.feats, sink.buf, sink.written, None),
-                Some(m) => {
-                    let (m, op) = sch.mask(p, i, o, m);
-                    let masked = sch.masked.as_ref().expect("regions");
-                    if !inline {
-                        ops.extend(op);
-                        ops.push(kernels::mask_act(gpu, gpu.precision, format!("{name} region mask"), (c, o.rect.area()), o.feats, m, masked));
-                    }
-                    (masked, sch.masked_grad.as_ref().expect("regions"), false, Some(m))
-                }
+            // A region's gradient is the masked features' (masked here, or inline by its Gram
+            // above; into its own buffer), masked again and added into the sink; without a mask,
+            // straight into the sink.
+            let (feat, masked_by) = region.gram.masked(sch, p, (si, o), sch.masked.as_ref(), (!inline).then_some(&mut ops));
+            let (grad, accumulate) = match masked_by {
+                None => (sink.buf, sink.written),
+                Some(_) => (sch.masked_grad.as_ref().expect("regions"), false),
             };
-            let label = if mask.is_some() { format!("{name} region {r} style grad") } else { format!("{name} style grad") };
+            let label = if masked_by.is_some() { format!("{name} region {r} style grad") } else { format!("{name} style grad") };
             let d = kernels::style_grad(gpu, gpu.variant(), label, c, o.rect.area(), coef, StyleGrad { feat, diff: &region.diffs[si], grad, accumulate });
             steering.add(&d, offset_of!(StyleGradParams, coef), scale, Knob::StyleLayer(si), s);
             ops.push(d);
